@@ -1,0 +1,513 @@
+/* Declarative configuration table, YAML loader and environment overrides. */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef enum { T_STR, T_INT, T_BYTES, T_MS, T_ENUM } ctype;
+
+typedef struct {
+    const char *section;
+    const char *key;
+    ctype type;
+    size_t off;
+    const char *def;
+    int64_t min, max;     /* T_INT, T_BYTES, T_MS */
+    const char *choices;  /* T_ENUM: '|'-separated */
+    bool secret;
+    bool reloadable;
+    const char *help;
+} setting;
+
+#define OFF(f) offsetof(core_config, f)
+#define I64MAX INT64_MAX
+
+/* The one table of settings. docs/config.md mirrors it. */
+static const setting g_settings[] = {
+    {"postgres", "dsn", T_STR, OFF(pg_dsn), "dbname=custos", 0, 0, NULL, true, false,
+     "libpq connection string (conninfo or URI); the password is masked when printed"},
+    {"postgres", "connect_timeout_s", T_INT, OFF(pg_connect_timeout_s), "10", 1, 600, NULL, false,
+     false, "seconds to wait for a connection"},
+    {"postgres", "partitions_ahead_days", T_INT, OFF(pg_partitions_ahead_days), "7", 1, 366, NULL,
+     false, true, "daily partitions of interactions kept created ahead of today"},
+
+    {"kafka", "brokers", T_STR, OFF(kafka_brokers), "localhost:9092", 0, 0, NULL, false, false,
+     "bootstrap servers, comma-separated host:port"},
+    {"kafka", "topics", T_STR, OFF(kafka_topics), "custos.interactions", 0, 0, NULL, false, false,
+     "topics to consume, comma-separated"},
+    {"kafka", "group", T_STR, OFF(kafka_group), "custos", 0, 0, NULL, false, false,
+     "consumer group id; offsets are kept in PostgreSQL per group"},
+    {"kafka", "client_id", T_STR, OFF(kafka_client_id), "custos", 0, 0, NULL, false, false,
+     "client.id sent to the brokers"},
+    {"kafka", "auto_offset_reset", T_ENUM, OFF(kafka_auto_offset_reset), "earliest", 0, 0,
+     "earliest|latest", false, false,
+     "where to start a partition that has no offset stored in PostgreSQL"},
+    {"kafka", "fetch_wait_max_ms", T_MS, OFF(kafka_fetch_wait_max_ms), "100ms", 1, 10000, NULL,
+     false, false, "longest time a broker holds a fetch that has no data"},
+    {"kafka", "session_timeout_ms", T_MS, OFF(kafka_session_timeout_ms), "10s", 1000, 300000,
+     NULL, false, false, "group session timeout: how soon a dead member's partitions move"},
+    {"kafka", "security_protocol", T_ENUM, OFF(kafka_security_protocol), "plaintext", 0, 0,
+     "plaintext|ssl|sasl_plaintext|sasl_ssl", false, false, "security.protocol"},
+    {"kafka", "sasl_mechanism", T_STR, OFF(kafka_sasl_mechanism), "", 0, 0, NULL, false, false,
+     "sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) when SASL is used"},
+    {"kafka", "sasl_username", T_STR, OFF(kafka_sasl_username), "", 0, 0, NULL, false, false,
+     "SASL user name"},
+    {"kafka", "sasl_password", T_STR, OFF(kafka_sasl_password), "", 0, 0, NULL, true, false,
+     "SASL password; prefer the environment variable CUSTOS_KAFKA_SASL_PASSWORD"},
+
+    {"collector", "batch_max_events", T_INT, OFF(coll_batch_max_events), "5000", 1, 1000000, NULL,
+     false, true, "a partition's batch is committed when it holds this many events"},
+    {"collector", "batch_max_ms", T_MS, OFF(coll_batch_max_ms), "200ms", 1, 60000, NULL, false,
+     true, "... or when its oldest event has waited this long"},
+    {"collector", "max_inflight_bytes", T_BYTES, OFF(coll_max_inflight_bytes), "64MiB", 1 << 20,
+     (int64_t)16 << 30, NULL, false, false,
+     "bytes of events read but not yet committed; past it consumption pauses"},
+    {"collector", "max_message_bytes", T_BYTES, OFF(coll_max_message_bytes), "1MiB", 1024,
+     64 << 20, NULL, false, true, "larger Kafka messages are rejected as dead letters"},
+    {"collector", "prompt_max_bytes", T_BYTES, OFF(coll_prompt_max_bytes), "32KiB", 0, 16 << 20,
+     NULL, false, true, "prompts are kept up to this size and flagged prompt_truncated"},
+    {"collector", "response_max_bytes", T_BYTES, OFF(coll_response_max_bytes), "64KiB", 0,
+     16 << 20, NULL, false, true,
+     "responses are kept up to this size and flagged response_truncated"},
+    {"collector", "attrs_max_bytes", T_BYTES, OFF(coll_attrs_max_bytes), "64KiB", 64, 16 << 20,
+     NULL, false, true, "an event whose attrs object is larger is rejected"},
+    {"collector", "rejected_raw_max_bytes", T_BYTES, OFF(coll_rejected_raw_max_bytes), "4MiB", 0,
+     64 << 20, NULL, false, true,
+     "a dead letter keeps at most this many bytes of the raw message (raw_size keeps the size)"},
+    {"collector", "shutdown_grace_ms", T_MS, OFF(coll_shutdown_grace_ms), "10s", 0, 600000, NULL,
+     false, true, "on SIGTERM/SIGINT, time allowed to commit open batches before exiting"},
+    {"collector", "retry_min_ms", T_MS, OFF(coll_retry_min_ms), "100ms", 1, 60000, NULL, false,
+     true, "first back-off when PostgreSQL fails"},
+    {"collector", "retry_max_ms", T_MS, OFF(coll_retry_max_ms), "10s", 1, 600000, NULL, false,
+     true, "back-off cap when PostgreSQL keeps failing"},
+    {"collector", "format", T_ENUM, OFF(coll_format), "native", 0, 0, "native", false, false,
+     "event format of the Kafka messages (native JSON; more decoders plug in here)"},
+
+    {"log", "level", T_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error", false, true,
+     "lowest level written to stderr (also --log-level)"},
+    {"log", "error_interval_ms", T_MS, OFF(log_error_interval_ms), "10s", 0, 3600000, NULL, false,
+     true, "a repeated error is logged at most once per interval (every one is counted)"},
+};
+
+#define NSETTINGS (sizeof g_settings / sizeof g_settings[0])
+
+static char **str_at(core_config *c, const setting *s) { return (char **)((char *)c + s->off); }
+static int64_t *i64_at(core_config *c, const setting *s) { return (int64_t *)((char *)c + s->off); }
+
+static const setting *find_setting(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(g_settings[i].section, section) == 0 && strcmp(g_settings[i].key, key) == 0)
+            return &g_settings[i];
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(g_settings[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+/* Parses an integer with an optional unit suffix. mult_units: bytes or ms. */
+static int parse_scaled(const char *v, ctype t, int64_t *out, char *why, size_t whylen)
+{
+    errno = 0;
+    char *end;
+    while (isspace((unsigned char)*v))
+        v++;
+    if (*v == '\0') {
+        snprintf(why, whylen, "empty value");
+        return -1;
+    }
+    double d = strtod(v, &end);
+    if (end == v || errno || !isfinite(d)) {
+        snprintf(why, whylen, "'%s' is not a number", v);
+        return -1;
+    }
+    while (isspace((unsigned char)*end))
+        end++;
+    double mult = 1;
+    if (*end) {
+        static const struct { const char *u; double m; ctype t; } units[] = {
+            {"B", 1, T_BYTES}, {"KiB", 1024.0, T_BYTES}, {"MiB", 1048576.0, T_BYTES},
+            {"GiB", 1073741824.0, T_BYTES}, {"KB", 1000.0, T_BYTES}, {"MB", 1e6, T_BYTES},
+            {"GB", 1e9, T_BYTES}, {"ms", 1, T_MS}, {"s", 1000, T_MS}, {"m", 60000, T_MS},
+            {"h", 3600000, T_MS},
+        };
+        bool found = false;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (units[i].t == t && strcmp(end, units[i].u) == 0) {
+                mult = units[i].m;
+                found = true;
+            }
+        if (!found) {
+            snprintf(why, whylen, "'%s' has an unknown unit '%s' (%s)", v, end,
+                     t == T_BYTES ? "use B, KiB, MiB, GiB" :
+                     t == T_MS    ? "use ms, s, m, h" : "no unit allowed");
+            return -1;
+        }
+    }
+    d *= mult;
+    if (d != floor(d) || d < -9.2e18 || d > 9.2e18) {
+        snprintf(why, whylen, "'%s' is not a whole number%s", v, t == T_MS ? " of milliseconds" : "");
+        return -1;
+    }
+    *out = (int64_t)d;
+    return 0;
+}
+
+static int apply(core_config *cfg, const setting *s, const char *value, char *why, size_t whylen)
+{
+    switch (s->type) {
+    case T_STR: {
+        char *dup = strdup(value);
+        if (!dup) {
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        free(*str_at(cfg, s));
+        *str_at(cfg, s) = dup;
+        return 0;
+    }
+    case T_ENUM: {
+        const char *c = s->choices;
+        size_t vl = strlen(value);
+        while (*c) {
+            const char *bar = strchr(c, '|');
+            size_t n = bar ? (size_t)(bar - c) : strlen(c);
+            if (n == vl && strncasecmp(c, value, n) == 0) {
+                char *dup = strndup(c, n);
+                if (!dup)
+                    return -1;
+                free(*str_at(cfg, s));
+                *str_at(cfg, s) = dup;
+                return 0;
+            }
+            c += n + (bar ? 1 : 0);
+        }
+        snprintf(why, whylen, "'%s' is not one of %s", value, s->choices);
+        return -1;
+    }
+    case T_INT:
+    case T_BYTES:
+    case T_MS: {
+        int64_t v;
+        if (parse_scaled(value, s->type, &v, why, whylen) < 0)
+            return -1;
+        if (v < s->min || v > s->max) {
+            snprintf(why, whylen, "%s is out of range [%lld, %lld]%s", value, (long long)s->min,
+                     (long long)s->max, s->type == T_BYTES ? " bytes" : s->type == T_MS ? " ms" : "");
+            return -1;
+        }
+        *i64_at(cfg, s) = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void core_config_defaults(core_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char why[256];
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        int rc = apply(cfg, &g_settings[i], g_settings[i].def, why, sizeof why);
+        (void)rc; /* the defaults are valid by construction; tests check it */
+    }
+}
+
+void core_config_free(core_config *cfg)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (g_settings[i].type == T_STR || g_settings[i].type == T_ENUM) {
+            free(*str_at(cfg, &g_settings[i]));
+            *str_at(cfg, &g_settings[i]) = NULL;
+        }
+}
+
+int core_config_set(core_config *cfg, const char *section, const char *key, const char *value,
+                    char *err, size_t errlen)
+{
+    const setting *s = find_setting(section, key);
+    if (!s) {
+        if (!section_known(section))
+            snprintf(err, errlen, "unknown section '%s'", section);
+        else
+            snprintf(err, errlen, "unknown key '%s' in section '%s'", key, section);
+        return -1;
+    }
+    char why[512];
+    if (apply(cfg, s, value, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s.%s: %s", section, key, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses the YAML file: a mapping of section -> mapping of key -> scalar (a
+ * sequence of scalars is joined with commas, for lists such as topics). */
+static int load_yaml(core_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int rc = -1;
+    int depth = 0; /* 1 = root mapping, 2 = section mapping */
+    char section[128] = "", key[128] = "";
+    bool have_key = false;
+    char *seqbuf = NULL;
+    size_t seqline = 0;
+
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            snprintf(err, errlen, "%s:%zu: YAML syntax error: %s", path,
+                     p.problem_mark.line + 1, p.problem ? p.problem : "unknown");
+            goto done;
+        }
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        switch (t) {
+        case YAML_MAPPING_START_EVENT:
+            if (depth == 0) {
+                depth = 1;
+            } else if (depth == 1 && have_key) {
+                depth = 2;
+                have_key = false;
+            } else {
+                snprintf(err, errlen, "%s:%zu: key %s%s%s: a nested mapping is not allowed here",
+                         path, line, section, *key ? "." : "", key);
+                goto fail_ev;
+            }
+            break;
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            if (depth == 1)
+                section[0] = '\0';
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            if (depth != 2 || !have_key) {
+                snprintf(err, errlen, "%s:%zu: a list is only allowed as a setting's value", path,
+                         line);
+                goto fail_ev;
+            }
+            seqbuf = strdup("");
+            seqline = line;
+            break;
+        case YAML_SEQUENCE_END_EVENT: {
+            char why[512];
+            if (core_config_set(cfg, section, key, seqbuf, why, sizeof why) < 0) {
+                snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, seqline, section, key, why);
+                goto fail_ev;
+            }
+            free(seqbuf);
+            seqbuf = NULL;
+            have_key = false;
+            break;
+        }
+        case YAML_SCALAR_EVENT: {
+            const char *v = (const char *)ev.data.scalar.value;
+            if (seqbuf) {
+                size_t n = strlen(seqbuf) + strlen(v) + 2;
+                char *nb = malloc(n);
+                if (!nb)
+                    goto fail_ev;
+                snprintf(nb, n, "%s%s%s", seqbuf, *seqbuf ? "," : "", v);
+                free(seqbuf);
+                seqbuf = nb;
+            } else if (depth == 1) {
+                if (strlen(v) >= sizeof section || !section_known(v)) {
+                    snprintf(err, errlen, "%s:%zu: key %s: unknown section", path, line, v);
+                    goto fail_ev;
+                }
+                snprintf(section, sizeof section, "%s", v);
+                have_key = true;
+            } else if (depth == 2 && !have_key) {
+                if (strlen(v) >= sizeof key || !find_setting(section, v)) {
+                    snprintf(err, errlen, "%s:%zu: key %s.%s: unknown setting", path, line,
+                             section, v);
+                    goto fail_ev;
+                }
+                snprintf(key, sizeof key, "%s", v);
+                have_key = true;
+            } else if (depth == 2) {
+                char why[512];
+                const setting *s = find_setting(section, key);
+                if (ev.data.scalar.length == 0 && ev.data.scalar.plain_implicit &&
+                    s->type != T_STR) {
+                    snprintf(err, errlen, "%s:%zu: key %s.%s: empty value", path, line, section,
+                             key);
+                    goto fail_ev;
+                }
+                if (apply(cfg, s, v, why, sizeof why) < 0) {
+                    snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, line, section, key, why);
+                    goto fail_ev;
+                }
+                have_key = false;
+            } else if (depth == 1 && have_key) {
+                snprintf(err, errlen, "%s:%zu: key %s: a section must be a mapping", path, line,
+                         section);
+                goto fail_ev;
+            } else if (depth == 0 && ev.data.scalar.length > 0) {
+                snprintf(err, errlen, "%s:%zu: the file must be a mapping of sections", path, line);
+                goto fail_ev;
+            }
+            break;
+        }
+        case YAML_ALIAS_EVENT:
+            snprintf(err, errlen, "%s:%zu: YAML aliases are not supported", path, line);
+            goto fail_ev;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+        continue;
+    fail_ev:
+        yaml_event_delete(&ev);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(seqbuf);
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}
+
+static int load_env(core_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &g_settings[i];
+        char name[160];
+        size_t o = (size_t)snprintf(name, sizeof name, "CUSTOS_%s_%s", s->section, s->key);
+        for (size_t j = 0; j < o && j < sizeof name; j++)
+            name[j] = (char)toupper((unsigned char)name[j]);
+        const char *v = getenv(name);
+        if (!v)
+            continue;
+        char why[512];
+        if (apply(cfg, s, v, why, sizeof why) < 0) {
+            snprintf(err, errlen, "environment %s: key %s.%s: %s", name, s->section, s->key, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int core_config_load(core_config *cfg, const char *path, char *err, size_t errlen)
+{
+    core_config_defaults(cfg);
+    if (path && load_yaml(cfg, path, err, errlen) < 0)
+        return -1;
+    return load_env(cfg, err, errlen);
+}
+
+const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size)
+{
+    size_t o = 0;
+    const char *p = dsn;
+    if (size == 0)
+        return buf;
+    /* URI form: scheme://user:password@host */
+    const char *scheme = strstr(dsn, "://");
+    if (scheme) {
+        const char *at = strchr(scheme + 3, '@');
+        const char *colon = strchr(scheme + 3, ':');
+        if (at && colon && colon < at) {
+            snprintf(buf, size, "%.*s:****%s", (int)(colon - dsn), dsn, at);
+            /* also mask password=... in the query string */
+            char *q = strstr(buf, "password=");
+            if (q) {
+                char *e = q + 9;
+                while (*e && *e != '&')
+                    e++;
+                memmove(q + 13, e, strlen(e) + 1);
+                memcpy(q + 9, "****", 4);
+            }
+            return buf;
+        }
+    }
+    /* conninfo form: key=value pairs, value maybe quoted */
+    while (*p && o + 1 < size) {
+        if ((p == dsn || isspace((unsigned char)p[-1])) && strncmp(p, "password", 8) == 0) {
+            const char *q = p + 8;
+            while (isspace((unsigned char)*q))
+                q++;
+            if (*q == '=') {
+                q++;
+                while (isspace((unsigned char)*q))
+                    q++;
+                if (*q == '\'') {
+                    q++;
+                    while (*q && *q != '\'') {
+                        if (*q == '\\' && q[1])
+                            q++;
+                        q++;
+                    }
+                    if (*q)
+                        q++;
+                } else {
+                    while (*q && !isspace((unsigned char)*q))
+                        q++;
+                }
+                o += (size_t)snprintf(buf + o, size - o, "password=****");
+                if (o >= size)
+                    o = size - 1;
+                p = q;
+                continue;
+            }
+        }
+        buf[o++] = *p++;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void core_config_print(const core_config *cfg, FILE *out)
+{
+    const char *cur = "";
+    core_config *c = (core_config *)cfg;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &g_settings[i];
+        if (strcmp(cur, s->section) != 0) {
+            fprintf(out, "%s:\n", s->section);
+            cur = s->section;
+        }
+        if (s->type == T_STR || s->type == T_ENUM) {
+            const char *v = *str_at(c, s);
+            char masked[1024];
+            if (s->secret && s->off == OFF(pg_dsn))
+                v = core_config_mask_dsn(v, masked, sizeof masked);
+            else if (s->secret && v && *v)
+                v = "****";
+            fputs("  ", out);
+            fputs(s->key, out);
+            fputs(": \"", out);
+            for (const char *q = v ? v : ""; *q; q++) {
+                if (*q == '"' || *q == '\\')
+                    fputc('\\', out);
+                fputc(*q, out);
+            }
+            fputs("\"", out);
+        } else {
+            fprintf(out, "  %s: %lld", s->key, (long long)*i64_at(c, s));
+        }
+        fprintf(out, "    # %s\n", s->help);
+    }
+}

@@ -1,0 +1,78 @@
+/* Configuration: one YAML file of sections, each a mapping of key: scalar.
+ *
+ * Every setting is declared once in the table in config.c (name, type,
+ * default, bounds, whether it is secret, whether it may change on reload).
+ * Precedence: built-in default < YAML file < environment CUSTOS_<SECTION>_<KEY>.
+ * A wrong value stops start-up with a message naming the file (or the
+ * environment variable), the line and the key. */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct core_config {
+    /* postgres */
+    char *pg_dsn;
+    int64_t pg_connect_timeout_s;
+    int64_t pg_partitions_ahead_days;
+
+    /* kafka */
+    char *kafka_brokers;
+    char *kafka_topics;      /* comma-separated */
+    char *kafka_group;
+    char *kafka_client_id;
+    char *kafka_auto_offset_reset;
+    int64_t kafka_fetch_wait_max_ms;
+    int64_t kafka_session_timeout_ms;
+    char *kafka_security_protocol;
+    char *kafka_sasl_mechanism;
+    char *kafka_sasl_username;
+    char *kafka_sasl_password; /* secret */
+
+    /* collector */
+    int64_t coll_batch_max_events;
+    int64_t coll_batch_max_ms;
+    int64_t coll_max_inflight_bytes;
+    int64_t coll_max_message_bytes;
+    int64_t coll_prompt_max_bytes;
+    int64_t coll_response_max_bytes;
+    int64_t coll_attrs_max_bytes;
+    int64_t coll_rejected_raw_max_bytes;
+    int64_t coll_shutdown_grace_ms;
+    int64_t coll_retry_min_ms;
+    int64_t coll_retry_max_ms;
+    char *coll_format;
+
+    /* log */
+    char *log_level;
+    int64_t log_error_interval_ms;
+} core_config;
+
+/* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */
+void core_config_defaults(core_config *cfg);
+
+/* Loads defaults, then path (NULL: no file), then the environment.
+ * On error returns -1 and writes "FILE:LINE: key section.key: problem" (or
+ * "environment CUSTOS_X: problem") into err. The caller frees cfg with
+ * core_config_free() in both cases. */
+int core_config_load(core_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one setting by its dotted name ("collector.batch_max_events") from
+ * text, as the file and environment do. Returns -1 with err on a bad value. */
+int core_config_set(core_config *cfg, const char *section, const char *key, const char *value,
+                    char *err, size_t errlen);
+
+/* Writes the effective config as YAML with secrets masked (passwords in
+ * the DSN as well). */
+void core_config_print(const core_config *cfg, FILE *out);
+
+/* Releases the strings owned by cfg. */
+void core_config_free(core_config *cfg);
+
+/* Writes dsn into buf with any password replaced by "****". */
+const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,88 @@
+# Helpers for the script tests (sourced). The test command (scripts/test.sh)
+# has started PostgreSQL and exported PGHOST/PGPORT; run by hand, a private
+# cluster is started under /tmp/custos-test-pg and left running.
+set -euo pipefail
+
+: "${CUSTOS_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${CUSTOS_BIN:=$CUSTOS_SOURCE_DIR/build/custos}"
+: "${CUSTOS_SHARED_DATA:=$CUSTOS_SOURCE_DIR/../shared/data}"
+export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_SHARED_DATA
+
+if [ -z "${PGHOST:-}" ]; then
+    # shellcheck source=../../scripts/pg.sh
+    . "$CUSTOS_SOURCE_DIR/scripts/pg.sh"
+    pg_start /tmp/custos-test-pg 55432 >/dev/null
+fi
+export PGUSER=${PGUSER:-postgres}
+
+T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+T_DIR=$(mktemp -d "/tmp/custos-t-$T_NAME.XXXXXX")
+T_PIDS=()
+T_DBS=()
+
+t_log() { printf '[%s %s] %s\n' "$T_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+t_fail() { printf '[%s] FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
+
+t_cleanup() {
+    local rc=$?
+    for p in "${T_PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    for d in "${T_DBS[@]:-}"; do
+        [ -n "$d" ] && dropdb --if-exists -f "$d" 2>/dev/null || true
+    done
+    if [ "$rc" = 0 ]; then rm -rf "$T_DIR"; else echo "[$T_NAME] logs kept in $T_DIR" >&2; fi
+}
+trap t_cleanup EXIT
+
+# t_db: creates a fresh migrated database; sets T_DSN.
+t_db() {
+    local db="custos_t_${T_NAME//[^a-zA-Z0-9_]/_}_$$_${#T_DBS[@]}"
+    createdb "$db"
+    T_DBS+=("$db")
+    T_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$db"
+    export CUSTOS_POSTGRES_DSN=$T_DSN
+    "$CUSTOS_BIN" migrate --log-level warn
+}
+
+# t_sql SQL: one unaligned, tuples-only result from the test database.
+t_sql() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$T_DSN" -c "$1"; }
+
+# t_broker [PARTITIONS] [TOPIC]: starts the embedded broker; sets T_BROKER
+# (bootstrap address) and T_BROKER_PID.
+t_broker() {
+    local parts=${1:-4} topic=${2:-custos.interactions}
+    "$CUSTOS_BIN" broker --partitions "$parts" --topic "$topic" \
+        >"$T_DIR/broker.out" 2>"$T_DIR/broker.log" &
+    T_BROKER_PID=$!
+    T_PIDS+=("$T_BROKER_PID")
+    for _ in $(seq 100); do
+        T_BROKER=$(head -n1 "$T_DIR/broker.out" 2>/dev/null || true)
+        [ -n "$T_BROKER" ] && break
+        sleep 0.1
+    done
+    [ -n "$T_BROKER" ] || t_fail "broker did not start: $(cat "$T_DIR/broker.log")"
+    export CUSTOS_KAFKA_BROKERS=$T_BROKER CUSTOS_KAFKA_TOPICS=$topic
+}
+
+# t_start NAME CMD...: runs CMD in the background, logs in $T_DIR/NAME.log;
+# sets T_LAST_PID.
+t_start() {
+    local name=$1; shift
+    "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.log" &
+    T_LAST_PID=$!
+    T_PIDS+=("$T_LAST_PID")
+}
+
+# t_wait_sql SQL EXPECTED SECONDS: polls until the query returns EXPECTED.
+t_wait_sql() {
+    local sql=$1 want=$2 secs=$3 got=""
+    local deadline=$((SECONDS + secs))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        got=$(t_sql "$sql" 2>/dev/null || true)
+        [ "$got" = "$want" ] && return 0
+        sleep 0.5
+    done
+    t_fail "waited ${secs}s for [$sql] = $want, last got [$got]"
+}
