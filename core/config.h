@@ -49,6 +49,40 @@ typedef struct core_config {
     /* log */
     char *log_level;
     int64_t log_error_interval_ms;
+
+    /* analytics (thresholds documented in docs/analytics.md) */
+    char *an_rules_dir;
+    char *an_incidents_topic;
+    int64_t an_queue_events;
+    int64_t an_reorder_window_ms;
+    int64_t an_reorder_max_events;
+    int64_t an_key_idle_ms;
+    int64_t an_max_keys;
+    int64_t an_incident_quiet_ms;
+    int64_t an_incident_update_ms;
+    int64_t an_ex_fast_min;
+    int64_t an_ex_slow_min;
+    int64_t an_ex_baseline_mult;
+    int64_t an_ex_novelty_pct;
+    int64_t an_ex_novel_bits;
+    int64_t an_ex_iat_cv_pct;
+    int64_t an_ex_prada_w_x1000;
+    int64_t an_ex_long_tokens;
+    int64_t an_pr_attempt_score_pct;
+    int64_t an_pr_refusal_min;
+    int64_t an_pr_refusal_pct;
+    int64_t an_dr_window_ms;
+    int64_t an_dr_reference_ms;
+    int64_t an_dr_min_events;
+    int64_t an_dr_psi_x1000;
+    int64_t an_dr_consecutive;
+    int64_t an_dr_key_cap;
+    int64_t an_lk_bulk_min;
+    int64_t an_fl_min_rpm;
+    int64_t an_fl_mult;
+    int64_t an_fl_min_tpm;
+    int64_t an_fl_error_min;
+    int64_t an_fl_error_pct;
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */
