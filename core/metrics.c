@@ -23,6 +23,8 @@ static const struct {
     [M_INFLIGHT_BYTES] = {"custos_inflight_bytes", "gauge", "bytes read and not yet committed"},
     [M_LOG_SUPPRESSED] = {"custos_log_suppressed_total", "counter",
                           "log lines dropped by the rate limiter"},
+    [M_OFFSET_GAPS] = {"custos_offset_gaps_total", "counter",
+                       "jumps in a partition's offsets: messages gone from the broker"},
 };
 
 /* 1 ms .. ~8 s in powers of sqrt(2)-ish steps, in microseconds. */

@@ -20,6 +20,7 @@ typedef enum {
     M_REBALANCES,      /* partition assignments and revocations */
     M_INFLIGHT_BYTES,  /* gauge: bytes read but not committed */
     M_LOG_SUPPRESSED,  /* log lines dropped by the rate limiter */
+    M_OFFSET_GAPS,     /* jumps in a partition's offsets (data gone from the broker) */
     M_COUNT
 } core_metric;
 

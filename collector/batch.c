@@ -1,0 +1,204 @@
+/* Batches: COPY text rows, dead letters and kept events of one partition. */
+#include "collector/batch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int coll_buf_add(coll_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void coll_buf_free(coll_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* COPY text format: backslash, newline, carriage return and tab escaped;
+ * NUL never reaches here (the decoder refuses it). */
+static int add_text(coll_buf *b, const char *s, size_t n)
+{
+    if (!s)
+        return coll_buf_add(b, "\\N", 2);
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: continue;
+        }
+        if (coll_buf_add(b, s + start, i - start) < 0 || coll_buf_add(b, esc, 2) < 0)
+            return -1;
+        start = i + 1;
+    }
+    return coll_buf_add(b, s + start, n - start);
+}
+
+static int add_str(coll_buf *b, const char *s) { return add_text(b, s, s ? strlen(s) : 0); }
+
+static int add_fmt(coll_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_fmt(coll_buf *b, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return -1;
+    return coll_buf_add(b, tmp, (size_t)n);
+}
+
+static int add_ts(coll_buf *b, int64_t us)
+{
+    char t[40];
+    core_ts_format(us, t, sizeof t);
+    return coll_buf_add(b, t, strlen(t));
+}
+
+#define SEP(b) coll_buf_add((b), "\t", 1)
+#define NUL(b) coll_buf_add((b), "\\N", 2)
+
+int coll_copy_row(coll_buf *b, const core_event *ev)
+{
+    size_t mark = b->len;
+    int rc = 0;
+    rc |= add_ts(b, ev->ts_us) | SEP(b);
+    rc |= add_str(b, ev->event_id) | SEP(b);
+    rc |= add_str(b, ev->api_key_id) | SEP(b);
+    rc |= add_str(b, ev->model) | SEP(b);
+    rc |= add_str(b, ev->model_version) | SEP(b);
+    rc |= add_str(b, ev->tenant) | SEP(b);
+    rc |= add_str(b, ev->user_id) | SEP(b);
+    rc |= add_str(b, ev->session_id) | SEP(b);
+    rc |= add_str(b, ev->client_ip) | SEP(b);
+    rc |= add_text(b, ev->prompt, ev->prompt_len) | SEP(b);
+    rc |= add_text(b, ev->response, ev->response_len) | SEP(b);
+    rc |= coll_buf_add(b, ev->prompt_truncated ? "t" : "f", 1) | SEP(b);
+    rc |= coll_buf_add(b, ev->response_truncated ? "t" : "f", 1) | SEP(b);
+    rc |= (ev->prompt_tokens >= 0 ? add_fmt(b, "%lld", (long long)ev->prompt_tokens) : NUL(b)) |
+          SEP(b);
+    rc |= (ev->completion_tokens >= 0 ? add_fmt(b, "%lld", (long long)ev->completion_tokens)
+                                      : NUL(b)) |
+          SEP(b);
+    rc |= (ev->has_latency ? add_fmt(b, "%.17g", ev->latency_ms) : NUL(b)) | SEP(b);
+    rc |= (ev->has_status ? add_fmt(b, "%d", (int)ev->status) : NUL(b)) | SEP(b);
+    rc |= add_str(b, ev->finish_reason) | SEP(b);
+    rc |= (ev->refusal < 0 ? NUL(b) : coll_buf_add(b, ev->refusal ? "t" : "f", 1)) | SEP(b);
+    rc |= add_str(b, ev->scores_json) | SEP(b);
+    rc |= add_str(b, ev->attrs_json) | SEP(b);
+    rc |= add_str(b, ev->topic) | SEP(b);
+    rc |= (ev->partition >= 0 ? add_fmt(b, "%d", (int)ev->partition) : NUL(b)) | SEP(b);
+    rc |= (ev->offset >= 0 ? add_fmt(b, "%lld", (long long)ev->offset) : NUL(b)) | SEP(b);
+    rc |= (ev->kafka_ts_ms >= 0 ? add_ts(b, ev->kafka_ts_ms * 1000) : NUL(b));
+    rc |= coll_buf_add(b, "\n", 1);
+    if (rc) {
+        b->len = mark;
+        return -1;
+    }
+    return 0;
+}
+
+int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const char *reason,
+                      const void *raw, size_t raw_len, size_t raw_max, const void *key,
+                      size_t key_len)
+{
+    if (b->n_rej == b->cap_rej) {
+        size_t cap = b->cap_rej ? b->cap_rej * 2 : 8;
+        coll_rejected *r = realloc(b->rej, cap * sizeof *r);
+        if (!r)
+            return -1;
+        b->rej = r;
+        b->cap_rej = cap;
+    }
+    coll_rejected *r = &b->rej[b->n_rej];
+    memset(r, 0, sizeof *r);
+    r->offset = offset;
+    r->kafka_ts_ms = kafka_ts_ms;
+    r->raw_size = raw_len;
+    r->raw_len = raw_len < raw_max ? raw_len : raw_max;
+    r->reason = strdup(reason);
+    r->raw = malloc(r->raw_len ? r->raw_len : 1);
+    if (key && key_len) {
+        r->key = malloc(key_len);
+        if (r->key) {
+            memcpy(r->key, key, key_len);
+            r->key_len = key_len;
+        }
+    }
+    if (!r->reason || !r->raw || (key_len && !r->key)) {
+        free(r->reason);
+        free(r->raw);
+        free(r->key);
+        return -1;
+    }
+    if (r->raw_len)
+        memcpy(r->raw, raw, r->raw_len);
+    b->n_rej++;
+    return 0;
+}
+
+int coll_batch_keep_event(coll_batch *b, core_event *ev)
+{
+    if (b->n_evs == b->cap_evs) {
+        size_t cap = b->cap_evs ? b->cap_evs * 2 : 256;
+        core_event *e = realloc(b->evs, cap * sizeof *e);
+        if (!e)
+            return -1;
+        b->evs = e;
+        b->cap_evs = cap;
+    }
+    b->evs[b->n_evs++] = *ev;
+    memset(ev, 0, sizeof *ev);
+    return 0;
+}
+
+int coll_batch_note_ts(coll_batch *b, int64_t kafka_ts_ms)
+{
+    if (b->n_kts == b->cap_kts) {
+        size_t cap = b->cap_kts ? b->cap_kts * 2 : 256;
+        int64_t *k = realloc(b->kts, cap * sizeof *k);
+        if (!k)
+            return -1;
+        b->kts = k;
+        b->cap_kts = cap;
+    }
+    b->kts[b->n_kts++] = kafka_ts_ms;
+    return 0;
+}
+
+void coll_batch_free(coll_batch *b)
+{
+    if (!b)
+        return;
+    coll_buf_free(&b->copy);
+    for (size_t i = 0; i < b->n_rej; i++) {
+        free(b->rej[i].reason);
+        free(b->rej[i].raw);
+        free(b->rej[i].key);
+    }
+    free(b->rej);
+    free(b->kts);
+    for (size_t i = 0; i < b->n_evs; i++)
+        core_event_clear(&b->evs[i]);
+    free(b->evs);
+    free(b);
+}

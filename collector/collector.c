@@ -1,0 +1,817 @@
+/* The collector: a librdkafka consumer group feeding per-partition batches
+ * to a writer thread that stores each batch and its next offset in one
+ * PostgreSQL transaction.
+ *
+ * Exactly once: offsets live only in PostgreSQL (enable.auto.commit=false,
+ * nothing committed to Kafka). On assignment each partition starts at the
+ * offset stored there. Each batch carries the offset PostgreSQL must hold
+ * before it ("expected"); the writer locks the offset row and drops the
+ * batch if it differs (another member, or a zombie of ours, moved it), so
+ * no interleaving of crashes, restarts and rebalances can store a message
+ * twice or skip one. */
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/batch.h"
+#include "collector/decode.h"
+#include "collector/kafka.h"
+#include "collector/store.h"
+#include "core/cli.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define MOD "collector"
+
+typedef struct coll_part {
+    struct coll_part *next;
+    char *topic;
+    int32_t partition;
+    bool assigned;
+    uint64_t gen;             /* bumped on every assignment and revocation */
+    int64_t next_expected;    /* stored offset once every sealed batch commits */
+    int64_t read_pos;         /* next offset expected from Kafka (-1: unknown) */
+    coll_batch *open;
+    _Atomic int64_t committed; /* next offset committed by the writer (-1 unknown) */
+    _Atomic uint64_t fenced_gen; /* generation whose batches the writer found fenced */
+    _Atomic int pending;       /* batches sealed and not yet finished by the writer */
+} coll_part;
+
+typedef struct {
+    const core_config *cfg;
+    const coll_sink *sink;
+    volatile int *stop;
+    const coll_decoder *dec;
+    coll_limits lim;
+    rd_kafka_t *rk;
+    PGconn *db; /* main thread: assignment offsets, partitions upkeep */
+    coll_part *parts;
+    bool paused;
+    int64_t grace_deadline_ms; /* set once stopping */
+
+    /* writer queue */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    coll_batch *qhead, *qtail;
+    size_t qlen;
+    bool writer_stop;   /* drain then exit */
+    bool writer_abort;  /* exit now, leaving batches uncommitted */
+    pthread_t writer;
+    _Atomic int64_t inflight;
+} collector;
+
+static core_log_limit g_kafka_rl, g_db_rl;
+
+/* ---- partitions ------------------------------------------------------ */
+
+static coll_part *part_get(collector *co, const char *topic, int32_t partition, bool create)
+{
+    for (coll_part *p = co->parts; p; p = p->next)
+        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+            return p;
+    if (!create)
+        return NULL;
+    coll_part *p = calloc(1, sizeof *p);
+    if (!p || !(p->topic = strdup(topic))) {
+        free(p);
+        return NULL;
+    }
+    p->partition = partition;
+    p->next_expected = -1;
+    p->read_pos = -1;
+    atomic_store(&p->committed, -1);
+    p->next = co->parts;
+    co->parts = p;
+    return p;
+}
+
+/* ---- writer thread --------------------------------------------------- */
+
+static void enqueue(collector *co, coll_batch *b)
+{
+    atomic_fetch_add(&b->part->pending, 1);
+    pthread_mutex_lock(&co->mu);
+    b->next = NULL;
+    if (co->qtail)
+        co->qtail->next = b;
+    else
+        co->qhead = b;
+    co->qtail = b;
+    co->qlen++;
+    pthread_cond_signal(&co->cv_work);
+    pthread_mutex_unlock(&co->mu);
+}
+
+static void finish_batch(collector *co, coll_batch *b)
+{
+    atomic_fetch_sub(&co->inflight, (int64_t)b->bytes);
+    core_metric_sub(M_INFLIGHT_BYTES, b->bytes);
+    coll_part *p = b->part;
+    coll_batch_free(b);
+    pthread_mutex_lock(&co->mu);
+    atomic_fetch_sub(&p->pending, 1);
+    pthread_cond_broadcast(&co->cv_done);
+    pthread_mutex_unlock(&co->mu);
+}
+
+/* Sleeps up to ms, waking early when the writer is told to abort. */
+static void writer_sleep(collector *co, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&co->mu);
+    if (!co->writer_abort)
+        pthread_cond_timedwait(&co->cv_work, &co->mu, &ts);
+    pthread_mutex_unlock(&co->mu);
+}
+
+static bool writer_aborted(collector *co)
+{
+    pthread_mutex_lock(&co->mu);
+    bool a = co->writer_abort;
+    pthread_mutex_unlock(&co->mu);
+    return a;
+}
+
+static void deliver_stats(collector *co, coll_batch *b)
+{
+    int64_t now_ms = core_wall_us() / 1000;
+    for (size_t i = 0; i < b->n_kts; i++)
+        if (b->kts[i] > 0)
+            core_metrics_latency((now_ms - b->kts[i]) * 1000);
+    core_metric_add(M_STORED, b->n_rows);
+    core_metric_add(M_REJECTED, b->n_rej);
+    core_metric_add(M_BATCHES, 1);
+    if (co->sink && b->n_evs) {
+        co->sink->deliver(co->sink->ud, b->evs, b->n_evs);
+        b->evs = NULL;
+        b->n_evs = b->cap_evs = 0;
+    }
+}
+
+/* Commits one batch, retrying with capped exponential backoff for as long
+ * as PostgreSQL fails, unless the writer is aborted. */
+static void store_one(collector *co, PGconn **db, bool *db_ok, int64_t *down_since, coll_batch *b)
+{
+    const core_config *cfg = co->cfg;
+    int64_t backoff = cfg->coll_retry_min_ms;
+    char err[1024];
+    coll_part *p = b->part;
+    for (;;) {
+        if (atomic_load(&p->fenced_gen) == b->gen) {
+            core_metric_add(M_FENCED, 1);
+            return; /* an earlier batch of this generation was fenced */
+        }
+        if (!*db) {
+            *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+        }
+        coll_store_rc rc = COLL_STORE_RETRY;
+        int64_t stored = -1;
+        int64_t t0 = core_mono_us();
+        if (*db)
+            rc = coll_store_batch(*db, cfg->kafka_group, b, p->topic, p->partition, &stored, err,
+                                  sizeof err);
+        if (rc == COLL_STORE_OK) {
+            if (!*db_ok) {
+                core_log(CORE_LOG_INFO, MOD, "postgres available again", "down_ms=%" PRId64,
+                         core_mono_ms() - *down_since);
+                *db_ok = true;
+            }
+            atomic_store(&p->committed, b->next_offset);
+            core_log(CORE_LOG_DEBUG, MOD, "batch committed",
+                     "topic=%s partition=%d rows=%zu rejected=%zu next_offset=%" PRId64
+                     " commit_us=%" PRId64,
+                     p->topic, (int)p->partition, b->n_rows, b->n_rej, b->next_offset,
+                     core_mono_us() - t0);
+            deliver_stats(co, b);
+            return;
+        }
+        if (rc == COLL_STORE_FENCED) {
+            atomic_store(&p->fenced_gen, b->gen);
+            atomic_store(&p->committed, stored);
+            core_metric_add(M_FENCED, 1);
+            core_log(CORE_LOG_WARN, MOD, "batch fenced: partition moved on, re-reading from stored offset",
+                     "topic=%s partition=%d expected=%" PRId64 " stored=%" PRId64,
+                     p->topic, (int)p->partition, b->expected, stored);
+            return;
+        }
+        core_metric_add(M_DB_ERRORS, 1);
+        core_metric_add(M_BATCH_RETRIES, 1);
+        if (*db_ok) {
+            core_log(CORE_LOG_ERROR, MOD, "postgres unavailable, pausing and retrying",
+                     "error=%s", core_log_quote((char[768]){0}, 768, err));
+            *db_ok = false;
+            *down_since = core_mono_ms();
+        } else {
+            int64_t sup = core_log_limit_check(&g_db_rl, cfg->log_error_interval_ms);
+            if (sup >= 0)
+                core_log(CORE_LOG_WARN, MOD, "postgres still unavailable",
+                         "error=%s suppressed=%" PRId64 " backoff_ms=%" PRId64,
+                         core_log_quote((char[768]){0}, 768, err), sup, backoff);
+            else
+                core_metric_add(M_LOG_SUPPRESSED, 1);
+        }
+        if (*db && PQstatus(*db) != CONNECTION_OK) {
+            PQfinish(*db);
+            *db = NULL;
+        }
+        if (writer_aborted(co))
+            return;
+        writer_sleep(co, backoff);
+        backoff = backoff * 2 > cfg->coll_retry_max_ms ? cfg->coll_retry_max_ms : backoff * 2;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    collector *co = arg;
+    PGconn *db = NULL;
+    bool db_ok = true;
+    int64_t down_since = 0;
+    for (;;) {
+        pthread_mutex_lock(&co->mu);
+        while (!co->qhead && !co->writer_stop && !co->writer_abort)
+            pthread_cond_wait(&co->cv_work, &co->mu);
+        if (co->writer_abort || (!co->qhead && co->writer_stop)) {
+            pthread_mutex_unlock(&co->mu);
+            break;
+        }
+        coll_batch *b = co->qhead;
+        co->qhead = b->next;
+        if (!co->qhead)
+            co->qtail = NULL;
+        co->qlen--;
+        pthread_mutex_unlock(&co->mu);
+        store_one(co, &db, &db_ok, &down_since, b);
+        finish_batch(co, b);
+    }
+    /* Whatever is left was not committed: its offsets were not advanced, so
+     * the next owner of the partition reads it again. */
+    pthread_mutex_lock(&co->mu);
+    size_t left = 0;
+    while (co->qhead) {
+        coll_batch *b = co->qhead;
+        co->qhead = b->next;
+        left++;
+        pthread_mutex_unlock(&co->mu);
+        finish_batch(co, b);
+        pthread_mutex_lock(&co->mu);
+    }
+    co->qtail = NULL;
+    co->qlen = 0;
+    pthread_mutex_unlock(&co->mu);
+    if (left)
+        core_log(CORE_LOG_WARN, MOD, "batches left uncommitted; they will be read again",
+                 "batches=%zu", left);
+    if (db)
+        PQfinish(db);
+    return NULL;
+}
+
+/* ---- batching -------------------------------------------------------- */
+
+static void seal(collector *co, coll_part *p)
+{
+    coll_batch *b = p->open;
+    if (!b)
+        return;
+    p->open = NULL;
+    p->next_expected = b->next_offset;
+    enqueue(co, b);
+}
+
+/* Waits until the writer has finished every sealed batch of the parts for
+ * which want() holds, or until deadline_ms (monotonic). */
+static bool wait_pending(collector *co, coll_part **ps, size_t n, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&co->mu);
+    for (;;) {
+        bool busy = false;
+        for (size_t i = 0; i < n; i++)
+            if (atomic_load(&ps[i]->pending) > 0)
+                busy = true;
+        if (!busy || core_mono_ms() >= deadline_ms) {
+            pthread_mutex_unlock(&co->mu);
+            return !busy;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&co->cv_done, &co->mu, &ts);
+    }
+}
+
+static coll_batch *open_batch(collector *co, coll_part *p)
+{
+    coll_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->part = p;
+    b->gen = p->gen;
+    b->expected = p->next_expected;
+    b->opened_ms = core_mono_ms();
+    p->open = b;
+    return b;
+}
+
+/* Decodes one message into its partition's open batch. Returns -1 only when
+ * out of memory (then the collector stops: nothing is committed past it). */
+static int take_message(collector *co, rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    coll_part *p = part_get(co, topic, m->partition, false);
+    if (!p || !p->assigned)
+        return 0; /* a message from before a revocation: its new owner reads it */
+    if (atomic_load(&p->fenced_gen) == p->gen)
+        return 0; /* waiting for the re-seek */
+    if (p->read_pos >= 0 && m->offset < p->read_pos)
+        return 0; /* already batched: never store a message twice */
+    if (p->read_pos >= 0 && m->offset > p->read_pos) {
+        /* Offsets are dense on a normal topic: a jump means the broker no
+         * longer has them (retention), or transaction markers. */
+        core_metric_add(M_OFFSET_GAPS, 1);
+        core_log(CORE_LOG_ERROR, MOD, "offset gap: messages missing from the broker",
+                 "topic=%s partition=%d first_missing=%" PRId64 " next_present=%" PRId64, topic,
+                 (int)m->partition, p->read_pos, m->offset);
+    }
+    p->read_pos = m->offset + 1;
+    coll_batch *b = p->open ? p->open : open_batch(co, p);
+    if (!b)
+        return -1;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t kts = rd_kafka_message_timestamp(m, &tstype);
+    core_event ev = {0};
+    char err[512];
+    int rc = co->dec->decode(&co->lim, m->payload, m->len, &ev, err, sizeof err);
+    if (rc == 0) {
+        /* The event outlives the partition state when handed to the sink. */
+        if (!(ev.topic = core_event_strdup(&ev, p->topic, strlen(p->topic))))
+            goto oom;
+        ev.partition = m->partition;
+        ev.offset = m->offset;
+        ev.kafka_ts_ms = kts;
+        if (coll_copy_row(&b->copy, &ev) < 0)
+            goto oom;
+        b->n_rows++;
+        if (co->sink) {
+            if (coll_batch_keep_event(b, &ev) < 0)
+                goto oom;
+        }
+        core_event_clear(&ev);
+    } else {
+        if (coll_batch_reject(b, m->offset, kts, err, m->payload, m->len,
+                              (size_t)co->cfg->coll_rejected_raw_max_bytes, m->key, m->key_len) < 0)
+            goto oom;
+        char key[160];
+        core_log(CORE_LOG_DEBUG, MOD, "event rejected",
+                 "topic=%s partition=%d offset=%" PRId64 " reason=%s", topic, (int)m->partition,
+                 m->offset, core_log_quote(key, sizeof key, err));
+    }
+    coll_batch_note_ts(b, kts);
+    b->n_msgs++;
+    b->next_offset = m->offset + 1;
+    size_t sz = m->len + m->key_len + 64;
+    b->bytes += sz;
+    atomic_fetch_add(&co->inflight, (int64_t)sz);
+    core_metric_add(M_INFLIGHT_BYTES, sz);
+    core_metric_add(M_CONSUMED, 1);
+    if ((int64_t)b->n_msgs >= co->cfg->coll_batch_max_events)
+        seal(co, p);
+    return 0;
+oom:
+    core_event_clear(&ev);
+    core_log(CORE_LOG_ERROR, MOD, "out of memory while batching", NULL);
+    return -1;
+}
+
+static void seal_expired(collector *co, int64_t now_ms)
+{
+    for (coll_part *p = co->parts; p; p = p->next)
+        if (p->open && now_ms - p->open->opened_ms >= co->cfg->coll_batch_max_ms)
+            seal(co, p);
+}
+
+/* ---- rebalancing ----------------------------------------------------- */
+
+static int64_t read_offset_retrying(collector *co, const char *topic, int32_t partition)
+{
+    char err[1024];
+    int64_t backoff = co->cfg->coll_retry_min_ms;
+    for (;;) {
+        if (!co->db)
+            co->db = core_db_connect(co->cfg->pg_dsn, (int)co->cfg->pg_connect_timeout_s, err,
+                                     sizeof err);
+        if (co->db) {
+            int64_t v = coll_store_read_offset(co->db, co->cfg->kafka_group, topic, partition,
+                                               err, sizeof err);
+            if (v >= -1)
+                return v;
+            if (PQstatus(co->db) != CONNECTION_OK) {
+                PQfinish(co->db);
+                co->db = NULL;
+            }
+        }
+        core_metric_add(M_DB_ERRORS, 1);
+        int64_t sup = core_log_limit_check(&g_db_rl, co->cfg->log_error_interval_ms);
+        if (sup >= 0)
+            core_log(CORE_LOG_WARN, MOD, "cannot read stored offset, retrying",
+                     "topic=%s partition=%d error=%s suppressed=%" PRId64, topic, (int)partition,
+                     core_log_quote((char[768]){0}, 768, err), sup);
+        if (*co->stop && core_mono_ms() > co->grace_deadline_ms)
+            return -2;
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > co->cfg->coll_retry_max_ms ? co->cfg->coll_retry_max_ms : backoff * 2;
+    }
+}
+
+static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        coll_part *p = part_get(co, tp->topic, tp->partition, true);
+        if (!p) {
+            core_log(CORE_LOG_ERROR, MOD, "out of memory on assignment", NULL);
+            continue;
+        }
+        int64_t stored = read_offset_retrying(co, tp->topic, tp->partition);
+        p->gen++;
+        p->assigned = true;
+        p->open = NULL;
+        p->next_expected = stored;
+        p->read_pos = stored;
+        atomic_store(&p->committed, stored);
+        if (stored >= 0)
+            tp->offset = stored;
+        else
+            tp->offset = strcmp(co->cfg->kafka_auto_offset_reset, "latest") == 0
+                             ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+        core_log(CORE_LOG_INFO, MOD, "partition assigned",
+                 "topic=%s partition=%d start_offset=%s%" PRId64, tp->topic, (int)tp->partition,
+                 stored >= 0 ? "" : "none:", stored >= 0 ? stored : (int64_t)0);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(co->rk, parts);
+    if (e)
+        core_log(CORE_LOG_ERROR, MOD, "assign failed", "error=%s", rd_kafka_err2str(e));
+    co->paused = false;
+}
+
+static void on_revoke(collector *co, rd_kafka_topic_partition_list_t *parts)
+{
+    coll_part **ps = calloc((size_t)parts->cnt + 1, sizeof *ps);
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        coll_part *p = part_get(co, parts->elems[i].topic, parts->elems[i].partition, false);
+        if (!p)
+            continue;
+        seal(co, p);
+        if (ps)
+            ps[n++] = p;
+    }
+    /* Commit what we hold before letting go, but never wait past the grace
+     * period: a batch that is not committed is simply read again by the new
+     * owner, and the offset fence keeps a late commit from doubling it. */
+    int64_t deadline = core_mono_ms() + co->cfg->coll_shutdown_grace_ms;
+    if (*co->stop && co->grace_deadline_ms < deadline)
+        deadline = co->grace_deadline_ms;
+    bool drained = ps ? wait_pending(co, ps, n, deadline) : false;
+    for (size_t i = 0; i < n; i++) {
+        ps[i]->assigned = false;
+        ps[i]->gen++;
+        core_log(CORE_LOG_INFO, MOD, "partition revoked", "topic=%s partition=%d committed=%s",
+                 ps[i]->topic, (int)ps[i]->partition, drained ? "all" : "partial");
+    }
+    free(ps);
+    rd_kafka_assign(co->rk, NULL);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    collector *co = opaque;
+    core_metric_add(M_REBALANCES, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(co, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        on_revoke(co, parts);
+    } else {
+        core_log(CORE_LOG_ERROR, MOD, "rebalance error", "error=%s", rd_kafka_err2str(err));
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* A partition whose batch was fenced starts again from what PostgreSQL
+ * holds (the writer already dropped its later batches of that generation). */
+static void reseek_fenced(collector *co)
+{
+    for (coll_part *p = co->parts; p; p = p->next) {
+        if (!p->assigned || atomic_load(&p->fenced_gen) != p->gen || atomic_load(&p->pending) > 0)
+            continue;
+        if (p->open) {
+            coll_batch *b = p->open;
+            p->open = NULL;
+            atomic_fetch_add(&p->pending, 1);
+            finish_batch(co, b);
+        }
+        int64_t stored = read_offset_retrying(co, p->topic, p->partition);
+        if (stored < -1)
+            continue;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            stored >= 0 ? stored : RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(co->rk, l, 5000);
+        if (e) {
+            core_log(CORE_LOG_ERROR, MOD, "re-seek failed", "topic=%s partition=%d error=%s",
+                     p->topic, (int)p->partition, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else if (l->elems[0].err) {
+            core_log(CORE_LOG_ERROR, MOD, "re-seek failed", "topic=%s partition=%d error=%s",
+                     p->topic, (int)p->partition, rd_kafka_err2str(l->elems[0].err));
+        } else {
+            p->gen++;
+            p->next_expected = stored;
+            p->read_pos = stored;
+            core_log(CORE_LOG_INFO, MOD, "partition re-read from stored offset",
+                     "topic=%s partition=%d offset=%" PRId64, p->topic, (int)p->partition, stored);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+/* ---- flow control and upkeep ----------------------------------------- */
+
+static void flow_control(collector *co)
+{
+    int64_t inflight = atomic_load(&co->inflight);
+    int64_t cap = co->cfg->coll_max_inflight_bytes;
+    bool want_pause = inflight >= cap;
+    bool want_resume = co->paused && inflight < cap / 2;
+    if (!want_pause && !want_resume)
+        return;
+    if (want_pause && co->paused)
+        return;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(co->rk, &l) || !l)
+        return;
+    if (want_pause) {
+        /* Seal what is open so that the writer can make room. */
+        for (coll_part *p = co->parts; p; p = p->next)
+            seal(co, p);
+        rd_kafka_pause_partitions(co->rk, l);
+        co->paused = true;
+        core_metric_add(M_PAUSES, 1);
+        core_log(CORE_LOG_INFO, MOD, "consumption paused: in-flight cap reached",
+                 "inflight_bytes=%" PRId64 " cap=%" PRId64, inflight, cap);
+    } else {
+        rd_kafka_resume_partitions(co->rk, l);
+        co->paused = false;
+        core_log(CORE_LOG_INFO, MOD, "consumption resumed", "inflight_bytes=%" PRId64, inflight);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void update_lag(collector *co)
+{
+    for (coll_part *p = co->parts; p; p = p->next) {
+        if (!p->assigned)
+            continue;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(co->rk, p->topic, p->partition, &lo, &hi))
+            continue;
+        int64_t c = atomic_load(&p->committed);
+        if (hi >= 0)
+            core_metrics_set_lag(p->topic, p->partition, hi - (c >= 0 ? c : lo));
+    }
+}
+
+static void ensure_partitions(collector *co)
+{
+    char err[1024];
+    if (!co->db)
+        co->db = core_db_connect(co->cfg->pg_dsn, (int)co->cfg->pg_connect_timeout_s, err,
+                                 sizeof err);
+    if (!co->db)
+        return;
+    int n = core_db_ensure_partitions(co->db, (int)co->cfg->pg_partitions_ahead_days, err,
+                                      sizeof err);
+    if (n < 0) {
+        core_log(CORE_LOG_WARN, MOD, "cannot create daily partitions (events still land in the default partition)",
+                 "error=%s", core_log_quote((char[768]){0}, 768, err));
+        if (PQstatus(co->db) != CONNECTION_OK) {
+            PQfinish(co->db);
+            co->db = NULL;
+        }
+    } else if (n > 0) {
+        core_log(CORE_LOG_INFO, MOD, "daily partitions created", "count=%d", n);
+    }
+}
+
+static void log_stats(const char *msg)
+{
+    core_log(CORE_LOG_INFO, MOD, msg,
+             "consumed=%" PRIu64 " stored=%" PRIu64 " rejected=%" PRIu64 " batches=%" PRIu64
+             " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
+             " latency_p50_ms=%.1f latency_p99_ms=%.1f",
+             core_metric_get(M_CONSUMED), core_metric_get(M_STORED), core_metric_get(M_REJECTED),
+             core_metric_get(M_BATCHES), core_metric_get(M_BATCH_RETRIES),
+             core_metric_get(M_FENCED), core_metric_get(M_INFLIGHT_BYTES),
+             (double)core_metrics_latency_quantile(0.50) / 1000.0,
+             (double)core_metrics_latency_quantile(0.99) / 1000.0);
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    core_metric_add(M_KAFKA_ERRORS, 1);
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        /* The stored offset is gone from the broker (retention): say so loudly. */
+        core_log(CORE_LOG_ERROR, MOD, "stored offset no longer on the broker; events were lost to retention",
+                 "topic=%s partition=%d detail=%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                 (int)m->partition, core_log_quote((char[512]){0}, 512, rd_kafka_message_errstr(m)));
+        return;
+    }
+    int64_t sup = core_log_limit_check(&g_kafka_rl, co->cfg->log_error_interval_ms);
+    if (sup >= 0)
+        core_log(CORE_LOG_WARN, MOD, "kafka consumer error", "error=%s suppressed=%" PRId64,
+                 core_log_quote((char[512]){0}, 512, rd_kafka_message_errstr(m)), sup);
+    else
+        core_metric_add(M_LOG_SUPPRESSED, 1);
+}
+
+int coll_run(const core_config *cfg, const coll_sink *sink, volatile int *stop)
+{
+    collector co;
+    memset(&co, 0, sizeof co);
+    co.cfg = cfg;
+    co.sink = sink;
+    co.stop = stop;
+    co.lim.max_message_bytes = (size_t)cfg->coll_max_message_bytes;
+    co.lim.prompt_max_bytes = (size_t)cfg->coll_prompt_max_bytes;
+    co.lim.response_max_bytes = (size_t)cfg->coll_response_max_bytes;
+    co.lim.attrs_max_bytes = (size_t)cfg->coll_attrs_max_bytes;
+    co.dec = coll_decoder_find(cfg->coll_format);
+    pthread_mutex_init(&co.mu, NULL);
+    pthread_cond_init(&co.cv_work, NULL);
+    pthread_cond_init(&co.cv_done, NULL);
+    int rc = -1;
+    bool writer_started = false;
+    char err[1024];
+
+    if (!co.dec) {
+        core_log(CORE_LOG_ERROR, MOD, "unknown event format", "format=%s", cfg->coll_format);
+        goto done;
+    }
+    co.db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    if (!co.db) {
+        core_log(CORE_LOG_ERROR, MOD, "cannot connect to PostgreSQL", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        goto done;
+    }
+    if (core_db_check_schema(co.db, err, sizeof err) < 0) {
+        core_log(CORE_LOG_ERROR, MOD, "database schema mismatch", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        goto done;
+    }
+    ensure_partitions(&co);
+
+    rd_kafka_conf_t *conf = coll_kafka_conf(cfg, true, err, sizeof err);
+    if (!conf) {
+        core_log(CORE_LOG_ERROR, MOD, "bad Kafka configuration", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        goto done;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, &co);
+    co.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!co.rk) {
+        rd_kafka_conf_destroy(conf);
+        core_log(CORE_LOG_ERROR, MOD, "cannot create Kafka consumer", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        goto done;
+    }
+    conf = NULL; /* rd_kafka_new took it */
+    rd_kafka_poll_set_consumer(co.rk);
+
+    rd_kafka_topic_partition_list_t *topics = coll_kafka_topic_list(cfg->kafka_topics);
+    if (!topics || topics->cnt == 0) {
+        core_log(CORE_LOG_ERROR, MOD, "no topics configured (kafka.topics)", NULL);
+        if (topics)
+            rd_kafka_topic_partition_list_destroy(topics);
+        goto done;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(co.rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        core_log(CORE_LOG_ERROR, MOD, "subscribe failed", "error=%s", rd_kafka_err2str(e));
+        goto done;
+    }
+    if (pthread_create(&co.writer, NULL, writer_main, &co) != 0) {
+        core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
+        goto done;
+    }
+    writer_started = true;
+    core_log(CORE_LOG_INFO, MOD, "collector started",
+             "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,
+             cfg->kafka_group, cfg->kafka_topics, cfg->coll_batch_max_events,
+             cfg->coll_batch_max_ms);
+
+    int64_t last_stats = core_mono_ms(), last_lag = 0, last_parts = core_mono_ms();
+    rc = 0;
+    while (!*stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(co.rk, 20);
+        if (m) {
+            if (m->err)
+                handle_kafka_error(&co, m);
+            else if (take_message(&co, m) < 0)
+                rc = -1;
+            rd_kafka_message_destroy(m);
+            if (rc < 0)
+                break;
+        }
+        int64_t now = core_mono_ms();
+        seal_expired(&co, now);
+        flow_control(&co);
+        reseek_fenced(&co);
+        if (now - last_lag >= 1000) {
+            update_lag(&co);
+            last_lag = now;
+        }
+        if (now - last_stats >= 10000) {
+            log_stats("stats");
+            last_stats = now;
+        }
+        if (now - last_parts >= 3600 * 1000) {
+            ensure_partitions(&co);
+            last_parts = now;
+        }
+    }
+
+    /* Graceful stop: commit the open batches within the grace period, leave
+     * the group, exit. */
+    co.grace_deadline_ms = core_mono_ms() + cfg->coll_shutdown_grace_ms;
+    core_log(CORE_LOG_INFO, MOD, "stopping: committing open batches",
+             "grace_ms=%" PRId64, cfg->coll_shutdown_grace_ms);
+    size_t np = 0;
+    for (coll_part *p = co.parts; p; p = p->next, np++)
+        seal(&co, p);
+    coll_part **all = calloc(np + 1, sizeof *all);
+    if (all) {
+        size_t k = 0;
+        for (coll_part *p = co.parts; p; p = p->next)
+            all[k++] = p;
+        if (!wait_pending(&co, all, np, co.grace_deadline_ms))
+            core_log(CORE_LOG_WARN, MOD, "grace period over with batches uncommitted", NULL);
+        free(all);
+    }
+done:
+    if (writer_started) {
+        pthread_mutex_lock(&co.mu);
+        co.writer_abort = true; /* everything committable was committed above */
+        pthread_cond_broadcast(&co.cv_work);
+        pthread_mutex_unlock(&co.mu);
+    }
+    if (co.rk) {
+        rd_kafka_consumer_close(co.rk);
+        rd_kafka_destroy(co.rk);
+    }
+    if (writer_started)
+        pthread_join(co.writer, NULL);
+    while (co.parts) {
+        coll_part *p = co.parts;
+        co.parts = p->next;
+        if (p->open)
+            coll_batch_free(p->open);
+        free(p->topic);
+        free(p);
+    }
+    if (co.db)
+        PQfinish(co.db);
+    log_stats("collector stopped");
+    pthread_cond_destroy(&co.cv_done);
+    pthread_cond_destroy(&co.cv_work);
+    pthread_mutex_destroy(&co.mu);
+    return rc;
+}

@@ -1,0 +1,30 @@
+/* Storing one batch in PostgreSQL: rows, dead letters and the partition's
+ * next offset in one transaction, fenced on the offset it expects. */
+#ifndef COLL_STORE_H
+#define COLL_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/batch.h"
+
+typedef enum {
+    COLL_STORE_OK = 0,  /* committed */
+    COLL_STORE_FENCED,  /* the stored offset is not what the batch expects: drop it */
+    COLL_STORE_RETRY,   /* PostgreSQL failed (connection, deadlock...): try again later */
+} coll_store_rc;
+
+/* Stores b for consumer group `group` on connection c (in no transaction).
+ * On COLL_STORE_FENCED, *stored holds the offset found. A row PostgreSQL
+ * refuses despite validation becomes a dead letter (row by row, with
+ * savepoints), so a batch can never be stuck on bad data. */
+coll_store_rc coll_store_batch(PGconn *c, const char *group, coll_batch *b, const char *topic,
+                               int32_t partition, int64_t *stored, char *err, size_t errlen);
+
+/* Reads the next offset stored for a partition: >= 0, -1 when none is
+ * stored, -2 on error (err set). */
+int64_t coll_store_read_offset(PGconn *c, const char *group, const char *topic,
+                               int32_t partition, char *err, size_t errlen);
+
+#endif
