@@ -50,8 +50,54 @@ static const char *json_type_name(const cJSON *j)
     return "invalid";
 }
 
-/* Structural pre-scan, before cJSON sees the bytes: NUL bytes, nesting depth
- * and \u0000 escapes (cJSON would silently cut a string at one). */
+static bool is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* Length of the JSON number at s[0..n) (RFC 8259 grammar), or 0 when the
+ * bytes there are not one. cJSON hands anything strtod() takes, so "01",
+ * "1." and "1.e5" would pass it. */
+static size_t number_len(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && is_digit(s[i]))
+            i++;
+    else
+        return 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return 0;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+        return 0; /* "01", "1.5.5", "1e5e5" */
+    return i;
+}
+
+/* Lexical pre-scan, before cJSON sees the bytes: NUL bytes, nesting depth,
+ * and what cJSON is lenient about but JSON forbids. cJSON takes any byte
+ * below 0x20 for whitespace, keeps raw control characters in strings, reads
+ * an escape with a bad hex digit ("\u00G1") as U+0000 and so silently cuts
+ * the string there, and takes "01" or "1." for numbers. */
 static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
 {
     int depth = 0;
@@ -61,12 +107,27 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
         if (c == 0)
             return fail(err, errlen, "NUL byte at offset %zu", i);
         if (in_str) {
+            if (c < 0x20)
+                return fail(err, errlen,
+                            "control character 0x%02x in a string at offset %zu (JSON needs "
+                            "it escaped)",
+                            c, i);
             if (c == '\\') {
-                if (i + 5 < n && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
-                    s[i + 4] == '0' && s[i + 5] == '0')
-                    return fail(err, errlen, "string holds the NUL character \\u0000 at offset %zu",
-                                i);
-                i++; /* skip the escaped character */
+                unsigned char e = i + 1 < n ? s[i + 1] : 0;
+                if (e == 'u') {
+                    if (i + 5 >= n || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) ||
+                        !is_hex(s[i + 4]) || !is_hex(s[i + 5]))
+                        return fail(err, errlen,
+                                    "bad \\u escape at offset %zu (needs 4 hex digits)", i);
+                    if (s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
+                        return fail(err, errlen,
+                                    "string holds the NUL character \\u0000 at offset %zu", i);
+                    i += 5;
+                } else if (e && strchr("\"\\/bfnrt", e)) {
+                    i++; /* skip the escaped character */
+                } else {
+                    return fail(err, errlen, "bad escape in a string at offset %zu", i);
+                }
             } else if (c == '"') {
                 in_str = false;
             }
@@ -78,6 +139,14 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
                             MAX_DEPTH, i);
         } else if (c == '}' || c == ']') {
             depth--;
+        } else if (c == '-' || is_digit(c)) {
+            size_t k = number_len(s + i, n - i);
+            if (k == 0)
+                return fail(err, errlen, "malformed number at offset %zu", i);
+            i += k - 1;
+        } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return fail(err, errlen, "control character 0x%02x outside a string at offset %zu",
+                        c, i);
         }
     }
     return 0;
