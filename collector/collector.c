@@ -345,9 +345,15 @@ static int take_message(collector *co, rd_kafka_message_t *m)
         return 0; /* a message from before a revocation: its new owner reads it */
     if (atomic_load(&p->fenced_gen) == p->gen)
         return 0; /* waiting for the re-seek */
-    if (p->read_pos >= 0 && m->offset < p->read_pos)
-        return 0; /* already batched: never store a message twice */
-    if (p->read_pos >= 0 && m->offset > p->read_pos) {
+    if (p->read_pos >= 0 && m->offset < p->read_pos) {
+        /* librdkafka only goes backwards on an offset reset (the stored
+         * offset is past the log's end: the topic was recreated). Follow it,
+         * loudly: these are new messages, not ones already stored. */
+        core_metric_add(M_OFFSET_GAPS, 1);
+        core_log(CORE_LOG_ERROR, MOD, "offset reset: the broker's log is behind the stored offset (topic recreated?)",
+                 "topic=%s partition=%d stored=%" PRId64 " now_at=%" PRId64, topic,
+                 (int)m->partition, p->read_pos, m->offset);
+    } else if (p->read_pos >= 0 && m->offset > p->read_pos) {
         /* Offsets are dense on a normal topic: a jump means the broker no
          * longer has them (retention), or transaction markers. */
         core_metric_add(M_OFFSET_GAPS, 1);

@@ -126,7 +126,7 @@ int core_db_migrate(PGconn *c, char *err, size_t errlen)
         if (m->version <= applied)
             continue;
         char what[160];
-        snprintf(what, sizeof what, "migration %04d_%s", m->version, m->name);
+        snprintf(what, sizeof what, "migration %s", m->name);
         if (core_db_exec(c, "BEGIN", err, errlen) < 0)
             goto fail;
         PGresult *r = PQexec(c, m->sql);

@@ -1,0 +1,37 @@
+# Installs what custos needs from Debian 12's packages (sourced by demo.sh
+# and test.sh). Idempotent: apt-get runs only when something is missing.
+
+CUSTOS_BUILD_DEPS="build-essential cmake pkg-config librdkafka-dev libpq-dev libcjson-dev
+ libmicrohttpd-dev liblua5.4-dev libyaml-dev libvectorscan-dev libsodium-dev
+ libcurl4-openssl-dev libssl-dev"
+CUSTOS_RUN_DEPS="postgresql postgresql-client kcat procps"
+CUSTOS_TEST_DEPS="libcmocka-dev clang libclang-rt-14-dev python3"
+
+deps_install() {
+    local missing=()
+    for p in $*; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "custos: installing ${missing[*]}" >&2
+    if [ "$(id -u)" != 0 ]; then
+        echo "custos: run as root (or install these packages yourself): ${missing[*]}" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian's postgresql package starts a cluster on 5432; custos runs its own.
+}
+
+# build DIR [cmake options...]: configures and builds custos into DIR.
+custos_build() {
+    local dir=$1; shift
+    cmake -S "$CUSTOS_ROOT" -B "$CUSTOS_ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    if ! cmake --build "$CUSTOS_ROOT/$dir" -j"$(nproc)" >"$CUSTOS_ROOT/$dir/build.log" 2>&1; then
+        grep -E 'error|Error' "$CUSTOS_ROOT/$dir/build.log" | head -n 40 >&2
+        echo "custos: build failed in $dir (full log: $dir/build.log)" >&2
+        return 1
+    fi
+}
