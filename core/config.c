@@ -399,6 +399,17 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                 snprintf(nb, n, "%s%s%s", seqbuf, *seqbuf ? "," : "", v);
                 free(seqbuf);
                 seqbuf = nb;
+            } else if (depth == 1 && have_key && ev.data.scalar.length == 0 &&
+                       ev.data.scalar.plain_implicit) {
+                /* "section:" with every key commented out: an empty section */
+                have_key = false;
+                section[0] = '\0';
+            } else if (depth == 1 && have_key) {
+                /* "section: scalar": checked before a section name is read,
+                 * or the scalar would be taken for the next section */
+                snprintf(err, errlen, "%s:%zu: key %s: a section must be a mapping", path, line,
+                         section);
+                goto fail_ev;
             } else if (depth == 1) {
                 if (strlen(v) >= sizeof section || !section_known(v)) {
                     snprintf(err, errlen, "%s:%zu: key %s: unknown section", path, line, v);
@@ -428,10 +439,6 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                     goto fail_ev;
                 }
                 have_key = false;
-            } else if (depth == 1 && have_key) {
-                snprintf(err, errlen, "%s:%zu: key %s: a section must be a mapping", path, line,
-                         section);
-                goto fail_ev;
             } else if (depth == 0 && ev.data.scalar.length > 0) {
                 snprintf(err, errlen, "%s:%zu: the file must be a mapping of sections", path, line);
                 goto fail_ev;
@@ -492,24 +499,38 @@ const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size)
     const char *p = dsn;
     if (size == 0)
         return buf;
-    /* URI form: scheme://user:password@host */
+    /* URI form: scheme://user:password@host/db?password=...: the password
+     * may sit in the user info, in the query string, or both */
     const char *scheme = strstr(dsn, "://");
     if (scheme) {
-        const char *at = strchr(scheme + 3, '@');
-        const char *colon = strchr(scheme + 3, ':');
-        if (at && colon && colon < at) {
-            snprintf(buf, size, "%.*s:****%s", (int)(colon - dsn), dsn, at);
-            /* also mask password=... in the query string */
-            char *q = strstr(buf, "password=");
-            if (q) {
-                char *e = q + 9;
-                while (*e && *e != '&')
-                    e++;
-                memmove(q + 13, e, strlen(e) + 1);
-                memcpy(q + 9, "****", 4);
+        const char *auth = scheme + 3;
+        size_t alen = strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', alen);
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        const char *q = dsn;
+        bool in_query = false;
+        while (*q && o + 1 < size) {
+            if (colon && q == colon + 1) {
+                o += (size_t)snprintf(buf + o, size - o, "****");
+                q = at;
+                continue;
             }
-            return buf;
+            if (*q == '?')
+                in_query = true;
+            if (in_query && q > dsn && (q[-1] == '?' || q[-1] == '&') &&
+                strncmp(q, "password=", 9) == 0) {
+                o += (size_t)snprintf(buf + o, size - o, "password=****");
+                q += 9;
+                while (*q && *q != '&' && *q != '#')
+                    q++;
+                continue;
+            }
+            buf[o++] = *q++;
         }
+        if (o >= size)
+            o = size - 1;
+        buf[o] = '\0';
+        return buf;
     }
     /* conninfo form: key=value pairs, value maybe quoted */
     while (*p && o + 1 < size) {
