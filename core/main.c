@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
@@ -20,6 +21,7 @@ static const command g_commands[] = {
     {"broker", coll_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},
     {"produce", coll_cmd_produce, "send JSON lines to Kafka at a paced rate"},
     {"gen", coll_cmd_gen, "generate realistic demo traffic as JSON lines"},
+    {"analyze", an_cmd_analyze, "run the detectors over JSON-lines event files, print incidents"},
 };
 
 static void usage(FILE *out)

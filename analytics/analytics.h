@@ -1,0 +1,41 @@
+/* The analytics: detectors over the event stream (extraction, probing,
+ * drift, leakage, flood), grouped into incidents, live inside `custos run`
+ * and offline in `custos analyze`. Detection runs on event time, so the same
+ * events give the same incidents either way (docs/analytics.md). */
+#ifndef AN_ANALYTICS_H
+#define AN_ANALYTICS_H
+
+#include <stddef.h>
+
+#include "collector/collector.h"
+#include "core/config.h"
+
+typedef struct an_live an_live;
+
+/* Starts the live analytics: one analytics thread, its own PostgreSQL
+ * connection (cfg->pg_dsn) for alerts, incidents and their evidence links,
+ * and a Kafka producer for the incidents topic (cfg->an_incidents_topic on
+ * cfg->kafka_brokers). cfg is copied where needed and may be freed after the
+ * call. Returns NULL with a message in err on failure. The caller owns the
+ * result: an_live_stop(). */
+an_live *an_live_start(const core_config *cfg, char *err, size_t errlen);
+
+/* The sink the collector hands committed events to. deliver() takes
+ * ownership of the events and the array; it blocks while the bounded queue is
+ * full (back-pressure, counted in the log at stop). */
+coll_sink an_live_sink(an_live *al);
+
+/* Registers fn, called with the JSON of every incident opened or updated
+ * (the shape `custos analyze` prints), from the analytics thread; fn must not
+ * block long and must not keep the pointer. Call before events flow. */
+void an_live_on_incident(an_live *al, void (*fn)(void *ud, const char *incident_json), void *ud);
+
+/* Drains the queue, runs the detectors over what the reorder window still
+ * holds, writes and publishes the last incident updates, joins the thread and
+ * frees al (NULL is a no-op). */
+void an_live_stop(an_live *al);
+
+/* custos analyze [--config FILE] FILE... ('-' = stdin) */
+int an_cmd_analyze(int argc, char **argv);
+
+#endif

@@ -1,0 +1,472 @@
+/* The engine: events -> observations -> reorder heap -> detectors in
+ * event-time order; per-key state with idle eviction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/engine.h"
+#include "core/log.h"
+
+#define TENANT_SLOTS 65536 /* tenants tracked for the extraction baseline */
+#define MAX_SOURCES 4096
+
+typedef struct {
+    uint64_t hash;
+    float base;
+    uint32_t n;
+} tenant_slot;
+
+typedef struct {
+    int32_t id;
+    int64_t max_ts;
+} src_hw;
+
+struct an_engine {
+    const core_config *cfg;
+    an_rules *rules;
+    an_drift *drift;
+    an_incidents *inc;
+    /* reorder heap */
+    an_obs **heap;
+    size_t nheap, capheap;
+    src_hw *src;
+    size_t nsrc;
+    uint64_t seq;
+    int64_t now_us;  /* event time of the last observation processed */
+    int64_t last_tick_min;
+    /* keys */
+    an_key **buckets;
+    size_t nbuckets, nkeys;
+    an_key *lru_head, *lru_tail; /* head: idle longest */
+    tenant_slot *tenants;
+    an_engine_stats st;
+};
+
+const char *an_type_name(an_type t)
+{
+    static const char *const n[] = {"extraction", "probing", "drift", "leakage", "flood"};
+    return (unsigned)t < AN_NTYPES ? n[t] : "?";
+}
+
+const char *an_severity_name(an_severity s)
+{
+    static const char *const n[] = {"low", "medium", "high", "critical"};
+    return (unsigned)s <= AN_CRITICAL ? n[s] : "?";
+}
+
+const core_config *an_engine_cfg(const an_engine *e) { return e->cfg; }
+const an_rules *an_engine_rules(const an_engine *e) { return e->rules; }
+
+an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *err, size_t errlen)
+{
+    an_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->cfg = cfg;
+    e->now_us = INT64_MIN;
+    e->last_tick_min = INT64_MIN;
+    if (!(e->rules = an_rules_load(cfg->an_rules_dir, err, errlen)))
+        goto error;
+    e->nbuckets = 1024;
+    e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
+    e->tenants = calloc(TENANT_SLOTS, sizeof *e->tenants);
+    e->src = calloc(MAX_SOURCES, sizeof *e->src);
+    e->drift = an_drift_new(cfg);
+    e->inc = an_incidents_new(cfg, cb);
+    if (!e->buckets || !e->tenants || !e->src || !e->drift || !e->inc) {
+        snprintf(err, errlen, "out of memory");
+        goto error;
+    }
+    return e;
+error:
+    an_engine_free(e);
+    return NULL;
+}
+
+static void key_free(an_key *k)
+{
+    free(k->id);
+    free(k);
+}
+
+void an_engine_free(an_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nheap; i++)
+        free(e->heap[i]);
+    free(e->heap);
+    for (an_key *k = e->lru_head, *n; k; k = n) {
+        n = k->lru_next;
+        key_free(k);
+    }
+    free(e->buckets);
+    free(e->tenants);
+    free(e->src);
+    an_drift_free(e->drift);
+    an_incidents_free(e->inc);
+    an_rules_free(e->rules);
+    free(e);
+}
+
+/* ---- observations ---- */
+
+static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+static const char *put(char **p, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*p, s, n);
+    const char *r = *p;
+    *p += n;
+    return r;
+}
+
+/* True when a 40-byte piece of the system prompt the gateway logged in
+ * attrs.system_prompt appears in the response. */
+static bool sysprompt_echoed(const core_event *ev)
+{
+    if (!ev->attrs_json || !ev->response || !strstr(ev->attrs_json, "\"system_prompt\""))
+        return false;
+    bool echoed = false;
+    cJSON *a = cJSON_Parse(ev->attrs_json);
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(a, "system_prompt");
+    if (cJSON_IsString(sp)) {
+        size_t n = strlen(sp->valuestring);
+        for (size_t off = 0; n >= 40 && off + 40 <= n && !echoed; off += n / 4 > 40 ? n / 4 : 40)
+            echoed = memmem(ev->response, ev->response_len, sp->valuestring + off, 40) != NULL;
+    }
+    cJSON_Delete(a);
+    return echoed;
+}
+
+static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source)
+{
+    size_t nsc = ev->n_scores < AN_OBS_SCORES_MAX ? ev->n_scores : AN_OBS_SCORES_MAX;
+    size_t extra = slen(ev->event_id) + slen(ev->api_key_id) + slen(ev->tenant) +
+                   slen(ev->model) + slen(ev->model_version) + slen(ev->finish_reason);
+    for (size_t i = 0; i < nsc; i++)
+        extra += slen(ev->scores[i].name);
+    an_obs *o = calloc(1, sizeof *o + extra);
+    if (!o)
+        return NULL;
+    char *p = (char *)(o + 1);
+    o->ts_us = ev->ts_us;
+    o->seq = e->seq++;
+    o->source = source;
+    o->event_id = put(&p, ev->event_id);
+    o->api_key_id = put(&p, ev->api_key_id);
+    o->tenant = put(&p, ev->tenant);
+    o->model = put(&p, ev->model);
+    o->model_version = put(&p, ev->model_version);
+    o->finish_reason = put(&p, ev->finish_reason);
+    o->key_hash = an_hash(ev->api_key_id, strlen(ev->api_key_id), 0);
+    o->tenant_hash = ev->tenant ? an_hash(ev->tenant, strlen(ev->tenant), 7) : 0;
+    o->prompt_tokens = ev->prompt_tokens;
+    o->completion_tokens = ev->completion_tokens;
+    o->has_latency = ev->has_latency;
+    o->latency_ms = ev->latency_ms;
+    o->has_status = ev->has_status;
+    o->status = ev->status;
+    o->has_prompt = ev->prompt != NULL;
+    o->has_response = ev->response != NULL;
+    o->prompt_len = (uint32_t)(ev->prompt_size > UINT32_MAX ? UINT32_MAX : ev->prompt_size);
+    o->response_len = (uint32_t)(ev->response_size > UINT32_MAX ? UINT32_MAX : ev->response_size);
+    o->n_scores = (uint8_t)nsc;
+    for (size_t i = 0; i < nsc; i++) {
+        o->score_name[i] = put(&p, ev->scores[i].name);
+        o->score_val[i] = ev->scores[i].value;
+    }
+    if (ev->prompt) {
+        o->simhash = an_simhash(ev->prompt, ev->prompt_len);
+        o->prefix_hash = an_prefix_hash(ev->prompt, ev->prompt_len);
+    }
+    if (an_rules_scan(e->rules, ev, o, (int)e->cfg->an_lk_bulk_min) < 0) {
+        static core_log_limit rl;
+        int64_t sup = core_log_limit_check(&rl, e->cfg->log_error_interval_ms);
+        if (sup >= 0)
+            core_log(CORE_LOG_WARN, "analytics", "signature scan failed", "event_id=%s suppressed=%lld",
+                     core_log_quote((char[160]){0}, 160, ev->event_id), (long long)sup);
+    }
+    if (sysprompt_echoed(ev))
+        o->leak |= AN_LEAK_SYSPROMPT;
+    return o;
+}
+
+/* ---- reorder heap ---- */
+
+static int obs_cmp(const an_obs *a, const an_obs *b)
+{
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    int c = strcmp(a->event_id, b->event_id);
+    if (c)
+        return c;
+    c = strcmp(a->api_key_id, b->api_key_id);
+    if (c)
+        return c;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int heap_push(an_engine *e, an_obs *o)
+{
+    if (e->nheap == e->capheap) {
+        size_t nc = e->capheap ? e->capheap * 2 : 1024;
+        an_obs **nh = realloc(e->heap, nc * sizeof *nh);
+        if (!nh)
+            return -1;
+        e->heap = nh;
+        e->capheap = nc;
+    }
+    size_t i = e->nheap++;
+    while (i > 0) {
+        size_t par = (i - 1) / 2;
+        if (obs_cmp(e->heap[par], o) <= 0)
+            break;
+        e->heap[i] = e->heap[par];
+        i = par;
+    }
+    e->heap[i] = o;
+    return 0;
+}
+
+static an_obs *heap_pop(an_engine *e)
+{
+    an_obs *top = e->heap[0];
+    an_obs *last = e->heap[--e->nheap];
+    size_t i = 0, n = e->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const an_obs *mv = last;
+        if (l < n && obs_cmp(e->heap[l], mv) < 0) {
+            m = l;
+            mv = e->heap[l];
+        }
+        if (r < n && obs_cmp(e->heap[r], mv) < 0)
+            m = r;
+        if (m == i)
+            break;
+        e->heap[i] = e->heap[m];
+        i = m;
+    }
+    if (n)
+        e->heap[i] = last;
+    return top;
+}
+
+/* ---- keys ---- */
+
+static void lru_unlink(an_engine *e, an_key *k)
+{
+    if (k->lru_prev)
+        k->lru_prev->lru_next = k->lru_next;
+    else
+        e->lru_head = k->lru_next;
+    if (k->lru_next)
+        k->lru_next->lru_prev = k->lru_prev;
+    else
+        e->lru_tail = k->lru_prev;
+    k->lru_prev = k->lru_next = NULL;
+}
+
+static void lru_append(an_engine *e, an_key *k)
+{
+    k->lru_prev = e->lru_tail;
+    k->lru_next = NULL;
+    if (e->lru_tail)
+        e->lru_tail->lru_next = k;
+    else
+        e->lru_head = k;
+    e->lru_tail = k;
+}
+
+static void key_remove(an_engine *e, an_key *k)
+{
+    an_key **pp = &e->buckets[k->hash & (e->nbuckets - 1)];
+    while (*pp && *pp != k)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = k->hnext;
+    lru_unlink(e, k);
+    e->nkeys--;
+    e->st.keys_evicted++;
+    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1;
+    key_free(k);
+}
+
+static void grow(an_engine *e)
+{
+    size_t nb = e->nbuckets * 2;
+    an_key **b = calloc(nb, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < e->nbuckets; i++)
+        for (an_key *k = e->buckets[i], *n; k; k = n) {
+            n = k->hnext;
+            k->hnext = b[k->hash & (nb - 1)];
+            b[k->hash & (nb - 1)] = k;
+        }
+    free(e->buckets);
+    e->buckets = b;
+    e->nbuckets = nb;
+}
+
+static an_key *key_get(an_engine *e, const an_obs *o)
+{
+    an_key **head = &e->buckets[o->key_hash & (e->nbuckets - 1)];
+    for (an_key *k = *head; k; k = k->hnext)
+        if (k->hash == o->key_hash && strcmp(k->id, o->api_key_id) == 0) {
+            lru_unlink(e, k);
+            lru_append(e, k);
+            return k;
+        }
+    an_key *k = calloc(1, sizeof *k);
+    if (!k || !(k->id = strdup(o->api_key_id))) {
+        free(k);
+        return NULL;
+    }
+    k->hash = o->key_hash;
+    k->tenant_hash = o->tenant_hash;
+    k->first_ts = o->ts_us;
+    k->dr_window = -1;
+    k->hnext = *head;
+    *head = k;
+    lru_append(e, k);
+    e->nkeys++;
+    e->st.keys++;
+    e->st.key_state_bytes += sizeof *k + strlen(k->id) + 1;
+    if (e->nkeys > e->nbuckets)
+        grow(e);
+    return k;
+}
+
+/* Idle eviction on event time, so that replay and live drop the same keys. */
+static void evict(an_engine *e)
+{
+    int64_t idle_us = e->cfg->an_key_idle_ms * 1000;
+    while (e->lru_head && (e->lru_head->last_ts < e->now_us - idle_us ||
+                           e->nkeys > (size_t)e->cfg->an_max_keys))
+        key_remove(e, e->lru_head);
+}
+
+double an_engine_tenant_base(an_engine *e, uint64_t th)
+{
+    if (!th)
+        return -1;
+    for (size_t i = th & (TENANT_SLOTS - 1), probes = 0; probes < 16;
+         i = (i + 1) & (TENANT_SLOTS - 1), probes++) {
+        if (e->tenants[i].hash == th)
+            return e->tenants[i].n >= 4 ? e->tenants[i].base : -1;
+        if (!e->tenants[i].hash)
+            return -1;
+    }
+    return -1;
+}
+
+void an_engine_tenant_note(an_engine *e, uint64_t th, double c)
+{
+    if (!th)
+        return;
+    for (size_t i = th & (TENANT_SLOTS - 1), probes = 0; probes < 16;
+         i = (i + 1) & (TENANT_SLOTS - 1), probes++) {
+        tenant_slot *t = &e->tenants[i];
+        if (!t->hash)
+            t->hash = th;
+        if (t->hash == th) {
+            t->base = t->n ? (float)(0.95 * t->base + 0.05 * c) : (float)c;
+            t->n++;
+            return;
+        }
+    }
+}
+
+/* ---- processing ---- */
+
+static void process(an_engine *e, an_obs *o)
+{
+    if (o->ts_us < e->now_us)
+        e->st.late++;
+    else
+        e->now_us = o->ts_us;
+    e->st.events++;
+    an_key *k = key_get(e, o);
+    if (k) {
+        an_probing_observe(e, k, o); /* before extraction adds this prompt to the ring */
+        an_extraction_observe(e, k, o);
+        an_leakage_observe(e, k, o);
+        an_flood_observe(e, k, o);
+        an_drift_observe(e->drift, e, k, o);
+        if (o->ts_us > k->last_ts)
+            k->last_ts = o->ts_us;
+    }
+    int64_t minute = e->now_us / 60000000;
+    if (minute != e->last_tick_min) {
+        e->last_tick_min = minute;
+        an_incidents_tick(e->inc, e->now_us);
+        evict(e);
+    }
+    free(o);
+}
+
+static int64_t watermark(const an_engine *e)
+{
+    int64_t wm = INT64_MAX;
+    for (size_t i = 0; i < e->nsrc; i++)
+        if (e->src[i].max_ts < wm)
+            wm = e->src[i].max_ts;
+    return e->nsrc ? wm : INT64_MIN;
+}
+
+int an_engine_push(an_engine *e, const core_event *ev, int32_t source)
+{
+    an_obs *o = make_obs(e, ev, source);
+    if (!o)
+        return -1;
+    size_t i;
+    for (i = 0; i < e->nsrc && e->src[i].id != source; i++)
+        ;
+    if (i == e->nsrc && e->nsrc < MAX_SOURCES) {
+        e->src[e->nsrc].id = source;
+        e->src[e->nsrc].max_ts = INT64_MIN;
+        e->nsrc++;
+    }
+    if (i < e->nsrc && o->ts_us > e->src[i].max_ts)
+        e->src[i].max_ts = o->ts_us;
+    if (heap_push(e, o) < 0) {
+        free(o);
+        return -1;
+    }
+    int64_t wm = watermark(e);
+    int64_t horizon = wm == INT64_MIN ? INT64_MIN : wm - e->cfg->an_reorder_window_ms * 1000;
+    while (e->nheap && (e->heap[0]->ts_us <= horizon ||
+                        e->nheap > (size_t)e->cfg->an_reorder_max_events)) {
+        if (e->heap[0]->ts_us > horizon)
+            e->st.forced++;
+        process(e, heap_pop(e));
+    }
+    return 0;
+}
+
+void an_engine_finish(an_engine *e)
+{
+    while (e->nheap)
+        process(e, heap_pop(e));
+    an_incidents_finish(e->inc);
+}
+
+void an_engine_alert(an_engine *e, an_alert *a)
+{
+    e->st.alerts++;
+    an_incidents_alert(e->inc, a);
+}
+
+void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
+{
+    *st = e->st;
+    st->keys = e->nkeys;
+    st->incidents = an_incidents_count(e->inc);
+    st->key_state_bytes = e->st.key_state_bytes;
+}

@@ -1,0 +1,204 @@
+/* Per-event features: hashes, prompt sketches, validators for leak findings. */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "analytics/engine.h"
+
+uint64_t an_hash(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A 64-bit mixer so that FNV's weak low bits do not bias the sketch. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+#define SIM_MAX_WORDS 256
+
+/* Charikar's SimHash over the prompt's lower-cased words: prompts that share
+ * most words land a few bits apart, unrelated prompts about 32 apart. Only
+ * the first SIM_MAX_WORDS words count, which bounds the cost per event. */
+uint64_t an_simhash(const char *s, size_t n)
+{
+    int v[64] = {0};
+    int words = 0;
+    size_t i = 0;
+    while (i < n && words < SIM_MAX_WORDS) {
+        while (i < n && !isalnum((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+            i++;
+        uint64_t h = 1469598103934665603ULL;
+        size_t len = 0;
+        while (i < n && (isalnum((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)) {
+            h ^= (unsigned char)tolower((unsigned char)s[i]);
+            h *= 1099511628211ULL;
+            i++;
+            len++;
+        }
+        if (!len)
+            continue;
+        h = mix64(h);
+        words++;
+        for (int b = 0; b < 64; b++)
+            v[b] += (int)((h >> b) & 1) * 2 - 1;
+    }
+    uint64_t out = 0;
+    for (int b = 0; b < 64; b++)
+        if (v[b] > 0)
+            out |= 1ULL << b;
+    return out;
+}
+
+/* The first 40 characters with case folded, digits as '0' and runs of space
+ * as one: a batch job's template hashes the same whatever its record. */
+uint32_t an_prefix_hash(const char *s, size_t n)
+{
+    char buf[40];
+    size_t k = 0;
+    bool sp = true;
+    for (size_t i = 0; i < n && k < sizeof buf; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isspace(c)) {
+            if (!sp)
+                buf[k++] = ' ';
+            sp = true;
+            continue;
+        }
+        sp = false;
+        buf[k++] = isdigit(c) ? '0' : (char)tolower(c);
+    }
+    return (uint32_t)(an_hash(buf, k, 0) >> 32);
+}
+
+int an_hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
+
+bool an_luhn(const char *d, size_t n)
+{
+    if (n < 13 || n > 19)
+        return false;
+    int sum = 0;
+    bool dbl = false;
+    bool all_same = true;
+    for (size_t i = n; i-- > 0;) {
+        int x = d[i] - '0';
+        if (x < 0 || x > 9)
+            return false;
+        if (d[i] != d[0])
+            all_same = false;
+        if (dbl) {
+            x *= 2;
+            if (x > 9)
+                x -= 9;
+        }
+        sum += x;
+        dbl = !dbl;
+    }
+    /* 0000 0000 0000 0000 passes Luhn but is nobody's card */
+    return sum % 10 == 0 && !all_same;
+}
+
+bool an_iban_valid(const char *s, size_t n)
+{
+    char c[40];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ')
+            continue;
+        if (k >= sizeof c || !isalnum((unsigned char)s[i]))
+            return false;
+        c[k++] = (char)toupper((unsigned char)s[i]);
+    }
+    if (k < 15 || k > 34 || !isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1]) ||
+        !isdigit((unsigned char)c[2]) || !isdigit((unsigned char)c[3]))
+        return false;
+    /* move the first four to the end, letters as 10..35, mod 97 == 1 */
+    unsigned rem = 0;
+    for (size_t j = 0; j < k; j++) {
+        char ch = c[(j + 4) % k];
+        if (isdigit((unsigned char)ch)) {
+            rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
+        } else {
+            unsigned v = (unsigned)(ch - 'A') + 10;
+            rem = (rem * 100 + v) % 97;
+        }
+    }
+    return rem == 1;
+}
+
+double an_entropy(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned cnt[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        cnt[(unsigned char)s[i]]++;
+    double h = 0;
+    for (int i = 0; i < 256; i++)
+        if (cnt[i]) {
+            double p = (double)cnt[i] / (double)n;
+            h -= p * log2(p);
+        }
+    return h;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* A run of base64 that decodes to mostly printable text: an instruction
+ * smuggled past filters, not an image or a hash (those decode to binary). */
+bool an_base64_text(const char *s, size_t n)
+{
+    while (n && s[n - 1] == '=')
+        n--;
+    if (n < 24)
+        return false;
+    bool lower = false, upper = false;
+    size_t printable = 0, total = 0, spaces = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n && total < 512; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0)
+            return false;
+        lower |= s[i] >= 'a' && s[i] <= 'z';
+        upper |= s[i] >= 'A' && s[i] <= 'Z';
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            unsigned char b = (unsigned char)(acc >> bits);
+            total++;
+            if ((b >= 0x20 && b < 0x7f) || b == '\n' || b == '\t')
+                printable++;
+            if (b == ' ')
+                spaces++;
+        }
+    }
+    /* words need spaces: random tokens decode to binary-looking bytes */
+    return lower && upper && total >= 16 && printable * 100 >= total * 95 && spaces * 20 >= total;
+}

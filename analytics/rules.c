@@ -1,0 +1,592 @@
+/* Signature rules: YAML files -> one vectorscan database -> per-event hits.
+ *
+ * A rule file is a YAML list of rules:
+ *
+ *   - id: jb.override-instructions     # unique across all files
+ *     kind: probe        # probe | refusal | leak | encoded
+ *     field: prompt      # prompt | response
+ *     weight: 1.0        # probe/encoded: adds to the prompt's probe score
+ *     atlas: [AML.T0051] # MITRE ATLAS technique ids
+ *     owasp: [LLM01:2025]
+ *     leak: secret       # kind leak: secret|privkey|card|iban|emails|phones|sysprompt
+ *     validate: luhn     # optional: luhn | iban | entropy | base64
+ *     min_count: 1       # matches needed in one text (bulk e-mail addresses: 5)
+ *     case: insensitive  # or sensitive
+ *     patterns: ['regex', ...]
+ *
+ * Every pattern of every rule goes into one database, scanned once over the
+ * prompt and once over the response; a rule's field says which scan counts. */
+#include <dirent.h>
+#include <errno.h>
+#include <hs/hs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "analytics/engine.h"
+
+struct an_rules {
+    an_rule *rules;
+    size_t n, cap;
+    unsigned *pat_rule; /* pattern id -> rule index */
+    size_t npat;
+    hs_database_t *db;
+    hs_scratch_t *scratch;
+    /* per-scan state */
+    uint16_t *count;
+    long long *last_from;
+    size_t *touched;
+    size_t ntouched;
+};
+
+typedef struct {
+    an_rules *r;
+    const char *text;
+    bool response;
+} scan_ctx;
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+size_t an_rules_count(const an_rules *r) { return r->n; }
+const an_rule *an_rules_get(const an_rules *r, size_t i) { return &r->rules[i]; }
+
+void an_rules_free(an_rules *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->rules[i].id);
+        free(r->rules[i].file);
+    }
+    free(r->rules);
+    free(r->pat_rule);
+    free(r->count);
+    free(r->last_from);
+    free(r->touched);
+    if (r->scratch)
+        hs_free_scratch(r->scratch);
+    if (r->db)
+        hs_free_database(r->db);
+    free(r);
+}
+
+typedef struct {
+    char **pats;
+    unsigned *flags;
+    size_t *lines;
+    char **files;
+    size_t n, cap;
+} patlist;
+
+static int pat_add(patlist *pl, const char *p, unsigned flags, size_t line, const char *file)
+{
+    if (pl->n == pl->cap) {
+        size_t nc = pl->cap ? pl->cap * 2 : 64;
+        char **np = realloc(pl->pats, nc * sizeof *np);
+        if (!np)
+            return -1;
+        pl->pats = np;
+        unsigned *nf = realloc(pl->flags, nc * sizeof *nf);
+        if (!nf)
+            return -1;
+        pl->flags = nf;
+        size_t *nl = realloc(pl->lines, nc * sizeof *nl);
+        if (!nl)
+            return -1;
+        pl->lines = nl;
+        char **nfi = realloc(pl->files, nc * sizeof *nfi);
+        if (!nfi)
+            return -1;
+        pl->files = nfi;
+        pl->cap = nc;
+    }
+    pl->pats[pl->n] = strdup(p);
+    pl->files[pl->n] = strdup(file);
+    if (!pl->pats[pl->n] || !pl->files[pl->n])
+        return -1;
+    pl->flags[pl->n] = flags;
+    pl->lines[pl->n] = line;
+    pl->n++;
+    return 0;
+}
+
+static void pat_free(patlist *pl)
+{
+    for (size_t i = 0; i < pl->n; i++) {
+        free(pl->pats[i]);
+        free(pl->files[i]);
+    }
+    free(pl->pats);
+    free(pl->flags);
+    free(pl->lines);
+    free(pl->files);
+}
+
+static const char *scalar(yaml_document_t *d, yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int parse_ids(yaml_document_t *d, yaml_node_t *v, void *out, int max, size_t width,
+                     int *nout, const char *where, char *err, size_t errlen)
+{
+    if (!v || v->type != YAML_SEQUENCE_NODE)
+        return fail(err, errlen, "%s: must be a list", where);
+    *nout = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        const char *s = scalar(d, yaml_document_get_node(d, *it));
+        if (!s || !*s || strlen(s) >= width)
+            return fail(err, errlen, "%s: each id must be a string of 1-%zu characters", where,
+                        width - 1);
+        if (*nout >= max)
+            return fail(err, errlen, "%s: at most %d ids", where, max);
+        snprintf((char *)out + (size_t)*nout * width, width, "%s", s);
+        (*nout)++;
+    }
+    return 0;
+}
+
+/* Parses one rule mapping into r->rules[r->n] and its patterns into pl. */
+static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t *m,
+                      const char *file, char *err, size_t errlen)
+{
+    size_t line = m->start_mark.line + 1;
+    if (m->type != YAML_MAPPING_NODE)
+        return fail(err, errlen, "%s:%zu: a rule must be a mapping", file, line);
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 32;
+        an_rule *nr = realloc(r->rules, nc * sizeof *nr);
+        if (!nr)
+            return fail(err, errlen, "out of memory");
+        r->rules = nr;
+        r->cap = nc;
+    }
+    an_rule *ru = &r->rules[r->n];
+    memset(ru, 0, sizeof *ru);
+    ru->weight = 1.0;
+    ru->min_count = 1;
+    ru->file = strdup(file);
+    if (!ru->file)
+        return fail(err, errlen, "out of memory");
+    r->n++; /* owned from here on, so that errors free it */
+    bool caseless = true, have_field = false, have_kind = false;
+    yaml_node_t *patterns = NULL;
+    size_t pat_line = line;
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(d, p->key);
+        yaml_node_t *vn = yaml_document_get_node(d, p->value);
+        const char *k = scalar(d, kn), *v = scalar(d, vn);
+        size_t kl = kn->start_mark.line + 1;
+        char where[512];
+        snprintf(where, sizeof where, "%s:%zu: rule %s: %s", file, kl, ru->id ? ru->id : "?",
+                 k ? k : "?");
+        if (!k)
+            return fail(err, errlen, "%s:%zu: rule keys must be strings", file, kl);
+        if (strcmp(k, "patterns") == 0) {
+            patterns = vn;
+            pat_line = kl;
+            continue;
+        }
+        if (strcmp(k, "atlas") == 0) {
+            if (parse_ids(d, vn, ru->atlas, 4, sizeof ru->atlas[0], &ru->n_atlas, where, err,
+                          errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (strcmp(k, "owasp") == 0) {
+            if (parse_ids(d, vn, ru->owasp, 4, sizeof ru->owasp[0], &ru->n_owasp, where, err,
+                          errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (!v)
+            return fail(err, errlen, "%s: must be a single value", where);
+        if (strcmp(k, "id") == 0) {
+            if (!*v || strlen(v) > 64)
+                return fail(err, errlen, "%s: must be 1-64 characters", where);
+            for (size_t i = 0; i + 1 < r->n; i++)
+                if (strcmp(r->rules[i].id, v) == 0)
+                    return fail(err, errlen, "%s: '%s' is already defined in %s", where, v,
+                                r->rules[i].file);
+            if (!(ru->id = strdup(v)))
+                return fail(err, errlen, "out of memory");
+        } else if (strcmp(k, "kind") == 0) {
+            static const char *const kinds[] = {"probe", "refusal", "leak", "encoded"};
+            int i;
+            for (i = 0; i < 4 && strcmp(v, kinds[i]); i++)
+                ;
+            if (i == 4)
+                return fail(err, errlen, "%s: '%s' is not one of probe, refusal, leak, encoded",
+                            where, v);
+            ru->kind = (an_rule_kind)i;
+            have_kind = true;
+        } else if (strcmp(k, "field") == 0) {
+            if (strcmp(v, "prompt") && strcmp(v, "response"))
+                return fail(err, errlen, "%s: '%s' is not prompt or response", where, v);
+            ru->on_response = strcmp(v, "response") == 0;
+            have_field = true;
+        } else if (strcmp(k, "weight") == 0) {
+            char *end;
+            errno = 0;
+            ru->weight = strtod(v, &end);
+            if (errno || end == v || *end || !(ru->weight >= 0 && ru->weight <= 100))
+                return fail(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
+        } else if (strcmp(k, "min_count") == 0) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (end == v || *end || x < 1 || x > 10000)
+                return fail(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
+                            v);
+            ru->min_count = (int)x;
+        } else if (strcmp(k, "case") == 0) {
+            if (strcmp(v, "sensitive") && strcmp(v, "insensitive"))
+                return fail(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
+            caseless = strcmp(v, "insensitive") == 0;
+        } else if (strcmp(k, "validate") == 0) {
+            static const char *const vals[] = {"none", "luhn", "iban", "entropy", "base64"};
+            int i;
+            for (i = 0; i < 5 && strcmp(v, vals[i]); i++)
+                ;
+            if (i == 5)
+                return fail(err, errlen, "%s: '%s' is not one of luhn, iban, entropy, base64",
+                            where, v);
+            ru->validate = (an_validator)i;
+        } else if (strcmp(k, "leak") == 0) {
+            static const char *const lk[] = {"secret", "privkey", "card",     "iban",
+                                             "emails", "phones",  "sysprompt"};
+            int i;
+            for (i = 0; i < 7 && strcmp(v, lk[i]); i++)
+                ;
+            if (i == 7)
+                return fail(err, errlen,
+                            "%s: '%s' is not one of secret, privkey, card, iban, emails, "
+                            "phones, sysprompt",
+                            where, v);
+            ru->leak_kind = 1u << i;
+        } else {
+            return fail(err, errlen, "%s: unknown key", where);
+        }
+    }
+    if (!ru->id)
+        return fail(err, errlen, "%s:%zu: rule has no id", file, line);
+    if (!have_kind || !have_field)
+        return fail(err, errlen, "%s:%zu: rule %s needs kind and field", file, line, ru->id);
+    if (ru->kind == AN_RULE_LEAK && !ru->leak_kind)
+        return fail(err, errlen, "%s:%zu: rule %s: kind leak needs leak:", file, line, ru->id);
+    if (!patterns || patterns->type != YAML_SEQUENCE_NODE ||
+        patterns->data.sequence.items.start == patterns->data.sequence.items.top)
+        return fail(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
+                    pat_line, ru->id);
+    /* SINGLEMATCH is the cheap mode; validators need each match's start and
+     * counting rules need every match */
+    unsigned flags = caseless ? HS_FLAG_CASELESS : 0;
+    if (ru->validate != AN_VAL_NONE)
+        flags |= HS_FLAG_SOM_LEFTMOST;
+    else if (ru->min_count == 1 && !(ru->leak_kind & (AN_LEAK_EMAILS | AN_LEAK_PHONES)))
+        flags |= HS_FLAG_SINGLEMATCH;
+    if (ru->kind != AN_RULE_REFUSAL)
+        flags |= HS_FLAG_DOTALL;
+    for (yaml_node_item_t *it = patterns->data.sequence.items.start;
+         it < patterns->data.sequence.items.top; it++) {
+        yaml_node_t *pn = yaml_document_get_node(d, *it);
+        const char *s = scalar(d, pn);
+        if (!s || !*s)
+            return fail(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
+                        file, pn->start_mark.line + 1, ru->id);
+        if (pat_add(pl, s, flags, pn->start_mark.line + 1, file) < 0)
+            return fail(err, errlen, "out of memory");
+        unsigned *npr = realloc(r->pat_rule, pl->n * sizeof *npr);
+        if (!npr)
+            return fail(err, errlen, "out of memory");
+        r->pat_rule = npr;
+        r->pat_rule[pl->n - 1] = (unsigned)(r->n - 1);
+    }
+    return 0;
+}
+
+static int load_file(an_rules *r, patlist *pl, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    yaml_parser_t p;
+    yaml_document_t d;
+    int rc = -1;
+    bool have_doc = false;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_file(&p, f);
+    if (!yaml_parser_load(&p, &d)) {
+        fail(err, errlen, "%s:%zu: YAML syntax error: %s", path, p.problem_mark.line + 1,
+             p.problem ? p.problem : "unknown");
+        goto done;
+    }
+    have_doc = true;
+    yaml_node_t *root = yaml_document_get_root_node(&d);
+    if (!root) { /* an empty file holds no rules */
+        rc = 0;
+        goto done;
+    }
+    if (root->type != YAML_SEQUENCE_NODE) {
+        fail(err, errlen, "%s:%zu: a rule file must be a list of rules", path,
+             root->start_mark.line + 1);
+        goto done;
+    }
+    for (yaml_node_item_t *it = root->data.sequence.items.start;
+         it < root->data.sequence.items.top; it++)
+        if (parse_rule(r, pl, &d, yaml_document_get_node(&d, *it), path, err, errlen) < 0)
+            goto done;
+    rc = 0;
+done:
+    if (have_doc)
+        yaml_document_delete(&d);
+    yaml_parser_delete(&p);
+    fclose(f);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
+{
+    an_rules *r = calloc(1, sizeof *r);
+    patlist pl = {0};
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    DIR *dh = NULL;
+    hs_compile_error_t *cerr = NULL;
+    if (!r) {
+        fail(err, errlen, "out of memory");
+        goto error;
+    }
+    dh = opendir(dir);
+    if (!dh) {
+        fail(err, errlen, "analytics.rules_dir %s: cannot open: %s", dir, strerror(errno));
+        goto error;
+    }
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.')
+            continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nb = realloc(names, cap * sizeof *nb);
+            if (!nb) {
+                fail(err, errlen, "out of memory");
+                goto error;
+            }
+            names = nb;
+        }
+        size_t pl2 = strlen(dir) + l + 2;
+        if (!(names[nn] = malloc(pl2))) {
+            fail(err, errlen, "out of memory");
+            goto error;
+        }
+        snprintf(names[nn++], pl2, "%s/%s", dir, de->d_name);
+    }
+    /* sorted, so that rule indices (and the output) do not depend on readdir */
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_name);
+    for (size_t i = 0; i < nn; i++)
+        if (load_file(r, &pl, names[i], err, errlen) < 0)
+            goto error;
+    if (pl.n == 0) {
+        fail(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
+        goto error;
+    }
+    unsigned *ids = malloc(pl.n * sizeof *ids);
+    if (!ids) {
+        fail(err, errlen, "out of memory");
+        goto error;
+    }
+    for (size_t i = 0; i < pl.n; i++)
+        ids[i] = (unsigned)i;
+    hs_error_t he = hs_compile_multi((const char *const *)pl.pats, pl.flags, ids,
+                                     (unsigned)pl.n, HS_MODE_BLOCK, NULL, &r->db, &cerr);
+    free(ids);
+    if (he != HS_SUCCESS) {
+        if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < pl.n)
+            fail(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s",
+                 pl.files[cerr->expression], pl.lines[cerr->expression],
+                 r->rules[r->pat_rule[cerr->expression]].id, cerr->message);
+        else
+            fail(err, errlen, "rules in %s do not compile: %s", dir,
+                 cerr ? cerr->message : "unknown error");
+        goto error;
+    }
+    if (hs_alloc_scratch(r->db, &r->scratch) != HS_SUCCESS) {
+        fail(err, errlen, "vectorscan: cannot allocate scratch");
+        goto error;
+    }
+    r->npat = pl.n;
+    r->count = calloc(r->n, sizeof *r->count);
+    r->last_from = calloc(r->n, sizeof *r->last_from);
+    r->touched = calloc(r->n, sizeof *r->touched);
+    if (!r->count || !r->last_from || !r->touched) {
+        fail(err, errlen, "out of memory");
+        goto error;
+    }
+    goto done;
+error:
+    an_rules_free(r);
+    r = NULL;
+done:
+    if (cerr)
+        hs_free_compile_error(cerr);
+    if (dh)
+        closedir(dh);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
+    pat_free(&pl);
+    return r;
+}
+
+static bool validate(an_validator v, const char *s, size_t n)
+{
+    switch (v) {
+    case AN_VAL_NONE:
+        return true;
+    case AN_VAL_LUHN: {
+        char d[24];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s[i] >= '0' && s[i] <= '9') {
+                if (k == sizeof d)
+                    return false;
+                d[k++] = s[i];
+            }
+        return an_luhn(d, k);
+    }
+    case AN_VAL_IBAN:
+        return an_iban_valid(s, n);
+    case AN_VAL_ENTROPY: {
+        /* a real credential looks random: placeholders (sk-xxxx, sk-1234...)
+         * and words do not */
+        bool digit = false, alpha = false;
+        for (size_t i = 0; i < n; i++) {
+            digit |= s[i] >= '0' && s[i] <= '9';
+            alpha |= (s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z';
+        }
+        return digit && alpha && an_entropy(s, n) >= 3.5;
+    }
+    case AN_VAL_BASE64:
+        return an_base64_text(s, n);
+    }
+    return false;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ud)
+{
+    scan_ctx *c = ud;
+    an_rules *r = c->r;
+    unsigned ri = r->pat_rule[id];
+    const an_rule *ru = &r->rules[ri];
+    if (ru->on_response != c->response)
+        return 0;
+    if (ru->validate != AN_VAL_NONE) {
+        /* a validated rule reports every end of one match: judge each start once */
+        if (r->last_from[ri] == (long long)from)
+            return 0;
+        if (!validate(ru->validate, c->text + from, (size_t)(to - from)))
+            return 0;
+        r->last_from[ri] = (long long)from;
+    }
+    if (r->count[ri] == 0)
+        r->touched[r->ntouched++] = ri;
+    if (r->count[ri] < UINT16_MAX)
+        r->count[ri]++;
+    return 0;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void reset(an_rules *r)
+{
+    for (size_t i = 0; i < r->ntouched; i++) {
+        r->count[r->touched[i]] = 0;
+        r->last_from[r->touched[i]] = -1;
+    }
+    r->ntouched = 0;
+}
+
+int an_rules_scan(an_rules *r, const core_event *ev, an_obs *o, int bulk_min)
+{
+    scan_ctx c = {r, NULL, false};
+    int detected_refusal = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *t = pass ? ev->response : ev->prompt;
+        size_t n = pass ? ev->response_len : ev->prompt_len;
+        if (!t || n == 0)
+            continue;
+        for (size_t i = 0; i < r->n; i++)
+            r->last_from[i] = -1;
+        c.text = t;
+        c.response = pass == 1;
+        if (hs_scan(r->db, t, (unsigned)(n > 0xffffffffu ? 0xffffffffu : n), 0, r->scratch,
+                    on_match, &c) != HS_SUCCESS) {
+            reset(r);
+            return -1;
+        }
+        for (size_t i = 0; i < r->ntouched; i++) {
+            size_t ri = r->touched[i];
+            const an_rule *ru = &r->rules[ri];
+            int cnt = r->count[ri];
+            if (ru->leak_kind == AN_LEAK_EMAILS && cnt > o->n_emails)
+                o->n_emails = (uint16_t)cnt;
+            if (ru->leak_kind == AN_LEAK_PHONES && cnt > o->n_phones)
+                o->n_phones = (uint16_t)cnt;
+            if (cnt < ru->min_count)
+                continue;
+            switch (ru->kind) {
+            case AN_RULE_PROBE:
+            case AN_RULE_ENCODED:
+                o->probe_score += (float)ru->weight;
+                if (ru->kind == AN_RULE_ENCODED)
+                    o->encoded = true;
+                if (o->n_rules < AN_OBS_RULES_MAX)
+                    o->rules[o->n_rules++] = (uint16_t)ri;
+                break;
+            case AN_RULE_REFUSAL:
+                detected_refusal = 1;
+                break;
+            case AN_RULE_LEAK:
+                o->leak |= ru->leak_kind;
+                break;
+            }
+        }
+        reset(r);
+    }
+    if (o->n_emails >= bulk_min)
+        o->leak |= AN_LEAK_EMAILS;
+    else
+        o->leak &= ~(uint32_t)AN_LEAK_EMAILS;
+    if (o->n_phones >= bulk_min)
+        o->leak |= AN_LEAK_PHONES;
+    else
+        o->leak &= ~(uint32_t)AN_LEAK_PHONES;
+    qsort(o->rules, o->n_rules, sizeof o->rules[0], cmp_u16);
+    if (ev->refusal >= 0)
+        o->refusal = ev->refusal;
+    else
+        o->refusal = detected_refusal;
+    return 0;
+}
