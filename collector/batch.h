@@ -33,7 +33,10 @@ typedef struct {
 
 typedef struct coll_batch {
     struct coll_batch *next; /* queue link */
-    struct coll_part *part;  /* the partition it belongs to */
+    struct coll_part *part;  /* the partition it belongs to (collector's) */
+    const char *part_topic;  /* its topic and partition, for the store */
+    int32_t part_partition;
+    uint64_t seq;            /* order of sealing, across partitions */
     uint64_t gen;            /* the partition's assignment generation */
     int64_t expected;        /* next_offset PostgreSQL must hold before this batch (-1: none) */
     int64_t next_offset;     /* last offset in the batch + 1 */

@@ -33,6 +33,8 @@
 #include "core/metrics.h"
 
 #define MOD "collector"
+#define WRITER_GROUP_MAX 256          /* batches per transaction */
+#define WRITER_GROUP_BYTES (32 << 20) /* COPY bytes per transaction */
 
 typedef struct coll_part {
     struct coll_part *next;
@@ -58,6 +60,7 @@ typedef struct {
     PGconn *db; /* main thread: assignment offsets, partitions upkeep */
     coll_part *parts;
     bool paused;
+    uint64_t seal_seq;
     int64_t grace_deadline_ms; /* set once stopping */
 
     /* writer queue */
@@ -166,50 +169,66 @@ static void deliver_stats(collector *co, coll_batch *b)
     }
 }
 
-/* Commits one batch, retrying with capped exponential backoff for as long
- * as PostgreSQL fails, unless the writer is aborted. */
-static void store_one(collector *co, PGconn **db, bool *db_ok, int64_t *down_since, coll_batch *b)
+/* Commits a group of batches in one transaction, retrying with capped
+ * exponential backoff for as long as PostgreSQL fails, unless the writer is
+ * aborted. Fenced batches mark their partition for a re-read. */
+static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_since,
+                        coll_batch **bs, size_t n)
 {
     const core_config *cfg = co->cfg;
     int64_t backoff = cfg->coll_retry_min_ms;
     char err[1024];
-    coll_part *p = b->part;
-    for (;;) {
-        if (atomic_load(&p->fenced_gen) == b->gen) {
+    coll_store_rc res[WRITER_GROUP_MAX];
+    int64_t stored[WRITER_GROUP_MAX];
+    /* Batches of a generation already fenced are dropped unseen. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (atomic_load(&bs[i]->part->fenced_gen) == bs[i]->gen) {
             core_metric_add(M_FENCED, 1);
-            return; /* an earlier batch of this generation was fenced */
+            finish_batch(co, bs[i]);
+        } else {
+            bs[k++] = bs[i];
         }
-        if (!*db) {
+    }
+    n = k;
+    if (!n)
+        return;
+    for (;;) {
+        if (!*db)
             *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-        }
         coll_store_rc rc = COLL_STORE_RETRY;
-        int64_t stored = -1;
         int64_t t0 = core_mono_us();
         if (*db)
-            rc = coll_store_batch(*db, cfg->kafka_group, b, p->topic, p->partition, &stored, err,
-                                  sizeof err);
+            rc = coll_store_batches(*db, cfg->kafka_group, bs, n, res, stored, err, sizeof err);
         if (rc == COLL_STORE_OK) {
             if (!*db_ok) {
                 core_log(CORE_LOG_INFO, MOD, "postgres available again", "down_ms=%" PRId64,
                          core_mono_ms() - *down_since);
                 *db_ok = true;
             }
-            atomic_store(&p->committed, b->next_offset);
-            core_log(CORE_LOG_DEBUG, MOD, "batch committed",
-                     "topic=%s partition=%d rows=%zu rejected=%zu next_offset=%" PRId64
-                     " commit_us=%" PRId64,
-                     p->topic, (int)p->partition, b->n_rows, b->n_rej, b->next_offset,
-                     core_mono_us() - t0);
-            deliver_stats(co, b);
-            return;
-        }
-        if (rc == COLL_STORE_FENCED) {
-            atomic_store(&p->fenced_gen, b->gen);
-            atomic_store(&p->committed, stored);
-            core_metric_add(M_FENCED, 1);
-            core_log(CORE_LOG_WARN, MOD, "batch fenced: partition moved on, re-reading from stored offset",
-                     "topic=%s partition=%d expected=%" PRId64 " stored=%" PRId64,
-                     p->topic, (int)p->partition, b->expected, stored);
+            size_t rows = 0;
+            for (size_t i = 0; i < n; i++) {
+                coll_batch *b = bs[i];
+                coll_part *p = b->part;
+                if (res[i] == COLL_STORE_OK) {
+                    atomic_store(&p->committed, b->next_offset);
+                    rows += b->n_rows;
+                    deliver_stats(co, b);
+                } else if (atomic_load(&p->fenced_gen) != b->gen) {
+                    atomic_store(&p->fenced_gen, b->gen);
+                    atomic_store(&p->committed, stored[i]);
+                    core_metric_add(M_FENCED, 1);
+                    core_log(CORE_LOG_WARN, MOD,
+                             "batch fenced: partition moved on, re-reading from stored offset",
+                             "topic=%s partition=%d expected=%" PRId64 " stored=%" PRId64,
+                             p->topic, (int)p->partition, b->expected, stored[i]);
+                } else {
+                    core_metric_add(M_FENCED, 1);
+                }
+                finish_batch(co, b);
+            }
+            core_log(CORE_LOG_DEBUG, MOD, "batches committed",
+                     "batches=%zu rows=%zu commit_us=%" PRId64, n, rows, core_mono_us() - t0);
             return;
         }
         core_metric_add(M_DB_ERRORS, 1);
@@ -232,8 +251,11 @@ static void store_one(collector *co, PGconn **db, bool *db_ok, int64_t *down_sin
             PQfinish(*db);
             *db = NULL;
         }
-        if (writer_aborted(co))
+        if (writer_aborted(co)) {
+            for (size_t i = 0; i < n; i++)
+                finish_batch(co, bs[i]);
             return;
+        }
         writer_sleep(co, backoff);
         backoff = backoff * 2 > cfg->coll_retry_max_ms ? cfg->coll_retry_max_ms : backoff * 2;
     }
@@ -253,14 +275,20 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&co->mu);
             break;
         }
-        coll_batch *b = co->qhead;
-        co->qhead = b->next;
+        /* Take what is queued, up to a bound: one transaction, one fsync. */
+        coll_batch *bs[WRITER_GROUP_MAX];
+        size_t n = 0, bytes = 0;
+        while (co->qhead && n < WRITER_GROUP_MAX && bytes < WRITER_GROUP_BYTES) {
+            coll_batch *b = co->qhead;
+            co->qhead = b->next;
+            co->qlen--;
+            bytes += b->copy.len;
+            bs[n++] = b;
+        }
         if (!co->qhead)
             co->qtail = NULL;
-        co->qlen--;
         pthread_mutex_unlock(&co->mu);
-        store_one(co, &db, &db_ok, &down_since, b);
-        finish_batch(co, b);
+        store_group(co, &db, &db_ok, &down_since, bs, n);
     }
     /* Whatever is left was not committed: its offsets were not advanced, so
      * the next owner of the partition reads it again. */
@@ -294,6 +322,9 @@ static void seal(collector *co, coll_part *p)
         return;
     p->open = NULL;
     p->next_expected = b->next_offset;
+    b->part_topic = p->topic;
+    b->part_partition = p->partition;
+    b->seq = ++co->seal_seq;
     enqueue(co, b);
 }
 
@@ -466,6 +497,14 @@ static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
         p->open = NULL;
         p->next_expected = stored;
         p->read_pos = stored;
+        if (stored < 0 && strcmp(co->cfg->kafka_auto_offset_reset, "earliest") == 0) {
+            /* Nothing stored: the first message should be the log's start,
+             * so that anything the broker drops before we read it is seen. */
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(co->rk, tp->topic, tp->partition, &lo, &hi,
+                                                 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                p->read_pos = lo;
+        }
         atomic_store(&p->committed, stored);
         if (stored >= 0)
             tp->offset = stored;

@@ -178,75 +178,182 @@ static int copy_row_by_row(PGconn *c, const char *group, const char *topic, cons
     return 0;
 }
 
-coll_store_rc coll_store_batch(PGconn *c, const char *group, coll_batch *b, const char *topic,
-                               int32_t partition, int64_t *stored, char *err, size_t errlen)
+/* Orders batches by partition, keeping queue order within one partition, so
+ * that offset rows are locked in one global order (no deadlock between
+ * collectors) and each partition's batches chain. */
+static int cmp_batch(const void *a, const void *b)
 {
-    char part[16], next[24];
-    snprintf(part, sizeof part, "%d", (int)partition);
-    snprintf(next, sizeof next, "%" PRId64, b->next_offset);
-    const char *key[] = {group, topic, part};
+    const coll_batch *x = *(coll_batch *const *)a, *y = *(coll_batch *const *)b;
+    int c = strcmp(x->part_topic, y->part_topic);
+    if (c)
+        return c;
+    if (x->part_partition != y->part_partition)
+        return x->part_partition < y->part_partition ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
 
-    for (int pass = 0; pass < 2; pass++) {
-        bool by_row = pass == 1;
-        if (core_db_exec(c, "BEGIN", err, errlen) < 0)
-            return COLL_STORE_RETRY;
+static int update_offset(PGconn *c, const char *group, const char *topic, int32_t partition,
+                         int64_t next, char *err, size_t errlen)
+{
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", (int)partition);
+    snprintf(off, sizeof off, "%" PRId64, next);
+    const char *up[] = {group, topic, part, off};
+    PGresult *r = PQexecParams(c,
+                               "UPDATE ingest_offsets SET next_offset = $4, updated_at = now()"
+                               " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3",
+                               4, NULL, up, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        core_db_error(c, "advancing offset", err, errlen);
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* One pass: lock, fence, COPY (whole or row by row), dead letters, offsets,
+ * COMMIT. Returns 0 committed, 1 when the COPY was refused on data (redo by
+ * row), -1 to retry. */
+static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
+                      int64_t *stored, int64_t *adv, bool by_row, char *err, size_t errlen)
+{
+    if (core_db_exec(c, "BEGIN", err, errlen) < 0)
+        return -1;
+    /* Fence each partition's chain on the offset the database holds. */
+    for (size_t i = 0; i < n;) {
+        coll_batch *b = bs[i];
+        char part[16];
+        snprintf(part, sizeof part, "%d", (int)b->part_partition);
+        const char *key[] = {group, b->part_topic, part};
         int64_t cur = lock_offset(c, key, err, errlen);
         if (cur == -2)
             goto retry;
-        if (cur != b->expected && cur == b->next_offset) {
-            /* A COMMIT whose answer was lost did go through: already stored. */
-            rollback(c);
-            return COLL_STORE_OK;
-        }
-        if (cur != b->expected) {
-            *stored = cur;
-            rollback(c);
-            return COLL_STORE_FENCED;
-        }
-        if (b->copy.len) {
-            if (!by_row) {
-                if (copy_rows(c, b->copy.data, b->copy.len, err, errlen) < 0) {
-                    if (conn_lost(c))
-                        goto retry;
-                    /* Bad data despite validation: redo this batch row by row. */
-                    core_log(CORE_LOG_WARN, "collector", "COPY refused, storing row by row",
-                             "topic=%s partition=%s error=%s", topic, part,
-                             core_log_quote((char[512]){0}, 512, err));
-                    rollback(c);
-                    continue;
-                }
+        int64_t initial = cur;
+        size_t j = i;
+        bool broken = false;
+        for (; j < n && bs[j]->part_partition == b->part_partition &&
+               strcmp(bs[j]->part_topic, b->part_topic) == 0;
+             j++) {
+            coll_batch *x = bs[j];
+            stored[j] = cur;
+            if (!broken && cur == x->expected) {
+                res[j] = COLL_STORE_OK;
+                cur = x->next_offset;
+            } else if (!broken && cur == x->next_offset) {
+                /* A COMMIT whose answer was lost did go through: stored. */
+                res[j] = COLL_STORE_OK;
+                x->n_rows = 0;
+                x->n_rej = 0;
+                x->copy.len = 0;
             } else {
-                size_t refused;
-                if (copy_row_by_row(c, group, topic, part, &b->copy, &refused, err, errlen) < 0)
-                    goto retry;
-                b->n_rows -= refused;
+                res[j] = COLL_STORE_FENCED;
+                broken = true;
+            }
+            adv[j] = -1;
+        }
+        /* adv[first of the chain] = where the partition ends up, if it moved */
+        adv[i] = cur != initial ? cur : -1;
+        i = j;
+    }
+    bool any_rows = false;
+    for (size_t i = 0; i < n; i++)
+        if (res[i] == COLL_STORE_OK && bs[i]->copy.len)
+            any_rows = true;
+    if (any_rows && !by_row) {
+        PGresult *r = PQexec(c, "COPY interactions (" COLL_COPY_COLUMNS ") FROM STDIN");
+        if (PQresultStatus(r) != PGRES_COPY_IN) {
+            core_db_error(c, "starting COPY", err, errlen);
+            PQclear(r);
+            goto retry;
+        }
+        PQclear(r);
+        int ok = 1;
+        for (size_t i = 0; i < n && ok; i++) {
+            if (res[i] != COLL_STORE_OK)
+                continue;
+            const coll_buf *cb = &bs[i]->copy;
+            for (size_t off = 0; off < cb->len && ok; off += COPY_CHUNK) {
+                size_t len = cb->len - off < COPY_CHUNK ? cb->len - off : COPY_CHUNK;
+                if (PQputCopyData(c, cb->data + off, (int)len) != 1)
+                    ok = 0;
             }
         }
-        for (size_t i = 0; i < b->n_rej; i++) {
-            const coll_rejected *r = &b->rej[i];
-            if (insert_rejected(c, group, topic, part, r->offset, r->kafka_ts_ms, r->reason,
-                                r->raw, r->raw_len, r->raw_size, r->key, r->key_len, err,
+        if (PQputCopyEnd(c, ok ? NULL : "custos: sending rows failed") != 1)
+            ok = 0;
+        int bad = !ok;
+        while ((r = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
+                core_db_error(c, "COPY into interactions", err, errlen);
+                bad = 1;
+            }
+            PQclear(r);
+        }
+        if (bad) {
+            if (conn_lost(c))
+                goto retry;
+            core_log(CORE_LOG_WARN, "collector", "COPY refused, storing row by row", "error=%s",
+                     core_log_quote((char[512]){0}, 512, err));
+            rollback(c);
+            return 1;
+        }
+    } else if (any_rows) {
+        for (size_t i = 0; i < n; i++) {
+            if (res[i] != COLL_STORE_OK || !bs[i]->copy.len)
+                continue;
+            char part[16];
+            size_t refused;
+            snprintf(part, sizeof part, "%d", (int)bs[i]->part_partition);
+            if (copy_row_by_row(c, group, bs[i]->part_topic, part, &bs[i]->copy, &refused, err,
                                 errlen) < 0)
                 goto retry;
+            bs[i]->n_rows -= refused;
         }
-        const char *up[] = {group, topic, part, next};
-        PGresult *res = PQexecParams(c,
-                                     "UPDATE ingest_offsets SET next_offset = $4, updated_at = now()"
-                                     " WHERE consumer_group = $1 AND topic = $2"
-                                     " AND kafka_partition = $3",
-                                     4, NULL, up, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            core_db_error(c, "advancing offset", err, errlen);
-            PQclear(res);
-            goto retry;
-        }
-        PQclear(res);
-        if (core_db_exec(c, "COMMIT", err, errlen) < 0)
-            goto retry;
-        return COLL_STORE_OK;
     }
-    snprintf(err, errlen, "batch refused twice");
+    for (size_t i = 0; i < n; i++) {
+        if (res[i] != COLL_STORE_OK)
+            continue;
+        char part[16];
+        snprintf(part, sizeof part, "%d", (int)bs[i]->part_partition);
+        for (size_t k = 0; k < bs[i]->n_rej; k++) {
+            const coll_rejected *r = &bs[i]->rej[k];
+            if (insert_rejected(c, group, bs[i]->part_topic, part, r->offset, r->kafka_ts_ms,
+                                r->reason, r->raw, r->raw_len, r->raw_size, r->key, r->key_len,
+                                err, errlen) < 0)
+                goto retry;
+        }
+    }
+    /* Advance each partition whose chain moved. */
+    for (size_t i = 0; i < n; i++)
+        if (adv[i] >= 0 && update_offset(c, group, bs[i]->part_topic, bs[i]->part_partition,
+                                         adv[i], err, errlen) < 0)
+            goto retry;
+    if (core_db_exec(c, "COMMIT", err, errlen) < 0)
+        goto retry;
+    return 0;
 retry:
     rollback(c);
-    return COLL_STORE_RETRY;
+    return -1;
+}
+
+coll_store_rc coll_store_batches(PGconn *c, const char *group, coll_batch **bs, size_t n,
+                                 coll_store_rc *res, int64_t *stored, char *err, size_t errlen)
+{
+    int64_t *adv = malloc(n * sizeof *adv);
+    coll_store_rc rc = COLL_STORE_RETRY;
+    if (!adv) {
+        snprintf(err, errlen, "out of memory");
+        return COLL_STORE_RETRY;
+    }
+    qsort(bs, n, sizeof *bs, cmp_batch);
+    snprintf(err, errlen, "batches refused twice");
+    for (int pass = 0; pass < 2; pass++) {
+        int r = store_pass(c, group, bs, n, res, stored, adv, pass == 1, err, errlen);
+        if (r == 0)
+            rc = COLL_STORE_OK;
+        if (r <= 0)
+            break;
+    }
+    free(adv);
+    return rc;
 }

@@ -15,12 +15,16 @@ typedef enum {
     COLL_STORE_RETRY,   /* PostgreSQL failed (connection, deadlock...): try again later */
 } coll_store_rc;
 
-/* Stores b for consumer group `group` on connection c (in no transaction).
- * On COLL_STORE_FENCED, *stored holds the offset found. A row PostgreSQL
- * refuses despite validation becomes a dead letter (row by row, with
- * savepoints), so a batch can never be stuck on bad data. */
-coll_store_rc coll_store_batch(PGconn *c, const char *group, coll_batch *b, const char *topic,
-                               int32_t partition, int64_t *stored, char *err, size_t errlen);
+/* Stores the batches bs[0..n) for consumer group `group` on connection c
+ * (in no transaction) in one transaction. bs is reordered by partition (queue
+ * order kept within one). Each partition's chain is fenced on the offset the
+ * database holds: res[i] is COLL_STORE_OK (stored, or found already stored)
+ * or COLL_STORE_FENCED (dropped; stored[i] holds the offset found). Returns
+ * COLL_STORE_RETRY when PostgreSQL failed and nothing was committed. A row
+ * PostgreSQL refuses despite validation becomes a dead letter (row by row,
+ * under savepoints), so batches can never be stuck on bad data. */
+coll_store_rc coll_store_batches(PGconn *c, const char *group, coll_batch **bs, size_t n,
+                                 coll_store_rc *res, int64_t *stored, char *err, size_t errlen);
 
 /* Reads the next offset stored for a partition: >= 0, -1 when none is
  * stored, -2 on error (err set). */
