@@ -77,16 +77,22 @@ done:
 
 int core_cmd_config(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "reference") == 0) {
+        core_config_reference(stdout);
+        return CORE_EXIT_OK;
+    }
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "check") != 0 || argc > 3) {
         FILE *out = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
                         ? stdout : stderr;
         fprintf(out, "usage: custos config check [FILE]\n"
+                     "       custos config reference\n"
                      "\n"
                      "Validates FILE (default $CUSTOS_CONFIG, else only the built-in defaults)\n"
                      "with the CUSTOS_<SECTION>_<KEY> environment overrides applied, and prints\n"
                      "the effective configuration with secrets masked. Exits 3 on an error,\n"
-                     "naming the file, line and key.\n");
+                     "naming the file, line and key. 'reference' prints every setting with its\n"
+                     "type, default and environment variable (docs/config.md).\n");
         return out == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
     }
     core_config cfg;

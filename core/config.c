@@ -30,7 +30,7 @@ typedef struct {
 /* The one table of settings. docs/config.md mirrors it. */
 static const setting g_settings[] = {
     {"postgres", "dsn", T_STR, OFF(pg_dsn), "dbname=custos", 0, 0, NULL, true, false,
-     "libpq connection string (conninfo or URI); the password is masked when printed"},
+     "libpq connection string (conninfo or URI)"},
     {"postgres", "connect_timeout_s", T_INT, OFF(pg_connect_timeout_s), "10", 1, 600, NULL, false,
      false, "seconds to wait for a connection"},
     {"postgres", "partitions_ahead_days", T_INT, OFF(pg_partitions_ahead_days), "7", 1, 366, NULL,
@@ -598,5 +598,46 @@ void core_config_print(const core_config *cfg, FILE *out)
             fprintf(out, "  %s: %lld", s->key, (long long)*i64_at(c, s));
         }
         fprintf(out, "    # %s\n", s->help);
+    }
+}
+
+void core_config_reference(FILE *out)
+{
+    static const char *const tname[] = {"string", "integer", "size", "duration", "one of"};
+    const char *cur = "";
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &g_settings[i];
+        if (strcmp(cur, s->section) != 0) {
+            fprintf(out, "%s## %s\n\n| key | type | default | environment | meaning |\n"
+                         "|---|---|---|---|---|\n",
+                    *cur ? "\n" : "", s->section);
+            cur = s->section;
+        }
+        char env[160];
+        size_t n = (size_t)snprintf(env, sizeof env, "CUSTOS_%s_%s", s->section, s->key);
+        for (size_t j = 0; j < n && j < sizeof env; j++)
+            env[j] = (char)toupper((unsigned char)env[j]);
+        char type[160];
+        if (s->type == T_ENUM) {
+            /* '|' would end the Markdown cell */
+            size_t o = (size_t)snprintf(type, sizeof type, "one of ");
+            for (const char *c = s->choices; *c && o + 8 < sizeof type; c++) {
+                if (*c == '|') {
+                    memcpy(type + o, ", ", 2);
+                    o += 2;
+                } else {
+                    type[o++] = *c;
+                }
+            }
+            type[o] = '\0';
+        }
+        else if (s->type == T_STR)
+            snprintf(type, sizeof type, "string");
+        else
+            snprintf(type, sizeof type, "%s %lld..%lld", tname[s->type], (long long)s->min,
+                     (long long)s->max);
+        fprintf(out, "| `%s` | %s | `%s` | `%s` | %s%s |\n", s->key, type,
+                s->def[0] ? s->def : "\"\"", env, s->help,
+                s->secret ? " (secret: masked when printed)" : "");
     }
 }

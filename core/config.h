@@ -103,6 +103,10 @@ int core_config_set(core_config *cfg, const char *section, const char *key, cons
  * the DSN as well). */
 void core_config_print(const core_config *cfg, FILE *out);
 
+/* Writes the reference of every setting (Markdown tables, one per section):
+ * docs/config.md is generated from it. */
+void core_config_reference(FILE *out);
+
 /* Releases the strings owned by cfg. */
 void core_config_free(core_config *cfg);
 
