@@ -1,15 +1,18 @@
 /* Drift per model and version: tumbling windows (drift_window_ms, aligned
  * on event time) against a reference, the version's own first
- * drift_reference_ms of traffic (at least twice drift_min_events events).
- * Metrics: response length, completion tokens, latency (reference deciles
+ * drift_reference_ms of traffic (at least five times drift_min_events).
+ * Metrics: response length, completion tokens, latency (reference sextiles
  * as bins), refusal (two bins), finish_reason (stop, length,
- * content_filter, tool_calls, other) and up to four scores.* (deciles).
- * A window's PSI per metric is judged when it has drift_min_events events;
+ * content_filter, tool_calls, other) and up to four scores.* (sextiles).
+ * A window's PSI per metric, less its expected value from sampling alone
+ * ((bins-1)(1/n + 1/n_ref)), is judged when it has drift_min_events events;
  * drift is raised when the largest PSI is >= drift_psi for
  * drift_consecutive windows in a row. PSI >= 0.2 is the customary "major
  * shift" mark; requiring consecutive windows keeps one odd window quiet.
  * Each key contributes at most drift_key_cap events to a window (and to the
- * reference), so one unusual key cannot move the model's distributions. */
+ * reference), so one unusual key cannot move the model's distributions, and
+ * a window needs drift_min_keys distinct keys, so a model left with a few
+ * heavy keys (say, the old version after a rollout) is not judged on them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,7 @@
 
 #include "analytics/engine.h"
 
-#define NB 10
+#define NB 6 /* sextiles: with windows of tens of events, ten bins are mostly noise */
 #define REF_MAX 4000
 #define NSCORES AN_OBS_SCORES_MAX
 enum { M_RESP, M_CTOK, M_LAT, M_REFUSAL, M_FINISH, M_SCORE0, NM = M_SCORE0 + NSCORES };
@@ -27,7 +30,7 @@ static const char *const g_mname[M_SCORE0] = {"response_length", "completion_tok
 
 typedef struct {
     float *sample; /* reference values until the bins are built */
-    uint32_t nsample;
+    uint32_t nsample, nref;
     int nbins;
     double edges[NB - 1];
     double ref_prop[NB];
@@ -43,7 +46,7 @@ typedef struct dmodel {
     bool ref_ready;
     uint32_t ref_n;
     int64_t window;
-    uint32_t win_n;
+    uint32_t win_n, win_keys;
     int consec;
     int64_t run_start_us;
     char score[NSCORES][68];
@@ -163,6 +166,9 @@ static int cmp_f(const void *a, const void *b)
 
 static int bin_of(const metric *mt, double v)
 {
+    /* the reference was kept as float: compare like with like, or values
+     * equal to an edge land on the other side of it */
+    v = (float)v;
     int b = 0;
     while (b < mt->nbins - 1 && v > mt->edges[b])
         b++;
@@ -204,6 +210,7 @@ static void build(metric *mt, int idx)
         c[bin_of(mt, mt->sample[i])]++;
     for (int b = 0; b < mt->nbins; b++)
         mt->ref_prop[b] = (double)c[b] / mt->nsample;
+    mt->nref = mt->nsample;
     mt->ready = true;
 }
 
@@ -219,7 +226,12 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
         for (int b = 0; b < mt->nbins; b++)
             n += mt->cnt[b];
         if (mt->ready && n * 2 >= (uint32_t)cfg->an_dr_min_events) {
-            psi[i] = an_psi(mt->ref_prop, mt->cnt, mt->nbins);
+            /* minus what sampling alone gives on average, (bins - 1) x
+             * (1/n + 1/n_ref): small windows must not look like drift */
+            psi[i] = an_psi(mt->ref_prop, mt->cnt, mt->nbins) -
+                     (mt->nbins - 1) * (1.0 / n + 1.0 / mt->nref);
+            if (psi[i] < 0)
+                psi[i] = 0;
             if (psi[i] > maxpsi) {
                 maxpsi = psi[i];
                 worst = i;
@@ -227,9 +239,9 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
         }
         memset(mt->cnt, 0, sizeof mt->cnt);
     }
-    uint32_t n = m->win_n;
-    m->win_n = 0;
-    if (n < (uint32_t)cfg->an_dr_min_events || worst < 0)
+    uint32_t n = m->win_n, nkeys = m->win_keys;
+    m->win_n = m->win_keys = 0;
+    if (n < (uint32_t)cfg->an_dr_min_events || nkeys < (uint32_t)cfg->an_dr_min_keys || worst < 0)
         return; /* too few to judge: neither counts for nor against */
     int64_t wstart = m->window * cfg->an_dr_window_ms * 1000;
     if (maxpsi * 1000 < cfg->an_dr_psi_x1000) {
@@ -258,6 +270,7 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
     }
     cJSON_AddNumberToObject(ev, "windows_over_threshold", m->consec);
     cJSON_AddNumberToObject(ev, "window_events", n);
+    cJSON_AddNumberToObject(ev, "window_keys", nkeys);
     cJSON_AddNumberToObject(ev, "window_minutes", (double)cfg->an_dr_window_ms / 60000.0);
     cJSON_AddNumberToObject(ev, "reference_events", m->ref_n);
     char ts[40];
@@ -292,13 +305,13 @@ void an_drift_observe(an_drift *d, an_engine *e, an_key *k, const an_obs *o)
     }
     if (k->dr_n >= cfg->an_dr_key_cap)
         return;
-    k->dr_n++;
+    bool first_in_window = k->dr_n++ == 0;
     dmodel *m = get_model(d, o);
     if (!m)
         return;
     if (!m->ref_ready) {
         bool in_period = o->ts_us < m->first_ts + cfg->an_dr_reference_ms * 1000;
-        if (in_period || m->ref_n < 2 * (uint32_t)cfg->an_dr_min_events) {
+        if (in_period || m->ref_n < 5 * (uint32_t)cfg->an_dr_min_events) {
             for (int j = 0; j < o->n_scores && m->nscores < NSCORES; j++) {
                 int s;
                 for (s = 0; s < m->nscores && strcmp(m->score[s], o->score_name[j]); s++)
@@ -340,6 +353,7 @@ void an_drift_observe(an_drift *d, an_engine *e, an_key *k, const an_obs *o)
     double v[NM];
     values(m, o, v);
     m->win_n++;
+    m->win_keys += first_in_window;
     for (int i = 0; i < NM; i++)
         if (m->m[i].ready && !isnan(v[i]))
             m->m[i].cnt[bin_of(&m->m[i], v[i])]++;

@@ -217,6 +217,7 @@ typedef struct {
 typedef struct {
     uint32_t id[6]; /* 10-minute buckets: one hour */
     uint16_t req[6], refused[6], attempts[6], variants[6];
+    uint16_t weak[6]; /* x100 sum of sub-threshold probe scores */
     uint32_t total_attempts;
     int64_t last_refusal_alert;
 } an_pr_state;

@@ -3,7 +3,9 @@
  * payload) reach probing_attempt_score is an attempt: the first raises a
  * low-severity incident for its key, repeated attempts within the hour raise
  * it (3: medium, 10: high, 30: critical), and a burst of near-duplicate
- * variants of one template adds a level. Behaviour without signatures: a
+ * variants of one template adds a level. Weaker matches (>= 0.3) count as an
+ * attempt when the model refused that prompt, or when they add up to twice
+ * the threshold within the hour. Behaviour without signatures: a
  * key whose refusal rate over the last hour reaches probing_refusal_pct
  * (with at least probing_refusal_min requests) is probing too. */
 #include <math.h>
@@ -16,6 +18,9 @@
 #define NB 6
 #define VARIANT_BITS 10
 #define REFUSAL_REALERT_US (15LL * 60 * 1000000)
+/* a rate needs enough refusals to mean something: 5 of 12 happen by chance
+ * to a few users of a model that refuses 15% */
+#define REFUSALS_MIN 8
 
 static an_severity level(uint32_t attempts)
 {
@@ -31,13 +36,32 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
     int i = (int)(cur % NB);
     if (s->id[i] != cur) {
         s->id[i] = cur;
-        s->req[i] = s->refused[i] = s->attempts[i] = s->variants[i] = 0;
+        s->req[i] = s->refused[i] = s->attempts[i] = s->variants[i] = s->weak[i] = 0;
     }
     if (s->req[i] < UINT16_MAX)
         s->req[i]++;
     if (o->refusal == 1 && s->refused[i] < UINT16_MAX)
         s->refused[i]++;
     bool attempt = o->probe_score * 100 + 1e-3 >= cfg->an_pr_attempt_score_pct;
+    /* weaker hits add up: two or three half-clear prompts in the hour are an
+     * attempt too (twice the threshold in all) */
+    bool accumulated = false;
+    if (!attempt && o->probe_score >= 0.3f && o->refusal == 1) {
+        /* a half-clear prompt that the model refused is an attempt */
+        attempt = accumulated = true;
+    } else if (!attempt && o->probe_score >= 0.3f) {
+        uint32_t w = (uint32_t)(o->probe_score * 100 + 0.5f);
+        s->weak[i] = (uint16_t)(s->weak[i] + w > UINT16_MAX ? UINT16_MAX : s->weak[i] + w);
+        uint32_t sum = 0;
+        for (int j = 0; j < NB; j++)
+            if (s->id[j] + NB > cur && s->id[j] <= cur)
+                sum += s->weak[j];
+        if (sum > w && sum >= 2 * (uint32_t)cfg->an_pr_attempt_score_pct) {
+            attempt = accumulated = true;
+            for (int j = 0; j < NB; j++)
+                s->weak[j] = 0; /* counted: the next attempt needs new evidence */
+        }
+    }
     /* a variant: close to one of the key's recent prompts (the extraction
      * ring, which has not seen this prompt yet) */
     bool variant = false;
@@ -63,8 +87,9 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
         sev = level(att);
         if (var >= 5 && sev < AN_CRITICAL)
             sev++;
-        pattern = var >= 5 ? "variant burst" : "signature";
-    } else if (req >= cfg->an_pr_refusal_min && ref * 100 >= req * cfg->an_pr_refusal_pct &&
+        pattern = var >= 5 ? "variant burst" : accumulated ? "accumulated signatures" : "signature";
+    } else if (req >= cfg->an_pr_refusal_min && ref >= REFUSALS_MIN &&
+               ref * 100 >= req * cfg->an_pr_refusal_pct &&
                o->refusal == 1 &&
                (!s->last_refusal_alert || o->ts_us - s->last_refusal_alert >= REFUSAL_REALERT_US)) {
         s->last_refusal_alert = o->ts_us;

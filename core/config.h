@@ -74,6 +74,7 @@ typedef struct core_config {
     int64_t an_dr_window_ms;
     int64_t an_dr_reference_ms;
     int64_t an_dr_min_events;
+    int64_t an_dr_min_keys;
     int64_t an_dr_psi_x1000;
     int64_t an_dr_consecutive;
     int64_t an_dr_key_cap;

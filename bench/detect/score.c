@@ -1,0 +1,212 @@
+#define _GNU_SOURCE
+/* Scores `custos analyze` incidents against scengen's labels.
+ *
+ *   score LABELS INCIDENTS
+ *
+ * An incident is a true positive when an attack label has its type and
+ * subject (api_key_id, or model/version for drift); every other incident is
+ * a false positive. Per scenario: recall (attack instances with an incident),
+ * time to detect (detected_at - the attack's start, event time; the worst
+ * instance) against its target, and the false positives on benign keys and
+ * look-alikes. Exit status 0 when every target is met. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    char scenario[48], type[16], subject[96];
+    long long start;
+    int attack;
+    long long detected; /* earliest detected_at, -1 none */
+    int incidents;
+} label;
+
+static label *g_l;
+static int g_nl;
+
+static long long parse_ts(const char *s)
+{
+    struct tm tm = {0};
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -1;
+    return (long long)timegm(&tm);
+}
+
+static char *slurp_line(FILE *f)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    if (getline(&line, &cap, f) < 0) {
+        free(line);
+        return NULL;
+    }
+    return line;
+}
+
+typedef struct {
+    const char *scenario;
+    long long target_s; /* time-to-detect target */
+} target;
+
+static const target g_targets[] = {
+    {"extraction_burst", 5 * 60}, {"extraction_slow", 30 * 60}, {"probing_burst", 5 * 60},
+    {"probing_mixed", 30 * 60},   {"drift", 20 * 60},           {"leakage", 5 * 60},
+    {"flood_requests", 5 * 60},   {"flood_errors", 5 * 60},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: score LABELS INCIDENTS\n");
+        return 2;
+    }
+    FILE *lf = fopen(argv[1], "r"), *inf = fopen(argv[2], "r");
+    if (!lf || !inf) {
+        fprintf(stderr, "score: cannot open input\n");
+        return 2;
+    }
+    char *line;
+    while ((line = slurp_line(lf))) {
+        cJSON *j = cJSON_Parse(line);
+        free(line);
+        if (!j)
+            continue;
+        g_l = realloc(g_l, (size_t)(g_nl + 1) * sizeof *g_l);
+        label *l = &g_l[g_nl++];
+        memset(l, 0, sizeof *l);
+        snprintf(l->scenario, sizeof l->scenario, "%s",
+                 cJSON_GetObjectItem(j, "scenario")->valuestring);
+        snprintf(l->type, sizeof l->type, "%s", cJSON_GetObjectItem(j, "type")->valuestring);
+        snprintf(l->subject, sizeof l->subject, "%s",
+                 cJSON_GetObjectItem(j, "subject")->valuestring);
+        l->start = parse_ts(cJSON_GetObjectItem(j, "start")->valuestring);
+        l->attack = cJSON_IsTrue(cJSON_GetObjectItem(j, "attack"));
+        l->detected = -1;
+        cJSON_Delete(j);
+    }
+    int total = 0, tp = 0, fp = 0;
+    int type_tot[5] = {0}, type_tp[5] = {0};
+    static const char *const types[] = {"extraction", "probing", "drift", "leakage", "flood"};
+    printf("false positives:\n");
+    while ((line = slurp_line(inf))) {
+        cJSON *j = cJSON_Parse(line);
+        free(line);
+        if (!j)
+            continue;
+        const char *type = cJSON_GetObjectItem(j, "type")->valuestring;
+        char subject[128];
+        const cJSON *k = cJSON_GetObjectItem(j, "api_key_id");
+        if (cJSON_IsString(k))
+            snprintf(subject, sizeof subject, "%s", k->valuestring);
+        else
+            snprintf(subject, sizeof subject, "%s/%s",
+                     cJSON_GetObjectItem(j, "model")->valuestring,
+                     cJSON_GetObjectItem(j, "model_version")->valuestring);
+        long long det = parse_ts(cJSON_GetObjectItem(j, "detected_at")->valuestring);
+        int ti = 0;
+        while (ti < 5 && strcmp(types[ti], type))
+            ti++;
+        total++;
+        if (ti < 5)
+            type_tot[ti]++;
+        int matched = 0;
+        for (int i = 0; i < g_nl; i++) {
+            label *l = &g_l[i];
+            if (strcmp(l->subject, subject))
+                continue;
+            if (l->attack && !strcmp(l->type, type)) {
+                matched = 1;
+                l->incidents++;
+                if (det >= l->start - 60 && (l->detected < 0 || det < l->detected))
+                    l->detected = det;
+            } else if (!l->attack) {
+                l->incidents++;
+            }
+        }
+        if (matched) {
+            tp++;
+            if (ti < 5)
+                type_tp[ti]++;
+        } else {
+            fp++;
+            printf("  %s %s (%s) %s\n", type, subject,
+                   cJSON_GetObjectItem(j, "severity")->valuestring,
+                   cJSON_GetObjectItem(j, "summary")->valuestring);
+        }
+        cJSON_Delete(j);
+    }
+    if (!fp)
+        printf("  none\n");
+    int ok = 1;
+    printf("\n| scenario | instances | detected | recall | worst time to detect | target | met |\n");
+    printf("|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof g_targets / sizeof g_targets[0]; s++) {
+        int n = 0, d = 0;
+        long long worst = -1;
+        for (int i = 0; i < g_nl; i++) {
+            label *l = &g_l[i];
+            if (!l->attack || strcmp(l->scenario, g_targets[s].scenario))
+                continue;
+            n++;
+            if (l->detected >= 0) {
+                d++;
+                long long ttd = l->detected - l->start;
+                if (ttd < 0)
+                    ttd = 0;
+                if (ttd > worst)
+                    worst = ttd;
+            }
+        }
+        if (!n)
+            continue;
+        int met = d == n && worst <= g_targets[s].target_s;
+        ok &= met;
+        char w[32];
+        if (worst >= 0)
+            snprintf(w, sizeof w, "%lldm%02llds", worst / 60, worst % 60);
+        else
+            snprintf(w, sizeof w, "-");
+        printf("| %s | %d | %d | %.2f | %s | %lldm | %s |\n", g_targets[s].scenario, n, d,
+               (double)d / n, w, g_targets[s].target_s / 60, met ? "yes" : "NO");
+    }
+    printf("\n| type | incidents | true | precision |\n|---|---|---|---|\n");
+    for (int t = 0; t < 5; t++)
+        printf("| %s | %d | %d | %.3f |\n", types[t], type_tot[t], type_tp[t],
+               type_tot[t] ? (double)type_tp[t] / type_tot[t] : 1.0);
+    double precision = total ? (double)tp / total : 1.0;
+    printf("| all | %d | %d | %.3f |\n", total, tp, precision);
+    ok &= precision >= 0.95;
+
+    int benign = 0, flagged_any = 0, twins = 0, twins_flagged = 0;
+    for (int i = 0; i < g_nl; i++) {
+        label *l = &g_l[i];
+        if (l->attack)
+            continue;
+        if (!strcmp(l->scenario, "benign")) {
+            benign++;
+            flagged_any += l->incidents > 0;
+        } else {
+            twins++;
+            twins_flagged += l->incidents > 0;
+        }
+    }
+    int mixed = 0, mixed_d = 0;
+    for (int i = 0; i < g_nl; i++)
+        if (g_l[i].attack && !strcmp(g_l[i].scenario, "probing_mixed")) {
+            mixed++;
+            mixed_d += g_l[i].detected >= 0;
+        }
+    double bf = benign ? 100.0 * flagged_any / benign : 0;
+    double pkr = mixed ? (double)mixed_d / mixed : 1;
+    printf("\nper-key recall on jailbreak keys (probing_mixed): %d/%d = %.3f (target >= 0.90)\n",
+           mixed_d, mixed, pkr);
+    printf("benign keys flagged (any incident): %d/%d = %.2f%% (target <= 1%%)\n", flagged_any,
+           benign, bf);
+    printf("look-alike subjects flagged: %d/%d\n", twins_flagged, twins);
+    ok &= pkr >= 0.90 && bf <= 1.0 && twins_flagged == 0;
+    printf("\nall targets met: %s\n", ok ? "yes" : "NO");
+    return ok ? 0 : 1;
+}
