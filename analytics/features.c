@@ -1,6 +1,7 @@
 /* Per-event features: hashes, prompt sketches, validators for leak findings. */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "analytics/engine.h"
@@ -27,14 +28,31 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-#define SIM_MAX_WORDS 256
+#define SIM_MAX_WORDS 255 /* byte-wide counters below: at most 255 words */
+
+/* g_lut[b] spreads the 8 bits of b over the 8 bytes of a word, so that one
+ * 64-bit add counts 8 bit positions at once. */
+static uint64_t g_lut[256];
+
+static void lut_init(void)
+{
+    for (int b = 0; b < 256; b++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+            if (b & (1 << i))
+                v |= 1ULL << (8 * i);
+        g_lut[b] = v;
+    }
+}
 
 /* Charikar's SimHash over the prompt's lower-cased words: prompts that share
  * most words land a few bits apart, unrelated prompts about 32 apart. Only
  * the first SIM_MAX_WORDS words count, which bounds the cost per event. */
 uint64_t an_simhash(const char *s, size_t n)
 {
-    int v[64] = {0};
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, lut_init);
+    uint64_t acc[8] = {0}; /* acc[j] byte i counts bit 8*j+i */
     int words = 0;
     size_t i = 0;
     while (i < n && words < SIM_MAX_WORDS) {
@@ -52,13 +70,15 @@ uint64_t an_simhash(const char *s, size_t n)
             continue;
         h = mix64(h);
         words++;
-        for (int b = 0; b < 64; b++)
-            v[b] += (int)((h >> b) & 1) * 2 - 1;
+        for (int j = 0; j < 8; j++)
+            acc[j] += g_lut[(h >> (8 * j)) & 0xff];
     }
     uint64_t out = 0;
-    for (int b = 0; b < 64; b++)
-        if (v[b] > 0)
+    for (int b = 0; b < 64; b++) {
+        int ones = (int)((acc[b / 8] >> (8 * (b % 8))) & 0xff);
+        if (2 * ones > words)
             out |= 1ULL << b;
+    }
     return out;
 }
 

@@ -217,8 +217,8 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
                 return fail(err, errlen, "%s: must be 1-64 characters", where);
             for (size_t i = 0; i + 1 < r->n; i++)
                 if (strcmp(r->rules[i].id, v) == 0)
-                    return fail(err, errlen, "%s: '%s' is already defined in %s", where, v,
-                                r->rules[i].file);
+                    return fail(err, errlen, "%s:%zu: rule %s: id: '%s' is already defined in %s",
+                                file, kl, v, v, r->rules[i].file);
             if (!(ru->id = strdup(v)))
                 return fail(err, errlen, "out of memory");
         } else if (strcmp(k, "kind") == 0) {
