@@ -66,7 +66,9 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->cfg = cfg;
     e->now_us = INT64_MIN;
     e->last_tick_min = INT64_MIN;
-    if (!(e->rules = an_rules_load(cfg->an_rules_dir, err, errlen)))
+    const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
+                                                               : CUSTOS_SOURCE_DIR "/analytics/rules";
+    if (!(e->rules = an_rules_load(dir, err, errlen)))
         goto error;
     e->nbuckets = 1024;
     e->buckets = calloc(e->nbuckets, sizeof *e->buckets);

@@ -94,8 +94,9 @@ static const setting g_settings[] = {
      true, "a repeated error is logged at most once per interval (every one is counted)"},
 
     /* analytics: every threshold here is explained in docs/analytics.md */
-    {"analytics", "rules_dir", T_STR, OFF(an_rules_dir), CUSTOS_SOURCE_DIR "/analytics/rules", 0, 0,
-     NULL, false, false, "folder of signature rule files (*.yaml), compiled into one vectorscan database"},
+    {"analytics", "rules_dir", T_STR, OFF(an_rules_dir), "", 0, 0, NULL, false, false,
+     "folder of signature rule files (*.yaml), compiled into one vectorscan database; empty: "
+     "the analytics/rules folder of the source tree this binary was built from"},
     {"analytics", "incidents_topic", T_STR, OFF(an_incidents_topic), "custos.incidents", 0, 0,
      NULL, false, false, "Kafka topic the live analytics publish incident JSON to"},
     {"analytics", "queue_events", T_INT, OFF(an_queue_events), "65536", 16, 16777216, NULL, false,
