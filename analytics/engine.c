@@ -18,6 +18,7 @@ typedef struct {
 typedef struct {
     int32_t id;
     int64_t max_ts;
+    int64_t last_push_ms; /* wall (monotonic) time, live only */
 } src_hw;
 
 struct an_engine {
@@ -33,6 +34,7 @@ struct an_engine {
     uint64_t seq;
     int64_t now_us;  /* event time of the last observation processed */
     int64_t last_tick_min;
+    int64_t source_idle_ms;
     /* keys */
     an_key **buckets;
     size_t nbuckets, nkeys;
@@ -415,12 +417,36 @@ static void process(an_engine *e, an_obs *o)
 
 static int64_t watermark(const an_engine *e)
 {
-    int64_t wm = INT64_MAX;
-    for (size_t i = 0; i < e->nsrc; i++)
+    int64_t wm = INT64_MAX, newest = INT64_MIN;
+    int64_t now_ms = e->source_idle_ms ? core_mono_ms() : 0;
+    for (size_t i = 0; i < e->nsrc; i++) {
+        if (e->src[i].max_ts > newest)
+            newest = e->src[i].max_ts;
+        if (e->source_idle_ms && now_ms - e->src[i].last_push_ms > e->source_idle_ms)
+            continue;
         if (e->src[i].max_ts < wm)
             wm = e->src[i].max_ts;
-    return e->nsrc ? wm : INT64_MIN;
+    }
+    if (!e->nsrc)
+        return INT64_MIN;
+    return wm == INT64_MAX ? newest : wm; /* all idle: nothing else is coming */
 }
+
+void an_engine_set_source_idle_ms(an_engine *e, int64_t idle_ms) { e->source_idle_ms = idle_ms; }
+
+static void release(an_engine *e)
+{
+    int64_t wm = watermark(e);
+    int64_t horizon = wm == INT64_MIN ? INT64_MIN : wm - e->cfg->an_reorder_window_ms * 1000;
+    while (e->nheap && (e->heap[0]->ts_us <= horizon ||
+                        e->nheap > (size_t)e->cfg->an_reorder_max_events)) {
+        if (e->heap[0]->ts_us > horizon)
+            e->st.forced++;
+        process(e, heap_pop(e));
+    }
+}
+
+void an_engine_advance(an_engine *e) { release(e); }
 
 int an_engine_push(an_engine *e, const core_event *ev, int32_t source)
 {
@@ -435,20 +461,17 @@ int an_engine_push(an_engine *e, const core_event *ev, int32_t source)
         e->src[e->nsrc].max_ts = INT64_MIN;
         e->nsrc++;
     }
-    if (i < e->nsrc && o->ts_us > e->src[i].max_ts)
-        e->src[i].max_ts = o->ts_us;
+    if (i < e->nsrc) {
+        if (o->ts_us > e->src[i].max_ts)
+            e->src[i].max_ts = o->ts_us;
+        if (e->source_idle_ms)
+            e->src[i].last_push_ms = core_mono_ms();
+    }
     if (heap_push(e, o) < 0) {
         free(o);
         return -1;
     }
-    int64_t wm = watermark(e);
-    int64_t horizon = wm == INT64_MIN ? INT64_MIN : wm - e->cfg->an_reorder_window_ms * 1000;
-    while (e->nheap && (e->heap[0]->ts_us <= horizon ||
-                        e->nheap > (size_t)e->cfg->an_reorder_max_events)) {
-        if (e->heap[0]->ts_us > horizon)
-            e->st.forced++;
-        process(e, heap_pop(e));
-    }
+    release(e);
     return 0;
 }
 

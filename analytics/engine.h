@@ -171,6 +171,15 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
  * when out of memory. */
 int an_engine_push(an_engine *e, const core_event *ev, int32_t source);
 
+/* Live only: a source that has pushed nothing for idle_ms of wall time no
+ * longer holds the watermark back, so a quiet partition does not stall
+ * detection (0, the default: sources never go idle, as offline). */
+void an_engine_set_source_idle_ms(an_engine *e, int64_t idle_ms);
+
+/* Releases what the watermark allows without a new event (live, after a
+ * quiet spell). */
+void an_engine_advance(an_engine *e);
+
 /* Processes everything still held (end of input / stop) and finishes the
  * open incidents (a last callback for those that changed). */
 void an_engine_finish(an_engine *e);

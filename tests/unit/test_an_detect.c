@@ -499,6 +499,7 @@ static void same_incidents_whatever_the_arrival_order(void **state)
     fx_free(gen);
 
     fixture *a = fx_new();
+    a->cfg.an_reorder_window_ms = 120000;
     fx_start(a);
     for (int i = 0; i < n; i++)
         push1(a, it[i].ts, it[i].s);
@@ -510,6 +511,7 @@ static void same_incidents_whatever_the_arrival_order(void **state)
      * of 75 events (about 105 s of event time, inside the 2-minute window),
      * and inside one partition's chunks pairs swapped */
     fixture *b = fx_new();
+    b->cfg.an_reorder_window_ms = 120000;
     fx_start(b);
     int *p0 = calloc(N, sizeof *p0), *p1 = calloc(N, sizeof *p1), n0 = 0, n1 = 0;
     for (int i = 0; i < n; i++) {
