@@ -1,0 +1,493 @@
+/* The Lua sandbox: counting allocator, instruction hook, deadline, safe
+ * libraries, and the guards for the standard functions that loop in C. */
+#include "playbooks/sandbox.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+/* The hook runs every HOOK_EVERY VM instructions: often enough that a
+ * deadline is met within microseconds, rarely enough to cost nothing. */
+#define HOOK_EVERY 1000
+
+/* Pattern matching and table.move loop in C where no hook runs; these bound
+ * the work one call may do (see guard_pattern and guard_move). */
+#define PATTERN_BUDGET 2e8
+#define MOVE_MAX 1000000
+
+struct pb_sb {
+    lua_State *L;
+    size_t used, peak, max_bytes;
+    uint64_t instructions, max_instructions;
+    int64_t deadline;     /* core_mono_us() value */
+    pb_sb_status kill;    /* PB_SB_OK while alive */
+    bool switched;        /* the hook now raises at every instruction */
+    char where[160];      /* file:line where the kill hit, when known */
+    char killmsg[200];
+};
+
+const char *const pb_sb_removed_globals[] = {
+    "io", "os", "package", "debug", "coroutine", "require", "load", "loadfile", "dofile",
+    "loadstring", "collectgarbage", "getmetatable", "setmetatable", "rawset", "rawget",
+    "rawequal", "print", "warn", "module", "newproxy", NULL};
+
+static const char KILL_KEY = 'k'; /* registry key of the preallocated kill message */
+
+static pb_sb *sb_of(lua_State *L) { return *(pb_sb **)lua_getextraspace(L); }
+
+const char *pb_sb_status_name(pb_sb_status st)
+{
+    static const char *const names[PB_SB_STATUS_COUNT] = {
+        "ok", "error", "syntax", "blocked", "memory", "instructions", "deadline"};
+    return st < PB_SB_STATUS_COUNT ? names[st] : "unknown";
+}
+
+/* The allocator counts every byte the state holds and refuses past the cap,
+ * the very first allocation (the state itself) included. A refusal kills
+ * the run: a script that catches the memory error gets no second chance. */
+static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    pb_sb *sb = ud;
+    if (!ptr)
+        osize = 0; /* then osize encodes the object type, not a size */
+    if (nsize == 0) {
+        free(ptr);
+        sb->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && (nsize - osize > sb->max_bytes || sb->used + (nsize - osize) > sb->max_bytes)) {
+        if (sb->kill == PB_SB_OK) {
+            sb->kill = PB_SB_MEMORY;
+            snprintf(sb->killmsg, sizeof sb->killmsg,
+                     "memory limit: an allocation of %zu bytes would pass the cap of %zu bytes",
+                     nsize, sb->max_bytes);
+        }
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (!p)
+        return NULL;
+    sb->used = sb->used - osize + nsize;
+    if (sb->used > sb->peak)
+        sb->peak = sb->used;
+    return p;
+}
+
+static void note_where(lua_State *L, pb_sb *sb)
+{
+    lua_Debug ar;
+    for (int lvl = 0; lua_getstack(L, lvl, &ar); lvl++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            snprintf(sb->where, sizeof sb->where, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+}
+
+/* Counts instructions and watches the clock; once the run is killed it
+ * raises before every instruction, so no pcall in the script can resume. */
+static void sb_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    pb_sb *sb = sb_of(L);
+    if (sb->kill == PB_SB_OK) {
+        sb->instructions += HOOK_EVERY;
+        if (sb->instructions > sb->max_instructions) {
+            sb->kill = PB_SB_INSTRUCTIONS;
+            snprintf(sb->killmsg, sizeof sb->killmsg, "instruction limit of %llu passed",
+                     (unsigned long long)sb->max_instructions);
+        } else if (core_mono_us() > sb->deadline) {
+            sb->kill = PB_SB_DEADLINE;
+            snprintf(sb->killmsg, sizeof sb->killmsg, "deadline passed");
+        } else {
+            return;
+        }
+    }
+    if (!sb->switched) {
+        sb->switched = true;
+        if (!sb->where[0])
+            note_where(L, sb);
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
+    lua_error(L);
+}
+
+void pb_sb_check(lua_State *L)
+{
+    pb_sb *sb = sb_of(L);
+    if (sb->kill == PB_SB_OK)
+        return;
+    if (!sb->switched) {
+        sb->switched = true;
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
+    lua_error(L);
+}
+
+int pb_sb_block(lua_State *L, const char *msg)
+{
+    pb_sb *sb = sb_of(L);
+    if (sb->kill == PB_SB_OK) {
+        sb->kill = PB_SB_BLOCKED;
+        snprintf(sb->killmsg, sizeof sb->killmsg, "%s", msg);
+        note_where(L, sb);
+    }
+    if (!sb->switched) {
+        sb->switched = true;
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
+    return lua_error(L);
+}
+
+/* __index of the globals: reading a removed facility is an escape attempt,
+ * not a typo, so it is blocked (and kills the run); anything else is nil. */
+static int blocked_global(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (k && lua_type(L, 2) == LUA_TSTRING)
+        for (int i = 0; pb_sb_removed_globals[i]; i++)
+            if (strcmp(k, pb_sb_removed_globals[i]) == 0) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "blocked: '%s' is not available in the playbook sandbox",
+                         k);
+                return pb_sb_block(L, msg);
+            }
+    lua_pushnil(L);
+    return 1;
+}
+
+static int blocked_string_field(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (k && lua_type(L, 2) == LUA_TSTRING && strcmp(k, "dump") == 0)
+        return pb_sb_block(L, "blocked: 'string.dump' is not available in the playbook sandbox");
+    lua_pushnil(L);
+    return 1;
+}
+
+/* xpcall runs its message handler before unwinding, while the hook that
+ * raised the error is still active, that is with hooks disabled: a
+ * handler that loops would then run forever. This xpcall unwinds first
+ * (as pcall does, which restores the hooks) and calls the handler after,
+ * itself protected. Without debug a handler cannot see the stack, so
+ * nothing is lost. */
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checkany(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checkstack(L, n + 2, "too many arguments");
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++)
+        lua_pushvalue(L, i);
+    int st = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+    pb_sb_check(L);
+    if (st == LUA_OK) {
+        lua_pushboolean(L, 1);
+        lua_insert(L, n + 1);
+        return lua_gettop(L) - n;
+    }
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_pcall(L, 1, 1, 0);
+    pb_sb_check(L);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* Calls the original standard function (upvalue 1) with the arguments. */
+static int call_original(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Lua patterns backtrack in C, out of the hook's reach: a subject of n bytes
+ * and a pattern with q repetition items can take about n^(q+1) steps
+ * (n^q when anchored). Refuse calls whose bound passes the budget. */
+static int guard_pattern(lua_State *L)
+{
+    size_t n, pl;
+    luaL_checklstring(L, 1, &n);
+    const char *p = luaL_checklstring(L, 2, &pl);
+    bool plain = lua_gettop(L) >= 4 && lua_toboolean(L, 4);
+    /* string.find's 4th argument is "plain"; gsub's is the count, which is
+     * never a boolean, so only find's plain search skips the check. */
+    if (!plain || lua_type(L, 4) != LUA_TBOOLEAN) {
+        int q = 0;
+        bool anchored = pl > 0 && p[0] == '^';
+        for (size_t i = 0; i < pl; i++) {
+            if (p[i] == '%') {
+                if (i + 1 < pl && (p[i + 1] == 'b' || p[i + 1] == 'f'))
+                    q++;
+                i++;
+            } else if (p[i] == '[') {
+                /* skip the set: a ']' right after '[' or '[^' is literal */
+                i++;
+                if (i < pl && p[i] == '^')
+                    i++;
+                if (i < pl && p[i] == ']')
+                    i++;
+                while (i < pl && p[i] != ']') {
+                    if (p[i] == '%')
+                        i++;
+                    i++;
+                }
+            } else if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') {
+                q++;
+            }
+        }
+        double base = n > 1 ? (double)n : 1.0;
+        double cost = pow(base, q + (anchored ? 0 : 1)) * (double)(pl ? pl : 1);
+        if (cost > PATTERN_BUDGET)
+            return luaL_error(L, "pattern too expensive for a subject of %d bytes (%d repetition "
+                                 "items): anchor it with '^', simplify it or shorten the subject",
+                              (int)n, q);
+    }
+    return call_original(L);
+}
+
+/* string.rep of an empty string and separator loops n times in C doing
+ * nothing; large results are refused by the allocator anyway. */
+static int guard_rep(lua_State *L)
+{
+    size_t l, lsep = 0;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0 || l + lsep == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    return call_original(L);
+}
+
+/* table.move loops (e - f) times in C; moving nils allocates nothing, so
+ * neither the hook nor the allocator would stop a huge range. */
+static int guard_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2);
+    lua_Integer e = luaL_checkinteger(L, 3);
+    if (e >= f && (e - f >= MOVE_MAX || e - f < 0))
+        return luaL_error(L, "table.move of more than %d elements refused", MOVE_MAX);
+    return call_original(L);
+}
+
+static void wrap(lua_State *L, const char *lib, const char *fn, lua_CFunction guard)
+{
+    lua_getglobal(L, lib);
+    lua_getfield(L, -1, fn);
+    lua_pushcclosure(L, guard, 1);
+    lua_setfield(L, -2, fn);
+    lua_pop(L, 1);
+}
+
+/* Runs under lua_pcall so that running out of memory while setting up is
+ * an error, not a panic. */
+static int setup(lua_State *L)
+{
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {NULL, NULL}};
+    for (const luaL_Reg *l = libs; l->func; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    lua_pushglobaltable(L);
+    for (int i = 0; pb_sb_removed_globals[i]; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, pb_sb_removed_globals[i]);
+    }
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_newtable(L);
+    lua_pushcfunction(L, blocked_string_field);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    /* The globals' metatable turns reads of removed names into a block;
+     * __metatable keeps it out of reach should a getter ever come back. */
+    lua_newtable(L);
+    lua_pushcfunction(L, blocked_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+
+    lua_pushcfunction(L, safe_xpcall);
+    lua_setglobal(L, "xpcall");
+    wrap(L, "string", "find", guard_pattern);
+    wrap(L, "string", "match", guard_pattern);
+    wrap(L, "string", "gmatch", guard_pattern);
+    wrap(L, "string", "gsub", guard_pattern);
+    wrap(L, "string", "rep", guard_rep);
+    wrap(L, "table", "move", guard_move);
+
+    lua_pushstring(L, "playbook run killed by the sandbox");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
+
+    /* The promise this file makes, checked in every build (NDEBUG or not):
+     * none of these is reachable. */
+    lua_pushglobaltable(L);
+    for (int i = 0; pb_sb_removed_globals[i]; i++) {
+        lua_pushstring(L, pb_sb_removed_globals[i]);
+        if (lua_rawget(L, -2) != LUA_TNIL)
+            return luaL_error(L, "sandbox invariant broken: '%s' is reachable",
+                              pb_sb_removed_globals[i]);
+        lua_pop(L, 1);
+    }
+    lua_getglobal(L, "string");
+    lua_pushstring(L, "dump");
+    if (lua_rawget(L, -2) != LUA_TNIL)
+        return luaL_error(L, "sandbox invariant broken: 'string.dump' is reachable");
+    lua_pop(L, 3);
+    return 0;
+}
+
+pb_sb *pb_sb_new(const pb_sb_limits *lim, char *err, size_t errlen)
+{
+    pb_sb *sb = calloc(1, sizeof *sb);
+    if (!sb) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    sb->max_bytes = lim->max_bytes;
+    sb->max_instructions = lim->max_instructions;
+    sb->deadline = core_mono_us() + lim->deadline_us;
+    sb->L = lua_newstate(sb_alloc, sb);
+    if (!sb->L) {
+        snprintf(err, errlen, "cannot create a Lua state within %zu bytes", lim->max_bytes);
+        goto error;
+    }
+    *(pb_sb **)lua_getextraspace(sb->L) = sb;
+    lua_pushcfunction(sb->L, setup);
+    if (lua_pcall(sb->L, 0, 0, 0) != LUA_OK) {
+        snprintf(err, errlen, "cannot set up the sandbox: %s",
+                 lua_type(sb->L, -1) == LUA_TSTRING ? lua_tostring(sb->L, -1) : "out of memory");
+        goto error;
+    }
+    if (sb->kill != PB_SB_OK) {
+        snprintf(err, errlen, "cannot set up the sandbox: %s", sb->killmsg);
+        goto error;
+    }
+    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    return sb;
+error:
+    pb_sb_free(sb);
+    return NULL;
+}
+
+void pb_sb_free(pb_sb *sb)
+{
+    if (!sb)
+        return;
+    if (sb->L)
+        lua_close(sb->L);
+    free(sb);
+}
+
+lua_State *pb_sb_state(pb_sb *sb) { return sb->L; }
+bool pb_sb_killed(const pb_sb *sb) { return sb->kill != PB_SB_OK; }
+size_t pb_sb_bytes(const pb_sb *sb) { return sb->used; }
+size_t pb_sb_peak_bytes(const pb_sb *sb) { return sb->peak; }
+uint64_t pb_sb_instructions(const pb_sb *sb) { return sb->instructions; }
+
+static void kill_message(const pb_sb *sb, char *err, size_t errlen)
+{
+    if (sb->where[0])
+        snprintf(err, errlen, "%s: killed: %s", sb->where, sb->killmsg);
+    else
+        snprintf(err, errlen, "killed: %s", sb->killmsg);
+}
+
+pb_sb_status pb_sb_load(pb_sb *sb, const char *src, size_t len, const char *name, char *err,
+                        size_t errlen)
+{
+    if (sb->kill != PB_SB_OK) {
+        kill_message(sb, err, errlen);
+        return sb->kill;
+    }
+    /* "t": text only. A precompiled chunk is refused before it is read. */
+    int rc = luaL_loadbufferx(sb->L, src, len, name, "t");
+    if (rc == LUA_OK)
+        return PB_SB_OK;
+    const char *m = lua_type(sb->L, -1) == LUA_TSTRING ? lua_tostring(sb->L, -1) : NULL;
+    if (sb->kill != PB_SB_OK) {
+        kill_message(sb, err, errlen);
+        lua_pop(sb->L, 1);
+        return sb->kill;
+    }
+    snprintf(err, errlen, "%s", m ? m : "cannot load");
+    lua_pop(sb->L, 1);
+    return rc == LUA_ERRMEM ? PB_SB_MEMORY : PB_SB_SYNTAX;
+}
+
+/* Message handler: the playbook's file:line in front of the message (errors
+ * raised by C functions carry none), without calling any metamethod. */
+static int msgh(lua_State *L)
+{
+    pb_sb *sb = sb_of(L);
+    if (sb->kill != PB_SB_OK && !sb->where[0])
+        note_where(L, sb); /* the allocator cannot see where it was refused */
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    lua_Debug ar;
+    for (int lvl = 1; lua_getstack(L, lvl, &ar); lvl++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            size_t sl = strlen(ar.short_src);
+            if (strncmp(msg, ar.short_src, sl) != 0 || msg[sl] != ':')
+                lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+            break;
+        }
+    }
+    return 1;
+}
+
+pb_sb_status pb_sb_call(pb_sb *sb, int nargs, int nresults, char *err, size_t errlen)
+{
+    lua_State *L = sb->L;
+    if (sb->kill != PB_SB_OK) {
+        lua_pop(L, nargs + 1);
+        kill_message(sb, err, errlen);
+        return sb->kill;
+    }
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, msgh);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    if (sb->kill != PB_SB_OK) {
+        /* Killed, whatever the script's pcalls made of it. */
+        lua_settop(L, base - 1);
+        kill_message(sb, err, errlen);
+        return sb->kill;
+    }
+    if (rc == LUA_OK) {
+        lua_remove(L, base);
+        return PB_SB_OK;
+    }
+    /* Only a string is read: converting anything else could allocate
+     * outside protected mode. */
+    const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    snprintf(err, errlen, "%s", m ? m : "error (no message)");
+    lua_settop(L, base - 1);
+    return rc == LUA_ERRMEM ? PB_SB_MEMORY : PB_SB_ERROR;
+}
