@@ -84,6 +84,35 @@ typedef struct core_config {
     int64_t an_fl_min_tpm;
     int64_t an_fl_error_min;
     int64_t an_fl_error_pct;
+
+    /* playbooks (docs/playbooks.md) */
+    char *pb_dir;                 /* "": the shipped playbooks in the source tree */
+    char *pb_dry_run;             /* off|on: every action is recorded as dry_run */
+    char *pb_approval_kinds;      /* comma-separated action kinds that always need approval */
+    int64_t pb_approval_expiry_ms;
+    int64_t pb_max_actions_per_run;
+    int64_t pb_queue_max;
+    int64_t pb_tick_ms;
+    int64_t pb_evidence_max_events;
+
+    /* effectors */
+    char *fx_registry;            /* on|off */
+    char *fx_control;             /* on|off */
+    char *fx_control_topic;
+    int64_t fx_control_timeout_ms;
+    char *fx_webhook_url;         /* "": no webhook */
+    char *fx_webhook_secret;      /* secret: HMAC-SHA256 key */
+    int64_t fx_webhook_timeout_ms;
+    char *fx_litellm_url;         /* "": no LiteLLM */
+    char *fx_litellm_token;       /* secret: admin bearer token */
+    int64_t fx_retries;
+    int64_t fx_retry_min_ms;
+    int64_t fx_retry_max_ms;
+
+    /* security */
+    int64_t sec_lua_max_bytes;
+    int64_t sec_lua_max_instructions;
+    int64_t sec_lua_deadline_ms;
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */
