@@ -113,5 +113,14 @@ t_check_offsets() {
     T_HWM_SUM=$total
 }
 
+# t_wait_producer PID: waits for a `custos produce` started with t_start
+# under the name "producer"; fails unless it delivered everything.
+t_wait_producer() {
+    local rc=0
+    wait "$1" || rc=$?
+    [ "$rc" = 0 ] || t_fail "producer exited $rc: $(tail -n 3 "$T_DIR/producer.log")"
+    t_log "producer: $(grep 'msg="done"' "$T_DIR/producer.log" | sed 's/^.*msg="done" //')"
+}
+
 # t_rss_hwm PID: peak resident set of PID in kB (VmHWM), or 0 if gone.
 t_rss_hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
