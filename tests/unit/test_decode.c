@@ -757,6 +757,45 @@ static void refuses_bad_values(void **state)
                    "field attrs is 26 bytes of JSON, larger than 16");
 }
 
+/* Every file of the poison corpus (tests/poison/EXPECTED) is refused with its
+ * expected reason; the two generated at test time are covered above. */
+static void poison_corpus_reasons(void **state)
+{
+    (void)state;
+    const char *src = getenv("CUSTOS_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/poison/EXPECTED", src && *src ? src : CUSTOS_SOURCE_DIR);
+    FILE *ex = fopen(path, "r");
+    if (!ex)
+        fail_msg("cannot open %s", path);
+    char line[1024];
+    int checked = 0;
+    while (fgets(line, sizeof line, ex)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        *tab = '\0';
+        if (strcmp(line, "big_2mb.json") == 0 || strcmp(line, "deep_10k.json") == 0)
+            continue;
+        char file[4200];
+        snprintf(file, sizeof file, "%.*s/%s", (int)(strrchr(path, '/') - path), path, line);
+        FILE *f = fopen(file, "rb");
+        if (!f)
+            fail_msg("cannot open %s", file);
+        char *buf = malloc(1 << 16);
+        assert_non_null(buf);
+        size_t n = fread(buf, 1, 1 << 16, f);
+        fclose(f);
+        decode_bad_n_at(&g_lim, buf, n, tab + 1, line, 0);
+        free(buf);
+        checked++;
+    }
+    fclose(ex);
+    assert_true(checked >= 20);
+}
+
 static void error_buffer_is_bounded(void **state)
 {
     (void)state;
@@ -816,6 +855,7 @@ int main(void)
         cmocka_unit_test(refuses_missing_required_fields),
         cmocka_unit_test(refuses_mistyped_fields),
         cmocka_unit_test(refuses_bad_values),
+        cmocka_unit_test(poison_corpus_reasons),
         cmocka_unit_test(error_buffer_is_bounded),
         cmocka_unit_test(event_can_be_reused_after_clear),
     };
