@@ -83,12 +83,14 @@ void an_rules_free(an_rules *r)
 typedef struct {
     char **pats;
     unsigned *flags;
+    unsigned long long *within; /* 0: anywhere */
     size_t *lines;
     char **files;
     size_t n, cap;
 } patlist;
 
-static int pat_add(patlist *pl, const char *p, unsigned flags, size_t line, const char *file)
+static int pat_add(patlist *pl, const char *p, unsigned flags, unsigned long long within,
+                   size_t line, const char *file)
 {
     if (pl->n == pl->cap) {
         size_t nc = pl->cap ? pl->cap * 2 : 64;
@@ -100,6 +102,10 @@ static int pat_add(patlist *pl, const char *p, unsigned flags, size_t line, cons
         if (!nf)
             return -1;
         pl->flags = nf;
+        unsigned long long *nw = realloc(pl->within, nc * sizeof *nw);
+        if (!nw)
+            return -1;
+        pl->within = nw;
         size_t *nl = realloc(pl->lines, nc * sizeof *nl);
         if (!nl)
             return -1;
@@ -115,6 +121,7 @@ static int pat_add(patlist *pl, const char *p, unsigned flags, size_t line, cons
     if (!pl->pats[pl->n] || !pl->files[pl->n])
         return -1;
     pl->flags[pl->n] = flags;
+    pl->within[pl->n] = within;
     pl->lines[pl->n] = line;
     pl->n++;
     return 0;
@@ -128,6 +135,7 @@ static void pat_free(patlist *pl)
     }
     free(pl->pats);
     free(pl->flags);
+    free(pl->within);
     free(pl->lines);
     free(pl->files);
 }
@@ -181,6 +189,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         return fail(err, errlen, "out of memory");
     r->n++; /* owned from here on, so that errors free it */
     bool caseless = true, have_field = false, have_kind = false;
+    unsigned long long within = 0;
     yaml_node_t *patterns = NULL;
     size_t pat_line = line;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
@@ -249,6 +258,13 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
                 return fail(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
                             v);
             ru->min_count = (int)x;
+        } else if (strcmp(k, "within") == 0) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (end == v || *end || x < 1 || x > 1 << 24)
+                return fail(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
+                            v);
+            within = (unsigned long long)x;
         } else if (strcmp(k, "case") == 0) {
             if (strcmp(v, "sensitive") && strcmp(v, "insensitive"))
                 return fail(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
@@ -288,13 +304,16 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         patterns->data.sequence.items.start == patterns->data.sequence.items.top)
         return fail(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
                     pat_line, ru->id);
-    /* SINGLEMATCH is the cheap mode; validators need each match's start and
-     * counting rules need every match */
+    /* SINGLEMATCH is the cheap mode; validators and counting rules need
+     * every match (validators find the start themselves: tracking the start
+     * of match in the engine costs every scan) */
     unsigned flags = caseless ? HS_FLAG_CASELESS : 0;
     if (ru->validate != AN_VAL_NONE)
-        flags |= HS_FLAG_SOM_LEFTMOST;
+        ;
     else if (ru->min_count == 1 && !(ru->leak_kind & (AN_LEAK_EMAILS | AN_LEAK_PHONES)))
         flags |= HS_FLAG_SINGLEMATCH;
+    /* '.' across newlines: cheaper for the engine, and a gap of a few words
+     * may hold a line break */
     if (ru->kind != AN_RULE_REFUSAL)
         flags |= HS_FLAG_DOTALL;
     for (yaml_node_item_t *it = patterns->data.sequence.items.start;
@@ -304,7 +323,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         if (!s || !*s)
             return fail(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
                         file, pn->start_mark.line + 1, ru->id);
-        if (pat_add(pl, s, flags, pn->start_mark.line + 1, file) < 0)
+        if (pat_add(pl, s, flags, within, pn->start_mark.line + 1, file) < 0)
             return fail(err, errlen, "out of memory");
         unsigned *npr = realloc(r->pat_rule, pl->n * sizeof *npr);
         if (!npr)
@@ -409,15 +428,28 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         goto error;
     }
     unsigned *ids = malloc(pl.n * sizeof *ids);
-    if (!ids) {
+    hs_expr_ext_t *ext = calloc(pl.n, sizeof *ext);
+    const hs_expr_ext_t **extp = calloc(pl.n, sizeof *extp);
+    if (!ids || !ext || !extp) {
+        free(ids);
+        free(ext);
+        free(extp);
         fail(err, errlen, "out of memory");
         goto error;
     }
-    for (size_t i = 0; i < pl.n; i++)
+    for (size_t i = 0; i < pl.n; i++) {
         ids[i] = (unsigned)i;
-    hs_error_t he = hs_compile_multi((const char *const *)pl.pats, pl.flags, ids,
-                                     (unsigned)pl.n, HS_MODE_BLOCK, NULL, &r->db, &cerr);
+        if (pl.within[i]) { /* rules about the opening of a text stop looking early */
+            ext[i].flags = HS_EXT_FLAG_MAX_OFFSET;
+            ext[i].max_offset = pl.within[i];
+            extp[i] = &ext[i];
+        }
+    }
+    hs_error_t he = hs_compile_ext_multi((const char *const *)pl.pats, pl.flags, ids, extp,
+                                         (unsigned)pl.n, HS_MODE_BLOCK, NULL, &r->db, &cerr);
     free(ids);
+    free(ext);
+    free(extp);
     if (he != HS_SUCCESS) {
         if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < pl.n)
             fail(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s",
@@ -456,36 +488,82 @@ done:
     return r;
 }
 
-static bool validate(an_validator v, const char *s, size_t n)
+static bool is_digitish(char c) { return (c >= '0' && c <= '9') || c == ' ' || c == '-'; }
+static bool is_ibanish(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' '; }
+static bool is_tokenish(char c)
 {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.';
+}
+static bool is_b64(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=';
+}
+
+/* The validators get the text and the end of a match and find its start
+ * themselves: the longest run of the validator's characters ending there
+ * (bounded). *start is where the validated value begins. */
+static bool validate(an_validator v, const char *t, size_t to, size_t *start)
+{
+    size_t from = to;
     switch (v) {
     case AN_VAL_NONE:
+        *start = to;
         return true;
     case AN_VAL_LUHN: {
-        char d[24];
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (s[i] >= '0' && s[i] <= '9') {
-                if (k == sizeof d)
-                    return false;
-                d[k++] = s[i];
+        while (from > 0 && to - from < 40 && is_digitish(t[from - 1]))
+            from--;
+        /* the card starts where the run does or after one of its separators
+         * (digit groups), never mid-group: arbitrary suffixes would pass Luhn
+         * one time in ten */
+        for (size_t b = from; b < to; b++) {
+            if (b > from && !(t[b - 1] == ' ' || t[b - 1] == '-'))
+                continue;
+            if (t[b] < '0' || t[b] > '9')
+                continue;
+            char d[48];
+            size_t k = 0;
+            for (size_t i = b; i < to; i++)
+                if (t[i] >= '0' && t[i] <= '9')
+                    d[k++] = t[i];
+            if (k >= 13 && k <= 19 && an_luhn(d, k)) {
+                *start = b;
+                return true;
             }
-        return an_luhn(d, k);
+        }
+        return false;
     }
     case AN_VAL_IBAN:
-        return an_iban_valid(s, n);
+        while (from > 0 && to - from < 48 && is_ibanish(t[from - 1]))
+            from--;
+        for (size_t i = from; i + 4 <= to; i++)
+            if (t[i] >= 'A' && t[i] <= 'Z' && t[i + 1] >= 'A' && t[i + 1] <= 'Z' &&
+                t[i + 2] >= '0' && t[i + 2] <= '9' && t[i + 3] >= '0' && t[i + 3] <= '9' &&
+                (i == 0 || !is_ibanish(t[i - 1]) || t[i - 1] == ' ') &&
+                an_iban_valid(t + i, to - i)) {
+                *start = i;
+                return true;
+            }
+        return false;
     case AN_VAL_ENTROPY: {
+        while (from > 0 && to - from < 256 && is_tokenish(t[from - 1]))
+            from--;
         /* a real credential looks random: placeholders (sk-xxxx, sk-1234...)
          * and words do not */
         bool digit = false, alpha = false;
-        for (size_t i = 0; i < n; i++) {
-            digit |= s[i] >= '0' && s[i] <= '9';
-            alpha |= (s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z';
+        for (size_t i = from; i < to; i++) {
+            digit |= t[i] >= '0' && t[i] <= '9';
+            alpha |= (t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z';
         }
-        return digit && alpha && an_entropy(s, n) >= 3.5;
+        *start = from;
+        return digit && alpha && an_entropy(t + from, to - from) >= 3.5;
     }
     case AN_VAL_BASE64:
-        return an_base64_text(s, n);
+        while (from > 0 && to - from < 4096 && is_b64(t[from - 1]))
+            from--;
+        *start = from;
+        return an_base64_text(t + from, to - from);
     }
     return false;
 }
@@ -499,13 +577,16 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     const an_rule *ru = &r->rules[ri];
     if (ru->on_response != c->response)
         return 0;
+    (void)from; /* no start-of-match tracking: see parse_rule */
     if (ru->validate != AN_VAL_NONE) {
-        /* a validated rule reports every end of one match: judge each start once */
-        if (r->last_from[ri] == (long long)from)
+        /* a validated rule reports every end of one match: count each value
+         * once (by where it starts) */
+        size_t start;
+        if (!validate(ru->validate, c->text, (size_t)to, &start))
             return 0;
-        if (!validate(ru->validate, c->text + from, (size_t)(to - from)))
+        if (r->last_from[ri] == (long long)start)
             return 0;
-        r->last_from[ri] = (long long)from;
+        r->last_from[ri] = (long long)start;
     }
     if (r->count[ri] == 0)
         r->touched[r->ntouched++] = ri;
