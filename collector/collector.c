@@ -139,9 +139,12 @@ static void writer_sleep(collector *co, int64_t ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    /* cv_work is also signalled by every enqueue: keep waiting until the
+     * deadline, or the backoff would end at the next sealed batch. */
     pthread_mutex_lock(&co->mu);
-    if (!co->writer_abort)
-        pthread_cond_timedwait(&co->cv_work, &co->mu, &ts);
+    while (!co->writer_abort)
+        if (pthread_cond_timedwait(&co->cv_work, &co->mu, &ts) == ETIMEDOUT)
+            break;
     pthread_mutex_unlock(&co->mu);
 }
 
@@ -400,6 +403,7 @@ static int take_message(collector *co, rd_kafka_message_t *m)
     int64_t kts = rd_kafka_message_timestamp(m, &tstype);
     core_event ev = {0};
     char err[512];
+    size_t kept = 0;
     int rc = co->dec->decode(&co->lim, m->payload, m->len, &ev, err, sizeof err);
     if (rc == 0) {
         /* The event outlives the partition state when handed to the sink. */
@@ -412,6 +416,7 @@ static int take_message(collector *co, rd_kafka_message_t *m)
             goto oom;
         b->n_rows++;
         if (co->sink) {
+            kept = ev.arena_cap; /* the event's memory counts against the cap too */
             if (coll_batch_keep_event(b, &ev) < 0)
                 goto oom;
         }
@@ -428,7 +433,7 @@ static int take_message(collector *co, rd_kafka_message_t *m)
     coll_batch_note_ts(b, kts);
     b->n_msgs++;
     b->next_offset = m->offset + 1;
-    size_t sz = m->len + m->key_len + 64;
+    size_t sz = m->len + m->key_len + 64 + kept;
     b->bytes += sz;
     atomic_fetch_add(&co->inflight, (int64_t)sz);
     core_metric_add(M_INFLIGHT_BYTES, sz);

@@ -9,8 +9,6 @@
 #include "core/config.h"
 #include "core/event.h"
 
-/* custos run: the daemon. */
-int coll_cmd_run(int argc, char **argv);
 /* custos broker: librdkafka's mock cluster on loopback. */
 int coll_cmd_broker(int argc, char **argv);
 /* custos produce: paced JSON-lines producer. */

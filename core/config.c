@@ -87,6 +87,8 @@ static const setting g_settings[] = {
      true, "back-off cap when PostgreSQL keeps failing"},
     {"collector", "format", T_ENUM, OFF(coll_format), "native", 0, 0, "native", false, false,
      "event format of the Kafka messages (native JSON; more decoders plug in here)"},
+    {"collector", "analytics", T_ENUM, OFF(coll_analytics), "on", 0, 0, "on|off", false, false,
+     "hand committed events to the detectors (off: ingest only)"},
 
     {"log", "level", T_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error", false, true,
      "lowest level written to stderr (also --log-level)"},

@@ -45,6 +45,7 @@ typedef struct core_config {
     int64_t coll_retry_min_ms;
     int64_t coll_retry_max_ms;
     char *coll_format;
+    char *coll_analytics;    /* on|off: hand committed events to the detectors */
 
     /* log */
     char *log_level;

@@ -15,7 +15,7 @@ typedef struct {
 
 /* The subcommand table: one row per command, in the order --help lists them. */
 static const command g_commands[] = {
-    {"run", coll_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
+    {"run", core_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
     {"migrate", core_cmd_migrate, "apply pending database migrations"},
     {"config", core_cmd_config, "config check [FILE]: validate and print the effective config"},
     {"broker", coll_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},

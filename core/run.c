@@ -1,9 +1,12 @@
-/* custos run: the daemon. */
+/* custos run: the daemon, and the one place where the modules are wired
+ * together: collector -> analytics -> playbooks. */
 #include <stdio.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "collector/collector.h"
 #include "core/cli.h"
+#include "core/commands.h"
 #include "core/log.h"
 
 static void usage(FILE *out)
@@ -18,10 +21,13 @@ static void usage(FILE *out)
             "\n"
             "SIGTERM/SIGINT commit the open batches (collector.shutdown_grace_ms), leave the\n"
             "group and exit 0. Logs are logfmt lines on stderr. The database must be at\n"
-            "this binary's schema version ('custos migrate').\n");
+            "this binary's schema version ('custos migrate').\n"
+            "\n"
+            "Committed events go to the detectors (collector.analytics: on); incidents are\n"
+            "stored in PostgreSQL and published to analytics.incidents_topic.\n");
 }
 
-int coll_cmd_run(int argc, char **argv)
+int core_cmd_run(int argc, char **argv)
 {
     const char *cfgpath = NULL, *lvl = NULL;
     for (int i = 1; i < argc; i++) {
@@ -46,7 +52,23 @@ int coll_cmd_run(int argc, char **argv)
         return CORE_EXIT_CONFIG;
     }
     core_cli_install_signals();
-    rc = coll_run(&cfg, NULL, &core_stop) == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+    an_live *al = NULL;
+    coll_sink sink, *sinkp = NULL;
+    char err[1024];
+    if (strcmp(cfg.coll_analytics, "on") == 0) {
+        al = an_live_start(&cfg, err, sizeof err);
+        if (!al) {
+            core_log(CORE_LOG_ERROR, "run", "cannot start the analytics", "error=%s",
+                     core_log_quote((char[1100]){0}, 1100, err));
+            core_config_free(&cfg);
+            return CORE_EXIT_FAIL;
+        }
+        sink = an_live_sink(al);
+        sinkp = &sink;
+    }
+    rc = coll_run(&cfg, sinkp, &core_stop) == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+    /* The collector has stopped handing events over: drain the analytics. */
+    an_live_stop(al);
     core_config_free(&cfg);
     return rc;
 }
