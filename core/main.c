@@ -6,6 +6,7 @@
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
+#include "playbooks/playbooks.h"
 
 typedef struct {
     const char *name;
@@ -22,6 +23,9 @@ static const command g_commands[] = {
     {"produce", coll_cmd_produce, "send JSON lines to Kafka at a paced rate"},
     {"gen", coll_cmd_gen, "generate realistic demo traffic as JSON lines"},
     {"analyze", an_cmd_analyze, "run the detectors over JSON-lines event files, print incidents"},
+    {"playbook", pb_cmd_playbook, "test FILE --incident F | check | reload | apply | serve"},
+    {"actions", pb_cmd_actions, "list | approve ID | reject ID --reason R: containment actions"},
+    {"audit", pb_cmd_audit, "audit verify: walk the audit log's hash chain"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,565 @@
+/* custos playbook | actions | audit: the subcommands of the playbooks. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/cli.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "playbooks/engine.h"
+#include "playbooks/playbooks.h"
+#include "playbooks/store.h"
+
+#define MAX_INCIDENT (4 << 20)
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_INCIDENT + 1);
+    size_t n = buf ? fread(buf, 1, MAX_INCIDENT + 1, f) : 0;
+    if (f != stdin)
+        fclose(f);
+    if (!buf || n > MAX_INCIDENT) {
+        snprintf(err, errlen, "%s: %s", path, buf ? "larger than 4 MiB" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static const char *default_actor(char *buf, size_t n)
+{
+    const char *u = getenv("USER");
+    if (!u || !*u) {
+        struct passwd *pw = getpwuid(getuid());
+        u = pw ? pw->pw_name : "unknown";
+    }
+    snprintf(buf, n, "cli:%s", u);
+    return buf;
+}
+
+/* ---- custos playbook ---- */
+
+static void playbook_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: custos playbook test FILE --incident F [--event E] [--deliveries N] [--db]\n"
+            "                               [--json]\n"
+            "       custos playbook check [DIR]\n"
+            "       custos playbook reload\n"
+            "       custos playbook apply --incident F\n"
+            "       custos playbook serve [--exit-on-eof]\n"
+            "       (all take --config FILE and --log-level LEVEL)\n"
+            "\n"
+            "test    runs one playbook against a sample incident in dry run and prints the\n"
+            "        actions it would take; nothing is changed. --event opened|updated|\n"
+            "        action_failed, --deliveries N sets incident.counts.deliveries, --db\n"
+            "        lets custos.key_info/model_info read the database.\n"
+            "check   loads every playbook of DIR (default playbooks.dir) and reports.\n"
+            "reload  checks the folder, then asks the running daemon(s) to reload\n"
+            "        (PostgreSQL NOTIFY custos_playbooks); a refused file keeps its old version.\n"
+            "apply   handles one incident as the daemon does: actions are recorded and\n"
+            "        executed through the configured effectors.\n"
+            "serve   the live playbooks alone: incidents as JSON lines on stdin, timers\n"
+            "        (approval expiry, auto-revert), reload on SIGHUP or NOTIFY.\n");
+}
+
+static void print_actions(const cJSON *acts, bool json, FILE *out)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, acts)
+    {
+        if (json) {
+            char *s = cJSON_PrintUnformatted(a);
+            fprintf(out, "%s\n", s ? s : "{}");
+            free(s);
+            continue;
+        }
+        char *p = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "params"));
+        fprintf(out, "action %d %s %s %s%s\n  would: %s\n  params: %s\n",
+                (int)cJSON_GetObjectItemCaseSensitive(a, "id")->valuedouble,
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "state")),
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "kind")),
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "subject")),
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "approval_required"))
+                    ? " (approval required)" : "",
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "would")), p ? p : "");
+        free(p);
+    }
+}
+
+static bool print_runs(const cJSON *runs, bool json, FILE *out)
+{
+    bool ok = true;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, runs)
+    {
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
+        ok = ok && strcmp(st, "ok") == 0;
+        if (json) {
+            char *s = cJSON_PrintUnformatted(r);
+            fprintf(out, "%s\n", s ? s : "{}");
+            free(s);
+            continue;
+        }
+        const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "error"));
+        fprintf(out, "run %s: %s%s, %d action(s), %.0f us%s%s\n",
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "playbook")), st,
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "matched")) ? ""
+                                                                             : " (when() said no)",
+                (int)cJSON_GetObjectItemCaseSensitive(r, "actions")->valuedouble,
+                cJSON_GetObjectItemCaseSensitive(r, "us")->valuedouble, e ? ": " : "",
+                e ? e : "");
+    }
+    return ok;
+}
+
+static int playbook_test(core_config *cfg, const char *file, const char *incident,
+                         const char *event, const char *deliveries, bool use_db, bool json)
+{
+    int rc = CORE_EXIT_FAIL;
+    char err[1024];
+    PGconn *db = NULL;
+    pb_engine *e = NULL;
+    char *inc = NULL;
+    size_t len;
+    int ev = PB_EV_OPENED;
+    if (event && (ev = pb_event_parse(event)) < 0) {
+        fprintf(stderr, "custos playbook test: --event must be opened, updated or action_failed\n");
+        return CORE_EXIT_USAGE;
+    }
+    int64_t dl = deliveries ? core_cli_num("--deliveries", deliveries, 1, 1000000000) : 0;
+    if (use_db) {
+        db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+        if (!db) {
+            fprintf(stderr, "custos playbook test: %s\n", err);
+            goto done;
+        }
+    }
+    pb_engine_opts o = {.cfg = cfg, .db = db, .persist = false, .force_dry_run = true};
+    e = pb_engine_new(&o, err, sizeof err);
+    if (!e || pb_engine_load_file(e, file, err, sizeof err) < 0) {
+        fprintf(stderr, "custos playbook test: refused: %s\n", err);
+        goto done;
+    }
+    inc = read_file(incident, &len, err, sizeof err);
+    if (!inc) {
+        fprintf(stderr, "custos playbook test: --incident %s\n", err);
+        goto done;
+    }
+    if (pb_engine_incident(e, inc, len, ev, dl, err, sizeof err) < 0) {
+        fprintf(stderr, "custos playbook test: --incident %s: %s\n", incident, err);
+        goto done;
+    }
+    const cJSON *runs = pb_engine_last_runs(e);
+    if (cJSON_GetArraySize(runs) == 0)
+        fprintf(json ? stderr : stdout, "the incident does not match the playbook's on = {...} "
+                                        "(types, min_severity, events): nothing ran\n");
+    bool ok = print_runs(runs, json, stdout);
+    print_actions(pb_engine_memory_actions(e), json, stdout);
+    rc = ok ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+done:
+    free(inc);
+    pb_engine_free(e);
+    if (db)
+        PQfinish(db);
+    return rc;
+}
+
+static int playbook_check(core_config *cfg, const char *dir, int *refused_out)
+{
+    char err[512];
+    pb_engine_opts o = {.cfg = cfg};
+    pb_engine *e = pb_engine_new(&o, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "custos playbook: %s\n", err);
+        return -1;
+    }
+    int refused = pb_engine_load_dir(e, dir, stdout);
+    pb_engine_free(e);
+    *refused_out = refused;
+    return refused < 0 ? -1 : 0;
+}
+
+static int playbook_reload(core_config *cfg)
+{
+    int refused = 0;
+    char err[1024];
+    if (playbook_check(cfg, pb_engine_dir(cfg), &refused) < 0)
+        return CORE_EXIT_FAIL;
+    PGconn *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "custos playbook reload: %s\n", err);
+        return CORE_EXIT_FAIL;
+    }
+    int rc = core_db_exec(db, "NOTIFY custos_playbooks, 'reload'", err, sizeof err);
+    PQfinish(db);
+    if (rc < 0) {
+        fprintf(stderr, "custos playbook reload: %s\n", err);
+        return CORE_EXIT_FAIL;
+    }
+    printf("reload requested (NOTIFY custos_playbooks)%s\n",
+           refused ? "; refused files keep their previous version" : "");
+    return refused ? CORE_EXIT_FAIL : CORE_EXIT_OK;
+}
+
+/* An engine with the database and the effectors, as the daemon has. */
+static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx)
+{
+    char err[1024];
+    *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    if (!*db || core_db_check_schema(*db, err, sizeof err) < 0) {
+        fprintf(stderr, "custos: %s\n", err);
+        return NULL;
+    }
+    *fx = NULL;
+    if (with_fx && !(*fx = pb_fx_new(cfg, err, sizeof err))) {
+        fprintf(stderr, "custos: effectors: %s\n", err);
+        return NULL;
+    }
+    pb_engine_opts o = {.cfg = cfg, .db = *db, .persist = true, .fx = *fx};
+    pb_engine *e = pb_engine_new(&o, err, sizeof err);
+    if (!e)
+        fprintf(stderr, "custos: %s\n", err);
+    return e;
+}
+
+static int playbook_apply(core_config *cfg, const char *incident)
+{
+    int rc = CORE_EXIT_FAIL;
+    PGconn *db = NULL;
+    pb_fx *fx = NULL;
+    char err[1024];
+    size_t len;
+    char *inc = NULL;
+    pb_engine *e = open_engine(cfg, &db, &fx, true);
+    if (!e)
+        goto done;
+    if (pb_engine_load_dir(e, pb_engine_dir(cfg), stderr) < 0)
+        goto done;
+    inc = read_file(incident, &len, err, sizeof err);
+    if (!inc || pb_engine_incident(e, inc, len, -1, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "custos playbook apply: %s\n", err);
+        goto done;
+    }
+    bool ok = print_runs(pb_engine_last_runs(e), false, stdout);
+    rc = ok ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+done:
+    free(inc);
+    pb_engine_free(e);
+    pb_fx_free(fx);
+    if (db)
+        PQfinish(db);
+    return rc;
+}
+
+static pb_live *g_live;
+static void on_hup(int sig)
+{
+    (void)sig;
+    if (g_live)
+        pb_live_reload(g_live);
+}
+
+static int playbook_serve(core_config *cfg, bool exit_on_eof)
+{
+    char err[1024];
+    core_cli_install_signals();
+    pb_live *pl = pb_live_start(cfg, err, sizeof err);
+    if (!pl) {
+        core_log(CORE_LOG_ERROR, "playbooks", "cannot start", "error=%s",
+                 core_log_quote((char[1100]){0}, 1100, err));
+        return CORE_EXIT_FAIL;
+    }
+    g_live = pl;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    /* Lines up to 4 MiB; stdin closing ends the input, not the timers. */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (!core_stop && (n = getline(&line, &cap, stdin)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n > 0)
+            pb_live_incident(pl, line);
+    }
+    free(line);
+    while (!core_stop && !exit_on_eof)
+        pause();
+    g_live = NULL;
+    pb_live_stop(pl);
+    return CORE_EXIT_OK;
+}
+
+int pb_cmd_playbook(int argc, char **argv)
+{
+    const char *cfgpath = NULL, *lvl = NULL, *incident = NULL, *event = NULL, *deliveries = NULL;
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    bool use_db = false, json = false, exit_on_eof = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            playbook_usage(stdout);
+            return CORE_EXIT_OK;
+        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
+            cfgpath = v;
+        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
+            lvl = v;
+        } else if (core_cli_opt(argc, argv, &i, "--incident", &v)) {
+            incident = v;
+        } else if (core_cli_opt(argc, argv, &i, "--event", &v)) {
+            event = v;
+        } else if (core_cli_opt(argc, argv, &i, "--deliveries", &v)) {
+            deliveries = v;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            use_db = true;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--exit-on-eof") == 0) {
+            exit_on_eof = true;
+        } else if (argv[i][0] != '-' && npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            fprintf(stderr, "custos playbook: unknown argument '%s'\n", argv[i]);
+            playbook_usage(stderr);
+            return CORE_EXIT_USAGE;
+        }
+    }
+    if (!pos[0]) {
+        playbook_usage(stderr);
+        return CORE_EXIT_USAGE;
+    }
+    core_config cfg;
+    int rc;
+    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
+    if (strcmp(pos[0], "test") == 0) {
+        if (!pos[1] || !incident) {
+            fprintf(stderr, "custos playbook test: needs FILE and --incident F\n");
+            rc = CORE_EXIT_USAGE;
+        } else {
+            rc = playbook_test(&cfg, pos[1], incident, event, deliveries, use_db, json);
+        }
+    } else if (strcmp(pos[0], "check") == 0) {
+        int refused = 0;
+        rc = playbook_check(&cfg, pos[1] ? pos[1] : pb_engine_dir(&cfg), &refused) < 0 || refused
+                 ? CORE_EXIT_FAIL : CORE_EXIT_OK;
+    } else if (strcmp(pos[0], "reload") == 0) {
+        rc = playbook_reload(&cfg);
+    } else if (strcmp(pos[0], "apply") == 0 && incident) {
+        rc = playbook_apply(&cfg, incident);
+    } else if (strcmp(pos[0], "serve") == 0) {
+        rc = playbook_serve(&cfg, exit_on_eof);
+    } else {
+        playbook_usage(stderr);
+        rc = CORE_EXIT_USAGE;
+    }
+done:
+    core_config_free(&cfg);
+    return rc;
+}
+
+/* ---- custos actions ---- */
+
+static void actions_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: custos actions list [--state S] [--incident ID] [--limit N] [--json]\n"
+            "       custos actions approve ID [--actor NAME]\n"
+            "       custos actions reject ID --reason TEXT [--actor NAME]\n"
+            "       custos actions tick\n"
+            "       (all take --config FILE and --log-level LEVEL)\n"
+            "\n"
+            "approve executes the action at once through the configured effectors and\n"
+            "prints its final state; reject records the reason. Both are audited with the\n"
+            "actor (default cli:$USER). tick expires overdue approvals and reverts actions\n"
+            "whose ttl ran out, as the daemon does every playbooks.tick_ms.\n");
+}
+
+int pb_cmd_actions(int argc, char **argv)
+{
+    const char *cfgpath = NULL, *lvl = NULL, *state = NULL, *incident = NULL, *limit = "50",
+               *actor = NULL, *reason = NULL;
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            actions_usage(stdout);
+            return CORE_EXIT_OK;
+        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
+            cfgpath = v;
+        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
+            lvl = v;
+        } else if (core_cli_opt(argc, argv, &i, "--state", &v)) {
+            state = v;
+        } else if (core_cli_opt(argc, argv, &i, "--incident", &v)) {
+            incident = v;
+        } else if (core_cli_opt(argc, argv, &i, "--limit", &v)) {
+            limit = v;
+        } else if (core_cli_opt(argc, argv, &i, "--actor", &v)) {
+            actor = v;
+        } else if (core_cli_opt(argc, argv, &i, "--reason", &v)) {
+            reason = v;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] != '-' && npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            fprintf(stderr, "custos actions: unknown argument '%s'\n", argv[i]);
+            return CORE_EXIT_USAGE;
+        }
+    }
+    if (!pos[0]) {
+        actions_usage(stderr);
+        return CORE_EXIT_USAGE;
+    }
+    bool list = strcmp(pos[0], "list") == 0, approve = strcmp(pos[0], "approve") == 0,
+         reject = strcmp(pos[0], "reject") == 0, tick = strcmp(pos[0], "tick") == 0;
+    if (!list && !approve && !reject && !tick) {
+        actions_usage(stderr);
+        return CORE_EXIT_USAGE;
+    }
+    int64_t id = 0;
+    if (approve || reject) {
+        if (!pos[1]) {
+            fprintf(stderr, "custos actions %s: needs the action ID\n", pos[0]);
+            return CORE_EXIT_USAGE;
+        }
+        id = core_cli_num("ID", pos[1], 1, INT64_MAX);
+    }
+    if (reject && (!reason || !*reason)) {
+        fprintf(stderr, "custos actions reject: --reason TEXT is required\n");
+        return CORE_EXIT_USAGE;
+    }
+    int lim = (int)core_cli_num("--limit", limit, 1, 100000);
+    core_config cfg;
+    int rc = CORE_EXIT_FAIL;
+    PGconn *db = NULL;
+    pb_fx *fx = NULL;
+    pb_engine *e = NULL;
+    char err[1024], abuf[128];
+    if (!actor)
+        actor = default_actor(abuf, sizeof abuf);
+    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
+    e = open_engine(&cfg, &db, &fx, approve || tick);
+    if (!e)
+        goto done;
+    if (list) {
+        if (pb_store_list(db, state, incident, lim, json, stdout, err, sizeof err) < 0) {
+            fprintf(stderr, "custos actions list: %s\n", err);
+            goto done;
+        }
+        rc = CORE_EXIT_OK;
+    } else if (approve) {
+        char st[32] = "";
+        if (pb_engine_approve(e, id, actor, st, sizeof st, err, sizeof err) < 0) {
+            fprintf(stderr, "custos actions approve: %s\n", err);
+            goto done;
+        }
+        printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
+        rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+    } else if (reject) {
+        if (pb_engine_reject(e, id, actor, reason, err, sizeof err) < 0) {
+            fprintf(stderr, "custos actions reject: %s\n", err);
+            goto done;
+        }
+        printf("action %" PRId64 " rejected by %s\n", id, actor);
+        rc = CORE_EXIT_OK;
+    } else {
+        int n = pb_engine_tick(e, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "custos actions tick: %s\n", err);
+            goto done;
+        }
+        printf("%d action(s) expired or reverted\n", n);
+        rc = CORE_EXIT_OK;
+    }
+done:
+    pb_engine_free(e);
+    pb_fx_free(fx);
+    if (db)
+        PQfinish(db);
+    core_config_free(&cfg);
+    return rc;
+}
+
+/* ---- custos audit ---- */
+
+int pb_cmd_audit(int argc, char **argv)
+{
+    const char *cfgpath = NULL, *lvl = NULL;
+    bool verify = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: custos audit verify [--config FILE]\n\n"
+                   "Walks the audit log's SHA-256 chain from the first row, recomputing each\n"
+                   "hash; names the first broken row and exits 1 when the chain does not hold.\n");
+            return CORE_EXIT_OK;
+        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
+            cfgpath = v;
+        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
+            lvl = v;
+        } else if (strcmp(argv[i], "verify") == 0) {
+            verify = true;
+        } else {
+            fprintf(stderr, "custos audit: unknown argument '%s'\n", argv[i]);
+            return CORE_EXIT_USAGE;
+        }
+    }
+    if (!verify) {
+        fprintf(stderr, "usage: custos audit verify [--config FILE]\n");
+        return CORE_EXIT_USAGE;
+    }
+    core_config cfg;
+    int rc = CORE_EXIT_FAIL;
+    PGconn *db = NULL;
+    char err[1024], why[512] = "";
+    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
+    db = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "custos audit verify: %s\n", err);
+        goto done;
+    }
+    int64_t rows, bad;
+    int v = pb_audit_verify(db, &rows, &bad, why, sizeof why, err, sizeof err);
+    if (v < 0) {
+        fprintf(stderr, "custos audit verify: %s\n", err);
+    } else if (v == 1) {
+        printf("audit chain BROKEN at row %" PRId64 ": %s (%" PRId64 " rows before it verify)\n",
+               bad, why, rows);
+    } else {
+        printf("audit chain verifies: %" PRId64 " rows\n", rows);
+        rc = CORE_EXIT_OK;
+    }
+done:
+    if (db)
+        PQfinish(db);
+    core_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* The playbooks module as the rest of custos sees it: the live side that
+ * `custos run` starts, and the subcommands. docs/playbooks.md has the Lua
+ * API, the control-topic schema and the webhook signature. */
+#ifndef PB_PLAYBOOKS_H
+#define PB_PLAYBOOKS_H
+
+#include "core/config.h"
+
+typedef struct pb_live pb_live;
+
+/* Loads the playbooks (playbooks.dir), opens its own PostgreSQL connection
+ * and effectors, LISTENs for reload requests, and starts its thread, which
+ * runs the playbooks for each incident and, every playbooks.tick_ms,
+ * expires pending approvals and reverts actions whose ttl ran out. cfg is
+ * borrowed and must outlive the result. Returns NULL with err when the
+ * database, the schema or an effector setting is wrong (a playbook that
+ * does not load is refused and logged, not fatal). The caller owns the
+ * result: pb_live_stop(). */
+pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen);
+
+/* Queues one incident (JSON, as `custos analyze` prints) for the
+ * playbooks. Thread-safe; copies incident_json; never blocks: past
+ * playbooks.queue_max the incident is dropped, logged and counted. */
+void pb_live_incident(pb_live *pl, const char *incident_json);
+
+/* Asks for the playbooks to be reloaded at the next tick. Only sets a
+ * flag, so it may be called from a signal handler (SIGHUP). `custos
+ * playbook reload` reaches the daemon through PostgreSQL instead
+ * (NOTIFY custos_playbooks). */
+void pb_live_reload(pb_live *pl);
+
+/* Handles what is queued, stops the thread, closes everything and frees
+ * pl (NULL is fine). */
+void pb_live_stop(pb_live *pl);
+
+/* custos playbook test FILE --incident F | check [DIR] | reload */
+int pb_cmd_playbook(int argc, char **argv);
+/* custos actions list | approve ID | reject ID --reason R */
+int pb_cmd_actions(int argc, char **argv);
+/* custos audit verify */
+int pb_cmd_audit(int argc, char **argv);
+
+#endif

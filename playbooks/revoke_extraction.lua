@@ -1,0 +1,19 @@
+-- Model extraction at high severity: the key is being used to copy the
+-- model. Revoke it at once and mark the incident contained. A human
+-- restores the key (custos.restore_key or the registry) after review.
+return {
+  name = "revoke-extraction",
+  description = "revoke the key on high-severity extraction",
+  on = { types = { "extraction" }, min_severity = "high" },
+  when = function(incident)
+    return incident.subject.api_key_id ~= nil
+  end,
+  run = function(incident)
+    local key = incident.subject.api_key_id
+    local id, state = custos.revoke_key(key, {
+      reason = "model extraction: " .. (incident.summary or incident.id),
+    })
+    custos.log("info", "revoke of " .. key .. " is action " .. id .. " (" .. state .. ")")
+    custos.set_incident({ status = "contained", note = "key " .. key .. " revoked (action " .. id .. ")" })
+  end,
+}

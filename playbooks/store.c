@@ -1,0 +1,560 @@
+/* Actions, their transitions and the audit chain in PostgreSQL. */
+#include "playbooks/store.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/log.h"
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+void pb_action_clear(pb_action *a)
+{
+    free(a->incident_id);
+    free(a->playbook);
+    free(a->subject);
+    free(a->state);
+    free(a->actor);
+    cJSON_Delete(a->params);
+    memset(a, 0, sizeof *a);
+}
+
+int pb_store_begin(PGconn *c, char *err, size_t errlen) { return core_db_exec(c, "BEGIN", err, errlen); }
+int pb_store_commit(PGconn *c, char *err, size_t errlen) { return core_db_exec(c, "COMMIT", err, errlen); }
+void pb_store_rollback(PGconn *c) { PQclear(PQexec(c, "ROLLBACK")); }
+
+static PGresult *q(PGconn *c, const char *sql, int n, const char *const *v, ExecStatusType want,
+                   const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != want) {
+        core_db_error(c, what, err, errlen);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- the audit chain ---- */
+
+static void field(EVP_MD_CTX *md, const char *s)
+{
+    char len[32];
+    if (!s) {
+        EVP_DigestUpdate(md, "~;", 2);
+        return;
+    }
+    size_t n = strlen(s);
+    int l = snprintf(len, sizeof len, "%zu:", n);
+    EVP_DigestUpdate(md, len, (size_t)l);
+    EVP_DigestUpdate(md, s, n);
+    EVP_DigestUpdate(md, ";", 1);
+}
+
+void pb_audit_hash(const char *prev_hash, int64_t seq, int64_t ts_us, const char *actor,
+                   const char *event, const char *action_id, const char *incident_id,
+                   const char *detail, char out[65])
+{
+    char num[32];
+    unsigned char h[32];
+    unsigned int hl = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    field(md, "custos-audit-v1");
+    field(md, prev_hash);
+    snprintf(num, sizeof num, "%" PRId64, seq);
+    field(md, num);
+    snprintf(num, sizeof num, "%" PRId64, ts_us);
+    field(md, num);
+    field(md, actor);
+    field(md, event);
+    field(md, action_id);
+    field(md, incident_id);
+    field(md, detail);
+    EVP_DigestFinal_ex(md, h, &hl);
+    EVP_MD_CTX_free(md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+int pb_audit_append(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                    const char *incident_id, const char *detail, char *err, size_t errlen)
+{
+    /* FOR UPDATE serialises appenders across processes, and after the wait
+     * it returns the head as the previous holder left it. */
+    PGresult *r = q(c, "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", 0, NULL,
+                    PGRES_TUPLES_OK, "locking the audit head", err, errlen);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        snprintf(err, errlen, "the audit head row is missing");
+        return -1;
+    }
+    int64_t seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10) + 1;
+    char prev[65];
+    snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    int64_t ts = core_wall_us();
+    char seqs[32], tss[32], aid[32], hash[65];
+    snprintf(seqs, sizeof seqs, "%" PRId64, seq);
+    snprintf(tss, sizeof tss, "%" PRId64, ts);
+    snprintf(aid, sizeof aid, "%" PRId64, action_id);
+    const char *aidp = action_id > 0 ? aid : NULL;
+    pb_audit_hash(prev, seq, ts, actor, event, aidp, incident_id, detail, hash);
+    const char *v[] = {seqs, tss, actor, event, aidp, incident_id, detail, prev, hash};
+    r = q(c,
+          "WITH i AS (INSERT INTO audit_log (seq, ts_us, ts, actor, event, action_id, "
+          "incident_id, detail, prev_hash, hash) VALUES ($1::bigint, $2::bigint, "
+          "to_timestamp($2::bigint / 1e6), $3, $4, $5::bigint, $6, $7, $8, $9) RETURNING seq) "
+          "UPDATE audit_head SET seq = (SELECT seq FROM i), hash = $9 WHERE id = 1",
+          9, v, PGRES_COMMAND_OK, "appending to the audit log", err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+int pb_audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                       const char *incident_id, const char *detail, char *err, size_t errlen)
+{
+    if (pb_store_begin(c, err, errlen) < 0)
+        return -1;
+    if (pb_audit_append(c, actor, event, action_id, incident_id, detail, err, errlen) < 0 ||
+        pb_store_commit(c, err, errlen) < 0) {
+        pb_store_rollback(c);
+        return -1;
+    }
+    return 0;
+}
+
+int pb_audit_verify(PGconn *c, int64_t *rows, int64_t *bad_seq, char *why, size_t whylen,
+                    char *err, size_t errlen)
+{
+    int rc = -1;
+    *rows = 0;
+    *bad_seq = 0;
+    char prev[65] = ZERO_HASH;
+    int64_t expect = 1;
+    /* One snapshot for the rows and the head, streamed row by row. */
+    if (core_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0)
+        return -1;
+    if (!PQsendQuery(c, "SELECT seq, ts_us, actor, event, action_id::text, incident_id, detail, "
+                        "prev_hash, hash, abs(extract(epoch FROM ts) * 1000000 - ts_us) < 2 "
+                        "FROM audit_log ORDER BY seq")) {
+        core_db_error(c, "reading the audit log", err, errlen);
+        goto done;
+    }
+    PQsetSingleRowMode(c);
+    PGresult *r;
+    bool broken = false;
+    while ((r = PQgetResult(c))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE && !broken) {
+            int64_t seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            int64_t ts = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+#define COL(i) (PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i))
+            char h[65];
+            pb_audit_hash(prev, seq, ts, COL(2), COL(3), COL(4), COL(5), COL(6), h);
+            if (seq != expect) {
+                snprintf(why, whylen, "expected row %" PRId64 ", found %" PRId64
+                         " (rows missing or inserted)", expect, seq);
+                broken = true;
+            } else if (strcmp(PQgetvalue(r, 0, 7), prev) != 0) {
+                snprintf(why, whylen, "prev_hash does not match the previous row's hash");
+                broken = true;
+            } else if (strcmp(PQgetvalue(r, 0, 8), h) != 0) {
+                snprintf(why, whylen, "hash does not match the row's content (row altered)");
+                broken = true;
+            } else if (PQgetvalue(r, 0, 9)[0] != 't') {
+                snprintf(why, whylen, "ts does not match ts_us (timestamp altered)");
+                broken = true;
+            }
+#undef COL
+            if (broken)
+                *bad_seq = seq;
+            else {
+                snprintf(prev, sizeof prev, "%s", h);
+                expect++;
+                ++*rows;
+            }
+        } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+            core_db_error(c, "reading the audit log", err, errlen);
+            PQclear(r);
+            while ((r = PQgetResult(c)))
+                PQclear(r);
+            goto done;
+        }
+        PQclear(r);
+    }
+    if (broken) {
+        rc = 1;
+        goto done;
+    }
+    r = q(c, "SELECT seq, hash FROM audit_head WHERE id = 1", 0, NULL, PGRES_TUPLES_OK,
+          "reading the audit head", err, errlen);
+    if (!r)
+        goto done;
+    if (PQntuples(r) != 1 || strtoll(PQgetvalue(r, 0, 0), NULL, 10) != expect - 1 ||
+        strcmp(PQgetvalue(r, 0, 1), prev) != 0) {
+        *bad_seq = expect;
+        snprintf(why, whylen, "the chain head says row %s but the log ends at row %" PRId64
+                 " (rows cut off the end, or the head altered)",
+                 PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?", expect - 1);
+        rc = 1;
+    } else {
+        rc = 0;
+    }
+    PQclear(r);
+done:
+    PQclear(PQexec(c, "COMMIT"));
+    return rc;
+}
+
+/* ---- actions ---- */
+
+static char *audit_detail_transition(const char *from, const char *to, const char *note,
+                                     const char *result_json)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "from", from);
+    cJSON_AddStringToObject(d, "to", to);
+    if (note)
+        cJSON_AddStringToObject(d, "note", note);
+    if (result_json) {
+        cJSON *res = cJSON_Parse(result_json);
+        if (res)
+            cJSON_AddItemToObject(d, "result", res);
+    }
+    char *s = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    return s;
+}
+
+int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, pb_kind kind,
+                     const char *subject, const char *params_json, bool dry_run,
+                     bool approval_required, int64_t ttl_s, int64_t revert_of,
+                     const char *actor, const char *first_state, int64_t expiry_ms,
+                     const char *result_json, int64_t *id, char *state, size_t statelen, bool *created, char *err,
+                     size_t errlen)
+{
+    int rc = -1;
+    PGresult *r = NULL;
+    char *detail = NULL, *detail2 = NULL;
+    *created = false;
+    /* The identity of an action: same incident, kind, parameters and
+     * dry-run flag is the same action. */
+    size_t kl = strlen(pb_kinds[kind]) + strlen(params_json) + 8;
+    char *keysrc = malloc(kl);
+    if (!keysrc) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(keysrc, kl, "%s\n%s\n%d", pb_kinds[kind], params_json, dry_run ? 1 : 0);
+    char key[65];
+    pb_sha256_hex(keysrc, strlen(keysrc), key);
+    free(keysrc);
+    char ttl[32], rev[32], exp[32];
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
+    snprintf(rev, sizeof rev, "%" PRId64, revert_of);
+    snprintf(exp, sizeof exp, "%" PRId64, expiry_ms);
+    if (pb_store_begin(c, err, errlen) < 0)
+        return -1;
+    const char *v[] = {incident_id, playbook, pb_kinds[kind], subject, params_json, key,
+                       dry_run ? "t" : "f", approval_required ? "t" : "f",
+                       ttl_s > 0 ? ttl : NULL, revert_of > 0 ? rev : NULL, actor};
+    r = q(c,
+          "INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, state, "
+          "dry_run, approval_required, ttl_s, revert_of, actor) VALUES ($1, $2, $3, $4, "
+          "$5::jsonb, $6, 'proposed', $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11) "
+          "ON CONFLICT (incident_id, kind, params_key) DO NOTHING RETURNING id",
+          11, v, PGRES_TUPLES_OK, "recording the action", err, errlen);
+    if (!r)
+        goto error;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        const char *v2[] = {incident_id, pb_kinds[kind], key};
+        r = q(c, "SELECT id, state FROM actions WHERE incident_id = $1 AND kind = $2 AND "
+                 "params_key = $3", 3, v2, PGRES_TUPLES_OK, "finding the action", err, errlen);
+        if (!r || PQntuples(r) != 1) {
+            if (r)
+                snprintf(err, errlen, "the action vanished");
+            goto error;
+        }
+        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(state, statelen, "%s", PQgetvalue(r, 0, 1));
+        if (pb_store_commit(c, err, errlen) < 0)
+            goto error;
+        rc = 0;
+        goto done;
+    }
+    *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    r = NULL;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "playbook", playbook);
+    cJSON_AddStringToObject(d, "kind", pb_kinds[kind]);
+    cJSON_AddStringToObject(d, "subject", subject);
+    cJSON *pj = cJSON_Parse(params_json);
+    cJSON_AddItemToObject(d, "params", pj ? pj : cJSON_CreateNull());
+    cJSON_AddBoolToObject(d, "dry_run", dry_run);
+    cJSON_AddBoolToObject(d, "approval_required", approval_required);
+    if (revert_of > 0)
+        cJSON_AddNumberToObject(d, "revert_of", (double)revert_of);
+    detail = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    if (!detail || pb_audit_append(c, actor, "proposed", *id, incident_id, detail, err, errlen) < 0)
+        goto error;
+    char ids[32];
+    snprintf(ids, sizeof ids, "%" PRId64, *id);
+    const char *v3[] = {ids, first_state, exp, result_json};
+    r = q(c,
+          "UPDATE actions SET state = $2, updated_at = now(), expires_at = CASE WHEN $2 = "
+          "'pending_approval' THEN now() + $3::bigint * interval '1 millisecond' END, "
+          "finished_at = CASE WHEN $2 = 'dry_run' THEN now() END, result = $4::jsonb "
+          "WHERE id = $1::bigint",
+          4, v3, PGRES_COMMAND_OK, "moving the new action", err, errlen);
+    if (!r)
+        goto error;
+    detail2 = audit_detail_transition("proposed", first_state, NULL, result_json);
+    if (!detail2 ||
+        pb_audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
+        pb_store_commit(c, err, errlen) < 0)
+        goto error;
+    snprintf(state, statelen, "%s", first_state);
+    *created = true;
+    rc = 0;
+    goto done;
+error:
+    pb_store_rollback(c);
+done:
+    PQclear(r);
+    free(detail);
+    free(detail2);
+    return rc;
+}
+
+int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
+                        const char *actor, const char *note, const char *result_json,
+                        char *err, size_t errlen)
+{
+    int rc = -1;
+    char *detail = NULL;
+    char ids[32];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    if (pb_store_begin(c, err, errlen) < 0)
+        return -1;
+    const char *v[] = {ids, to, from, actor, note, result_json};
+    PGresult *r = q(
+        c,
+        "WITH old AS (SELECT id, state FROM actions WHERE id = $1::bigint FOR UPDATE) "
+        "UPDATE actions a SET state = $2, updated_at = now(), "
+        "decided_at = CASE WHEN $2 IN ('approved', 'rejected') THEN now() ELSE a.decided_at END, "
+        "decided_by = CASE WHEN $2 IN ('approved', 'rejected') THEN $4 ELSE a.decided_by END, "
+        "decision_reason = CASE WHEN $2 = 'rejected' THEN $5 ELSE a.decision_reason END, "
+        "started_at = CASE WHEN $2 = 'executing' THEN now() ELSE a.started_at END, "
+        "attempts = CASE WHEN $2 = 'executing' THEN a.attempts + 1 ELSE a.attempts END, "
+        "finished_at = CASE WHEN $2 IN ('done', 'failed', 'rejected', 'expired') THEN now() "
+        "ELSE a.finished_at END, "
+        "error = CASE WHEN $2 = 'failed' THEN $5 ELSE a.error END, "
+        "result = CASE WHEN $2 = 'done' AND $6::text IS NOT NULL THEN $6::jsonb "
+        "ELSE a.result END, "
+        "revert_at = CASE WHEN $2 = 'done' AND a.ttl_s IS NOT NULL "
+        "THEN now() + a.ttl_s * interval '1 second' ELSE a.revert_at END "
+        "FROM old WHERE a.id = old.id AND old.state = ANY($3::text[]) "
+        "RETURNING old.state, a.incident_id",
+        6, v, PGRES_TUPLES_OK, "moving the action", err, errlen);
+    if (!r)
+        goto error;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        pb_store_rollback(c);
+        return 0;
+    }
+    detail = audit_detail_transition(PQgetvalue(r, 0, 0), to, note, result_json);
+    char inc[256];
+    snprintf(inc, sizeof inc, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (!detail || pb_audit_append(c, actor, to, id, inc, detail, err, errlen) < 0 ||
+        pb_store_commit(c, err, errlen) < 0)
+        goto error;
+    rc = 1;
+    goto done;
+error:
+    pb_store_rollback(c);
+done:
+    free(detail);
+    return rc;
+}
+
+int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    char ids[32];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    const char *v[] = {ids};
+    PGresult *r = q(c,
+                    "SELECT id, incident_id, playbook, kind, subject, params::text, state, "
+                    "coalesce(ttl_s, 0), coalesce(revert_of, 0), dry_run, approval_required, "
+                    "actor FROM actions WHERE id = $1::bigint",
+                    1, v, PGRES_TUPLES_OK, "reading the action", err, errlen);
+    if (!r)
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    a->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    a->incident_id = strdup(PQgetvalue(r, 0, 1));
+    a->playbook = strdup(PQgetvalue(r, 0, 2));
+    a->kind = (pb_kind)pb_kind_parse(PQgetvalue(r, 0, 3));
+    a->subject = strdup(PQgetvalue(r, 0, 4));
+    a->params = cJSON_Parse(PQgetvalue(r, 0, 5));
+    a->state = strdup(PQgetvalue(r, 0, 6));
+    a->ttl_s = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+    a->revert_of = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
+    a->dry_run = PQgetvalue(r, 0, 9)[0] == 't';
+    a->approval_required = PQgetvalue(r, 0, 10)[0] == 't';
+    a->actor = strdup(PQgetvalue(r, 0, 11));
+    PQclear(r);
+    if (!a->incident_id || !a->playbook || !a->subject || !a->params || !a->state || !a->actor ||
+        (int)a->kind < 0) {
+        pb_action_clear(a);
+        snprintf(err, errlen, "action %" PRId64 ": unreadable row", id);
+        return -1;
+    }
+    return 1;
+}
+
+int pb_store_delivery(PGconn *c, const char *incident_id, const char *json, int64_t *deliveries,
+                      int64_t *actions, char *err, size_t errlen)
+{
+    const char *v[] = {incident_id, json};
+    PGresult *r = q(c,
+                    "INSERT INTO incident_deliveries (incident_id, deliveries, last_incident) "
+                    "VALUES ($1, 1, $2) ON CONFLICT (incident_id) DO UPDATE SET deliveries = "
+                    "incident_deliveries.deliveries + 1, last_at = now(), last_incident = "
+                    "EXCLUDED.last_incident RETURNING deliveries, "
+                    "(SELECT count(*) FROM actions WHERE incident_id = $1)",
+                    2, v, PGRES_TUPLES_OK, "counting the delivery", err, errlen);
+    if (!r)
+        return -1;
+    *deliveries = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *actions = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+char *pb_store_incident_json(PGconn *c, const char *incident_id, char *err, size_t errlen)
+{
+    const char *v[] = {incident_id};
+    PGresult *r = q(c, "SELECT last_incident FROM incident_deliveries WHERE incident_id = $1", 1,
+                    v, PGRES_TUPLES_OK, "reading the incident", err, errlen);
+    if (!r)
+        return NULL;
+    char *s = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    if (!PQntuples(r))
+        snprintf(err, errlen, "incident %s was never delivered to the playbooks", incident_id);
+    PQclear(r);
+    return s;
+}
+
+static int ids_of(PGconn *c, const char *sql, int64_t *ids, int max, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", max);
+    const char *v[] = {lim};
+    PGresult *r = q(c, sql, 1, v, PGRES_TUPLES_OK, "finding due actions", err, errlen);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++)
+        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+int pb_store_due_expiry(PGconn *c, int64_t *ids, int max, char *err, size_t errlen)
+{
+    return ids_of(c, "SELECT id FROM actions WHERE state = 'pending_approval' AND expires_at <= "
+                     "now() ORDER BY id LIMIT $1::int", ids, max, err, errlen);
+}
+
+int pb_store_due_revert(PGconn *c, int64_t *ids, int max, char *err, size_t errlen)
+{
+    return ids_of(c, "SELECT id FROM actions WHERE state = 'done' AND revert_at <= now() AND "
+                     "reverted_at IS NULL ORDER BY revert_at LIMIT $1::int", ids, max, err, errlen);
+}
+
+int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, size_t errlen)
+{
+    int rc = -1;
+    char ids[32], rids[32], detail[96];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    snprintf(rids, sizeof rids, "%" PRId64, revert_id);
+    snprintf(detail, sizeof detail, "{\"revert_action\":%" PRId64 "}", revert_id);
+    if (pb_store_begin(c, err, errlen) < 0)
+        return -1;
+    const char *v[] = {ids};
+    PGresult *r = q(c, "UPDATE actions SET reverted_at = now(), updated_at = now() WHERE id = "
+                       "$1::bigint AND reverted_at IS NULL RETURNING incident_id",
+                    1, v, PGRES_TUPLES_OK, "marking the action reverted", err, errlen);
+    if (!r)
+        goto error;
+    if (PQntuples(r) == 1 &&
+        pb_audit_append(c, "auto-revert", "reverted", id, PQgetvalue(r, 0, 0), detail, err,
+                        errlen) < 0) {
+        PQclear(r);
+        goto error;
+    }
+    PQclear(r);
+    if (pb_store_commit(c, err, errlen) < 0)
+        goto error;
+    rc = 0;
+    goto done;
+error:
+    pb_store_rollback(c);
+done:
+    (void)rids;
+    return rc;
+}
+
+int pb_store_list(PGconn *c, const char *state, const char *incident, int limit, bool json,
+                  FILE *out, char *err, size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[] = {state, incident, lim};
+    PGresult *r = q(c,
+                    "SELECT id, state, kind, subject, incident_id, playbook, "
+                    "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                    "coalesce(CASE WHEN state = 'pending_approval' THEN 'expires ' || "
+                    "to_char(expires_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, error, "
+                    "decision_reason, CASE WHEN reverted_at IS NOT NULL THEN 'reverted' "
+                    "WHEN revert_at IS NOT NULL THEN 'reverts ' || to_char(revert_at, "
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, ''), "
+                    "(SELECT row_to_json(x) FROM (SELECT a.*) x)::text "
+                    "FROM actions a WHERE ($1::text IS NULL OR state = $1) AND "
+                    "($2::text IS NULL OR incident_id = $2) ORDER BY id DESC LIMIT $3::int",
+                    3, v, PGRES_TUPLES_OK, "listing actions", err, errlen);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    if (!json)
+        fprintf(out, "%-6s %-16s %-14s %-20s %-20s %-22s %-20s %s\n", "ID", "STATE", "KIND",
+                "SUBJECT", "INCIDENT", "PLAYBOOK", "CREATED", "NOTE");
+    for (int i = 0; i < n; i++) {
+        if (json)
+            fprintf(out, "%s\n", PQgetvalue(r, i, 8));
+        else
+            fprintf(out, "%-6s %-16s %-14s %-20.20s %-20.20s %-22.22s %-20s %s\n",
+                    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                    PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+                    PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+    }
+    PQclear(r);
+    return n;
+}

@@ -1,0 +1,106 @@
+/* The playbooks' PostgreSQL side: actions and their state machine, the
+ * audit chain, incident deliveries. Parameterised SQL only. Functions that
+ * say "in the caller's transaction" expect BEGIN to have been sent. */
+#ifndef PB_STORE_H
+#define PB_STORE_H
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "playbooks/pb.h"
+
+/* One row of actions, as the executor needs it. Strings owned by the
+ * struct: pb_action_clear(). */
+typedef struct {
+    int64_t id;
+    char *incident_id, *playbook, *subject, *state, *actor;
+    pb_kind kind;
+    cJSON *params;
+    int64_t ttl_s;     /* 0: none */
+    int64_t revert_of; /* 0: none */
+    bool dry_run, approval_required;
+} pb_action;
+
+void pb_action_clear(pb_action *a);
+
+/* BEGIN / COMMIT / ROLLBACK. Return 0 or -1 with err. */
+int pb_store_begin(PGconn *c, char *err, size_t errlen);
+int pb_store_commit(PGconn *c, char *err, size_t errlen);
+void pb_store_rollback(PGconn *c);
+
+/* Appends one row to the audit chain, in the caller's transaction (the
+ * chain head is locked until it ends). detail is JSON text; action_id 0 and
+ * incident_id NULL mean none. */
+int pb_audit_append(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                    const char *incident_id, const char *detail, char *err, size_t errlen);
+
+/* Same, in a transaction of its own. */
+int pb_audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                       const char *incident_id, const char *detail, char *err, size_t errlen);
+
+/* Walks the whole chain in order, recomputing every hash. Returns 0 when
+ * it holds (*rows counted), 1 when it is broken (*bad_seq is the first bad
+ * row, why says what is wrong), -1 on a database error (err). */
+int pb_audit_verify(PGconn *c, int64_t *rows, int64_t *bad_seq, char *why, size_t whylen,
+                    char *err, size_t errlen);
+
+/* The hash of one row: SHA-256 over the length-prefixed fields (see
+ * docs/playbooks.md), as 64 hex characters. NULL strings are encoded as
+ * absent, distinct from empty. */
+void pb_audit_hash(const char *prev_hash, int64_t seq, int64_t ts_us, const char *actor,
+                   const char *event, const char *action_id, const char *incident_id,
+                   const char *detail, char out[65]);
+
+/* Records a new action as proposed, then moves it to first_state
+ * (pending_approval, approved or dry_run; result_json, which may be NULL,
+ * says what a dry run would have done), auditing both, in one
+ * transaction. When the same incident, kind and params (and dry-run flag)
+ * is already recorded, nothing is written and *created is false. Writes the
+ * id and current state. */
+int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, pb_kind kind,
+                     const char *subject, const char *params_json, bool dry_run,
+                     bool approval_required, int64_t ttl_s, int64_t revert_of,
+                     const char *actor, const char *first_state, int64_t expiry_ms,
+                     const char *result_json, int64_t *id, char *state, size_t statelen, bool *created, char *err,
+                     size_t errlen);
+
+/* Moves action id from one of the states in from (a PostgreSQL array
+ * literal such as "{approved}") to `to`, with the audit row, in one
+ * transaction. note is the rejection reason or the error; result (JSON) is
+ * kept for done. Returns 1 when moved, 0 when the action was not in a from
+ * state (someone else moved it), -1 on error. */
+int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
+                        const char *actor, const char *note, const char *result_json,
+                        char *err, size_t errlen);
+
+/* Reads one action. Returns 1 found, 0 not found, -1 error. */
+int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen);
+
+/* Counts a delivery of an incident and keeps its JSON; writes how many
+ * deliveries there have been (this one included) and how many actions it
+ * has. */
+int pb_store_delivery(PGconn *c, const char *incident_id, const char *json, int64_t *deliveries,
+                      int64_t *actions, char *err, size_t errlen);
+
+/* The last JSON of an incident, or NULL. The caller frees it. */
+char *pb_store_incident_json(PGconn *c, const char *incident_id, char *err, size_t errlen);
+
+/* Ids of actions due for something: pending approvals past expires_at,
+ * done actions past revert_at and not reverted. Returns the count written
+ * (at most max) or -1. */
+int pb_store_due_expiry(PGconn *c, int64_t *ids, int max, char *err, size_t errlen);
+int pb_store_due_revert(PGconn *c, int64_t *ids, int max, char *err, size_t errlen);
+
+/* Marks a done action reverted by revert_id (audited). */
+int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, size_t errlen);
+
+/* Writes the actions (filtered by state and incident, both may be NULL) as
+ * a table, or JSON lines when json is set. Returns the row count or -1. */
+int pb_store_list(PGconn *c, const char *state, const char *incident, int limit, bool json,
+                  FILE *out, char *err, size_t errlen);
+
+#endif
