@@ -230,8 +230,16 @@ static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool wi
     }
     pb_engine_opts o = {.cfg = cfg, .db = *db, .persist = true, .fx = *fx};
     pb_engine *e = pb_engine_new(&o, err, sizeof err);
-    if (!e)
+    if (!e) {
         fprintf(stderr, "custos: %s\n", err);
+        return NULL;
+    }
+    /* An action that fails here escalates through the playbooks, as in
+     * the daemon. A refused file is reported by the loader's log. */
+    if (with_fx && pb_engine_load_dir(e, pb_engine_dir(cfg), NULL) < 0) {
+        pb_engine_free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -245,8 +253,6 @@ static int playbook_apply(core_config *cfg, const char *incident)
     char *inc = NULL;
     pb_engine *e = open_engine(cfg, &db, &fx, true);
     if (!e)
-        goto done;
-    if (pb_engine_load_dir(e, pb_engine_dir(cfg), stderr) < 0)
         goto done;
     inc = read_file(incident, &len, err, sizeof err);
     if (!inc || pb_engine_incident(e, inc, len, -1, 0, err, sizeof err) < 0) {

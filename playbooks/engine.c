@@ -207,7 +207,7 @@ int pb_engine_load_dir(pb_engine *e, const char *dir, FILE *report)
             pb_playbook_free(&e->pbs[i].pb);
     }
     e->n = w;
-    if (e->o.persist) {
+    if (e->o.persist && e->o.audit_loads) {
         char *detail = cJSON_PrintUnformatted(sum);
         char err[512];
         if (detail && pb_audit_append_tx(e->o.db, "custos", "playbooks_reloaded", 0, NULL, detail,

@@ -23,6 +23,7 @@ typedef struct {
     bool persist;           /* record actions in db; false: in memory, always dry-run */
     pb_fx *fx;              /* borrowed; NULL: approved actions cannot execute */
     bool force_dry_run;     /* every action is dry_run (custos playbook test) */
+    bool audit_loads;       /* audit every (re)load of the folder (the daemon) */
 } pb_engine_opts;
 
 typedef struct {

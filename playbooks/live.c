@@ -148,7 +148,8 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
     pl->fx = pb_fx_new(cfg, err, errlen);
     if (!pl->fx)
         goto error;
-    pb_engine_opts o = {.cfg = cfg, .db = pl->db, .persist = true, .fx = pl->fx};
+    pb_engine_opts o = {.cfg = cfg, .db = pl->db, .persist = true, .fx = pl->fx,
+                          .audit_loads = true};
     pl->eng = pb_engine_new(&o, err, errlen);
     if (!pl->eng)
         goto error;
