@@ -605,7 +605,7 @@ static int usage(FILE *f)
             "same options and seed; only --realtime reads the clock.\n"
             "\n"
             "  --count N     events to write; 0 = endless (default 10000)\n"
-            "  --keys K      api keys, with Zipf-like volumes (default 1000)\n"
+            "  --keys K      api keys, with Zipf-like volumes (default 1000, at most 10^6)\n"
             "  --seed S      random seed (default 1)\n"
             "  --eps R       mean event-time rate: event times are spaced as a Poisson\n"
             "                stream of R events per second (default 200)\n"
@@ -654,7 +654,7 @@ static int parse_args(int argc, char **argv, gen_opts *o)
         } else if (core_cli_opt(argc, argv, &i, "--count", &v)) {
             o->count = (uint64_t)core_cli_num("--count", v, 0, INT64_MAX);
         } else if (core_cli_opt(argc, argv, &i, "--keys", &v)) {
-            o->n_keys = (uint32_t)core_cli_num("--keys", v, 1, 10000000);
+            o->n_keys = (uint32_t)core_cli_num("--keys", v, 1, 1000000);
         } else if (core_cli_opt(argc, argv, &i, "--seed", &v)) {
             o->seed = (uint64_t)core_cli_num("--seed", v, 0, INT64_MAX);
         } else if (core_cli_opt(argc, argv, &i, "--eps", &v)) {
