@@ -117,7 +117,7 @@ int an_cmd_analyze(int argc, char **argv)
                             is_stdin ? "<stdin>" : files[f], (unsigned long long)lineno, err);
                 continue;
             }
-            int prc = an_engine_push(e, &ev, 0);
+            int prc = an_engine_push(e, &ev, 0, 0);
             core_event_clear(&ev);
             if (prc < 0) {
                 fprintf(stderr, "custos analyze: out of memory\n");

@@ -35,6 +35,7 @@ struct an_engine {
     int64_t now_us;  /* event time of the last observation processed */
     int64_t last_tick_min;
     int64_t source_idle_ms;
+    int64_t last_new_source_ms; /* live: when a source was last seen for the first time */
     /* keys */
     an_key **buckets;
     size_t nbuckets, nkeys;
@@ -147,7 +148,7 @@ static bool sysprompt_echoed(const core_event *ev)
     return echoed;
 }
 
-static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source)
+static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
     size_t nsc = ev->n_scores < AN_OBS_SCORES_MAX ? ev->n_scores : AN_OBS_SCORES_MAX;
     size_t extra = slen(ev->event_id) + slen(ev->api_key_id) + slen(ev->tenant) +
@@ -160,6 +161,7 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source)
     char *p = (char *)(o + 1);
     o->ts_us = ev->ts_us;
     o->seq = e->seq++;
+    o->arrival_us = arrival_us;
     o->source = source;
     o->event_id = put(&p, ev->event_id);
     o->api_key_id = put(&p, ev->api_key_id);
@@ -436,6 +438,12 @@ void an_engine_set_source_idle_ms(an_engine *e, int64_t idle_ms) { e->source_idl
 
 static void release(an_engine *e)
 {
+    /* live: a new partition (start-up, rebalance) may be followed by others
+     * whose first events are older; wait until no new one has appeared for
+     * the idle time before trusting the watermark */
+    if (e->source_idle_ms && core_mono_ms() - e->last_new_source_ms < e->source_idle_ms &&
+        e->nheap <= (size_t)e->cfg->an_reorder_max_events)
+        return;
     int64_t wm = watermark(e);
     int64_t horizon = wm == INT64_MIN ? INT64_MIN : wm - e->cfg->an_reorder_window_ms * 1000;
     while (e->nheap && (e->heap[0]->ts_us <= horizon ||
@@ -448,9 +456,9 @@ static void release(an_engine *e)
 
 void an_engine_advance(an_engine *e) { release(e); }
 
-int an_engine_push(an_engine *e, const core_event *ev, int32_t source)
+int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
-    an_obs *o = make_obs(e, ev, source);
+    an_obs *o = make_obs(e, ev, source, arrival_us);
     if (!o)
         return -1;
     size_t i;
@@ -460,6 +468,8 @@ int an_engine_push(an_engine *e, const core_event *ev, int32_t source)
         e->src[e->nsrc].id = source;
         e->src[e->nsrc].max_ts = INT64_MIN;
         e->nsrc++;
+        if (e->source_idle_ms)
+            e->last_new_source_ms = core_mono_ms();
     }
     if (i < e->nsrc) {
         if (o->ts_us > e->src[i].max_ts)

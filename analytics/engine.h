@@ -44,6 +44,7 @@ enum {
 typedef struct an_obs {
     int64_t ts_us;
     uint64_t seq; /* arrival order: the last tie-breaker only */
+    int64_t arrival_us; /* live: monotonic time it was handed over (latency figures only) */
     int32_t source;
     const char *event_id, *api_key_id, *tenant, *model, *model_version, *finish_reason;
     uint64_t key_hash, tenant_hash;
@@ -167,9 +168,10 @@ typedef struct {
 an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *err, size_t errlen);
 
 /* Reduces ev to an observation and queues it; ev stays the caller's.
- * source: the ordering source (Kafka partition; 0 offline). Returns 0, or -1
- * when out of memory. */
-int an_engine_push(an_engine *e, const core_event *ev, int32_t source);
+ * source: the ordering source (Kafka partition; 0 offline). arrival_us: live,
+ * the monotonic time the event was handed over (for latency figures; 0
+ * offline). Returns 0, or -1 when out of memory. */
+int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us);
 
 /* Live only: a source that has pushed nothing for idle_ms of wall time no
  * longer holds the watermark back, so a quiet partition does not stall

@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     char *incident_id, *type, *severity, *ts, *event_id, *api_key_id, *model, *model_version,
         *summary, *evidence;
+    int64_t arrival_us; /* when its event reached the analytics (committed) */
 } alert_row;
 
 struct an_live {
@@ -55,8 +56,7 @@ struct an_live {
     size_t nincs, capincs;
     alert_row *alerts;
     size_t nalerts, capalerts;
-    int64_t batch_enq_us;
-    int64_t *lat_us; /* committed -> incident row, per incident write */
+    int64_t *lat_us; /* committed event -> alert/incident rows committed */
     size_t nlat;
     core_log_limit rl_db, rl_kafka;
 };
@@ -203,6 +203,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
         .model_version = dupz(a->trigger->model_version),
         .summary = dupz(a->summary ? a->summary : ""),
         .evidence = ev ? ev : strdup("{}"),
+        .arrival_us = a->trigger->arrival_us,
     };
 }
 
@@ -275,9 +276,12 @@ static void flush_db(an_live *al)
     }
     if (core_db_exec(al->pg, "COMMIT", err, sizeof err) < 0)
         goto fail;
+    /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
-    for (size_t i = 0; i < al->nincs && al->lat_us; i++) {
-        al->lat_us[al->nlat % LAT_SAMPLES] = now - al->batch_enq_us;
+    for (size_t i = 0; i < al->nalerts && al->lat_us; i++) {
+        if (!al->alerts[i].arrival_us)
+            continue;
+        al->lat_us[al->nlat % LAT_SAMPLES] = now - al->alerts[i].arrival_us;
         al->nlat++;
     }
     for (size_t i = 0; i < al->nincs; i++)
@@ -313,7 +317,6 @@ static void *run(void *arg)
             }
             if (pthread_cond_timedwait(&al->can_get, &al->mu, &ts) != 0 && !al->head) {
                 pthread_mutex_unlock(&al->mu);
-                al->batch_enq_us = core_mono_us();
                 an_engine_advance(al->engine);
                 flush_db(al);
                 if (al->rk)
@@ -333,10 +336,9 @@ static void *run(void *arg)
         pthread_cond_broadcast(&al->can_put);
         pthread_mutex_unlock(&al->mu);
 
-        al->batch_enq_us = q->enq_us;
         for (size_t i = 0; i < q->n; i++) {
             core_event *ev = &q->evs[i];
-            if (an_engine_push(al->engine, ev, ev->partition) < 0)
+            if (an_engine_push(al->engine, ev, ev->partition, q->enq_us) < 0)
                 core_log(CORE_LOG_ERROR, "analytics", "out of memory: event skipped", NULL);
             core_event_clear(ev);
         }
@@ -348,7 +350,6 @@ static void *run(void *arg)
         if (al->rk)
             rd_kafka_poll(al->rk, 0);
     }
-    al->batch_enq_us = core_mono_us();
     an_engine_finish(al->engine);
     flush_db(al);
     return NULL;
@@ -454,8 +455,8 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     an_callbacks cb = {on_incident, on_alert, al};
     if (!(al->engine = an_engine_new(&al->cfg, &cb, err, errlen)))
         goto error;
-    /* a partition silent for a few reorder windows of wall time no longer
-     * holds the others back */
+    /* a partition silent for 2 s of wall time (or four reorder windows) no
+     * longer holds the others back */
     int64_t idle = 4 * cfg->an_reorder_window_ms;
     an_engine_set_source_idle_ms(al->engine, idle < 2000 ? 2000 : idle);
     if (!(al->pg = core_db_connect(al->dsn, (int)cfg->pg_connect_timeout_s, err, errlen)))

@@ -103,9 +103,10 @@ static const setting g_settings[] = {
      NULL, false, false, "Kafka topic the live analytics publish incident JSON to"},
     {"analytics", "queue_events", T_INT, OFF(an_queue_events), "65536", 16, 16777216, NULL, false,
      false, "bounded queue between the collector and the analytics; full = back-pressure"},
-    {"analytics", "reorder_window_ms", T_MS, OFF(an_reorder_window_ms), "500ms", 0, 86400000, NULL,
-     false, false, "event-time disorder tolerated: events are processed in (ts, event_id) order "
-     "once the watermark is this far past them"},
+    {"analytics", "reorder_window_ms", T_MS, OFF(an_reorder_window_ms), "100ms", 0, 86400000, NULL,
+     false, false, "event-time disorder tolerated within a partition: events are processed in "
+     "(ts, event_id) order once the watermark (the least of the partitions' newest event times) "
+     "is this far past them"},
     {"analytics", "reorder_max_events", T_INT, OFF(an_reorder_max_events), "500000", 1, 100000000,
      NULL, false, false, "events held for reordering at most; past it the oldest is processed early"},
     {"analytics", "key_idle_ms", T_MS, OFF(an_key_idle_ms), "6h", 60000, (int64_t)30 * 86400000,

@@ -294,7 +294,7 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL, *evpath = NULL, *lpath = NULL;
     int half = 2, nkeys = 300;
-    double hours = 6;
+    double hours = 6, restamp = 0;
     uint64_t seed = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
@@ -305,6 +305,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--hours"))
             hours = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--restamp"))
+            restamp = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--keys"))
             nkeys = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--events"))
@@ -318,7 +320,7 @@ int main(int argc, char **argv)
     }
     if (!dir || !evpath || !lpath || hours < 6 || nkeys < 50) {
         fprintf(stderr, "usage: scengen --data DIR --half test|tune [--seed N] [--hours H>=6] "
-                        "[--keys N>=50] --events FILE --labels FILE\n");
+                        "[--keys N>=50] [--restamp EPS] --events FILE --labels FILE\n");
         return 2;
     }
     g_rng ^= seed * 0x9E3779B97F4A7C15ULL;
@@ -642,7 +644,21 @@ int main(int argc, char **argv)
         perror(evpath);
         return 2;
     }
+    /* --restamp EPS: event time follows the wall clock from now + 5 s at EPS
+     * events a second, for live latency measurements (labels no longer apply) */
+    int64_t base = (int64_t)time(NULL) * SEC + 5 * SEC;
     for (size_t i = 0; i < g_nev; i++) {
+        char *p = restamp > 0 ? strstr(g_ev[i].json, "\"ts\":\"") : NULL;
+        if (p) {
+            int64_t ts = base + (int64_t)((double)i * SEC / restamp);
+            time_t secs = (time_t)(ts / SEC);
+            struct tm tm;
+            char tsb[40];
+            gmtime_r(&secs, &tm);
+            size_t o2 = strftime(tsb, sizeof tsb, "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(tsb + o2, sizeof tsb - o2, ".%06lldZ", (long long)(ts % SEC));
+            memcpy(p + 6, tsb, strlen(tsb)); /* same length: 27 characters */
+        }
         fputs(g_ev[i].json, out);
         fputc('\n', out);
         free(g_ev[i].json);

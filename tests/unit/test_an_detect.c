@@ -139,7 +139,7 @@ static void push_ev(fixture *f, double ts_s, evspec s, int32_t source)
     char err[256];
     if (coll_decode_native(&lim, txt, strlen(txt), &ev, err, sizeof err) < 0)
         fail_msg("decode: %s in %s", err, txt);
-    assert_int_equal(an_engine_push(f->e, &ev, source), 0);
+    assert_int_equal(an_engine_push(f->e, &ev, source, 0), 0);
     core_event_clear(&ev);
     free(txt);
 }
