@@ -5,8 +5,10 @@
  * what the decoder promises is checked on every result: a refusal comes with
  * a NUL-terminated reason and a cleared event; an accepted event has every
  * required field, and every string is valid UTF-8, NUL-free up to its length
- * and within its cap. A broken promise aborts, which libFuzzer reports as a
- * crash with the input that caused it. */
+ * and within its cap; and an accepted input is RFC 8259 JSON, as judged by the
+ * small independent validator below (cJSON alone lets through "01", raw
+ * control characters and "\u00G1", which it read as U+0000). A broken
+ * promise aborts, which libFuzzer reports as a crash with its input. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,6 +67,153 @@ static void check_event(const core_event *ev, const coll_limits *lim)
         CHECK(strlen(ev->attrs_json) <= lim->attrs_max_bytes && ev->attrs_json[0] == '{');
 }
 
+/* ---- an independent, strict JSON validator (the oracle) ---- */
+
+typedef struct {
+    const uint8_t *s;
+    size_t n, i;
+} lexer;
+
+static int peek(const lexer *l) { return l->i < l->n ? l->s[l->i] : -1; }
+
+static void skip_ws(lexer *l)
+{
+    while (l->i < l->n && (l->s[l->i] == ' ' || l->s[l->i] == '\t' || l->s[l->i] == '\n' ||
+                           l->s[l->i] == '\r'))
+        l->i++;
+}
+
+static int hexval(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int json_string(lexer *l)
+{
+    if (peek(l) != '"')
+        return 0;
+    l->i++;
+    for (;;) {
+        int c = peek(l);
+        if (c < 0x20) /* end of input or a raw control character */
+            return 0;
+        l->i++;
+        if (c == '"')
+            return 1;
+        if (c != '\\')
+            continue;
+        c = peek(l);
+        l->i++;
+        if (c == 'u') {
+            for (int k = 0; k < 4; k++, l->i++)
+                if (!hexval(peek(l)))
+                    return 0;
+        } else if (c <= 0 || !strchr("\"\\/bfnrt", c)) {
+            return 0;
+        }
+    }
+}
+
+static int digits1(lexer *l)
+{
+    size_t start = l->i;
+    while (peek(l) >= '0' && peek(l) <= '9')
+        l->i++;
+    return l->i > start;
+}
+
+static int json_number(lexer *l)
+{
+    if (peek(l) == '-')
+        l->i++;
+    if (peek(l) == '0')
+        l->i++;
+    else if (!digits1(l))
+        return 0;
+    if (peek(l) == '.') {
+        l->i++;
+        if (!digits1(l))
+            return 0;
+    }
+    if (peek(l) == 'e' || peek(l) == 'E') {
+        l->i++;
+        if (peek(l) == '+' || peek(l) == '-')
+            l->i++;
+        if (!digits1(l))
+            return 0;
+    }
+    return 1;
+}
+
+static int json_literal(lexer *l, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (l->n - l->i < k || memcmp(l->s + l->i, lit, k) != 0)
+        return 0;
+    l->i += k;
+    return 1;
+}
+
+static int json_value(lexer *l, int depth)
+{
+    if (depth > 64)
+        return 0;
+    skip_ws(l);
+    int c = peek(l);
+    if (c == '"')
+        return json_string(l);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return json_number(l);
+    if (c == 't')
+        return json_literal(l, "true");
+    if (c == 'f')
+        return json_literal(l, "false");
+    if (c == 'n')
+        return json_literal(l, "null");
+    if (c != '{' && c != '[')
+        return 0;
+    int close = c == '{' ? '}' : ']';
+    l->i++;
+    skip_ws(l);
+    if (peek(l) == close) {
+        l->i++;
+        return 1;
+    }
+    for (;;) {
+        if (close == '}') {
+            skip_ws(l);
+            if (!json_string(l))
+                return 0;
+            skip_ws(l);
+            if (peek(l) != ':')
+                return 0;
+            l->i++;
+        }
+        if (!json_value(l, depth + 1))
+            return 0;
+        skip_ws(l);
+        c = peek(l);
+        l->i++;
+        if (c == close)
+            return 1;
+        if (c != ',')
+            return 0;
+    }
+}
+
+/* The whole input is one JSON value (after an optional UTF-8 byte order
+ * mark, which the decoder documents that it skips). */
+static int is_json(const uint8_t *s, size_t n)
+{
+    lexer l = {s, n, 0};
+    if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+        l.i = 3;
+    if (!json_value(&l, 0))
+        return 0;
+    skip_ws(&l);
+    return l.i == n;
+}
+
 static void run(const coll_limits *lim, const uint8_t *data, size_t size)
 {
     core_event ev;
@@ -73,6 +222,7 @@ static void run(const coll_limits *lim, const uint8_t *data, size_t size)
     memset(err, 0x7f, sizeof err);
     if (coll_decode_native(lim, data, size, &ev, err, sizeof err) == 0) {
         check_event(&ev, lim);
+        CHECK(is_json(data, size));
     } else {
         CHECK(memchr(err, '\0', sizeof err) != NULL && err[0] != '\0');
         CHECK(ev.arena == NULL && ev.event_id == NULL);
