@@ -37,11 +37,12 @@ if t_sql "DELETE FROM audit_log WHERE seq = 3" 2>/dev/null; then t_fail "audit_l
 
 # a superuser goes around the trigger: verify names the first altered row
 t_sql "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
-t_sql "UPDATE audit_log SET detail = replace(detail, 'key-attacker-1', 'key-innocent') WHERE seq = 4"
+seq=$(t_sql "SELECT min(seq) FROM audit_log WHERE event = 'proposed' AND detail LIKE '%key-attacker-1%'")
+t_sql "UPDATE audit_log SET detail = replace(detail, 'key-attacker-1', 'key-innocent') WHERE seq = $seq"
 if out=$("$B" audit verify --log-level warn); then t_fail "altered row not found: $out"; fi
-echo "$out" | grep -q "BROKEN at row 4: hash does not match" || t_fail "wrong verdict: $out"
+echo "$out" | grep -q "BROKEN at row $seq: hash does not match" || t_fail "wrong verdict: $out"
 t_log "ok: altered row -> $out"
-t_sql "UPDATE audit_log SET detail = replace(detail, 'key-innocent', 'key-attacker-1') WHERE seq = 4"
+t_sql "UPDATE audit_log SET detail = replace(detail, 'key-innocent', 'key-attacker-1') WHERE seq = $seq"
 "$B" audit verify --log-level warn >/dev/null || t_fail "restored chain does not verify"
 
 # rows cut off the end
