@@ -76,6 +76,12 @@ void pb_engine_free(pb_engine *e)
 size_t pb_engine_count(const pb_engine *e) { return e->n; }
 const cJSON *pb_engine_memory_actions(const pb_engine *e) { return e->mem; }
 const cJSON *pb_engine_last_runs(const pb_engine *e) { return e->last_runs; }
+
+void pb_engine_memory_reset(pb_engine *e)
+{
+    cJSON_Delete(e->mem);
+    e->mem = cJSON_CreateArray();
+}
 void pb_engine_stats_get(const pb_engine *e, pb_engine_stats *s) { *s = e->st; }
 
 /* ---- loading ---- */

@@ -82,6 +82,9 @@ int pb_engine_tick(pb_engine *e, char *err, size_t errlen);
 /* In-memory mode: the actions recorded so far (a JSON array). Borrowed. */
 const cJSON *pb_engine_memory_actions(const pb_engine *e);
 
+/* In-memory mode: forgets the recorded actions (long benchmark loops). */
+void pb_engine_memory_reset(pb_engine *e);
+
 /* Run results of the last pb_engine_incident call, one per playbook run
  * (JSON array of {playbook, status, matched, actions, us, error}). */
 const cJSON *pb_engine_last_runs(const pb_engine *e);
