@@ -455,10 +455,10 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     an_callbacks cb = {on_incident, on_alert, al};
     if (!(al->engine = an_engine_new(&al->cfg, &cb, err, errlen)))
         goto error;
-    /* a partition silent for 2 s of wall time (or four reorder windows) no
-     * longer holds the others back */
-    int64_t idle = 4 * cfg->an_reorder_window_ms;
-    an_engine_set_source_idle_ms(al->engine, idle < 2000 ? 2000 : idle);
+    /* a partition silent for partition_idle_ms of wall time no longer holds
+     * the others back: one with traffic delivers a batch at least every
+     * collector.batch_max_ms */
+    an_engine_set_source_idle_ms(al->engine, cfg->an_partition_idle_ms);
     if (!(al->pg = core_db_connect(al->dsn, (int)cfg->pg_connect_timeout_s, err, errlen)))
         goto error;
     if (core_db_check_schema(al->pg, err, errlen) < 0)

@@ -107,6 +107,9 @@ static const setting g_settings[] = {
      false, false, "event-time disorder tolerated within a partition: events are processed in "
      "(ts, event_id) order once the watermark (the least of the partitions' newest event times) "
      "is this far past them"},
+    {"analytics", "partition_idle_ms", T_MS, OFF(an_partition_idle_ms), "500ms", 1, 3600000, NULL,
+     false, false, "live: a partition that delivered nothing for this long (wall time) stops "
+     "holding the watermark back; also how long start-up waits for the partitions to show up"},
     {"analytics", "reorder_max_events", T_INT, OFF(an_reorder_max_events), "500000", 1, 100000000,
      NULL, false, false, "events held for reordering at most; past it the oldest is processed early"},
     {"analytics", "key_idle_ms", T_MS, OFF(an_key_idle_ms), "6h", 60000, (int64_t)30 * 86400000,

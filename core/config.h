@@ -56,6 +56,7 @@ typedef struct core_config {
     char *an_incidents_topic;
     int64_t an_queue_events;
     int64_t an_reorder_window_ms;
+    int64_t an_partition_idle_ms;
     int64_t an_reorder_max_events;
     int64_t an_key_idle_ms;
     int64_t an_max_keys;
