@@ -34,8 +34,16 @@ static uint64_t mix64(uint64_t x)
  * 64-bit add counts 8 bit positions at once. */
 static uint64_t g_lut[256];
 
+/* ASCII letters folded, digits kept, other ASCII 0 (a separator); bytes of
+ * multi-byte UTF-8 characters are word characters as they are. */
+static unsigned char g_word[256];
+
 static void lut_init(void)
 {
+    for (int c = 0; c < 256; c++)
+        g_word[c] = c >= 0x80 ? (unsigned char)c
+                    : isalnum(c) ? (unsigned char)tolower(c)
+                                 : 0;
     for (int b = 0; b < 256; b++) {
         uint64_t v = 0;
         for (int i = 0; i < 8; i++)
@@ -56,12 +64,13 @@ uint64_t an_simhash(const char *s, size_t n)
     int words = 0;
     size_t i = 0;
     while (i < n && words < SIM_MAX_WORDS) {
-        while (i < n && !isalnum((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+        while (i < n && !g_word[(unsigned char)s[i]])
             i++;
         uint64_t h = 1469598103934665603ULL;
         size_t len = 0;
-        while (i < n && (isalnum((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)) {
-            h ^= (unsigned char)tolower((unsigned char)s[i]);
+        unsigned char w;
+        while (i < n && (w = g_word[(unsigned char)s[i]])) {
+            h ^= w;
             h *= 1099511628211ULL;
             i++;
             len++;
