@@ -12,6 +12,8 @@
 
 #define MAX_TODO 256
 #define TICK_BATCH 100
+#define ORPHAN_S 30   /* approved and not executed for this long: orphaned */
+#define STUCK_S 600   /* executing for this long: the executor is gone */
 
 typedef struct {
     pb_playbook pb;
@@ -829,6 +831,33 @@ static int revert_due(pb_engine *e, char *err, size_t errlen)
     return n;
 }
 
+/* A process that stopped between approval and execution leaves approved
+ * actions behind: execute them (the claim is atomic, so two daemons do not
+ * both). One that stopped mid-execution leaves an action executing: whether
+ * its effect happened is unknown, so it fails and escalates for a human. */
+static int recover(pb_engine *e, char *err, size_t errlen)
+{
+    int64_t ids[TICK_BATCH];
+    int n = pb_store_due_orphans(e->o.db, ORPHAN_S, ids, TICK_BATCH, err, errlen);
+    for (int i = 0; i < n; i++)
+        if (pb_engine_execute(e, ids[i], err, errlen) < 0)
+            return -1;
+    int m = pb_store_due_stuck(e->o.db, STUCK_S, ids, TICK_BATCH, err, errlen);
+    for (int i = 0; i < m; i++) {
+        int moved = pb_store_transition(e->o.db, ids[i], "{executing}", "failed", "custos",
+                                        "interrupted: custos stopped while executing it", NULL,
+                                        err, errlen);
+        if (moved < 0)
+            return -1;
+        pb_action a;
+        if (moved == 1 && pb_store_get(e->o.db, ids[i], &a, err, errlen) == 1) {
+            escalate(e, &a, "interrupted: custos stopped while executing it");
+            pb_action_clear(&a);
+        }
+    }
+    return n < 0 || m < 0 ? -1 : n + m;
+}
+
 int pb_engine_tick(pb_engine *e, char *err, size_t errlen)
 {
     if (!e->o.persist)
@@ -839,5 +868,8 @@ int pb_engine_tick(pb_engine *e, char *err, size_t errlen)
     int b = revert_due(e, err, errlen);
     if (b < 0)
         return -1;
-    return a + b;
+    int c = e->o.fx ? recover(e, err, errlen) : 0;
+    if (c < 0)
+        return -1;
+    return a + b + c;
 }

@@ -103,22 +103,41 @@ static void *loop(void *arg)
             pl->qn--;
         }
         stopping = pl->stop;
+        size_t left = pl->qn;
         pthread_mutex_unlock(&pl->mu);
         if (item) {
             char err[512];
             keep_connected(pl);
             if (pb_engine_incident(pl->eng, item, strlen(item), -1, 0, err, sizeof err) < 0) {
                 char q[600];
-                core_log(CORE_LOG_ERROR, "playbooks", "incident refused", "error=%s",
-                         core_log_quote(q, sizeof q, err));
+                if (PQstatus(pl->db) != CONNECTION_OK && !stopping) {
+                    /* The database is gone, not the incident: put it back
+                     * at the head and wait for the connection. */
+                    core_log(CORE_LOG_ERROR, "playbooks", "database lost, incident kept",
+                             "error=%s", core_log_quote(q, sizeof q, err));
+                    pthread_mutex_lock(&pl->mu);
+                    if (pl->qn < pl->qcap) {
+                        pl->qhead = (pl->qhead + pl->qcap - 1) % pl->qcap;
+                        pl->q[pl->qhead] = item;
+                        pl->qn++;
+                        item = NULL;
+                    }
+                    pthread_mutex_unlock(&pl->mu);
+                    struct timespec ts = {.tv_sec = 0, .tv_nsec = 500000000};
+                    nanosleep(&ts, NULL);
+                } else {
+                    core_log(CORE_LOG_ERROR, "playbooks", "incident refused", "error=%s",
+                             core_log_quote(q, sizeof q, err));
+                }
             }
             free(item);
+            item = NULL;
         }
         if (core_mono_ms() >= next_tick) {
             tick(pl);
             next_tick = core_mono_ms() + pl->cfg->pb_tick_ms;
         }
-        if (stopping && !item)
+        if (stopping && left == 0)
             break;
     }
     return NULL;
@@ -206,6 +225,19 @@ void pb_live_stop(pb_live *pl)
         pthread_cond_signal(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
         pthread_join(pl->th, NULL);
+        pb_engine_stats st;
+        pb_engine_stats_get(pl->eng, &st);
+        core_log(CORE_LOG_INFO, "playbooks", "playbooks stopped",
+                 "incidents=%" PRIu64 " runs=%" PRIu64 " ok=%" PRIu64 " errors=%" PRIu64
+                 " blocked=%" PRIu64 " memory=%" PRIu64 " instructions=%" PRIu64
+                 " deadline=%" PRIu64 " actions=%" PRIu64 " executed=%" PRIu64
+                 " exec_failed=%" PRIu64 " escalations=%" PRIu64 " expired=%" PRIu64
+                 " reverted=%" PRIu64 " dropped=%" PRIu64,
+                 st.incidents, st.runs, st.failed[PB_SB_OK],
+                 st.failed[PB_SB_ERROR] + st.failed[PB_SB_SYNTAX], st.failed[PB_SB_BLOCKED],
+                 st.failed[PB_SB_MEMORY], st.failed[PB_SB_INSTRUCTIONS],
+                 st.failed[PB_SB_DEADLINE], st.actions, st.executed, st.exec_failed,
+                 st.escalations, st.expired, st.reverted, atomic_load(&pl->dropped));
     }
     for (size_t i = 0; pl->q && i < pl->qn; i++)
         free(pl->q[(pl->qhead + i) % pl->qcap]);

@@ -489,6 +489,37 @@ int pb_store_due_revert(PGconn *c, int64_t *ids, int max, char *err, size_t errl
                      "reverted_at IS NULL ORDER BY revert_at LIMIT $1::int", ids, max, err, errlen);
 }
 
+static int ids_of2(PGconn *c, const char *sql, int secs, int64_t *ids, int max, char *err,
+                   size_t errlen)
+{
+    char lim[16], sec[16];
+    snprintf(lim, sizeof lim, "%d", max);
+    snprintf(sec, sizeof sec, "%d", secs);
+    const char *v[] = {lim, sec};
+    PGresult *r = q(c, sql, 2, v, PGRES_TUPLES_OK, "finding due actions", err, errlen);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++)
+        ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+int pb_store_due_orphans(PGconn *c, int stale_s, int64_t *ids, int max, char *err, size_t errlen)
+{
+    return ids_of2(c, "SELECT id FROM actions WHERE state = 'approved' AND updated_at < now() - "
+                      "$2::int * interval '1 second' ORDER BY id LIMIT $1::int",
+                   stale_s, ids, max, err, errlen);
+}
+
+int pb_store_due_stuck(PGconn *c, int stuck_s, int64_t *ids, int max, char *err, size_t errlen)
+{
+    return ids_of2(c, "SELECT id FROM actions WHERE state = 'executing' AND started_at < now() - "
+                      "$2::int * interval '1 second' ORDER BY id LIMIT $1::int",
+                   stuck_s, ids, max, err, errlen);
+}
+
 int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, size_t errlen)
 {
     int rc = -1;

@@ -95,6 +95,12 @@ char *pb_store_incident_json(PGconn *c, const char *incident_id, char *err, size
 int pb_store_due_expiry(PGconn *c, int64_t *ids, int max, char *err, size_t errlen);
 int pb_store_due_revert(PGconn *c, int64_t *ids, int max, char *err, size_t errlen);
 
+/* Approved actions nobody executed within stale_s seconds (a process
+ * stopped between approval and execution), and actions stuck executing
+ * for longer than stuck_s (a process stopped mid-way). */
+int pb_store_due_orphans(PGconn *c, int stale_s, int64_t *ids, int max, char *err, size_t errlen);
+int pb_store_due_stuck(PGconn *c, int stuck_s, int64_t *ids, int max, char *err, size_t errlen);
+
 /* Marks a done action reverted by revert_id (audited). */
 int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, size_t errlen);
 

@@ -93,5 +93,19 @@ pb_expect "escalation playbook ran" \
     "escalated critical"
 pb_expect "model untouched" "$(t_sql "SELECT version FROM model_deployments WHERE model = 'solo-model' AND active")" v1
 
+# crash recovery (simulated behind custos' back): an approved action nobody
+# executed is executed by the timer; one stuck executing fails and escalates
+pb_incident "$PB_DATA/extraction_high.json" inc-orphan key-orphan >"$T_DIR/orphan.json"
+pb_incident "$PB_DATA/extraction_high.json" inc-stuck key-stuck >"$T_DIR/stuck.json"
+CUSTOS_PLAYBOOKS_APPROVAL_KINDS=revoke_key "$B" playbook apply --incident "$T_DIR/orphan.json" --log-level warn >/dev/null 2>&1
+CUSTOS_PLAYBOOKS_APPROVAL_KINDS=revoke_key "$B" playbook apply --incident "$T_DIR/stuck.json" --log-level warn >/dev/null 2>&1
+t_sql "UPDATE actions SET state = 'approved', updated_at = now() - interval '1 hour' WHERE subject = 'key-orphan'"
+t_sql "UPDATE actions SET state = 'executing', started_at = now() - interval '1 hour' WHERE subject = 'key-stuck'"
+"$B" actions tick --log-level warn >/dev/null || t_fail "tick"
+pb_expect "orphan executed" "$(t_sql "SELECT state FROM actions WHERE subject = 'key-orphan'") $(t_sql "SELECT status FROM api_keys WHERE key_id = 'key-orphan'")" "done revoked"
+pb_expect "stuck one failed" "$(t_sql "SELECT state || ': ' || error FROM actions WHERE subject = 'key-stuck'")" \
+    "failed: interrupted: custos stopped while executing it"
+pb_expect "and escalated" "$(t_sql "SELECT count(*) FROM incident_updates WHERE incident_id = 'inc-stuck' AND status = 'escalated'")" 1
+
 "$B" audit verify --log-level warn || t_fail "audit chain"
 t_log "PASS"

@@ -86,13 +86,24 @@ pb_expect "refusal audited with its line" \
 pb_incident "$PB_DATA/extraction_high.json" inc-live-4 key-live-4 >&3
 t_wait_sql "SELECT reason FROM api_keys WHERE key_id = 'key-live-4'" v2 20
 
+# the daemon's connection is killed: the incident is kept, the connection
+# comes back, the incident is handled
+t_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()
+       AND application_name = 'custos' AND pid <> pg_backend_pid()" >/dev/null
+pb_incident "$PB_DATA/extraction_high.json" inc-live-5 key-live-5 >&3
+t_wait_sql "SELECT status FROM api_keys WHERE key_id = 'key-live-5'" revoked 30
+grep -q 'msg="reconnected to PostgreSQL"' "$T_DIR/serve.log" || t_fail "no reconnection logged"
+t_log "ok: connection lost and back, incident handled"
+
 # SIGHUP reloads as well
 kill -HUP "$SERVE"
-t_wait_sql "SELECT count(*) FROM audit_log WHERE event = 'playbooks_reloaded'" 4 10
+t_wait_sql "SELECT count(*) >= 4 FROM audit_log WHERE event = 'playbooks_reloaded'" t 10
 kill -0 "$SERVE" || t_fail "daemon died"
 exec 3>&-
 kill -TERM "$SERVE"
 for _ in $(seq 50); do kill -0 "$SERVE" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$SERVE" 2>/dev/null && t_fail "serve did not stop on SIGTERM"
+grep -q 'msg="playbooks stopped".*blocked=0 memory=[1-9].*instructions=[1-9]' "$T_DIR/serve.log" ||
+    t_fail "no stop summary counting the killed runs: $(tail -n 2 "$T_DIR/serve.log")"
 "$B" audit verify --log-level warn || t_fail "audit chain"
 t_log "PASS"
