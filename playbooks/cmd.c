@@ -214,33 +214,72 @@ static int playbook_reload(core_config *cfg)
     return refused ? CORE_EXIT_FAIL : CORE_EXIT_OK;
 }
 
-/* An engine with the database and the effectors, as the daemon has. */
-static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx)
+/* An engine with the database and the effectors, as the daemon has. On
+ * failure err says why; *db and *fx are the caller's to release either way. */
+static pb_engine *open_engine_err(const core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx,
+                                  char *err, size_t errlen)
 {
-    char err[1024];
-    *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-    if (!*db || core_db_check_schema(*db, err, sizeof err) < 0) {
-        fprintf(stderr, "custos: %s\n", err);
-        return NULL;
-    }
     *fx = NULL;
-    if (with_fx && !(*fx = pb_fx_new(cfg, err, sizeof err))) {
-        fprintf(stderr, "custos: effectors: %s\n", err);
+    *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, errlen);
+    if (!*db || core_db_check_schema(*db, err, errlen) < 0)
         return NULL;
-    }
+    if (with_fx && !(*fx = pb_fx_new(cfg, err, errlen)))
+        return NULL;
     pb_engine_opts o = {.cfg = cfg, .db = *db, .persist = true, .fx = *fx};
-    pb_engine *e = pb_engine_new(&o, err, sizeof err);
-    if (!e) {
-        fprintf(stderr, "custos: %s\n", err);
+    pb_engine *e = pb_engine_new(&o, err, errlen);
+    if (!e)
         return NULL;
-    }
     /* An action that fails here escalates through the playbooks, as in
      * the daemon. A refused file is reported by the loader's log. */
     if (with_fx && pb_engine_load_dir(e, pb_engine_dir(cfg), NULL) < 0) {
+        snprintf(err, errlen, "playbooks.dir %s cannot be read", pb_engine_dir(cfg));
         pb_engine_free(e);
         return NULL;
     }
     return e;
+}
+
+static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx)
+{
+    char err[1024];
+    pb_engine *e = open_engine_err(cfg, db, fx, with_fx, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "custos: %s\n", err);
+        return NULL;
+    }
+    return e;
+}
+
+int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, char *state,
+                      size_t statelen, char *err, size_t errlen)
+{
+    PGconn *db = NULL;
+    pb_fx *fx = NULL;
+    pb_engine *e = open_engine_err(cfg, &db, &fx, true, err, errlen);
+    int rc = e ? pb_engine_approve(e, id, actor, state, statelen, err, errlen) : -1;
+    pb_engine_free(e);
+    pb_fx_free(fx);
+    if (db)
+        PQfinish(db);
+    return rc;
+}
+
+int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
+                     char *err, size_t errlen)
+{
+    if (!reason || !*reason) {
+        snprintf(err, errlen, "a rejection needs a reason");
+        return -1;
+    }
+    PGconn *db = NULL;
+    pb_fx *fx = NULL;
+    pb_engine *e = open_engine_err(cfg, &db, &fx, false, err, errlen);
+    int rc = e ? pb_engine_reject(e, id, actor, reason, err, errlen) : -1;
+    pb_engine_free(e);
+    pb_fx_free(fx);
+    if (db)
+        PQfinish(db);
+    return rc;
 }
 
 static int playbook_apply(core_config *cfg, const char *incident)
@@ -469,9 +508,11 @@ int pb_cmd_actions(int argc, char **argv)
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
-    e = open_engine(&cfg, &db, &fx, approve || tick);
-    if (!e)
-        goto done;
+    if (list || tick) {
+        e = open_engine(&cfg, &db, &fx, tick);
+        if (!e)
+            goto done;
+    }
     if (list) {
         if (pb_store_list(db, state, incident, lim, json, stdout, err, sizeof err) < 0) {
             fprintf(stderr, "custos actions list: %s\n", err);
@@ -480,14 +521,14 @@ int pb_cmd_actions(int argc, char **argv)
         rc = CORE_EXIT_OK;
     } else if (approve) {
         char st[32] = "";
-        if (pb_engine_approve(e, id, actor, st, sizeof st, err, sizeof err) < 0) {
+        if (pb_action_approve(&cfg, id, actor, st, sizeof st, err, sizeof err) < 0) {
             fprintf(stderr, "custos actions approve: %s\n", err);
             goto done;
         }
         printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
         rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
     } else if (reject) {
-        if (pb_engine_reject(e, id, actor, reason, err, sizeof err) < 0) {
+        if (pb_action_reject(&cfg, id, actor, reason, err, sizeof err) < 0) {
             fprintf(stderr, "custos actions reject: %s\n", err);
             goto done;
         }

@@ -4,6 +4,9 @@
 #ifndef PB_PLAYBOOKS_H
 #define PB_PLAYBOOKS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/config.h"
 
 typedef struct pb_live pb_live;
@@ -32,6 +35,16 @@ void pb_live_reload(pb_live *pl);
 /* Handles what is queued, stops the thread, closes everything and frees
  * pl (NULL is fine). */
 void pb_live_stop(pb_live *pl);
+
+/* A human's decision on a pending action, for the CLI and the web console:
+ * opens its own connection (cfg->pg_dsn) and effectors, audits the decision
+ * with actor, and on approval executes the action at once, writing its
+ * final state ("done", "failed") into state. reason is required to reject.
+ * Return 0, or -1 with err (not found, not pending, expired, database). */
+int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, char *state,
+                      size_t statelen, char *err, size_t errlen);
+int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
+                     char *err, size_t errlen);
 
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);
