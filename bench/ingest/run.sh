@@ -36,12 +36,14 @@ if [ -z "${CUSTOS_BIN:-}" ]; then
     CUSTOS_BIN=$ROOT/build/custos
     if [ ! -x "$CUSTOS_BIN" ]; then
         log "building custos (cmake, -j2)"
-        cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >"$WORK/build.log" 2>&1 &&
+        cmake -S "$ROOT" -B "$ROOT/build" >"$WORK/build.log" 2>&1 &&
             cmake --build "$ROOT/build" -j2 >>"$WORK/build.log" 2>&1 ||
             die "build failed, see $WORK/build.log"
     fi
 fi
 B=$CUSTOS_BIN
+: "${CUSTOS_SHARED_DATA:=$ROOT/../shared/data}" # custos gen's prompt sets
+export CUSTOS_SHARED_DATA
 for tool in psql createdb kcat python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is needed (README: the install command)"
 done
@@ -57,6 +59,9 @@ cleanup() {
 trap cleanup EXIT
 
 . "$ROOT/scripts/pg.sh"
+mkdir -p "$(dirname "$PGDIR")"
+exec 9>"$PGDIR.lock"
+flock -n 9 || die "another benchmark is using $PGDIR (BENCH_PG_DIR and BENCH_PG_PORT choose another)"
 pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL in $PGDIR"
 export PGUSER=postgres
 log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') in $PGDIR (port $PGPORT_BENCH)"
@@ -256,7 +261,8 @@ RSS_MB=$((PEAK_RSS_KB / 1024))
 yes_no() { if awk "BEGIN {exit !($1)}"; then echo yes; else echo no; fi; }
 {
     echo
-    echo "custos ingest benchmark - $(nproc) cores, $PARTS partitions, ~$EV_BYTES B events, ${STEP_S}s per step"
+    echo "custos ingest benchmark - $(nproc) cores, $PARTS partitions, ~$EV_BYTES B events, ${STEP_S}s per step," \
+        "live analytics ${CUSTOS_COLLECTOR_ANALYTICS:-on}"
     echo
     cat "$WORK/steps.txt"
     echo
