@@ -1,5 +1,6 @@
 /* custos run: the daemon, and the one place where the modules are wired
  * together: collector -> analytics -> playbooks. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,23 @@
 #include "core/cli.h"
 #include "core/commands.h"
 #include "core/log.h"
+#include "playbooks/playbooks.h"
+
+static pb_live *g_playbooks;
+
+/* SIGHUP: reload the playbooks (only sets a flag: async-signal-safe). */
+static void on_hup(int sig)
+{
+    (void)sig;
+    if (g_playbooks)
+        pb_live_reload(g_playbooks);
+}
+
+/* Every incident opened or updated goes to the playbooks. */
+static void incident_to_playbooks(void *ud, const char *incident_json)
+{
+    pb_live_incident(ud, incident_json);
+}
 
 static void usage(FILE *out)
 {
@@ -24,7 +42,9 @@ static void usage(FILE *out)
             "this binary's schema version ('custos migrate').\n"
             "\n"
             "Committed events go to the detectors (collector.analytics: on); incidents are\n"
-            "stored in PostgreSQL and published to analytics.incidents_topic.\n");
+            "stored in PostgreSQL, published to analytics.incidents_topic and handed to\n"
+            "the playbooks (playbooks.dir). SIGHUP, or 'custos playbook reload', reloads\n"
+            "the playbooks.\n");
 }
 
 int core_cmd_run(int argc, char **argv)
@@ -53,22 +73,41 @@ int core_cmd_run(int argc, char **argv)
     }
     core_cli_install_signals();
     an_live *al = NULL;
+    pb_live *pl = NULL;
     coll_sink sink, *sinkp = NULL;
     char err[1024];
+    rc = CORE_EXIT_FAIL;
     if (strcmp(cfg.coll_analytics, "on") == 0) {
         al = an_live_start(&cfg, err, sizeof err);
         if (!al) {
             core_log(CORE_LOG_ERROR, "run", "cannot start the analytics", "error=%s",
                      core_log_quote((char[1100]){0}, 1100, err));
-            core_config_free(&cfg);
-            return CORE_EXIT_FAIL;
+            goto done;
         }
+        pl = pb_live_start(&cfg, err, sizeof err);
+        if (!pl) {
+            core_log(CORE_LOG_ERROR, "run", "cannot start the playbooks", "error=%s",
+                     core_log_quote((char[1100]){0}, 1100, err));
+            goto done;
+        }
+        g_playbooks = pl;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_hup;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGHUP, &sa, NULL);
+        an_live_on_incident(al, incident_to_playbooks, pl);
         sink = an_live_sink(al);
         sinkp = &sink;
     }
     rc = coll_run(&cfg, sinkp, &core_stop) == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
-    /* The collector has stopped handing events over: drain the analytics. */
+done:
+    /* Upstream first: the collector has stopped handing events over, the
+     * analytics flush their last incidents to the playbooks, which finish. */
     an_live_stop(al);
+    signal(SIGHUP, SIG_IGN);
+    g_playbooks = NULL;
+    pb_live_stop(pl);
     core_config_free(&cfg);
     return rc;
 }
