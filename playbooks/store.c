@@ -273,7 +273,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
           "ON CONFLICT (incident_id, kind, params_key) DO NOTHING RETURNING id",
           11, v, PGRES_TUPLES_OK, "recording the action", err, errlen);
     if (!r)
-        goto error;
+        goto done;
     if (PQntuples(r) == 0) {
         PQclear(r);
         const char *v2[] = {incident_id, pb_kinds[kind], key};
@@ -282,12 +282,12 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
         if (!r || PQntuples(r) != 1) {
             if (r)
                 snprintf(err, errlen, "the action vanished");
-            goto error;
+            goto done;
         }
         *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         snprintf(state, statelen, "%s", PQgetvalue(r, 0, 1));
         if (pb_store_commit(c, err, errlen) < 0)
-            goto error;
+            goto done;
         rc = 0;
         goto done;
     }
@@ -307,7 +307,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     detail = cJSON_PrintUnformatted(d);
     cJSON_Delete(d);
     if (!detail || pb_audit_append(c, actor, "proposed", *id, incident_id, detail, err, errlen) < 0)
-        goto error;
+        goto done;
     char ids[32];
     snprintf(ids, sizeof ids, "%" PRId64, *id);
     const char *v3[] = {ids, first_state, exp, result_json};
@@ -318,19 +318,18 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
           "WHERE id = $1::bigint",
           4, v3, PGRES_COMMAND_OK, "moving the new action", err, errlen);
     if (!r)
-        goto error;
+        goto done;
     detail2 = audit_detail_transition("proposed", first_state, NULL, result_json);
     if (!detail2 ||
         pb_audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
         pb_store_commit(c, err, errlen) < 0)
-        goto error;
+        goto done;
     snprintf(state, statelen, "%s", first_state);
     *created = true;
     rc = 0;
-    goto done;
-error:
-    pb_store_rollback(c);
 done:
+    if (rc < 0)
+        pb_store_rollback(c);
     PQclear(r);
     free(detail);
     free(detail2);
@@ -368,7 +367,7 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
         "RETURNING old.state, a.incident_id",
         6, v, PGRES_TUPLES_OK, "moving the action", err, errlen);
     if (!r)
-        goto error;
+        goto done;
     if (PQntuples(r) == 0) {
         PQclear(r);
         pb_store_rollback(c);
@@ -380,12 +379,11 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
     PQclear(r);
     if (!detail || pb_audit_append(c, actor, to, id, inc, detail, err, errlen) < 0 ||
         pb_store_commit(c, err, errlen) < 0)
-        goto error;
+        goto done;
     rc = 1;
-    goto done;
-error:
-    pb_store_rollback(c);
 done:
+    if (rc < 0)
+        pb_store_rollback(c);
     free(detail);
     return rc;
 }
@@ -523,9 +521,8 @@ int pb_store_due_stuck(PGconn *c, int stuck_s, int64_t *ids, int max, char *err,
 int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, size_t errlen)
 {
     int rc = -1;
-    char ids[32], rids[32], detail[96];
+    char ids[32], detail[96];
     snprintf(ids, sizeof ids, "%" PRId64, id);
-    snprintf(rids, sizeof rids, "%" PRId64, revert_id);
     snprintf(detail, sizeof detail, "{\"revert_action\":%" PRId64 "}", revert_id);
     if (pb_store_begin(c, err, errlen) < 0)
         return -1;
@@ -534,22 +531,20 @@ int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, 
                        "$1::bigint AND reverted_at IS NULL RETURNING incident_id",
                     1, v, PGRES_TUPLES_OK, "marking the action reverted", err, errlen);
     if (!r)
-        goto error;
+        goto done;
     if (PQntuples(r) == 1 &&
         pb_audit_append(c, "auto-revert", "reverted", id, PQgetvalue(r, 0, 0), detail, err,
                         errlen) < 0) {
         PQclear(r);
-        goto error;
+        goto done;
     }
     PQclear(r);
     if (pb_store_commit(c, err, errlen) < 0)
-        goto error;
+        goto done;
     rc = 0;
-    goto done;
-error:
-    pb_store_rollback(c);
 done:
-    (void)rids;
+    if (rc < 0)
+        pb_store_rollback(c);
     return rc;
 }
 
