@@ -27,6 +27,23 @@ pb_expect "deliveries" "$(t_sql "SELECT deliveries FROM incident_deliveries")" 2
 pb_expect "actions after the update" "$(t_sql "SELECT count(*) FROM actions")" 3
 pb_expect "revoke actions" "$(t_sql "SELECT count(*) FROM actions WHERE kind = 'revoke_key'")" 1
 
+# dry run, global switch: recorded with what would have happened, nothing changed
+pb_incident "$PB_DATA/extraction_high.json" inc-dry key-dry >"$T_DIR/dry.json"
+CUSTOS_PLAYBOOKS_DRY_RUN=on "$B" playbook apply --incident "$T_DIR/dry.json" --log-level warn >/dev/null 2>&1 || t_fail "dry apply"
+pb_expect "dry-run states" "$(t_sql "SELECT string_agg(DISTINCT state, ',') FROM actions WHERE incident_id = 'inc-dry'")" dry_run
+pb_expect "dry-run would" "$(t_sql "SELECT result->>'would' FROM actions WHERE incident_id = 'inc-dry' AND kind = 'revoke_key'")" \
+    "revoke key key-dry (effectors: registry)"
+pb_expect "dry run changed nothing" "$(t_sql "SELECT count(*) FROM api_keys WHERE key_id = 'key-dry'")" 0
+# ... and per playbook (dry_run = true in its declaration)
+mkdir -p "$T_DIR/pb"
+sed 's/^  name = "revoke-extraction",/  name = "revoke-extraction", dry_run = true,/' \
+    "$CUSTOS_SOURCE_DIR/playbooks/revoke_extraction.lua" >"$T_DIR/pb/revoke_extraction.lua"
+grep -q "dry_run = true" "$T_DIR/pb/revoke_extraction.lua" || t_fail "could not make the dry-run playbook"
+pb_incident "$PB_DATA/extraction_high.json" inc-dry2 key-dry2 >"$T_DIR/dry2.json"
+CUSTOS_PLAYBOOKS_DIR=$T_DIR/pb "$B" playbook apply --incident "$T_DIR/dry2.json" --log-level warn >/dev/null 2>&1 || t_fail "dry apply 2"
+pb_expect "per-playbook dry run" "$(t_sql "SELECT state FROM actions WHERE incident_id = 'inc-dry2' AND kind = 'revoke_key'")" dry_run
+pb_expect "key untouched" "$(t_sql "SELECT count(*) FROM api_keys WHERE key_id = 'key-dry2'")" 0
+
 rows=$(t_sql "SELECT count(*) FROM audit_log")
 out=$("$B" audit verify --log-level warn) || t_fail "verify failed on a clean chain: $out"
 pb_expect "verify" "$out" "audit chain verifies: $rows rows"
