@@ -211,7 +211,9 @@ static const char *SQL_INC =
     "INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, "
     "model_version, first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-    "ON CONFLICT (incident_id) DO UPDATE SET severity = EXCLUDED.severity, "
+    "ON CONFLICT (incident_id) DO UPDATE SET "
+    "severity = CASE WHEN incidents.status IN ('open', 'closed') THEN EXCLUDED.severity "
+    "ELSE incidents.severity END, "
     "status = CASE WHEN incidents.status IN ('open', 'closed') THEN EXCLUDED.status "
     "ELSE incidents.status END, first_seen = EXCLUDED.first_seen, "
     "last_seen = EXCLUDED.last_seen, alerts = EXCLUDED.alerts, atlas = EXCLUDED.atlas, "
@@ -236,7 +238,9 @@ static int exec_params(PGconn *c, const char *sql, int n, const char *const *v, 
 }
 
 /* Writes what the last batch produced in one transaction. On failure the
- * rows stay pending for the next batch (bounded) and the connection is reset. */
+ * rows stay pending for the next batch (bounded) and the connection is reset.
+ * Once a playbook or an analyst has moved an incident past open/closed
+ * (contained, escalated...), its status and severity are theirs. */
 static void flush_db(an_live *al)
 {
     if (!al->nincs && !al->nalerts)

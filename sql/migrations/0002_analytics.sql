@@ -5,8 +5,8 @@
 -- at which it fired. incident_events: the interactions rows that are
 -- evidence (interactions has no primary key: (event_id, ts) finds the row in
 -- its daily partition). The playbooks module refers to incidents by the text
--- incident_id only, and may move status past 'closed' (acknowledged,
--- resolved, false_positive); the analytics never overwrite such a status.
+-- incident_id only, and may move status past open/closed (contained,
+-- escalated, resolved...); the analytics then leave status and severity alone.
 
 CREATE TABLE incidents (
     incident_id   text        PRIMARY KEY,

@@ -65,8 +65,9 @@ dangling=$(t_sql "SELECT count(*) FROM incident_events ie WHERE NOT EXISTS
 links=$(t_sql "SELECT count(*) FROM incident_events")
 alerts=$(t_sql "SELECT count(*) FROM alerts")
 [ "$links" -ge "$R" ] && [ "$alerts" -ge "$R" ] || t_fail "only $links links and $alerts alerts for $R incidents"
-closed=$(t_sql "SELECT count(*) FROM incidents WHERE status = 'closed'")
-[ "$closed" = "$R" ] || t_fail "$closed of $R incidents closed after the stop"
+# closed at the stop, unless a playbook moved it on (contained, escalated)
+still_open=$(t_sql "SELECT count(*) FROM incidents WHERE status = 'open'")
+[ "$still_open" = 0 ] || t_fail "$still_open of $R incidents still open after the stop"
 grep -q 'kafka_errors=0' "$T_DIR/collector.log" || t_fail "incidents not all published to Kafka"
 # What other SIEMs read: the incidents topic holds every incident, and the
 # final document of each is among its messages.
