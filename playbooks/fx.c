@@ -3,6 +3,7 @@
 #include "playbooks/fx.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <openssl/evp.h>
@@ -22,7 +23,10 @@ struct pb_fx {
     rd_kafka_t *rk;
     CURL *curl;
     const char *litellm_token; /* cfg's or the environment's; never logged */
+    atomic_bool hurry;         /* stopping: no retries */
 };
+
+void pb_fx_hurry(pb_fx *fx) { atomic_store(&fx->hurry, true); }
 
 /* Transient failures are retried; permanent ones (a 4xx, a rollback to a
  * version that does not exist) are not. */
@@ -619,7 +623,7 @@ int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char 
             core_log(CORE_LOG_WARN, "playbook", "effector failed", "action=%" PRId64
                      " effector=%s attempt=%d permanent=%d error=%s", a->id, g_eff_names[e],
                      attempt + 1, r == FX_PERMANENT, core_log_quote(q, sizeof q, err));
-            if (r == FX_PERMANENT || attempt >= fx->cfg->fx_retries)
+            if (r == FX_PERMANENT || attempt >= fx->cfg->fx_retries || atomic_load(&fx->hurry))
                 goto done;
             usleep((useconds_t)backoff * 1000);
             backoff = backoff * 2 > fx->cfg->fx_retry_max_ms ? fx->cfg->fx_retry_max_ms

@@ -29,6 +29,10 @@ void pb_fx_free(pb_fx *fx);
 int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char *err,
                 size_t errlen);
 
+/* From now on each effector gets one attempt, no retries (the daemon is
+ * stopping and must not hang on a receiver that is down). Thread-safe. */
+void pb_fx_hurry(pb_fx *fx);
+
 /* Names the effectors that cfg would use for an action of this kind (and
  * notify target), comma-separated, into buf: what a dry run reports. */
 void pb_fx_targets(const core_config *cfg, pb_kind kind, const char *notify_target, char *buf,

@@ -105,6 +105,24 @@ static void *loop(void *arg)
         stopping = pl->stop;
         size_t left = pl->qn;
         pthread_mutex_unlock(&pl->mu);
+        if (item && stopping && PQstatus(pl->db) != CONNECTION_OK) {
+            /* Stopping without a database: what is queued cannot be
+             * recorded, so it is dropped (counted) instead of waiting for
+             * a connection at every item. The analytics keep the incidents. */
+            atomic_fetch_add(&pl->dropped, 1 + left);
+            core_log(CORE_LOG_ERROR, "playbooks", "stopping without a database, incidents dropped",
+                     "dropped=%zu", 1 + left);
+            free(item);
+            item = NULL;
+            pthread_mutex_lock(&pl->mu);
+            while (pl->qn) {
+                free(pl->q[pl->qhead]);
+                pl->qhead = (pl->qhead + 1) % pl->qcap;
+                pl->qn--;
+            }
+            pthread_mutex_unlock(&pl->mu);
+            break;
+        }
         if (item) {
             char err[512];
             keep_connected(pl);
@@ -220,6 +238,7 @@ void pb_live_stop(pb_live *pl)
     if (!pl)
         return;
     if (pl->started) {
+        pb_fx_hurry(pl->fx);
         pthread_mutex_lock(&pl->mu);
         pl->stop = true;
         pthread_cond_signal(&pl->cv);
