@@ -161,13 +161,11 @@ static void on_incident(void *ud, const an_incident_view *v)
             al->rk, RD_KAFKA_V_TOPIC(al->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(v->incident_id, strlen(v->incident_id)),
             RD_KAFKA_V_VALUE((void *)v->json, strlen(v->json)), RD_KAFKA_V_END);
-        if (e) {
+        if (e) { /* not even queued; delivered ones are counted in on_delivery */
             al->kafka_errors++;
             if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
                 core_log(CORE_LOG_WARN, "analytics", "incident not published", "error=%s",
                          rd_kafka_err2str(e));
-        } else {
-            al->published++;
         }
     }
     if (al->on_incident)
@@ -400,9 +398,27 @@ void an_live_on_incident(an_live *al, void (*fn)(void *ud, const char *incident_
     al->on_incident_ud = ud;
 }
 
-static rd_kafka_t *producer(const core_config *cfg, char *err, size_t errlen)
+/* Delivery reports (from rd_kafka_poll/flush on the analytics thread or at
+ * stop): what was really published, and what failed. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    an_live *al = opaque;
+    if (m->err) {
+        al->kafka_errors++;
+        if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
+            core_log(CORE_LOG_WARN, "analytics", "incident not delivered to Kafka", "error=%s",
+                     rd_kafka_err2str(m->err));
+    } else {
+        al->published++;
+    }
+}
+
+static rd_kafka_t *producer(an_live *al, const core_config *cfg, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, al);
     char e[512];
     const char *kv[][2] = {
         {"bootstrap.servers", cfg->kafka_brokers},
@@ -467,7 +483,7 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
         goto error;
     if (core_db_check_schema(al->pg, err, errlen) < 0)
         goto error;
-    if (!(al->rk = producer(cfg, err, errlen)))
+    if (!(al->rk = producer(al, cfg, err, errlen)))
         goto error;
     if (pthread_create(&al->thread, NULL, run, al) != 0) {
         snprintf(err, errlen, "cannot start the analytics thread");
