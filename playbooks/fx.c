@@ -97,6 +97,15 @@ pb_fx *pb_fx_new(const core_config *cfg, char *err, size_t errlen)
             goto error;
         }
         conf = NULL; /* rd_kafka_new took it */
+        /* Connect now (metadata of the control topic) rather than at the
+         * first action: a cold producer adds about a second to it. Not
+         * fatal: the broker may come up later. */
+        rd_kafka_topic_t *t = rd_kafka_topic_new(fx->rk, cfg->fx_control_topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (t && rd_kafka_metadata(fx->rk, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            rd_kafka_topic_destroy(t);
     }
     if (*cfg->fx_webhook_url || *cfg->fx_litellm_url) {
         fx->curl = curl_easy_init();

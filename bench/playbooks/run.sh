@@ -6,13 +6,18 @@
 #     fresh PostgreSQL database, the registry effector and the control topic
 #     on the embedded broker (approvals excluded); target p99 <= 500 ms.
 #
-#   bench/playbooks/run.sh [BUILD_DIR]        (RUNS=20000 INCIDENTS=500)
+#  3. the same through the daemon's path (pb_live_incident, its thread and
+#     queue), INCIDENTS paced at RATE per second, latency = the revoke's
+#     finished_at minus the time the incident was queued.
+#
+#   bench/playbooks/run.sh [BUILD_DIR]        (RUNS=20000 INCIDENTS=500 RATE=50)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 RUNS=${RUNS:-20000}
 INCIDENTS=${INCIDENTS:-500}
+RATE=${RATE:-50}
 work=$(mktemp -d /tmp/custos-bench-pb.XXXXXX)
 pids=()
 db=custos_bench_pb_$$
@@ -44,3 +49,5 @@ pids+=("$!")
 for _ in $(seq 100); do [ -s "$work/broker.out" ] && break; sleep 0.1; done
 export CUSTOS_KAFKA_BROKERS=$(head -n1 "$work/broker.out") CUSTOS_EFFECTORS_CONTROL=on
 "$work/bench" latency "$INCIDENTS"
+echo "== incident -> action done, through pb_live"
+"$work/bench" live "$INCIDENTS" "$RATE"
