@@ -597,9 +597,11 @@ int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char 
         snprintf(err, errlen, "out of memory");
         goto done;
     }
+    int used = 0;
     for (int e = 0; e < E_COUNT; e++) {
         if (!wants(fx, a, (effector)e))
             continue;
+        used++;
         int64_t backoff = fx->cfg->fx_retry_min_ms;
         for (int attempt = 0;; attempt++) {
             fx_rc r = FX_OK;
@@ -639,6 +641,10 @@ int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char 
                                                              : backoff * 2;
         }
     }
+    /* Say so when no effector is configured for this action (a notify to
+     * a webhook that is not set up): done, but visibly with no effect. */
+    if (!used)
+        cJSON_AddStringToObject(res, "effectors", "none configured");
     *result = res;
     res = NULL;
     rc = 0;
