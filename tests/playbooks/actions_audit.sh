@@ -44,6 +44,19 @@ CUSTOS_PLAYBOOKS_DIR=$T_DIR/pb "$B" playbook apply --incident "$T_DIR/dry2.json"
 pb_expect "per-playbook dry run" "$(t_sql "SELECT state FROM actions WHERE incident_id = 'inc-dry2' AND kind = 'revoke_key'")" dry_run
 pb_expect "key untouched" "$(t_sql "SELECT count(*) FROM api_keys WHERE key_id = 'key-dry2'")" 0
 
+# concurrent writers (four processes at once) still make one chain
+for i in 1 2 3 4; do
+    pb_incident "$PB_DATA/extraction_high.json" "inc-par-$i" "key-par-$i" >"$T_DIR/par$i.json"
+done
+for i in 1 2 3 4; do
+    "$B" playbook apply --incident "$T_DIR/par$i.json" --log-level warn >/dev/null 2>"$T_DIR/par$i.log" &
+    pids[$i]=$!
+done
+for i in 1 2 3 4; do wait "${pids[$i]}" || t_fail "parallel apply $i: $(cat "$T_DIR/par$i.log")"; done
+pb_expect "parallel revokes" "$(t_sql "SELECT count(*) FROM api_keys WHERE key_id LIKE 'key-par-%' AND status = 'revoked'")" 4
+pb_expect "no gaps in the chain" "$(t_sql "SELECT max(seq) = count(*) FROM audit_log")" t
+"$B" audit verify --log-level warn || t_fail "the chain broke under concurrent writers"
+
 rows=$(t_sql "SELECT count(*) FROM audit_log")
 out=$("$B" audit verify --log-level warn) || t_fail "verify failed on a clean chain: $out"
 pb_expect "verify" "$out" "audit chain verifies: $rows rows"

@@ -28,6 +28,11 @@ pb_expect "nothing rolled back yet" "$(t_sql "SELECT version FROM model_deployme
 "$B" actions list --state pending_approval --log-level warn | grep -Eq "^$id +pending_approval +rollback_model +acme-chat" ||
     t_fail "list does not show the pending rollback"
 
+"$B" actions list --json --state pending_approval --log-level warn | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert len(rows) == 1 and rows[0]["kind"] == "rollback_model" and rows[0]["approval_required"], rows
+assert rows[0]["params"]["from"] == "2024-07" and rows[0]["expires_at"], rows' || t_fail "actions list --json"
 out=$("$B" actions approve "$id" --actor alice --log-level warn) || t_fail "approve failed: $out"
 pb_expect "approve" "$out" "action $id approved by alice: done"
 pb_expect "rolled back" "$(t_sql "SELECT version FROM model_deployments WHERE model = 'acme-chat' AND active")" 2024-06
