@@ -483,8 +483,11 @@ int pb_store_due_expiry(PGconn *c, int64_t *ids, int max, char *err, size_t errl
 
 int pb_store_due_revert(PGconn *c, int64_t *ids, int max, char *err, size_t errlen)
 {
-    return ids_of(c, "SELECT id FROM actions WHERE state = 'done' AND revert_at <= now() AND "
-                     "reverted_at IS NULL ORDER BY revert_at LIMIT $1::int", ids, max, err, errlen);
+    /* A revert that failed has escalated to a human: not retried forever. */
+    return ids_of(c, "SELECT id FROM actions a WHERE state = 'done' AND revert_at <= now() AND "
+                     "reverted_at IS NULL AND NOT EXISTS (SELECT 1 FROM actions r WHERE "
+                     "r.revert_of = a.id AND r.state = 'failed') ORDER BY revert_at LIMIT $1::int",
+                  ids, max, err, errlen);
 }
 
 static int ids_of2(PGconn *c, const char *sql, int secs, int64_t *ids, int max, char *err,
