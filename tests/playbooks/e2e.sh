@@ -71,6 +71,13 @@ assert set(sys.argv[2:]) <= rev, rev
 assert all(r["sig_ok"] for r in recs if r["path"] == "/hook"), "an unsigned delivery"
 PY
 t_log "ok: control messages and signed webhooks for both keys"
+# the running daemon reloads on `custos playbook reload` and on SIGHUP
+n0=$(t_sql "SELECT count(*) FROM audit_log WHERE event = 'playbooks_reloaded'")
+"$B" playbook reload --log-level warn >"$T_DIR/reload.out" || t_fail "reload: $(cat "$T_DIR/reload.out")"
+t_wait_sql "SELECT count(*) FROM audit_log WHERE event = 'playbooks_reloaded'" $((n0 + 1)) 10
+kill -HUP "$RUN"
+t_wait_sql "SELECT count(*) FROM audit_log WHERE event = 'playbooks_reloaded'" $((n0 + 2)) 10
+t_log "ok: custos run reloaded on NOTIFY and on SIGHUP"
 kill -0 "$RUN" || t_fail "custos run died"
 kill -TERM "$RUN"; wait "$RUN" || t_fail "custos run exited $? after SIGTERM"
 "$B" audit verify --log-level warn || t_fail "audit chain"
