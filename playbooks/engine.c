@@ -26,6 +26,7 @@ struct pb_engine {
     slot *pbs;
     size_t n, cap;
     int64_t todo[MAX_TODO]; /* approved actions of the current delivery */
+    bool todo_first[MAX_TODO]; /* containment: executed before notify/set_incident */
     int ntodo;
     int depth;              /* > 0 while handling an escalation */
     cJSON *mem;             /* in-memory actions */
@@ -341,8 +342,10 @@ static int host_action(void *ud, const pb_call *c, int64_t *id, char *state, siz
                               dry, appr, c->ttl_s, 0, actor, first, cfg->pb_approval_expiry_ms,
                               res, id, state, statelen, &created, err, errlen);
         free(res);
-        if (rc == 0 && created && strcmp(state, "approved") == 0 && e->ntodo < MAX_TODO)
+        if (rc == 0 && created && strcmp(state, "approved") == 0 && e->ntodo < MAX_TODO) {
+            e->todo_first[e->ntodo] = pb_kind_contains(c->kind);
             e->todo[e->ntodo++] = *id;
+        }
         goto done;
     }
     /* In memory: the same incident, kind and params is the same action. */
@@ -461,9 +464,14 @@ static void run_all(pb_engine *e, pb_incident *inc)
 static void execute_todo(pb_engine *e)
 {
     /* Escalations nest: take this level's list and start a fresh one. */
-    int n = e->ntodo;
+    /* Containment first (the key is revoked before anyone is told), in
+     * the order the playbooks asked, then notifications and updates. */
+    int n = 0;
     int64_t ids[MAX_TODO];
-    memcpy(ids, e->todo, (size_t)n * sizeof ids[0]);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < e->ntodo; i++)
+            if (e->todo_first[i] == (pass == 0))
+                ids[n++] = e->todo[i];
     e->ntodo = 0;
     for (int i = 0; i < n; i++) {
         char err[512];

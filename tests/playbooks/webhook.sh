@@ -38,7 +38,7 @@ elif what == "count":    # requests about one action
 PY
 }
 pb_expect "signed hooks" "$(check hooks)" "3 True"
-pb_expect "hook kinds" "$(check kinds)" "notify,revoke_key,set_incident"
+pb_expect "hook kinds (containment first)" "$(check kinds)" "revoke_key,notify,set_incident"
 pb_expect "revoke message" "$(check revoke "$rid")" "custos.control.v1 True True key-attacker-1 key-attacker-1"
 pb_expect "litellm block" "$(check litellm)" "/key/block:key-attacker-1:True:200"
 pb_expect "result names the effectors" \
