@@ -63,9 +63,9 @@ pb_hook_server flaky --secret hook-s3cret-value --token sk-admin-t0ken --fail 2
 export CUSTOS_EFFECTORS_WEBHOOK_URL=http://127.0.0.1:$PB_HOOK_PORT/hook CUSTOS_EFFECTORS_LITELLM_URL=
 pb_incident "$PB_DATA/extraction_high.json" inc-flaky key-flaky >"$T_DIR/flaky.json"
 "$B" playbook apply --incident "$T_DIR/flaky.json" --log-level warn >/dev/null 2>"$T_DIR/flaky.log" || t_fail "flaky apply"
-fid=$(t_sql "SELECT id FROM actions WHERE incident_id = 'inc-flaky' AND kind = 'notify'")
+fid=$(t_sql "SELECT id FROM actions WHERE incident_id = 'inc-flaky' AND kind = 'revoke_key'")
 pb_expect "attempts on the flaky receiver" "$(check count "$fid")" 3
-pb_expect "notify done after retries" "$(t_sql "SELECT state FROM actions WHERE id = $fid")" done
+pb_expect "revoke done after retries" "$(t_sql "SELECT state FROM actions WHERE id = $fid")" done
 
 # a refused signature (wrong secret) is permanent: no retries, failed, escalated
 pb_hook_server strict --secret another-secret --token x
