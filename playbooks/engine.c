@@ -376,8 +376,10 @@ static int host_action(void *ud, const pb_call *c, int64_t *id, char *state, siz
     snprintf(state, statelen, "dry_run");
     rc = 0;
 done:
-    if (rc == 0)
+    if (rc == 0) {
         e->st.actions++;
+        pb_metric_add(PB_M_ACTIONS, 1);
+    }
     free(params);
     free(would);
     return rc;
@@ -433,6 +435,7 @@ static void run_all(pb_engine *e, pb_incident *inc)
         pb_run(pb, inc, &host, &e->lim, (int)e->o.cfg->pb_max_actions_per_run, &r);
         e->st.runs++;
         e->st.failed[r.status]++;
+        pb_metric_run(r.status);
         if (r.matched)
             e->st.matched++;
         cJSON *j = cJSON_CreateObject();
@@ -488,6 +491,7 @@ static int handle(pb_engine *e, pb_incident *inc)
     cJSON_Delete(e->last_runs);
     e->last_runs = cJSON_CreateArray();
     e->st.incidents++;
+    pb_metric_add(PB_M_INCIDENTS, 1);
     pb_incident *saved = e->cur;
     e->cur = inc;
     run_all(e, inc);
@@ -612,6 +616,7 @@ done:
 static void escalate(pb_engine *e, const pb_action *a, const char *why)
 {
     e->st.escalations++;
+    pb_metric_add(PB_M_ESCALATIONS, 1);
     char err[512];
     cJSON *d = cJSON_CreateObject();
     cJSON_AddNumberToObject(d, "action_id", (double)a->id);
@@ -701,9 +706,11 @@ int pb_engine_execute(pb_engine *e, int64_t id, char *err, size_t errlen)
         char q[100];
         core_log(CORE_LOG_INFO, "playbooks", "action done", "action=%" PRId64 " kind=%s subject=%s",
                  id, pb_kinds[a.kind], core_log_quote(q, sizeof q, a.subject));
+        pb_metric_add(PB_M_DONE, 1);
         rc = 1;
     } else {
         e->st.exec_failed++;
+        pb_metric_add(PB_M_FAILED, 1);
         char q[600];
         core_log(CORE_LOG_ERROR, "playbooks", "action failed", "action=%" PRId64 " kind=%s error=%s",
                  id, pb_kinds[a.kind], core_log_quote(q, sizeof q, why));
@@ -730,6 +737,7 @@ static int expire_due(pb_engine *e, char *err, size_t errlen)
                                 "no decision before the approval expired", NULL, err, errlen) < 0)
             return -1;
         e->st.expired++;
+        pb_metric_add(PB_M_EXPIRED, 1);
     }
     return n;
 }
@@ -835,6 +843,7 @@ static int revert_due(pb_engine *e, char *err, size_t errlen)
             pb_store_mark_reverted(e->o.db, ids[i], rid, err, errlen);
         }
         e->st.reverted++;
+        pb_metric_add(PB_M_REVERTED, 1);
     }
     return n;
 }

@@ -110,6 +110,7 @@ static void *loop(void *arg)
              * recorded, so it is dropped (counted) instead of waiting for
              * a connection at every item. The analytics keep the incidents. */
             atomic_fetch_add(&pl->dropped, 1 + left);
+            pb_metric_add(PB_M_DROPPED, 1 + left);
             core_log(CORE_LOG_ERROR, "playbooks", "stopping without a database, incidents dropped",
                      "dropped=%zu", 1 + left);
             free(item);
@@ -221,6 +222,7 @@ void pb_live_incident(pb_live *pl, const char *incident_json)
     if (full) {
         free(copy);
         uint64_t n = atomic_fetch_add(&pl->dropped, 1) + 1;
+        pb_metric_add(PB_M_DROPPED, 1);
         pthread_mutex_lock(&pl->mu);
         int64_t sup = core_log_limit_check(&pl->drop_limit, pl->cfg->log_error_interval_ms);
         pthread_mutex_unlock(&pl->mu);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/config.h"
 
@@ -45,6 +46,12 @@ int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, cha
                       size_t statelen, char *err, size_t errlen);
 int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
                      char *err, size_t errlen);
+
+/* Writes the playbooks' process-wide counters in the Prometheus text
+ * format (custos_playbook_runs_total{class=...}, actions by final state,
+ * escalations, expiries, reverts, dropped incidents), for /metrics beside
+ * core_metrics_render(). */
+void pb_metrics_render(FILE *out);
 
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);

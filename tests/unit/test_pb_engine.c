@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "playbooks/engine.h"
+#include "playbooks/playbooks.h"
 #include "playbooks/store.h"
 
 static char g_dir[128];
@@ -137,6 +138,18 @@ static void t_matching_and_isolation(void **s)
     const char *bad = "{\"incident_id\":\"x\",\"type\":\"weird\",\"severity\":\"low\"}";
     assert_int_equal(pb_engine_incident(e, bad, strlen(bad), PB_EV_OPENED, 0, err, sizeof err), -1);
     assert_non_null(strstr(err, "type 'weird'"));
+    /* every run is counted by class for /metrics */
+    FILE *m = tmpfile();
+    pb_metrics_render(m);
+    rewind(m);
+    char line[256];
+    unsigned long long instr = 0, ok = 0;
+    while (fgets(line, sizeof line, m)) {
+        sscanf(line, "custos_playbook_runs_total{class=\"instructions\"} %llu", &instr);
+        sscanf(line, "custos_playbook_runs_total{class=\"ok\"} %llu", &ok);
+    }
+    fclose(m);
+    assert_true(instr >= 1 && ok >= 2);
     pb_engine_free(e);
 }
 
