@@ -18,7 +18,7 @@ typedef struct {
 typedef struct {
     int32_t id;
     int64_t max_ts;
-    int64_t last_push_ms; /* wall (monotonic) time, live only */
+    int64_t last_push_ms; /* live: when its newest event was handed over (monotonic) */
 } src_hw;
 
 struct an_engine {
@@ -36,6 +36,7 @@ struct an_engine {
     int64_t last_tick_min;
     int64_t source_idle_ms;
     int64_t last_new_source_ms; /* live: when a source was last seen for the first time */
+    int64_t newest_arrival_ms;  /* live: the latest hand-over time pushed */
     /* keys */
     an_key **buckets;
     size_t nbuckets, nkeys;
@@ -417,10 +418,13 @@ static void process(an_engine *e, an_obs *o)
     free(o);
 }
 
-static int64_t watermark(const an_engine *e)
+/* Idleness is judged on hand-over times (when the collector delivered),
+ * not on when the analytics got round to an event: a backlog in the
+ * analytics thread must not make a partition look quiet. now_ms: the newest
+ * hand-over, or the clock when the queue has run dry. */
+static int64_t watermark(const an_engine *e, int64_t now_ms)
 {
     int64_t wm = INT64_MAX, newest = INT64_MIN;
-    int64_t now_ms = e->source_idle_ms ? core_mono_ms() : 0;
     for (size_t i = 0; i < e->nsrc; i++) {
         if (e->src[i].max_ts > newest)
             newest = e->src[i].max_ts;
@@ -436,15 +440,15 @@ static int64_t watermark(const an_engine *e)
 
 void an_engine_set_source_idle_ms(an_engine *e, int64_t idle_ms) { e->source_idle_ms = idle_ms; }
 
-static void release(an_engine *e)
+static void release(an_engine *e, int64_t now_ms)
 {
     /* live: a new partition (start-up, rebalance) may be followed by others
      * whose first events are older; wait until no new one has appeared for
      * the idle time before trusting the watermark */
-    if (e->source_idle_ms && core_mono_ms() - e->last_new_source_ms < e->source_idle_ms &&
+    if (e->source_idle_ms && now_ms - e->last_new_source_ms < e->source_idle_ms &&
         e->nheap <= (size_t)e->cfg->an_reorder_max_events)
         return;
-    int64_t wm = watermark(e);
+    int64_t wm = watermark(e, now_ms);
     int64_t horizon = wm == INT64_MIN ? INT64_MIN : wm - e->cfg->an_reorder_window_ms * 1000;
     while (e->nheap && (e->heap[0]->ts_us <= horizon ||
                         e->nheap > (size_t)e->cfg->an_reorder_max_events)) {
@@ -454,7 +458,14 @@ static void release(an_engine *e)
     }
 }
 
-void an_engine_advance(an_engine *e) { release(e); }
+void an_engine_advance(an_engine *e)
+{
+    /* the queue ran dry: what has not arrived by now is late or quiet */
+    int64_t now_ms = core_mono_ms();
+    if (now_ms < e->newest_arrival_ms)
+        now_ms = e->newest_arrival_ms;
+    release(e, now_ms);
+}
 
 int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
@@ -469,19 +480,21 @@ int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t a
         e->src[e->nsrc].max_ts = INT64_MIN;
         e->nsrc++;
         if (e->source_idle_ms)
-            e->last_new_source_ms = core_mono_ms();
+            e->last_new_source_ms = arrival_us / 1000;
     }
     if (i < e->nsrc) {
         if (o->ts_us > e->src[i].max_ts)
             e->src[i].max_ts = o->ts_us;
         if (e->source_idle_ms)
-            e->src[i].last_push_ms = core_mono_ms();
+            e->src[i].last_push_ms = arrival_us / 1000;
     }
     if (heap_push(e, o) < 0) {
         free(o);
         return -1;
     }
-    release(e);
+    if (arrival_us / 1000 > e->newest_arrival_ms)
+        e->newest_arrival_ms = arrival_us / 1000;
+    release(e, e->newest_arrival_ms);
     return 0;
 }
 

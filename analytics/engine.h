@@ -173,9 +173,10 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
  * offline). Returns 0, or -1 when out of memory. */
 int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us);
 
-/* Live only: a source that has pushed nothing for idle_ms of wall time no
- * longer holds the watermark back, so a quiet partition does not stall
- * detection (0, the default: sources never go idle, as offline). */
+/* Live only: a source whose newest event was handed over idle_ms before the
+ * newest hand-over (arrival_us of an_engine_push) no longer holds the
+ * watermark back, so a quiet partition does not stall detection (0, the
+ * default: sources never go idle, as offline). */
 void an_engine_set_source_idle_ms(an_engine *e, int64_t idle_ms);
 
 /* Releases what the watermark allows without a new event (live, after a
