@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "analytics/analytics.h"
 #include "analytics/engine.h"
@@ -59,6 +60,7 @@ struct an_live {
     int64_t *lat_us; /* committed event -> alert/incident rows committed */
     size_t nlat;
     core_log_limit rl_db, rl_kafka;
+    int64_t retry_at_ms, backoff_ms; /* PostgreSQL down: when to try again */
 };
 
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
@@ -243,6 +245,8 @@ static void flush_db(an_live *al)
 {
     if (!al->nincs && !al->nalerts)
         return;
+    if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms)
+        return; /* backing off; the rows wait (bounded) */
     char err[512];
     if (!al->pg || PQstatus(al->pg) != CONNECTION_OK) {
         if (al->pg)
@@ -291,12 +295,19 @@ static void flush_db(an_live *al)
     for (size_t i = 0; i < al->nalerts; i++)
         alert_row_free(&al->alerts[i]);
     al->nincs = al->nalerts = 0;
+    al->retry_at_ms = 0;
+    al->backoff_ms = 0;
     return;
 fail_tx:
     core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
 fail:
 fail_noconn:
     al->db_errors++;
+    /* the collector's back-off settings, doubling up to retry_max_ms */
+    al->backoff_ms = al->backoff_ms ? al->backoff_ms * 2 : al->cfg.coll_retry_min_ms;
+    if (al->backoff_ms > al->cfg.coll_retry_max_ms)
+        al->backoff_ms = al->cfg.coll_retry_max_ms;
+    al->retry_at_ms = core_mono_ms() + al->backoff_ms;
     if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
                  "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
@@ -353,7 +364,19 @@ static void *run(void *arg)
             rd_kafka_poll(al->rk, 0);
     }
     an_engine_finish(al->engine);
-    flush_db(al);
+    /* the last incident states: a few tries past any back-off, then give up
+     * (logged with what is lost) */
+    for (int attempt = 0; attempt < 3 && (al->nincs || al->nalerts); attempt++) {
+        if (attempt) {
+            struct timespec ts = {al->backoff_ms / 1000, (al->backoff_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        al->retry_at_ms = 0;
+        flush_db(al);
+    }
+    if (al->nincs || al->nalerts)
+        core_log(CORE_LOG_ERROR, "analytics", "incidents not stored at stop",
+                 "incidents=%zu alerts=%zu", al->nincs, al->nalerts);
     return NULL;
 }
 
