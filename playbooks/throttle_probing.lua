@@ -12,8 +12,13 @@ return {
     local key = incident.subject.api_key_id
     local info = custos.key_info(key)
     local throttled = info ~= nil and info.throttle_rps ~= nil
+    if info ~= nil and info.status == "revoked" then
+      return -- already contained; later updates of the incident change nothing
+    end
     if incident.counts.deliveries >= 2 or throttled then
-      custos.revoke_key(key, { reason = "repeated probing: " .. (incident.summary or incident.id) })
+      -- The reason names the incident, not its changing summary, so that
+      -- every update of one incident is the same (idempotent) action.
+      custos.revoke_key(key, { reason = "repeated probing, incident " .. incident.id })
       custos.set_incident({ status = "contained", note = "probing continued: key revoked" })
     else
       custos.throttle_key(key, { rps = 1, ttl = 3600 })
