@@ -347,6 +347,9 @@ static an_key *key_get(an_engine *e, const an_obs *o)
     e->st.key_state_bytes += sizeof *k + strlen(k->id) + 1;
     if (e->nkeys > e->nbuckets)
         grow(e);
+    /* the cap holds at every event, not only at the minute's sweep */
+    while (e->nkeys > (size_t)e->cfg->an_max_keys && e->lru_head != k)
+        key_remove(e, e->lru_head);
     return k;
 }
 

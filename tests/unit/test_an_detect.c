@@ -601,6 +601,21 @@ static void key_state_is_bounded_and_idle_keys_are_evicted(void **state)
     assert_int_equal(st.keys_evicted, 5000);
     an_engine_finish(f->e);
     fx_free(f);
+
+    /* and never more than max_keys, the longest idle going first */
+    f = fx_new();
+    f->cfg.an_max_keys = 100;
+    f->cfg.an_reorder_window_ms = 0;
+    fx_start(f);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "key-%05d", i);
+        push1(f, i * 0.01, (evspec){.key = key, .prompt = "hello"});
+        an_engine_stats_get(f->e, &st);
+        assert_true(st.keys <= 100);
+    }
+    assert_int_equal(st.keys_evicted, 900);
+    an_engine_finish(f->e);
+    fx_free(f);
 }
 
 static void alerts_group_until_a_quiet_period(void **state)
