@@ -295,6 +295,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *evpath = NULL, *lpath = NULL;
     int half = 2, nkeys = 300;
     double hours = 6, restamp = 0;
+    int prompts_only = 0;
     uint64_t seed = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
@@ -305,6 +306,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--hours"))
             hours = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--prompts-only")) /* --prompts-only 1 */
+            prompts_only = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--restamp"))
             restamp = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--keys"))
@@ -320,7 +323,7 @@ int main(int argc, char **argv)
     }
     if (!dir || !evpath || !lpath || hours < 6 || nkeys < 50) {
         fprintf(stderr, "usage: scengen --data DIR --half test|tune [--seed N] [--hours H>=6] "
-                        "[--keys N>=50] [--restamp EPS] --events FILE --labels FILE\n");
+                        "[--keys N>=50] [--restamp EPS] [--prompts-only 1] --events FILE --labels FILE\n");
         return 2;
     }
     g_rng ^= seed * 0x9E3779B97F4A7C15ULL;
@@ -337,6 +340,28 @@ int main(int argc, char **argv)
     if (!g_labels) {
         perror(lpath);
         return 2;
+    }
+    if (prompts_only) {
+        /* --prompts-only 1: each attack prompt of the half, and each benign
+         * prompt, as the only event of its own key, a minute apart: the
+         * rules' per-prompt recall and false-positive rate */
+        behaviour b = {"m", "v", 200, 0.1, 1, 0, 0};
+        const strs *sets[] = {&g_attack_tpl, &g_dan, &g_sys, &g_benign};
+        const char *names[] = {"atk-template", "atk-dan", "atk-sysprompt", "benign"};
+        int64_t t = 1795132800LL * 1000000LL;
+        for (int s2 = 0; s2 < 4; s2++)
+            for (int i = 0; i < sets[s2]->n; i++) {
+                key k = {.mult = 1};
+                snprintf(k.id, sizeof k.id, "%s-%04d", names[s2], i);
+                snprintf(k.tenant, sizeof k.tenant, "t");
+                char *p = s2 == 0 ? replace(sets[s2]->v[i], "[INSERT PROMPT HERE]", g_harm.v[i % g_harm.n])
+                          : s2 == 1 ? replace(sets[s2]->v[i], "{generator.name}", "ChatGPT")
+                                    : strdup(sets[s2]->v[i]);
+                emit(t, &k, &b, p, "OK.", 0, 200, 1);
+                free(p);
+                t += 60 * 1000000LL;
+            }
+        goto write_out;
     }
     int64_t end = T0 + (int64_t)(hours * HOUR);
 
@@ -638,6 +663,7 @@ int main(int argc, char **argv)
         label_key("flood_errors", "flood", s.id, t1, 1);
     }
 
+write_out:
     qsort(g_ev, g_nev, sizeof *g_ev, cmp_ev);
     FILE *out = fopen(evpath, "w");
     if (!out) {
