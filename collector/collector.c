@@ -197,8 +197,20 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
     if (!n)
         return;
     for (;;) {
-        if (!*db)
+        if (!*db) {
             *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+            /* A member frozen inside a batch transaction (SIGSTOP, a paused
+             * VM) keeps its offset rows locked and would stall, forever, the
+             * member that took its partitions over: PostgreSQL ends such a
+             * transaction once it has been idle for a session timeout. */
+            char set[96];
+            snprintf(set, sizeof set, "SET idle_in_transaction_session_timeout = %" PRId64,
+                     cfg->kafka_session_timeout_ms);
+            if (*db && core_db_exec(*db, set, err, sizeof err) < 0) {
+                PQfinish(*db);
+                *db = NULL;
+            }
+        }
         coll_store_rc rc = COLL_STORE_RETRY;
         int64_t t0 = core_mono_us();
         if (*db)

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Fault (d'), the zombie: two collectors in one group; one is frozen
+# (SIGSTOP) in the middle of a batch transaction, holding its offset rows
+# locked. The other must take its partitions over after the session timeout
+# and keep storing while the zombie is still frozen (PostgreSQL ends the
+# zombie's idle transaction: idle_in_transaction_session_timeout = the
+# session timeout). When the zombie resumes, the offset fence must drop the
+# batches it held ("batch fenced") and the group re-forms: every event is
+# stored exactly once.
+#
+# ZOMBIE_FREEZE=tx (default) freezes the zombie between two statements of
+# its transaction (PostgreSQL shows it "idle in transaction").
+# ZOMBIE_FREEZE=copy freezes it in the middle of its COPY ("active", waiting
+# for the client): no PostgreSQL timeout ends that (statement_timeout is only
+# noticed when the client sends again), so the offset rows locked before the
+# COPY stall the other member until the zombie resumes. Known gap, see the
+# proof report: that mode fails until the writer takes its offset locks after
+# the COPY instead of before.
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/ingest.sh"
+
+N=${ZOMBIE_EVENTS:-60000}
+RATE=${ZOMBIE_RATE:-1000}
+STOP_AT=12
+PARTS=16
+SEED=${ZOMBIE_SEED:-$RANDOM}
+RANDOM=$SEED
+export CUSTOS_KAFKA_SESSION_TIMEOUT_MS=6000ms CUSTOS_KAFKA_GROUP=custos-zombie
+
+# owned LOG: the partitions LOG's collector holds now (replays its
+# "partition assigned" / "partition revoked" lines), space-separated, sorted.
+owned() {
+    awk '/msg="partition assigned"/ { match($0, /partition=[0-9]+/); own[substr($0, RSTART + 10, RLENGTH - 10)] = 1 }
+         /msg="partition revoked"/  { match($0, /partition=[0-9]+/); delete own[substr($0, RSTART + 10, RLENGTH - 10)] }
+         END { for (p in own) print p }' "$1" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+count_words() { wc -w <<<"$1" | tr -d ' '; }
+
+t_db
+t_broker "$PARTS"
+t_gen "$T_DIR/events.jsonl" "$N" 19
+t_log "random seed $SEED"
+
+t_start_collector a
+A=$T_LAST_PID
+t_wait_log "$T_DIR/a.log" 'msg="partition assigned"' 60 "$A"
+t_start_collector b
+B=$T_LAST_PID
+t_wait_log "$T_DIR/b.log" 'msg="partition assigned"' 60 "$B"
+deadline=$((SECONDS + 60))
+while :; do
+    oa=$(owned "$T_DIR/a.log")
+    ob=$(owned "$T_DIR/b.log")
+    both=$(printf '%s\n' $oa $ob | sort -n | uniq | wc -l)
+    [ -n "$oa" ] && [ -n "$ob" ] && [ $(($(count_words "$oa") + $(count_words "$ob"))) = "$PARTS" ] &&
+        [ "$both" = "$PARTS" ] && break
+    [ "$SECONDS" -lt "$deadline" ] || t_fail "group did not split: a=[$oa] b=[$ob]"
+    sleep 0.5
+done
+t_log "group split: a holds [$oa], b holds [$ob]"
+
+t_start producer "$CUSTOS_BIN" produce --rate "$RATE" "$T_DIR/events.jsonl"
+PROD=$T_LAST_PID
+T0=$SECONDS
+sleep "$STOP_AT"
+# Freeze a while it is inside a transaction: a backend idle in transaction
+# (or, in copy mode, in a COPY waiting for data) for 300 ms is a frozen writer:
+# a live one sends its next statement or its data at once.
+if [ "${ZOMBIE_FREEZE:-tx}" = copy ]; then
+    frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND state = 'active' AND wait_event = 'ClientRead' AND query LIKE 'COPY interactions%'
+               AND query_start < now() - interval '300 ms'"
+else
+    frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND state = 'idle in transaction' AND query NOT LIKE 'BEGIN%'
+               AND state_change < now() - interval '300 ms'"
+fi
+caught=0
+for try in $(seq 1 150); do
+    kill -STOP "$A"
+    sleep 0.4
+    if [ "$(t_sql "$frozen_q")" -gt 0 ]; then caught=$try; break; fi
+    kill -CONT "$A"
+    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+done
+[ "$caught" -gt 0 ] || t_fail "could not freeze a inside a transaction in 150 tries"
+STOPPED_AT=$SECONDS
+t_log "a frozen inside a batch transaction (${ZOMBIE_FREEZE:-tx} mode, try $caught) at t=$((SECONDS - T0))s, stored so far $(t_count)"
+
+deadline=$((SECONDS + 60))
+while [ "$(count_words "$(owned "$T_DIR/b.log")")" != "$PARTS" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { kill -CONT "$A"; t_fail "b did not take a's partitions over: holds [$(owned "$T_DIR/b.log")]"; }
+    sleep 0.5
+done
+TAKEN_AT=$SECONDS
+t_log "b holds all $PARTS partitions $((SECONDS - STOPPED_AT))s after a froze"
+# b must store a's partitions while a is still frozen.
+before=$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets
+                 WHERE consumer_group = 'custos-zombie' AND kafka_partition IN (${oa// /,})")
+deadline=$((SECONDS + 30))
+while :; do
+    now_off=$(t_sql "SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets
+                      WHERE consumer_group = 'custos-zombie' AND kafka_partition IN (${oa// /,})")
+    [ "$now_off" -gt "$before" ] && break
+    [ "$SECONDS" -lt "$deadline" ] || {
+        t_sql "SELECT state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()" >&2
+        kill -CONT "$A"
+        t_fail "b stored nothing of a's partitions in 30 s while a was frozen: blocked by the zombie's locks"
+    }
+    sleep 0.5
+done
+t_log "b advanced a's partitions $((SECONDS - TAKEN_AT))s after the takeover, a still frozen"
+sleep 2
+A_LINE=$(wc -l <"$T_DIR/a.log")
+kill -CONT "$A"
+t_log "SIGCONT a at t=$((SECONDS - T0))s, frozen for $((SECONDS - STOPPED_AT))s"
+
+t_wait_producer "$PROD"
+t_wait_count "$N" 120
+kill -0 "$A" 2>/dev/null || t_fail "a died after resuming: $(tail -n 5 "$T_DIR/a.log")"
+kill -0 "$B" 2>/dev/null || t_fail "b died: $(tail -n 5 "$T_DIR/b.log")"
+fenced=$(tail -n +"$((A_LINE + 1))" "$T_DIR/a.log" | grep -c 'msg="batch fenced' || true)
+t_log "a after resuming: $fenced batch(es) fenced; it holds [$(owned "$T_DIR/a.log")], b holds [$(owned "$T_DIR/b.log")]"
+tail -n +"$((A_LINE + 1))" "$T_DIR/a.log" | grep -m2 'msg="batch fenced' | cut -c1-220 | sed 's/^/    /' >&2 || true
+[ "$fenced" -ge 1 ] || t_fail "a resumed with batches of partitions b had moved on, yet none was fenced"
+t_check_exactly_once "$T_DIR/events.jsonl"
+t_check_offsets custos.interactions "$PARTS" custos-zombie
+[ "$T_HWM_SUM" = "$N" ] || t_fail "broker holds $T_HWM_SUM messages, sent $N"
+gaps=$(cat "$T_DIR/a.log" "$T_DIR/b.log" | grep -c 'offset gap' || true)
+[ "$gaps" = 0 ] || t_fail "offset gaps logged: $gaps (broker retention overrun)"
+t_log "PASS"
