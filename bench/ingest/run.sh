@@ -96,6 +96,9 @@ COLS="ts, event_id, api_key_id, model, model_version, tenant, user_id, session_i
 dsn() { echo "host=$PGDIR port=$PGPORT_BENCH user=postgres dbname=$1"; }
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
 
+# cpu_ticks PID: user + system clock ticks of PID so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 hwm_sum() {
     local args=()
     for ((p = 0; p < PARTS; p++)); do args+=(-t "$1:$p:-1"); done
@@ -135,6 +138,9 @@ run_step() {
     local sampler=$!
     PIDS+=("$sampler")
     log "step $TOPIC_NO: offering $rate ev/s for ${STEP_S}s ($n events, topic $topic)"
+    local cpu0 t_start
+    cpu0=$(cpu_ticks "$coll")
+    t_start=$(date +%s.%N)
     local prc=0
     "$B" produce --rate "$rate" --count "$n" --topic "$topic" "$WORK/events.jsonl" 2>"$dir/producer.log" || prc=$?
     local t_done=$SECONDS
@@ -151,6 +157,9 @@ run_step() {
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
     S_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$coll/status" 2>/dev/null || echo 0)
+    # Cores the collector used on average from the first event to the drain.
+    S_CPU=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$coll")" -v hz="$(getconf CLK_TCK)" \
+        -v t0="$t_start" -v t1="$(date +%s.%N)" 'BEGIN {printf "%.2f", (b - a) / hz / (t1 - t0)}')
     kill -TERM "$coll" 2>/dev/null || true
     wait "$coll" 2>/dev/null || true
     local stopped
@@ -183,15 +192,15 @@ run_step() {
     [ "$S_MAXLAG" -le $((rate * MAX_LAG_S)) ] || S_WHY+="lag reached $S_MAXLAG events; "
     S_RESULT=ok
     [ -z "$S_WHY" ] || S_RESULT=FAIL
-    printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s  %s\n' \
+    printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s %6s  %s\n' \
         "$TOPIC_NO" "$rate" "$S_ACHIEVED" "$S_STORED" "$S_LOST" "$S_MAXLAG" "${S_DRAIN}s" \
-        "${S_P50:-?}" "${S_P99:-?}" "$S_SQL_P50" "$S_SQL_P99" "$((S_RSS_KB / 1024))" \
+        "${S_P50:-?}" "${S_P99:-?}" "$S_SQL_P50" "$S_SQL_P99" "$((S_RSS_KB / 1024))" "$S_CPU" \
         "$S_RESULT${S_WHY:+: ${S_WHY%; }}" | tee -a "$WORK/steps.txt" >&2
     [ "$S_RESULT" = ok ]
 }
 
-HEADER=$(printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s  %s' \
-    step offered achieved stored lost max_lag drain p50_ms p99_ms sqlp50 sqlp99 rss_MB result)
+HEADER=$(printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s %6s  %s' \
+    step offered achieved stored lost max_lag drain p50_ms p99_ms sqlp50 sqlp99 rss_MB cores result)
 echo "$HEADER" >"$WORK/steps.txt"
 log "columns: p50/p99 = collector histogram (produce -> commit, bucket upper bounds);"
 log "         sqlp50/sqlp99 = received_at - kafka_ts in SQL (produce -> transaction start)"
