@@ -247,17 +247,19 @@ static void flush_db(an_live *al)
         return;
     if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms)
         return; /* backing off; the rows wait (bounded) */
-    char err[512];
+    char err[512] = "no connection";
+    bool in_tx = false;
     if (!al->pg || PQstatus(al->pg) != CONNECTION_OK) {
         if (al->pg)
             PQreset(al->pg);
         else
             al->pg = core_db_connect(al->dsn, (int)al->cfg.pg_connect_timeout_s, err, sizeof err);
         if (!al->pg || PQstatus(al->pg) != CONNECTION_OK)
-            goto fail_noconn;
+            goto fail;
     }
     if (core_db_exec(al->pg, "BEGIN", err, sizeof err) < 0)
         goto fail;
+    in_tx = true;
     for (size_t i = 0; i < al->nincs; i++) {
         inc_row *r = &al->incs[i];
         char alerts[16];
@@ -267,7 +269,7 @@ static void flush_db(an_live *al)
                              r->detected_at, r->last_seen, alerts,         r->atlas,
                              r->owasp,       r->summary,   r->doc};
         if (exec_params(al->pg, SQL_INC, 15, v, err, sizeof err) < 0)
-            goto fail_tx;
+            goto fail;
     }
     for (size_t i = 0; i < al->nalerts; i++) {
         alert_row *r = &al->alerts[i];
@@ -275,11 +277,12 @@ static void flush_db(an_live *al)
                              r->event_id,    r->api_key_id, r->model,    r->model_version,
                              r->summary,     r->evidence};
         if (exec_params(al->pg, SQL_ALERT, 10, v, err, sizeof err) < 0)
-            goto fail_tx;
+            goto fail;
         const char *l[4] = {r->incident_id, r->event_id, r->ts, r->api_key_id};
         if (exec_params(al->pg, SQL_LINK, 4, l, err, sizeof err) < 0)
-            goto fail_tx;
+            goto fail;
     }
+    in_tx = false; /* a failed COMMIT ends the transaction too */
     if (core_db_exec(al->pg, "COMMIT", err, sizeof err) < 0)
         goto fail;
     /* committed event -> its alert and incident rows committed */
@@ -298,10 +301,9 @@ static void flush_db(an_live *al)
     al->retry_at_ms = 0;
     al->backoff_ms = 0;
     return;
-fail_tx:
-    core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
 fail:
-fail_noconn:
+    if (in_tx)
+        core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
     al->db_errors++;
     /* the collector's back-off settings, doubling up to retry_max_ms */
     al->backoff_ms = al->backoff_ms ? al->backoff_ms * 2 : al->cfg.coll_retry_min_ms;
@@ -311,7 +313,7 @@ fail_noconn:
     if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
                  "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
-                 core_log_quote((char[600]){0}, 600, al->pg ? err : "no connection"));
+                 core_log_quote((char[600]){0}, 600, err));
 }
 
 static void *run(void *arg)

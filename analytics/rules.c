@@ -387,14 +387,15 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
     size_t nn = 0, cap = 0;
     DIR *dh = NULL;
     hs_compile_error_t *cerr = NULL;
+    bool ok = false;
     if (!r) {
         fail(err, errlen, "out of memory");
-        goto error;
+        goto done;
     }
     dh = opendir(dir);
     if (!dh) {
         fail(err, errlen, "analytics.rules_dir %s: cannot open: %s", dir, strerror(errno));
-        goto error;
+        goto done;
     }
     struct dirent *de;
     while ((de = readdir(dh))) {
@@ -406,14 +407,14 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
             char **nb = realloc(names, cap * sizeof *nb);
             if (!nb) {
                 fail(err, errlen, "out of memory");
-                goto error;
+                goto done;
             }
             names = nb;
         }
         size_t pl2 = strlen(dir) + l + 2;
         if (!(names[nn] = malloc(pl2))) {
             fail(err, errlen, "out of memory");
-            goto error;
+            goto done;
         }
         snprintf(names[nn++], pl2, "%s/%s", dir, de->d_name);
     }
@@ -422,10 +423,10 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         qsort(names, nn, sizeof *names, cmp_name);
     for (size_t i = 0; i < nn; i++)
         if (load_file(r, &pl, names[i], err, errlen) < 0)
-            goto error;
+            goto done;
     if (pl.n == 0) {
         fail(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
-        goto error;
+        goto done;
     }
     unsigned *ids = malloc(pl.n * sizeof *ids);
     hs_expr_ext_t *ext = calloc(pl.n, sizeof *ext);
@@ -435,7 +436,7 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         free(ext);
         free(extp);
         fail(err, errlen, "out of memory");
-        goto error;
+        goto done;
     }
     for (size_t i = 0; i < pl.n; i++) {
         ids[i] = (unsigned)i;
@@ -458,11 +459,11 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         else
             fail(err, errlen, "rules in %s do not compile: %s", dir,
                  cerr ? cerr->message : "unknown error");
-        goto error;
+        goto done;
     }
     if (hs_alloc_scratch(r->db, &r->scratch) != HS_SUCCESS) {
         fail(err, errlen, "vectorscan: cannot allocate scratch");
-        goto error;
+        goto done;
     }
     r->npat = pl.n;
     r->count = calloc(r->n, sizeof *r->count);
@@ -470,13 +471,14 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
     r->touched = calloc(r->n, sizeof *r->touched);
     if (!r->count || !r->last_from || !r->touched) {
         fail(err, errlen, "out of memory");
-        goto error;
+        goto done;
     }
-    goto done;
-error:
-    an_rules_free(r);
-    r = NULL;
+    ok = true;
 done:
+    if (!ok) {
+        an_rules_free(r);
+        r = NULL;
+    }
     if (cerr)
         hs_free_compile_error(cerr);
     if (dh)
