@@ -26,9 +26,10 @@ pids=()
 cleanup() {
     for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    for d in $(psql -X -A -t -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'custos_bench_live_%'" 2>/dev/null); do
+    for d in $(psql -X -A -t -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'custos_bench_live_$$_%'" 2>/dev/null); do
         dropdb --if-exists -f "$d" 2>/dev/null || true
     done
+    rm -rf "$work"
 }
 trap cleanup EXIT
 if [ -z "${PGHOST:-}" ]; then
