@@ -50,9 +50,15 @@ int core_cmd_migrate(int argc, char **argv)
     if (status_only) {
         if (core_db_schema_version(c, &applied, err, sizeof err) < 0)
             goto fail;
-        printf("database schema version: %d\nthis custos expects:     %d\n", applied,
+        printf("highest migration applied: %d\nthis custos knows up to:   %d\n", applied,
                core_db_schema_target());
-        rc = applied == core_db_schema_target() ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+        if (core_db_check_schema(c, err, sizeof err) < 0) {
+            printf("%s\n", err);
+            rc = CORE_EXIT_FAIL;
+        } else {
+            printf("up to date\n");
+            rc = CORE_EXIT_OK;
+        }
         goto done;
     }
     int n = core_db_migrate(c, err, sizeof err);

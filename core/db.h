@@ -22,17 +22,19 @@ int core_db_schema_target(void);
  * message (no password in it) in err. The caller owns it: PQfinish(). */
 PGconn *core_db_connect(const char *dsn, int timeout_s, char *err, size_t errlen);
 
-/* Reads the applied schema version into *applied (0: none). Returns -1 with
- * err on failure. */
+/* Reads the highest applied migration version into *applied (0: none).
+ * Returns -1 with err on failure. */
 int core_db_schema_version(PGconn *c, int *applied, char *err, size_t errlen);
 
-/* Applies every pending migration, each in its own transaction, recording it
- * in schema_migrations; serialised by an advisory lock. Returns the number
- * applied, or -1 with err. */
+/* Applies every migration not yet recorded in schema_migrations (not only
+ * those above the highest applied), in order, each in its own transaction;
+ * serialised by an advisory lock. Refuses a database holding a migration this
+ * binary does not know. Returns the number applied, or -1 with err. */
 int core_db_migrate(PGconn *c, char *err, size_t errlen);
 
-/* Returns 0 when the database is at this binary's schema version; otherwise
- * -1 with err saying whether it is behind or ahead and what fixes it. */
+/* Returns 0 when every migration of this binary is applied and none it does
+ * not know; otherwise -1 with err saying whether the database is behind
+ * (naming the first missing migration) or ahead, and what fixes it. */
 int core_db_check_schema(PGconn *c, char *err, size_t errlen);
 
 /* Makes sure the daily partitions of interactions exist from yesterday to
