@@ -87,7 +87,10 @@ offs=() ons=()
 for r in $(seq "$REPEAT"); do
     one_run "off$r" "$work/ingest.jsonl" "$RATE" CUSTOS_COLLECTOR_ANALYTICS=off
     offs+=("$RUN_RATE")
-    one_run "on$r" "$work/ingest.jsonl" "$RATE" CUSTOS_COLLECTOR_ANALYTICS=on
+    # a replay at thousands of times real speed: hand-overs seconds apart
+    # are minutes of event time (docs/analytics.md, partition_idle_ms)
+    one_run "on$r" "$work/ingest.jsonl" "$RATE" CUSTOS_COLLECTOR_ANALYTICS=on \
+        CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s
     ons+=("$RUN_RATE")
     grep -o 'msg="live analytics stopped".*' "$RUN_LOG" | tr ' ' '\n' |
         grep -E '^(events|incidents|late|queue_full_waits)=' | tr '\n' ' '
