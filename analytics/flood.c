@@ -1,9 +1,11 @@
 /* Flood: request or token rates far above a key's baseline, error storms.
  * Per key: the current minute's requests, tokens and failures, and EWMA
  * baselines of earlier minutes (idle minutes count as zero). A minute fires
- * when requests reach flood_min_rpm and flood_mult x the baseline (a key with
- * under ten minutes of history needs three times flood_min_rpm: a new batch
- * job is not a flood), likewise for tokens; an error storm is
+ * when requests reach flood_min_rpm and flood_mult x the baseline, likewise
+ * for tokens. A key with under ten minutes of history has no baseline to be
+ * far above (it is new, or custos restarted and lost it): only the absolute
+ * flood_cold_rpm / flood_cold_tpm apply, so that every busy key is not a
+ * "flood" after each restart. An error storm is
  * flood_error_min failures making flood_error_pct of the minute's requests. */
 #include <math.h>
 #include <stdio.h>
@@ -91,7 +93,7 @@ void an_flood_observe(an_engine *e, an_key *k, const an_obs *o)
     double mult = (double)cfg->an_fl_mult;
     if (!s->fired_n) {
         double need = hist ? fmax((double)cfg->an_fl_min_rpm, mult * s->base_n)
-                           : 3.0 * (double)cfg->an_fl_min_rpm;
+                           : (double)cfg->an_fl_cold_rpm;
         if (s->n >= need) {
             s->fired_n = true;
             alert(e, o, s, "requests", s->n, s->base_n, s->n >= 3 * need ? AN_HIGH : AN_MEDIUM);
@@ -99,7 +101,7 @@ void an_flood_observe(an_engine *e, an_key *k, const an_obs *o)
     }
     if (!s->fired_tok) {
         double need = hist ? fmax((double)cfg->an_fl_min_tpm, mult * s->base_tok)
-                           : 3.0 * (double)cfg->an_fl_min_tpm;
+                           : (double)cfg->an_fl_cold_tpm;
         if ((double)s->tokens >= need) {
             s->fired_tok = true;
             alert(e, o, s, "tokens", (double)s->tokens, s->base_tok,

@@ -166,6 +166,12 @@ static const setting g_settings[] = {
      "flood: ... and this many times the key's per-minute baseline"},
     {"analytics", "flood_min_tpm", T_INT, OFF(an_fl_min_tpm), "200000", 1, (int64_t)1 << 50, NULL,
      false, false, "flood: tokens of one key in a minute at least (and flood_mult x baseline)"},
+    {"analytics", "flood_cold_rpm", T_INT, OFF(an_fl_cold_rpm), "6000", 1, 100000000, NULL,
+     false, false,
+     "flood: a key with under 10 minutes of history (new, or custos restarted) is judged only "
+     "against this absolute rate"},
+    {"analytics", "flood_cold_tpm", T_INT, OFF(an_fl_cold_tpm), "4000000", 1, (int64_t)1 << 50,
+     NULL, false, false, "flood: ... and this absolute token rate"},
     {"analytics", "flood_error_min", T_INT, OFF(an_fl_error_min), "60", 1, 100000000, NULL, false,
      false, "error storm: failed requests (status >= 400) of one key in a minute at least"},
     {"analytics", "flood_error_pct", T_INT, OFF(an_fl_error_pct), "50", 1, 100, NULL, false, false,

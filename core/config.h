@@ -84,6 +84,8 @@ typedef struct core_config {
     int64_t an_fl_min_rpm;
     int64_t an_fl_mult;
     int64_t an_fl_min_tpm;
+    int64_t an_fl_cold_rpm;
+    int64_t an_fl_cold_tpm;
     int64_t an_fl_error_min;
     int64_t an_fl_error_pct;
 

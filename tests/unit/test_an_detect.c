@@ -402,6 +402,12 @@ static void flood_spike_and_error_storm_fire_steady_load_does_not(void **state)
         push1(f, 100 + i * 0.15, (evspec){.key = "service", .prompt = "hi"});
     for (int i = 0; i < 40; i++)
         push1(f, 2500 + i, (evspec){.key = "retry", .prompt = "hi", .status = i < 30 ? 503 : 200});
+    /* No history (a new key, or custos restarted): a key busy from its first
+     * minute at 2000 a minute is no flood; one at 8000 a minute is. */
+    for (int i = 0; i < 10000; i++)
+        push1(f, 4000 + i * 0.03, (evspec){.key = "busy-cold", .prompt = "hi"});
+    for (int i = 0; i < 16000; i++) /* two minutes: one whole minute at 8000 */
+        push1(f, 4000 + i * 0.0075, (evspec){.key = "stolen-cold", .prompt = "hi"});
     an_engine_finish(f->e);
     cJSON *inc = NULL;
     assert_int_equal(count(&f->out, "flood", "flooder", &inc), 1);
@@ -415,6 +421,8 @@ static void flood_spike_and_error_storm_fire_steady_load_does_not(void **state)
     cJSON_Delete(inc);
     assert_int_equal(count(&f->out, "flood", "service", NULL), 0);
     assert_int_equal(count(&f->out, "flood", "retry", NULL), 0);
+    assert_int_equal(count(&f->out, "flood", "busy-cold", NULL), 0);
+    assert_int_equal(count(&f->out, "flood", "stolen-cold", NULL), 1);
     fx_free(f);
 }
 
