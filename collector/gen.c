@@ -745,7 +745,7 @@ static int gen_init(gen *g)
     }
     if (g->o.attacks)
         fprintf(stderr, "custos gen: attacks on: jailbreak burst from key %s (tenant %s), "
-                        "extraction burst from key %s (tenant %s), every %d events\n",
+                        "system-prompt extraction burst from key %s (tenant %s), every %d events\n",
                 g->attacker[0].id, g_tenants[g->attacker[0].tenant], g->attacker[1].id,
                 g_tenants[g->attacker[1].tenant], ATTACK_PERIOD);
     return 0;
