@@ -1,8 +1,11 @@
 /* The native event format: one JSON object per Kafka message. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +160,23 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Walks the tree: duplicate keys and numbers out of range are refused. */
+/* FNV-1a of a key: equal keys hash equal, so only equal hashes need strcmp. */
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#define DUP_SMALL 64 /* objects up to this many keys are checked without sorting */
+
+/* Walks the tree: duplicate keys and numbers out of range are refused. The
+ * duplicate reported is the one the plain checks would name: for up to 16
+ * keys the first key (in order) that comes again, for more the least one in
+ * strcmp order. */
 static int check_tree(const cJSON *j, const char *where, char *err, size_t errlen)
 {
     if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
@@ -172,11 +191,26 @@ static int check_tree(const cJSON *j, const char *where, char *err, size_t errle
     }
     if (!cJSON_IsObject(j) || n < 2)
         return 0;
-    if (n <= 16) {
-        for (const cJSON *a = j->child; a; a = a->next)
-            for (const cJSON *b = a->next; b; b = b->next)
-                if (strcmp(a->string, b->string) == 0)
-                    return fail(err, errlen, "duplicate key \"%.64s\"", a->string);
+    if (n <= DUP_SMALL) {
+        const cJSON *node[DUP_SMALL];
+        uint64_t h[DUP_SMALL];
+        size_t k = 0;
+        for (const cJSON *c = j->child; c; c = c->next, k++) {
+            node[k] = c;
+            h[k] = key_hash(c->string);
+        }
+        const char *dup = NULL;
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = a + 1; b < n; b++) {
+                if (h[a] != h[b] || strcmp(node[a]->string, node[b]->string) != 0)
+                    continue;
+                if (n <= 16)
+                    return fail(err, errlen, "duplicate key \"%.64s\"", node[a]->string);
+                if (!dup || strcmp(node[a]->string, dup) < 0)
+                    dup = node[a]->string;
+            }
+        if (dup)
+            return fail(err, errlen, "duplicate key \"%.64s\"", dup);
         return 0;
     }
     const char **names = malloc(n * sizeof *names);
@@ -249,19 +283,191 @@ static int get_count(const cJSON *j, const char *field, int64_t *out, char *err,
     return 0;
 }
 
+/* Compact JSON text, byte for byte what cJSON_PrintUnformatted writes (the
+ * stored attrs and scores keep that form), without its sprintf and sscanf
+ * round trip for each number. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool oom;
+    char local[1024];
+} jbuf;
+
+static void jb_put(jbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap * 2 > b->n + n + 1 ? b->cap * 2 : b->n + n + 1;
+        char *np = b->p == b->local ? malloc(nc) : realloc(b->p, nc);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        if (b->p == b->local)
+            memcpy(np, b->local, b->n);
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static void jb_string(jbuf *b, const char *s)
+{
+    jb_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        jb_put(b, run, (size_t)(s - run));
+        char e[8];
+        switch (c) {
+        case '"': jb_put(b, "\\\"", 2); break;
+        case '\\': jb_put(b, "\\\\", 2); break;
+        case '\b': jb_put(b, "\\b", 2); break;
+        case '\f': jb_put(b, "\\f", 2); break;
+        case '\n': jb_put(b, "\\n", 2); break;
+        case '\r': jb_put(b, "\\r", 2); break;
+        case '\t': jb_put(b, "\\t", 2); break;
+        default:
+            snprintf(e, sizeof e, "\\u%04x", c);
+            jb_put(b, e, 6);
+        }
+        run = s + 1;
+    }
+    jb_put(b, run, (size_t)(s - run));
+    jb_put(b, "\"", 1);
+}
+
+/* Digits of u (no sign) into the end of buf; returns where they start. */
+static char *utoa_end(uint64_t u, char *end)
+{
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return end;
+}
+
+static bool same_double(double a, double b) /* cJSON's compare_double */
+{
+    double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return fabs(a - b) <= m * DBL_EPSILON;
+}
+
+static void jb_number(jbuf *b, const cJSON *j)
+{
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    double d = j->valuedouble;
+    char buf[32], *end = buf + sizeof buf, *s;
+    if (isnan(d) || isinf(d)) {
+        jb_put(b, "null", 4);
+        return;
+    }
+    if (d == 0) {
+        jb_put(b, signbit(d) ? "-0" : "0", signbit(d) ? 2 : 1);
+        return;
+    }
+    /* cJSON prints every number with "%1.15g" (and "%1.17g" when that does
+     * not read back). A value that is the double nearest to m / 10^p, with m
+     * of at most 15 digits, is what "%1.15g" prints in fixed notation for
+     * 1e-4 <= |d| < 1e15: those digits, trailing zeros dropped; and it reads
+     * back exactly. */
+    double a = fabs(d);
+    if (a >= 1e-4 && a < 1e15)
+        for (int p = 0; p < 10; p++) {
+            double m = nearbyint(a * p10[p]);
+            if (m >= 1e15)
+                break;
+            if (m / p10[p] != a)
+                continue;
+            uint64_t um = (uint64_t)m, scale = (uint64_t)p10[p];
+            uint64_t frac = um % scale;
+            s = end;
+            if (frac) {
+                int digits = p;
+                while (frac % 10 == 0) {
+                    frac /= 10;
+                    digits--;
+                }
+                char *f = utoa_end(frac, end);
+                while (end - f < digits)
+                    *--f = '0';
+                *--f = '.';
+                s = f;
+            }
+            s = utoa_end(um / scale, s);
+            if (d < 0)
+                *--s = '-';
+            jb_put(b, s, (size_t)(end - s));
+            return;
+        }
+    /* anything else: cJSON's own way */
+    double test = 0;
+    int len = snprintf(buf, sizeof buf, "%1.15g", d);
+    if (sscanf(buf, "%lg", &test) != 1 || !same_double(test, d))
+        len = snprintf(buf, sizeof buf, "%1.17g", d);
+    if (len < 0 || len > 25) {
+        b->oom = true; /* cJSON gives up the same way */
+        return;
+    }
+    char dp = *localeconv()->decimal_point;
+    for (int i = 0; i < len; i++)
+        if (buf[i] == dp)
+            buf[i] = '.';
+    jb_put(b, buf, (size_t)len);
+}
+
+static void jb_value(jbuf *b, const cJSON *j)
+{
+    if (cJSON_IsNull(j)) {
+        jb_put(b, "null", 4);
+    } else if (cJSON_IsFalse(j)) {
+        jb_put(b, "false", 5);
+    } else if (cJSON_IsTrue(j)) {
+        jb_put(b, "true", 4);
+    } else if (cJSON_IsNumber(j)) {
+        jb_number(b, j);
+    } else if (cJSON_IsString(j)) {
+        jb_string(b, j->valuestring);
+    } else if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+        bool obj = cJSON_IsObject(j);
+        jb_put(b, obj ? "{" : "[", 1);
+        for (const cJSON *c = j->child; c; c = c->next) {
+            if (c != j->child)
+                jb_put(b, ",", 1);
+            if (obj) {
+                jb_string(b, c->string);
+                jb_put(b, ":", 1);
+            }
+            jb_value(b, c);
+        }
+        jb_put(b, obj ? "}" : "]", 1);
+    } else {
+        b->oom = true; /* raw or invalid: not made by the parser */
+    }
+}
+
 static int get_json(core_event *ev, const cJSON *j, const char *field, size_t max,
                     const char **out, char *err, size_t errlen)
 {
-    char *s = cJSON_PrintUnformatted(j);
-    if (!s)
-        return fail(err, errlen, "out of memory");
-    size_t n = strlen(s);
+    jbuf b;
+    b.p = b.local;
+    b.n = 0;
+    b.cap = sizeof b.local;
+    b.oom = false;
+    jb_value(&b, j);
     int rc = 0;
-    if (n > max)
-        rc = fail(err, errlen, "field %s is %zu bytes of JSON, larger than %zu", field, n, max);
-    else if (!(*out = core_event_strdup(ev, s, n)))
+    if (b.oom)
         rc = fail(err, errlen, "out of memory");
-    free(s);
+    else if (b.n > max)
+        rc = fail(err, errlen, "field %s is %zu bytes of JSON, larger than %zu", field, b.n, max);
+    else if (!(*out = core_event_strdup(ev, b.p, b.n)))
+        rc = fail(err, errlen, "out of memory");
+    if (b.p != b.local)
+        free(b.p);
     return rc;
 }
 
@@ -344,16 +550,35 @@ static const char *const g_fields[F_N] = {
     "session_id", "client_ip", "prompt", "response", "prompt_tokens", "completion_tokens",
     "latency_ms", "status", "finish_reason", "refusal", "scores", "attrs"};
 
+/* The field a top-level key names, or F_N: one string compare, picked by the
+ * key's length and first byte. */
+static int field_of(const char *s)
+{
+    int k = F_N;
+    switch (strlen(s)) {
+    case 2: k = F_TS; break;
+    case 5: k = s[0] == 'm' ? F_MODEL : s[0] == 'a' ? F_ATTRS : F_N; break;
+    case 6: k = s[0] == 't' ? F_TENANT : s[0] == 's' ? (s[1] == 't' ? F_STATUS : F_SCORES)
+                                                     : s[0] == 'p' ? F_PROMPT : F_N;
+        break;
+    case 7: k = s[0] == 'u' ? F_USER : s[0] == 'r' ? F_REFUSAL : F_N; break;
+    case 8: k = s[0] == 'e' ? F_EVENT_ID : s[0] == 'r' ? F_RESPONSE : F_N; break;
+    case 9: k = F_IP; break;
+    case 10: k = s[0] == 'a' ? F_KEY : s[0] == 's' ? F_SESSION : s[0] == 'l' ? F_LAT : F_N; break;
+    case 13: k = s[0] == 'm' ? F_VERSION : s[0] == 'p' ? F_PTOK : s[0] == 'f' ? F_FINISH : F_N;
+        break;
+    case 17: k = F_CTOK; break;
+    }
+    return k < F_N && strcmp(s, g_fields[k]) == 0 ? k : F_N;
+}
+
 static int decode_obj(const coll_limits *lim, const cJSON *root, core_event *ev, char *err,
                       size_t errlen)
 {
     const cJSON *f[F_N] = {0};
     int n_unknown = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
-        int k;
-        for (k = 0; k < F_N; k++)
-            if (strcmp(c->string, g_fields[k]) == 0)
-                break;
+        int k = field_of(c->string);
         if (k == F_N) {
             n_unknown++;
             continue;
