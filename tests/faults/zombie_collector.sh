@@ -9,7 +9,9 @@
 # stored exactly once.
 #
 # ZOMBIE_FREEZE=tx (default) freezes the zombie between two statements of
-# its transaction (PostgreSQL shows it "idle in transaction").
+# its transaction, holding an offset row lock (PostgreSQL shows it "idle in
+# transaction"): the test holds that row itself for 3 s so that the zombie's
+# writer is waiting for it when it is frozen.
 # ZOMBIE_FREEZE=copy freezes it in the middle of its COPY ("active", waiting
 # for the client): no PostgreSQL timeout ends that (statement_timeout is only
 # noticed when the client sends again), so the offset rows locked before the
@@ -63,29 +65,48 @@ t_start producer "$CUSTOS_BIN" produce --rate "$RATE" "$T_DIR/events.jsonl"
 PROD=$T_LAST_PID
 T0=$SECONDS
 sleep "$STOP_AT"
-# Freeze a while it is inside a transaction: a backend idle in transaction
-# (or, in copy mode, in a COPY waiting for data) for 300 ms is a frozen writer:
-# a live one sends its next statement or its data at once.
+# Freeze a while it is inside a transaction.
+P=${oa%% *}
+caught=0
 if [ "${ZOMBIE_FREEZE:-tx}" = copy ]; then
+    # At random until a is caught in a COPY that waits for its data.
     frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
                AND state = 'active' AND wait_event = 'ClientRead' AND query LIKE 'COPY interactions%'
                AND query_start < now() - interval '300 ms'"
+    for try in $(seq 1 150); do
+        kill -STOP "$A"
+        sleep 0.4
+        if [ "$(t_sql "$frozen_q")" -gt 0 ]; then caught=$try; break; fi
+        kill -CONT "$A"
+        sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
+    done
 else
+    # Deterministically: hold a's offset row of partition $P for 3 s, so that
+    # a's writer waits for it inside its transaction; freeze a while it
+    # waits; when the row is released a's backend takes the lock and then
+    # idles in the transaction, for as long as a is frozen.
+    t_start locker psql -X -q -d "$T_DSN" -c "BEGIN" \
+        -c "SELECT 1 FROM ingest_offsets WHERE consumer_group = 'custos-zombie' AND kafka_partition = $P FOR UPDATE" \
+        -c "SELECT pg_sleep(3)" -c "COMMIT"
+    waiting_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                AND wait_event_type = 'Lock' AND query LIKE '%ingest_offsets%FOR UPDATE%'"
+    for try in $(seq 1 25); do
+        if [ "$(t_sql "$waiting_q")" -gt 0 ]; then
+            kill -STOP "$A"
+            caught=$try
+            break
+        fi
+        sleep 0.1
+    done
+    [ "$caught" -gt 0 ] || t_fail "a's writer never waited for partition $P's offset row"
+    wait "$T_LAST_PID" || t_fail "the lock holder failed"
     frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-               AND state = 'idle in transaction' AND query NOT LIKE 'BEGIN%'
-               AND state_change < now() - interval '300 ms'"
+               AND state = 'idle in transaction' AND query LIKE '%ingest_offsets%FOR UPDATE%'"
+    [ "$(t_sql "$frozen_q")" -gt 0 ] || { kill -CONT "$A"; t_fail "a is frozen but not inside its transaction"; }
 fi
-caught=0
-for try in $(seq 1 150); do
-    kill -STOP "$A"
-    sleep 0.4
-    if [ "$(t_sql "$frozen_q")" -gt 0 ]; then caught=$try; break; fi
-    kill -CONT "$A"
-    sleep "0.$((RANDOM % 10))$((RANDOM % 10))"
-done
 [ "$caught" -gt 0 ] || t_fail "could not freeze a inside a transaction in 150 tries"
 STOPPED_AT=$SECONDS
-t_log "a frozen inside a batch transaction (${ZOMBIE_FREEZE:-tx} mode, try $caught) at t=$((SECONDS - T0))s, stored so far $(t_count)"
+t_log "a frozen inside a batch transaction (${ZOMBIE_FREEZE:-tx} mode, partition $P row locked, try $caught) at t=$((SECONDS - T0))s, stored so far $(t_count)"
 
 deadline=$((SECONDS + 60))
 while [ "$(count_words "$(owned "$T_DIR/b.log")")" != "$PARTS" ]; do
