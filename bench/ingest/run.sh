@@ -99,10 +99,23 @@ q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
 # cpu_ticks PID: user + system clock ticks of PID so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-hwm_sum() {
+# hwm_list TOPIC: "partition high_watermark" lines from the broker.
+hwm_list() {
     local args=()
     for ((p = 0; p < PARTS; p++)); do args+=(-t "$1:$p:-1"); done
-    kcat -Q -b "$BROKER" "${args[@]}" 2>/dev/null | awk '/offset/ {s += $NF} END {print s + 0}'
+    kcat -Q -b "$BROKER" "${args[@]}" 2>/dev/null |
+        sed -nE 's/^.* \[([0-9]+)\] offset (-?[0-9]+)$/\1 \2/p'
+}
+hwm_sum() { hwm_list "$1" | awk '{s += $2} END {print s + 0}'; }
+
+# lag_sample TOPIC DB: "seconds hwm committed lag worst_partition worst_lag".
+lag_sample() {
+    {
+        hwm_list "$1" | sed 's/^/h /'
+        q "$2" "SELECT 'c ' || kafka_partition || ' ' || greatest(next_offset, 0) FROM ingest_offsets" 2>/dev/null
+    } | awk -v t="$SECONDS" '$1 == "h" {h[$2] = $3} $1 == "c" {c[$2] = $3}
+        END {for (p in h) {l = h[p] - c[p]; H += h[p]; C += c[p]; if (l > wl) {wl = l; wp = p}}
+             print t, H + 0, C + 0, H - C, (wp == "" ? "-" : wp), wl + 0}'
 }
 
 # run_step RATE: sets S_* figures; returns 0 when the rate was sustained.
@@ -126,12 +139,11 @@ run_step() {
         kill -0 "$coll" 2>/dev/null || die "collector exited: $(tail -n 3 "$dir/collector.log")"
         sleep 0.2
     done
-    # Lag sampler: broker high watermarks minus offsets committed in PostgreSQL.
+    # Lag sampler: broker high watermarks minus offsets committed in
+    # PostgreSQL, in total and on the partition that lags most.
     (
         while :; do
-            h=$(hwm_sum "$topic")
-            s=$(q "$db" "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM ingest_offsets" 2>/dev/null || echo 0)
-            echo "$SECONDS $h $s $((h - s))"
+            lag_sample "$topic" "$db"
             sleep 1
         done
     ) >"$dir/lag.txt" &
@@ -178,6 +190,9 @@ run_step() {
     IFS='|' read -r S_STORED S_DISTINCT S_SQL_P50 S_SQL_P99 <<<"$counts"
     S_GAPS=$(grep -c 'offset gap\|no longer on the broker' "$dir/collector.log" || true)
     S_MAXLAG=$(awk 'BEGIN {m = 0} $4 > m {m = $4} END {print m}' "$dir/lag.txt")
+    # The partition that lagged most, and its share of the step's events.
+    S_WORST=$(awk 'BEGIN {m = -1} $6 > m {m = $6; p = $5} END {print p}' "$dir/lag.txt")
+    S_WORST_SHARE=$(hwm_list "$topic" | awk -v p="$S_WORST" -v n="$n" '$1 == p {printf "%.0f", 100 * $2 / n}')
     local hwm
     hwm=$(hwm_sum "$topic")
     S_LOST=$((n - S_DISTINCT))
@@ -190,6 +205,7 @@ run_step() {
     [ "$drained" = yes ] || S_WHY+="not drained 60 s after the producer; "
     [ "$S_DRAIN" -le "$MAX_DRAIN_S" ] || S_WHY+="drain took ${S_DRAIN}s; "
     [ "$S_MAXLAG" -le $((rate * MAX_LAG_S)) ] || S_WHY+="lag reached $S_MAXLAG events; "
+    [ -z "$S_WHY" ] || S_WHY+="most lag on partition $S_WORST (${S_WORST_SHARE:-?} % of the events); "
     S_RESULT=ok
     [ -z "$S_WHY" ] || S_RESULT=FAIL
     printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s %6s  %s\n' \
