@@ -103,9 +103,19 @@ static size_t number_len(const unsigned char *s, size_t n)
  * the string there, and takes "01" or "1." for numbers. */
 static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
 {
+    /* bytes inside a string that need no look: not a quote, backslash,
+     * control character or NUL */
+    static const bool plain[256] = {[0x20 ... 0x21] = true, [0x23 ... 0x5b] = true,
+                                    [0x5d ... 0xff] = true};
     int depth = 0;
     bool in_str = false;
     for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            while (i < n && plain[s[i]])
+                i++;
+            if (i == n)
+                break;
+        }
         unsigned char c = s[i];
         if (c == 0)
             return fail(err, errlen, "NUL byte at offset %zu", i);
