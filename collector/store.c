@@ -39,38 +39,28 @@ int64_t coll_store_read_offset(PGconn *c, const char *group, const char *topic,
     return v;
 }
 
-/* Locks the partition's offset row (creating it as -1 on first use) and
- * returns its value, or -2 on error. */
-static int64_t lock_offset(PGconn *c, const char *const p[3], char *err, size_t errlen)
+/* Reads the partition's stored offset outside any transaction, creating the
+ * row as -1 on first use. No lock is taken: the conditional UPDATE at commit
+ * time re-checks the value, so a member frozen mid-transaction holds no row
+ * lock that would stall the member taking its partitions over. Returns the
+ * offset (-1: nothing stored yet) or -2 on error. */
+static int64_t read_offset(PGconn *c, const char *const p[3], char *err, size_t errlen)
 {
-    static const char *sel = "SELECT next_offset FROM ingest_offsets WHERE consumer_group = $1"
-                             " AND topic = $2 AND kafka_partition = $3 FOR UPDATE";
-    for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = PQexecParams(c, sel, 3, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            core_db_error(c, "locking offset row", err, errlen);
-            PQclear(r);
-            return -2;
-        }
-        if (PQntuples(r)) {
-            int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-            PQclear(r);
-            return v;
-        }
+    int32_t part = (int32_t)strtol(p[2], NULL, 10);
+    int64_t v = coll_store_read_offset(c, p[0], p[1], part, err, errlen);
+    if (v != -1)
+        return v;
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition,"
+                               " next_offset) VALUES ($1, $2, $3, -1) ON CONFLICT DO NOTHING",
+                               3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        core_db_error(c, "creating offset row", err, errlen);
         PQclear(r);
-        r = PQexecParams(c,
-                         "INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition,"
-                         " next_offset) VALUES ($1, $2, $3, -1) ON CONFLICT DO NOTHING",
-                         3, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            core_db_error(c, "creating offset row", err, errlen);
-            PQclear(r);
-            return -2;
-        }
-        PQclear(r);
+        return -2;
     }
-    snprintf(err, errlen, "offset row vanished while locking it");
-    return -2;
+    PQclear(r);
+    return coll_store_read_offset(c, p[0], p[1], part, err, errlen);
 }
 
 /* Sends rows[0..len) through COPY. Returns 0, or -1 with err. */
@@ -192,43 +182,51 @@ static int cmp_batch(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Advances the partition from `from` to `next`, only if it still holds
+ * `from`. Returns 0, 1 when another member moved it meanwhile (the caller
+ * re-reads and fences again), or -1 with err. */
 static int update_offset(PGconn *c, const char *group, const char *topic, int32_t partition,
-                         int64_t next, char *err, size_t errlen)
+                         int64_t from, int64_t next, char *err, size_t errlen)
 {
-    char part[16], off[24];
+    char part[16], off[24], was[24];
     snprintf(part, sizeof part, "%d", (int)partition);
     snprintf(off, sizeof off, "%" PRId64, next);
-    const char *up[] = {group, topic, part, off};
+    snprintf(was, sizeof was, "%" PRId64, from);
+    const char *up[] = {group, topic, part, off, was};
     PGresult *r = PQexecParams(c,
                                "UPDATE ingest_offsets SET next_offset = $4, updated_at = now()"
-                               " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3",
-                               4, NULL, up, NULL, NULL, 0);
+                               " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3"
+                               " AND next_offset = $5",
+                               5, NULL, up, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         core_db_error(c, "advancing offset", err, errlen);
         rc = -1;
+    } else if (strcmp(PQcmdTuples(r), "1") != 0) {
+        rc = 1;
     }
     PQclear(r);
     return rc;
 }
 
-/* One pass: lock, fence, COPY (whole or row by row), dead letters, offsets,
- * COMMIT. Returns 0 committed, 1 when the COPY was refused on data (redo by
- * row), -1 to retry. */
+/* One pass: read offsets, fence, then in one transaction COPY (whole or row
+ * by row), dead letters, conditional offset updates, COMMIT. Returns 0
+ * committed, 1 when the COPY was refused on data (redo by row), 2 when
+ * another member moved a partition meanwhile (read and fence again), -1 to
+ * retry later. */
 static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
-                      int64_t *stored, int64_t *adv, bool by_row, char *err, size_t errlen)
+                      int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
+                      size_t errlen)
 {
-    if (core_db_exec(c, "BEGIN", err, errlen) < 0)
-        return -1;
     /* Fence each partition's chain on the offset the database holds. */
     for (size_t i = 0; i < n;) {
         coll_batch *b = bs[i];
         char part[16];
         snprintf(part, sizeof part, "%d", (int)b->part_partition);
         const char *key[] = {group, b->part_topic, part};
-        int64_t cur = lock_offset(c, key, err, errlen);
+        int64_t cur = read_offset(c, key, err, errlen);
         if (cur == -2)
-            goto retry;
+            return -1;
         int64_t initial = cur;
         size_t j = i;
         bool broken = false;
@@ -254,8 +252,11 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         }
         /* adv[first of the chain] = where the partition ends up, if it moved */
         adv[i] = cur != initial ? cur : -1;
+        ini[i] = initial;
         i = j;
     }
+    if (core_db_exec(c, "BEGIN", err, errlen) < 0)
+        return -1;
     bool any_rows = false;
     for (size_t i = 0; i < n; i++)
         if (res[i] == COLL_STORE_OK && bs[i]->copy.len)
@@ -324,10 +325,18 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         }
     }
     /* Advance each partition whose chain moved. */
-    for (size_t i = 0; i < n; i++)
-        if (adv[i] >= 0 && update_offset(c, group, bs[i]->part_topic, bs[i]->part_partition,
-                                         adv[i], err, errlen) < 0)
+    for (size_t i = 0; i < n; i++) {
+        if (adv[i] < 0)
+            continue;
+        int u = update_offset(c, group, bs[i]->part_topic, bs[i]->part_partition, ini[i], adv[i],
+                              err, errlen);
+        if (u < 0)
             goto retry;
+        if (u > 0) {
+            rollback(c);
+            return 2;
+        }
+    }
     if (core_db_exec(c, "COMMIT", err, errlen) < 0)
         goto retry;
     return 0;
@@ -339,20 +348,24 @@ retry:
 coll_store_rc coll_store_batches(PGconn *c, const char *group, coll_batch **bs, size_t n,
                                  coll_store_rc *res, int64_t *stored, char *err, size_t errlen)
 {
-    int64_t *adv = malloc(n * sizeof *adv);
+    int64_t *adv = malloc(2 * n * sizeof *adv);
     coll_store_rc rc = COLL_STORE_RETRY;
     if (!adv) {
         snprintf(err, errlen, "out of memory");
         return COLL_STORE_RETRY;
     }
     qsort(bs, n, sizeof *bs, cmp_batch);
-    snprintf(err, errlen, "batches refused twice");
-    for (int pass = 0; pass < 2; pass++) {
-        int r = store_pass(c, group, bs, n, res, stored, adv, pass == 1, err, errlen);
+    snprintf(err, errlen, "batches could not be stored after several passes");
+    bool by_row = false;
+    for (int pass = 0; pass < 4; pass++) {
+        int r = store_pass(c, group, bs, n, res, stored, adv, adv + n, by_row, err, errlen);
         if (r == 0)
             rc = COLL_STORE_OK;
         if (r <= 0)
             break;
+        if (r == 1)
+            by_row = true;
+        /* r == 2: raced with another member: read the offsets and fence again */
     }
     free(adv);
     return rc;

@@ -16,7 +16,10 @@ typedef enum {
 } coll_store_rc;
 
 /* Stores the batches bs[0..n) for consumer group `group` on connection c
- * (in no transaction) in one transaction. bs is reordered by partition (queue
+ * (in no transaction) in one transaction. Offsets are read without locks and
+ * the transaction advances each one only if it still holds what was read (a
+ * conditional UPDATE, row locks held just until COMMIT), so a member frozen
+ * mid-transaction cannot stall the one that took its partitions. bs is reordered by partition (queue
  * order kept within one). Each partition's chain is fenced on the offset the
  * database holds: res[i] is COLL_STORE_OK (stored, or found already stored)
  * or COLL_STORE_FENCED (dropped; stored[i] holds the offset found). Returns

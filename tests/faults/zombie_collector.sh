@@ -8,16 +8,15 @@
 # batches it held ("batch fenced") and the group re-forms: every event is
 # stored exactly once.
 #
-# ZOMBIE_FREEZE=tx (default) freezes the zombie between two statements of
-# its transaction, holding an offset row lock (PostgreSQL shows it "idle in
-# transaction"): the test holds that row itself for 3 s so that the zombie's
-# writer is waiting for it when it is frozen.
-# ZOMBIE_FREEZE=copy freezes it in the middle of its COPY ("active", waiting
-# for the client): no PostgreSQL timeout ends that (statement_timeout is only
-# noticed when the client sends again), so the offset rows locked before the
-# COPY stall the other member until the zombie resumes. Known gap, see the
-# proof report: that mode fails until the writer takes its offset locks after
-# the COPY instead of before.
+# ZOMBIE_FREEZE=tx (default) freezes the zombie inside its transaction
+# holding an offset row lock (PostgreSQL shows it "idle in transaction"): the
+# test holds that row itself for 3 s so that the zombie's conditional UPDATE
+# is waiting for it when it is frozen; idle_in_transaction_session_timeout
+# then ends the zombie's transaction.
+# ZOMBIE_FREEZE=copy tries to freeze it in the middle of its COPY. The writer
+# takes no row lock before its offsets' conditional UPDATE, which follows the
+# COPY, so a zombie frozen there blocks nobody. Landing SIGSTOP inside a short
+# COPY is chance: the test tries 150 times and fails if it never does.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/ingest.sh"
 
@@ -89,7 +88,7 @@ else
         -c "SELECT 1 FROM ingest_offsets WHERE consumer_group = 'custos-zombie' AND kafka_partition = $P FOR UPDATE" \
         -c "SELECT pg_sleep(3)" -c "COMMIT"
     waiting_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                AND wait_event_type = 'Lock' AND query LIKE '%ingest_offsets%FOR UPDATE%'"
+                AND wait_event_type = 'Lock' AND query LIKE 'UPDATE ingest_offsets%'"
     for try in $(seq 1 25); do
         if [ "$(t_sql "$waiting_q")" -gt 0 ]; then
             kill -STOP "$A"
@@ -101,7 +100,7 @@ else
     [ "$caught" -gt 0 ] || t_fail "a's writer never waited for partition $P's offset row"
     wait "$T_LAST_PID" || t_fail "the lock holder failed"
     frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-               AND state = 'idle in transaction' AND query LIKE '%ingest_offsets%FOR UPDATE%'"
+               AND state = 'idle in transaction' AND query LIKE 'UPDATE ingest_offsets%'"
     [ "$(t_sql "$frozen_q")" -gt 0 ] || { kill -CONT "$A"; t_fail "a is frozen but not inside its transaction"; }
 fi
 [ "$caught" -gt 0 ] || t_fail "could not freeze a inside a transaction in 150 tries"
