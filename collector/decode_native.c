@@ -675,6 +675,10 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
     const unsigned char *s = buf;
     cJSON *root = NULL;
     int rc = -1;
+    /* The decoded strings are pieces of the message, so its size (plus room
+     * for the normalised address and the scores array) bounds the arena. */
+    if (len <= lim->max_message_bytes && core_event_reserve(ev, len + 256) < 0)
+        return fail(err, errlen, "out of memory");
     ev->prompt_tokens = ev->completion_tokens = -1;
     ev->refusal = -1;
     ev->partition = -1;

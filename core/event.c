@@ -24,6 +24,22 @@ void core_event_clear(core_event *ev)
     memset(ev, 0, sizeof *ev);
 }
 
+int core_event_reserve(core_event *ev, size_t n)
+{
+    if (ev->arena)
+        return 0;
+    size_t cap = (n + 15) & ~(size_t)15;
+    block *b = malloc(sizeof(block) + cap);
+    if (!b)
+        return -1;
+    b->prev = NULL;
+    b->cap = cap;
+    b->len = 0;
+    ev->arena = (char *)b;
+    ev->arena_cap = cap;
+    return 0;
+}
+
 void *core_event_alloc(core_event *ev, size_t n)
 {
     block *b = (block *)ev->arena;

@@ -71,6 +71,12 @@ void core_event_clear(core_event *ev);
  * when out of memory. Pointers returned earlier stay valid. */
 const char *core_event_strdup(core_event *ev, const char *s, size_t n);
 
+/* Sizes the first block of ev's (empty) arena for about n bytes of strings,
+ * so that an event costs what its message holds, not a fixed block. Later
+ * allocations that do not fit chain a new block. Returns -1 when out of
+ * memory. */
+int core_event_reserve(core_event *ev, size_t n);
+
 /* Reserves n bytes (aligned for doubles) in ev's arena. */
 void *core_event_alloc(core_event *ev, size_t n);
 
