@@ -35,13 +35,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: custos produce --rate EPS [--brokers B] [--topic T] [--count N]\n"
-            "                      [--config FILE] [--log-level L] FILE|-\n"
+            "                      [--linger-ms MS] [--config FILE] [--log-level L] FILE|-\n"
             "\n"
             "Sends each non-empty line of FILE (- for stdin) as one Kafka message, keyed\n"
             "by its api_key_id when the line is a JSON object that has one, at EPS\n"
             "messages per second (0: as fast as possible). The brokers and topic default\n"
-            "to kafka.brokers and the first of kafka.topics from the config. Prints a\n"
-            "summary on stderr; exits 1 if any message was not delivered.\n");
+            "to kafka.brokers and the first of kafka.topics from the config. --linger-ms\n"
+            "is how long the producer waits to fill a batch (librdkafka linger.ms,\n"
+            "default 5). Prints a summary on stderr; exits 1 if any message was not\n"
+            "delivered.\n");
 }
 
 /* Extracts api_key_id from a JSON line (best effort: a line that is not JSON
@@ -72,7 +74,7 @@ int coll_cmd_produce(int argc, char **argv)
 {
     const char *cfgpath = NULL, *lvl = NULL, *brokers = NULL, *topic = NULL, *file = NULL;
     double rate = -1;
-    long long count = 0;
+    long long count = 0, linger_ms = 5;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -89,6 +91,8 @@ int coll_cmd_produce(int argc, char **argv)
             brokers = v;
         } else if (core_cli_opt(argc, argv, &i, "--topic", &v)) {
             topic = v;
+        } else if (core_cli_opt(argc, argv, &i, "--linger-ms", &v)) {
+            linger_ms = core_cli_num("--linger-ms", v, 0, 10000);
         } else if (core_cli_opt(argc, argv, &i, "--count", &v)) {
             count = core_cli_num("--count", v, 0, (long long)1 << 60);
         } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
@@ -136,8 +140,10 @@ int coll_cmd_produce(int argc, char **argv)
         fprintf(stderr, "custos produce: %s: %s\n", file, strerror(errno));
         goto done;
     }
+    char linger[24];
+    snprintf(linger, sizeof linger, "%lld", linger_ms);
     rd_kafka_conf_t *conf = coll_kafka_conf(&cfg, false, err, sizeof err);
-    if (!conf || coll_kafka_set(conf, "linger.ms", "5", err, sizeof err) ||
+    if (!conf || coll_kafka_set(conf, "linger.ms", linger, err, sizeof err) ||
         coll_kafka_set(conf, "enable.idempotence", "true", err, sizeof err) ||
         coll_kafka_set(conf, "message.max.bytes", "16000000", err, sizeof err) ||
         coll_kafka_set(conf, "queue.buffering.max.kbytes", "262144", err, sizeof err)) {
