@@ -25,6 +25,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/util.h"
 #include "analytics/engine.h"
 
 struct an_rules {
@@ -47,15 +48,6 @@ typedef struct {
     bool response;
 } scan_ctx;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 size_t an_rules_count(const an_rules *r) { return r->n; }
 const an_rule *an_rules_get(const an_rules *r, size_t i) { return &r->rules[i]; }
@@ -149,16 +141,16 @@ static int parse_ids(yaml_document_t *d, yaml_node_t *v, void *out, int max, siz
                      int *nout, const char *where, char *err, size_t errlen)
 {
     if (!v || v->type != YAML_SEQUENCE_NODE)
-        return fail(err, errlen, "%s: must be a list", where);
+        return core_errf(err, errlen, "%s: must be a list", where);
     *nout = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
         const char *s = scalar(d, yaml_document_get_node(d, *it));
         if (!s || !*s || strlen(s) >= width)
-            return fail(err, errlen, "%s: each id must be a string of 1-%zu characters", where,
+            return core_errf(err, errlen, "%s: each id must be a string of 1-%zu characters", where,
                         width - 1);
         if (*nout >= max)
-            return fail(err, errlen, "%s: at most %d ids", where, max);
+            return core_errf(err, errlen, "%s: at most %d ids", where, max);
         snprintf((char *)out + (size_t)*nout * width, width, "%s", s);
         (*nout)++;
     }
@@ -171,12 +163,12 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
 {
     size_t line = m->start_mark.line + 1;
     if (m->type != YAML_MAPPING_NODE)
-        return fail(err, errlen, "%s:%zu: a rule must be a mapping", file, line);
+        return core_errf(err, errlen, "%s:%zu: a rule must be a mapping", file, line);
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 32;
         an_rule *nr = realloc(r->rules, nc * sizeof *nr);
         if (!nr)
-            return fail(err, errlen, "out of memory");
+            return core_errf(err, errlen, "out of memory");
         r->rules = nr;
         r->cap = nc;
     }
@@ -186,7 +178,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
     ru->min_count = 1;
     ru->file = strdup(file);
     if (!ru->file)
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     r->n++; /* owned from here on, so that errors free it */
     bool caseless = true, have_field = false, have_kind = false;
     unsigned long long within = 0;
@@ -201,7 +193,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         snprintf(where, sizeof where, "%s:%zu: rule %s: %s", file, kl, ru->id ? ru->id : "?",
                  k ? k : "?");
         if (!k)
-            return fail(err, errlen, "%s:%zu: rule keys must be strings", file, kl);
+            return core_errf(err, errlen, "%s:%zu: rule keys must be strings", file, kl);
         if (strcmp(k, "patterns") == 0) {
             patterns = vn;
             pat_line = kl;
@@ -220,29 +212,29 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
             continue;
         }
         if (!v)
-            return fail(err, errlen, "%s: must be a single value", where);
+            return core_errf(err, errlen, "%s: must be a single value", where);
         if (strcmp(k, "id") == 0) {
             if (!*v || strlen(v) > 64)
-                return fail(err, errlen, "%s: must be 1-64 characters", where);
+                return core_errf(err, errlen, "%s: must be 1-64 characters", where);
             for (size_t i = 0; i + 1 < r->n; i++)
                 if (strcmp(r->rules[i].id, v) == 0)
-                    return fail(err, errlen, "%s:%zu: rule %s: id: '%s' is already defined in %s",
+                    return core_errf(err, errlen, "%s:%zu: rule %s: id: '%s' is already defined in %s",
                                 file, kl, v, v, r->rules[i].file);
             if (!(ru->id = strdup(v)))
-                return fail(err, errlen, "out of memory");
+                return core_errf(err, errlen, "out of memory");
         } else if (strcmp(k, "kind") == 0) {
             static const char *const kinds[] = {"probe", "refusal", "leak", "encoded"};
             int i;
             for (i = 0; i < 4 && strcmp(v, kinds[i]); i++)
                 ;
             if (i == 4)
-                return fail(err, errlen, "%s: '%s' is not one of probe, refusal, leak, encoded",
+                return core_errf(err, errlen, "%s: '%s' is not one of probe, refusal, leak, encoded",
                             where, v);
             ru->kind = (an_rule_kind)i;
             have_kind = true;
         } else if (strcmp(k, "field") == 0) {
             if (strcmp(v, "prompt") && strcmp(v, "response"))
-                return fail(err, errlen, "%s: '%s' is not prompt or response", where, v);
+                return core_errf(err, errlen, "%s: '%s' is not prompt or response", where, v);
             ru->on_response = strcmp(v, "response") == 0;
             have_field = true;
         } else if (strcmp(k, "weight") == 0) {
@@ -250,24 +242,24 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
             errno = 0;
             ru->weight = strtod(v, &end);
             if (errno || end == v || *end || !(ru->weight >= 0 && ru->weight <= 100))
-                return fail(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
+                return core_errf(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
         } else if (strcmp(k, "min_count") == 0) {
             char *end;
             long x = strtol(v, &end, 10);
             if (end == v || *end || x < 1 || x > 10000)
-                return fail(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
+                return core_errf(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
                             v);
             ru->min_count = (int)x;
         } else if (strcmp(k, "within") == 0) {
             char *end;
             long x = strtol(v, &end, 10);
             if (end == v || *end || x < 1 || x > 1 << 24)
-                return fail(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
+                return core_errf(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
                             v);
             within = (unsigned long long)x;
         } else if (strcmp(k, "case") == 0) {
             if (strcmp(v, "sensitive") && strcmp(v, "insensitive"))
-                return fail(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
+                return core_errf(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
             caseless = strcmp(v, "insensitive") == 0;
         } else if (strcmp(k, "validate") == 0) {
             static const char *const vals[] = {"none", "luhn", "iban", "entropy", "base64"};
@@ -275,7 +267,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
             for (i = 0; i < 5 && strcmp(v, vals[i]); i++)
                 ;
             if (i == 5)
-                return fail(err, errlen, "%s: '%s' is not one of luhn, iban, entropy, base64",
+                return core_errf(err, errlen, "%s: '%s' is not one of luhn, iban, entropy, base64",
                             where, v);
             ru->validate = (an_validator)i;
         } else if (strcmp(k, "leak") == 0) {
@@ -285,24 +277,24 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
             for (i = 0; i < 7 && strcmp(v, lk[i]); i++)
                 ;
             if (i == 7)
-                return fail(err, errlen,
+                return core_errf(err, errlen,
                             "%s: '%s' is not one of secret, privkey, card, iban, emails, "
                             "phones, sysprompt",
                             where, v);
             ru->leak_kind = 1u << i;
         } else {
-            return fail(err, errlen, "%s: unknown key", where);
+            return core_errf(err, errlen, "%s: unknown key", where);
         }
     }
     if (!ru->id)
-        return fail(err, errlen, "%s:%zu: rule has no id", file, line);
+        return core_errf(err, errlen, "%s:%zu: rule has no id", file, line);
     if (!have_kind || !have_field)
-        return fail(err, errlen, "%s:%zu: rule %s needs kind and field", file, line, ru->id);
+        return core_errf(err, errlen, "%s:%zu: rule %s needs kind and field", file, line, ru->id);
     if (ru->kind == AN_RULE_LEAK && !ru->leak_kind)
-        return fail(err, errlen, "%s:%zu: rule %s: kind leak needs leak:", file, line, ru->id);
+        return core_errf(err, errlen, "%s:%zu: rule %s: kind leak needs leak:", file, line, ru->id);
     if (!patterns || patterns->type != YAML_SEQUENCE_NODE ||
         patterns->data.sequence.items.start == patterns->data.sequence.items.top)
-        return fail(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
+        return core_errf(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
                     pat_line, ru->id);
     /* SINGLEMATCH is the cheap mode; validators and counting rules need
      * every match (validators find the start themselves: tracking the start
@@ -321,13 +313,13 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         yaml_node_t *pn = yaml_document_get_node(d, *it);
         const char *s = scalar(d, pn);
         if (!s || !*s)
-            return fail(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
+            return core_errf(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
                         file, pn->start_mark.line + 1, ru->id);
         if (pat_add(pl, s, flags, within, pn->start_mark.line + 1, file) < 0)
-            return fail(err, errlen, "out of memory");
+            return core_errf(err, errlen, "out of memory");
         unsigned *npr = realloc(r->pat_rule, pl->n * sizeof *npr);
         if (!npr)
-            return fail(err, errlen, "out of memory");
+            return core_errf(err, errlen, "out of memory");
         r->pat_rule = npr;
         r->pat_rule[pl->n - 1] = (unsigned)(r->n - 1);
     }
@@ -338,7 +330,7 @@ static int load_file(an_rules *r, patlist *pl, const char *path, char *err, size
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return core_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     yaml_parser_t p;
     yaml_document_t d;
     int rc = -1;
@@ -346,7 +338,7 @@ static int load_file(an_rules *r, patlist *pl, const char *path, char *err, size
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
     if (!yaml_parser_load(&p, &d)) {
-        fail(err, errlen, "%s:%zu: YAML syntax error: %s", path, p.problem_mark.line + 1,
+        core_errf(err, errlen, "%s:%zu: YAML syntax error: %s", path, p.problem_mark.line + 1,
              p.problem ? p.problem : "unknown");
         goto done;
     }
@@ -357,7 +349,7 @@ static int load_file(an_rules *r, patlist *pl, const char *path, char *err, size
         goto done;
     }
     if (root->type != YAML_SEQUENCE_NODE) {
-        fail(err, errlen, "%s:%zu: a rule file must be a list of rules", path,
+        core_errf(err, errlen, "%s:%zu: a rule file must be a list of rules", path,
              root->start_mark.line + 1);
         goto done;
     }
@@ -389,12 +381,12 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
     hs_compile_error_t *cerr = NULL;
     bool ok = false;
     if (!r) {
-        fail(err, errlen, "out of memory");
+        core_errf(err, errlen, "out of memory");
         goto done;
     }
     dh = opendir(dir);
     if (!dh) {
-        fail(err, errlen, "analytics.rules_dir %s: cannot open: %s", dir, strerror(errno));
+        core_errf(err, errlen, "analytics.rules_dir %s: cannot open: %s", dir, strerror(errno));
         goto done;
     }
     struct dirent *de;
@@ -406,14 +398,14 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
             cap = cap ? cap * 2 : 16;
             char **nb = realloc(names, cap * sizeof *nb);
             if (!nb) {
-                fail(err, errlen, "out of memory");
+                core_errf(err, errlen, "out of memory");
                 goto done;
             }
             names = nb;
         }
         size_t pl2 = strlen(dir) + l + 2;
         if (!(names[nn] = malloc(pl2))) {
-            fail(err, errlen, "out of memory");
+            core_errf(err, errlen, "out of memory");
             goto done;
         }
         snprintf(names[nn++], pl2, "%s/%s", dir, de->d_name);
@@ -425,7 +417,7 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         if (load_file(r, &pl, names[i], err, errlen) < 0)
             goto done;
     if (pl.n == 0) {
-        fail(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
+        core_errf(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
         goto done;
     }
     unsigned *ids = malloc(pl.n * sizeof *ids);
@@ -435,7 +427,7 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         free(ids);
         free(ext);
         free(extp);
-        fail(err, errlen, "out of memory");
+        core_errf(err, errlen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < pl.n; i++) {
@@ -453,16 +445,16 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
     free(extp);
     if (he != HS_SUCCESS) {
         if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < pl.n)
-            fail(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s",
+            core_errf(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s",
                  pl.files[cerr->expression], pl.lines[cerr->expression],
                  r->rules[r->pat_rule[cerr->expression]].id, cerr->message);
         else
-            fail(err, errlen, "rules in %s do not compile: %s", dir,
+            core_errf(err, errlen, "rules in %s do not compile: %s", dir,
                  cerr ? cerr->message : "unknown error");
         goto done;
     }
     if (hs_alloc_scratch(r->db, &r->scratch) != HS_SUCCESS) {
-        fail(err, errlen, "vectorscan: cannot allocate scratch");
+        core_errf(err, errlen, "vectorscan: cannot allocate scratch");
         goto done;
     }
     r->npat = pl.n;
@@ -470,7 +462,7 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
     r->last_from = calloc(r->n, sizeof *r->last_from);
     r->touched = calloc(r->n, sizeof *r->touched);
     if (!r->count || !r->last_from || !r->touched) {
-        fail(err, errlen, "out of memory");
+        core_errf(err, errlen, "out of memory");
         goto done;
     }
     ok = true;

@@ -1,6 +1,8 @@
 /* Batches: COPY text rows, dead letters and kept events of one partition. */
 #include "collector/batch.h"
 
+#include "core/util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,14 +123,8 @@ int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const 
                       const void *raw, size_t raw_len, size_t raw_max, const void *key,
                       size_t key_len)
 {
-    if (b->n_rej == b->cap_rej) {
-        size_t cap = b->cap_rej ? b->cap_rej * 2 : 8;
-        coll_rejected *r = realloc(b->rej, cap * sizeof *r);
-        if (!r)
-            return -1;
-        b->rej = r;
-        b->cap_rej = cap;
-    }
+    if (core_grow(&b->rej, &b->cap_rej, b->n_rej, sizeof *b->rej, 8) < 0)
+        return -1;
     coll_rejected *r = &b->rej[b->n_rej];
     memset(r, 0, sizeof *r);
     r->offset = offset;
@@ -158,14 +154,8 @@ int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const 
 
 int coll_batch_keep_event(coll_batch *b, core_event *ev)
 {
-    if (b->n_evs == b->cap_evs) {
-        size_t cap = b->cap_evs ? b->cap_evs * 2 : 256;
-        core_event *e = realloc(b->evs, cap * sizeof *e);
-        if (!e)
-            return -1;
-        b->evs = e;
-        b->cap_evs = cap;
-    }
+    if (core_grow(&b->evs, &b->cap_evs, b->n_evs, sizeof *b->evs, 256) < 0)
+        return -1;
     b->evs[b->n_evs++] = *ev;
     memset(ev, 0, sizeof *ev);
     return 0;
@@ -173,14 +163,8 @@ int coll_batch_keep_event(coll_batch *b, core_event *ev)
 
 int coll_batch_note_ts(coll_batch *b, int64_t kafka_ts_ms)
 {
-    if (b->n_kts == b->cap_kts) {
-        size_t cap = b->cap_kts ? b->cap_kts * 2 : 256;
-        int64_t *k = realloc(b->kts, cap * sizeof *k);
-        if (!k)
-            return -1;
-        b->kts = k;
-        b->cap_kts = cap;
-    }
+    if (core_grow(&b->kts, &b->cap_kts, b->n_kts, sizeof *b->kts, 256) < 0)
+        return -1;
     b->kts[b->n_kts++] = kafka_ts_ms;
     return 0;
 }

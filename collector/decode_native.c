@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "collector/decode.h"
 
 #define MAX_DEPTH 32
@@ -32,15 +33,6 @@ coll_limits coll_limits_default(void)
     return l;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static const char *json_type_name(const cJSON *j)
 {
@@ -118,10 +110,10 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
         }
         unsigned char c = s[i];
         if (c == 0)
-            return fail(err, errlen, "NUL byte at offset %zu", i);
+            return core_errf(err, errlen, "NUL byte at offset %zu", i);
         if (in_str) {
             if (c < 0x20)
-                return fail(err, errlen,
+                return core_errf(err, errlen,
                             "control character 0x%02x in a string at offset %zu (JSON needs "
                             "it escaped)",
                             c, i);
@@ -130,16 +122,16 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
                 if (e == 'u') {
                     if (i + 5 >= n || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) ||
                         !is_hex(s[i + 4]) || !is_hex(s[i + 5]))
-                        return fail(err, errlen,
+                        return core_errf(err, errlen,
                                     "bad \\u escape at offset %zu (needs 4 hex digits)", i);
                     if (s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
-                        return fail(err, errlen,
+                        return core_errf(err, errlen,
                                     "string holds the NUL character \\u0000 at offset %zu", i);
                     i += 5;
                 } else if (e && strchr("\"\\/bfnrt", e)) {
                     i++; /* skip the escaped character */
                 } else {
-                    return fail(err, errlen, "bad escape in a string at offset %zu", i);
+                    return core_errf(err, errlen, "bad escape in a string at offset %zu", i);
                 }
             } else if (c == '"') {
                 in_str = false;
@@ -148,17 +140,17 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
             in_str = true;
         } else if (c == '{' || c == '[') {
             if (++depth > MAX_DEPTH)
-                return fail(err, errlen, "JSON nested deeper than %d levels at offset %zu",
+                return core_errf(err, errlen, "JSON nested deeper than %d levels at offset %zu",
                             MAX_DEPTH, i);
         } else if (c == '}' || c == ']') {
             depth--;
         } else if (c == '-' || is_digit(c)) {
             size_t k = number_len(s + i, n - i);
             if (k == 0)
-                return fail(err, errlen, "malformed number at offset %zu", i);
+                return core_errf(err, errlen, "malformed number at offset %zu", i);
             i += k - 1;
         } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            return fail(err, errlen, "control character 0x%02x outside a string at offset %zu",
+            return core_errf(err, errlen, "control character 0x%02x outside a string at offset %zu",
                         c, i);
         }
     }
@@ -190,7 +182,7 @@ static uint64_t key_hash(const char *s)
 static int check_tree(const cJSON *j, const char *where, char *err, size_t errlen)
 {
     if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
-        return fail(err, errlen, "number out of range in %s", where);
+        return core_errf(err, errlen, "number out of range in %s", where);
     if (!cJSON_IsObject(j) && !cJSON_IsArray(j))
         return 0;
     size_t n = 0;
@@ -215,17 +207,17 @@ static int check_tree(const cJSON *j, const char *where, char *err, size_t errle
                 if (h[a] != h[b] || strcmp(node[a]->string, node[b]->string) != 0)
                     continue;
                 if (n <= 16)
-                    return fail(err, errlen, "duplicate key \"%.64s\"", node[a]->string);
+                    return core_errf(err, errlen, "duplicate key \"%.64s\"", node[a]->string);
                 if (!dup || strcmp(node[a]->string, dup) < 0)
                     dup = node[a]->string;
             }
         if (dup)
-            return fail(err, errlen, "duplicate key \"%.64s\"", dup);
+            return core_errf(err, errlen, "duplicate key \"%.64s\"", dup);
         return 0;
     }
     const char **names = malloc(n * sizeof *names);
     if (!names)
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     size_t k = 0;
     for (const cJSON *c = j->child; c; c = c->next)
         names[k++] = c->string;
@@ -233,7 +225,7 @@ static int check_tree(const cJSON *j, const char *where, char *err, size_t errle
     int rc = 0;
     for (size_t i = 1; i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0) {
-            rc = fail(err, errlen, "duplicate key \"%.64s\"", names[i]);
+            rc = core_errf(err, errlen, "duplicate key \"%.64s\"", names[i]);
             break;
         }
     free(names);
@@ -253,16 +245,16 @@ static int get_ident(core_event *ev, const cJSON *j, const char *field, size_t m
                      const char **out, char *err, size_t errlen)
 {
     if (!cJSON_IsString(j))
-        return fail(err, errlen, "field %s must be a string, got %s", field, json_type_name(j));
+        return core_errf(err, errlen, "field %s must be a string, got %s", field, json_type_name(j));
     size_t n = strlen(j->valuestring);
     if (n == 0)
-        return fail(err, errlen, "field %s is empty", field);
+        return core_errf(err, errlen, "field %s is empty", field);
     if (n > max)
-        return fail(err, errlen, "field %s is %zu bytes, longer than %zu", field, n, max);
+        return core_errf(err, errlen, "field %s is %zu bytes, longer than %zu", field, n, max);
     if (has_control(j->valuestring))
-        return fail(err, errlen, "field %s holds a control character", field);
+        return core_errf(err, errlen, "field %s holds a control character", field);
     if (!(*out = core_event_strdup(ev, j->valuestring, n)))
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     return 0;
 }
 
@@ -271,24 +263,24 @@ static int get_text(core_event *ev, const cJSON *j, const char *field, size_t ma
                     size_t errlen)
 {
     if (!cJSON_IsString(j))
-        return fail(err, errlen, "field %s must be a string, got %s", field, json_type_name(j));
+        return core_errf(err, errlen, "field %s must be a string, got %s", field, json_type_name(j));
     size_t n = strlen(j->valuestring);
     size_t k = core_utf8_cut(j->valuestring, n, max);
     *size = n;
     *kept = k;
     *trunc = k < n;
     if (!(*out = core_event_strdup(ev, j->valuestring, k)))
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     return 0;
 }
 
 static int get_count(const cJSON *j, const char *field, int64_t *out, char *err, size_t errlen)
 {
     if (!cJSON_IsNumber(j))
-        return fail(err, errlen, "field %s must be a number, got %s", field, json_type_name(j));
+        return core_errf(err, errlen, "field %s must be a number, got %s", field, json_type_name(j));
     double d = j->valuedouble;
     if (d != floor(d) || d < 0 || d > 9007199254740991.0)
-        return fail(err, errlen, "field %s must be a non-negative integer below 2^53", field);
+        return core_errf(err, errlen, "field %s must be a non-negative integer below 2^53", field);
     *out = (int64_t)d;
     return 0;
 }
@@ -471,11 +463,11 @@ static int get_json(core_event *ev, const cJSON *j, const char *field, size_t ma
     jb_value(&b, j);
     int rc = 0;
     if (b.oom)
-        rc = fail(err, errlen, "out of memory");
+        rc = core_errf(err, errlen, "out of memory");
     else if (b.n > max)
-        rc = fail(err, errlen, "field %s is %zu bytes of JSON, larger than %zu", field, b.n, max);
+        rc = core_errf(err, errlen, "field %s is %zu bytes of JSON, larger than %zu", field, b.n, max);
     else if (!(*out = core_event_strdup(ev, b.p, b.n)))
-        rc = fail(err, errlen, "out of memory");
+        rc = core_errf(err, errlen, "out of memory");
     if (b.p != b.local)
         free(b.p);
     return rc;
@@ -484,27 +476,27 @@ static int get_json(core_event *ev, const cJSON *j, const char *field, size_t ma
 static int get_scores(core_event *ev, const cJSON *j, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(j))
-        return fail(err, errlen, "field scores must be an object, got %s", json_type_name(j));
+        return core_errf(err, errlen, "field scores must be an object, got %s", json_type_name(j));
     size_t n = (size_t)cJSON_GetArraySize(j);
     if (n > CORE_EVENT_SCORES_MAX)
-        return fail(err, errlen, "field scores has %zu entries, more than %d", n,
+        return core_errf(err, errlen, "field scores has %zu entries, more than %d", n,
                     CORE_EVENT_SCORES_MAX);
     ev->scores = n ? core_event_alloc(ev, n * sizeof *ev->scores) : NULL;
     if (n && !ev->scores)
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     size_t k = 0;
     for (const cJSON *c = j->child; c; c = c->next, k++) {
         size_t nl = strlen(c->string);
         if (nl == 0 || nl > 64 || has_control(c->string))
-            return fail(err, errlen, "score name \"%.64s\" must be 1-64 printable bytes",
+            return core_errf(err, errlen, "score name \"%.64s\" must be 1-64 printable bytes",
                         c->string);
         if (!cJSON_IsNumber(c))
-            return fail(err, errlen, "score \"%.64s\" must be a number, got %s", c->string,
+            return core_errf(err, errlen, "score \"%.64s\" must be a number, got %s", c->string,
                         json_type_name(c));
         ev->scores[k].name = core_event_strdup(ev, c->string, nl);
         ev->scores[k].value = c->valuedouble;
         if (!ev->scores[k].name)
-            return fail(err, errlen, "out of memory");
+            return core_errf(err, errlen, "out of memory");
     }
     ev->n_scores = n;
     return get_json(ev, j, "scores", 1 << 16, &ev->scores_json, err, errlen);
@@ -513,7 +505,7 @@ static int get_scores(core_event *ev, const cJSON *j, char *err, size_t errlen)
 static int get_ip(core_event *ev, const cJSON *j, char *err, size_t errlen)
 {
     if (!cJSON_IsString(j))
-        return fail(err, errlen, "field client_ip must be a string, got %s", json_type_name(j));
+        return core_errf(err, errlen, "field client_ip must be a string, got %s", json_type_name(j));
     unsigned char addr[16];
     char norm[INET6_ADDRSTRLEN];
     const char *s = j->valuestring;
@@ -522,9 +514,9 @@ static int get_ip(core_event *ev, const cJSON *j, char *err, size_t errlen)
     else if (inet_pton(AF_INET6, s, addr) == 1)
         inet_ntop(AF_INET6, addr, norm, sizeof norm);
     else
-        return fail(err, errlen, "field client_ip \"%.64s\" is not an IPv4 or IPv6 address", s);
+        return core_errf(err, errlen, "field client_ip \"%.64s\" is not an IPv4 or IPv6 address", s);
     if (!(ev->client_ip = core_event_strdup(ev, norm, strlen(norm))))
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     return 0;
 }
 
@@ -532,22 +524,22 @@ static int get_ts(core_event *ev, const cJSON *j, char *err, size_t errlen)
 {
     if (cJSON_IsString(j)) {
         if (core_ts_parse(j->valuestring, strlen(j->valuestring), &ev->ts_us) < 0)
-            return fail(err, errlen,
+            return core_errf(err, errlen,
                          "field ts \"%.64s\" is not an RFC 3339 time with a zone "
                          "(e.g. 2026-11-21T13:04:00.123Z)",
                          j->valuestring);
         if (ev->ts_us < 0)
-            return fail(err, errlen, "field ts is before 1970-01-01");
+            return core_errf(err, errlen, "field ts is before 1970-01-01");
         return 0;
     }
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
         if (!(d >= 0 && d <= 253402300799.0))
-            return fail(err, errlen, "field ts %g is outside 0..253402300799 epoch seconds", d);
+            return core_errf(err, errlen, "field ts %g is outside 0..253402300799 epoch seconds", d);
         ev->ts_us = llround(d * 1e6);
         return 0;
     }
-    return fail(err, errlen, "field ts must be an RFC 3339 string or epoch seconds, got %s",
+    return core_errf(err, errlen, "field ts must be an RFC 3339 string or epoch seconds, got %s",
                 json_type_name(j));
 }
 
@@ -598,7 +590,7 @@ static int decode_obj(const coll_limits *lim, const cJSON *root, core_event *ev,
     }
     for (int k = F_EVENT_ID; k <= F_VERSION; k++)
         if (!f[k])
-            return fail(err, errlen, "required field %s is missing", g_fields[k]);
+            return core_errf(err, errlen, "required field %s is missing", g_fields[k]);
 
     if (get_ident(ev, f[F_EVENT_ID], "event_id", CORE_EVENT_ID_MAX, &ev->event_id, err, errlen) ||
         get_ts(ev, f[F_TS], err, errlen) ||
@@ -633,17 +625,17 @@ static int decode_obj(const coll_limits *lim, const cJSON *root, core_event *ev,
         return -1;
     if (f[F_LAT]) {
         if (!cJSON_IsNumber(f[F_LAT]))
-            return fail(err, errlen, "field latency_ms must be a number, got %s",
+            return core_errf(err, errlen, "field latency_ms must be a number, got %s",
                         json_type_name(f[F_LAT]));
         if (!(f[F_LAT]->valuedouble >= 0 && f[F_LAT]->valuedouble < 1e12))
-            return fail(err, errlen, "field latency_ms must be between 0 and 1e12");
+            return core_errf(err, errlen, "field latency_ms must be between 0 and 1e12");
         ev->has_latency = true;
         ev->latency_ms = f[F_LAT]->valuedouble;
     }
     if (f[F_STATUS]) {
         double d = cJSON_IsNumber(f[F_STATUS]) ? f[F_STATUS]->valuedouble : NAN;
         if (!(d == floor(d) && d >= -2147483648.0 && d <= 2147483647.0))
-            return fail(err, errlen, "field status must be a 32-bit integer");
+            return core_errf(err, errlen, "field status must be a 32-bit integer");
         ev->has_status = true;
         ev->status = (int32_t)d;
     }
@@ -652,7 +644,7 @@ static int decode_obj(const coll_limits *lim, const cJSON *root, core_event *ev,
         return -1;
     if (f[F_REFUSAL]) {
         if (!cJSON_IsBool(f[F_REFUSAL]))
-            return fail(err, errlen, "field refusal must be true or false, got %s",
+            return core_errf(err, errlen, "field refusal must be true or false, got %s",
                         json_type_name(f[F_REFUSAL]));
         ev->refusal = cJSON_IsTrue(f[F_REFUSAL]) ? 1 : 0;
     }
@@ -660,7 +652,7 @@ static int decode_obj(const coll_limits *lim, const cJSON *root, core_event *ev,
         return -1;
     if (f[F_ATTRS]) {
         if (!cJSON_IsObject(f[F_ATTRS]))
-            return fail(err, errlen, "field attrs must be an object, got %s",
+            return core_errf(err, errlen, "field attrs must be an object, got %s",
                         json_type_name(f[F_ATTRS]));
         if (get_json(ev, f[F_ATTRS], "attrs", lim->attrs_max_bytes, &ev->attrs_json, err, errlen))
             return -1;
@@ -678,7 +670,7 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
     /* The decoded strings are pieces of the message, so its size (plus room
      * for the normalised address and the scores array) bounds the arena. */
     if (len <= lim->max_message_bytes && core_event_reserve(ev, len + 256) < 0)
-        return fail(err, errlen, "out of memory");
+        return core_errf(err, errlen, "out of memory");
     ev->prompt_tokens = ev->completion_tokens = -1;
     ev->refusal = -1;
     ev->partition = -1;
@@ -686,17 +678,17 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
     ev->kafka_ts_ms = -1;
 
     if (len == 0) {
-        fail(err, errlen, "empty message");
+        core_errf(err, errlen, "empty message");
         goto done;
     }
     if (len > lim->max_message_bytes) {
-        fail(err, errlen, "message is %zu bytes, larger than the %zu-byte limit", len,
+        core_errf(err, errlen, "message is %zu bytes, larger than the %zu-byte limit", len,
              lim->max_message_bytes);
         goto done;
     }
     long bad = core_utf8_invalid_at(s, len);
     if (bad >= 0) {
-        fail(err, errlen, "invalid UTF-8 at offset %ld", bad);
+        core_errf(err, errlen, "invalid UTF-8 at offset %ld", bad);
         goto done;
     }
     if (prescan(s, len, err, errlen) < 0)
@@ -705,17 +697,17 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
     root = cJSON_ParseWithLengthOpts((const char *)s, len, &end, 0);
     if (!root) {
         size_t at = end && end >= (const char *)s ? (size_t)(end - (const char *)s) : 0;
-        fail(err, errlen, "malformed JSON at offset %zu", at);
+        core_errf(err, errlen, "malformed JSON at offset %zu", at);
         goto done;
     }
     for (const char *p = end; p < (const char *)s + len; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            fail(err, errlen, "trailing data after the JSON value at offset %zu",
+            core_errf(err, errlen, "trailing data after the JSON value at offset %zu",
                  (size_t)(p - (const char *)s));
             goto done;
         }
     if (!cJSON_IsObject(root)) {
-        fail(err, errlen, "the message is %s, not a JSON object", json_type_name(root));
+        core_errf(err, errlen, "the message is %s, not a JSON object", json_type_name(root));
         goto done;
     }
     if (check_tree(root, "the event", err, errlen) < 0)
