@@ -106,6 +106,10 @@ custos is running on demo traffic.
 Look at it:
   bash scripts/demo.sh status
   psql "$DSN" -c "SELECT api_key_id, model, model_version, count(*) FROM interactions GROUP BY 1,2,3 ORDER BY 4 DESC LIMIT 10"
+  psql "$DSN" -c "SELECT type, severity, status, api_key_id, summary FROM incidents ORDER BY first_seen"
+  psql "$DSN" -c "SELECT id, kind, state, params->>'key_id' AS key FROM actions ORDER BY id"
+  CUSTOS_POSTGRES_DSN="$DSN" $B actions list
+  CUSTOS_POSTGRES_DSN="$DSN" $B audit verify
   kcat -C -b $BROKER -t custos.interactions -o -3 -e
 Stop it:
   bash scripts/demo.sh stop
