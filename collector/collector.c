@@ -128,8 +128,8 @@ static void finish_batch(collector *co, coll_batch *b)
     pthread_mutex_unlock(&co->mu);
 }
 
-/* Sleeps up to ms, waking early when the writer is told to abort. */
-static void writer_sleep(collector *co, int64_t ms)
+/* The absolute CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -139,6 +139,13 @@ static void writer_sleep(collector *co, int64_t ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    return ts;
+}
+
+/* Sleeps up to ms, waking early when the writer is told to abort. */
+static void writer_sleep(collector *co, int64_t ms)
+{
+    struct timespec ts = deadline_in(ms);
     /* cv_work is also signalled by every enqueue: keep waiting until the
      * deadline, or the backoff would end at the next sealed batch. */
     pthread_mutex_lock(&co->mu);
@@ -357,13 +364,7 @@ static bool wait_pending(collector *co, coll_part **ps, size_t n, int64_t deadli
             pthread_mutex_unlock(&co->mu);
             return !busy;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = deadline_in(50);
         pthread_cond_timedwait(&co->cv_done, &co->mu, &ts);
     }
 }
