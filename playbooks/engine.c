@@ -742,8 +742,11 @@ static int expire_due(pb_engine *e, char *err, size_t errlen)
     return n;
 }
 
-int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
-                      char *err, size_t errlen)
+/* A human's decision: moves a pending action to `to` ("approved" or
+ * "rejected") as actor, after expiring what is due. Returns 0, or -1 with err
+ * (no database, not found, not pending approval, database error). */
+static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *actor,
+                          const char *reason, char *err, size_t errlen)
 {
     if (!e->o.persist) {
         snprintf(err, errlen, "no database");
@@ -751,26 +754,28 @@ int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, 
     }
     if (expire_due(e, err, errlen) < 0)
         return -1;
-    int m = pb_store_transition(e->o.db, id, "{pending_approval}", "approved", actor, NULL, NULL,
-                                err, errlen);
-    if (m < 0)
+    int m = pb_store_transition(e->o.db, id, "{pending_approval}", to, actor, reason, NULL, err,
+                                errlen);
+    if (m != 0)
+        return m < 0 ? -1 : 0;
+    pb_action a;
+    int got = pb_store_get(e->o.db, id, &a, err, errlen);
+    if (got == 0)
+        snprintf(err, errlen, "action %" PRId64 " not found", id);
+    else if (got > 0)
+        snprintf(err, errlen, "action %" PRId64 " is %s, not pending approval", id, a.state);
+    pb_action_clear(&a);
+    return -1;
+}
+
+int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
+                      char *err, size_t errlen)
+{
+    if (decide_pending(e, id, "approved", actor, NULL, err, errlen) < 0 ||
+        pb_engine_execute(e, id, err, errlen) < 0)
         return -1;
     pb_action a;
     int got = pb_store_get(e->o.db, id, &a, err, errlen);
-    if (got <= 0) {
-        if (got == 0)
-            snprintf(err, errlen, "action %" PRId64 " not found", id);
-        return -1;
-    }
-    if (m == 0) {
-        snprintf(err, errlen, "action %" PRId64 " is %s, not pending approval", id, a.state);
-        pb_action_clear(&a);
-        return -1;
-    }
-    pb_action_clear(&a);
-    if (pb_engine_execute(e, id, err, errlen) < 0)
-        return -1;
-    got = pb_store_get(e->o.db, id, &a, err, errlen);
     if (got > 0)
         snprintf(state, statelen, "%s", a.state);
     pb_action_clear(&a);
@@ -780,27 +785,7 @@ int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, 
 int pb_engine_reject(pb_engine *e, int64_t id, const char *actor, const char *reason, char *err,
                      size_t errlen)
 {
-    if (!e->o.persist) {
-        snprintf(err, errlen, "no database");
-        return -1;
-    }
-    if (expire_due(e, err, errlen) < 0)
-        return -1;
-    int m = pb_store_transition(e->o.db, id, "{pending_approval}", "rejected", actor, reason, NULL,
-                                err, errlen);
-    if (m < 0)
-        return -1;
-    if (m == 0) {
-        pb_action a;
-        int got = pb_store_get(e->o.db, id, &a, err, errlen);
-        if (got == 0)
-            snprintf(err, errlen, "action %" PRId64 " not found", id);
-        else if (got > 0)
-            snprintf(err, errlen, "action %" PRId64 " is %s, not pending approval", id, a.state);
-        pb_action_clear(&a);
-        return -1;
-    }
-    return 0;
+    return decide_pending(e, id, "rejected", actor, reason, err, errlen);
 }
 
 static int revert_due(pb_engine *e, char *err, size_t errlen)
