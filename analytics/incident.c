@@ -43,14 +43,14 @@ struct an_incidents {
 static const char *const g_atlas[AN_NTYPES][4] = {
     {"AML.T0024.002", "AML.T0005.001"},
     {"AML.T0054"}, /* plus what the matched rules name */
-    {NULL},
+    {"AML.T0031"}, /* drift: see docs/analytics.md */
     {"AML.T0057"},
     {"AML.T0029", "AML.T0034"},
 };
 static const char *const g_owasp[AN_NTYPES][3] = {
     {"LLM10:2025"},
     {"LLM01:2025"},
-    {NULL},
+    {"LLM04:2025"},
     {"LLM02:2025"},
     {"LLM10:2025"},
 };

@@ -473,6 +473,11 @@ static void drift_fires_on_change_not_on_rollout_or_one_odd_key(void **state)
     assert_true(ts_of(inc, "detected_at") - 90 * 60 <= 20 * 60);
     assert_null(cJSON_GetObjectItem(inc, "api_key_id"));
     assert_string_equal(cJSON_GetObjectItem(inc, "model_version")->valuestring, "v1");
+    /* drift carries its ATLAS and OWASP ids like every other type */
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(inc, "atlas"), 0)->valuestring,
+                        "AML.T0031");
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(inc, "owasp"), 0)->valuestring,
+                        "LLM04:2025");
     cJSON_Delete(inc);
     assert_int_equal(count(&f->out, "drift", "m/v2", NULL), 0);
     fx_free(f);
