@@ -13,6 +13,7 @@
 #include "analytics/engine.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
 #define LAT_SAMPLES 65536
@@ -179,6 +180,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     an_live *al = ud;
     if (al->nalerts >= PENDING_MAX) {
         al->dropped++;
+        core_metric_add(M_AN_DROPPED, 1);
         return;
     }
     if (al->nalerts == al->capalerts) {
@@ -305,6 +307,7 @@ fail:
     if (in_tx)
         core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
     al->db_errors++;
+    core_metric_add(M_AN_DB_ERRORS, 1);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     al->backoff_ms = al->backoff_ms ? al->backoff_ms * 2 : al->cfg.coll_retry_min_ms;
     if (al->backoff_ms > al->cfg.coll_retry_max_ms)
@@ -314,6 +317,18 @@ fail:
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
                  "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
                  core_log_quote((char[600]){0}, 600, err));
+}
+
+/* The engine's running totals into core/metrics (one writer: this thread). */
+static void publish_stats(an_live *al)
+{
+    an_engine_stats st;
+    an_engine_stats_get(al->engine, &st);
+    core_metric_set(M_AN_EVENTS, st.events);
+    core_metric_set(M_AN_LATE, st.late);
+    core_metric_set(M_AN_ALERTS, st.alerts);
+    core_metric_set(M_AN_INCIDENTS, st.incidents);
+    core_metric_set(M_AN_KEYS, st.keys);
 }
 
 static void *run(void *arg)
@@ -359,6 +374,7 @@ static void *run(void *arg)
         }
         al->events += q->n;
         al->batches++;
+        publish_stats(al);
         free(q->evs);
         free(q);
         flush_db(al);
@@ -398,6 +414,7 @@ static void deliver(void *ud, core_event *evs, size_t n)
      * empty, or it could never be accepted */
     if (al->queued && al->queued + n > al->cap) {
         al->waits++;
+        core_metric_add(M_AN_QUEUE_WAITS, 1);
         while (al->queued && al->queued + n > al->cap && !al->stopping)
             pthread_cond_wait(&al->can_put, &al->mu);
     }
@@ -436,6 +453,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                      rd_kafka_err2str(m->err));
     } else {
         al->published++;
+        core_metric_add(M_AN_PUBLISHED, 1);
     }
 }
 

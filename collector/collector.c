@@ -694,12 +694,14 @@ static void log_stats(const char *msg)
     core_log(CORE_LOG_INFO, MOD, msg,
              "consumed=%" PRIu64 " stored=%" PRIu64 " rejected=%" PRIu64 " batches=%" PRIu64
              " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
-             " latency_p50_ms=%.1f latency_p99_ms=%.1f",
+             " latency_p50_ms=%.1f latency_p99_ms=%.1f analyzed=%" PRIu64 " alerts=%" PRIu64
+             " incidents=%" PRIu64,
              core_metric_get(M_CONSUMED), core_metric_get(M_STORED), core_metric_get(M_REJECTED),
              core_metric_get(M_BATCHES), core_metric_get(M_BATCH_RETRIES),
              core_metric_get(M_FENCED), core_metric_get(M_INFLIGHT_BYTES),
              (double)core_metrics_latency_quantile(0.50) / 1000.0,
-             (double)core_metrics_latency_quantile(0.99) / 1000.0);
+             (double)core_metrics_latency_quantile(0.99) / 1000.0, core_metric_get(M_AN_EVENTS),
+             core_metric_get(M_AN_ALERTS), core_metric_get(M_AN_INCIDENTS));
 }
 
 /* ---- the loop -------------------------------------------------------- */

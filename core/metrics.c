@@ -25,6 +25,20 @@ static const struct {
                           "log lines dropped by the rate limiter"},
     [M_OFFSET_GAPS] = {"custos_offset_gaps_total", "counter",
                        "jumps in a partition's offsets: messages gone from the broker"},
+    [M_AN_EVENTS] = {"custos_analytics_events_total", "counter", "events through the live analytics"},
+    [M_AN_LATE] = {"custos_analytics_late_events_total", "counter",
+                   "events older than the reorder window"},
+    [M_AN_ALERTS] = {"custos_analytics_alerts_total", "counter", "detector alerts"},
+    [M_AN_INCIDENTS] = {"custos_analytics_incidents_total", "counter", "incidents opened"},
+    [M_AN_KEYS] = {"custos_analytics_tracked_keys", "gauge", "api keys with detector state"},
+    [M_AN_QUEUE_WAITS] = {"custos_analytics_queue_waits_total", "counter",
+                          "times ingest waited on the full analytics queue"},
+    [M_AN_DB_ERRORS] = {"custos_analytics_db_errors_total", "counter",
+                        "failed writes of alerts and incidents"},
+    [M_AN_PUBLISHED] = {"custos_analytics_published_total", "counter",
+                        "incident messages delivered to the incidents topic"},
+    [M_AN_DROPPED] = {"custos_analytics_dropped_total", "counter",
+                      "alerts or incident updates given up after retries"},
 };
 
 /* 1 ms .. ~8 s in powers of sqrt(2)-ish steps, in microseconds. */

@@ -21,6 +21,15 @@ typedef enum {
     M_INFLIGHT_BYTES,  /* gauge: bytes read but not committed */
     M_LOG_SUPPRESSED,  /* log lines dropped by the rate limiter */
     M_OFFSET_GAPS,     /* jumps in a partition's offsets (data gone from the broker) */
+    M_AN_EVENTS,       /* events through the live analytics */
+    M_AN_LATE,         /* events older than the reorder window: judged late */
+    M_AN_ALERTS,       /* detector alerts */
+    M_AN_INCIDENTS,    /* incidents opened */
+    M_AN_KEYS,         /* gauge: api keys with detector state */
+    M_AN_QUEUE_WAITS,  /* times the collector waited on the full analytics queue */
+    M_AN_DB_ERRORS,    /* failed writes of alerts and incidents */
+    M_AN_PUBLISHED,    /* incident messages delivered to the incidents topic */
+    M_AN_DROPPED,      /* alerts or incident updates given up after retries */
     M_COUNT
 } core_metric;
 
@@ -43,6 +52,11 @@ static inline void core_metric_add(core_metric m, uint64_t n)
 static inline void core_metric_sub(core_metric m, uint64_t n)
 {
     atomic_fetch_sub_explicit(&core_m.v[m], n, memory_order_relaxed);
+}
+/* For a counter kept elsewhere (a single owner's running total) or a gauge. */
+static inline void core_metric_set(core_metric m, uint64_t v)
+{
+    atomic_store_explicit(&core_m.v[m], v, memory_order_relaxed);
 }
 static inline uint64_t core_metric_get(core_metric m)
 {

@@ -69,6 +69,9 @@ alerts=$(t_sql "SELECT count(*) FROM alerts")
 still_open=$(t_sql "SELECT count(*) FROM incidents WHERE status = 'open'")
 [ "$still_open" = 0 ] || t_fail "$still_open of $R incidents still open after the stop"
 grep -q 'kafka_errors=0' "$T_DIR/collector.log" || t_fail "incidents not all published to Kafka"
+# the analytics counters reach core/metrics (the collector's stats line)
+grep -q 'msg="collector stopped".* analyzed=[1-9][0-9]* alerts=[1-9][0-9]* incidents=[1-9]' "$T_DIR/collector.log" ||
+    t_fail "the collector's stats line does not report the analytics counters"
 # What other SIEMs read: the incidents topic holds every incident, and the
 # final document of each is among its messages.
 published=$(grep -o 'msg="live analytics stopped".* published=[0-9]*' "$T_DIR/collector.log" | grep -o 'published=[0-9]*' | cut -d= -f2)
