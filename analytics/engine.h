@@ -81,6 +81,7 @@ typedef struct {
     an_validator validate;
     uint32_t leak_kind; /* AN_LEAK_* for kind leak */
     int min_count;
+    int min_len; /* kind encoded: shortest base64 run that counts */
     char atlas[4][24];
     char owasp[4][16];
     int n_atlas, n_owasp;
