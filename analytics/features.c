@@ -38,12 +38,18 @@ static uint64_t g_lut[256];
  * multi-byte UTF-8 characters are word characters as they are. */
 static unsigned char g_word[256];
 
+/* For the prefix hash: white space as ' ', digits as '0', letters folded
+ * (the "C" locale's classes, which custos runs in). */
+static unsigned char g_pfx[256];
+
 static void lut_init(void)
 {
-    for (int c = 0; c < 256; c++)
+    for (int c = 0; c < 256; c++) {
         g_word[c] = c >= 0x80 ? (unsigned char)c
                     : isalnum(c) ? (unsigned char)tolower(c)
                                  : 0;
+        g_pfx[c] = isspace(c) ? ' ' : isdigit(c) ? '0' : (unsigned char)tolower(c);
+    }
     for (int b = 0; b < 256; b++) {
         uint64_t v = 0;
         for (int i = 0; i < 8; i++)
@@ -56,10 +62,11 @@ static void lut_init(void)
 /* Charikar's SimHash over the prompt's lower-cased words: prompts that share
  * most words land a few bits apart, unrelated prompts about 32 apart. Only
  * the first SIM_MAX_WORDS words count, which bounds the cost per event. */
+static pthread_once_t g_lut_once = PTHREAD_ONCE_INIT;
+
 uint64_t an_simhash(const char *s, size_t n)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, lut_init);
+    pthread_once(&g_lut_once, lut_init);
     uint64_t acc[8] = {0}; /* acc[j] byte i counts bit 8*j+i */
     int words = 0;
     size_t i = 0;
@@ -95,19 +102,20 @@ uint64_t an_simhash(const char *s, size_t n)
  * as one: a batch job's template hashes the same whatever its record. */
 uint32_t an_prefix_hash(const char *s, size_t n)
 {
+    pthread_once(&g_lut_once, lut_init);
     char buf[40];
     size_t k = 0;
     bool sp = true;
     for (size_t i = 0; i < n && k < sizeof buf; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (isspace(c)) {
+        unsigned char c = g_pfx[(unsigned char)s[i]];
+        if (c == ' ') {
             if (!sp)
                 buf[k++] = ' ';
             sp = true;
             continue;
         }
         sp = false;
-        buf[k++] = isdigit(c) ? '0' : (char)tolower(c);
+        buf[k++] = (char)c;
     }
     return (uint32_t)(an_hash(buf, k, 0) >> 32);
 }
