@@ -606,21 +606,38 @@ static bool is_b64_body(unsigned char c)
 }
 
 /* Kind encoded: a run of base64 characters (and up to two '=') at least
- * min_len long that decodes to text. */
+ * min_len long that decodes to text. A run that long must cover the byte at
+ * i + min_len - 1, so the search looks there first and, when it is not a
+ * base64 character, jumps past it: in prose most bytes are never read. */
 static bool b64_payload(const char *t, size_t n, int min_len)
 {
+    const size_t L = (size_t)min_len;
     size_t i = 0;
-    while (i < n) {
-        while (i < n && !is_b64_body((unsigned char)t[i]))
-            i++;
-        size_t from = i;
-        while (i < n && is_b64_body((unsigned char)t[i]))
-            i++;
-        size_t end = i;
-        while (i < n && t[i] == '=' && i - end < 2)
-            i++;
-        if (end - from >= (size_t)min_len && an_base64_text(t + from, i - from))
+    while (n >= L && i <= n - L) {
+        size_t p = i + L - 1;
+        if (!is_b64_body((unsigned char)t[p])) {
+            i = p + 1;
+            continue;
+        }
+        size_t q = p; /* walk back: is all of i..p base64? */
+        while (q > i && is_b64_body((unsigned char)t[q - 1]))
+            q--;
+        if (q > i) { /* t[q - 1] is not: no run of L starts before q */
+            i = q;
+            continue;
+        }
+        size_t from = i; /* a run of L or more: find its ends */
+        while (from > 0 && is_b64_body((unsigned char)t[from - 1]))
+            from--;
+        size_t end = p + 1;
+        while (end < n && is_b64_body((unsigned char)t[end]))
+            end++;
+        size_t pad = end;
+        while (pad < n && t[pad] == '=' && pad - end < 2)
+            pad++;
+        if (an_base64_text(t + from, pad - from))
             return true;
+        i = end + 1;
     }
     return false;
 }
