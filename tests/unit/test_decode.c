@@ -363,6 +363,51 @@ static void scores_and_attrs_forms(void **state)
     core_event_clear(&ev);
 }
 
+/* What the one-pass parser must read exactly as cJSON did: keys spelled
+ * with escapes, numbers longer than 63 bytes, a byte order mark, and the
+ * compact form of numbers and strings in attrs. */
+static void parser_reads_what_cjson_read(void **state)
+{
+    (void)state;
+    core_event ev;
+    /* a key with an escape names the same field; a duplicate spelled
+     * differently is still a duplicate */
+    decode_ok("{" REQ ",\"us\\u0065r_id\":\"u1\"}", &ev);
+    assert_string_equal(ev.user_id, "u1");
+    core_event_clear(&ev);
+    decode_bad("{" REQ ",\"attrs\":{\"\\u00e9\":1,\"\xc3\xa9\":2}}", "duplicate key \"\xc3\xa9\"");
+    decode_bad("{" REQ ",\"m\\u006fdel\":\"m2\"}", "duplicate key \"model\"");
+
+    /* 70 digits: cJSON read every one of them, and strtod() rounds */
+    decode_ok("{" REQ ",\"scores\":{\"s\":"
+              "1000000000000000000000000000000000000000000000000000000000000000000000}}",
+              &ev);
+    assert_true(ev.scores[0].value == 1e69);
+    core_event_clear(&ev);
+
+    /* a byte order mark is skipped, as cJSON does */
+    decode_ok("\xef\xbb\xbf{" REQ "}", &ev);
+    assert_string_equal(ev.event_id, "e1");
+    core_event_clear(&ev);
+
+    /* attrs come out as cJSON_PrintUnformatted wrote them */
+    decode_ok("{" REQ ",\"attrs\":{\"a\":1.50,\"b\":10.0,\"c\":-0,\"d\":0.00001,\"e\":1E+2,"
+              "\"f\":0.1e1,\"g\":123456789012345678,\"h\":\"\\/\\u0001\\ud83d\\ude00\\\"\"}}",
+              &ev);
+    assert_string_equal(ev.attrs_json, "{\"a\":1.5,\"b\":10,\"c\":-0,\"d\":1e-05,\"e\":100,"
+                                       "\"f\":1,\"g\":1.2345678901234568e+17,"
+                                       "\"h\":\"/\\u0001\xf0\x9f\x98\x80\\\"\"}");
+    core_event_clear(&ev);
+
+    /* more than 64 keys: the least duplicate in strcmp order is named */
+    char json[4096];
+    size_t o = (size_t)snprintf(json, sizeof json, "{" REQ ",\"attrs\":{");
+    for (int i = 0; i < 80; i++)
+        o += (size_t)snprintf(json + o, sizeof json - o, "\"k%d\":%d,", i, i);
+    snprintf(json + o, sizeof json - o, "\"k70\":0,\"k12\":0}}");
+    decode_bad(json, "duplicate key \"k12\"");
+}
+
 static void numeric_field_edges(void **state)
 {
     (void)state;
@@ -843,6 +888,7 @@ int main(void)
         cmocka_unit_test(prompt_and_response_truncated_at_utf8_boundary),
         cmocka_unit_test(empty_prompt_and_text_with_controls),
         cmocka_unit_test(scores_and_attrs_forms),
+        cmocka_unit_test(parser_reads_what_cjson_read),
         cmocka_unit_test(numeric_field_edges),
         cmocka_unit_test(identifier_length_limits),
         cmocka_unit_test(message_size_limit_is_inclusive),
