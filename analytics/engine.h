@@ -92,7 +92,7 @@ typedef struct an_rules an_rules;
 /* Loads every *.yaml in dir (sorted by name) and compiles all patterns into
  * one vectorscan database. NULL with "FILE:LINE: problem" in err. The caller
  * owns the result: an_rules_free(). */
-an_rules *an_rules_load(const char *dir, char *err, size_t errlen);
+an_rules *an_rules_load(const char *dir, bool per_field, char *err, size_t errlen);
 void an_rules_free(an_rules *r);
 size_t an_rules_count(const an_rules *r);
 const an_rule *an_rules_get(const an_rules *r, size_t i);

@@ -1,4 +1,4 @@
-/* Signature rules: YAML files -> one vectorscan database -> per-event hits.
+/* Signature rules: YAML files -> vectorscan databases -> per-event hits.
  *
  * A rule file is a YAML list of rules:
  *
@@ -15,8 +15,13 @@
  *     patterns: ['regex', ...]
  *     min_length: 32     # kind encoded only, instead of patterns
  *
- * Every pattern of every rule goes into one database, scanned once over the
- * prompt and once over the response; a rule's field says which scan counts.
+ * The patterns are compiled at load into vectorscan block-mode databases
+ * and each field is matched in one pass. analytics.rules_db says how:
+ * per_field (default) compiles each field's rules into that field's
+ * database, so prompt rules never run over responses; single puts every
+ * pattern into one database scanned over both fields, and a rule's field
+ * says which scan counts. Same matches either way; per_field costs about
+ * half (docs/analytics.md).
  * An encoded rule has no patterns: it matches a base64 run of min_length or
  * more characters that decodes to text. That is a byte loop here rather than
  * a pattern, because a pattern without a literal ([A-Za-z0-9+/]{32,}) keeps
@@ -39,7 +44,7 @@ struct an_rules {
     size_t n, cap;
     unsigned *pat_rule; /* pattern id -> rule index */
     size_t npat;
-    hs_database_t *db;
+    hs_database_t *db[2]; /* for the prompt, the response: the same one unless per field */
     hs_scratch_t *scratch;
     /* per-scan state */
     uint16_t *count;
@@ -76,8 +81,10 @@ void an_rules_free(an_rules *r)
     free(r->enc);
     if (r->scratch)
         hs_free_scratch(r->scratch);
-    if (r->db)
-        hs_free_database(r->db);
+    if (r->db[1] && r->db[1] != r->db[0])
+        hs_free_database(r->db[1]);
+    if (r->db[0])
+        hs_free_database(r->db[0]);
     free(r);
 }
 
@@ -399,19 +406,81 @@ done:
     return rc;
 }
 
+/* Compiles the patterns of one field (0 prompt, 1 response; -1 both) into
+ * *db, leaving it NULL when there are none, and sizes the shared scratch for
+ * it. Match ids are the patterns' global indices. */
+static int compile(an_rules *r, const patlist *pl, int field, hs_database_t **db, const char *dir,
+                   char *err, size_t errlen)
+{
+    const char **pats = malloc(pl->n * sizeof *pats);
+    unsigned *flags = malloc(pl->n * sizeof *flags);
+    unsigned *ids = malloc(pl->n * sizeof *ids);
+    hs_expr_ext_t *ext = calloc(pl->n, sizeof *ext);
+    const hs_expr_ext_t **extp = calloc(pl->n, sizeof *extp);
+    hs_compile_error_t *cerr = NULL;
+    int rc = -1;
+    if (!pats || !flags || !ids || !ext || !extp) {
+        core_errf(err, errlen, "out of memory");
+        goto out;
+    }
+    unsigned n = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (field >= 0 && r->rules[r->pat_rule[i]].on_response != (field == 1))
+            continue;
+        pats[n] = pl->pats[i];
+        flags[n] = pl->flags[i];
+        ids[n] = (unsigned)i;
+        if (pl->within[i]) { /* rules about the opening of a text stop looking early */
+            ext[n].flags = HS_EXT_FLAG_MAX_OFFSET;
+            ext[n].max_offset = pl->within[i];
+            extp[n] = &ext[n];
+        }
+        n++;
+    }
+    if (n == 0) { /* encoded rules alone need no database */
+        rc = 0;
+        goto out;
+    }
+    if (hs_compile_ext_multi(pats, flags, ids, extp, n, HS_MODE_BLOCK, NULL, db, &cerr) !=
+        HS_SUCCESS) {
+        if (cerr && cerr->expression >= 0 && (unsigned)cerr->expression < n) {
+            unsigned g = ids[cerr->expression];
+            core_errf(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s", pl->files[g],
+                      pl->lines[g], r->rules[r->pat_rule[g]].id, cerr->message);
+        } else {
+            core_errf(err, errlen, "rules in %s do not compile: %s", dir,
+                      cerr ? cerr->message : "unknown error");
+        }
+        goto out;
+    }
+    if (hs_alloc_scratch(*db, &r->scratch) != HS_SUCCESS) {
+        core_errf(err, errlen, "vectorscan: cannot allocate scratch");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (cerr)
+        hs_free_compile_error(cerr);
+    free(pats);
+    free(flags);
+    free(ids);
+    free(ext);
+    free(extp);
+    return rc;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
+an_rules *an_rules_load(const char *dir, bool per_field, char *err, size_t errlen)
 {
     an_rules *r = calloc(1, sizeof *r);
     patlist pl = {0};
     char **names = NULL;
     size_t nn = 0, cap = 0;
     DIR *dh = NULL;
-    hs_compile_error_t *cerr = NULL;
     bool ok = false;
     if (!r) {
         core_errf(err, errlen, "out of memory");
@@ -453,45 +522,12 @@ an_rules *an_rules_load(const char *dir, char *err, size_t errlen)
         core_errf(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
         goto done;
     }
-    if (pl.n > 0) { /* encoded rules alone need no database */
-        unsigned *ids = malloc(pl.n * sizeof *ids);
-        hs_expr_ext_t *ext = calloc(pl.n, sizeof *ext);
-        const hs_expr_ext_t **extp = calloc(pl.n, sizeof *extp);
-        if (!ids || !ext || !extp) {
-            free(ids);
-            free(ext);
-            free(extp);
-            core_errf(err, errlen, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < pl.n; i++) {
-            ids[i] = (unsigned)i;
-            if (pl.within[i]) { /* rules about the opening of a text stop looking early */
-                ext[i].flags = HS_EXT_FLAG_MAX_OFFSET;
-                ext[i].max_offset = pl.within[i];
-                extp[i] = &ext[i];
-            }
-        }
-        hs_error_t he = hs_compile_ext_multi((const char *const *)pl.pats, pl.flags, ids, extp,
-                                             (unsigned)pl.n, HS_MODE_BLOCK, NULL, &r->db, &cerr);
-        free(ids);
-        free(ext);
-        free(extp);
-        if (he != HS_SUCCESS) {
-            if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < pl.n)
-                core_errf(err, errlen, "%s:%zu: rule %s: pattern does not compile: %s",
-                     pl.files[cerr->expression], pl.lines[cerr->expression],
-                     r->rules[r->pat_rule[cerr->expression]].id, cerr->message);
-            else
-                core_errf(err, errlen, "rules in %s do not compile: %s", dir,
-                     cerr ? cerr->message : "unknown error");
-            goto done;
-        }
-        if (hs_alloc_scratch(r->db, &r->scratch) != HS_SUCCESS) {
-            core_errf(err, errlen, "vectorscan: cannot allocate scratch");
-            goto done;
-        }
-    }
+    if (compile(r, &pl, per_field ? 0 : -1, &r->db[0], dir, err, errlen) < 0)
+        goto done;
+    if (!per_field)
+        r->db[1] = r->db[0];
+    else if (compile(r, &pl, 1, &r->db[1], dir, err, errlen) < 0)
+        goto done;
     r->npat = pl.n;
     r->count = calloc(r->n, sizeof *r->count);
     r->last_from = calloc(r->n, sizeof *r->last_from);
@@ -508,8 +544,6 @@ done:
         an_rules_free(r);
         r = NULL;
     }
-    if (cerr)
-        hs_free_compile_error(cerr);
     if (dh)
         closedir(dh);
     for (size_t i = 0; i < nn; i++)
@@ -694,8 +728,8 @@ int an_rules_scan(an_rules *r, const core_event *ev, an_obs *o, int bulk_min)
             continue;
         c.text = t;
         c.response = pass == 1;
-        if (r->db && hs_scan(r->db, t, (unsigned)(n > 0xffffffffu ? 0xffffffffu : n), 0,
-                             r->scratch, on_match, &c) != HS_SUCCESS) {
+        if (r->db[pass] && hs_scan(r->db[pass], t, (unsigned)(n > 0xffffffffu ? 0xffffffffu : n),
+                                   0, r->scratch, on_match, &c) != HS_SUCCESS) {
             reset(r);
             return -1;
         }

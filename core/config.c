@@ -97,8 +97,12 @@ static const setting g_settings[] = {
 
     /* analytics: every threshold here is explained in docs/analytics.md */
     {"analytics", "rules_dir", T_STR, OFF(an_rules_dir), "", 0, 0, NULL, false, false,
-     "folder of signature rule files (*.yaml), compiled into one vectorscan database; empty: "
+     "folder of signature rule files (*.yaml), compiled into vectorscan (see rules_db); empty: "
      "the analytics/rules folder of the source tree this binary was built from"},
+    {"analytics", "rules_db", T_ENUM, OFF(an_rules_db), "per_field", 0, 0, "per_field|single", false,
+     false, "per_field: each field's rules in that field's vectorscan database, so prompt rules "
+     "never scan responses; single: every rule in one database scanned over both fields (the "
+     "rule's field filters the matches), the same matches at about twice the scan time"},
     {"analytics", "incidents_topic", T_STR, OFF(an_incidents_topic), "custos.incidents", 0, 0,
      NULL, false, false, "Kafka topic the live analytics publish incident JSON to"},
     {"analytics", "queue_events", T_INT, OFF(an_queue_events), "65536", 16, 16777216, NULL, false,

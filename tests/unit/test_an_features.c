@@ -120,69 +120,68 @@ static void rule_errors_name_file_line_and_rule(void **state)
     assert_non_null(mkdtemp(g_dir));
 
     clear_dir();
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "no rules found"));
 
     clear_dir();
     write_rule("a.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['(unclosed']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "a.yaml:4: rule r1: pattern does not compile"));
 
     clear_dir();
     write_rule("b.yaml", "- id: r1\n  kind: probe\n  field: header\n  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "b.yaml:3: rule r1: field"));
     assert_non_null(strstr(err, "not prompt or response"));
 
     clear_dir();
     write_rule("c.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['x']\n");
     write_rule("d.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['y']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "d.yaml:1: rule r1: id: 'r1' is already defined in"));
 
     clear_dir();
     write_rule("e.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  colour: red\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "e.yaml:4: rule r1: colour: unknown key"));
 
     clear_dir();
     write_rule("f.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  weight: lots\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "f.yaml:4: rule r1: weight: 'lots' is not a number"));
 
     clear_dir();
     write_rule("h.yaml", "- id: r1\n  kind: encoded\n  field: prompt\n  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "h.yaml:4: rule r1: kind encoded takes no patterns"));
 
     clear_dir();
     write_rule("i.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  min_length: 40\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "i.yaml:1: rule r1: min_length is only for kind encoded"));
 
     clear_dir();
     write_rule("j.yaml", "- id: r1\n  kind: encoded\n  field: prompt\n  min_length: 8\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "j.yaml:4: rule r1: min_length: '8' is not a length"));
 
     clear_dir();
     write_rule("g.yaml", "- id: [\n");
-    assert_null(an_rules_load(g_dir, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, err, sizeof err));
     assert_non_null(strstr(err, "g.yaml:"));
     assert_non_null(strstr(err, "YAML syntax error"));
     clear_dir();
     rmdir(g_dir);
 }
 
-static void shipped_rules_load_and_match_in_one_database(void **state)
+static void check_shipped_rules(bool per_field)
 {
-    (void)state;
     char err[512], dir[1024];
     snprintf(dir, sizeof dir, "%s/analytics/rules", CUSTOS_SOURCE_DIR);
-    an_rules *r = an_rules_load(dir, err, sizeof err);
+    an_rules *r = an_rules_load(dir, per_field, err, sizeof err);
     assert_non_null(r);
     assert_true(an_rules_count(r) >= 10);
     core_event ev = {0};
@@ -235,6 +234,15 @@ static void shipped_rules_load_and_match_in_one_database(void **state)
     an_rules_free(r);
 }
 
+/* The database layouts give the same matches (one database per field, or
+ * one for both fields with the rule's field filtering). */
+static void shipped_rules_match_the_same_per_field_or_in_one_database(void **state)
+{
+    (void)state;
+    check_shipped_rules(true);
+    check_shipped_rules(false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,7 +252,7 @@ int main(void)
         cmocka_unit_test(shapiro_w_tells_normal_from_bimodal),
         cmocka_unit_test(psi_zero_for_same_distribution_large_for_shift),
         cmocka_unit_test(rule_errors_name_file_line_and_rule),
-        cmocka_unit_test(shipped_rules_load_and_match_in_one_database),
+        cmocka_unit_test(shipped_rules_match_the_same_per_field_or_in_one_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
