@@ -72,7 +72,8 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->last_tick_min = INT64_MIN;
     const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
                                                                : CUSTOS_SOURCE_DIR "/analytics/rules";
-    if (!(e->rules = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0, err, errlen)))
+    if (!(e->rules = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
+                                  cfg->an_rules_cache_dir, err, errlen)))
         goto error;
     e->nbuckets = 1024;
     e->buckets = calloc(e->nbuckets, sizeof *e->buckets);

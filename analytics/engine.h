@@ -92,7 +92,12 @@ typedef struct an_rules an_rules;
 /* Loads every *.yaml in dir (sorted by name) and compiles all patterns into
  * one vectorscan database. NULL with "FILE:LINE: problem" in err. The caller
  * owns the result: an_rules_free(). */
-an_rules *an_rules_load(const char *dir, bool per_field, char *err, size_t errlen);
+/* per_field: a database per field (analytics.rules_db); cache: the
+ * analytics.rules_cache_dir setting. */
+an_rules *an_rules_load(const char *dir, bool per_field, const char *cache, char *err,
+                        size_t errlen);
+/* True when the databases came from the compiled-rules cache. */
+bool an_rules_cached(const an_rules *r);
 void an_rules_free(an_rules *r);
 size_t an_rules_count(const an_rules *r);
 const an_rule *an_rules_get(const an_rules *r, size_t i);

@@ -36,8 +36,10 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "core/util.h"
 #include "analytics/engine.h"
+#include "analytics/rules_cache.h"
+#include "core/log.h"
+#include "core/util.h"
 
 struct an_rules {
     an_rule *rules;
@@ -53,6 +55,7 @@ struct an_rules {
     size_t ntouched;
     size_t *enc; /* the encoded rules */
     size_t nenc;
+    bool from_cache;
 };
 
 typedef struct {
@@ -63,6 +66,7 @@ typedef struct {
 
 
 size_t an_rules_count(const an_rules *r) { return r->n; }
+bool an_rules_cached(const an_rules *r) { return r->from_cache; }
 const an_rule *an_rules_get(const an_rules *r, size_t i) { return &r->rules[i]; }
 
 void an_rules_free(an_rules *r)
@@ -469,12 +473,57 @@ out:
     return rc;
 }
 
+/* The databases of the layout, from the cache when it has them, else
+ * compiled (and cached for the next start). */
+static int build_dbs(an_rules *r, const patlist *pl, bool per_field, const char *cache,
+                     const char *dir, char *err, size_t errlen)
+{
+    int64_t t0 = core_mono_us();
+    int ndb = per_field ? 2 : 1;
+    char cdir[4096], hex[65] = "";
+    bool caching = an_rules_cache_dir(cache, cdir, sizeof cdir) == 0 && pl->n > 0;
+    if (caching) {
+        bool *resp = malloc(pl->n * sizeof *resp);
+        if (!resp)
+            return core_errf(err, errlen, "out of memory");
+        for (size_t i = 0; i < pl->n; i++)
+            resp[i] = r->rules[r->pat_rule[i]].on_response;
+        an_rules_src src = {pl->pats, pl->flags, pl->within, resp, pl->n, per_field};
+        an_rules_cache_key(&src, hex);
+        free(resp);
+        if (an_rules_cache_load(cdir, hex, ndb, r->db) == 0) {
+            for (int i = 0; i < ndb; i++)
+                if (r->db[i] && hs_alloc_scratch(r->db[i], &r->scratch) != HS_SUCCESS)
+                    return core_errf(err, errlen, "vectorscan: cannot allocate scratch");
+            r->from_cache = true;
+        }
+    }
+    if (!r->from_cache) {
+        if (compile(r, pl, per_field ? 0 : -1, &r->db[0], dir, err, errlen) < 0 ||
+            (per_field && compile(r, pl, 1, &r->db[1], dir, err, errlen) < 0))
+            return -1;
+        char cerr[512];
+        if (caching && an_rules_cache_save(cdir, hex, ndb, r->db, cerr, sizeof cerr) < 0)
+            core_log(CORE_LOG_WARN, "analytics", "compiled rules not cached", "error=%s",
+                     core_log_quote((char[600]){0}, 600, cerr));
+    }
+    if (!per_field)
+        r->db[1] = r->db[0];
+    core_log(CORE_LOG_INFO, "analytics", "signature rules ready",
+             "rules=%zu patterns=%zu layout=%s source=%s seconds=%.3f", r->n, pl->n,
+             per_field ? "per_field" : "single",
+             r->from_cache ? "cache" : caching ? "compiled,cached" : "compiled",
+             (double)(core_mono_us() - t0) / 1e6);
+    return 0;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-an_rules *an_rules_load(const char *dir, bool per_field, char *err, size_t errlen)
+an_rules *an_rules_load(const char *dir, bool per_field, const char *cache, char *err,
+                        size_t errlen)
 {
     an_rules *r = calloc(1, sizeof *r);
     patlist pl = {0};
@@ -522,11 +571,7 @@ an_rules *an_rules_load(const char *dir, bool per_field, char *err, size_t errle
         core_errf(err, errlen, "analytics.rules_dir %s: no rules found in *.yaml", dir);
         goto done;
     }
-    if (compile(r, &pl, per_field ? 0 : -1, &r->db[0], dir, err, errlen) < 0)
-        goto done;
-    if (!per_field)
-        r->db[1] = r->db[0];
-    else if (compile(r, &pl, 1, &r->db[1], dir, err, errlen) < 0)
+    if (build_dbs(r, &pl, per_field, cache, dir, err, errlen) < 0)
         goto done;
     r->npat = pl.n;
     r->count = calloc(r->n, sizeof *r->count);

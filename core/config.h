@@ -54,6 +54,7 @@ typedef struct core_config {
     /* analytics (thresholds documented in docs/analytics.md) */
     char *an_rules_dir;
     char *an_rules_db;
+    char *an_rules_cache_dir;
     char *an_incidents_topic;
     int64_t an_queue_events;
     int64_t an_reorder_window_ms;

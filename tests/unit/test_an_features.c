@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -120,59 +121,131 @@ static void rule_errors_name_file_line_and_rule(void **state)
     assert_non_null(mkdtemp(g_dir));
 
     clear_dir();
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "no rules found"));
 
     clear_dir();
     write_rule("a.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['(unclosed']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "a.yaml:4: rule r1: pattern does not compile"));
 
     clear_dir();
     write_rule("b.yaml", "- id: r1\n  kind: probe\n  field: header\n  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "b.yaml:3: rule r1: field"));
     assert_non_null(strstr(err, "not prompt or response"));
 
     clear_dir();
     write_rule("c.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['x']\n");
     write_rule("d.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['y']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "d.yaml:1: rule r1: id: 'r1' is already defined in"));
 
     clear_dir();
     write_rule("e.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  colour: red\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "e.yaml:4: rule r1: colour: unknown key"));
 
     clear_dir();
     write_rule("f.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  weight: lots\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "f.yaml:4: rule r1: weight: 'lots' is not a number"));
 
     clear_dir();
     write_rule("h.yaml", "- id: r1\n  kind: encoded\n  field: prompt\n  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "h.yaml:4: rule r1: kind encoded takes no patterns"));
 
     clear_dir();
     write_rule("i.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  min_length: 40\n"
                          "  patterns: ['x']\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "i.yaml:1: rule r1: min_length is only for kind encoded"));
 
     clear_dir();
     write_rule("j.yaml", "- id: r1\n  kind: encoded\n  field: prompt\n  min_length: 8\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "j.yaml:4: rule r1: min_length: '8' is not a length"));
 
     clear_dir();
     write_rule("g.yaml", "- id: [\n");
-    assert_null(an_rules_load(g_dir, true, err, sizeof err));
+    assert_null(an_rules_load(g_dir, true, "off", err, sizeof err));
     assert_non_null(strstr(err, "g.yaml:"));
     assert_non_null(strstr(err, "YAML syntax error"));
+    clear_dir();
+    rmdir(g_dir);
+}
+
+/* One probe rule; the scan finds it whether the database was compiled or
+ * read back from the cache. */
+static an_rules *load_cached(const char *rules, const char *cache, bool *cached)
+{
+    char err[512];
+    an_rules *r = an_rules_load(rules, true, cache, err, sizeof err);
+    assert_non_null(r);
+    core_event ev = {0};
+    ev.prompt = "please IGNORE the rules";
+    ev.prompt_len = strlen(ev.prompt);
+    ev.refusal = -1;
+    an_obs o = {0};
+    assert_int_equal(an_rules_scan(r, &ev, &o, 5), 0);
+    assert_int_equal(o.n_rules, 1);
+    *cached = an_rules_cached(r);
+    return r;
+}
+
+static void compiled_rules_are_cached_privately_and_reread(void **state)
+{
+    (void)state;
+    char cache[sizeof g_dir + 16], cmd[512];
+    bool cached;
+    strcpy(g_dir, "/tmp/custos-test-anrules.XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    write_rule("a.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['ignore']\n");
+    snprintf(cache, sizeof cache, "%s/cache", g_dir);
+
+    an_rules_free(load_cached(g_dir, cache, &cached)); /* compiled, then written */
+    assert_false(cached);
+    snprintf(cmd, sizeof cmd, "test \"$(stat -c %%a '%s')\" = 700 && "
+             "test \"$(stat -c %%a '%s'/rules-*.hsdb)\" = 600", cache, cache);
+    assert_int_equal(system(cmd), 0);
+    an_rules_free(load_cached(g_dir, cache, &cached)); /* read back */
+    assert_true(cached);
+
+    /* a file others could have written is not trusted (and is replaced) */
+    snprintf(cmd, sizeof cmd, "chmod 666 '%s'/rules-*.hsdb", cache);
+    assert_int_equal(system(cmd), 0);
+    an_rules_free(load_cached(g_dir, cache, &cached));
+    assert_false(cached);
+    an_rules_free(load_cached(g_dir, cache, &cached));
+    assert_true(cached);
+
+    /* nor is one in a directory others can write */
+    assert_int_equal(chmod(cache, 0777), 0);
+    an_rules_free(load_cached(g_dir, cache, &cached));
+    assert_false(cached);
+    assert_int_equal(chmod(cache, 0700), 0);
+
+    /* a damaged entry is compiled again */
+    snprintf(cmd, sizeof cmd, "for f in '%s'/rules-*.hsdb; do head -c 100 \"$f\" > \"$f.x\" && "
+             "mv \"$f.x\" \"$f\" && chmod 600 \"$f\"; done", cache);
+    assert_int_equal(system(cmd), 0);
+    an_rules_free(load_cached(g_dir, cache, &cached));
+    assert_false(cached);
+
+    /* another rule set is another entry; off writes nothing */
+    write_rule("a.yaml", "- id: r1\n  kind: probe\n  field: prompt\n  patterns: ['ignore the']\n");
+    an_rules_free(load_cached(g_dir, cache, &cached));
+    assert_false(cached);
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) = 2", cache);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    assert_int_equal(system(cmd), 0);
+    an_rules_free(load_cached(g_dir, "off", &cached));
+    assert_false(cached);
+    assert_int_not_equal(access(cache, F_OK), 0);
     clear_dir();
     rmdir(g_dir);
 }
@@ -181,7 +254,7 @@ static void check_shipped_rules(bool per_field)
 {
     char err[512], dir[1024];
     snprintf(dir, sizeof dir, "%s/analytics/rules", CUSTOS_SOURCE_DIR);
-    an_rules *r = an_rules_load(dir, per_field, err, sizeof err);
+    an_rules *r = an_rules_load(dir, per_field, "off", err, sizeof err);
     assert_non_null(r);
     assert_true(an_rules_count(r) >= 10);
     core_event ev = {0};
@@ -252,6 +325,7 @@ int main(void)
         cmocka_unit_test(shapiro_w_tells_normal_from_bimodal),
         cmocka_unit_test(psi_zero_for_same_distribution_large_for_shift),
         cmocka_unit_test(rule_errors_name_file_line_and_rule),
+        cmocka_unit_test(compiled_rules_are_cached_privately_and_reread),
         cmocka_unit_test(shipped_rules_match_the_same_per_field_or_in_one_database),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
