@@ -53,11 +53,14 @@ for tool in psql createdb kcat python3 awk; do
 done
 
 PIDS=()
+PG_STARTED=0
 cleanup() {
     local rc=$?
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    pg_stop "$PGDIR" 2>/dev/null || true
+    # only the PostgreSQL this run started: a run refused by the lock below
+    # must not stop the one another run is using
+    [ "$PG_STARTED" = 1 ] && { pg_stop "$PGDIR" 2>/dev/null || true; }
     if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -66,6 +69,7 @@ trap cleanup EXIT
 mkdir -p "$(dirname "$PGDIR")"
 exec 9>"$PGDIR.lock"
 flock -n 9 || die "another benchmark is using $PGDIR (BENCH_PG_DIR and BENCH_PG_PORT choose another)"
+PG_STARTED=1
 pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL in $PGDIR"
 export PGUSER=postgres
 log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') in $PGDIR (port $PGPORT_BENCH)"
