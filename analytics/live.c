@@ -532,6 +532,7 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the analytics thread");
         goto error;
     }
+    pthread_setname_np(al->thread, "custos-analytic"); /* for top -H and perf */
     al->started = true;
     core_log(CORE_LOG_INFO, "analytics", "live analytics started", "topic=%s queue_events=%zu",
              al->topic, al->cap);

@@ -797,6 +797,7 @@ int coll_run(const core_config *cfg, const coll_sink *sink, volatile int *stop)
         core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
         goto done;
     }
+    pthread_setname_np(co.writer, "custos-writer"); /* for top -H and perf */
     writer_started = true;
     core_log(CORE_LOG_INFO, MOD, "collector started",
              "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,

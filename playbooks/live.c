@@ -199,6 +199,7 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the playbooks thread");
         goto error;
     }
+    pthread_setname_np(pl->th, "custos-playbook"); /* for top -H and perf */
     pl->started = true;
     core_log(CORE_LOG_INFO, "playbooks", "playbooks live", "playbooks=%zu dir=%s",
              pb_engine_count(pl->eng), pb_engine_dir(cfg));
