@@ -177,6 +177,18 @@ static int parse_ids(yaml_document_t *d, yaml_node_t *v, void *out, int max, siz
     return 0;
 }
 
+/* A whole decimal number from lo to hi, and nothing else. */
+static bool whole(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
 /* Parses one rule mapping into r->rules[r->n] and its patterns into pl. */
 static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t *m,
                       const char *file, char *err, size_t errlen)
@@ -264,22 +276,19 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
             if (errno || end == v || *end || !(ru->weight >= 0 && ru->weight <= 100))
                 return core_errf(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
         } else if (strcmp(k, "min_count") == 0) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (end == v || *end || x < 1 || x > 10000)
+            long x;
+            if (!whole(v, 1, 10000, &x))
                 return core_errf(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
                             v);
             ru->min_count = (int)x;
         } else if (strcmp(k, "min_length") == 0) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (end == v || *end || x < 16 || x > 4096)
+            long x;
+            if (!whole(v, 16, 4096, &x))
                 return core_errf(err, errlen, "%s: '%s' is not a length from 16 to 4096", where, v);
             ru->min_len = (int)x;
         } else if (strcmp(k, "within") == 0) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (end == v || *end || x < 1 || x > 1 << 24)
+            long x;
+            if (!whole(v, 1, 1 << 24, &x))
                 return core_errf(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
                             v);
             within = (unsigned long long)x;
@@ -605,11 +614,12 @@ static bool is_tokenish(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '-' || c == '.';
 }
-static bool is_b64(char c)
+static bool is_b64_body(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/' || c == '=';
+    return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10 || c == '+' ||
+           c == '/';
 }
+static bool is_b64(char c) { return is_b64_body((unsigned char)c) || c == '='; }
 
 /* The validators get the text and the end of a match and find its start
  * themselves: the longest run of the validator's characters ending there
@@ -676,12 +686,6 @@ static bool validate(an_validator v, const char *t, size_t to, size_t *start)
         return an_base64_text(t + from, to - from);
     }
     return false;
-}
-
-static bool is_b64_body(unsigned char c)
-{
-    return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10 || c == '+' ||
-           c == '/';
 }
 
 /* Kind encoded: a run of base64 characters (and up to two '=') at least
