@@ -14,6 +14,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/util.h"
 
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
 #define LAT_SAMPLES 65536
@@ -128,14 +129,8 @@ static void on_incident(void *ud, const an_incident_view *v)
     for (i = 0; i < al->nincs && strcmp(al->incs[i].incident_id, v->incident_id); i++)
         ;
     if (i == al->nincs) {
-        if (al->nincs == al->capincs) {
-            size_t nc = al->capincs ? al->capincs * 2 : 64;
-            inc_row *n = realloc(al->incs, nc * sizeof *n);
-            if (!n)
-                return;
-            al->incs = n;
-            al->capincs = nc;
-        }
+        if (core_grow(&al->incs, &al->capincs, al->nincs, sizeof *al->incs, 64) < 0)
+            return;
         memset(&al->incs[al->nincs++], 0, sizeof *al->incs);
     }
     inc_row *r = &al->incs[i];
@@ -183,14 +178,8 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
         core_metric_add(M_AN_DROPPED, 1);
         return;
     }
-    if (al->nalerts == al->capalerts) {
-        size_t nc = al->capalerts ? al->capalerts * 2 : 256;
-        alert_row *n = realloc(al->alerts, nc * sizeof *n);
-        if (!n)
-            return;
-        al->alerts = n;
-        al->capalerts = nc;
-    }
+    if (core_grow(&al->alerts, &al->capalerts, al->nalerts, sizeof *al->alerts, 256) < 0)
+        return;
     alert_row *r = &al->alerts[al->nalerts++];
     char ts[40];
     char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
