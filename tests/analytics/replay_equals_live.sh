@@ -38,6 +38,12 @@ t_wait_log "$T_DIR/collector.log" 'msg="partition assigned"' 60 "$COLL"
 "$CUSTOS_BIN" produce --rate "$RATE" --brokers "$T_BROKER" --topic "$TOPIC" \
     "$T_DIR/events.jsonl" 2>"$T_DIR/produce.log" || t_fail "produce: $(tail -n 3 "$T_DIR/produce.log")"
 t_wait_count "$N" 300
+# The analytics counters reach core/metrics: a stats line (every 10 s)
+# reports analysed events, alerts and incidents. Waited for, not read at the
+# stop: the analytics hold events for partition_idle_ms after start-up and
+# may not have released any when the last event is stored.
+t_wait_log "$T_DIR/collector.log" \
+    'msg="stats" .* analyzed=[1-9][0-9]* alerts=[1-9][0-9]* incidents=[1-9]' 90 "$COLL"
 
 # SIGTERM: the live analytics drain the queue, run the detectors over what
 # the reorder window holds, close the incidents and store them.
@@ -69,9 +75,6 @@ alerts=$(t_sql "SELECT count(*) FROM alerts")
 still_open=$(t_sql "SELECT count(*) FROM incidents WHERE status = 'open'")
 [ "$still_open" = 0 ] || t_fail "$still_open of $R incidents still open after the stop"
 grep -q 'kafka_errors=0' "$T_DIR/collector.log" || t_fail "incidents not all published to Kafka"
-# the analytics counters reach core/metrics (the collector's stats line)
-grep -q 'msg="collector stopped".* analyzed=[1-9][0-9]* alerts=[1-9][0-9]* incidents=[1-9]' "$T_DIR/collector.log" ||
-    t_fail "the collector's stats line does not report the analytics counters"
 # What other SIEMs read: the incidents topic holds every incident, and the
 # final document of each is among its messages.
 published=$(grep -o 'msg="live analytics stopped".* published=[0-9]*' "$T_DIR/collector.log" | grep -o 'published=[0-9]*' | cut -d= -f2)
