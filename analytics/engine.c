@@ -5,6 +5,7 @@
 
 #include "analytics/engine.h"
 #include "core/log.h"
+#include "core/share.h"
 
 #define TENANT_SLOTS 65536 /* tenants tracked for the extraction baseline */
 #define MAX_SOURCES 4096
@@ -71,7 +72,7 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->now_us = INT64_MIN;
     e->last_tick_min = INT64_MIN;
     const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
-                                                               : CUSTOS_SOURCE_DIR "/analytics/rules";
+                                                               : core_share_default("rules");
     if (!(e->rules = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
                                   cfg->an_rules_cache_dir, err, errlen)))
         goto error;

@@ -13,7 +13,7 @@
  *  - several models with several versions; one model rolls a new version out
  *    during the run (its share ramps from 0 to 100 %), and that version is a
  *    little slower and refuses a little more often, so drift is visible;
- *  - prompts from the public benign sets in ../shared/data (gsm8k,
+ *  - prompts from the public benign sets in data/prompts (gsm8k,
  *    self-instruct, vicuna) with synthetic responses shaped like the prompt's
  *    kind; token counts follow text lengths (about 4 bytes a token);
  *  - status codes (429/500/503/400 now and then), finish_reason, occasional
@@ -35,6 +35,7 @@
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/event.h"
+#include "core/share.h"
 
 #define OUT_CAP (256 << 10)
 #define OUT_FLUSH (192 << 10)
@@ -199,7 +200,8 @@ static int pool_load(pool *p, const char *dir, const char *name)
     if (!f) {
         fprintf(stderr,
                 "custos gen: cannot read prompts from %s: %s (give --data DIR or set "
-                "CUSTOS_SHARED_DATA to the folder of the shared prompt sets)\n",
+                "CUSTOS_PROMPTS_DIR to a folder of prompt sets; the shipped ones are in "
+                "<share>/prompts, data/prompts in the source tree)\n",
                 path, strerror(errno));
         return -1;
     }
@@ -612,8 +614,9 @@ static int usage(FILE *f)
             "  --start T     event time of the first event, RFC 3339\n"
             "                (default 2026-11-20T00:00:00Z)\n"
             "  --realtime    stamp each event with the current time instead\n"
-            "  --data DIR    folder of the prompt sets (default $CUSTOS_SHARED_DATA, else\n"
-            "                the shared/data folder next to the source tree)\n"
+            "  --data DIR    folder of the prompt sets (default $CUSTOS_PROMPTS_DIR, else\n"
+            "                the shipped sets in <share>/prompts: share/custos beside\n"
+            "                the binary, or $CUSTOS_SHARE_DIR)\n"
             "  --attacks     mix in two small attack bursts, repeating every %d events:\n"
             "                at event 2000 of each cycle one key sends 60 jailbreaks\n"
             "                (GPTFuzz templates filled with harmful questions, and DAN\n"
@@ -690,14 +693,11 @@ static int parse_args(int argc, char **argv, gen_opts *o)
 
 static int gen_init(gen *g)
 {
-    static char fallback[4096];
     const char *dir = g->o.data_dir;
     if (!dir || !*dir)
-        dir = getenv("CUSTOS_SHARED_DATA");
-    if (!dir || !*dir) {
-        snprintf(fallback, sizeof fallback, "%s/../shared/data", CUSTOS_SOURCE_DIR);
-        dir = fallback;
-    }
+        dir = getenv("CUSTOS_PROMPTS_DIR");
+    if (!dir || !*dir)
+        dir = core_share_default("prompts");
     static const char *const files[K_NKINDS] = {
         "benign_gsm8k_test.jsonl", "benign_selfinstruct.jsonl", "benign_vicuna.jsonl"};
     for (int k = 0; k < K_NKINDS; k++)

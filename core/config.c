@@ -98,7 +98,7 @@ static const setting g_settings[] = {
     /* analytics: every threshold here is explained in docs/analytics.md */
     {"analytics", "rules_dir", T_STR, OFF(an_rules_dir), "", 0, 0, NULL, false, false,
      "folder of signature rule files (*.yaml), compiled into vectorscan (see rules_db); empty: "
-     "the analytics/rules folder of the source tree this binary was built from"},
+     "the shipped rules, <share>/rules (see CUSTOS_SHARE_DIR)"},
     {"analytics", "rules_db", T_ENUM, OFF(an_rules_db), "per_field", 0, 0, "per_field|single", false,
      false, "per_field: each field's rules in that field's vectorscan database, so prompt rules "
      "never scan responses; single: every rule in one database scanned over both fields (the "
@@ -186,7 +186,8 @@ static const setting g_settings[] = {
      "error storm: ... making at least this share of its requests"},
 
     {"playbooks", "dir", T_STR, OFF(pb_dir), "", 0, 0, NULL, false, true,
-     "folder of *.lua playbooks; empty: the shipped playbooks (playbooks/ in the source tree)"},
+     "folder of *.lua playbooks; empty: the shipped playbooks, <share>/playbooks (see "
+     "CUSTOS_SHARE_DIR)"},
     {"playbooks", "dry_run", T_ENUM, OFF(pb_dry_run), "off", 0, 0, "off|on", false, true,
      "on: every action is only recorded as dry_run, nothing is changed"},
     {"playbooks", "approval_kinds", T_STR, OFF(pb_approval_kinds), "rollback_model", 0, 0, NULL,

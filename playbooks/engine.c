@@ -8,6 +8,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "core/share.h"
 #include "playbooks/store.h"
 
 #define MAX_TODO 256
@@ -39,7 +40,7 @@ struct pb_engine {
 
 const char *pb_engine_dir(const core_config *cfg)
 {
-    return cfg->pb_dir && *cfg->pb_dir ? cfg->pb_dir : CUSTOS_SOURCE_DIR "/playbooks";
+    return cfg->pb_dir && *cfg->pb_dir ? cfg->pb_dir : core_share_default("playbooks");
 }
 
 pb_engine *pb_engine_new(const pb_engine_opts *o, char *err, size_t errlen)

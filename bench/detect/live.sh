@@ -38,7 +38,7 @@ if [ -z "${PGHOST:-}" ]; then
 fi
 export PGUSER=${PGUSER:-postgres}
 cc -O2 -Wall -o "$work/scengen" "$here/scengen.c" -lcjson -lm
-data=${CUSTOS_SHARED_DATA:-$src/../shared/data}
+data=${CUSTOS_PROMPTS_DIR:-$src/data/prompts}
 
 # one_run NAME EVENTS_FILE RATE [ENV=VALUE...]: fresh database and broker,
 # custos run, produce, wait until every event is stored, SIGTERM.

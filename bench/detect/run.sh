@@ -4,14 +4,14 @@
 #
 #   bench/detect/run.sh [BUILD_DIR] [HALF]    HALF: test (default) or tune
 #
-# Attack prompts come from the held-back test half of ../shared/data unless
+# Attack prompts come from the held-back test half of data/prompts unless
 # HALF=tune. Prints the scorer's tables; exits non-zero when a target is missed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=${1:-$src/build}
 half=${2:-test}
-data=${CUSTOS_SHARED_DATA:-$src/../shared/data}
+data=${CUSTOS_PROMPTS_DIR:-$src/data/prompts}
 out=${DETECT_OUT:-/tmp/custos-detect}
 mkdir -p "$out"
 cc -O2 -Wall -o "$out/scengen" "$here/scengen.c" -lcjson -lm

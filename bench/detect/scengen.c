@@ -8,7 +8,7 @@
  *   scengen --data DIR --half test|tune [--seed N] [--hours H] [--keys N]
  *           --events FILE --labels FILE
  *
- * Prompts come from ../shared/data. Attack prompts are split by the parity of
+ * Prompts come from data/prompts. Attack prompts are split by the parity of
  * the FNV-1a 64 hash of their text: even = tuning half (the rules were
  * written looking at it), odd = held-back test half. Benign prompts are used
  * whole. Everything is seeded: the same arguments give the same files. */

@@ -46,8 +46,8 @@ if [ -z "${CUSTOS_BIN:-}" ]; then
     fi
 fi
 B=$CUSTOS_BIN
-: "${CUSTOS_SHARED_DATA:=$ROOT/../shared/data}" # custos gen's prompt sets
-export CUSTOS_SHARED_DATA
+: "${CUSTOS_PROMPTS_DIR:=$ROOT/data/prompts}" # custos gen's prompt sets
+export CUSTOS_PROMPTS_DIR
 for tool in psql createdb kcat python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is needed (README: the install command)"
 done

@@ -5,8 +5,8 @@ set -euo pipefail
 
 : "${CUSTOS_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${CUSTOS_BIN:=$CUSTOS_SOURCE_DIR/build/custos}"
-: "${CUSTOS_SHARED_DATA:=$CUSTOS_SOURCE_DIR/../shared/data}"
-export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_SHARED_DATA
+: "${CUSTOS_PROMPTS_DIR:=$CUSTOS_SOURCE_DIR/data/prompts}"
+export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_PROMPTS_DIR
 
 if [ -z "${PGHOST:-}" ]; then
     # shellcheck source=../../scripts/pg.sh
