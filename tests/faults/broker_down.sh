@@ -30,7 +30,7 @@ t_start_collector collector
 COLL=$T_LAST_PID
 t_wait_log "$T_DIR/collector.log" 'msg="partition assigned"' 60 "$COLL"
 
-t_start producer "$CUSTOS_BIN" produce --rate "$RATE" "$T_DIR/events.jsonl"
+t_produce "$RATE" "$T_DIR/events.jsonl"
 PROD=$T_LAST_PID
 T0=$SECONDS
 sleep "$DOWN_AT"

@@ -13,12 +13,16 @@ RATE=${PG_OUTAGE_RATE:-2000}
 OUTAGE_AT=12
 OUTAGE_S=10
 PARTS=16
-FPG=${PG_OUTAGE_DIR:-/tmp/custos-fault-pg}
-FPORT=${PG_OUTAGE_PORT:-55442}
+# A cluster of its own for every run: its own folder (outside T_DIR, which
+# only root may enter, since the server runs as 'postgres') and port.
+FPG=${PG_OUTAGE_DIR:-$(mktemp -d /tmp/custos-fault-pg.XXXXXX)}
+FPORT=${PG_OUTAGE_PORT:-$(t_free_port)}
 
+# Bring it back up before the databases are dropped, then stop it and
+# remove its folder.
+t_at_exit_first 'pg_up "$FPG" >/dev/null 2>&1'
+t_at_exit 'pg_stop "$FPG"; [ -n "${PG_OUTAGE_DIR:-}" ] || rm -rf "$FPG"'
 pg_start "$FPG" "$FPORT" || t_fail "cannot start the private PostgreSQL in $FPG"
-# Bring it back up before the databases are dropped, then stop it.
-trap 'rc=$?; pg_up "$FPG" >/dev/null 2>&1 || true; (exit $rc); t_cleanup; pg_stop "$FPG"' EXIT
 t_log "private PostgreSQL in $FPG on port $FPORT"
 
 t_db
@@ -29,7 +33,7 @@ t_start_collector collector
 COLL=$T_LAST_PID
 t_wait_log "$T_DIR/collector.log" 'msg="partition assigned"' 60 "$COLL"
 
-t_start producer "$CUSTOS_BIN" produce --rate "$RATE" "$T_DIR/events.jsonl"
+t_produce "$RATE" "$T_DIR/events.jsonl"
 PROD=$T_LAST_PID
 T0=$SECONDS
 sleep "$OUTAGE_AT"

@@ -60,7 +60,7 @@ while :; do
 done
 t_log "group split: a holds [$oa], b holds [$ob]"
 
-t_start producer "$CUSTOS_BIN" produce --rate "$RATE" "$T_DIR/events.jsonl"
+t_produce "$RATE" "$T_DIR/events.jsonl"
 PROD=$T_LAST_PID
 T0=$SECONDS
 sleep "$STOP_AT"

@@ -19,22 +19,53 @@ T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 T_DIR=$(mktemp -d "/tmp/custos-t-$T_NAME.XXXXXX")
 T_PIDS=()
 T_DBS=()
+T_AT_EXIT=()
 
 t_log() { printf '[%s %s] %s\n' "$T_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 t_fail() { printf '[%s] FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
 
+# The EXIT trap. It must run to the end whatever failed, so errexit is off
+# inside it and the exit status is kept aside: a test never leaves a process,
+# a database or a server behind, and fails with the status it failed with.
+# Steps registered with t_at_exit run first (in order), then the processes
+# are killed, then the databases dropped.
 t_cleanup() {
     local rc=$?
+    set +e
+    trap - EXIT
+    local step
+    for step in "${T_AT_EXIT_FIRST[@]:-}"; do [ -n "$step" ] && eval "$step"; done
     for p in "${T_PIDS[@]:-}"; do
-        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
     done
-    wait 2>/dev/null || true
+    wait 2>/dev/null
     for d in "${T_DBS[@]:-}"; do
-        [ -n "$d" ] && dropdb --if-exists -f "$d" 2>/dev/null || true
+        [ -n "$d" ] && dropdb --if-exists -f "$d" 2>/dev/null
     done
+    for step in "${T_AT_EXIT[@]:-}"; do [ -n "$step" ] && eval "$step"; done
     if [ "$rc" = 0 ]; then rm -rf "$T_DIR"; else echo "[$T_NAME] logs kept in $T_DIR" >&2; fi
+    exit "$rc"
 }
 trap t_cleanup EXIT
+# Signals end the test through the same cleanup (ctest's timeout sends TERM).
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# t_at_exit CMD: runs CMD (a string) at exit, after the test's processes are
+# killed and its databases dropped. t_at_exit_first CMD: before those.
+T_AT_EXIT_FIRST=()
+t_at_exit() { T_AT_EXIT+=("$1"); }
+t_at_exit_first() { T_AT_EXIT_FIRST+=("$1"); }
+
+# t_free_port: prints a TCP port nobody listens on (for a per-run server).
+t_free_port() {
+    local port
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 30000))
+        ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return 0; }
+    done
+    t_fail "no free TCP port found"
+}
 
 # t_db: creates a fresh migrated database; sets T_DSN.
 t_db() {
