@@ -15,6 +15,13 @@ cc -O2 -o "$T_DIR/scengen" "$CUSTOS_SOURCE_DIR/bench/detect/scengen.c" -lcjson -
 N=$(wc -l <"$T_DIR/events.jsonl")
 "$CUSTOS_BIN" analyze --log-level warn "$T_DIR/events.jsonl" >"$T_DIR/replay.jsonl"
 R=$(wc -l <"$T_DIR/replay.jsonl")
+# The scenario's attacks must be found by the replay, or the comparison
+# below would pass with nothing detected: at least nine in ten attacking
+# subjects of the labels (the scorer's recall target is 1.0 on every
+# scenario but mixed-in probing).
+A=$(grep -c '"attack":true' "$T_DIR/labels.jsonl")
+[ "$A" -ge 10 ] || t_fail "the scenario holds only $A attacking subjects"
+[ "$R" -ge $((A * 9 / 10)) ] || t_fail "the replay found $R incidents for $A attacking subjects"
 
 t_db
 t_broker "$PARTS" "$TOPIC"
