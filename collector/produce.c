@@ -31,6 +31,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
+/* How long the start waits for the brokers' metadata before giving up. */
+#define PRODUCE_CONNECT_S 10
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -43,7 +46,10 @@ static void usage(FILE *out)
             "to kafka.brokers and the first of kafka.topics from the config. --linger-ms\n"
             "is how long the producer waits to fill a batch (librdkafka linger.ms,\n"
             "default 5). Prints a summary on stderr; exits 1 if any message was not\n"
-            "delivered.\n");
+            "delivered. Exits 1 at once when no broker answers within %d s of the\n"
+            "start; a broker that goes away later is waited for (librdkafka's\n"
+            "message.timeout.ms). Ctrl-C or SIGTERM stops: undelivered messages are\n"
+            "dropped and counted.\n", PRODUCE_CONNECT_S);
 }
 
 /* Extracts api_key_id from a JSON line (best effort: a line that is not JSON
@@ -160,6 +166,30 @@ int coll_cmd_produce(int argc, char **argv)
         goto done;
     }
     core_cli_install_signals();
+    /* Say at once when the brokers cannot be reached: librdkafka would
+     * otherwise buffer quietly until message.timeout.ms (5 min). Only at the
+     * start: a broker that goes away later is waited for, as a gateway does. */
+    {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t me = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        for (int waited = 0; waited < PRODUCE_CONNECT_S && !core_stop; waited++) {
+            me = rd_kafka_metadata(rk, 0, NULL, &md, 1000);
+            if (me == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (core_stop) {
+            rc = CORE_EXIT_FAIL;
+            goto done;
+        }
+        if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "custos produce: cannot reach the Kafka broker(s) %s within %d s: %s\n",
+                    cfg.kafka_brokers, PRODUCE_CONNECT_S, rd_kafka_err2str(me));
+            rc = CORE_EXIT_FAIL;
+            goto done;
+        }
+    }
     int64_t t0 = core_mono_us();
     uint64_t sent = 0;
     ssize_t n;
@@ -177,7 +207,7 @@ int coll_cmd_produce(int argc, char **argv)
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(line, (size_t)n),
                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !core_stop) {
                 rd_kafka_poll(rk, 10);
                 continue;
             }
@@ -191,9 +221,16 @@ int coll_cmd_produce(int argc, char **argv)
         sent++;
         rd_kafka_poll(rk, 0);
     }
-    while (rd_kafka_outq_len(rk) > 0 && rd_kafka_flush(rk, 1000) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-        if (core_mono_us() - t0 > (int64_t)600 * 1000000 && core_stop)
-            break;
+    /* Deliver what is queued; Ctrl-C (or SIGTERM) stops waiting: what was
+     * not delivered yet is purged and counted as failed. */
+    while (!core_stop && rd_kafka_outq_len(rk) > 0 &&
+           rd_kafka_flush(rk, 200) == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        ;
+    if (core_stop && rd_kafka_outq_len(rk) > 0) {
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(rk, 1000); /* runs the purged messages' delivery reports */
+        core_log(CORE_LOG_WARN, MOD, "interrupted, undelivered messages dropped",
+                 "undelivered=%" PRIu64, sent - g_delivered);
     }
     double secs = (double)(core_mono_us() - t0) / 1e6;
     core_log(CORE_LOG_INFO, MOD, "done",
