@@ -81,7 +81,7 @@ done:
     return rc;
 }
 
-int core_cmd_config(int argc, char **argv)
+int core_cmd_config(int argc, char **argv, const core_config_check *checks, size_t n)
 {
     if (argc == 2 && strcmp(argv[1], "reference") == 0) {
         core_config_reference(stdout);
@@ -96,15 +96,28 @@ int core_cmd_config(int argc, char **argv)
                      "\n"
                      "Validates FILE (default $CUSTOS_CONFIG, else only the built-in defaults)\n"
                      "with the CUSTOS_<SECTION>_<KEY> environment overrides applied, and prints\n"
-                     "the effective configuration with secrets masked. Exits 3 on an error,\n"
-                     "naming the file, line and key. 'reference' prints every setting with its\n"
+                     "the effective configuration with secrets masked; then loads what the\n"
+                     "daemon would load from it (the signature rules, the playbooks) and says\n"
+                     "what it loaded, so that a file check accepts is one custos run starts\n"
+                     "with. Exits 3 on an error, naming the file, line and key, or the rule\n"
+                     "or playbook file and its line. 'reference' prints every setting with its\n"
                      "type, default and environment variable (docs/config.md).\n");
         return out == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
     }
     core_config cfg;
     int rc = core_cli_config(&cfg, argc == 3 ? argv[2] : NULL, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         core_config_print(&cfg, stdout);
+        for (size_t i = 0; i < n; i++) {
+            char err[1024] = "";
+            if (checks[i].fn(&cfg, stdout, err, sizeof err) < 0) {
+                fprintf(stderr, "custos: configuration error: %s: %s\n", checks[i].what, err);
+                rc = -1;
+            }
+        }
+        if (rc == 0)
+            printf("# configuration OK\n");
+    }
     core_config_free(&cfg);
     return rc == 0 ? CORE_EXIT_OK : CORE_EXIT_CONFIG;
 }

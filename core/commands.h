@@ -2,11 +2,26 @@
 #ifndef CORE_COMMANDS_H
 #define CORE_COMMANDS_H
 
+#include <stdio.h>
+
 /* custos migrate [--config FILE] [--status] */
 int core_cmd_migrate(int argc, char **argv);
 /* custos run: the daemon (core/run.c wires collector, analytics, playbooks) */
 int core_cmd_run(int argc, char **argv);
-/* custos config check [FILE] */
-int core_cmd_config(int argc, char **argv);
+#include <stddef.h>
+
+#include "core/config.h"
+
+/* A check that `custos config check` runs after the file loaded: what the
+ * daemon would load at start-up from the settings (rules, playbooks), so
+ * that check says no where `run` would refuse (as `suricata -T` does). fn
+ * returns 0, or -1 with err set; out gets one line of what it loaded. */
+typedef struct {
+    const char *what; /* "rules", "playbooks" */
+    int (*fn)(const core_config *cfg, FILE *out, char *err, size_t errlen);
+} core_config_check;
+
+/* custos config check [FILE]: the file, then each of checks (n of them). */
+int core_cmd_config(int argc, char **argv, const core_config_check *checks, size_t n);
 
 #endif

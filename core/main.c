@@ -1,12 +1,78 @@
 /* custos: one binary, many subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analytics/analytics.h"
+#include "analytics/engine.h"
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
+#include "core/share.h"
+#include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
+
+/* config check: the signature rules compile, as custos run and analyze
+ * would compile them. */
+static int check_rules(const core_config *cfg, FILE *out, char *err, size_t errlen)
+{
+    const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
+                                                               : core_share_default("rules");
+    an_rules *r = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
+                                cfg->an_rules_cache_dir, err, errlen);
+    if (!r)
+        return -1;
+    fprintf(out, "# rules: %zu signature rules from %s compiled\n", an_rules_count(r), dir);
+    an_rules_free(r);
+    return 0;
+}
+
+/* config check: every playbook loads in the sandbox, as custos run would
+ * load it; a refused file is named with its line. */
+static int check_playbooks(const core_config *cfg, FILE *out, char *err, size_t errlen)
+{
+    const char *dir = pb_engine_dir(cfg);
+    pb_engine_opts o = {.cfg = cfg};
+    pb_engine *e = pb_engine_new(&o, err, errlen);
+    if (!e)
+        return -1;
+    char *rep = NULL;
+    size_t replen = 0;
+    FILE *mem = open_memstream(&rep, &replen);
+    int refused = pb_engine_load_dir(e, dir, mem ? mem : stderr);
+    size_t loaded = pb_engine_count(e);
+    pb_engine_free(e);
+    if (mem)
+        fclose(mem);
+    int rc = 0;
+    if (refused < 0) {
+        snprintf(err, errlen, "playbooks.dir %s cannot be read", dir);
+        rc = -1;
+    } else if (refused > 0) {
+        /* The report's "refused FILE:LINE: why" lines, on stderr. */
+        for (char *line = rep ? strtok(rep, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            if (strncmp(line, "refused", 7) == 0)
+                fprintf(stderr, "custos: %s\n", line);
+        snprintf(err, errlen, "%d playbook file(s) in %s refused (custos run would refuse them too)",
+                 refused, dir);
+        rc = -1;
+    } else {
+        fprintf(out, "# playbooks: %zu loaded from %s\n", loaded, dir);
+    }
+    free(rep);
+    return rc;
+}
+
+static const core_config_check g_config_checks[] = {
+    {"rules", check_rules},
+    {"playbooks", check_playbooks},
+};
+
+static int cmd_config(int argc, char **argv)
+{
+    return core_cmd_config(argc, argv, g_config_checks,
+                           sizeof g_config_checks / sizeof g_config_checks[0]);
+}
 
 typedef struct {
     const char *name;
@@ -18,7 +84,7 @@ typedef struct {
 static const command g_commands[] = {
     {"run", core_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
     {"migrate", core_cmd_migrate, "apply pending database migrations"},
-    {"config", core_cmd_config, "config check [FILE]: validate and print the effective config"},
+    {"config", cmd_config, "config check [FILE]: validate and print the effective config"},
     {"broker", coll_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},
     {"produce", coll_cmd_produce, "send JSON lines to Kafka at a paced rate"},
     {"gen", coll_cmd_gen, "generate realistic demo traffic as JSON lines"},
