@@ -153,6 +153,18 @@ static void on_incident(void *ud, const an_incident_view *v)
     r->status = dupz(v->final ? "closed" : "open");
     r->alerts = v->n_alerts;
     cJSON_Delete(doc);
+    /* Each incident is logged as it opens (updates only raise the counter):
+     * an operator tailing the log sees what was found, for whom. */
+    if (v->opened) {
+        char q[400], qk[300], qm[300], qv[200];
+        core_log(CORE_LOG_INFO, "analytics", "incident opened",
+                 "incident=%s type=%s severity=%s api_key=%s model=%s model_version=%s summary=%s",
+                 r->incident_id, r->type, r->severity,
+                 core_log_quote(qk, sizeof qk, r->api_key_id ? r->api_key_id : "-"),
+                 core_log_quote(qm, sizeof qm, r->model ? r->model : "-"),
+                 core_log_quote(qv, sizeof qv, r->model_version ? r->model_version : "-"),
+                 core_log_quote(q, sizeof q, r->summary ? r->summary : ""));
+    }
 
     if (al->rk) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
