@@ -25,11 +25,15 @@ deps_install() {
     # Debian's postgresql package starts a cluster on 5432; custos runs its own.
 }
 
-# build DIR [cmake options...]: configures and builds custos into DIR.
+# custos_build DIR [cmake options...]: configures and builds into DIR: every
+# target, or only those in CUSTOS_BUILD_TARGETS (the demo builds custos
+# alone, so it needs no test package).
 custos_build() {
     local dir=$1; shift
+    local targets=()
+    for t in ${CUSTOS_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
     cmake -S "$CUSTOS_ROOT" -B "$CUSTOS_ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    if ! cmake --build "$CUSTOS_ROOT/$dir" -j"$(nproc)" >"$CUSTOS_ROOT/$dir/build.log" 2>&1; then
+    if ! cmake --build "$CUSTOS_ROOT/$dir" -j"$(nproc)" "${targets[@]}" >"$CUSTOS_ROOT/$dir/build.log" 2>&1; then
         grep -E 'error|Error' "$CUSTOS_ROOT/$dir/build.log" | head -n 40 >&2
         echo "custos: build failed in $dir (full log: $dir/build.log)" >&2
         return 1
