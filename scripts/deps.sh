@@ -1,11 +1,11 @@
 # Installs what custos needs from Debian 12's packages (sourced by demo.sh
 # and test.sh). Idempotent: apt-get runs only when something is missing.
 
-CUSTOS_BUILD_DEPS="build-essential cmake pkg-config librdkafka-dev libpq-dev libcjson-dev
- libmicrohttpd-dev liblua5.4-dev libyaml-dev libvectorscan-dev libsodium-dev
- libcurl4-openssl-dev libssl-dev"
-CUSTOS_RUN_DEPS="postgresql postgresql-client kcat procps"
-CUSTOS_TEST_DEPS="libcmocka-dev clang libclang-rt-14-dev python3"
+# deps_group NAME: the packages of one group in scripts/packages.txt.
+deps_group() { sed -n "s/^$1: //p" "$CUSTOS_ROOT/scripts/packages.txt"; }
+CUSTOS_BUILD_DEPS=$(deps_group build)
+CUSTOS_RUN_DEPS=$(deps_group run)
+CUSTOS_TEST_DEPS=$(deps_group test)
 
 deps_install() {
     local missing=()
