@@ -58,8 +58,8 @@ leftovers() {
     pids=$(cd /proc && ls -d [0-9]*) # a snapshot: the checks' own processes come later
     for p in $pids; do
         [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "CUSTOS_TEST_RUN=$CUSTOS_TEST_RUN" || continue
-        echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qx "CUSTOS_TEST_RUN=$CUSTOS_TEST_RUN" || continue
+        echo "$p $({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null)"
     done
 }
 left=$(leftovers)
