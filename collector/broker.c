@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "collector/kafka.h"
 #include "core/cli.h"
 #include "core/log.h"
 
@@ -78,6 +79,10 @@ int coll_cmd_broker(int argc, char **argv)
 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    coll_kafka_set_logging(conf);
+    /* The handle only hosts the mock cluster and never connects anywhere:
+     * librdkafka's warning that it has no bootstrap.servers is noise. */
+    rd_kafka_conf_set(conf, "log_level", "4", NULL, 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
         rd_kafka_conf_destroy(conf);

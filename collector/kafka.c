@@ -61,6 +61,12 @@ int coll_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
     return 0;
 }
 
+void coll_kafka_set_logging(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+}
+
 rd_kafka_conf_t *coll_kafka_conf(const core_config *cfg, bool consumer, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -117,8 +123,7 @@ rd_kafka_conf_t *coll_kafka_conf(const core_config *cfg, bool consumer, char *er
         if (coll_kafka_set(conf, "receive.message.max.bytes", num, err, errlen))
             goto fail;
     }
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
+    coll_kafka_set_logging(conf);
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

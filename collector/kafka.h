@@ -15,6 +15,11 @@
  * conf until rd_kafka_new() takes it. */
 rd_kafka_conf_t *coll_kafka_conf(const core_config *cfg, bool consumer, char *err, size_t errlen);
 
+/* Routes librdkafka's own log lines and errors through core_log (logfmt,
+ * rate-limited errors), as coll_kafka_conf does. For handles built from a
+ * bare conf (the embedded broker's). */
+void coll_kafka_set_logging(rd_kafka_conf_t *conf);
+
 /* Sets one property, writing "name=value: reason" into err on failure. */
 int coll_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
                    size_t errlen);
