@@ -2,7 +2,7 @@
 # Two stages: a build image with the compilers and -dev packages, and a slim
 # run image with only the shared libraries, running as the user 'custos'.
 # Both package lists come from scripts/packages.txt, the list scripts/deps.sh
-# installs from (tests/integration/docker_files.sh checks they agree).
+# installs from (tests/demo/docker_files.sh checks they agree).
 FROM debian:bookworm AS build
 COPY scripts/packages.txt /tmp/packages.txt
 RUN apt-get update \
