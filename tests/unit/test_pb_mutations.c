@@ -137,7 +137,8 @@ static void t_mutated_playbooks(void **s)
                 assert_true(strlen(err) > 0);
             }
             /* load and run each have their own deadline */
-            assert_true(core_mono_us() - t0 < 2 * LIM.deadline_us + 500000);
+            /* slack for a loaded machine's scheduling, not for the run */
+            assert_true(core_mono_us() - t0 < 2 * LIM.deadline_us + 2000000);
             pb_playbook_free(&pb);
             free(m);
         }
