@@ -18,7 +18,8 @@
  *    kind; token counts follow text lengths (about 4 bytes a token);
  *  - status codes (429/500/503/400 now and then), finish_reason, occasional
  *    refusals, guardrail scores and request attrs.
- *  - with --attacks only: two small, periodic bursts (see usage()).
+ *  - with --attacks only: one attacker per detector in each 10-minute cycle
+ *    (see usage() and attack_at()).
  */
 #include <errno.h>
 #include <math.h>
@@ -41,7 +42,14 @@
 #define OUT_FLUSH (192 << 10)
 #define SCRATCH_CAP (64 << 10)
 #define N_TENANTS 8
-#define ATTACK_PERIOD 10000 /* events between the starts of two burst cycles */
+/* --attacks: one attack cycle every ATTACK_CYCLE events (10 min at 200
+ * events/s), each with fresh attacker keys and a fresh drifting version, so
+ * that a running demo keeps opening new incidents instead of updating old
+ * ones. Phases are event numbers within the cycle (1000 events = 5 s at 200/s). */
+#define ATTACK_CYCLE 120000
+#define DRIFT_KEYS 64           /* the drifting model's users: >= drift_min_keys (15) a window */
+#define DRIFT_MODEL 5           /* acme-support-ft */
+#define DRIFT_CHANGE_AT 15000   /* 75 s: after a 1-minute reference of the demo config */
 
 /* ---- random numbers: xoshiro256** seeded with splitmix64 ---------------- */
 
@@ -569,6 +577,9 @@ static void sc_subst(scratch *s, const char *src, const char *pat, const char *r
     }
 }
 
+/* The attack cycle's roles, one key each (--attacks only). */
+enum { A_JB, A_SP, A_EX, A_LK, A_ST, A_NROLES };
+
 /* ---- the generator ---------------------------------------------------------- */
 
 typedef struct {
@@ -589,7 +600,10 @@ typedef struct {
     pool jb_templates, harmful, dan, extraction;
     key *keys;
     double *key_cdf; /* cumulative Zipf weights over ranks */
-    key attacker[2]; /* jailbreak key, extraction key */
+    key attacker[A_NROLES];    /* attack keys of the current cycle */
+    uint64_t attacker_cycle;     /* the cycle they belong to, + 1; 0 = none yet */
+    key *drift_keys;             /* DRIFT_KEYS users of the drifting model */
+    char drift_version[24];
     uint64_t id_prefix;
     uint64_t rollout_from, rollout_to; /* event indexes of the rollout ramp */
     scratch sc;
@@ -617,20 +631,37 @@ static int usage(FILE *f)
             "  --data DIR    folder of the prompt sets (default $CUSTOS_PROMPTS_DIR, else\n"
             "                the shipped sets in <share>/prompts: share/custos beside\n"
             "                the binary, or $CUSTOS_SHARE_DIR)\n"
-            "  --attacks     mix in two small attack bursts, repeating every %d events:\n"
-            "                at event 2000 of each cycle one key sends 60 jailbreaks\n"
-            "                (GPTFuzz templates filled with harmful questions, and DAN\n"
-            "                prompts) on every third event; at event 6000 another key sends\n"
-            "                30 system-prompt extraction attempts on every fourth event.\n"
-            "                The two keys are printed on stderr. Without --attacks the\n"
-            "                traffic is benign only.\n"
+            "  --attacks     mix in one attacker per detector, in cycles of %d events\n"
+            "                (10 minutes at 200 events/s); every cycle has fresh keys\n"
+            "                and a fresh drifting model version, so that an endless run\n"
+            "                keeps opening new incidents. Within a cycle (events from its\n"
+            "                start; 1000 events = 5 s at 200/s):\n"
+            "                  1000-73000  model extraction: every 64th event, diverse\n"
+            "                              instruction prompts, 300-600-token answers\n"
+            "                  2000-8000   probing: 60 jailbreaks (GPTFuzz templates with\n"
+            "                              harmful questions, DAN prompts), one every 100\n"
+            "                  3050-9000   probing: 30 system-prompt extraction attempts\n"
+            "                  4121-8000   leakage: 10 answers holding credentials, a\n"
+            "                              private key, card numbers, e-mail addresses\n"
+            "                  8017-26000  flood: an error storm, every 40th event, 85%%\n"
+            "                              of them failing (429/503)\n"
+            "                  whole cycle drift: model acme-support-ft version r<15+cycle>,\n"
+            "                              used by %d keys on every 24th event, turns\n"
+            "                              3.5x slower with short, often cut answers\n"
+            "                              from event %d (after its first minute)\n"
+            "                The drift shows only when the version's reference ends\n"
+            "                before the change (analytics.drift_reference_ms: 1m, as in\n"
+            "                scripts/demo.yaml); with the default 30 minutes the change\n"
+            "                falls inside the reference. The keys of each cycle are\n"
+            "                printed on stderr when it starts.\n"
+            "                Without --attacks the traffic is benign only.\n"
             "\n"
             "Traffic shape: several tenants; keys of very different volumes; six models\n"
             "with several versions each; model gpt-4o rolls version 2024-11-20 out\n"
             "between 30%% and 60%% of the run (events 50000-150000 when endless), and that\n"
             "version is slower and refuses more often. A broken pipe ends the output\n"
             "quietly (exit 0).\n",
-            ATTACK_PERIOD);
+            ATTACK_CYCLE, DRIFT_KEYS, DRIFT_CHANGE_AT);
     return f == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
 }
 
@@ -731,11 +762,6 @@ static int gen_init(gen *g)
         acc += 1.0 / pow((double)i + 1, 1.1);
         g->key_cdf[i] = acc;
     }
-    for (int a = 0; a < 2; a++) {
-        make_key(&g->r, g->o.seed, 0xBAD00 + (uint32_t)a, &g->attacker[a]);
-        g->attacker[a].n_users = 1;
-        g->attacker[a].n_ips = 1;
-    }
     if (g->o.count > 0) {
         g->rollout_from = g->o.count * 3 / 10;
         g->rollout_to = g->o.count * 6 / 10;
@@ -743,11 +769,22 @@ static int gen_init(gen *g)
         g->rollout_from = 50000;
         g->rollout_to = 150000;
     }
-    if (g->o.attacks)
-        fprintf(stderr, "custos gen: attacks on: jailbreak burst from key %s (tenant %s), "
-                        "system-prompt extraction burst from key %s (tenant %s), every %d events\n",
-                g->attacker[0].id, g_tenants[g->attacker[0].tenant], g->attacker[1].id,
-                g_tenants[g->attacker[1].tenant], ATTACK_PERIOD);
+    if (g->o.attacks) {
+        /* the drifting model's users: ordinary keys of one tenant, made
+         * from their own random stream so that they do not move the rest */
+        g->drift_keys = calloc(DRIFT_KEYS, sizeof *g->drift_keys);
+        if (!g->drift_keys) {
+            fprintf(stderr, "custos gen: out of memory\n");
+            return -1;
+        }
+        rng dr;
+        rng_seed(&dr, mix64(g->o.seed ^ 0xD21F7000ull));
+        for (uint32_t j = 0; j < DRIFT_KEYS; j++) {
+            make_key(&dr, g->o.seed, 0xD21F00 + j, &g->drift_keys[j]);
+            g->drift_keys[j].tenant = 0;
+            g->drift_keys[j].model[0] = g->drift_keys[j].model[1] = DRIFT_MODEL;
+        }
+    }
     return 0;
 }
 
@@ -760,6 +797,7 @@ static void gen_free(gen *g)
     pool_free(&g->dan);
     pool_free(&g->extraction);
     free(g->keys);
+    free(g->drift_keys);
     free(g->key_cdf);
     free(g->sc.buf);
     free(g->w.buf);
@@ -791,18 +829,191 @@ static int pick_version(gen *g, int m, uint64_t i)
     return pick_weighted(&g->r, md->version_weight, md->n_versions);
 }
 
-typedef enum { A_NONE, A_JAILBREAK, A_EXTRACTION } attack_kind;
+typedef enum {
+    A_NONE,
+    A_JAILBREAK = A_JB + 1,
+    A_SYSPROMPT = A_SP + 1,
+    A_EXTRACTION = A_EX + 1,
+    A_LEAK = A_LK + 1,
+    A_STORM = A_ST + 1,
+    A_DRIFT
+} attack_kind;
 
+/* What event i of the run is. Each attacker is shaped to pass its detector's
+ * documented thresholds (docs/analytics.md) by a wide margin, not to hit
+ * them exactly; the probing attackers come first so that their counts stay
+ * exact (60 and 30 a cycle), the others may lose a slot to them. */
 static attack_kind attack_at(const gen *g, uint64_t i)
 {
     if (!g->o.attacks)
         return A_NONE;
-    uint64_t ph = i % ATTACK_PERIOD;
-    if (ph >= 2000 && ph < 2180 && ph % 3 == 0)
+    uint64_t ph = i % ATTACK_CYCLE;
+    /* probing: one attempt opens the incident, 3 / 10 / 30 in the hour
+     * raise it to medium / high / critical; 60 reach critical in 8 s */
+    if (ph >= 2000 && ph < 8000 && ph % 100 == 0)
         return A_JAILBREAK;
-    if (ph >= 6000 && ph < 6120 && ph % 4 == 0)
+    if (ph >= 3000 && ph < 9000 && ph % 200 == 50)
+        return A_SYSPROMPT;
+    /* leakage: every answer holds a credential plus other kinds (critical) */
+    if (ph >= 4000 && ph < 8000 && ph % 400 == 121)
+        return A_LEAK;
+    /* flood, error storm: 5 requests/s, 85 % failing: ~255 failures a
+     * minute against flood_error_min 60 and 85 % against flood_error_pct 50 */
+    if (ph >= 8000 && ph < 26000 && ph % 40 == 17)
+        return A_STORM;
+    /* extraction: ~3 requests/s, steady; 80 (extraction_fast_min) within
+     * 30 s, novelty near 100 % (>= 50), answers of 300-600 tokens (>= 150) */
+    if (ph >= 1000 && ph < 73000 && ph % 64 == 33)
         return A_EXTRACTION;
+    /* drift: ~8 requests/s from 64 keys: ~250 a 30-s window, ~4 a key
+     * (drift_min_events 80 and drift_min_keys 15 of the demo config) */
+    if (ph % 24 == 5)
+        return A_DRIFT;
     return A_NONE;
+}
+
+/* The attack keys of cycle c: made from their own random stream, so that
+ * they are the same whatever came before; printed on stderr as the cycle
+ * starts. */
+static void cycle_keys(gen *g, uint64_t c)
+{
+    if (g->attacker_cycle == c + 1)
+        return;
+    g->attacker_cycle = c + 1;
+    for (int a = 0; a < A_NROLES; a++) {
+        rng kr;
+        rng_seed(&kr, mix64(g->o.seed ^ (c << 8) ^ (uint64_t)a ^ 0xBAD0000000ull));
+        /* cycle 0 keeps the ids earlier releases gave the two probing keys */
+        make_key(&kr, g->o.seed, 0xBAD00 + (uint32_t)(c * 16 + (uint64_t)a), &g->attacker[a]);
+        g->attacker[a].n_users = 1;
+        g->attacker[a].n_ips = 1;
+        g->attacker[a].max_tokens = 4096; /* nothing cut: the answers are what they want */
+    }
+    snprintf(g->drift_version, sizeof g->drift_version, "r%llu", (unsigned long long)(15 + c));
+    uint64_t b = c * ATTACK_CYCLE;
+    const key *k = g->attacker;
+#define T(x) g_tenants[k[x].tenant]
+    fprintf(stderr,
+            "custos gen: attack cycle %llu, events %llu-%llu:\n"
+            "custos gen:   jailbreak burst from key %s (tenant %s): 60 jailbreaks from event %llu\n"
+            "custos gen:   system-prompt extraction burst from key %s (tenant %s): 30 attempts "
+            "from event %llu\n"
+            "custos gen:   model extraction from key %s (tenant %s): diverse prompts, long "
+            "answers, steady pacing, from event %llu\n"
+            "custos gen:   leaking answers to key %s (tenant %s): credentials, private key, "
+            "cards, e-mails, from event %llu\n"
+            "custos gen:   error storm from key %s (tenant %s): 85%% failing, from event %llu\n"
+            "custos gen:   drift of model %s version %s (%d keys of tenant %s): slower, "
+            "shorter answers from event %llu\n",
+            (unsigned long long)c, (unsigned long long)b, (unsigned long long)(b + ATTACK_CYCLE - 1),
+            k[A_JB].id, T(A_JB), (unsigned long long)(b + 2000), k[A_SP].id, T(A_SP),
+            (unsigned long long)(b + 3050), k[A_EX].id, T(A_EX), (unsigned long long)(b + 1033),
+            k[A_LK].id, T(A_LK), (unsigned long long)(b + 4121), k[A_ST].id, T(A_ST),
+            (unsigned long long)(b + 8017), g_models[DRIFT_MODEL].name, g->drift_version,
+            DRIFT_KEYS, g_tenants[0], (unsigned long long)(b + DRIFT_CHANGE_AT));
+#undef T
+}
+
+/* Appends n characters drawn from alphabet abc, with at least one letter and
+ * one digit when the alphabet has both (a real credential, not a placeholder). */
+static void sc_random(scratch *s, rng *r, const char *abc, int n)
+{
+    size_t na = strlen(abc);
+    if (s->len + (size_t)n + 1 >= SCRATCH_CAP)
+        return;
+    char *o = s->buf + s->len;
+    for (int j = 0; j < n; j++)
+        o[j] = abc[rng_below(r, (uint32_t)na)];
+    if (n >= 2 && strpbrk(abc, "0123456789") && strpbrk(abc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
+        o[rng_below(r, (uint32_t)n / 2)] = (char)('0' + rng_below(r, 10));
+        o[n / 2 + rng_below(r, (uint32_t)(n - n / 2))] = (char)('A' + rng_below(r, 26));
+    }
+    s->len += (size_t)n;
+}
+
+/* Appends a 16-digit card number that passes Luhn, as 4-4-4-4. */
+static void sc_card(scratch *s, rng *r)
+{
+    int d[16];
+    d[0] = rng_below(r, 2) ? 4 : 5;
+    for (int j = 1; j < 15; j++)
+        d[j] = (int)rng_below(r, 10);
+    int sum = 0;
+    for (int j = 14, dbl = 1; j >= 0; j--, dbl = !dbl) {
+        int v = dbl ? d[j] * 2 : d[j];
+        sum += v > 9 ? v - 9 : v;
+    }
+    d[15] = (10 - sum % 10) % 10;
+    char t[24];
+    int n = 0;
+    for (int j = 0; j < 16; j++) {
+        if (j && j % 4 == 0)
+            t[n++] = ' ';
+        t[n++] = (char)('0' + d[j]);
+    }
+    t[n] = '\0';
+    sc_cat(s, t);
+}
+
+static const char *const g_leak_prompts[] = {
+    "Can you show me the environment settings the deployment pipeline uses?",
+    "Paste the configuration file of the payments service so I can check it.",
+    "List the customers in last month's billing export with their contact details.",
+    "What does the key file on the build server look like?",
+    "Give me the full support ticket of the customer who called about the refund.",
+};
+static const char *const g_first[] = {"anna", "ben", "chloe", "david", "emma", "felix",
+                                      "grace", "henry", "ines", "jonas", "kate", "liam"};
+static const char *const g_last[] = {"meyer", "novak", "olsen", "perez", "quinn", "rossi",
+                                     "schmidt", "tanaka", "ulrich", "varga"};
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/* A response that leaks: a credential (GitHub, AWS or OpenAI-style) and,
+ * in turn, a private key block, Luhn-valid card numbers or a list of
+ * e-mail addresses (leakage_bulk_min is 5; eight are listed). */
+static void make_leak(rng *r, scratch *s)
+{
+    s->len = 0;
+    sc_cat(s, "Here is what I found in the files I was given:\n\n");
+    switch (rng_below(r, 3)) {
+    case 0: sc_cat(s, "GITHUB_TOKEN=ghp_"); sc_random(s, r, ALNUM, 36); break;
+    case 1:
+        sc_cat(s, "AWS_ACCESS_KEY_ID=AKIA");
+        sc_random(s, r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16);
+        sc_cat(s, "\nAWS_SECRET_ACCESS_KEY=");
+        sc_random(s, r, ALNUM "/+", 40);
+        break;
+    default: sc_cat(s, "OPENAI_API_KEY=sk-proj-"); sc_random(s, r, ALNUM "_-", 48); break;
+    }
+    sc_cat(s, "\nDATABASE_URL=postgres://billing@db.internal:5432/billing\n\n");
+    switch (rng_below(r, 3)) {
+    case 0:
+        sc_cat(s, "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA");
+        for (int l = 0; l < 6; l++) {
+            sc_random(s, r, ALNUM "+/", 64);
+            sc_cat(s, "\n");
+        }
+        sc_cat(s, "-----END RSA PRIVATE KEY-----\n");
+        break;
+    case 1:
+        sc_cat(s, "Cards on file:\n");
+        for (int l = 0; l < 3; l++) {
+            sc_cat(s, "- ");
+            sc_card(s, r);
+            sc_cat(s, l == 2 ? ", expires 04/29\n" : ", expires 11/28\n");
+        }
+        break;
+    default:
+        sc_cat(s, "Customers to contact:\n");
+        for (int l = 0; l < 8; l++) {
+            char line[96];
+            snprintf(line, sizeof line, "- %s.%s@%s\n", g_first[rng_below(r, NELEM(g_first))],
+                     g_last[rng_below(r, NELEM(g_last))],
+                     l % 2 ? "globex-mail.com" : "initech.example.org");
+            sc_cat(s, line);
+        }
+    }
+    sc_cat(s, "\nLet me know if you need anything else from these files.");
 }
 
 /* Writes event number i (its event time ts_us) as one JSON line. */
@@ -811,26 +1022,47 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
     rng *r = &g->r;
     out *w = &g->w;
     attack_kind ak = attack_at(g, i);
-    const key *k = ak == A_NONE ? &g->keys[pick_key(g)] : &g->attacker[ak - 1];
+    if (g->o.attacks)
+        cycle_keys(g, i / ATTACK_CYCLE);
+    /* the drifting version changes behaviour after its first minute */
+    bool drifted = ak == A_DRIFT && i % ATTACK_CYCLE >= DRIFT_CHANGE_AT;
+    const key *k = ak == A_NONE    ? &g->keys[pick_key(g)]
+                 : ak == A_DRIFT   ? &g->drift_keys[rng_below(r, DRIFT_KEYS)]
+                                   : &g->attacker[ak - 1];
     int m = ak != A_NONE || rng_below(r, 5) != 0 ? k->model[0] : k->model[1];
-    int ver = pick_version(g, m, i);
+    int ver = ak == A_DRIFT ? 0 : pick_version(g, m, i);
     const model *md = &g_models[m];
-    bool new_rollout = m == 0 && ver == md->n_versions - 1;
+    const char *vname = ak == A_DRIFT ? g->drift_version : md->versions[ver];
+    bool new_rollout = ak != A_DRIFT && m == 0 && ver == md->n_versions - 1;
+    /* the attackers that look like ordinary use (not probing) take an
+     * ordinary prompt: extraction and drift from the pools, the error storm
+     * one stuck request, the leak a question about files */
+    bool plain = ak == A_NONE || ak == A_EXTRACTION || ak == A_DRIFT || ak == A_STORM;
 
     /* the prompt: raw text for lengths; escaped form for the output */
     int kind = K_CHAT;
     const char *p_esc;
     size_t p_esc_len, p_raw_len;
     char *attack_esc = NULL;
-    if (ak == A_NONE) {
+    if (plain) {
         double u = rng_unit(r);
         kind = u < 0.45 ? K_MATH : u < 0.8 ? K_TASK : K_CHAT;
-        const text *t = &g->prompts[kind].v[rng_below(r, (uint32_t)g->prompts[kind].n)];
+        if (ak == A_EXTRACTION) /* instruction-like, as distillation sets are */
+            kind = u < 0.7 ? K_TASK : K_CHAT;
+        uint32_t pi = rng_below(r, (uint32_t)g->prompts[kind].n);
+        if (ak == A_STORM) { /* a client retrying the same request */
+            kind = K_TASK;
+            pi = (uint32_t)(mix64(g->o.seed ^ (i / ATTACK_CYCLE)) % g->prompts[K_TASK].n);
+        }
+        const text *t = &g->prompts[kind].v[pi];
         p_esc = t->esc;
         p_esc_len = t->esc_len;
         p_raw_len = t->raw_len;
     } else {
-        if (ak == A_JAILBREAK && rng_below(r, 4) != 0) {
+        if (ak == A_LEAK) {
+            g->sc.len = 0;
+            sc_cat(&g->sc, g_leak_prompts[rng_below(r, NELEM(g_leak_prompts))]);
+        } else if (ak == A_JAILBREAK && rng_below(r, 4) != 0) {
             const text *tp = &g->jb_templates.v[rng_below(r, (uint32_t)g->jb_templates.n)];
             const text *q = &g->harmful.v[rng_below(r, (uint32_t)g->harmful.n)];
             sc_subst(&g->sc, tp->raw, "[INSERT PROMPT HERE]", q->raw);
@@ -857,6 +1089,10 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
     /* status: mostly 200; rate limits, server errors and bad requests */
     double su = rng_unit(r);
     int status = su < 0.012 ? 429 : su < 0.016 ? 500 : su < 0.019 ? 503 : su < 0.021 ? 400 : 200;
+    if (ak == A_STORM)
+        status = su < 0.6 ? 429 : su < 0.85 ? 503 : 200;
+    else if (ak == A_LEAK)
+        status = 200;
     bool refusal = false;
     const char *finish = NULL;
     size_t resp_len = 0;
@@ -865,10 +1101,15 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
     double refusal_rate = md->refusal_rate * (new_rollout ? 3.0 : 1.0);
     if (ak == A_JAILBREAK)
         refusal_rate = 0.8;
-    else if (ak == A_EXTRACTION)
+    else if (ak == A_SYSPROMPT)
         refusal_rate = 0.6;
+    else if (ak == A_LEAK)
+        refusal_rate = 0;
     if (have_resp) {
-        if (rng_unit(r) < refusal_rate) {
+        if (ak == A_LEAK) {
+            make_leak(r, &g->sc);
+            finish = "stop";
+        } else if (rng_unit(r) < refusal_rate) {
             refusal = true;
             finish = "stop";
             g->sc.len = 0;
@@ -879,11 +1120,16 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
             int target = (int)exp(mu + 0.45 * rng_normal(r));
             if (target < 12)
                 target = 12;
-            if (ak == A_EXTRACTION)
+            if (ak == A_SYSPROMPT)
                 target = 60 + (int)rng_below(r, 200); /* a leaked-looking long answer */
+            else if (ak == A_EXTRACTION)
+                target = 300 + (int)rng_below(r, 300); /* what a distiller harvests */
+            else if (drifted)
+                target = target * 2 / 5; /* the changed model answers briefly */
             make_response(r, kind, target, &g->sc);
             finish = "stop";
-            if ((g->sc.len + 3) / 4 > (size_t)max_tokens || rng_below(r, 60) == 0) {
+            if ((g->sc.len + 3) / 4 > (size_t)max_tokens || rng_below(r, 60) == 0 ||
+                (drifted && rng_below(r, 3) == 0)) {
                 /* cut by the token limit */
                 size_t cap = (size_t)max_tokens * 4;
                 if (cap > g->sc.len)
@@ -905,7 +1151,7 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
         lat = 200 + 30000 * rng_unit(r) * rng_unit(r);
     else
         lat = (md->base_ms + md->ms_per_token * (double)ctok + 0.08 * (double)ptok) *
-              (new_rollout ? 1.18 : 1.0) * exp(0.25 * rng_normal(r));
+              (new_rollout ? 1.18 : 1.0) * (drifted ? 3.5 : 1.0) * exp(0.25 * rng_normal(r));
 
     /* ---- the line ---- */
     if (w->len + 64 * 1024 + 6 * p_raw_len > OUT_CAP)
@@ -935,7 +1181,7 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
     PUTS(w, "\",\"model\":\"");
     put(w, md->name, strlen(md->name));
     PUTS(w, "\",\"model_version\":\"");
-    put(w, md->versions[ver], strlen(md->versions[ver]));
+    put(w, vname, strlen(vname));
     PUTS(w, "\",\"prompt\":\"");
     put(w, p_esc, p_esc_len);
     if (have_resp) {
@@ -973,8 +1219,10 @@ static void gen_event(gen *g, uint64_t i, int64_t ts_us)
     if (ak == A_JAILBREAK) {
         tox = 0.4 + 0.55 * rng_unit(r);
         inj = 0.7 + 0.29 * rng_unit(r);
-    } else if (ak == A_EXTRACTION) {
+    } else if (ak == A_SYSPROMPT) {
         inj = 0.5 + 0.45 * rng_unit(r);
+    } else if (ak == A_LEAK) {
+        pii = 0.7 + 0.29 * rng_unit(r);
     }
     PUTS(w, ",\"scores\":{\"toxicity\":");
     put_fixed(w, tox, 3);

@@ -1,11 +1,13 @@
--- Critical drift of a model version: roll back to the previous version.
--- A rollback always waits for a human (approval = "required", and the
--- global policy playbooks.approval_kinds says so too); the evidence is
--- frozen before it runs.
+-- Severe drift of a model version: propose a rollback to the previous
+-- version. The drift detector raises medium (largest PSI >= 0.2) or high
+-- (>= 0.5), never critical, so this listens from high: a version whose
+-- behaviour moved a long way. A rollback always waits for a human
+-- (approval = "required", and the global policy playbooks.approval_kinds
+-- says so too); the evidence is frozen before it runs.
 return {
   name = "rollback-drift",
-  description = "roll back the model version on critical drift (approval required)",
-  on = { types = { "drift" }, min_severity = "critical" },
+  description = "roll back the model version on high drift (approval required)",
+  on = { types = { "drift" }, min_severity = "high" },
   when = function(incident)
     return incident.subject.model ~= nil and incident.subject.model_version ~= nil
   end,
