@@ -349,6 +349,10 @@ static void *run(void *arg)
             if (pthread_cond_timedwait(&al->can_get, &al->mu, &ts) != 0 && !al->head) {
                 pthread_mutex_unlock(&al->mu);
                 an_engine_advance(al->engine);
+                /* what the idle watermark released counts too: without this
+                 * the stats kept the totals of the last hand-over for good
+                 * once traffic stopped */
+                publish_stats(al);
                 flush_db(al);
                 if (al->rk)
                     rd_kafka_poll(al->rk, 0);
