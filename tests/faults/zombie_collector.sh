@@ -101,7 +101,18 @@ else
     wait "$T_LAST_PID" || t_fail "the lock holder failed"
     frozen_q="SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
                AND state = 'idle in transaction' AND query LIKE 'UPDATE ingest_offsets%'"
-    [ "$(t_sql "$frozen_q")" -gt 0 ] || { kill -CONT "$A"; t_fail "a is frozen but not inside its transaction"; }
+    # Once the row is released, a's backend takes the lock and finishes the
+    # UPDATE, then idles in the transaction: on a loaded machine that takes
+    # a moment, so wait for it (a condition, with a deadline) instead of
+    # looking once.
+    deadline=$((SECONDS + 30))
+    until [ "$(t_sql "$frozen_q")" -gt 0 ]; do
+        [ "$SECONDS" -lt "$deadline" ] || {
+            t_sql "SELECT state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()" >&2
+            kill -CONT "$A"; t_fail "a is frozen but not inside its transaction"; }
+        sleep 0.1
+    done
 fi
 [ "$caught" -gt 0 ] || t_fail "could not freeze a inside a transaction in 150 tries"
 STOPPED_AT=$SECONDS
