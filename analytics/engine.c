@@ -513,6 +513,8 @@ void an_engine_finish(an_engine *e)
 void an_engine_alert(an_engine *e, an_alert *a)
 {
     e->st.alerts++;
+    if (a->alert_only)
+        e->st.alerts_only++;
     an_incidents_alert(e->inc, a);
 }
 
