@@ -274,6 +274,20 @@ struct an_key {
     uint16_t dr_n;
 };
 
+/* The population of per-key 5-minute volumes (completion tokens), for the
+ * fleet and per tenant: log-binned histograms (bins of a factor of sqrt 2),
+ * decayed by 5-minute bucket of event time, mergeable by adding bins. A key
+ * notes each of its buckets when it has closed. */
+void an_engine_pop_note(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double value);
+/* The q-quantile of the tenant's and of the fleet's populations, the higher
+ * of the two (a tenant counts once it has enough samples), without the
+ * judged key's own buckets (own[i] noted for bucket own_bucket[i]): a key is
+ * not its own population. False while the fleet has too few samples to say
+ * what is usual. */
+bool an_engine_pop_quantile(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double q,
+                            const double *own, const uint32_t *own_bucket, int n_own,
+                            double *value, double *samples);
+
 /* Tenant volume baseline for extraction: EWMA of a key's 5-minute count. */
 double an_engine_tenant_base(an_engine *e, uint64_t tenant_hash);
 void an_engine_tenant_note(an_engine *e, uint64_t tenant_hash, double bucket_count);
