@@ -81,6 +81,14 @@ static sums window(an_ex_state *s, uint32_t cur, int nb)
     return w;
 }
 
+/* Inter-arrival coefficient of variation of a window. */
+static double cv_of(const sums *w)
+{
+    double m = w->iat_sum / w->n;
+    double var = w->iat_sq / w->n - m * m;
+    return m > 0 ? sqrt(var > 0 ? var : 0) / m : 0;
+}
+
 static double prada_w(const an_ex_state *s)
 {
     if (s->dist_n < 20)
@@ -183,18 +191,23 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
         pop = an_engine_pop_quantile(e, k->tenant_hash, cur, 0.99, own, own_b, n_own, &fence,
                                      &pop_n);
     }
+    double q99 = fence;
     fence *= (double)cfg->an_ex_cold_fence_pct / 100;
     const char *path = NULL;
     sums w = {0};
     int nb = 0;
     double cv = -1, pw = 1;
+    /* cold: far out (the fence) in volume, or past the 99th percentile at a
+     * machine-steady pace (volume and timing together, never timing alone) */
+    bool cold_burst = pop && (fw.ctok / 2 >= fence ||
+                              (fw.ctok / 2 >= q99 && cv_of(&fw) * 100 <= cfg->an_ex_iat_cv_pct));
     if (fw.n >= cfg->an_ex_fast_min &&
-        (cold ? pop && fw.ctok / 2 >= fence : fw.n / 2 >= cfg->an_ex_baseline_mult * ref)) {
+        (cold ? cold_burst : fw.n / 2 >= cfg->an_ex_baseline_mult * ref)) {
         path = "burst";
         w = fw;
         nb = 2;
     } else if (sw.n >= cfg->an_ex_slow_min &&
-               (cold ? pop && sw.ctok / SLOW_BUCKETS >= fence
+               (cold ? pop && sw.ctok / SLOW_BUCKETS >= q99
                      : sw.n / SLOW_BUCKETS >= cfg->an_ex_baseline_mult * ref)) {
         double m = sw.iat_sum / sw.n;
         double var = sw.iat_sq / sw.n - m * m;
@@ -252,6 +265,7 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     cJSON_AddBoolToObject(ev, "cold_key", cold);
     if (cold) {
         cJSON_AddNumberToObject(ev, "completion_tokens_per_5min", round(w.ctok / nb));
+        cJSON_AddNumberToObject(ev, "population_q99_per_5min", round(q99));
         cJSON_AddNumberToObject(ev, "population_fence_per_5min", round(fence));
         cJSON_AddNumberToObject(ev, "population_samples", round(pop_n));
     }

@@ -40,7 +40,8 @@ static an_severity level(uint32_t attempts)
  * corroborate each other (>= 2 rules, >= 2 prompts, weights together >= the
  * attempt score). The rules that did are put in out (the caller's). */
 static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o, uint32_t cur,
-                         double need, const an_rule **out, int *nout, int64_t *first_ts)
+                         double need, uint32_t req, int64_t share_pct, const an_rule **out,
+                         int *nout, int64_t *first_ts)
 {
     uint32_t serial = ++s->weak_prompts;
     for (int j = 0; j < o->n_rules; j++) {
@@ -53,8 +54,7 @@ static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o,
     }
     uint16_t seen[AN_PR_WEAK];
     int nseen = 0;
-    uint32_t first_prompt = 0;
-    bool two_prompts = false;
+    uint32_t last_prompt = 0, nprompts = 0;
     double sum = 0;
     int64_t first = o->ts_us;
     for (int j = 0; j < s->wk_n; j++) {
@@ -63,9 +63,9 @@ static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o,
             continue; /* older than the hour */
         if (s->wk_ts[j] < first)
             first = s->wk_ts[j];
-        if (!first_prompt)
-            first_prompt = s->wk_prompt[j];
-        two_prompts |= s->wk_prompt[j] != first_prompt;
+        if (s->wk_prompt[j] != last_prompt) /* a prompt's rules are stored together */
+            nprompts++;
+        last_prompt = s->wk_prompt[j];
         bool dup = false;
         for (int m = 0; m < nseen && !dup; m++)
             dup = seen[m] == s->wk_rule[j];
@@ -74,7 +74,11 @@ static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o,
         seen[nseen++] = s->wk_rule[j];
         sum += an_rules_get(rules, s->wk_rule[j])->weight;
     }
-    if (nseen < 2 || !two_prompts || sum * 100 + 1e-3 < need)
+    /* two rules on two prompts reaching the attempt score together, and
+     * not a chance meeting: a busy key's thousand prompts an hour hold a few
+     * weak matches anyway (about 1 % of benign prompts match one) */
+    if (nseen < 2 || nprompts < 2 || sum * 100 + 1e-3 < need ||
+        (uint64_t)nprompts * 100 < (uint64_t)req * (uint64_t)share_pct)
         return false;
     *nout = 0;
     for (int m = 0; m < nseen && *nout < AN_OBS_RULES_MAX; m++)
@@ -121,8 +125,12 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
     if (weak) {
         bool open = s->last_incident_alert &&
                     o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
-        if (corroborated(rules, s, o, cur, cfg->an_pr_attempt_score_pct, fired, &nfired,
-                         &first_ts))
+        uint32_t req_h = 0;
+        for (int j = 0; j < NB; j++)
+            if (s->id[j] + NB > cur && s->id[j] <= cur)
+                req_h += s->req[j];
+        if (corroborated(rules, s, o, cur, cfg->an_pr_attempt_score_pct, req_h,
+                         cfg->an_pr_weak_share_pct, fired, &nfired, &first_ts))
             how = "corroborated signatures";
         else if (open)
             how = "weak signature, incident open";

@@ -155,6 +155,10 @@ static const setting g_settings[] = {
      false, false, "requests of a key in the last hour before its refusal rate is judged"},
     {"analytics", "probing_refusal_pct", T_INT, OFF(an_pr_refusal_pct), "40", 1, 100, NULL, false,
      false, "refusal rate of a key in the last hour that counts as probing"},
+    {"analytics", "probing_weak_share_pct", T_INT, OFF(an_pr_weak_share_pct), "10", 0, 100, NULL,
+     false, false, "weak signature hits corroborate each other only when the prompts holding them "
+     "make at least this share of the key's requests in the hour (a busy key meets weak rules "
+     "by chance)"},
     {"analytics", "drift_window_ms", T_MS, OFF(an_dr_window_ms), "4m", 10000, 86400000, NULL, false,
      false, "drift compares tumbling windows of this length (event time) with the reference"},
     {"analytics", "drift_reference_ms", T_MS, OFF(an_dr_reference_ms), "30m", 60000, 604800000,

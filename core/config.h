@@ -76,6 +76,7 @@ typedef struct core_config {
     int64_t an_pr_attempt_score_pct;
     int64_t an_pr_refusal_min;
     int64_t an_pr_refusal_pct;
+    int64_t an_pr_weak_share_pct;
     int64_t an_dr_window_ms;
     int64_t an_dr_reference_ms;
     int64_t an_dr_min_events;
