@@ -615,7 +615,9 @@ int main(int argc, char **argv)
     /* busy irregular benign keys from minute 0: Poisson pacing at 0.13 to
      * 0.4 requests a second, favourite questions repeated, ordinary answers
      * (the heavy human or integration that a cold start must not flag) */
-    for (int j = 0; j < (nkeys + 36) / 37; j++) {
+    /* 8 of 300; none in the small scenarios of the integration tests, whose
+     * broker holds only so many bytes a partition */
+    for (int j = 0; j < (nkeys >= 100 ? nkeys / 37 : 0); j++) {
         key k = {.mult = 0.85 + 0.3 * urand()};
         snprintf(k.id, sizeof k.id, "busy-irregular-%d", j);
         snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
@@ -640,7 +642,7 @@ int main(int argc, char **argv)
     /* ordinary users whose questions name an AI vendor or model (matching a
      * weak rule such as jb.assistant-meta), and the model refuses half of
      * those */
-    for (int j = 0; j < 12 && g_vendor.n; j++) {
+    for (int j = 0; j < nkeys / 25 && g_vendor.n; j++) { /* 12 of 300 */
         key k = {.mult = 1};
         snprintf(k.id, sizeof k.id, "vendor-refused-%02d", j);
         snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
@@ -658,7 +660,7 @@ int main(int argc, char **argv)
     /* ---- attacks ---- */
     /* exactly one jailbreak per attacking key, in every style: ordinary use
      * with one held-back attack prompt among 30 (per-key recall by style) */
-    for (int j = 0; j < 6 * NSTYLES; j++) {
+    for (int j = 0; j < nkeys / 50 * NSTYLES; j++) { /* six per style of 300 */
         int st = j % NSTYLES;
         key k = {.mult = 1};
         snprintf(k.id, sizeof k.id, "pr-one-%s-%d", g_styles[st].name, j / NSTYLES);
