@@ -612,76 +612,7 @@ int main(int argc, char **argv)
         label_key("twin_curious_dev", "probing", k.id, T0, 0);
     }
 
-    /* busy irregular benign keys from minute 0: Poisson pacing at 0.13 to
-     * 0.4 requests a second, favourite questions repeated, ordinary answers
-     * (the heavy human or integration that a cold start must not flag) */
-    /* 8 of 300; none in the small scenarios of the integration tests, whose
-     * broker holds only so many bytes a partition */
-    for (int j = 0; j < (nkeys >= 100 ? nkeys / 37 : 0); j++) {
-        key k = {.mult = 0.85 + 0.3 * urand()};
-        snprintf(k.id, sizeof k.id, "busy-irregular-%d", j);
-        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
-        double rate = 0.13 + 0.27 * urand();
-        const behaviour *b = j % 3 == 0 ? &cy : j % 3 == 1 ? &gx1 : &mz;
-        strs own = {0};
-        for (int64_t t = T0 + (int64_t)(urand() * 60 * SEC); t < end;
-             t += (int64_t)(expo(1.0 / rate) * SEC) + 1) {
-            const char *p;
-            if (own.n && urand() < 0.3)
-                p = own.v[irand(own.n)];
-            else {
-                p = benign_prompt();
-                if (own.n < 20)
-                    push(&own, (char *)p);
-            }
-            emit(t, &k, b, p, NULL, urand() < 0.02, 200, 1);
-        }
-        free(own.v);
-        label_key("twin_busy_irregular", "extraction", k.id, T0, 0);
-    }
-    /* ordinary users whose questions name an AI vendor or model (matching a
-     * weak rule such as jb.assistant-meta), and the model refuses half of
-     * those */
-    for (int j = 0; j < nkeys / 25 && g_vendor.n; j++) { /* 12 of 300 */
-        key k = {.mult = 1};
-        snprintf(k.id, sizeof k.id, "vendor-refused-%02d", j);
-        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
-        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR);
-        for (int i = 0; i < 30; i++) {
-            if (i % 8 == 3)
-                emit(t, &k, &gx1, g_vendor.v[irand(g_vendor.n)], NULL, urand() < 0.5, 200, 1);
-            else
-                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
-            t += (int64_t)(expo(240) * SEC) + 5 * SEC;
-        }
-        label_key("twin_vendor_refused", "probing", k.id, T0, 0);
-    }
-
     /* ---- attacks ---- */
-    /* exactly one jailbreak per attacking key, in every style: ordinary use
-     * with one held-back attack prompt among 30 (per-key recall by style) */
-    for (int j = 0; j < nkeys / 50 * NSTYLES; j++) { /* six per style of 300 */
-        int st = j % NSTYLES;
-        key k = {.mult = 1};
-        snprintf(k.id, sizeof k.id, "pr-one-%s-%d", g_styles[st].name, j / NSTYLES);
-        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
-        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR), at = -1;
-        int when = 5 + irand(20);
-        for (int i = 0; i < 30; i++) {
-            if (i == when) {
-                char *p = style_prompt(st, irand(g_styles[st].set.n));
-                emit(t, &k, &gx1, p, NULL, urand() < 0.6, 200, 1);
-                free(p);
-                at = t;
-            } else {
-                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
-            }
-            t += (int64_t)(expo(300) * SEC) + 5 * SEC;
-        }
-        char scen[48];
-        snprintf(scen, sizeof scen, "probing_one:%s", g_styles[st].name);
-        label_key(scen, "probing", k.id, at, 1);
-    }
     /* extraction, fast burst: 2500 diverse prompts in ~50 minutes */
     {
         key k = {.mult = 1};
@@ -816,6 +747,78 @@ int main(int argc, char **argv)
         for (int64_t t = t1; t < t1 + 5 * MIN; t += (int64_t)(expo(0.5) * SEC) + 1)
             emit(t, &s, &mz, benign_prompt(), NULL, 0, urand() < 0.8 ? 500 : 200, 1);
         label_key("flood_errors", "flood", s.id, t1, 1);
+    }
+
+    /* ---- the traps of issue 12 (generated last, so that the scenarios
+     * above draw the same random numbers as before they were added) ---- */
+    /* busy irregular benign keys from minute 0: Poisson pacing at 0.13 to
+     * 0.4 requests a second, favourite questions repeated, ordinary answers
+     * (the heavy human or integration that a cold start must not flag) */
+    /* 8 of 300; none in the small scenarios of the integration tests, whose
+     * broker holds only so many bytes a partition */
+    for (int j = 0; j < (nkeys >= 100 ? nkeys / 37 : 0); j++) {
+        key k = {.mult = 0.85 + 0.3 * urand()};
+        snprintf(k.id, sizeof k.id, "busy-irregular-%d", j);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        double rate = 0.13 + 0.27 * urand();
+        const behaviour *b = j % 3 == 0 ? &cy : j % 3 == 1 ? &gx1 : &mz;
+        strs own = {0};
+        for (int64_t t = T0 + (int64_t)(urand() * 60 * SEC); t < end;
+             t += (int64_t)(expo(1.0 / rate) * SEC) + 1) {
+            const char *p;
+            if (own.n && urand() < 0.3)
+                p = own.v[irand(own.n)];
+            else {
+                p = benign_prompt();
+                if (own.n < 20)
+                    push(&own, (char *)p);
+            }
+            emit(t, &k, b, p, NULL, urand() < 0.02, 200, 1);
+        }
+        free(own.v);
+        label_key("twin_busy_irregular", "extraction", k.id, T0, 0);
+    }
+    /* ordinary users whose questions name an AI vendor or model (matching a
+     * weak rule such as jb.assistant-meta), and the model refuses half of
+     * those */
+    for (int j = 0; j < nkeys / 25 && g_vendor.n; j++) { /* 12 of 300 */
+        key k = {.mult = 1};
+        snprintf(k.id, sizeof k.id, "vendor-refused-%02d", j);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR);
+        for (int i = 0; i < 30; i++) {
+            if (i % 8 == 3)
+                emit(t, &k, &gx1, g_vendor.v[irand(g_vendor.n)], NULL, urand() < 0.5, 200, 1);
+            else
+                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
+            t += (int64_t)(expo(240) * SEC) + 5 * SEC;
+        }
+        label_key("twin_vendor_refused", "probing", k.id, T0, 0);
+    }
+
+    /* exactly one jailbreak per attacking key, in every style: ordinary use
+     * with one held-back attack prompt among 30 (per-key recall by style) */
+    for (int j = 0; j < nkeys / 50 * NSTYLES; j++) { /* six per style of 300 */
+        int st = j % NSTYLES;
+        key k = {.mult = 1};
+        snprintf(k.id, sizeof k.id, "pr-one-%s-%d", g_styles[st].name, j / NSTYLES);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR), at = -1;
+        int when = 5 + irand(20);
+        for (int i = 0; i < 30; i++) {
+            if (i == when) {
+                char *p = style_prompt(st, irand(g_styles[st].set.n));
+                emit(t, &k, &gx1, p, NULL, urand() < 0.6, 200, 1);
+                free(p);
+                at = t;
+            } else {
+                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
+            }
+            t += (int64_t)(expo(300) * SEC) + 5 * SEC;
+        }
+        char scen[48];
+        snprintf(scen, sizeof scen, "probing_one:%s", g_styles[st].name);
+        label_key(scen, "probing", k.id, at, 1);
     }
 
 write_out:
