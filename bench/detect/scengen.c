@@ -255,7 +255,13 @@ static void label_key(const char *scenario, const char *type, const char *keyid,
 static strs g_benign, g_attack_tpl, g_harm, g_dan, g_sys;
 static strs g_vendor; /* benign prompts that name an AI vendor or model */
 
+static strs g_questions; /* the question sets (GSM8K, Self-Instruct, Vicuna) */
+
 static const char *benign_prompt(void) { return g_benign.v[irand(g_benign.n)]; }
+/* What an extraction attacker sends: diverse questions, not the templated
+ * tasks (e-mail and table contexts, tool-use preambles) of the other sets.
+ * Draws one random number, as benign_prompt() does. */
+static const char *question_prompt(void) { return g_questions.v[irand(g_questions.n)]; }
 
 /* Benign sets, each whole (none is split: the rules were not written on
  * them, and a benign set is what the false positives are measured on). */
@@ -398,6 +404,8 @@ int main(int argc, char **argv)
         load(&g_benign_set[b], dir, g_benign_files[b], 0);
         for (int i = 0; i < g_benign_set[b].n; i++) {
             push(&g_benign, g_benign_set[b].v[i]);
+            if (b < 3)
+                push(&g_questions, g_benign_set[b].v[i]);
             if (names_vendor(g_benign_set[b].v[i]))
                 push(&g_vendor, g_benign_set[b].v[i]);
         }
@@ -620,7 +628,7 @@ int main(int argc, char **argv)
         snprintf(k.tenant, sizeof k.tenant, "tenant-02");
         int64_t t0 = T0 + 90 * MIN + 13 * SEC, t = t0;
         for (int i = 0; i < 2500; i++) {
-            emit(t, &k, &gx1, benign_prompt(), NULL, 0, 200, 2.5);
+            emit(t, &k, &gx1, question_prompt(), NULL, 0, 200, 2.5);
             t += (int64_t)((1.2 + 0.1 * urand()) * SEC);
         }
         label_key("extraction_burst", "extraction", k.id, t0, 1);
@@ -635,7 +643,7 @@ int main(int argc, char **argv)
             emit(T0 + 10 * MIN + i * 13 * MIN, &k, &cy, benign_prompt(), NULL, 0, 200, 1);
         int64_t t0 = T0 + 2 * HOUR + 7 * MIN, t = t0;
         while (t < t0 + 3 * HOUR) {
-            emit(t, &k, &gx1, benign_prompt(), NULL, 0, 200, 2.5);
+            emit(t, &k, &gx1, question_prompt(), NULL, 0, 200, 2.5);
             t += (int64_t)((6 + 2 * urand()) * SEC);
         }
         label_key("extraction_slow", "extraction", k.id, t0, 1);
