@@ -57,6 +57,7 @@ struct an_engine {
     an_key *lru_head, *lru_tail; /* head: idle longest */
     tenant_slot *tenants;
     pop_sketch fleet, *pop_tenants;
+    pop_sketch *pop_tenants_n; /* the same tenants (same slots): request counts */
     an_engine_stats st;
 };
 
@@ -95,9 +96,11 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->tenants = calloc(TENANT_SLOTS, sizeof *e->tenants);
     e->src = calloc(MAX_SOURCES, sizeof *e->src);
     e->pop_tenants = calloc(POP_TENANTS, sizeof *e->pop_tenants);
+    e->pop_tenants_n = calloc(POP_TENANTS, sizeof *e->pop_tenants_n);
     e->drift = an_drift_new(cfg);
     e->inc = an_incidents_new(cfg, cb);
-    if (!e->buckets || !e->tenants || !e->src || !e->pop_tenants || !e->drift || !e->inc) {
+    if (!e->buckets || !e->tenants || !e->src || !e->pop_tenants || !e->pop_tenants_n ||
+        !e->drift || !e->inc) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -127,6 +130,7 @@ void an_engine_free(an_engine *e)
     free(e->buckets);
     free(e->tenants);
     free(e->pop_tenants);
+    free(e->pop_tenants_n);
     free(e->src);
     an_drift_free(e->drift);
     an_incidents_free(e->inc);
@@ -469,19 +473,33 @@ static pop_sketch *pop_tenant(an_engine *e, uint64_t th, bool add)
     return NULL;
 }
 
-void an_engine_pop_note(an_engine *e, uint64_t th, uint32_t bucket, double v)
+static void pop_add(pop_sketch *p, uint32_t bucket, double v)
 {
-    int b = pop_bin(v);
-    pop_sketch *ps[2] = {&e->fleet, pop_tenant(e, th, true)};
-    for (int i = 0; i < 2; i++) {
-        if (!ps[i])
-            continue;
-        if (!ps[i]->bucket)
-            ps[i]->bucket = bucket;
-        pop_decay(ps[i], bucket);
-        ps[i]->w[b] += 1;
-        ps[i]->total += 1;
+    if (!p->bucket)
+        p->bucket = bucket;
+    pop_decay(p, bucket);
+    p->w[pop_bin(v)] += 1;
+    p->total += 1;
+}
+
+void an_engine_pop_note(an_engine *e, uint64_t th, uint32_t bucket, double v, double n)
+{
+    pop_add(&e->fleet, bucket, v);
+    pop_sketch *t = pop_tenant(e, th, true);
+    if (t) {
+        pop_add(t, bucket, v);
+        pop_add(&e->pop_tenants_n[t - e->pop_tenants], bucket, n);
     }
+}
+
+double an_engine_pop_tenant_median_n(an_engine *e, uint64_t th, uint32_t bucket)
+{
+    pop_sketch *t = pop_tenant(e, th, false);
+    if (!t)
+        return -1;
+    pop_sketch *p = &e->pop_tenants_n[t - e->pop_tenants];
+    pop_decay(p, bucket);
+    return p->total < POP_MIN_SAMPLES ? -1 : pop_quantile(p, 0.5);
 }
 
 /* p without the key's own samples (each decayed since its bucket closed). */

@@ -278,7 +278,13 @@ struct an_key {
  * fleet and per tenant: log-binned histograms (bins of a factor of sqrt 2),
  * decayed by 5-minute bucket of event time, mergeable by adding bins. A key
  * notes each of its buckets when it has closed. */
-void an_engine_pop_note(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double value);
+void an_engine_pop_note(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double value,
+                        double requests);
+/* The median of the tenant's per-key 5-minute request counts (the same
+ * buckets, counted in requests); -1 while it has too few. A median, since a
+ * few busy keys of a tenant, active in every bucket, pull a mean up so far
+ * that an attacker beside them looks ordinary. */
+double an_engine_pop_tenant_median_n(an_engine *e, uint64_t tenant_hash, uint32_t bucket);
 /* The q-quantile of the tenant's and of the fleet's populations, the higher
  * of the two (a tenant counts once it has enough samples), without the
  * judged key's own buckets (own[i] noted for bucket own_bucket[i]): a key is

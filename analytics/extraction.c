@@ -113,7 +113,7 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
         uint32_t prev = (uint32_t)(s->last_ts / BUCKET_US);
         an_ex_bucket *pb = slot(s, prev);
         if (prev < cur && pb->id == prev && pb->n && 2u * pb->tmpl <= pb->n)
-            an_engine_pop_note(e, k->tenant_hash, prev, pb->ctok);
+            an_engine_pop_note(e, k->tenant_hash, prev, pb->ctok, pb->n);
     }
     if (b->id != cur) {
         memset(b, 0, sizeof *b);
@@ -167,7 +167,11 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
 
     sums fw = window(s, cur, 2), sw = window(s, cur, SLOW_BUCKETS);
     double kb = s->base_n >= 3 ? s->base : -1;
-    double tb = an_engine_tenant_base(e, k->tenant_hash);
+    /* the tenant's usual: the median key's 5-minute count once there are
+     * enough, before that the EWMA of its active keys' counts */
+    double tb = an_engine_pop_tenant_median_n(e, k->tenant_hash, cur);
+    if (tb < 0)
+        tb = an_engine_tenant_base(e, k->tenant_hash);
     double ref = kb > tb ? kb : tb;
     if (ref < 1)
         ref = 1;
