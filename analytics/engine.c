@@ -1,5 +1,6 @@
 /* The engine: events -> observations -> reorder heap -> detectors in
  * event-time order; per-key state with idle eviction. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,18 @@ typedef struct {
     float base;
     uint32_t n;
 } tenant_slot;
+
+#define POP_BINS 48       /* bin b >= 1 holds [2^((b-1)/2), 2^(b/2)): up to 2^23.5 */
+#define POP_TENANTS 4096  /* tenants with a population of their own (others: fleet only) */
+#define POP_DECAY 0.95    /* per 5-minute bucket: the population of the last ~2 hours */
+#define POP_MIN_SAMPLES 50.0
+
+typedef struct {
+    uint64_t hash;
+    uint32_t bucket; /* decayed up to this bucket */
+    float total;
+    float w[POP_BINS];
+} pop_sketch;
 
 typedef struct {
     int32_t id;
@@ -43,6 +56,8 @@ struct an_engine {
     size_t nbuckets, nkeys;
     an_key *lru_head, *lru_tail; /* head: idle longest */
     tenant_slot *tenants;
+    pop_sketch fleet, *pop_tenants;
+    pop_sketch *pop_tenants_n; /* the same tenants (same slots): request counts */
     an_engine_stats st;
 };
 
@@ -80,9 +95,12 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
     e->tenants = calloc(TENANT_SLOTS, sizeof *e->tenants);
     e->src = calloc(MAX_SOURCES, sizeof *e->src);
+    e->pop_tenants = calloc(POP_TENANTS, sizeof *e->pop_tenants);
+    e->pop_tenants_n = calloc(POP_TENANTS, sizeof *e->pop_tenants_n);
     e->drift = an_drift_new(cfg);
     e->inc = an_incidents_new(cfg, cb);
-    if (!e->buckets || !e->tenants || !e->src || !e->drift || !e->inc) {
+    if (!e->buckets || !e->tenants || !e->src || !e->pop_tenants || !e->pop_tenants_n ||
+        !e->drift || !e->inc) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -111,6 +129,8 @@ void an_engine_free(an_engine *e)
     }
     free(e->buckets);
     free(e->tenants);
+    free(e->pop_tenants);
+    free(e->pop_tenants_n);
     free(e->src);
     an_drift_free(e->drift);
     an_incidents_free(e->inc);
@@ -395,6 +415,133 @@ void an_engine_tenant_note(an_engine *e, uint64_t th, double c)
     }
 }
 
+/* ---- populations of per-key volumes ---- */
+
+static void pop_decay(pop_sketch *p, uint32_t bucket)
+{
+    if (bucket <= p->bucket)
+        return;
+    uint32_t n = bucket - p->bucket;
+    float f = n > 400 ? 0.0f : (float)pow(POP_DECAY, n);
+    p->total *= f;
+    for (int b = 0; b < POP_BINS; b++)
+        p->w[b] *= f;
+    p->bucket = bucket;
+}
+
+static int pop_bin(double v)
+{
+    if (v < 1)
+        return 0;
+    int b = (int)(2 * log2(v)) + 1;
+    return b < POP_BINS ? b : POP_BINS - 1;
+}
+
+/* The q-quantile, interpolated geometrically inside its bin. */
+static double pop_quantile(const pop_sketch *p, double q)
+{
+    double target = q * p->total, cum = 0;
+    for (int b = 0; b < POP_BINS; b++) {
+        if (p->w[b] <= 0 || cum + p->w[b] < target) {
+            cum += p->w[b];
+            continue;
+        }
+        if (b == 0)
+            return 0;
+        double lo = pow(2, (b - 1) / 2.0), frac = (target - cum) / p->w[b];
+        return lo * pow(M_SQRT2, frac);
+    }
+    return pow(2, (POP_BINS - 1) / 2.0);
+}
+
+static pop_sketch *pop_tenant(an_engine *e, uint64_t th, bool add)
+{
+    if (!th)
+        return NULL;
+    for (size_t i = th & (POP_TENANTS - 1), probes = 0; probes < 16;
+         i = (i + 1) & (POP_TENANTS - 1), probes++) {
+        pop_sketch *p = &e->pop_tenants[i];
+        if (p->hash == th)
+            return p;
+        if (!p->hash) {
+            if (!add)
+                return NULL;
+            p->hash = th;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void pop_add(pop_sketch *p, uint32_t bucket, double v)
+{
+    if (!p->bucket)
+        p->bucket = bucket;
+    pop_decay(p, bucket);
+    p->w[pop_bin(v)] += 1;
+    p->total += 1;
+}
+
+void an_engine_pop_note(an_engine *e, uint64_t th, uint32_t bucket, double v, double n)
+{
+    pop_add(&e->fleet, bucket, v);
+    pop_sketch *t = pop_tenant(e, th, true);
+    if (t) {
+        pop_add(t, bucket, v);
+        pop_add(&e->pop_tenants_n[t - e->pop_tenants], bucket, n);
+    }
+}
+
+double an_engine_pop_tenant_median_n(an_engine *e, uint64_t th, uint32_t bucket)
+{
+    pop_sketch *t = pop_tenant(e, th, false);
+    if (!t)
+        return -1;
+    pop_sketch *p = &e->pop_tenants_n[t - e->pop_tenants];
+    pop_decay(p, bucket);
+    return p->total < POP_MIN_SAMPLES ? -1 : pop_quantile(p, 0.5);
+}
+
+/* p without the key's own samples (each decayed since its bucket closed). */
+static void pop_without(pop_sketch *out, const pop_sketch *p, const double *own,
+                        const uint32_t *own_bucket, int n_own)
+{
+    *out = *p;
+    for (int i = 0; i < n_own; i++) {
+        uint32_t age = p->bucket > own_bucket[i] ? p->bucket - own_bucket[i] - 1 : 0;
+        float w = (float)pow(POP_DECAY, age);
+        int b = pop_bin(own[i]);
+        w = w < out->w[b] ? w : out->w[b];
+        out->w[b] -= w;
+        out->total -= w;
+    }
+}
+
+bool an_engine_pop_quantile(an_engine *e, uint64_t th, uint32_t bucket, double q,
+                            const double *own, const uint32_t *own_bucket, int n_own,
+                            double *value, double *samples)
+{
+    pop_sketch tmp;
+    pop_decay(&e->fleet, bucket);
+    pop_without(&tmp, &e->fleet, own, own_bucket, n_own);
+    *samples = tmp.total;
+    if (tmp.total < POP_MIN_SAMPLES)
+        return false;
+    double f = pop_quantile(&tmp, q);
+    pop_sketch *t = pop_tenant(e, th, false);
+    if (t) {
+        pop_decay(t, bucket);
+        pop_without(&tmp, t, own, own_bucket, n_own);
+        if (tmp.total >= POP_MIN_SAMPLES) {
+            double tf = pop_quantile(&tmp, q);
+            if (tf > f)
+                f = tf;
+        }
+    }
+    *value = f;
+    return true;
+}
+
 /* ---- processing ---- */
 
 static void process(an_engine *e, an_obs *o)
@@ -513,6 +660,8 @@ void an_engine_finish(an_engine *e)
 void an_engine_alert(an_engine *e, an_alert *a)
 {
     e->st.alerts++;
+    if (a->alert_only)
+        e->st.alerts_only++;
     an_incidents_alert(e->inc, a);
 }
 

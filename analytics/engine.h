@@ -145,6 +145,7 @@ typedef struct {
     const an_rule *rules[AN_OBS_RULES_MAX]; /* probing: the rules that matched */
     int n_rules;
     cJSON *evidence;
+    bool alert_only; /* a signal that alone opens no incident (and joins none) */
 } an_alert;
 
 /* What an incident looks like to the outside (live storage, callbacks). */
@@ -162,7 +163,8 @@ typedef struct {
 
 /* Called for each incident opened or updated (update_ms rate limit, always on
  * a severity rise, and once more at close or finish when it changed), and for
- * each alert (with the incident it went to). Pointers are valid for the call. */
+ * each alert (with the incident it went to, or inc NULL for an alert_only
+ * alert). Pointers are valid for the call. */
 typedef struct {
     void (*incident)(void *ud, const an_incident_view *inc);
     void (*alert)(void *ud, const an_incident_view *inc, const an_alert *a);
@@ -196,6 +198,7 @@ void an_engine_free(an_engine *e);
 
 typedef struct {
     uint64_t events, late, forced, keys, keys_evicted, alerts, incidents;
+    uint64_t alerts_only; /* of alerts: those that opened no incident */
     size_t key_state_bytes;
 } an_engine_stats;
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st);
@@ -232,12 +235,22 @@ typedef struct {
     int64_t win_first_ts;
 } an_ex_state;
 
+#define AN_PR_WEAK 8 /* recent weak signature hits (rule, prompt) */
+
 typedef struct {
     uint32_t id[6]; /* 10-minute buckets: one hour */
     uint16_t req[6], refused[6], attempts[6], variants[6];
-    uint16_t weak[6]; /* x100 sum of sub-threshold probe scores */
+    /* weak hits (prompts scoring below the attempt score): which rule, on
+     * which of the key's weak prompts, in which bucket; two independent
+     * ones corroborate each other */
+    uint16_t wk_rule[AN_PR_WEAK];
+    uint32_t wk_prompt[AN_PR_WEAK];
+    int64_t wk_ts[AN_PR_WEAK];
+    uint8_t wk_n, wk_i;
+    uint32_t weak_prompts; /* serial of the key's weak prompts */
     uint32_t total_attempts;
     int64_t last_refusal_alert;
+    int64_t last_incident_alert; /* event time of the last alert that went to an incident */
 } an_pr_state;
 
 typedef struct {
@@ -260,6 +273,26 @@ struct an_key {
     int64_t dr_window;
     uint16_t dr_n;
 };
+
+/* The population of per-key 5-minute volumes (completion tokens), for the
+ * fleet and per tenant: log-binned histograms (bins of a factor of sqrt 2),
+ * decayed by 5-minute bucket of event time, mergeable by adding bins. A key
+ * notes each of its buckets when it has closed. */
+void an_engine_pop_note(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double value,
+                        double requests);
+/* The median of the tenant's per-key 5-minute request counts (the same
+ * buckets, counted in requests); -1 while it has too few. A median, since a
+ * few busy keys of a tenant, active in every bucket, pull a mean up so far
+ * that an attacker beside them looks ordinary. */
+double an_engine_pop_tenant_median_n(an_engine *e, uint64_t tenant_hash, uint32_t bucket);
+/* The q-quantile of the tenant's and of the fleet's populations, the higher
+ * of the two (a tenant counts once it has enough samples), without the
+ * judged key's own buckets (own[i] noted for bucket own_bucket[i]): a key is
+ * not its own population. False while the fleet has too few samples to say
+ * what is usual. */
+bool an_engine_pop_quantile(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double q,
+                            const double *own, const uint32_t *own_bucket, int n_own,
+                            double *value, double *samples);
 
 /* Tenant volume baseline for extraction: EWMA of a key's 5-minute count. */
 double an_engine_tenant_base(an_engine *e, uint64_t tenant_hash);
@@ -284,7 +317,8 @@ size_t an_drift_bytes(const an_drift *d);
 typedef struct an_incidents an_incidents;
 an_incidents *an_incidents_new(const core_config *cfg, const an_callbacks *cb);
 void an_incidents_free(an_incidents *g);
-/* Routes an alert; takes a->evidence. */
+/* Routes an alert; takes a->evidence. An alert_only alert goes to the alert
+ * callback alone. */
 void an_incidents_alert(an_incidents *g, an_alert *a);
 /* Closes incidents quiet since before now_us - quiet. */
 void an_incidents_tick(an_incidents *g, int64_t now_us);

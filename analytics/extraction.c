@@ -81,6 +81,14 @@ static sums window(an_ex_state *s, uint32_t cur, int nb)
     return w;
 }
 
+/* Inter-arrival coefficient of variation of a window. */
+static double cv_of(const sums *w)
+{
+    double m = w->iat_sum / w->n;
+    double var = w->iat_sq / w->n - m * m;
+    return m > 0 ? sqrt(var > 0 ? var : 0) / m : 0;
+}
+
 static double prada_w(const an_ex_state *s)
 {
     if (s->dist_n < 20)
@@ -98,6 +106,15 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
     fold(e, k, cur);
     an_ex_bucket *b = slot(s, cur);
+    /* the key's previous bucket has closed: into the population, unless
+     * it was mostly one template (a batch job cannot be extraction, so its
+     * volume says nothing about what a diverse-prompt key may send) */
+    if (s->last_ts) {
+        uint32_t prev = (uint32_t)(s->last_ts / BUCKET_US);
+        an_ex_bucket *pb = slot(s, prev);
+        if (prev < cur && pb->id == prev && pb->n && 2u * pb->tmpl <= pb->n)
+            an_engine_pop_note(e, k->tenant_hash, prev, pb->ctok, pb->n);
+    }
     if (b->id != cur) {
         memset(b, 0, sizeof *b);
         b->id = cur;
@@ -150,24 +167,59 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
 
     sums fw = window(s, cur, 2), sw = window(s, cur, SLOW_BUCKETS);
     double kb = s->base_n >= 3 ? s->base : -1;
-    double tb = an_engine_tenant_base(e, k->tenant_hash);
+    /* the tenant's usual: the median key's 5-minute count once there are
+     * enough, before that the EWMA of its active keys' counts */
+    double tb = an_engine_pop_tenant_median_n(e, k->tenant_hash, cur);
+    if (tb < 0)
+        tb = an_engine_tenant_base(e, k->tenant_hash);
     double ref = kb > tb ? kb : tb;
     if (ref < 1)
         ref = 1;
+    /* a key without a baseline of its own is judged on volume only against
+     * the population: far out (fence_pct x the 99th percentile) in the
+     * per-key 5-minute completion tokens of its tenant and the fleet; while
+     * the population is too small to say, not at all */
+    bool cold = kb < 0;
+    double fence = 0, pop_n = 0;
+    bool pop = false;
+    if (cold) {
+        double own[AN_EX_BUCKETS];
+        uint32_t own_b[AN_EX_BUCKETS];
+        int n_own = 0;
+        for (int j = 0; j < AN_EX_BUCKETS; j++) /* the closed buckets it has noted */
+            if (s->b[j].n && 2u * s->b[j].tmpl <= s->b[j].n && s->b[j].id < cur &&
+                s->b[j].id + AN_EX_BUCKETS > cur) {
+                own[n_own] = s->b[j].ctok;
+                own_b[n_own++] = s->b[j].id;
+            }
+        pop = an_engine_pop_quantile(e, k->tenant_hash, cur, 0.99, own, own_b, n_own, &fence,
+                                     &pop_n);
+    }
+    double q99 = fence;
+    fence *= (double)cfg->an_ex_cold_fence_pct / 100;
     const char *path = NULL;
     sums w = {0};
     int nb = 0;
     double cv = -1, pw = 1;
-    if (fw.n >= cfg->an_ex_fast_min && fw.n / 2 >= cfg->an_ex_baseline_mult * ref) {
+    /* cold: far out (the fence) in volume, or past the 99th percentile at a
+     * machine-steady pace (volume and timing together, never timing alone) */
+    bool cold_burst = pop && (fw.ctok / 2 >= fence ||
+                              (fw.ctok / 2 >= q99 && cv_of(&fw) * 100 <= cfg->an_ex_iat_cv_pct));
+    if (fw.n >= cfg->an_ex_fast_min &&
+        (cold ? cold_burst : fw.n / 2 >= cfg->an_ex_baseline_mult * ref)) {
         path = "burst";
         w = fw;
         nb = 2;
-    } else if (sw.n >= cfg->an_ex_slow_min && sw.n / SLOW_BUCKETS >= cfg->an_ex_baseline_mult * ref) {
+    } else if (sw.n >= cfg->an_ex_slow_min &&
+               (cold ? pop && sw.ctok / SLOW_BUCKETS >= q99
+                     : sw.n / SLOW_BUCKETS >= cfg->an_ex_baseline_mult * ref)) {
         double m = sw.iat_sum / sw.n;
         double var = sw.iat_sq / sw.n - m * m;
         cv = m > 0 ? sqrt(var > 0 ? var : 0) / m : 0;
         pw = prada_w(s);
-        if (cv * 100 <= cfg->an_ex_iat_cv_pct || pw * 1000 < cfg->an_ex_prada_w_x1000) {
+        /* steady pacing is the test; PRADA's W only supports it (benign keys
+         * that repeat favourite prompts have W ~ 0.72 too) */
+        if (cv * 100 <= cfg->an_ex_iat_cv_pct) {
             path = "low-and-slow";
             w = sw;
             nb = SLOW_BUCKETS;
@@ -190,11 +242,18 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     s->win_first_ts = o->ts_us;
     bool burst = nb == 2;
     an_severity sev = burst || sw.n >= 3.0 * cfg->an_ex_slow_min ? AN_HIGH : AN_MEDIUM;
-    char summary[256];
-    snprintf(summary, sizeof summary,
-             "Key %.64s sent %.0f diverse prompts in %d minutes harvesting ~%.0f-token answers, "
-             "%.0fx its usual volume: likely model extraction (%s).",
-             o->api_key_id, w.n, nb * 5, mean_ct, w.n / nb / ref, path);
+    char summary[384];
+    if (cold)
+        snprintf(summary, sizeof summary,
+                 "Key %.64s, new or without history, sent %.0f diverse prompts in %d minutes "
+                 "harvesting ~%.0f-token answers, %.1fx the far-out mark of its population's "
+                 "5-minute volume: likely model extraction (%s).",
+                 o->api_key_id, w.n, nb * 5, mean_ct, w.ctok / nb / fence, path);
+    else
+        snprintf(summary, sizeof summary,
+                 "Key %.64s sent %.0f diverse prompts in %d minutes harvesting ~%.0f-token "
+                 "answers, %.0fx its usual volume: likely model extraction (%s).",
+                 o->api_key_id, w.n, nb * 5, mean_ct, w.n / nb / ref, path);
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "pattern", path);
     cJSON_AddNumberToObject(ev, "requests", w.n);
@@ -206,6 +265,14 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     cJSON_AddNumberToObject(ev, "prada_w", round(pw * 1000) / 1000);
     cJSON_AddNumberToObject(ev, "key_baseline_per_5min", kb < 0 ? -1 : round(kb * 100) / 100);
     cJSON_AddNumberToObject(ev, "tenant_baseline_per_5min", tb < 0 ? -1 : round(tb * 100) / 100);
+    cJSON_AddBoolToObject(ev, "prada_departs", pw * 1000 < cfg->an_ex_prada_w_x1000);
+    cJSON_AddBoolToObject(ev, "cold_key", cold);
+    if (cold) {
+        cJSON_AddNumberToObject(ev, "completion_tokens_per_5min", round(w.ctok / nb));
+        cJSON_AddNumberToObject(ev, "population_q99_per_5min", round(q99));
+        cJSON_AddNumberToObject(ev, "population_fence_per_5min", round(fence));
+        cJSON_AddNumberToObject(ev, "population_samples", round(pop_n));
+    }
     int64_t wstart = ((int64_t)cur - nb + 1) * BUCKET_US;
     an_alert a = {
         .type = AN_EXTRACTION,

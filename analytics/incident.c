@@ -233,6 +233,11 @@ void an_incidents_finish(an_incidents *g)
 
 void an_incidents_alert(an_incidents *g, an_alert *a)
 {
+    if (a->alert_only) {
+        if (g->cb.alert)
+            g->cb.alert(g->cb.ud, NULL, a);
+        return;
+    }
     uint64_t h = subject_hash(a->type, a);
     int64_t ts = a->trigger->ts_us;
     int64_t quiet = g->cfg->an_incident_quiet_ms * 1000;

@@ -196,7 +196,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     char ts[40];
     char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
     *r = (alert_row){
-        .incident_id = dupz(v->incident_id),
+        .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
         .type = dupz(an_type_name(a->type)),
         .severity = dupz(an_severity_name(a->severity)),
         .ts = dupz(core_ts_format(a->trigger->ts_us, ts, sizeof ts)),
@@ -225,6 +225,10 @@ static const char *SQL_ALERT =
     "INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, "
     "model_version, summary, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
     "ON CONFLICT (incident_id, event_id, type) DO NOTHING";
+static const char *SQL_ALERT_ALONE =
+    "INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, "
+    "model_version, summary, evidence) VALUES (NULL, $1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (event_id, type) WHERE incident_id IS NULL DO NOTHING";
 static const char *SQL_LINK =
     "INSERT INTO incident_events (incident_id, event_id, ts, api_key_id) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT DO NOTHING";
@@ -276,6 +280,14 @@ static void flush_db(an_live *al)
     }
     for (size_t i = 0; i < al->nalerts; i++) {
         alert_row *r = &al->alerts[i];
+        if (!r->incident_id) { /* a weak signal alone: no incident, no evidence link */
+            const char *v[9] = {r->type,       r->severity, r->ts,            r->event_id,
+                                r->api_key_id, r->model,    r->model_version, r->summary,
+                                r->evidence};
+            if (exec_params(al->pg, SQL_ALERT_ALONE, 9, v, err, sizeof err) < 0)
+                goto fail;
+            continue;
+        }
         const char *v[10] = {r->incident_id, r->type,       r->severity, r->ts,
                              r->event_id,    r->api_key_id, r->model,    r->model_version,
                              r->summary,     r->evidence};

@@ -1,13 +1,19 @@
 /* Probing: jailbreaks, prompt injection, system-prompt extraction,
  * obfuscation. A prompt whose signature-rule weights (plus an encoded
- * payload) reach probing_attempt_score is an attempt: the first raises a
- * low-severity incident for its key, repeated attempts within the hour raise
- * it (3: medium, 10: high, 30: critical), and a burst of near-duplicate
- * variants of one template adds a level. Weaker matches (>= 0.3) count as an
- * attempt when the model refused that prompt, or when they add up to twice
- * the threshold within the hour. Behaviour without signatures: a
- * key whose refusal rate over the last hour reaches probing_refusal_pct
- * (with at least probing_refusal_min requests) is probing too. */
+ * payload) reach probing_attempt_score is a strong signal, an attempt: the
+ * first raises a low-severity incident for its key, repeated attempts within
+ * the hour raise it (3: medium, 10: high, 30: critical), and a burst of
+ * near-duplicate variants of one template adds a level. A weaker match
+ * (>= 0.3) is one weak signal: alone, refused or not, repeated or not, it is
+ * an alert that opens no incident (a benign question naming GPT-4 matches
+ * jb.assistant-meta, and models refuse some of those). Weak hits of at least
+ * two different rules, on at least two prompts within the hour, whose
+ * weights reach the attempt score together, are independent signals that
+ * corroborate each other: an attempt. A weak hit while the key's incident is
+ * still open (within the quiet period) joins it as an attempt. Behaviour
+ * without signatures: a key whose refusal rate over the last hour reaches
+ * probing_refusal_pct (with at least probing_refusal_min requests) is
+ * probing too. Every summary names the signals that fired. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,39 +34,107 @@ static an_severity level(uint32_t attempts)
                                                                                     : AN_LOW;
 }
 
+#define WEAK_MIN 0.3f
+
+/* Records the weak prompt's rules; true when the weak hits of the hour now
+ * corroborate each other (>= 2 rules, >= 2 prompts, weights together >= the
+ * attempt score). The rules that did are put in out (the caller's). */
+static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o, uint32_t cur,
+                         double need, uint32_t req, int64_t share_pct, const an_rule **out,
+                         int *nout, int64_t *first_ts)
+{
+    uint32_t serial = ++s->weak_prompts;
+    for (int j = 0; j < o->n_rules; j++) {
+        s->wk_rule[s->wk_i] = o->rules[j];
+        s->wk_ts[s->wk_i] = o->ts_us;
+        s->wk_prompt[s->wk_i] = serial;
+        s->wk_i = (uint8_t)((s->wk_i + 1) % AN_PR_WEAK);
+        if (s->wk_n < AN_PR_WEAK)
+            s->wk_n++;
+    }
+    uint16_t seen[AN_PR_WEAK];
+    int nseen = 0;
+    uint32_t last_prompt = 0, nprompts = 0;
+    double sum = 0;
+    int64_t first = o->ts_us;
+    for (int j = 0; j < s->wk_n; j++) {
+        uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
+        if (b + NB <= cur || b > cur)
+            continue; /* older than the hour */
+        if (s->wk_ts[j] < first)
+            first = s->wk_ts[j];
+        if (s->wk_prompt[j] != last_prompt) /* a prompt's rules are stored together */
+            nprompts++;
+        last_prompt = s->wk_prompt[j];
+        bool dup = false;
+        for (int m = 0; m < nseen && !dup; m++)
+            dup = seen[m] == s->wk_rule[j];
+        if (dup)
+            continue;
+        seen[nseen++] = s->wk_rule[j];
+        sum += an_rules_get(rules, s->wk_rule[j])->weight;
+    }
+    /* two rules on two prompts reaching the attempt score together, and
+     * not a chance meeting: a busy key's thousand prompts an hour hold a few
+     * weak matches anyway (about 1 % of benign prompts match one) */
+    if (nseen < 2 || nprompts < 2 || sum * 100 + 1e-3 < need ||
+        (uint64_t)nprompts * 100 < (uint64_t)req * (uint64_t)share_pct)
+        return false;
+    *nout = 0;
+    for (int m = 0; m < nseen && *nout < AN_OBS_RULES_MAX; m++)
+        out[(*nout)++] = an_rules_get(rules, seen[m]);
+    *first_ts = first;
+    s->wk_n = s->wk_i = 0; /* counted: the next corroboration needs new evidence */
+    return true;
+}
+
+/* "a, b and c" of the rules' ids into buf. */
+static void rule_list(char *buf, size_t cap, const an_rule *const *r, int n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int j = 0; j < n && k + 1 < cap; j++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", j == 0 ? "" : j == n - 1 ? " and " : ", ",
+                              r[j]->id);
+}
+
 void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
 {
     const core_config *cfg = an_engine_cfg(e);
+    const an_rules *rules = an_engine_rules(e);
     an_pr_state *s = &k->pr;
     uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
     int i = (int)(cur % NB);
     if (s->id[i] != cur) {
         s->id[i] = cur;
-        s->req[i] = s->refused[i] = s->attempts[i] = s->variants[i] = s->weak[i] = 0;
+        s->req[i] = s->refused[i] = s->attempts[i] = s->variants[i] = 0;
     }
     if (s->req[i] < UINT16_MAX)
         s->req[i]++;
     if (o->refusal == 1 && s->refused[i] < UINT16_MAX)
         s->refused[i]++;
     bool attempt = o->probe_score * 100 + 1e-3 >= cfg->an_pr_attempt_score_pct;
-    /* weaker hits add up: two or three half-clear prompts in the hour are an
-     * attempt too (twice the threshold in all) */
-    bool accumulated = false;
-    if (!attempt && o->probe_score >= 0.3f && o->refusal == 1) {
-        /* a half-clear prompt that the model refused is an attempt */
-        attempt = accumulated = true;
-    } else if (!attempt && o->probe_score >= 0.3f) {
-        uint32_t w = (uint32_t)(o->probe_score * 100 + 0.5f);
-        s->weak[i] = (uint16_t)(s->weak[i] + w > UINT16_MAX ? UINT16_MAX : s->weak[i] + w);
-        uint32_t sum = 0;
+    bool weak = !attempt && o->probe_score >= WEAK_MIN && o->n_rules > 0;
+    /* the rules the alert names: this prompt's, or those that corroborated */
+    const an_rule *fired[AN_OBS_RULES_MAX];
+    int nfired = 0;
+    for (int j = 0; j < o->n_rules; j++)
+        fired[nfired++] = an_rules_get(rules, o->rules[j]);
+    const char *how = attempt ? "signature" : NULL;
+    int64_t first_ts = o->ts_us;
+    if (weak) {
+        bool open = s->last_incident_alert &&
+                    o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
+        uint32_t req_h = 0;
         for (int j = 0; j < NB; j++)
             if (s->id[j] + NB > cur && s->id[j] <= cur)
-                sum += s->weak[j];
-        if (sum > w && sum >= 2 * (uint32_t)cfg->an_pr_attempt_score_pct) {
-            attempt = accumulated = true;
-            for (int j = 0; j < NB; j++)
-                s->weak[j] = 0; /* counted: the next attempt needs new evidence */
-        }
+                req_h += s->req[j];
+        if (corroborated(rules, s, o, cur, cfg->an_pr_attempt_score_pct, req_h,
+                         cfg->an_pr_weak_share_pct, fired, &nfired, &first_ts))
+            how = "corroborated signatures";
+        else if (open)
+            how = "weak signature, incident open";
+        attempt = how != NULL;
     }
     /* a variant: close to one of the key's recent prompts (the extraction
      * ring, which has not seen this prompt yet) */
@@ -82,12 +156,23 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
         }
     const char *pattern = NULL;
     an_severity sev = AN_LOW;
+    char summary[512], names[320];
+    rule_list(names, sizeof names, fired, nfired);
     if (attempt) {
         s->total_attempts++;
         sev = level(att);
         if (var >= 5 && sev < AN_CRITICAL)
             sev++;
-        pattern = var >= 5 ? "variant burst" : accumulated ? "accumulated signatures" : "signature";
+        pattern = var >= 5 ? "variant burst" : how;
+        snprintf(summary, sizeof summary,
+                 "Key %.64s sent %u jailbreak or prompt-injection attempt%s in the last hour; "
+                 "%s: %s%s.",
+                 o->api_key_id, att, att == 1 ? "" : "s",
+                 strcmp(how, "corroborated signatures") == 0
+                     ? "weak signatures on different prompts corroborate each other"
+                     : strcmp(how, "signature") == 0 ? "the latest matched"
+                                                     : "a weak signature while its incident is open",
+                 names, var >= 5 ? ", as one of several near-duplicate variants" : "");
     } else if (req >= cfg->an_pr_refusal_min && ref >= REFUSALS_MIN &&
                ref * 100 >= req * cfg->an_pr_refusal_pct &&
                o->refusal == 1 &&
@@ -95,20 +180,23 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
         s->last_refusal_alert = o->ts_us;
         sev = AN_MEDIUM;
         pattern = "refusal rate";
+        nfired = 0;
+        snprintf(summary, sizeof summary,
+                 "Key %.64s had %u of %u requests refused in the last hour: it is probing the "
+                 "model's guardrails (refusal rate).",
+                 o->api_key_id, ref, req);
+    } else if (weak) {
+        pattern = "weak signature";
+        snprintf(summary, sizeof summary,
+                 "Key %.64s sent a prompt matching only weak signatures (%s)%s; alone that is "
+                 "no incident.",
+                 o->api_key_id, names, o->refusal == 1 ? ", refused" : "");
     }
     if (!pattern)
         return;
-    char summary[256];
-    if (attempt)
-        snprintf(summary, sizeof summary,
-                 "Key %.64s sent %u jailbreak or prompt-injection attempt%s in the last hour "
-                 "(latest matched %d rule%s).",
-                 o->api_key_id, att, att == 1 ? "" : "s", o->n_rules, o->n_rules == 1 ? "" : "s");
-    else
-        snprintf(summary, sizeof summary,
-                 "Key %.64s had %u of %u requests refused in the last hour: it is probing the "
-                 "model's guardrails.",
-                 o->api_key_id, ref, req);
+    bool alert_only = !attempt && weak && strcmp(pattern, "weak signature") == 0;
+    if (!alert_only)
+        s->last_incident_alert = o->ts_us;
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddStringToObject(ev, "pattern", pattern);
     cJSON_AddNumberToObject(ev, "attempts_1h", att);
@@ -118,20 +206,25 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
     cJSON_AddNumberToObject(ev, "attempts_total", s->total_attempts);
     cJSON_AddNumberToObject(ev, "probe_score", round(o->probe_score * 100) / 100);
     cJSON_AddBoolToObject(ev, "encoded_payload", o->encoded);
+    cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
+    for (int j = 0; j < nfired; j++)
+        cJSON_AddItemToArray(sig, cJSON_CreateString(fired[j]->id));
+    if (strcmp(pattern, "refusal rate") == 0)
+        cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
     an_alert a = {
         .type = AN_PROBING,
         .severity = sev,
         .trigger = o,
-        .first_ts = o->ts_us,
+        .first_ts = first_ts,
         .api_key_id = o->api_key_id,
         .model = o->model,
         .model_version = o->model_version,
         .summary = summary,
         .evidence = ev,
+        .alert_only = alert_only,
     };
-    const an_rules *rules = an_engine_rules(e);
-    for (int j = 0; j < o->n_rules; j++)
-        a.rules[a.n_rules++] = an_rules_get(rules, o->rules[j]);
+    for (int j = 0; j < nfired; j++)
+        a.rules[a.n_rules++] = fired[j];
     an_engine_alert(e, &a);
     cJSON_Delete(a.evidence);
 }

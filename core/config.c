@@ -145,12 +145,20 @@ static const setting g_settings[] = {
      false, false, "PRADA: Shapiro-Wilk W of successive-query distances below this departs from normal"},
     {"analytics", "extraction_long_tokens", T_INT, OFF(an_ex_long_tokens), "150", 0, 10000000,
      NULL, false, false, "harvesting: mean completion tokens of the window at least"},
+    {"analytics", "extraction_cold_fence_pct", T_INT, OFF(an_ex_cold_fence_pct), "200", 100,
+     100000, NULL, false, false, "a key without a baseline of its own is judged on volume only "
+     "past this many times (x100) the 99th percentile of the per-key 5-minute completion tokens "
+     "of its tenant and of the fleet"},
     {"analytics", "probing_attempt_score_pct", T_INT, OFF(an_pr_attempt_score_pct), "100", 1,
      100000, NULL, false, false, "a prompt whose rule weights sum to this (x100) is an attempt"},
     {"analytics", "probing_refusal_min", T_INT, OFF(an_pr_refusal_min), "12", 1, 1000000, NULL,
      false, false, "requests of a key in the last hour before its refusal rate is judged"},
     {"analytics", "probing_refusal_pct", T_INT, OFF(an_pr_refusal_pct), "40", 1, 100, NULL, false,
      false, "refusal rate of a key in the last hour that counts as probing"},
+    {"analytics", "probing_weak_share_pct", T_INT, OFF(an_pr_weak_share_pct), "10", 0, 100, NULL,
+     false, false, "weak signature hits corroborate each other only when the prompts holding them "
+     "make at least this share of the key's requests in the hour (a busy key meets weak rules "
+     "by chance)"},
     {"analytics", "drift_window_ms", T_MS, OFF(an_dr_window_ms), "4m", 10000, 86400000, NULL, false,
      false, "drift compares tumbling windows of this length (event time) with the reference"},
     {"analytics", "drift_reference_ms", T_MS, OFF(an_dr_reference_ms), "30m", 60000, 604800000,

@@ -72,9 +72,11 @@ typedef struct core_config {
     int64_t an_ex_iat_cv_pct;
     int64_t an_ex_prada_w_x1000;
     int64_t an_ex_long_tokens;
+    int64_t an_ex_cold_fence_pct;
     int64_t an_pr_attempt_score_pct;
     int64_t an_pr_refusal_min;
     int64_t an_pr_refusal_pct;
+    int64_t an_pr_weak_share_pct;
     int64_t an_dr_window_ms;
     int64_t an_dr_reference_ms;
     int64_t an_dr_min_events;

