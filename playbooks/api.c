@@ -21,6 +21,7 @@ typedef struct {
     const pb_incident *inc;
     pb_sb *sb;
     int actions, max_actions;
+    bool in_when;   /* the predicate is running: it may read, never act */
     cJSON *pending; /* JSON being built or handed over; pb_run frees what a raise left */
 } api_ctx;
 
@@ -36,12 +37,14 @@ static api_ctx *ctx_of(lua_State *L)
 }
 
 /* The context of an action call: refused at load time, when there is no
- * incident yet. */
+ * incident yet, and inside when(), which only decides whether run() runs. */
 static api_ctx *run_ctx(lua_State *L, const char *fn)
 {
     api_ctx *c = ctx_of(L);
     if (!c->inc)
         luaL_error(L, "custos.%s: actions can only be taken inside run(), not while loading", fn);
+    if (c->in_when)
+        luaL_error(L, "custos.%s: actions can only be taken inside run(), not in when()", fn);
     return c;
 }
 
@@ -620,9 +623,19 @@ static int run_steps(lua_State *L)
     pb_api_push_ro(L, view, 0);
     int incidx = lua_gettop(L);
     if (a->pb->has_when) {
+        api_ctx *c = NULL;
+        if (a->host) {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+            c = lua_touserdata(L, -1);
+            lua_pop(L, 1);
+        }
         lua_getfield(L, decl, "when");
         lua_pushvalue(L, incidx);
-        lua_call(L, 1, 1);
+        if (c)
+            c->in_when = true;
+        lua_call(L, 1, 1); /* an error leaves in_when set: the run is over anyway */
+        if (c)
+            c->in_when = false;
         a->matched = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (!a->matched)
