@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 typedef enum { T_STR, T_INT, T_BYTES, T_MS, T_ENUM } ctype;
@@ -392,10 +394,17 @@ int core_config_set(core_config *cfg, const char *section, const char *key, cons
     return 0;
 }
 
-/* Parses the YAML file: a mapping of section -> mapping of key -> scalar (a
- * sequence of scalars is joined with commas, for lists such as topics). */
+/* Parses the YAML file: one document, a mapping of section -> mapping of
+ * key -> scalar (a sequence of scalars is joined with commas, for lists
+ * such as topics). A section or a key given twice is an error, as is a
+ * second document: the file means one thing. */
 static int load_yaml(core_config *cfg, const char *path, char *err, size_t errlen)
 {
+    struct stat stt;
+    if (stat(path, &stt) == 0 && S_ISDIR(stt.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -405,10 +414,15 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
     yaml_event_t ev;
     int rc = -1;
     int depth = 0; /* 1 = root mapping, 2 = section mapping */
+    int docs = 0;
     char section[128] = "", key[128] = "";
     bool have_key = false;
     char *seqbuf = NULL;
     size_t seqline = 0;
+    /* where each setting and section was first given, for duplicates */
+    size_t set_line[NSETTINGS];
+    memset(set_line, 0, sizeof set_line);
+    char seen_sections[1024] = ",";
 
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
@@ -425,6 +439,13 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
             break;
         }
         switch (t) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1) {
+                snprintf(err, errlen, "%s:%zu: a second YAML document: the file must hold one "
+                                      "mapping of sections", path, line);
+                goto fail_ev;
+            }
+            break;
         case YAML_MAPPING_START_EVENT:
             if (depth == 0) {
                 depth = 1;
@@ -443,18 +464,30 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                 section[0] = '\0';
             break;
         case YAML_SEQUENCE_START_EVENT:
+            if (seqbuf) {
+                snprintf(err, errlen, "%s:%zu: key %s.%s: a list inside a list is not allowed "
+                                      "(give the values as one flat list)", path, line, section,
+                         key);
+                goto fail_ev;
+            }
             if (depth != 2 || !have_key) {
                 snprintf(err, errlen, "%s:%zu: a list is only allowed as a setting's value", path,
                          line);
                 goto fail_ev;
             }
             seqbuf = strdup("");
+            if (!seqbuf) {
+                snprintf(err, errlen, "%s:%zu: out of memory", path, line);
+                goto fail_ev;
+            }
             seqline = line;
             break;
         case YAML_SEQUENCE_END_EVENT: {
             char why[512];
-            if (core_config_set(cfg, section, key, seqbuf, why, sizeof why) < 0) {
-                snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, seqline, section, key, why);
+            const setting *s = find_setting(section, key);
+            if (!s || !seqbuf || apply(cfg, s, seqbuf, why, sizeof why) < 0) {
+                snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, seqline, section, key,
+                         s && seqbuf ? why : "a list is only allowed as a setting's value");
                 goto fail_ev;
             }
             free(seqbuf);
@@ -464,6 +497,11 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
         }
         case YAML_SCALAR_EVENT: {
             const char *v = (const char *)ev.data.scalar.value;
+            if (strlen(v) != ev.data.scalar.length) {
+                snprintf(err, errlen, "%s:%zu: %s%s%s: a NUL byte in a value", path, line,
+                         section, *section ? "." : "", depth == 2 && have_key ? key : "");
+                goto fail_ev;
+            }
             if (seqbuf) {
                 size_t n = strlen(seqbuf) + strlen(v) + 2;
                 char *nb = malloc(n);
@@ -488,14 +526,32 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                     snprintf(err, errlen, "%s:%zu: key %s: unknown section", path, line, v);
                     goto fail_ev;
                 }
+                char tag[140];
+                snprintf(tag, sizeof tag, ",%s,", v);
+                if (strstr(seen_sections, tag)) {
+                    snprintf(err, errlen, "%s:%zu: key %s: the section is given twice (merge "
+                                          "its keys into one)", path, line, v);
+                    goto fail_ev;
+                }
+                if (strlen(seen_sections) + strlen(v) + 2 < sizeof seen_sections)
+                    snprintf(seen_sections + strlen(seen_sections),
+                             sizeof seen_sections - strlen(seen_sections), "%s,", v);
                 snprintf(section, sizeof section, "%s", v);
                 have_key = true;
             } else if (depth == 2 && !have_key) {
-                if (strlen(v) >= sizeof key || !find_setting(section, v)) {
+                const setting *s = strlen(v) < sizeof key ? find_setting(section, v) : NULL;
+                if (!s) {
                     snprintf(err, errlen, "%s:%zu: key %s.%s: unknown setting", path, line,
                              section, v);
                     goto fail_ev;
                 }
+                size_t idx = (size_t)(s - g_settings);
+                if (set_line[idx]) {
+                    snprintf(err, errlen, "%s:%zu: key %s.%s: given twice (first at line %zu)",
+                             path, line, section, v, set_line[idx]);
+                    goto fail_ev;
+                }
+                set_line[idx] = line;
                 snprintf(key, sizeof key, "%s", v);
                 have_key = true;
             } else if (depth == 2) {
@@ -530,6 +586,10 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
         yaml_event_delete(&ev);
         goto done;
     }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
     rc = 0;
 done:
     free(seqbuf);
@@ -538,14 +598,110 @@ done:
     return rc;
 }
 
+/* The CUSTOS_* variables that are not settings: the config file's path,
+ * and what the build, test and demo scripts pass to their children. */
+static const char *const g_env_other[] = {
+    "CUSTOS_CONFIG", "CUSTOS_SHARED_DATA", "CUSTOS_SOURCE_DIR", "CUSTOS_BIN", "CUSTOS_ROOT",
+    "CUSTOS_TEST_FAST", "CUSTOS_FUZZ_SECONDS", "CUSTOS_BUILD_JOBS", "CUSTOS_DB_PASSWORD", NULL};
+
+static void env_name(const setting *s, char *name, size_t size)
+{
+    size_t o = (size_t)snprintf(name, size, "CUSTOS_%s_%s", s->section, s->key);
+    for (size_t j = 0; j < o && j < size; j++)
+        name[j] = (char)toupper((unsigned char)name[j]);
+}
+
+/* Levenshtein distance of a and b, capped at cap + 1. */
+static size_t edit_distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 150 || lb > 150)
+        return cap + 1;
+    if ((la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    size_t row[152];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* A CUSTOS_* variable that is no setting is refused when it names a known
+ * section (CUSTOS_KAFKA_GRUOP) or is one or two letters off a setting's
+ * variable (CUSTOS_KAKFA_GROUP): set to configure custos, it would be
+ * ignored silently otherwise. */
+static int check_env_names(char *err, size_t errlen)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "CUSTOS_", 7) != 0)
+            continue;
+        char name[160];
+        size_t n = strcspn(*e, "=");
+        if (n >= sizeof name)
+            n = sizeof name - 1;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        bool known = false;
+        for (int i = 0; g_env_other[i] && !known; i++)
+            known = strcmp(name, g_env_other[i]) == 0;
+        const char *near = NULL;
+        char cand[160], best[160] = "";
+        for (size_t i = 0; i < NSETTINGS && !known; i++) {
+            env_name(&g_settings[i], cand, sizeof cand);
+            if (strcmp(cand, name) == 0)
+                known = true;
+            else if (!near && edit_distance(cand, name, 2) <= 2) {
+                snprintf(best, sizeof best, "%s", cand);
+                near = best;
+            }
+        }
+        if (known)
+            continue;
+        /* the section part: CUSTOS_<SECTION>_... */
+        char sec[64];
+        size_t sl = strcspn(name + 7, "_");
+        bool in_section = false;
+        if (sl < sizeof sec && name[7 + sl] == '_') {
+            for (size_t j = 0; j < sl; j++)
+                sec[j] = (char)tolower((unsigned char)name[7 + j]);
+            sec[sl] = '\0';
+            in_section = section_known(sec);
+        }
+        if (near) {
+            snprintf(err, errlen, "environment %s: no such setting (did you mean %s?)", name,
+                     near);
+            return -1;
+        }
+        if (in_section) {
+            snprintf(err, errlen, "environment %s: no such setting in section '%s' (see `custos "
+                                  "config reference`)", name, sec);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_env(core_config *cfg, char *err, size_t errlen)
 {
+    if (check_env_names(err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting *s = &g_settings[i];
         char name[160];
-        size_t o = (size_t)snprintf(name, sizeof name, "CUSTOS_%s_%s", s->section, s->key);
-        for (size_t j = 0; j < o && j < sizeof name; j++)
-            name[j] = (char)toupper((unsigned char)name[j]);
+        env_name(s, name, sizeof name);
         const char *v = getenv(name);
         if (!v)
             continue;

@@ -455,6 +455,79 @@ static void print_masks_secrets(void **state)
     core_config_free(&cfg);
 }
 
+/* Issue 13: what the loader used to accept silently or crash on. */
+static void file_refusals_name_the_source(void **state)
+{
+    (void)state;
+    /* a list inside a list crashed start-up (strdup(NULL)) and leaked */
+    EXPECT_FILE_ERROR("kafka:\n  topics: [a, [b, c]]\n", "bad.yaml:2:", "kafka.topics",
+                      "list inside a list");
+    EXPECT_FILE_ERROR("kafka:\n  topics:\n    - a\n    - [b]\n", "bad.yaml:4:", "kafka.topics",
+                      "list inside a list");
+    EXPECT_FILE_ERROR("kafka:\n  topics: [a, {b: c}]\n", "bad.yaml:2:", "kafka.topics",
+                      "nested mapping");
+    /* duplicate keys: the file must mean one thing */
+    EXPECT_FILE_ERROR("log:\n  level: warn\n  level: debug\n", "bad.yaml:3:", "log.level",
+                      "given twice", "line 2");
+    EXPECT_FILE_ERROR("log:\n  level: warn\nkafka:\n  group: g\nlog:\n  error_interval_ms: 1s\n",
+                      "bad.yaml:5:", "log", "section is given twice");
+    /* a second document */
+    EXPECT_FILE_ERROR("log:\n  level: warn\n---\nlog:\n  level: debug\n", "bad.yaml:3:",
+                      "second YAML document");
+    /* a key is named once in the message */
+    const char *path = write_file("list-bad.yaml", "kafka:\n  auto_offset_reset: [a, b]\n");
+    core_config cfg;
+    char err[1024] = "";
+    assert_int_equal(core_config_load(&cfg, path, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    const char *first = strstr(err, "kafka.auto_offset_reset");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "kafka.auto_offset_reset"));
+    /* a directory given as the file says so */
+    assert_int_equal(core_config_load(&cfg, g_dir, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    assert_non_null(strstr(err, g_dir));
+    assert_non_null(strstr(err, "is a directory"));
+}
+
+static void misspelled_environment_is_an_error(void **state)
+{
+    (void)state;
+    core_config cfg;
+    char err[512] = "";
+    /* a known section, an unknown key */
+    setenv("CUSTOS_KAFKA_GRUOP", "g", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    assert_non_null(strstr(err, "environment CUSTOS_KAFKA_GRUOP"));
+    assert_non_null(strstr(err, "CUSTOS_KAFKA_GROUP"));
+    unsetenv("CUSTOS_KAFKA_GRUOP");
+    /* a misspelled section, close to a setting */
+    setenv("CUSTOS_KAKFA_GROUP", "g", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    assert_non_null(strstr(err, "environment CUSTOS_KAKFA_GROUP"));
+    assert_non_null(strstr(err, "did you mean CUSTOS_KAFKA_GROUP"));
+    unsetenv("CUSTOS_KAKFA_GROUP");
+    setenv("CUSTOS_SECURITY_LUA_MAX_BYTE", "1MiB", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    assert_non_null(strstr(err, "CUSTOS_SECURITY_LUA_MAX_BYTE"));
+    unsetenv("CUSTOS_SECURITY_LUA_MAX_BYTE");
+    /* the variables of the scripts, and unrelated names, are fine */
+    setenv("CUSTOS_CONFIG", "", 1);
+    setenv("CUSTOS_BIN", "/bin/true", 1);
+    setenv("CUSTOS_SOMETHING_ELSE_ENTIRELY", "x", 1);
+    setenv("CUSTOS_KAFKA_GROUP", "right", 1);
+    if (core_config_load(&cfg, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.kafka_group, "right");
+    core_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +542,8 @@ int main(void)
         cmocka_unit_test_setup(dsn_password_masked_conninfo, setup),
         cmocka_unit_test_setup(dsn_password_masked_uri, setup),
         cmocka_unit_test_setup(print_masks_secrets, setup),
+        cmocka_unit_test_setup(file_refusals_name_the_source, setup),
+        cmocka_unit_test_setup(misspelled_environment_is_an_error, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
