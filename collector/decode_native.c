@@ -148,6 +148,9 @@ static size_t number_len(const unsigned char *s, size_t n)
  * with a bad hex digit ("\u00G1") as U+0000 and so silently cuts the string
  * there, and takes "01" or "1." for numbers. The parser below refuses all of
  * these too; this names the first one. */
+static unsigned hex4(const unsigned char *s);
+static bool hex4_ok(const unsigned char *s);
+
 static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
 {
     /* bytes inside a string that need no look: not a quote, backslash,
@@ -182,6 +185,21 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
                     if (s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
                         return core_errf(err, errlen,
                                     "string holds the NUL character \\u0000 at offset %zu", i);
+                    unsigned cp = hex4(s + i + 2);
+                    if (cp >= 0xDC00 && cp <= 0xDFFF)
+                        return core_errf(err, errlen,
+                                    "lone UTF-16 low surrogate \\u%04X at offset %zu (a low "
+                                    "surrogate must follow a high one)", cp, i);
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        unsigned lo = i + 11 < n && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+                                              hex4_ok(s + i + 8)
+                                          ? hex4(s + i + 8) : 0;
+                        if (lo < 0xDC00 || lo > 0xDFFF)
+                            return core_errf(err, errlen,
+                                        "lone UTF-16 high surrogate \\u%04X at offset %zu (it "
+                                        "must be followed by a \\uDC00-\\uDFFF escape)", cp, i);
+                        i += 6; /* the low half, checked here */
+                    }
                     i += 5;
                 } else if (e && strchr("\"\\/bfnrt", e)) {
                     i++; /* skip the escaped character */
@@ -1066,13 +1084,9 @@ static int get_json(decoder *D, core_event *ev, const jval *v, const char *field
     return rc;
 }
 
-static bool has_control(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return true;
-    return false;
-}
+/* C0, DEL, C1 and U+2028/2029: an identifier holding one would reach logs
+ * and terminals as a line break or an escape. */
+static bool has_control(const char *s, size_t n) { return core_text_control_at(s, n) >= 0; }
 
 /* An identifier-like string: non-empty, bounded, no control characters. */
 static int get_ident(decoder *D, core_event *ev, int k, size_t max, const char **out)
@@ -1374,6 +1388,45 @@ static void explain_refusal(const unsigned char *s, size_t len, char *err, size_
         core_errf(err, errlen, "malformed JSON");
 done:
     cJSON_Delete(root);
+}
+
+int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen)
+{
+    const unsigned char *s = buf, *end = s + len, *p;
+    if (len == 0)
+        return core_errf(err, errlen, "empty");
+    long bad = core_utf8_invalid_at(s, len);
+    if (bad >= 0)
+        return core_errf(err, errlen, "invalid UTF-8 at offset %ld", bad);
+    parser P;
+    P.end = end;
+    P.keys = P.keys_local;
+    P.n_keys = 0;
+    P.cap_keys = KEYS_LOCAL;
+    jb_init(&P.kbuf);
+    P.oom = P.tree_err = false;
+    P.err = err;
+    P.errlen = errlen;
+    for (int k = 0; k < F_N; k++)
+        P.f[k].type = J_NULL;
+    p = s;
+    if (len >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    p = skip_ws(p, end);
+    jval root;
+    const unsigned char *after = p < end && *p == '{' ? parse_container(&P, p, 0, -1, &root) : NULL;
+    if (after)
+        after = skip_ws(after, end);
+    if (P.keys != P.keys_local)
+        free(P.keys);
+    jb_free(&P.kbuf);
+    if (P.oom)
+        return core_errf(err, errlen, "out of memory");
+    if (after != end) {
+        explain_refusal(s, len, err, errlen);
+        return -1;
+    }
+    return P.tree_err ? -1 : 0;
 }
 
 int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core_event *ev,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/event.h"
 #include "core/log.h"
 #include "playbooks/pb.h"
 
@@ -135,6 +136,34 @@ void pb_api_push_ro(lua_State *L, const cJSON *j, int depth)
     }
 }
 
+/* What a string crossing the API may hold. A line (identifiers, reasons,
+ * versions, notify keys) is printed on one line of `playbook test` and
+ * logs: no NUL, no control character (C0, DEL, C1, U+2028/2029). Free text
+ * (a note, a notify value, a log message) may hold tabs and newlines but no
+ * NUL (C strings would cut it) and no other C0 control. Both must be valid
+ * UTF-8: they go into JSON. */
+enum { TEXT_LINE, TEXT_FREE };
+
+static void check_text(lua_State *L, const char *s, size_t n, const char *fn, const char *what,
+                       int kind)
+{
+    if (memchr(s, '\0', n))
+        luaL_error(L, "custos.%s: %s must not hold a NUL byte", fn, what);
+    long bad = core_utf8_invalid_at((const unsigned char *)s, n);
+    if (bad >= 0)
+        luaL_error(L, "custos.%s: %s is not valid UTF-8 (at byte %d)", fn, what, (int)bad);
+    if (kind == TEXT_LINE) {
+        if (core_text_control_at(s, n) >= 0)
+            luaL_error(L, "custos.%s: %s must not hold control characters (it is one line)", fn,
+                       what);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || s[i] == 0x7f)
+            luaL_error(L, "custos.%s: %s must not hold control characters other than tab and "
+                          "newline", fn, what);
+}
+
 /* ---- Lua values to JSON (notify payloads) ---- */
 
 /* Adds the Lua value at idx to parent (under key for an object). A table's
@@ -161,9 +190,13 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
         v = cJSON_CreateNumber(d);
         break;
     }
-    case LUA_TSTRING:
-        v = cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TSTRING: {
+        size_t sl;
+        const char *str = lua_tolstring(L, idx, &sl);
+        check_text(L, str, sl, fn, "a string value", TEXT_FREE);
+        v = cJSON_CreateString(str);
         break;
+    }
     case LUA_TTABLE:
         break;
     default:
@@ -218,7 +251,9 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
             char kbuf[64];
             const char *k;
             if (lua_type(L, -2) == LUA_TSTRING) {
-                k = lua_tostring(L, -2);
+                size_t kl;
+                k = lua_tolstring(L, -2, &kl);
+                check_text(L, k, kl, fn, "a table key", TEXT_LINE);
             } else if (lua_type(L, -2) == LUA_TNUMBER) {
                 if (lua_isinteger(L, -2))
                     snprintf(kbuf, sizeof kbuf, "%lld", (long long)lua_tointeger(L, -2));
@@ -229,6 +264,11 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
                 luaL_error(L, "custos.%s: table keys must be strings or numbers", fn);
                 return;
             }
+            /* 1 and "1" are two Lua keys but one JSON name: a body with a
+             * name twice means what its reader picks. */
+            if (cJSON_GetObjectItemCaseSensitive(v, k))
+                luaL_error(L, "custos.%s: the key '%s' is given twice (as a number and as a "
+                              "string)", fn, k);
             add_json(L, -1, v, k, depth + 1, items, fn);
             lua_pop(L, 1);
         }
@@ -274,14 +314,12 @@ static const char *check_id(lua_State *L, int arg, const char *fn, const char *w
     const char *s = lua_tolstring(L, arg, &n);
     if (n == 0 || n > max)
         luaL_error(L, "custos.%s: %s must have 1 to %d bytes", fn, what, (int)max);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            luaL_error(L, "custos.%s: %s must not hold control characters", fn, what);
+    check_text(L, s, n, fn, what, TEXT_LINE);
     return s;
 }
 
-static const char *opt_string(lua_State *L, int idx, const char *fn, const char *name,
-                              size_t max)
+static const char *opt_string_k(lua_State *L, int idx, const char *fn, const char *name,
+                                size_t max, int kind)
 {
     if (lua_isnoneornil(L, idx))
         return NULL;
@@ -297,8 +335,17 @@ static const char *opt_string(lua_State *L, int idx, const char *fn, const char 
     const char *s = lua_tolstring(L, -1, &n);
     if (n > max)
         luaL_error(L, "custos.%s: option '%s' is longer than %d bytes", fn, name, (int)max);
+    char what[80];
+    snprintf(what, sizeof what, "option '%s'", name);
+    check_text(L, s, n, fn, what, kind);
     lua_pop(L, 1); /* the string stays alive in the options table */
     return s;
+}
+
+/* An option that is one line: reason, from, to, status, severity. */
+static const char *opt_string(lua_State *L, int idx, const char *fn, const char *name, size_t max)
+{
+    return opt_string_k(L, idx, fn, name, max, TEXT_LINE);
 }
 
 /* Returns the number, or NAN when absent. */
@@ -499,7 +546,7 @@ static int l_set_incident(lua_State *L)
     check_opts(L, 1, "set_incident", allowed);
     const char *status = opt_string(L, 1, "set_incident", "status", 64);
     const char *sev = opt_string(L, 1, "set_incident", "severity", 16);
-    const char *note = opt_string(L, 1, "set_incident", "note", 2000);
+    const char *note = opt_string_k(L, 1, "set_incident", "note", 2000, TEXT_FREE);
     if (!status && !sev && !note)
         return luaL_error(L, "custos.set_incident: give at least one of status, severity, note");
     if (sev && pb_severity_parse(sev) < 0)
@@ -531,7 +578,9 @@ static int l_log(lua_State *L)
         return luaL_error(L, "custos.log: level '%s' is not one of debug, info, warn, error", lvl);
     if (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER)
         return luaL_error(L, "custos.log: argument #2 must be a string");
-    const char *msg = lua_tostring(L, 2);
+    size_t ml;
+    const char *msg = lua_tolstring(L, 2, &ml);
+    check_text(L, msg, ml, "log", "the message", TEXT_FREE);
     char qm[600], qp[200], qi[240];
     core_log((core_log_level)l, "playbook", "playbook log", "playbook=%s incident=%s text=%s",
              core_log_quote(qp, sizeof qp, c->pb->name), core_log_quote(qi, sizeof qi, c->inc ? c->inc->id : "-"),

@@ -560,10 +560,10 @@ static void refuses_bad_bytes(void **state)
     assert_string_equal(ev.prompt, "\\u0000");
     core_event_clear(&ev);
     /* lone or mismatched surrogate escapes cannot become UTF-8 */
-    decode_bad("{" REQ ",\"prompt\":\"\\ud800\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\udc00x\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\\u0041\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\"}", "malformed JSON");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud800\"}", "lone UTF-16 high surrogate \\uD800");
+    decode_bad("{" REQ ",\"prompt\":\"\\udc00x\"}", "lone UTF-16 low surrogate \\uDC00");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\\u0041\"}", "lone UTF-16 high surrogate");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\"}", "lone UTF-16 high surrogate");
 }
 
 static void refuses_oversized_and_deep(void **state)

@@ -261,6 +261,100 @@ static void t_when_cannot_act(void **s)
     assert_string_equal(h.last_subject, "k-1");
 }
 
+/* ---- item 4: strings that are not what they seem ---- */
+
+static void expect_refused(const char *body, const char *needle)
+{
+    rec_host h = {0};
+    pb_run_result r = run_decl("", body, &h);
+    if (r.status != PB_SB_ERROR || !strstr(r.err, needle))
+        fail_msg("[%s] gave %s '%s', want an error with '%s'", body, pb_sb_status_name(r.status),
+                 r.err, needle);
+    assert_int_equal(h.calls, 0);
+}
+
+static void t_api_strings_refused(void **s)
+{
+    (void)s;
+    /* NUL bytes used to cut the value silently */
+    expect_refused("custos.revoke_key('k', {reason = 'a\\0b'})", "NUL");
+    expect_refused("custos.set_incident({note = 'seen\\0 hidden'})", "NUL");
+    expect_refused("custos.rollback_model('m', {from = 'v2\\0x', to = 'v1'})", "NUL");
+    expect_refused("custos.rollback_model('m', {to = 'v1\\0x'})", "NUL");
+    expect_refused("custos.notify('webhook', {amount = 1, ['amount\\0x'] = 1000000})", "NUL");
+    expect_refused("custos.notify('webhook', {text = 'a\\0b'})", "NUL");
+    expect_refused("custos.log('info', 'a\\0b')", "NUL");
+    /* lines forged in `playbook test` output and logs */
+    expect_refused("custos.rollback_model('m', {to = 'v1\\nrun other: ok'})", "control");
+    expect_refused("custos.rollback_model('m', {from = 'v2\\r', to = 'v1'})", "control");
+    expect_refused("custos.revoke_key('k', {reason = 'x\\naction 9 done'})", "control");
+    expect_refused("custos.revoke_key('k', {reason = 'x\\u{2028}y'})", "control");
+    expect_refused("custos.revoke_key('k\\u{85}x')", "control");
+    expect_refused("custos.throttle_key('k', {rps = 1, reason = 'x\\u{2029}'})", "control");
+    expect_refused("custos.notify('webhook', {['a\\nb'] = 1})", "control");
+    expect_refused("custos.set_incident({note = 'bell\\7'})", "control");
+    /* not UTF-8: it goes into JSON */
+    expect_refused("custos.revoke_key('k', {reason = 'caf\\xe9'})", "UTF-8");
+    expect_refused("custos.notify('log', {text = '\\xff'})", "UTF-8");
+    /* one JSON name twice */
+    expect_refused("custos.notify('webhook', {[1] = 'a', ['1'] = 'b'})", "twice");
+    /* what is fine stays fine */
+    rec_host h = {0};
+    pb_run_result r = run_decl("",
+                               "custos.set_incident({note = 'line 1\\nline 2\\tend'})\n"
+                               "custos.revoke_key('k', {reason = 'caf\\u{e9} \\u{2603}'})\n"
+                               "custos.notify('webhook', {text = 'a\\nb', n = 1})",
+                               &h);
+    if (r.status != PB_SB_OK)
+        fail_msg("%s", r.err);
+    assert_int_equal(h.calls, 3);
+    assert_non_null(strstr(h.last_params, "\"text\":\"a\\nb\""));
+}
+
+static void expect_incident_refused(const char *json, size_t len, const char *needle)
+{
+    pb_incident inc;
+    char err[512] = "";
+    int rc = pb_incident_parse(&inc, json, len, err, sizeof err);
+    pb_incident_free(&inc);
+    print_message("  %s\n", err);
+    if (rc != -1)
+        fail_msg("accepted: %.*s", (int)len, json);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' lacks '%s'", err, needle);
+}
+#define INC_REFUSED(lit, needle) expect_incident_refused(lit, sizeof lit - 1, needle)
+
+static void t_incident_files_meet_the_decoder_rules(void **s)
+{
+    (void)s;
+#define HEAD "{\"incident_id\":\"i\",\"type\":\"extraction\","
+    /* \u0000 cut api_key_id to another key */
+    INC_REFUSED(HEAD "\"severity\":\"high\",\"api_key_id\":\"key-a\\u0000ttacker\"}", "\\u0000");
+    /* a second severity used to win */
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"severity\":\"critical\"}", "duplicate key");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"evidence\":{\"n\":1,\"n\":2}}", "duplicate key");
+    INC_REFUSED(HEAD "\"severity\":\"low\"} trailing", "trailing data");
+    INC_REFUSED(HEAD "\"severity\":\"low\"}{}", "trailing data");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"summary\":\"\xff\"}", "invalid UTF-8");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"api_key_id\":\"k\xc2\x85x\"}", "control character");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"model\":\"m\\u2028x\"}", "control character");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"api_key_id\":\"k\\nx\"}", "control character");
+    /* item 10: a lone surrogate is said as such */
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"summary\":\"\\ud800\"}", "high surrogate");
+    INC_REFUSED(HEAD "\"severity\":\"low\",\"summary\":\"\\udc00\"}", "low surrogate");
+#undef HEAD
+    /* a good one, a summary with a newline and a surrogate pair included */
+    const char *good = "{\"incident_id\":\"i\",\"type\":\"probing\",\"severity\":\"medium\","
+                       "\"api_key_id\":\"k-1\",\"summary\":\"two\\nlines \\ud83d\\ude00\"}";
+    pb_incident inc;
+    char err[512];
+    if (pb_incident_parse(&inc, good, strlen(good), err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(inc.api_key_id, "k-1");
+    pb_incident_free(&inc);
+}
+
 int main(void)
 {
     core_log_set_level(CORE_LOG_ERROR);
@@ -269,6 +363,8 @@ int main(void)
         cmocka_unit_test(t_table_shift_and_sort_capped),
         cmocka_unit_test(t_long_c_calls_meet_the_deadline),
         cmocka_unit_test(t_when_cannot_act),
+        cmocka_unit_test(t_api_strings_refused),
+        cmocka_unit_test(t_incident_files_meet_the_decoder_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
