@@ -14,6 +14,7 @@
 #define RO_MAX_DEPTH 16
 #define JSON_MAX_DEPTH 8
 #define JSON_MAX_ITEMS 4096
+#define NOTIFY_MAX_BYTES 65536
 #define TTL_MAX_S (30LL * 24 * 3600)
 
 typedef struct {
@@ -166,27 +167,58 @@ static void check_text(lua_State *L, const char *s, size_t n, const char *fn, co
 
 /* ---- Lua values to JSON (notify payloads) ---- */
 
+/* The bytes s takes as a JSON string, quotes and escapes included. */
+static size_t json_str_bytes(const char *s, size_t n)
+{
+    size_t b = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        b += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+                     c == '\t' ? 2 : c < 0x20 ? 6 : 1;
+    }
+    return b;
+}
+
+/* Counts add bytes of JSON text against the limit while the tree is built:
+ * a table holding one large string a thousand times must stop at the
+ * limit, not after copying it a thousand times with the host's allocator. */
+static void json_charge(lua_State *L, size_t *bytes, size_t add, const char *fn)
+{
+    *bytes += add;
+    if (*bytes > NOTIFY_MAX_BYTES)
+        luaL_error(L, "custos.%s: the message is larger than %d KiB", fn,
+                   NOTIFY_MAX_BYTES / 1024);
+}
+
 /* Adds the Lua value at idx to parent (under key for an object). A table's
  * node is attached before it is filled, so that when a check raises, the
- * whole tree hangs from the root that api_ctx.pending owns: nothing leaks. */
+ * whole tree hangs from the root that api_ctx.pending owns: nothing leaks.
+ * *bytes counts the JSON text built so far (separators and keys included)
+ * and raises past NOTIFY_MAX_BYTES before the value is copied. */
 static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int depth, int *items,
-                     const char *fn)
+                     size_t *bytes, const char *fn)
 {
     idx = lua_absindex(L, idx);
     if (++*items > JSON_MAX_ITEMS)
         luaL_error(L, "custos.%s: the table has more than %d values", fn, JSON_MAX_ITEMS);
+    /* the separator, and the key with its colon */
+    json_charge(L, bytes, 1 + (key && !cJSON_IsArray(parent) ? json_str_bytes(key, strlen(key)) + 1
+                                                             : 0), fn);
     cJSON *v = NULL;
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
+        json_charge(L, bytes, 4, fn);
         v = cJSON_CreateNull();
         break;
     case LUA_TBOOLEAN:
+        json_charge(L, bytes, 5, fn);
         v = cJSON_CreateBool(lua_toboolean(L, idx));
         break;
     case LUA_TNUMBER: {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
             luaL_error(L, "custos.%s: numbers must be finite", fn);
+        json_charge(L, bytes, 24, fn); /* the longest a double prints */
         v = cJSON_CreateNumber(d);
         break;
     }
@@ -194,6 +226,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
         size_t sl;
         const char *str = lua_tolstring(L, idx, &sl);
         check_text(L, str, sl, fn, "a string value", TEXT_FREE);
+        json_charge(L, bytes, json_str_bytes(str, sl), fn);
         v = cJSON_CreateString(str);
         break;
     }
@@ -202,6 +235,8 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
     default:
         luaL_error(L, "custos.%s: a %s cannot be sent", fn, luaL_typename(L, idx));
     }
+    if (!v && lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "custos.%s: out of memory", fn);
     if (v) {
         if (cJSON_IsArray(parent))
             cJSON_AddItemToArray(parent, v);
@@ -211,6 +246,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
     }
     if (depth >= JSON_MAX_DEPTH)
         luaL_error(L, "custos.%s: tables nested deeper than %d", fn, JSON_MAX_DEPTH);
+    json_charge(L, bytes, 2, fn); /* the brackets */
     luaL_checkstack(L, 6, "table too deep");
     /* A read-only proxy (incident data) is sent as its data. */
     int t = idx;
@@ -242,7 +278,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
     if (array) {
         for (lua_Unsigned i = 1; i <= n; i++) {
             lua_rawgeti(L, t, (lua_Integer)i);
-            add_json(L, -1, v, NULL, depth + 1, items, fn);
+            add_json(L, -1, v, NULL, depth + 1, items, bytes, fn);
             lua_pop(L, 1);
         }
     } else {
@@ -269,7 +305,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
             if (cJSON_GetObjectItemCaseSensitive(v, k))
                 luaL_error(L, "custos.%s: the key '%s' is given twice (as a number and as a "
                               "string)", fn, k);
-            add_json(L, -1, v, k, depth + 1, items, fn);
+            add_json(L, -1, v, k, depth + 1, items, bytes, fn);
             lua_pop(L, 1);
         }
     }
@@ -523,15 +559,13 @@ static int l_notify(lua_State *L)
     if (lua_gettop(L) > 2)
         return luaL_error(L, "custos.notify: takes 2 arguments");
     int items = 0;
+    size_t bytes = 0;
     cJSON *p = cJSON_CreateObject();
+    if (!p)
+        return luaL_error(L, "custos.notify: out of memory");
     c->pending = p;
     cJSON_AddStringToObject(p, "target", target);
-    add_json(L, 2, p, "message", 0, &items, "notify");
-    char *text = cJSON_PrintUnformatted(p);
-    size_t tl = text ? strlen(text) : 0;
-    free(text);
-    if (tl > 65536)
-        return luaL_error(L, "custos.notify: the message is larger than 64 KiB");
+    add_json(L, 2, p, "message", 0, &items, &bytes, "notify");
     c->pending = NULL;
     return submit(L, c, PB_K_NOTIFY, target, p, 0, false);
 }

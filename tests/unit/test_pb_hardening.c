@@ -5,6 +5,7 @@
  * the test (naming the probe) instead of hanging ctest. */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -355,6 +356,66 @@ static void t_incident_files_meet_the_decoder_rules(void **s)
     pb_incident_free(&inc);
 }
 
+/* ---- item 2: host copies count against the limit while they are built ---- */
+
+/* cJSON's allocations, counted (malloc_usable_size, so that a buffer freed
+ * with plain free() cannot make the count wrong by more than itself). */
+static size_t g_cj_now, g_cj_peak;
+static void *cj_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        g_cj_now += malloc_usable_size(p);
+        if (g_cj_now > g_cj_peak)
+            g_cj_peak = g_cj_now;
+    }
+    return p;
+}
+static void cj_free(void *p)
+{
+    if (p) {
+        size_t u = malloc_usable_size(p);
+        g_cj_now = u > g_cj_now ? 0 : g_cj_now - u;
+    }
+    free(p);
+}
+
+static void t_notify_counts_while_building(void **s)
+{
+    (void)s;
+    cJSON_Hooks hooks = {.malloc_fn = cj_malloc, .free_fn = cj_free};
+    cJSON_InitHooks(&hooks);
+    static const char *const bombs[] = {
+        /* 200 references to one 1 MiB string: 200 MiB of copies before */
+        "local big = string.rep('x', 1 << 20)\nlocal t = {}\n"
+        "for i = 1, 200 do t[i] = big end\ncustos.notify('webhook', t)",
+        /* the same under keys, and escapes that grow when printed */
+        "local big = string.rep('\"', 1 << 19)\nlocal t = {}\n"
+        "for i = 1, 200 do t['k' .. i] = big end\ncustos.notify('log', {nested = t})",
+    };
+    for (size_t i = 0; i < sizeof bombs / sizeof bombs[0]; i++) {
+        g_cj_now = g_cj_peak = 0;
+        rec_host h = {0};
+        pb_run_result r = run_decl("", bombs[i], &h);
+        print_message("  %s: %s; cJSON peak %zu bytes\n", pb_sb_status_name(r.status), r.err,
+                      g_cj_peak);
+        assert_int_equal(r.status, PB_SB_ERROR);
+        assert_non_null(strstr(r.err, "larger than 64 KiB"));
+        assert_int_equal(h.calls, 0);
+        /* stopped at the limit: what was built stays near it */
+        assert_true(g_cj_peak < (4u << 20));
+    }
+    /* a message up to the limit goes through */
+    g_cj_now = g_cj_peak = 0;
+    rec_host h = {0};
+    pb_run_result r = run_decl("", "custos.notify('webhook', {text = string.rep('y', 60000)})",
+                               &h);
+    cJSON_InitHooks(NULL);
+    if (r.status != PB_SB_OK)
+        fail_msg("%s", r.err);
+    assert_int_equal(h.calls, 1);
+}
+
 int main(void)
 {
     core_log_set_level(CORE_LOG_ERROR);
@@ -365,6 +426,7 @@ int main(void)
         cmocka_unit_test(t_when_cannot_act),
         cmocka_unit_test(t_api_strings_refused),
         cmocka_unit_test(t_incident_files_meet_the_decoder_rules),
+        cmocka_unit_test(t_notify_counts_while_building),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
