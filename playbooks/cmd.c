@@ -72,7 +72,9 @@ static void playbook_usage(FILE *out)
             "apply   handles one incident as the daemon does: actions are recorded and\n"
             "        executed through the configured effectors.\n"
             "serve   the live playbooks alone: incidents as JSON lines on stdin, timers\n"
-            "        (approval expiry, auto-revert), reload on SIGHUP or NOTIFY.\n");
+            "        (approval expiry, auto-revert), reload on SIGHUP or NOTIFY. A run that\n"
+            "        overstays its deadline by the margin is abandoned (logged, counted, a\n"
+            "        new worker takes over); SIGTERM then exits 4 within the grace period.\n");
 }
 
 static void print_actions(const cJSON *acts, bool json, FILE *out)
@@ -346,7 +348,13 @@ static int playbook_serve(core_config *cfg, bool exit_on_eof)
     while (!core_stop && !exit_on_eof)
         pause();
     g_live = NULL;
-    pb_live_stop(pl);
+    if (pb_live_stop(pl)) {
+        /* a playbook thread may still be running: no exit handlers */
+        core_log(CORE_LOG_ERROR, "playbooks", "exiting with an abandoned playbook run",
+                 "exit_status=%d", CORE_EXIT_ABANDONED);
+        fflush(NULL);
+        _exit(CORE_EXIT_ABANDONED);
+    }
     return CORE_EXIT_OK;
 }
 

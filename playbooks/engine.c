@@ -432,7 +432,11 @@ static void run_all(pb_engine *e, pb_incident *inc)
         if (!pb_playbook_wants(pb, inc))
             continue;
         pb_run_result r;
+        if (e->o.on_run)
+            e->o.on_run(e->o.on_run_ud, pb->name, inc->id, true);
         pb_run(pb, inc, &host, &e->lim, (int)e->o.cfg->pb_max_actions_per_run, &r);
+        if (e->o.on_run)
+            e->o.on_run(e->o.on_run_ud, pb->name, inc->id, false);
         e->st.runs++;
         e->st.failed[r.status]++;
         pb_metric_run(r.status);

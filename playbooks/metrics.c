@@ -34,7 +34,11 @@ void pb_metrics_render(FILE *out)
         [PB_M_EXPIRED] = {"custos_playbook_approvals_expired_total", "approvals that expired"},
         [PB_M_REVERTED] = {"custos_playbook_reverts_total", "ttl auto-reverts started"},
         [PB_M_DROPPED] = {"custos_playbook_incidents_dropped_total",
-                          "incidents dropped (queue full, or stopping without a database)"},
+                          "incidents dropped (queue full, stopping without a database, or no "
+                          "worker left)"},
+        [PB_M_ABANDONED] = {"custos_playbook_runs_abandoned_total",
+                            "runs that overstayed their deadline by the margin: their worker "
+                            "was abandoned and replaced"},
     };
     fprintf(out, "# HELP custos_playbook_runs_total playbook runs by outcome\n"
                  "# TYPE custos_playbook_runs_total counter\n");
