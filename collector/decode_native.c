@@ -24,6 +24,10 @@
 #include "collector/decode.h"
 
 #define MAX_DEPTH 32
+/* Event times are accepted from 1970-01-01 up to (not including)
+ * 2100-01-01T00:00:00Z: a time far ahead would move the analytics' clock
+ * (README, "Event schema"). */
+#define TS_MAX_S INT64_C(4102444800)
 
 static const coll_decoder g_decoders[] = {
     {"native", coll_decode_native},
@@ -983,6 +987,26 @@ static bool put_number_text(jbuf *b, const unsigned char *q, const unsigned char
     return true;
 }
 
+/* The significant digits of the mantissa of the number text q..e (leading
+ * zeros and the exponent not counted). Past 15 a double cannot hold every
+ * such number (1234567890123456789 would be stored as ...800), so the
+ * text is kept as written: JSON readers that keep numbers exactly
+ * (PostgreSQL's jsonb, for one) then see the sender's value. */
+static int significant_digits(const unsigned char *q, const unsigned char *e)
+{
+    int n = 0;
+    bool lead = true;
+    for (const unsigned char *p = q; p < e && *p != 'e' && *p != 'E'; p++) {
+        if (!is_digit(*p))
+            continue;
+        if (lead && *p == '0')
+            continue;
+        lead = false;
+        n++;
+    }
+    return n;
+}
+
 /* ---- the decoded event ---- */
 
 /* What decoding needs besides the event: the parsed fields and a buffer for
@@ -1058,6 +1082,8 @@ static const unsigned char *emit_value(decoder *D, jbuf *b, const unsigned char 
         p = scan_number(q, end, &v.d);
         if (isnan(v.d))
             b->oom = true;
+        else if (significant_digits(q, p) > 15)
+            jb_put(b, (const char *)q, (size_t)(p - q)); /* a double would round it */
         else if (!put_number_text(b, q, p, v.d))
             jb_number(b, v.d);
         return p;
@@ -1267,14 +1293,22 @@ static int get_ts(decoder *D, core_event *ev)
                              n < 64 ? (int)n : 64, s);
         if (ev->ts_us < 0)
             return core_errf(D->err, D->errlen, "field ts is before 1970-01-01");
+        if (ev->ts_us >= TS_MAX_S * 1000000)
+            return core_errf(D->err, D->errlen,
+                             "field ts \"%.*s\" is not before 2100-01-01T00:00:00Z (event times "
+                             "are accepted from 1970 to 2099)",
+                             n < 64 ? (int)n : 64, s);
         return 0;
     }
     if (v->type == J_NUM) {
         double d = v->d;
-        if (!(d >= 0 && d <= 253402300799.0))
+        if (!(d >= 0 && d < (double)TS_MAX_S))
             return core_errf(D->err, D->errlen,
-                             "field ts %g is outside 0..253402300799 epoch seconds", d);
+                             "field ts %g is outside 0..4102444799 epoch seconds (1970 to 2099)",
+                             d);
         ev->ts_us = llround(d * 1e6);
+        if (ev->ts_us >= TS_MAX_S * 1000000)
+            ev->ts_us = TS_MAX_S * 1000000 - 1;
         return 0;
     }
     return core_errf(D->err, D->errlen,
