@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "core/config.h"
 
 extern char **environ;
@@ -402,7 +404,8 @@ static void dsn_password_masked_uri(void **state)
          "postgresql://u:****@db/custos?password=****"},
         {"postgresql://u@db:5432/custos", "postgresql://u@db:5432/custos"},
         {"postgresql://db:5432/custos", "postgresql://db:5432/custos"},
-        {"postgresql://u:p@x@db/custos", "postgresql://u:****@db/custos"},
+        /* libpq takes the first '@': password "p", host "x@db" */
+        {"postgresql://u:p@x@db/custos", "postgresql://u:****@x@db/custos"},
         {"postgresql://u:pw@db/custos?password=ab", "postgresql://u:****@db/custos?password=****"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -528,6 +531,60 @@ static void misspelled_environment_is_an_error(void **state)
     core_config_free(&cfg);
 }
 
+/* Issue 13: every secret keyword libpq knows, in every form libpq reads,
+ * checked with libpq's own parser: the masked string parses, every secret
+ * in it is "****" and every other option is what it was. */
+static void dsn_secrets_masked_per_libpq(void **state)
+{
+    (void)state;
+    static const char *const dsns[] = {
+        "host=db sslpassword=hunter2-ssl dbname=x",
+        "host=db password=hunter2\\ with\\ spaces user=u",
+        "host=db password=hun\\'ter2 user=u",
+        "host=db password='hunter2 q\\'d' sslpassword = 'hunter2-b' user=u",
+        "password=hunter2-first sslmode=disable",
+        "postgresql://u:hunter2-uri@db:5432/custos?sslpassword=hunter2-q&sslmode=require",
+        "postgresql://db/custos?pass%77ord=hunter2-enc&user=u",
+        "postgres://u:hunter2%40x@db/custos",
+        "postgresql://u:hunter2-p@x@db/custos",
+        "host=db dbname=x",
+    };
+    char buf[1024];
+    for (size_t i = 0; i < sizeof dsns / sizeof dsns[0]; i++) {
+        const char *m = core_config_mask_dsn(dsns[i], buf, sizeof buf);
+        print_message("  %s\n  -> %s\n", dsns[i], m);
+        if (strstr(m, "hunter2"))
+            fail_msg("a secret shows: %s -> %s", dsns[i], m);
+        char *e1 = NULL, *e2 = NULL;
+        PQconninfoOption *orig = PQconninfoParse(dsns[i], &e1);
+        PQconninfoOption *back = PQconninfoParse(m, &e2);
+        if (!orig || !back)
+            fail_msg("libpq cannot read %s: %s", orig ? m : dsns[i], orig ? e2 : e1);
+        for (PQconninfoOption *a = orig; a->keyword; a++) {
+            PQconninfoOption *b = back;
+            while (b->keyword && strcmp(b->keyword, a->keyword) != 0)
+                b++;
+            assert_non_null(b->keyword);
+            bool secret = a->dispchar && a->dispchar[0] == '*';
+            if (secret && a->val && *a->val) {
+                assert_non_null(b->val);
+                assert_string_equal(b->val, "****");
+            } else if (!secret) {
+                if ((a->val == NULL) != (b->val == NULL) ||
+                    (a->val && strcmp(a->val, b->val) != 0))
+                    fail_msg("%s: '%s' became '%s'", a->keyword, a->val ? a->val : "(null)",
+                             b->val ? b->val : "(null)");
+            }
+        }
+        PQconninfoFree(orig);
+        PQconninfoFree(back);
+    }
+    /* what libpq cannot read is not shown at all */
+    const char *m = core_config_mask_dsn("host=db password hunter2", buf, sizeof buf);
+    assert_null(strstr(m, "hunter2"));
+    assert_non_null(strstr(m, "not a valid libpq connection string"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +601,7 @@ int main(void)
         cmocka_unit_test_setup(print_masks_secrets, setup),
         cmocka_unit_test_setup(file_refusals_name_the_source, setup),
         cmocka_unit_test_setup(misspelled_environment_is_an_error, setup),
+        cmocka_unit_test_setup(dsn_secrets_masked_per_libpq, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
