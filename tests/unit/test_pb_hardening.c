@@ -416,6 +416,23 @@ static void t_notify_counts_while_building(void **s)
     assert_int_equal(h.calls, 1);
 }
 
+/* ---- item 10: clearer errors ---- */
+
+static void t_directory_as_playbook_file(void **s)
+{
+    (void)s;
+    char dir[] = "/tmp/custos-pb-dir.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pb_playbook pb;
+    char err[512] = "";
+    assert_int_equal(pb_playbook_load_file(&pb, dir, &LIMITS, err, sizeof err), -1);
+    pb_playbook_free(&pb);
+    rmdir(dir);
+    print_message("  %s\n", err);
+    assert_non_null(strstr(err, dir));
+    assert_non_null(strstr(err, "is a directory"));
+}
+
 int main(void)
 {
     core_log_set_level(CORE_LOG_ERROR);
@@ -427,6 +444,7 @@ int main(void)
         cmocka_unit_test(t_api_strings_refused),
         cmocka_unit_test(t_incident_files_meet_the_decoder_rules),
         cmocka_unit_test(t_notify_counts_while_building),
+        cmocka_unit_test(t_directory_as_playbook_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
