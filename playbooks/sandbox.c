@@ -92,17 +92,13 @@ static void note_where(lua_State *L, pb_sb *sb)
 }
 
 /* Counts instructions and watches the clock; once the run is killed it
- * raises before every instruction, so no pcall in the script can resume.
- * It also runs at every function call: a C function that works long (a
- * pattern or a shift just under its cap, string.upper of a large string)
- * then costs at most one call past the deadline, where between two count
- * ticks a loop could make a thousand such calls. */
+ * raises before every instruction, so no pcall in the script can resume. */
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
+    (void)ar;
     pb_sb *sb = sb_of(L);
     if (sb->kill == PB_SB_OK) {
-        if (ar->event == LUA_HOOKCOUNT)
-            sb->instructions += HOOK_EVERY;
+        sb->instructions += HOOK_EVERY;
         if (sb->instructions > sb->max_instructions) {
             sb->kill = PB_SB_INSTRUCTIONS;
             snprintf(sb->killmsg, sizeof sb->killmsg, "instruction limit of %llu passed",
@@ -118,10 +114,25 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
         sb->switched = true;
         if (!sb->where[0])
             note_where(L, sb);
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
     lua_error(L);
+}
+
+/* The clock before a library function that may work long in C (a large
+ * string.upper, a capped shift): between two count ticks a loop could make
+ * a thousand such calls, each of them now costs at most itself past the
+ * deadline. Raises the kill when the run is (or now becomes) killed. */
+static void sb_clock(lua_State *L)
+{
+    pb_sb *sb = sb_of(L);
+    if (sb->kill == PB_SB_OK && core_mono_us() > sb->deadline) {
+        sb->kill = PB_SB_DEADLINE;
+        snprintf(sb->killmsg, sizeof sb->killmsg, "deadline passed");
+        note_where(L, sb);
+    }
+    pb_sb_check(L);
 }
 
 void pb_sb_check(lua_State *L)
@@ -131,7 +142,7 @@ void pb_sb_check(lua_State *L)
         return;
     if (!sb->switched) {
         sb->switched = true;
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
     lua_error(L);
@@ -147,7 +158,7 @@ int pb_sb_block(lua_State *L, const char *msg)
     }
     if (!sb->switched) {
         sb->switched = true;
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
     return lua_error(L);
@@ -210,9 +221,11 @@ static int safe_xpcall(lua_State *L)
     return 2;
 }
 
-/* Calls the original standard function (upvalue 1) with the arguments. */
+/* Calls the original standard function (upvalue 1) with the arguments,
+ * after a look at the clock. */
 static int call_original(lua_State *L)
 {
+    sb_clock(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -373,6 +386,36 @@ static int guard_sort(lua_State *L)
     return call_original(L);
 }
 
+/* Wraps every C function of library lib not named in skip with
+ * call_original, so that it looks at the clock first. */
+static void wrap_all(lua_State *L, const char *lib, const char *const skip[])
+{
+    lua_getglobal(L, lib);
+    int t = lua_gettop(L);
+    lua_newtable(L); /* the wrapped ones, set after the walk */
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        bool skipped = lua_type(L, -2) != LUA_TSTRING || !lua_iscfunction(L, -1);
+        for (int i = 0; !skipped && skip[i]; i++)
+            skipped = strcmp(lua_tostring(L, -2), skip[i]) == 0;
+        if (skipped) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushcclosure(L, call_original, 1);
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t + 1);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, t + 1)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t);
+    }
+    lua_pop(L, 2);
+}
+
 static void wrap(lua_State *L, const char *lib, const char *fn, lua_CFunction guard)
 {
     lua_getglobal(L, lib);
@@ -432,6 +475,12 @@ static int setup(lua_State *L)
     wrap(L, "table", "insert", guard_insert);
     wrap(L, "table", "remove", guard_remove);
     wrap(L, "table", "sort", guard_sort);
+    static const char *const string_own[] = {"find", "match", "gmatch", "gsub", "rep", NULL};
+    static const char *const table_own[] = {"move", "insert", "remove", "sort", NULL};
+    static const char *const none[] = {NULL};
+    wrap_all(L, "string", string_own);
+    wrap_all(L, "table", table_own);
+    wrap_all(L, "utf8", none);
 
     lua_pushstring(L, "playbook run killed by the sandbox");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &KILL_KEY);
@@ -480,7 +529,7 @@ pb_sb *pb_sb_new(const pb_sb_limits *lim, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the sandbox: %s", sb->killmsg);
         goto error;
     }
-    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_EVERY);
+    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_EVERY);
     return sb;
 error:
     pb_sb_free(sb);
