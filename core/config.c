@@ -229,6 +229,9 @@ static const setting g_settings[] = {
      true, "first back-off between retries (doubling)"},
     {"effectors", "retry_max_ms", T_MS, OFF(fx_retry_max_ms), "5s", 1, 600000, NULL, false, true,
      "back-off cap between retries"},
+    {"effectors", "max_wait_ms", T_MS, OFF(fx_max_wait_ms), "15s", 100, 3600000, NULL, false,
+     true, "time one effector may spend on one action, retries included: no attempt starts "
+     "past it (each attempt is also bounded by control_timeout_ms or webhook_timeout_ms)"},
 
     {"security", "lua_max_bytes", T_BYTES, OFF(sec_lua_max_bytes), "16MiB", 64 << 10, 1 << 30,
      NULL, false, true, "memory one playbook run may hold (the Lua state included)"},

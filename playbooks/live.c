@@ -380,6 +380,7 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
     pl->cur = worker_start(pl, err, errlen);
     if (!pl->cur)
         goto error;
+    pb_fx_warn_unconfigured(cfg);
     if (pthread_create(&pl->watch, NULL, watchdog, pl) != 0) {
         snprintf(err, errlen, "cannot start the playbooks watchdog");
         goto error;

@@ -36,6 +36,11 @@ void pb_metrics_render(FILE *out)
         [PB_M_DROPPED] = {"custos_playbook_incidents_dropped_total",
                           "incidents dropped (queue full, stopping without a database, or no "
                           "worker left)"},
+        [PB_M_SKIPPED] = {"custos_playbook_actions_skipped_total",
+                          "actions no effector carried out (none configured for them)"},
+        [PB_M_ESCALATION_FAILED] = {"custos_playbook_escalations_failed_total",
+                                    "escalations that reached no one: an action of theirs "
+                                    "failed or was skipped, or no playbook took them"},
         [PB_M_ABANDONED] = {"custos_playbook_runs_abandoned_total",
                             "runs that overstayed their deadline by the margin: their worker "
                             "was abandoned and replaced"},
