@@ -939,10 +939,16 @@ void core_config_print(const core_config *cfg, FILE *out)
             fputs("  ", out);
             fputs(s->key, out);
             fputs(": \"", out);
+            /* YAML double-quoted: a control character is written as an
+             * escape, so that the printed file reads back the same value */
             for (const char *q = v ? v : ""; *q; q++) {
-                if (*q == '"' || *q == '\\')
+                unsigned char ch = (unsigned char)*q;
+                if (ch == '"' || ch == '\\')
                     fputc('\\', out);
-                fputc(*q, out);
+                if (ch < 0x20 || ch == 0x7f)
+                    fprintf(out, "\\x%02x", ch);
+                else
+                    fputc(*q, out);
             }
             fputs("\"", out);
         } else {
