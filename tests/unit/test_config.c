@@ -585,6 +585,27 @@ static void dsn_secrets_masked_per_libpq(void **state)
     assert_non_null(strstr(m, "not a valid libpq connection string"));
 }
 
+/* Found by fuzz_config: a value holding a control character (given as a
+ * YAML escape) printed raw, and the print did not load back. */
+static void print_escapes_control_characters(void **state)
+{
+    (void)state;
+    const char *path = write_file("ctl.yaml", "effectors:\n  webhook_url: \"http://x/\\x01\\ty\"\n");
+    core_config cfg, back;
+    char err[512] = "";
+    if (core_config_load(&cfg, path, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.fx_webhook_url, "http://x/\x01\ty");
+    char *printed = print_config(&cfg);
+    const char *p2 = write_file("ctl-back.yaml", printed);
+    if (core_config_load(&back, p2, err, sizeof err) != 0)
+        fail_msg("the print does not load: %s", err);
+    assert_string_equal(back.fx_webhook_url, "http://x/\x01\ty");
+    free(printed);
+    core_config_free(&cfg);
+    core_config_free(&back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +623,7 @@ int main(void)
         cmocka_unit_test_setup(file_refusals_name_the_source, setup),
         cmocka_unit_test_setup(misspelled_environment_is_an_error, setup),
         cmocka_unit_test_setup(dsn_secrets_masked_per_libpq, setup),
+        cmocka_unit_test_setup(print_escapes_control_characters, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
