@@ -466,6 +466,8 @@ int pb_live_stop(pb_live *pl)
                      "dropped=%zu", n);
     }
     bool stuck = false;
+    for (int i = 0; i < pl->nabandoned; i++)
+        pb_fx_hurry(pl->abandoned[i]->fx); /* should they come back: no retries */
     if (w && w->started) {
         pb_fx_hurry(w->fx);
         if (join_by(w, deadline)) {
