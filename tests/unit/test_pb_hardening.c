@@ -227,6 +227,26 @@ static void t_long_c_calls_meet_the_deadline(void **s)
                 "deadline");
 }
 
+/* The wrapped library functions still name themselves in argument errors. */
+static void t_wrapped_functions_keep_their_names(void **s)
+{
+    (void)s;
+    static const struct { const char *body, *needle; } cases[] = {
+        {"local x = string.upper()", "bad argument #1 to 'upper'"},
+        {"local x = string.rep('x')", "bad argument #2 to 'rep'"},
+        {"local x = ('x'):find({})", "bad argument #1 to 'find'"},
+        {"table.insert(1, 2)", "bad argument #1 to 'insert'"},
+        {"local x = utf8.char(-1)", "bad argument #1 to 'char'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rec_host h = {0};
+        pb_run_result r = run_decl("", cases[i].body, &h);
+        if (r.status != PB_SB_ERROR || !strstr(r.err, cases[i].needle))
+            fail_msg("[%s] gave %s '%s', want '%s'", cases[i].body, pb_sb_status_name(r.status),
+                     r.err, cases[i].needle);
+    }
+}
+
 /* ---- item 3: when() cannot act ---- */
 
 static void t_when_cannot_act(void **s)
@@ -440,6 +460,7 @@ int main(void)
         cmocka_unit_test(t_pattern_plain_flag_only_for_find),
         cmocka_unit_test(t_table_shift_and_sort_capped),
         cmocka_unit_test(t_long_c_calls_meet_the_deadline),
+        cmocka_unit_test(t_wrapped_functions_keep_their_names),
         cmocka_unit_test(t_when_cannot_act),
         cmocka_unit_test(t_api_strings_refused),
         cmocka_unit_test(t_incident_files_meet_the_decoder_rules),
