@@ -337,6 +337,10 @@ static void *run(void *arg)
             if (pthread_cond_timedwait(&al->can_get, &al->mu, &ts) != 0 && !al->head) {
                 pthread_mutex_unlock(&al->mu);
                 an_engine_advance(al->engine);
+                /* what the watermark released in the quiet spell counts too:
+                 * when every event was queued before any was released (the
+                 * start-up hold), nothing else would ever publish it */
+                publish_stats(al);
                 flush_db(al);
                 if (al->rk)
                     rd_kafka_poll(al->rk, 0);
