@@ -939,16 +939,27 @@ void core_config_print(const core_config *cfg, FILE *out)
             fputs("  ", out);
             fputs(s->key, out);
             fputs(": \"", out);
-            /* YAML double-quoted: a control character is written as an
-             * escape, so that the printed file reads back the same value */
-            for (const char *q = v ? v : ""; *q; q++) {
-                unsigned char ch = (unsigned char)*q;
-                if (ch == '"' || ch == '\\')
+            /* YAML double-quoted: what YAML does not take raw (C0, DEL,
+             * C1 and NEL, the line separators, U+FFFE/FFFF) is written as
+             * an escape, so that the printed file reads back the same */
+            for (const unsigned char *q = (const unsigned char *)(v ? v : ""); *q; q++) {
+                if (*q == '"' || *q == '\\') {
                     fputc('\\', out);
-                if (ch < 0x20 || ch == 0x7f)
-                    fprintf(out, "\\x%02x", ch);
-                else
                     fputc(*q, out);
+                } else if (*q < 0x20 || *q == 0x7f) {
+                    fprintf(out, "\\x%02x", *q);
+                } else if (q[0] == 0xC2 && q[1] >= 0x80 && q[1] <= 0x9F) {
+                    fprintf(out, "\\u%04x", q[1]);
+                    q++;
+                } else if (q[0] == 0xE2 && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9)) {
+                    fprintf(out, "\\u%04x", 0x2028 + (q[2] - 0xA8));
+                    q += 2;
+                } else if (q[0] == 0xEF && q[1] == 0xBF && (q[2] == 0xBE || q[2] == 0xBF)) {
+                    fprintf(out, "\\u%04x", 0xFFFE + (q[2] - 0xBE));
+                    q += 2;
+                } else {
+                    fputc(*q, out);
+                }
             }
             fputs("\"", out);
         } else {

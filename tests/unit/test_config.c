@@ -586,11 +586,13 @@ static void dsn_secrets_masked_per_libpq(void **state)
 }
 
 /* Found by fuzz_config: a value holding a control character (given as a
- * YAML escape) printed raw, and the print did not load back. */
+ * YAML escape: C0 first, then C1 such as \x99) printed raw, and the print
+ * did not load back. */
 static void print_escapes_control_characters(void **state)
 {
     (void)state;
-    const char *path = write_file("ctl.yaml", "effectors:\n  webhook_url: \"http://x/\\x01\\ty\"\n");
+    const char *path = write_file("ctl.yaml", "effectors:\n  webhook_url: \"http://x/\\x01\\ty\"\n"
+                                              "  control_topic: \"t\\x99\\x85\\u2028\\u00e9\"\n");
     core_config cfg, back;
     char err[512] = "";
     if (core_config_load(&cfg, path, err, sizeof err) != 0)
@@ -601,6 +603,8 @@ static void print_escapes_control_characters(void **state)
     if (core_config_load(&back, p2, err, sizeof err) != 0)
         fail_msg("the print does not load: %s", err);
     assert_string_equal(back.fx_webhook_url, "http://x/\x01\ty");
+    /* C1 (U+0099), NEL and U+2028 are refused raw by YAML readers too */
+    assert_string_equal(back.fx_control_topic, "t\xc2\x99\xc2\x85\xe2\x80\xa8\xc3\xa9");
     free(printed);
     core_config_free(&cfg);
     core_config_free(&back);
