@@ -47,6 +47,7 @@ struct an_engine {
     size_t nsrc;
     uint64_t seq;
     int64_t now_us;  /* event time of the last observation processed */
+    int64_t jump_us; /* an event far ahead of now_us, waiting for a second one; 0: none */
     int64_t last_tick_min;
     int64_t source_idle_ms;
     int64_t last_new_source_ms; /* live: when a source was last seen for the first time */
@@ -544,12 +545,34 @@ bool an_engine_pop_quantile(an_engine *e, uint64_t th, uint32_t bucket, double q
 
 /* ---- processing ---- */
 
+/* Moves the clock to ts. One event more than key_idle_ms ahead (a sender's
+ * clock gone wrong, or a forged ts) would make every key look idle and be
+ * evicted with its baselines, and every later event late: such a jump is
+ * taken only when a second event confirms it (lands within key_idle_ms of
+ * the first), as resumed traffic after a long pause does. Event time only,
+ * so replay and live agree. */
+static void clock_advance(an_engine *e, int64_t ts)
+{
+    int64_t idle_us = e->cfg->an_key_idle_ms * 1000;
+    if (e->now_us != INT64_MIN && ts - e->now_us > idle_us) {
+        if (e->jump_us && ts >= e->jump_us - idle_us && ts <= e->jump_us + idle_us) {
+            e->now_us = ts;
+            e->jump_us = 0;
+        } else {
+            e->jump_us = ts;
+            e->st.clock_outliers++;
+        }
+        return;
+    }
+    e->now_us = ts;
+}
+
 static void process(an_engine *e, an_obs *o)
 {
     if (o->ts_us < e->now_us)
         e->st.late++;
     else
-        e->now_us = o->ts_us;
+        clock_advance(e, o->ts_us);
     e->st.events++;
     an_key *k = key_get(e, o);
     if (k) {

@@ -200,6 +200,9 @@ typedef struct {
     uint64_t events, late, forced, keys, keys_evicted, alerts, incidents;
     uint64_t alerts_only; /* of alerts: those that opened no incident */
     size_t key_state_bytes;
+    /* events more than analytics.key_idle_ms ahead of the clock that no
+     * second such event confirmed: processed, but the clock stayed */
+    uint64_t clock_outliers;
 } an_engine_stats;
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st);
 

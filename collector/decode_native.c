@@ -24,6 +24,10 @@
 #include "collector/decode.h"
 
 #define MAX_DEPTH 32
+/* Event times are accepted from 1970-01-01 up to (not including)
+ * 2100-01-01T00:00:00Z: a time far ahead would move the analytics' clock
+ * (README, "Event schema"). */
+#define TS_MAX_S INT64_C(4102444800)
 
 static const coll_decoder g_decoders[] = {
     {"native", coll_decode_native},
@@ -148,6 +152,9 @@ static size_t number_len(const unsigned char *s, size_t n)
  * with a bad hex digit ("\u00G1") as U+0000 and so silently cuts the string
  * there, and takes "01" or "1." for numbers. The parser below refuses all of
  * these too; this names the first one. */
+static unsigned hex4(const unsigned char *s);
+static bool hex4_ok(const unsigned char *s);
+
 static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
 {
     /* bytes inside a string that need no look: not a quote, backslash,
@@ -182,6 +189,21 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
                     if (s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
                         return core_errf(err, errlen,
                                     "string holds the NUL character \\u0000 at offset %zu", i);
+                    unsigned cp = hex4(s + i + 2);
+                    if (cp >= 0xDC00 && cp <= 0xDFFF)
+                        return core_errf(err, errlen,
+                                    "lone UTF-16 low surrogate \\u%04X at offset %zu (a low "
+                                    "surrogate must follow a high one)", cp, i);
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        unsigned lo = i + 11 < n && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+                                              hex4_ok(s + i + 8)
+                                          ? hex4(s + i + 8) : 0;
+                        if (lo < 0xDC00 || lo > 0xDFFF)
+                            return core_errf(err, errlen,
+                                        "lone UTF-16 high surrogate \\u%04X at offset %zu (it "
+                                        "must be followed by a \\uDC00-\\uDFFF escape)", cp, i);
+                        i += 6; /* the low half, checked here */
+                    }
                     i += 5;
                 } else if (e && strchr("\"\\/bfnrt", e)) {
                     i++; /* skip the escaped character */
@@ -965,6 +987,26 @@ static bool put_number_text(jbuf *b, const unsigned char *q, const unsigned char
     return true;
 }
 
+/* The significant digits of the mantissa of the number text q..e (leading
+ * zeros and the exponent not counted). Past 15 a double cannot hold every
+ * such number (1234567890123456789 would be stored as ...800), so the
+ * text is kept as written: JSON readers that keep numbers exactly
+ * (PostgreSQL's jsonb, for one) then see the sender's value. */
+static int significant_digits(const unsigned char *q, const unsigned char *e)
+{
+    int n = 0;
+    bool lead = true;
+    for (const unsigned char *p = q; p < e && *p != 'e' && *p != 'E'; p++) {
+        if (!is_digit(*p))
+            continue;
+        if (lead && *p == '0')
+            continue;
+        lead = false;
+        n++;
+    }
+    return n;
+}
+
 /* ---- the decoded event ---- */
 
 /* What decoding needs besides the event: the parsed fields and a buffer for
@@ -1040,6 +1082,8 @@ static const unsigned char *emit_value(decoder *D, jbuf *b, const unsigned char 
         p = scan_number(q, end, &v.d);
         if (isnan(v.d))
             b->oom = true;
+        else if (significant_digits(q, p) > 15)
+            jb_put(b, (const char *)q, (size_t)(p - q)); /* a double would round it */
         else if (!put_number_text(b, q, p, v.d))
             jb_number(b, v.d);
         return p;
@@ -1066,13 +1110,9 @@ static int get_json(decoder *D, core_event *ev, const jval *v, const char *field
     return rc;
 }
 
-static bool has_control(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return true;
-    return false;
-}
+/* C0, DEL, C1 and U+2028/2029: an identifier holding one would reach logs
+ * and terminals as a line break or an escape. */
+static bool has_control(const char *s, size_t n) { return core_text_control_at(s, n) >= 0; }
 
 /* An identifier-like string: non-empty, bounded, no control characters. */
 static int get_ident(decoder *D, core_event *ev, int k, size_t max, const char **out)
@@ -1253,14 +1293,22 @@ static int get_ts(decoder *D, core_event *ev)
                              n < 64 ? (int)n : 64, s);
         if (ev->ts_us < 0)
             return core_errf(D->err, D->errlen, "field ts is before 1970-01-01");
+        if (ev->ts_us >= TS_MAX_S * 1000000)
+            return core_errf(D->err, D->errlen,
+                             "field ts \"%.*s\" is not before 2100-01-01T00:00:00Z (event times "
+                             "are accepted from 1970 to 2099)",
+                             n < 64 ? (int)n : 64, s);
         return 0;
     }
     if (v->type == J_NUM) {
         double d = v->d;
-        if (!(d >= 0 && d <= 253402300799.0))
+        if (!(d >= 0 && d < (double)TS_MAX_S))
             return core_errf(D->err, D->errlen,
-                             "field ts %g is outside 0..253402300799 epoch seconds", d);
+                             "field ts %g is outside 0..4102444799 epoch seconds (1970 to 2099)",
+                             d);
         ev->ts_us = llround(d * 1e6);
+        if (ev->ts_us >= TS_MAX_S * 1000000)
+            ev->ts_us = TS_MAX_S * 1000000 - 1;
         return 0;
     }
     return core_errf(D->err, D->errlen,
@@ -1374,6 +1422,45 @@ static void explain_refusal(const unsigned char *s, size_t len, char *err, size_
         core_errf(err, errlen, "malformed JSON");
 done:
     cJSON_Delete(root);
+}
+
+int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen)
+{
+    const unsigned char *s = buf, *end = s + len, *p;
+    if (len == 0)
+        return core_errf(err, errlen, "empty");
+    long bad = core_utf8_invalid_at(s, len);
+    if (bad >= 0)
+        return core_errf(err, errlen, "invalid UTF-8 at offset %ld", bad);
+    parser P;
+    P.end = end;
+    P.keys = P.keys_local;
+    P.n_keys = 0;
+    P.cap_keys = KEYS_LOCAL;
+    jb_init(&P.kbuf);
+    P.oom = P.tree_err = false;
+    P.err = err;
+    P.errlen = errlen;
+    for (int k = 0; k < F_N; k++)
+        P.f[k].type = J_NULL;
+    p = s;
+    if (len >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    p = skip_ws(p, end);
+    jval root;
+    const unsigned char *after = p < end && *p == '{' ? parse_container(&P, p, 0, -1, &root) : NULL;
+    if (after)
+        after = skip_ws(after, end);
+    if (P.keys != P.keys_local)
+        free(P.keys);
+    jb_free(&P.kbuf);
+    if (P.oom)
+        return core_errf(err, errlen, "out of memory");
+    if (after != end) {
+        explain_refusal(s, len, err, errlen);
+        return -1;
+    }
+    return P.tree_err ? -1 : 0;
 }
 
 int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core_event *ev,

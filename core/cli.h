@@ -10,7 +10,13 @@
 typedef int (*core_cmd_fn)(int argc, char **argv);
 
 /* Exit codes shared by every subcommand. */
-enum { CORE_EXIT_OK = 0, CORE_EXIT_FAIL = 1, CORE_EXIT_USAGE = 2, CORE_EXIT_CONFIG = 3 };
+enum {
+    CORE_EXIT_OK = 0,
+    CORE_EXIT_FAIL = 1,
+    CORE_EXIT_USAGE = 2,
+    CORE_EXIT_CONFIG = 3,
+    CORE_EXIT_ABANDONED = 4, /* stopped, but a playbook run had to be abandoned */
+};
 
 /* Loads the config (path may be NULL: then $CUSTOS_CONFIG, then built-in
  * defaults) and applies the log level, with log_level_override (may be NULL)

@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <libpq-fe.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 typedef enum { T_STR, T_INT, T_BYTES, T_MS, T_ENUM } ctype;
@@ -235,6 +238,9 @@ static const setting g_settings[] = {
      true, "first back-off between retries (doubling)"},
     {"effectors", "retry_max_ms", T_MS, OFF(fx_retry_max_ms), "5s", 1, 600000, NULL, false, true,
      "back-off cap between retries"},
+    {"effectors", "max_wait_ms", T_MS, OFF(fx_max_wait_ms), "15s", 100, 3600000, NULL, false,
+     true, "time one effector may spend on one action, retries included: no attempt starts "
+     "past it (each attempt is also bounded by control_timeout_ms or webhook_timeout_ms)"},
 
     {"security", "lua_max_bytes", T_BYTES, OFF(sec_lua_max_bytes), "16MiB", 64 << 10, 1 << 30,
      NULL, false, true, "memory one playbook run may hold (the Lua state included)"},
@@ -401,10 +407,17 @@ int core_config_set(core_config *cfg, const char *section, const char *key, cons
     return 0;
 }
 
-/* Parses the YAML file: a mapping of section -> mapping of key -> scalar (a
- * sequence of scalars is joined with commas, for lists such as topics). */
+/* Parses the YAML file: one document, a mapping of section -> mapping of
+ * key -> scalar (a sequence of scalars is joined with commas, for lists
+ * such as topics). A section or a key given twice is an error, as is a
+ * second document: the file means one thing. */
 static int load_yaml(core_config *cfg, const char *path, char *err, size_t errlen)
 {
+    struct stat stt;
+    if (stat(path, &stt) == 0 && S_ISDIR(stt.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -414,10 +427,15 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
     yaml_event_t ev;
     int rc = -1;
     int depth = 0; /* 1 = root mapping, 2 = section mapping */
+    int docs = 0;
     char section[128] = "", key[128] = "";
     bool have_key = false;
     char *seqbuf = NULL;
     size_t seqline = 0;
+    /* where each setting and section was first given, for duplicates */
+    size_t set_line[NSETTINGS];
+    memset(set_line, 0, sizeof set_line);
+    char seen_sections[1024] = ",";
 
     yaml_parser_initialize(&p);
     yaml_parser_set_input_file(&p, f);
@@ -434,6 +452,13 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
             break;
         }
         switch (t) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1) {
+                snprintf(err, errlen, "%s:%zu: a second YAML document: the file must hold one "
+                                      "mapping of sections", path, line);
+                goto fail_ev;
+            }
+            break;
         case YAML_MAPPING_START_EVENT:
             if (depth == 0) {
                 depth = 1;
@@ -452,18 +477,30 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                 section[0] = '\0';
             break;
         case YAML_SEQUENCE_START_EVENT:
+            if (seqbuf) {
+                snprintf(err, errlen, "%s:%zu: key %s.%s: a list inside a list is not allowed "
+                                      "(give the values as one flat list)", path, line, section,
+                         key);
+                goto fail_ev;
+            }
             if (depth != 2 || !have_key) {
                 snprintf(err, errlen, "%s:%zu: a list is only allowed as a setting's value", path,
                          line);
                 goto fail_ev;
             }
             seqbuf = strdup("");
+            if (!seqbuf) {
+                snprintf(err, errlen, "%s:%zu: out of memory", path, line);
+                goto fail_ev;
+            }
             seqline = line;
             break;
         case YAML_SEQUENCE_END_EVENT: {
             char why[512];
-            if (core_config_set(cfg, section, key, seqbuf, why, sizeof why) < 0) {
-                snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, seqline, section, key, why);
+            const setting *s = find_setting(section, key);
+            if (!s || !seqbuf || apply(cfg, s, seqbuf, why, sizeof why) < 0) {
+                snprintf(err, errlen, "%s:%zu: key %s.%s: %s", path, seqline, section, key,
+                         s && seqbuf ? why : "a list is only allowed as a setting's value");
                 goto fail_ev;
             }
             free(seqbuf);
@@ -473,6 +510,11 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
         }
         case YAML_SCALAR_EVENT: {
             const char *v = (const char *)ev.data.scalar.value;
+            if (strlen(v) != ev.data.scalar.length) {
+                snprintf(err, errlen, "%s:%zu: %s%s%s: a NUL byte in a value", path, line,
+                         section, *section ? "." : "", depth == 2 && have_key ? key : "");
+                goto fail_ev;
+            }
             if (seqbuf) {
                 size_t n = strlen(seqbuf) + strlen(v) + 2;
                 char *nb = malloc(n);
@@ -497,14 +539,32 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
                     snprintf(err, errlen, "%s:%zu: key %s: unknown section", path, line, v);
                     goto fail_ev;
                 }
+                char tag[140];
+                snprintf(tag, sizeof tag, ",%s,", v);
+                if (strstr(seen_sections, tag)) {
+                    snprintf(err, errlen, "%s:%zu: key %s: the section is given twice (merge "
+                                          "its keys into one)", path, line, v);
+                    goto fail_ev;
+                }
+                if (strlen(seen_sections) + strlen(v) + 2 < sizeof seen_sections)
+                    snprintf(seen_sections + strlen(seen_sections),
+                             sizeof seen_sections - strlen(seen_sections), "%s,", v);
                 snprintf(section, sizeof section, "%s", v);
                 have_key = true;
             } else if (depth == 2 && !have_key) {
-                if (strlen(v) >= sizeof key || !find_setting(section, v)) {
+                const setting *s = strlen(v) < sizeof key ? find_setting(section, v) : NULL;
+                if (!s) {
                     snprintf(err, errlen, "%s:%zu: key %s.%s: unknown setting", path, line,
                              section, v);
                     goto fail_ev;
                 }
+                size_t idx = (size_t)(s - g_settings);
+                if (set_line[idx]) {
+                    snprintf(err, errlen, "%s:%zu: key %s.%s: given twice (first at line %zu)",
+                             path, line, section, v, set_line[idx]);
+                    goto fail_ev;
+                }
+                set_line[idx] = line;
                 snprintf(key, sizeof key, "%s", v);
                 have_key = true;
             } else if (depth == 2) {
@@ -539,6 +599,10 @@ static int load_yaml(core_config *cfg, const char *path, char *err, size_t errle
         yaml_event_delete(&ev);
         goto done;
     }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        goto done;
+    }
     rc = 0;
 done:
     free(seqbuf);
@@ -547,14 +611,110 @@ done:
     return rc;
 }
 
+/* The CUSTOS_* variables that are not settings: the config file's path,
+ * and what the build, test and demo scripts pass to their children. */
+static const char *const g_env_other[] = {
+    "CUSTOS_CONFIG", "CUSTOS_SHARED_DATA", "CUSTOS_SOURCE_DIR", "CUSTOS_BIN", "CUSTOS_ROOT",
+    "CUSTOS_TEST_FAST", "CUSTOS_FUZZ_SECONDS", "CUSTOS_BUILD_JOBS", "CUSTOS_DB_PASSWORD", NULL};
+
+static void env_name(const setting *s, char *name, size_t size)
+{
+    size_t o = (size_t)snprintf(name, size, "CUSTOS_%s_%s", s->section, s->key);
+    for (size_t j = 0; j < o && j < size; j++)
+        name[j] = (char)toupper((unsigned char)name[j]);
+}
+
+/* Levenshtein distance of a and b, capped at cap + 1. */
+static size_t edit_distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 150 || lb > 150)
+        return cap + 1;
+    if ((la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    size_t row[152];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* A CUSTOS_* variable that is no setting is refused when it names a known
+ * section (CUSTOS_KAFKA_GRUOP) or is one or two letters off a setting's
+ * variable (CUSTOS_KAKFA_GROUP): set to configure custos, it would be
+ * ignored silently otherwise. */
+static int check_env_names(char *err, size_t errlen)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "CUSTOS_", 7) != 0)
+            continue;
+        char name[160];
+        size_t n = strcspn(*e, "=");
+        if (n >= sizeof name)
+            n = sizeof name - 1;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        bool known = false;
+        for (int i = 0; g_env_other[i] && !known; i++)
+            known = strcmp(name, g_env_other[i]) == 0;
+        const char *near = NULL;
+        char cand[160], best[160] = "";
+        for (size_t i = 0; i < NSETTINGS && !known; i++) {
+            env_name(&g_settings[i], cand, sizeof cand);
+            if (strcmp(cand, name) == 0)
+                known = true;
+            else if (!near && edit_distance(cand, name, 2) <= 2) {
+                snprintf(best, sizeof best, "%s", cand);
+                near = best;
+            }
+        }
+        if (known)
+            continue;
+        /* the section part: CUSTOS_<SECTION>_... */
+        char sec[64];
+        size_t sl = strcspn(name + 7, "_");
+        bool in_section = false;
+        if (sl < sizeof sec && name[7 + sl] == '_') {
+            for (size_t j = 0; j < sl; j++)
+                sec[j] = (char)tolower((unsigned char)name[7 + j]);
+            sec[sl] = '\0';
+            in_section = section_known(sec);
+        }
+        if (near) {
+            snprintf(err, errlen, "environment %s: no such setting (did you mean %s?)", name,
+                     near);
+            return -1;
+        }
+        if (in_section) {
+            snprintf(err, errlen, "environment %s: no such setting in section '%s' (see `custos "
+                                  "config reference`)", name, sec);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_env(core_config *cfg, char *err, size_t errlen)
 {
+    if (check_env_names(err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting *s = &g_settings[i];
         char name[160];
-        size_t o = (size_t)snprintf(name, sizeof name, "CUSTOS_%s_%s", s->section, s->key);
-        for (size_t j = 0; j < o && j < sizeof name; j++)
-            name[j] = (char)toupper((unsigned char)name[j]);
+        env_name(s, name, sizeof name);
         const char *v = getenv(name);
         if (!v)
             continue;
@@ -575,78 +735,196 @@ int core_config_load(core_config *cfg, const char *path, char *err, size_t errle
     return load_env(cfg, err, errlen);
 }
 
-const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size)
+/* Appends n bytes of s to buf (size bytes, o used), truncating; returns
+ * the new length. buf stays NUL-terminated. */
+static size_t put_n(char *buf, size_t size, size_t o, const char *s, size_t n)
+{
+    while (n-- && o + 1 < size)
+        buf[o++] = *s++;
+    buf[o] = '\0';
+    return o;
+}
+
+/* True for the keywords libpq itself hides (PQconndefaults() marks them
+ * with dispchar "*": password and sslpassword in libpq 15, and whatever a
+ * later libpq adds). */
+static bool pq_secret_keyword(const char *k, size_t n)
+{
+    PQconninfoOption *opts = PQconndefaults();
+    bool secret = false;
+    for (PQconninfoOption *o = opts; o && o->keyword && !secret; o++)
+        secret = o->dispchar && o->dispchar[0] == '*' && strlen(o->keyword) == n &&
+                 memcmp(o->keyword, k, n) == 0;
+    PQconninfoFree(opts);
+    /* without libpq's table (out of memory), hide what libpq 15 hides */
+    if (!opts)
+        secret = (n == 8 && memcmp(k, "password", 8) == 0) ||
+                 (n == 11 && memcmp(k, "sslpassword", 11) == 0);
+    return secret;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The URI form, read as libpq reads it: user info up to the first '@'
+ * before a '/', its password after the first ':'; query parameters whose
+ * percent-decoded name is a secret keyword. */
+static size_t mask_uri(const char *dsn, const char *rest, char *buf, size_t size)
+{
+    size_t o = put_n(buf, size, 0, dsn, (size_t)(rest - dsn));
+    const char *p = rest;
+    while (*p && *p != '@' && *p != '/')
+        p++;
+    if (*p == '@') {
+        const char *colon = memchr(rest, ':', (size_t)(p - rest));
+        if (colon) {
+            o = put_n(buf, size, o, rest, (size_t)(colon - rest + 1));
+            o = put_n(buf, size, o, "****", 4);
+            rest = p;
+        }
+    }
+    const char *q = strchr(rest, '?');
+    if (!q)
+        return put_n(buf, size, o, rest, strlen(rest));
+    o = put_n(buf, size, o, rest, (size_t)(q - rest + 1));
+    p = q + 1;
+    while (*p) {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        char key[64];
+        size_t kl = 0;
+        for (const char *k = p; eq && k < eq && kl + 1 < sizeof key; k++) {
+            if (*k == '%' && k + 2 < eq && hexval(k[1]) >= 0 && hexval(k[2]) >= 0) {
+                key[kl++] = (char)(hexval(k[1]) * 16 + hexval(k[2]));
+                k += 2;
+            } else {
+                key[kl++] = *k;
+            }
+        }
+        if (eq && pq_secret_keyword(key, kl)) {
+            o = put_n(buf, size, o, p, (size_t)(eq - p + 1));
+            o = put_n(buf, size, o, "****", 4);
+        } else {
+            o = put_n(buf, size, o, p, plen);
+        }
+        p += plen;
+        if (*p == '&')
+            o = put_n(buf, size, o, p++, 1);
+    }
+    return o;
+}
+
+/* The keyword=value form, read as libpq's conninfo_parse reads it: a
+ * value is quoted ('...', backslash escapes) or runs to the next space,
+ * a backslash escaping the next character in both. */
+static size_t mask_conninfo(const char *p, char *buf, size_t size)
 {
     size_t o = 0;
-    const char *p = dsn;
+    while (*p) {
+        const char *ws = p;
+        while (isspace((unsigned char)*p))
+            p++;
+        o = put_n(buf, size, o, ws, (size_t)(p - ws));
+        if (!*p)
+            break;
+        const char *kw = p;
+        while (*p && !isspace((unsigned char)*p) && *p != '=')
+            p++;
+        size_t kl = (size_t)(p - kw);
+        const char *after_kw = p;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=') /* not conninfo after all: libpq refuses it */
+            return put_n(buf, size, o, kw, strlen(kw));
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *val = p;
+        if (*p == '\'') {
+            p++;
+            while (*p && *p != '\'') {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+            if (*p)
+                p++;
+        } else {
+            while (*p && !isspace((unsigned char)*p)) {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+        }
+        if (pq_secret_keyword(kw, kl)) {
+            o = put_n(buf, size, o, kw, kl);
+            o = put_n(buf, size, o, "=****", 5);
+        } else {
+            o = put_n(buf, size, o, kw, (size_t)(after_kw - kw));
+            o = put_n(buf, size, o, after_kw, (size_t)(val - after_kw));
+            o = put_n(buf, size, o, val, (size_t)(p - val));
+        }
+    }
+    return o;
+}
+
+const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size)
+{
     if (size == 0)
         return buf;
-    /* URI form: scheme://user:password@host/db?password=...: the password
-     * may sit in the user info, in the query string, or both */
-    const char *scheme = strstr(dsn, "://");
-    if (scheme) {
-        const char *auth = scheme + 3;
-        size_t alen = strcspn(auth, "/?#");
-        const char *at = memrchr(auth, '@', alen);
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        const char *q = dsn;
-        bool in_query = false;
-        while (*q && o + 1 < size) {
-            if (colon && q == colon + 1) {
-                o += (size_t)snprintf(buf + o, size - o, "****");
-                q = at;
-                continue;
-            }
-            if (*q == '?')
-                in_query = true;
-            if (in_query && q > dsn && (q[-1] == '?' || q[-1] == '&') &&
-                strncmp(q, "password=", 9) == 0) {
-                o += (size_t)snprintf(buf + o, size - o, "password=****");
-                q += 9;
-                while (*q && *q != '&' && *q != '#')
-                    q++;
-                continue;
-            }
-            buf[o++] = *q++;
-        }
-        if (o >= size)
-            o = size - 1;
-        buf[o] = '\0';
+    buf[0] = '\0';
+    /* libpq's own reading decides what is secret; a string it cannot read
+     * is not shown at all (it could be anything, a password included) */
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &perr);
+    PQfreemem(perr);
+    if (!opts) {
+        put_n(buf, size, 0, "(not a valid libpq connection string: not shown)", 48);
         return buf;
     }
-    /* conninfo form: key=value pairs, value maybe quoted */
-    while (*p && o + 1 < size) {
-        if ((p == dsn || isspace((unsigned char)p[-1])) && strncmp(p, "password", 8) == 0) {
-            const char *q = p + 8;
-            while (isspace((unsigned char)*q))
-                q++;
-            if (*q == '=') {
-                q++;
-                while (isspace((unsigned char)*q))
-                    q++;
-                if (*q == '\'') {
-                    q++;
-                    while (*q && *q != '\'') {
-                        if (*q == '\\' && q[1])
-                            q++;
-                        q++;
-                    }
-                    if (*q)
-                        q++;
-                } else {
-                    while (*q && !isspace((unsigned char)*q))
-                        q++;
-                }
-                o += (size_t)snprintf(buf + o, size - o, "password=****");
-                if (o >= size)
-                    o = size - 1;
-                p = q;
+    const char *scheme = strstr(dsn, "://");
+    bool uri = strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0;
+    if (uri)
+        mask_uri(dsn, scheme + 3, buf, size);
+    else
+        mask_conninfo(dsn, buf, size);
+    /* Belt and braces: libpq reads the masked text back, and should it
+     * not parse or hold a secret other than "****" (a form this reading
+     * missed), libpq's own options are printed instead, secrets masked. */
+    bool leak = false;
+    PQconninfoOption *back = PQconninfoParse(buf, &perr);
+    PQfreemem(perr);
+    if (!back)
+        leak = true;
+    for (PQconninfoOption *o = back; o && o->keyword && !leak; o++)
+        leak = o->val && *o->val && o->dispchar && o->dispchar[0] == '*' &&
+               strcmp(o->val, "****") != 0;
+    PQconninfoFree(back);
+    if (leak) {
+        size_t n = 0;
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+            if (!o->val)
+                continue;
+            if (n)
+                n = put_n(buf, size, n, " ", 1);
+            n = put_n(buf, size, n, o->keyword, strlen(o->keyword));
+            if (o->dispchar && o->dispchar[0] == '*') {
+                n = put_n(buf, size, n, "=****", 5);
                 continue;
             }
+            n = put_n(buf, size, n, "='", 2);
+            for (const char *v = o->val; *v; v++) {
+                if (*v == '\'' || *v == '\\')
+                    n = put_n(buf, size, n, "\\", 1);
+                n = put_n(buf, size, n, v, 1);
+            }
+            n = put_n(buf, size, n, "'", 1);
         }
-        buf[o++] = *p++;
     }
-    buf[o] = '\0';
+    PQconninfoFree(opts);
     return buf;
 }
 
@@ -670,10 +948,27 @@ void core_config_print(const core_config *cfg, FILE *out)
             fputs("  ", out);
             fputs(s->key, out);
             fputs(": \"", out);
-            for (const char *q = v ? v : ""; *q; q++) {
-                if (*q == '"' || *q == '\\')
+            /* YAML double-quoted: what YAML does not take raw (C0, DEL,
+             * C1 and NEL, the line separators, U+FFFE/FFFF) is written as
+             * an escape, so that the printed file reads back the same */
+            for (const unsigned char *q = (const unsigned char *)(v ? v : ""); *q; q++) {
+                if (*q == '"' || *q == '\\') {
                     fputc('\\', out);
-                fputc(*q, out);
+                    fputc(*q, out);
+                } else if (*q < 0x20 || *q == 0x7f) {
+                    fprintf(out, "\\x%02x", *q);
+                } else if (q[0] == 0xC2 && q[1] >= 0x80 && q[1] <= 0x9F) {
+                    fprintf(out, "\\u%04x", q[1]);
+                    q++;
+                } else if (q[0] == 0xE2 && q[1] == 0x80 && (q[2] == 0xA8 || q[2] == 0xA9)) {
+                    fprintf(out, "\\u%04x", 0x2028 + (q[2] - 0xA8));
+                    q += 2;
+                } else if (q[0] == 0xEF && q[1] == 0xBF && (q[2] == 0xBE || q[2] == 0xBF)) {
+                    fprintf(out, "\\u%04x", 0xFFFE + (q[2] - 0xBE));
+                    q += 2;
+                } else {
+                    fputc(*q, out);
+                }
             }
             fputs("\"", out);
         } else {

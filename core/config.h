@@ -116,6 +116,7 @@ typedef struct core_config {
     int64_t fx_retries;
     int64_t fx_retry_min_ms;
     int64_t fx_retry_max_ms;
+    int64_t fx_max_wait_ms;
 
     /* security */
     int64_t sec_lua_max_bytes;

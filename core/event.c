@@ -220,6 +220,21 @@ long core_utf8_invalid_at(const unsigned char *s, size_t n)
     return -1;
 }
 
+long core_text_control_at(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = u[i];
+        if (c < 0x20 || c == 0x7f)
+            return (long)i;
+        if (c == 0xC2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F)
+            return (long)i;
+        if (c == 0xE2 && i + 2 < n && u[i + 1] == 0x80 && (u[i + 2] == 0xA8 || u[i + 2] == 0xA9))
+            return (long)i;
+    }
+    return -1;
+}
+
 size_t core_utf8_cut(const char *s, size_t n, size_t max)
 {
     if (n <= max)

@@ -92,6 +92,13 @@ int core_ts_parse(const char *s, size_t len, int64_t *ts_us);
  * when s is valid (overlongs, surrogates and > U+10FFFF are invalid). */
 long core_utf8_invalid_at(const unsigned char *s, size_t n);
 
+/* The byte offset of the first control character in the UTF-8 text s, or
+ * -1: C0 (NUL included), DEL, C1 (U+0080..U+009F, such as U+0085 NEXT
+ * LINE) and the line and paragraph separators U+2028/U+2029, which some
+ * readers of logs and terminals take for line breaks. What an identifier
+ * or a line must not hold. */
+long core_text_control_at(const char *s, size_t n);
+
 /* Largest prefix length <= max that ends on a UTF-8 character boundary. */
 size_t core_utf8_cut(const char *s, size_t n, size_t max);
 

@@ -63,6 +63,15 @@ const char *core_log_quote(char *buf, size_t size, const char *s)
             esc[0] = '\\'; esc[1] = 'n'; n = 2;
         } else if (c < 0x20 || c == 0x7f) {
             n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", c);
+        } else if (c == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F) {
+            /* C1 controls (U+0085 NEXT LINE is a line break to some readers) */
+            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned char)s[1] & 0xFF);
+            s++;
+        } else if (c == 0xE2 && (unsigned char)s[1] == 0x80 &&
+                   ((unsigned char)s[2] == 0xA8 || (unsigned char)s[2] == 0xA9)) {
+            /* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR */
+            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", 0x2028 + ((unsigned char)s[2] - 0xA8));
+            s += 2;
         } else {
             esc[0] = (char)c; n = 1;
         }

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analytics/analytics.h"
 #include "collector/collector.h"
@@ -40,6 +41,11 @@ static void usage(FILE *out)
             "SIGTERM/SIGINT commit the open batches (collector.shutdown_grace_ms), leave the\n"
             "group and exit 0. Logs are logfmt lines on stderr. The database must be at\n"
             "this binary's schema version ('custos migrate').\n"
+            "\n"
+            "A playbook run that overstays security.lua_deadline_ms by the margin (the\n"
+            "deadline again, at least 1 s) is logged and counted, its worker gets no more\n"
+            "incidents and a new one takes over; the playbooks get collector.shutdown_grace_ms\n"
+            "to stop, and the exit status is then 4 (a run was abandoned).\n"
             "\n"
             "Committed events go to the detectors (collector.analytics: on); incidents are\n"
             "stored in PostgreSQL, published to analytics.incidents_topic and handed to\n"
@@ -107,7 +113,14 @@ done:
     an_live_stop(al);
     signal(SIGHUP, SIG_IGN);
     g_playbooks = NULL;
-    pb_live_stop(pl);
+    if (pb_live_stop(pl)) {
+        /* A playbook thread may still be running (abandoned): leave at
+         * once, without the exit handlers that it could race with. */
+        core_log(CORE_LOG_ERROR, "run", "exiting with an abandoned playbook run",
+                 "exit_status=%d", CORE_EXIT_ABANDONED);
+        fflush(NULL);
+        _exit(CORE_EXIT_ABANDONED);
+    }
     core_config_free(&cfg);
     return rc;
 }

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/event.h"
 #include "core/log.h"
 #include "playbooks/pb.h"
 
 #define RO_MAX_DEPTH 16
 #define JSON_MAX_DEPTH 8
 #define JSON_MAX_ITEMS 4096
+#define NOTIFY_MAX_BYTES 65536
 #define TTL_MAX_S (30LL * 24 * 3600)
 
 typedef struct {
@@ -21,6 +23,7 @@ typedef struct {
     const pb_incident *inc;
     pb_sb *sb;
     int actions, max_actions;
+    bool in_when;   /* the predicate is running: it may read, never act */
     cJSON *pending; /* JSON being built or handed over; pb_run frees what a raise left */
 } api_ctx;
 
@@ -36,12 +39,14 @@ static api_ctx *ctx_of(lua_State *L)
 }
 
 /* The context of an action call: refused at load time, when there is no
- * incident yet. */
+ * incident yet, and inside when(), which only decides whether run() runs. */
 static api_ctx *run_ctx(lua_State *L, const char *fn)
 {
     api_ctx *c = ctx_of(L);
     if (!c->inc)
         luaL_error(L, "custos.%s: actions can only be taken inside run(), not while loading", fn);
+    if (c->in_when)
+        luaL_error(L, "custos.%s: actions can only be taken inside run(), not in when()", fn);
     return c;
 }
 
@@ -132,40 +137,106 @@ void pb_api_push_ro(lua_State *L, const cJSON *j, int depth)
     }
 }
 
+/* What a string crossing the API may hold. A line (identifiers, reasons,
+ * versions, notify keys) is printed on one line of `playbook test` and
+ * logs: no NUL, no control character (C0, DEL, C1, U+2028/2029). Free text
+ * (a note, a notify value, a log message) may hold tabs and newlines but no
+ * NUL (C strings would cut it) and no other C0 control. Both must be valid
+ * UTF-8: they go into JSON. */
+enum { TEXT_LINE, TEXT_FREE };
+
+static void check_text(lua_State *L, const char *s, size_t n, const char *fn, const char *what,
+                       int kind)
+{
+    if (memchr(s, '\0', n))
+        luaL_error(L, "custos.%s: %s must not hold a NUL byte", fn, what);
+    long bad = core_utf8_invalid_at((const unsigned char *)s, n);
+    if (bad >= 0)
+        luaL_error(L, "custos.%s: %s is not valid UTF-8 (at byte %d)", fn, what, (int)bad);
+    if (kind == TEXT_LINE) {
+        if (core_text_control_at(s, n) >= 0)
+            luaL_error(L, "custos.%s: %s must not hold control characters (it is one line)", fn,
+                       what);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || s[i] == 0x7f)
+            luaL_error(L, "custos.%s: %s must not hold control characters other than tab and "
+                          "newline", fn, what);
+}
+
 /* ---- Lua values to JSON (notify payloads) ---- */
+
+/* The bytes s takes as a JSON string, quotes and escapes included. */
+static size_t json_str_bytes(const char *s, size_t n)
+{
+    size_t b = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        b += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+                     c == '\t' ? 2 : c < 0x20 ? 6 : 1;
+    }
+    return b;
+}
+
+/* Counts add bytes of JSON text against the limit while the tree is built:
+ * a table holding one large string a thousand times must stop at the
+ * limit, not after copying it a thousand times with the host's allocator. */
+static void json_charge(lua_State *L, size_t *bytes, size_t add, const char *fn)
+{
+    *bytes += add;
+    if (*bytes > NOTIFY_MAX_BYTES)
+        luaL_error(L, "custos.%s: the message is larger than %d KiB", fn,
+                   NOTIFY_MAX_BYTES / 1024);
+}
 
 /* Adds the Lua value at idx to parent (under key for an object). A table's
  * node is attached before it is filled, so that when a check raises, the
- * whole tree hangs from the root that api_ctx.pending owns: nothing leaks. */
+ * whole tree hangs from the root that api_ctx.pending owns: nothing leaks.
+ * *bytes counts the JSON text built so far (separators and keys included)
+ * and raises past NOTIFY_MAX_BYTES before the value is copied. */
 static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int depth, int *items,
-                     const char *fn)
+                     size_t *bytes, const char *fn)
 {
     idx = lua_absindex(L, idx);
     if (++*items > JSON_MAX_ITEMS)
         luaL_error(L, "custos.%s: the table has more than %d values", fn, JSON_MAX_ITEMS);
+    /* the separator, and the key with its colon */
+    json_charge(L, bytes, 1 + (key && !cJSON_IsArray(parent) ? json_str_bytes(key, strlen(key)) + 1
+                                                             : 0), fn);
     cJSON *v = NULL;
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
+        json_charge(L, bytes, 4, fn);
         v = cJSON_CreateNull();
         break;
     case LUA_TBOOLEAN:
+        json_charge(L, bytes, 5, fn);
         v = cJSON_CreateBool(lua_toboolean(L, idx));
         break;
     case LUA_TNUMBER: {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
             luaL_error(L, "custos.%s: numbers must be finite", fn);
+        json_charge(L, bytes, 24, fn); /* the longest a double prints */
         v = cJSON_CreateNumber(d);
         break;
     }
-    case LUA_TSTRING:
-        v = cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TSTRING: {
+        size_t sl;
+        const char *str = lua_tolstring(L, idx, &sl);
+        check_text(L, str, sl, fn, "a string value", TEXT_FREE);
+        json_charge(L, bytes, json_str_bytes(str, sl), fn);
+        v = cJSON_CreateString(str);
         break;
+    }
     case LUA_TTABLE:
         break;
     default:
         luaL_error(L, "custos.%s: a %s cannot be sent", fn, luaL_typename(L, idx));
     }
+    if (!v && lua_type(L, idx) != LUA_TTABLE)
+        luaL_error(L, "custos.%s: out of memory", fn);
     if (v) {
         if (cJSON_IsArray(parent))
             cJSON_AddItemToArray(parent, v);
@@ -175,6 +246,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
     }
     if (depth >= JSON_MAX_DEPTH)
         luaL_error(L, "custos.%s: tables nested deeper than %d", fn, JSON_MAX_DEPTH);
+    json_charge(L, bytes, 2, fn); /* the brackets */
     luaL_checkstack(L, 6, "table too deep");
     /* A read-only proxy (incident data) is sent as its data. */
     int t = idx;
@@ -206,7 +278,7 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
     if (array) {
         for (lua_Unsigned i = 1; i <= n; i++) {
             lua_rawgeti(L, t, (lua_Integer)i);
-            add_json(L, -1, v, NULL, depth + 1, items, fn);
+            add_json(L, -1, v, NULL, depth + 1, items, bytes, fn);
             lua_pop(L, 1);
         }
     } else {
@@ -215,7 +287,9 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
             char kbuf[64];
             const char *k;
             if (lua_type(L, -2) == LUA_TSTRING) {
-                k = lua_tostring(L, -2);
+                size_t kl;
+                k = lua_tolstring(L, -2, &kl);
+                check_text(L, k, kl, fn, "a table key", TEXT_LINE);
             } else if (lua_type(L, -2) == LUA_TNUMBER) {
                 if (lua_isinteger(L, -2))
                     snprintf(kbuf, sizeof kbuf, "%lld", (long long)lua_tointeger(L, -2));
@@ -226,7 +300,12 @@ static void add_json(lua_State *L, int idx, cJSON *parent, const char *key, int 
                 luaL_error(L, "custos.%s: table keys must be strings or numbers", fn);
                 return;
             }
-            add_json(L, -1, v, k, depth + 1, items, fn);
+            /* 1 and "1" are two Lua keys but one JSON name: a body with a
+             * name twice means what its reader picks. */
+            if (cJSON_GetObjectItemCaseSensitive(v, k))
+                luaL_error(L, "custos.%s: the key '%s' is given twice (as a number and as a "
+                              "string)", fn, k);
+            add_json(L, -1, v, k, depth + 1, items, bytes, fn);
             lua_pop(L, 1);
         }
     }
@@ -271,14 +350,12 @@ static const char *check_id(lua_State *L, int arg, const char *fn, const char *w
     const char *s = lua_tolstring(L, arg, &n);
     if (n == 0 || n > max)
         luaL_error(L, "custos.%s: %s must have 1 to %d bytes", fn, what, (int)max);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            luaL_error(L, "custos.%s: %s must not hold control characters", fn, what);
+    check_text(L, s, n, fn, what, TEXT_LINE);
     return s;
 }
 
-static const char *opt_string(lua_State *L, int idx, const char *fn, const char *name,
-                              size_t max)
+static const char *opt_string_k(lua_State *L, int idx, const char *fn, const char *name,
+                                size_t max, int kind)
 {
     if (lua_isnoneornil(L, idx))
         return NULL;
@@ -294,8 +371,17 @@ static const char *opt_string(lua_State *L, int idx, const char *fn, const char 
     const char *s = lua_tolstring(L, -1, &n);
     if (n > max)
         luaL_error(L, "custos.%s: option '%s' is longer than %d bytes", fn, name, (int)max);
+    char what[80];
+    snprintf(what, sizeof what, "option '%s'", name);
+    check_text(L, s, n, fn, what, kind);
     lua_pop(L, 1); /* the string stays alive in the options table */
     return s;
+}
+
+/* An option that is one line: reason, from, to, status, severity. */
+static const char *opt_string(lua_State *L, int idx, const char *fn, const char *name, size_t max)
+{
+    return opt_string_k(L, idx, fn, name, max, TEXT_LINE);
 }
 
 /* Returns the number, or NAN when absent. */
@@ -473,15 +559,13 @@ static int l_notify(lua_State *L)
     if (lua_gettop(L) > 2)
         return luaL_error(L, "custos.notify: takes 2 arguments");
     int items = 0;
+    size_t bytes = 0;
     cJSON *p = cJSON_CreateObject();
+    if (!p)
+        return luaL_error(L, "custos.notify: out of memory");
     c->pending = p;
     cJSON_AddStringToObject(p, "target", target);
-    add_json(L, 2, p, "message", 0, &items, "notify");
-    char *text = cJSON_PrintUnformatted(p);
-    size_t tl = text ? strlen(text) : 0;
-    free(text);
-    if (tl > 65536)
-        return luaL_error(L, "custos.notify: the message is larger than 64 KiB");
+    add_json(L, 2, p, "message", 0, &items, &bytes, "notify");
     c->pending = NULL;
     return submit(L, c, PB_K_NOTIFY, target, p, 0, false);
 }
@@ -496,7 +580,7 @@ static int l_set_incident(lua_State *L)
     check_opts(L, 1, "set_incident", allowed);
     const char *status = opt_string(L, 1, "set_incident", "status", 64);
     const char *sev = opt_string(L, 1, "set_incident", "severity", 16);
-    const char *note = opt_string(L, 1, "set_incident", "note", 2000);
+    const char *note = opt_string_k(L, 1, "set_incident", "note", 2000, TEXT_FREE);
     if (!status && !sev && !note)
         return luaL_error(L, "custos.set_incident: give at least one of status, severity, note");
     if (sev && pb_severity_parse(sev) < 0)
@@ -528,7 +612,9 @@ static int l_log(lua_State *L)
         return luaL_error(L, "custos.log: level '%s' is not one of debug, info, warn, error", lvl);
     if (lua_type(L, 2) != LUA_TSTRING && lua_type(L, 2) != LUA_TNUMBER)
         return luaL_error(L, "custos.log: argument #2 must be a string");
-    const char *msg = lua_tostring(L, 2);
+    size_t ml;
+    const char *msg = lua_tolstring(L, 2, &ml);
+    check_text(L, msg, ml, "log", "the message", TEXT_FREE);
     char qm[600], qp[200], qi[240];
     core_log((core_log_level)l, "playbook", "playbook log", "playbook=%s incident=%s text=%s",
              core_log_quote(qp, sizeof qp, c->pb->name), core_log_quote(qi, sizeof qi, c->inc ? c->inc->id : "-"),
@@ -620,9 +706,19 @@ static int run_steps(lua_State *L)
     pb_api_push_ro(L, view, 0);
     int incidx = lua_gettop(L);
     if (a->pb->has_when) {
+        api_ctx *c = NULL;
+        if (a->host) {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+            c = lua_touserdata(L, -1);
+            lua_pop(L, 1);
+        }
         lua_getfield(L, decl, "when");
         lua_pushvalue(L, incidx);
-        lua_call(L, 1, 1);
+        if (c)
+            c->in_when = true;
+        lua_call(L, 1, 1); /* an error leaves in_when set: the run is over anyway */
+        if (c)
+            c->in_when = false;
         a->matched = lua_toboolean(L, -1);
         lua_pop(L, 1);
         if (!a->matched)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/cli.h"
@@ -19,6 +20,11 @@
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a file", path);
+        return NULL;
+    }
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -72,7 +78,9 @@ static void playbook_usage(FILE *out)
             "apply   handles one incident as the daemon does: actions are recorded and\n"
             "        executed through the configured effectors.\n"
             "serve   the live playbooks alone: incidents as JSON lines on stdin, timers\n"
-            "        (approval expiry, auto-revert), reload on SIGHUP or NOTIFY.\n");
+            "        (approval expiry, auto-revert), reload on SIGHUP or NOTIFY. A run that\n"
+            "        overstays its deadline by the margin is abandoned (logged, counted, a\n"
+            "        new worker takes over); SIGTERM then exits 4 within the grace period.\n");
 }
 
 static void print_actions(const cJSON *acts, bool json, FILE *out)
@@ -346,7 +354,13 @@ static int playbook_serve(core_config *cfg, bool exit_on_eof)
     while (!core_stop && !exit_on_eof)
         pause();
     g_live = NULL;
-    pb_live_stop(pl);
+    if (pb_live_stop(pl)) {
+        /* a playbook thread may still be running: no exit handlers */
+        core_log(CORE_LOG_ERROR, "playbooks", "exiting with an abandoned playbook run",
+                 "exit_status=%d", CORE_EXIT_ABANDONED);
+        fflush(NULL);
+        _exit(CORE_EXIT_ABANDONED);
+    }
     return CORE_EXIT_OK;
 }
 

@@ -433,7 +433,11 @@ static void run_all(pb_engine *e, pb_incident *inc)
         if (!pb_playbook_wants(pb, inc))
             continue;
         pb_run_result r;
+        if (e->o.on_run)
+            e->o.on_run(e->o.on_run_ud, pb->name, inc->id, true);
         pb_run(pb, inc, &host, &e->lim, (int)e->o.cfg->pb_max_actions_per_run, &r);
+        if (e->o.on_run)
+            e->o.on_run(e->o.on_run_ud, pb->name, inc->id, false);
         e->st.runs++;
         e->st.failed[r.status]++;
         pb_metric_run(r.status);
@@ -611,6 +615,35 @@ done:
     return rc;
 }
 
+/* An escalation did not reach anyone: an action it asked for failed or
+ * was skipped, or no playbook listens for action_failed. It does not
+ * escalate again (that could loop), so it is made visible: an error line,
+ * custos_playbook_escalations_failed_total, and an escalation_failed
+ * audit row against the incident. */
+static void escalation_failed(pb_engine *e, int64_t action_id, const char *incident_id,
+                              const char *kind, const char *why)
+{
+    pb_metric_add(PB_M_ESCALATION_FAILED, 1);
+    char q1[240], q2[600];
+    core_log(CORE_LOG_ERROR, "playbooks", "escalation failed",
+             "incident=%s action=%" PRId64 " kind=%s error=%s",
+             core_log_quote(q1, sizeof q1, incident_id), action_id, kind,
+             core_log_quote(q2, sizeof q2, why));
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "action_id", (double)action_id);
+    cJSON_AddStringToObject(d, "kind", kind);
+    cJSON_AddStringToObject(d, "error", why);
+    char *detail = cJSON_PrintUnformatted(d);
+    char err[512];
+    if (detail && pb_audit_append_tx(e->o.db, "custos", "escalation_failed",
+                                     action_id > 0 ? action_id : 0, incident_id, detail, err,
+                                     sizeof err) < 0)
+        core_log(CORE_LOG_ERROR, "playbooks", "cannot audit the failed escalation", "error=%s",
+                 core_log_quote(q2, sizeof q2, err));
+    free(detail);
+    cJSON_Delete(d);
+}
+
 /* An action failed: record it against the incident and give the playbooks
  * that listen for action_failed their turn (once: their own failures do
  * not escalate again). */
@@ -644,8 +677,13 @@ static void escalate(pb_engine *e, const pb_action *a, const char *why)
         /* Keep the outer delivery's run report; escalation runs add theirs. */
         pb_incident *saved = e->cur;
         e->cur = &inc;
+        uint64_t matched = e->st.matched;
         run_all(e, &inc);
         e->cur = saved;
+        if (e->st.matched == matched)
+            escalation_failed(e, a->id, a->incident_id, pb_kinds[a->kind],
+                              "no playbook took the escalation (none listens for action_failed "
+                              "on this incident)");
         execute_todo(e);
         e->depth--;
     } else {
@@ -709,17 +747,35 @@ int pb_engine_execute(pb_engine *e, int64_t id, char *err, size_t errlen)
                  id, pb_kinds[a.kind], core_log_quote(q, sizeof q, a.subject));
         pb_metric_add(PB_M_DONE, 1);
         rc = 1;
+    } else if (ok == 1) {
+        /* No effector carries it out: skipped, with each one's why. */
+        res = cJSON_PrintUnformatted(result);
+        char q[600];
+        core_log(CORE_LOG_WARN, "playbooks", "action skipped", "action=%" PRId64 " kind=%s error=%s",
+                 id, pb_kinds[a.kind], core_log_quote(q, sizeof q, why));
+        pb_metric_add(PB_M_SKIPPED, 1);
+        if (pb_store_transition(e->o.db, id, "{executing}", "skipped", "custos", why, res, err,
+                                errlen) < 0) {
+            rc = -1;
+            goto done;
+        }
+        if (e->depth > 0)
+            escalation_failed(e, a.id, a.incident_id, pb_kinds[a.kind], why);
     } else {
         e->st.exec_failed++;
         pb_metric_add(PB_M_FAILED, 1);
         char q[600];
         core_log(CORE_LOG_ERROR, "playbooks", "action failed", "action=%" PRId64 " kind=%s error=%s",
                  id, pb_kinds[a.kind], core_log_quote(q, sizeof q, why));
-        if (pb_store_transition(e->o.db, id, "{executing}", "failed", "custos", why, NULL, err,
+        /* what the effectors that did act did (a partial effect) is kept */
+        res = result ? cJSON_PrintUnformatted(result) : NULL;
+        if (pb_store_transition(e->o.db, id, "{executing}", "failed", "custos", why, res, err,
                                 errlen) < 0) {
             rc = -1;
             goto done;
         }
+        if (e->depth > 0)
+            escalation_failed(e, a.id, a.incident_id, pb_kinds[a.kind], why);
         escalate(e, &a, why);
     }
 done:

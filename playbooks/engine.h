@@ -24,6 +24,11 @@ typedef struct {
     pb_fx *fx;              /* borrowed; NULL: approved actions cannot execute */
     bool force_dry_run;     /* every action is dry_run (custos playbook test) */
     bool audit_loads;       /* audit every (re)load of the folder (the daemon) */
+    /* Called before (starting) and after each playbook run, from the
+     * engine's thread, so that a watchdog can see a run that overstays
+     * its deadline (live.c). May be NULL. */
+    void (*on_run)(void *ud, const char *playbook, const char *incident_id, bool starting);
+    void *on_run_ud;
 } pb_engine_opts;
 
 typedef struct {

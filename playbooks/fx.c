@@ -574,6 +574,31 @@ static bool wants(pb_fx *fx, const pb_action *a, effector e)
     return wants_cfg(fx->cfg, a->kind, target, e);
 }
 
+/* Whether effector e would take part in an action of this kind (and notify
+ * target) if it were configured, and the setting that turns it on: what a
+ * skipped outcome says. NULL when e has nothing to do with it. */
+static const char *skip_reason(const core_config *cfg, pb_kind kind, const char *target,
+                               effector e)
+{
+    switch (e) {
+    case E_REGISTRY:
+        return kind != PB_K_NOTIFY && !on(cfg->fx_registry) ? "effectors.registry is off" : NULL;
+    case E_CONTROL:
+        return (!target || strcmp(target, "control") == 0) && !on(cfg->fx_control)
+                   ? "effectors.control is off" : NULL;
+    case E_WEBHOOK:
+        return (!target || strcmp(target, "webhook") == 0) && !*cfg->fx_webhook_url
+                   ? "effectors.webhook_url is empty" : NULL;
+    case E_LITELLM:
+        return (kind == PB_K_REVOKE_KEY || kind == PB_K_RESTORE_KEY) && !*cfg->fx_litellm_url
+                   ? "effectors.litellm_url is empty" : NULL;
+    case E_LOG:
+    case E_COUNT:
+        break;
+    }
+    return NULL;
+}
+
 void pb_fx_targets(const core_config *cfg, pb_kind kind, const char *notify_target, char *buf,
                    size_t n)
 {
@@ -587,36 +612,63 @@ void pb_fx_targets(const core_config *cfg, pb_kind kind, const char *notify_targ
         snprintf(buf, n, "none");
 }
 
+/* One outcome under res.effectors. */
+static void outcome(cJSON *outs, effector e, const char *state, const char *key, const char *text,
+                    int attempts)
+{
+    cJSON *o = cJSON_AddObjectToObject(outs, g_eff_names[e]);
+    cJSON_AddStringToObject(o, "state", state);
+    if (key && text)
+        cJSON_AddStringToObject(o, key, text);
+    if (attempts)
+        cJSON_AddNumberToObject(o, "attempts", attempts);
+}
+
 int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char *err,
                 size_t errlen)
 {
     cJSON *res = cJSON_CreateObject();
+    cJSON *outs = res ? cJSON_AddObjectToObject(res, "effectors") : NULL;
     char *msg = pb_fx_message(a);
     int rc = -1;
-    if (!res || !msg) {
+    *result = NULL;
+    if (!res || !outs || !msg) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    int used = 0;
+    const char *target = a->kind == PB_K_NOTIFY ? pstr(a->params, "target") : NULL;
+    int used = 0, failed = 0;
+    char failures[1024] = "";
     for (int e = 0; e < E_COUNT; e++) {
-        if (!wants(fx, a, (effector)e))
+        if (!wants(fx, a, (effector)e)) {
+            const char *why = skip_reason(fx->cfg, a->kind, target, (effector)e);
+            if (why)
+                outcome(outs, (effector)e, "skipped", "why", why, 0);
             continue;
+        }
         used++;
+        /* Every effector gets its turn whatever the others did, so that
+         * what happened is recorded effector by effector. Its attempts
+         * stop when the next one would start past effectors.max_wait_ms. */
         int64_t backoff = fx->cfg->fx_retry_min_ms;
-        for (int attempt = 0;; attempt++) {
-            fx_rc r = FX_OK;
+        int64_t until = core_mono_ms() + fx->cfg->fx_max_wait_ms;
+        char eerr[512] = "";
+        int attempt;
+        fx_rc r = FX_OK;
+        for (attempt = 0;; attempt++) {
+            r = FX_OK;
             switch ((effector)e) {
             case E_REGISTRY:
-                r = fx_registry(fx, db, a, res, err, errlen);
+                r = fx_registry(fx, db, a, res, eerr, sizeof eerr);
                 break;
             case E_CONTROL:
-                r = fx_control(fx, a, msg, res, err, errlen);
+                r = fx_control(fx, a, msg, res, eerr, sizeof eerr);
                 break;
             case E_WEBHOOK:
-                r = fx_webhook(fx, a, msg, res, err, errlen);
+                r = fx_webhook(fx, a, msg, res, eerr, sizeof eerr);
                 break;
             case E_LITELLM:
-                r = fx_litellm(fx, a, res, err, errlen);
+                r = fx_litellm(fx, a, res, eerr, sizeof eerr);
                 break;
             case E_LOG: {
                 char qm[1200];
@@ -633,23 +685,74 @@ int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char 
             char q[600];
             core_log(CORE_LOG_WARN, "playbook", "effector failed", "action=%" PRId64
                      " effector=%s attempt=%d permanent=%d error=%s", a->id, g_eff_names[e],
-                     attempt + 1, r == FX_PERMANENT, core_log_quote(q, sizeof q, err));
+                     attempt + 1, r == FX_PERMANENT, core_log_quote(q, sizeof q, eerr));
             if (r == FX_PERMANENT || attempt >= fx->cfg->fx_retries || atomic_load(&fx->hurry))
-                goto done;
+                break;
+            if (core_mono_ms() + backoff >= until) {
+                size_t l = strlen(eerr);
+                snprintf(eerr + l, sizeof eerr - l, " (gave up: effectors.max_wait_ms %" PRId64
+                         " ms spent)", fx->cfg->fx_max_wait_ms);
+                break;
+            }
             usleep((useconds_t)backoff * 1000);
             backoff = backoff * 2 > fx->cfg->fx_retry_max_ms ? fx->cfg->fx_retry_max_ms
                                                              : backoff * 2;
         }
+        if (r == FX_OK) {
+            outcome(outs, (effector)e, "done", NULL, NULL, attempt + 1);
+        } else {
+            failed++;
+            outcome(outs, (effector)e, "failed", "error", eerr, attempt + 1);
+            size_t l = strlen(failures);
+            snprintf(failures + l, sizeof failures - l, "%s%s", l ? "; " : "", eerr);
+        }
     }
-    /* Say so when no effector is configured for this action (a notify to
-     * a webhook that is not set up): done, but visibly with no effect. */
-    if (!used)
-        cJSON_AddStringToObject(res, "effectors", "none configured");
     *result = res;
     res = NULL;
-    rc = 0;
+    if (failed) {
+        snprintf(err, errlen, "%s", failures);
+        rc = -1;
+    } else if (!used) {
+        /* Nothing is configured to carry it out (a notify to a webhook
+         * that is not set up): skipped, and the outcomes say why. */
+        snprintf(err, errlen, "no effector is configured for %s%s%s", pb_kinds[a->kind],
+                 target ? " to " : "", target ? target : "");
+        rc = 1;
+    } else {
+        rc = 0;
+    }
 done:
     cJSON_Delete(res);
     free(msg);
     return rc;
+}
+
+void pb_fx_warn_unconfigured(const core_config *cfg)
+{
+    static const char *const targets[] = {"webhook", "control"};
+    for (int k = 0; k < PB_K_COUNT; k++) {
+        int nt = k == PB_K_NOTIFY ? 2 : 1;
+        for (int t = 0; t < nt; t++) {
+            const char *target = k == PB_K_NOTIFY ? targets[t] : NULL;
+            bool any = false;
+            char why[200] = "";
+            for (int e = 0; e < E_COUNT; e++) {
+                any = any || wants_cfg(cfg, (pb_kind)k, target, (effector)e);
+                const char *r = skip_reason(cfg, (pb_kind)k, target, (effector)e);
+                if (r && strlen(why) + strlen(r) + 3 < sizeof why)
+                    snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s",
+                             *why ? ", " : "", r);
+            }
+            if (any)
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "%s%s%s", pb_kinds[k], target ? " to " : "",
+                     target ? target : "");
+            char q1[80], q2[240];
+            core_log(CORE_LOG_WARN, "playbooks",
+                     "no effector configured: such actions will be recorded skipped",
+                     "action=%s why=%s", core_log_quote(q1, sizeof q1, what),
+                     core_log_quote(q2, sizeof q2, why));
+        }
+    }
 }

@@ -1,7 +1,9 @@
 /* Effectors: what makes an action happen. The PostgreSQL registry
  * (api_keys, model_deployments, incident_updates), the Kafka control topic,
  * a signed webhook, and the LiteLLM proxy preset. Several at once, each
- * retried with back-off; the first that gives up fails the action. */
+ * retried with back-off within effectors.max_wait_ms, each whatever the
+ * others did; one that gives up fails the action, and every outcome
+ * (done, failed, skipped) is recorded. */
 #ifndef PB_FX_H
 #define PB_FX_H
 
@@ -22,12 +24,22 @@ typedef struct pb_fx pb_fx;
 pb_fx *pb_fx_new(const core_config *cfg, char *err, size_t errlen);
 void pb_fx_free(pb_fx *fx);
 
-/* Applies action a with every enabled effector, retrying each as
- * configured. db is the connection for the registry. On success returns 0
- * and *result (owned by the caller) says what each effector did. On failure
- * returns -1 with err naming the effector. */
+/* Applies action a with every enabled effector, each retried as
+ * configured within effectors.max_wait_ms, each whatever the others did.
+ * db is the connection for the registry. *result (owned by the caller,
+ * NULL only when out of memory) holds every effector's outcome under
+ * "effectors": {"registry": {"state": "done"|"failed"|"skipped", "error"
+ * or "why", "attempts"}, ...}. Returns 0 when every effector used is done;
+ * 1 when no effector is configured for it (skipped, err says so); -1 when
+ * one failed (err names what failed; the others' effects are in
+ * *result). */
 int pb_fx_apply(pb_fx *fx, PGconn *db, const pb_action *a, cJSON **result, char *err,
                 size_t errlen);
+
+/* Logs a warning for every action kind (and notify target) that no
+ * effector carries out under cfg: such actions are recorded skipped.
+ * Called once at start-up. */
+void pb_fx_warn_unconfigured(const core_config *cfg);
 
 /* From now on each effector gets one attempt, no retries (the daemon is
  * stopping and must not hang on a receiver that is down). Thread-safe. */

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "collector/decode.h"
+#include "core/event.h"
+
 const char *const pb_types[PB_TYPE_COUNT] = {"extraction", "probing", "drift", "leakage", "flood"};
 const char *const pb_events[PB_EV_COUNT] = {"opened", "updated", "action_failed"};
 static const char *const g_sev[PB_SEV_COUNT] = {"low", "medium", "high", "critical"};
@@ -46,6 +49,10 @@ void pb_sha256_hex(const void *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* A string field of the incident: a string, or absent/null when not
+ * required. Every one is an identifier or a timestamp, so a control
+ * character (C0, DEL, C1, U+2028/2029) is refused: it would cut or forge a
+ * line where the value is printed or logged. */
 static const char *str_field(const cJSON *o, const char *name, bool required, char *err,
                              size_t errlen, int *bad)
 {
@@ -62,6 +69,11 @@ static const char *str_field(const cJSON *o, const char *name, bool required, ch
         *bad = 1;
         return NULL;
     }
+    if (core_text_control_at(v->valuestring, strlen(v->valuestring)) >= 0) {
+        snprintf(err, errlen, "incident: field '%s' holds a control character", name);
+        *bad = 1;
+        return NULL;
+    }
     return v->valuestring;
 }
 
@@ -70,6 +82,14 @@ int pb_incident_parse(pb_incident *inc, const char *json, size_t len, char *err,
     memset(inc, 0, sizeof *inc);
     inc->event = PB_EV_OPENED;
     inc->deliveries = 1;
+    /* The event decoder's rules first: cJSON alone takes duplicate keys
+     * (the last wins), \u0000 (cutting the string), trailing data and
+     * invalid UTF-8. */
+    char why[256];
+    if (coll_json_check_object(json, len, why, sizeof why) < 0) {
+        snprintf(err, errlen, "incident: not a valid JSON object: %s", why);
+        return -1;
+    }
     inc->json = cJSON_ParseWithLength(json, len);
     if (!inc->json || !cJSON_IsObject(inc->json)) {
         snprintf(err, errlen, "incident: not a JSON object");

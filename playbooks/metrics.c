@@ -34,7 +34,16 @@ void pb_metrics_render(FILE *out)
         [PB_M_EXPIRED] = {"custos_playbook_approvals_expired_total", "approvals that expired"},
         [PB_M_REVERTED] = {"custos_playbook_reverts_total", "ttl auto-reverts started"},
         [PB_M_DROPPED] = {"custos_playbook_incidents_dropped_total",
-                          "incidents dropped (queue full, or stopping without a database)"},
+                          "incidents dropped (queue full, stopping without a database, or no "
+                          "worker left)"},
+        [PB_M_SKIPPED] = {"custos_playbook_actions_skipped_total",
+                          "actions no effector carried out (none configured for them)"},
+        [PB_M_ESCALATION_FAILED] = {"custos_playbook_escalations_failed_total",
+                                    "escalations that reached no one: an action of theirs "
+                                    "failed or was skipped, or no playbook took them"},
+        [PB_M_ABANDONED] = {"custos_playbook_runs_abandoned_total",
+                            "runs that overstayed their deadline by the margin: their worker "
+                            "was abandoned and replaced"},
     };
     fprintf(out, "# HELP custos_playbook_runs_total playbook runs by outcome\n"
                  "# TYPE custos_playbook_runs_total counter\n");

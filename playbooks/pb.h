@@ -142,7 +142,8 @@ void pb_run(const pb_playbook *pb, pb_incident *inc, const pb_host *host, const 
 /* Process-wide counters (metrics.c), lock-free. */
 typedef enum {
     PB_M_INCIDENTS, PB_M_ACTIONS, PB_M_DONE, PB_M_FAILED, PB_M_ESCALATIONS, PB_M_EXPIRED,
-    PB_M_REVERTED, PB_M_DROPPED, PB_M_COUNT
+    PB_M_REVERTED, PB_M_DROPPED, PB_M_ABANDONED, PB_M_SKIPPED, PB_M_ESCALATION_FAILED,
+    PB_M_COUNT
 } pb_metric;
 void pb_metric_add(pb_metric m, uint64_t n);
 void pb_metric_run(pb_sb_status st);

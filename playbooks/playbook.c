@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "playbooks/pb.h"
 
@@ -261,6 +262,12 @@ int pb_playbook_load_file(pb_playbook *pb, const char *path, const pb_sb_limits 
                           size_t errlen)
 {
     memset(pb, 0, sizeof *pb);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a playbook file (custos playbook check "
+                              "DIR loads a folder)", path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

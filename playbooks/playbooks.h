@@ -33,9 +33,14 @@ void pb_live_incident(pb_live *pl, const char *incident_json);
  * (NOTIFY custos_playbooks). */
 void pb_live_reload(pb_live *pl);
 
-/* Handles what is queued, stops the thread, closes everything and frees
- * pl (NULL is fine). */
-void pb_live_stop(pb_live *pl);
+/* Handles what is queued, stops the threads, closes everything and frees
+ * pl (NULL is fine), waiting at most collector.shutdown_grace_ms for the
+ * worker. Returns 0, or 1 when a playbook run was abandoned (it overstayed
+ * its deadline by the margin, or was still running at the end of the
+ * grace period): the caller should then exit with CORE_EXIT_ABANDONED
+ * (4) at once, since an abandoned thread may still be running, which is
+ * why pl is then not freed. */
+int pb_live_stop(pb_live *pl);
 
 /* A human's decision on a pending action, for the CLI and the web console:
  * opens its own connection (cfg->pg_dsn) and effectors, audits the decision

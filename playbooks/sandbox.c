@@ -19,6 +19,8 @@
  * the work one call may do (see guard_pattern and guard_move). */
 #define PATTERN_BUDGET 2e8
 #define MOVE_MAX 1000000
+#define SHIFT_MAX 100000
+#define SORT_MAX 200000
 
 struct pb_sb {
     lua_State *L;
@@ -118,6 +120,21 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+/* The clock before a library function that may work long in C (a large
+ * string.upper, a capped shift): between two count ticks a loop could make
+ * a thousand such calls, each of them now costs at most itself past the
+ * deadline. Raises the kill when the run is (or now becomes) killed. */
+static void sb_clock(lua_State *L)
+{
+    pb_sb *sb = sb_of(L);
+    if (sb->kill == PB_SB_OK && core_mono_us() > sb->deadline) {
+        sb->kill = PB_SB_DEADLINE;
+        snprintf(sb->killmsg, sizeof sb->killmsg, "deadline passed");
+        note_where(L, sb);
+    }
+    pb_sb_check(L);
+}
+
 void pb_sb_check(lua_State *L)
 {
     pb_sb *sb = sb_of(L);
@@ -204,57 +221,89 @@ static int safe_xpcall(lua_State *L)
     return 2;
 }
 
-/* Calls the original standard function (upvalue 1) with the arguments. */
+/* Runs the original standard function (upvalue 1, a C function without
+ * upvalues of its own, as every function of string, table and utf8 is) in
+ * this very frame, after a look at the clock: its argument errors then name
+ * the function as the caller wrote it ("bad argument #1 to 'upper'"), which
+ * a lua_call from here would turn into '?'. */
 static int call_original(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    sb_clock(L);
+    lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
+    if (!f)
+        return luaL_error(L, "sandbox: a wrapped function is not a C function");
+    return f(L);
 }
 
 /* Lua patterns backtrack in C, out of the hook's reach: a subject of n bytes
  * and a pattern with q repetition items can take about n^(q+1) steps
- * (n^q when anchored). Refuse calls whose bound passes the budget. */
-static int guard_pattern(lua_State *L)
+ * (n^q when anchored); a back-reference (%1..%9) and a balance (%b) compare
+ * up to n bytes per try, so they count as items too. A plain search (and a
+ * pattern without specials, which Lua searches the same way) compares up to
+ * the pattern's length at each of n positions. Refuse calls whose bound
+ * passes the budget. plain: the call is string.find with its 4th argument
+ * true, the only function for which that argument means "plain". */
+static void check_pattern(lua_State *L, const char *fn, bool plain)
 {
     size_t n, pl;
     luaL_checklstring(L, 1, &n);
     const char *p = luaL_checklstring(L, 2, &pl);
-    bool plain = lua_gettop(L) >= 4 && lua_toboolean(L, 4);
-    /* string.find's 4th argument is "plain"; gsub's is the count, which is
-     * never a boolean, so only find's plain search skips the check. */
-    if (!plain || lua_type(L, 4) != LUA_TBOOLEAN) {
-        int q = 0;
-        bool anchored = pl > 0 && p[0] == '^';
-        for (size_t i = 0; i < pl; i++) {
-            if (p[i] == '%') {
-                if (i + 1 < pl && (p[i + 1] == 'b' || p[i + 1] == 'f'))
-                    q++;
-                i++;
-            } else if (p[i] == '[') {
-                /* skip the set: a ']' right after '[' or '[^' is literal */
-                i++;
-                if (i < pl && p[i] == '^')
-                    i++;
-                if (i < pl && p[i] == ']')
-                    i++;
-                while (i < pl && p[i] != ']') {
-                    if (p[i] == '%')
-                        i++;
-                    i++;
-                }
-            } else if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') {
+    int q = 0;
+    bool anchored = !plain && pl > 0 && p[0] == '^';
+    for (size_t i = 0; !plain && i < pl; i++) {
+        if (p[i] == '%') {
+            if (i + 1 < pl && (p[i + 1] == 'b' || p[i + 1] == 'f' ||
+                               (p[i + 1] >= '0' && p[i + 1] <= '9')))
                 q++;
+            i++;
+        } else if (p[i] == '[') {
+            /* skip the set: a ']' right after '[' or '[^' is literal */
+            i++;
+            if (i < pl && p[i] == '^')
+                i++;
+            if (i < pl && p[i] == ']')
+                i++;
+            while (i < pl && p[i] != ']') {
+                if (p[i] == '%')
+                    i++;
+                i++;
             }
+        } else if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') {
+            q++;
         }
-        double base = n > 1 ? (double)n : 1.0;
-        double cost = pow(base, q + (anchored ? 0 : 1)) * (double)(pl ? pl : 1);
-        if (cost > PATTERN_BUDGET)
-            return luaL_error(L, "pattern too expensive for a subject of %d bytes (%d repetition "
-                                 "items): anchor it with '^', simplify it or shorten the subject",
-                              (int)n, q);
     }
+    double base = n > 1 ? (double)n : 1.0;
+    double cost = pow(base, q + (anchored ? 0 : 1)) * (double)(pl ? pl : 1);
+    if (cost > PATTERN_BUDGET)
+        luaL_error(L, "string.%s: pattern too expensive for a subject of %d bytes (%d repetition "
+                      "items): anchor it with '^', simplify it or shorten the subject",
+                   fn, (int)n, q);
+}
+
+/* string.find(s, p, init, plain): the only pattern function whose 4th
+ * argument means a plain search; match, gmatch and gsub give it no meaning
+ * (gsub's is a count), so their patterns are always checked as patterns. */
+static int guard_find(lua_State *L)
+{
+    check_pattern(L, "find", lua_toboolean(L, 4));
+    return call_original(L);
+}
+
+static int guard_match(lua_State *L)
+{
+    check_pattern(L, "match", false);
+    return call_original(L);
+}
+
+static int guard_gmatch(lua_State *L)
+{
+    check_pattern(L, "gmatch", false);
+    return call_original(L);
+}
+
+static int guard_gsub(lua_State *L)
+{
+    check_pattern(L, "gsub", false);
     return call_original(L);
 }
 
@@ -282,6 +331,92 @@ static int guard_move(lua_State *L)
     if (e >= f && (e - f >= MOVE_MAX || e - f < 0))
         return luaL_error(L, "table.move of more than %d elements refused", MOVE_MAX);
     return call_original(L);
+}
+
+/* The length table.insert/remove/sort will see: the raw length of a plain
+ * table; a table with a metatable (the read-only incident proxies) answers
+ * through __len, which is one of ours and returns at once. */
+static lua_Integer table_len(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_getmetatable(L, 1))
+        return (lua_Integer)lua_rawlen(L, 1);
+    lua_pop(L, 1);
+    lua_len(L, 1);
+    lua_Integer n = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    return n;
+}
+
+/* table.insert(t, pos, v) and table.remove(t, pos) shift every element
+ * after pos in C, one call doing up to #t moves while the hook counts one
+ * instruction: a loop of them runs seconds between two hook ticks. A shift
+ * of more than SHIFT_MAX elements is refused (appending and removing the
+ * last element shift nothing and are always allowed). */
+static int guard_insert(lua_State *L)
+{
+    lua_Integer n = table_len(L);
+    if (lua_gettop(L) >= 3) {
+        lua_Integer pos = luaL_checkinteger(L, 2);
+        if (pos >= 1 && pos <= n && n - pos >= SHIFT_MAX)
+            return luaL_error(L, "table.insert: shifting %I elements refused (at most %d): "
+                                 "append instead, or keep a smaller table",
+                              (lua_Integer)(n - pos + 1), SHIFT_MAX);
+    }
+    return call_original(L);
+}
+
+static int guard_remove(lua_State *L)
+{
+    lua_Integer n = table_len(L);
+    if (lua_gettop(L) >= 2 && !lua_isnil(L, 2)) {
+        lua_Integer pos = luaL_checkinteger(L, 2);
+        if (pos >= 1 && pos <= n && n - pos >= SHIFT_MAX)
+            return luaL_error(L, "table.remove: shifting %I elements refused (at most %d): "
+                                 "remove from the end, or keep a smaller table",
+                              (lua_Integer)(n - pos), SHIFT_MAX);
+    }
+    return call_original(L);
+}
+
+/* table.sort compares n log n times in C; without a Lua comparator no hook
+ * runs while it does. Tables over SORT_MAX elements are refused. */
+static int guard_sort(lua_State *L)
+{
+    lua_Integer n = table_len(L);
+    if (n > SORT_MAX)
+        return luaL_error(L, "table.sort of %I elements refused (at most %d)", n, SORT_MAX);
+    return call_original(L);
+}
+
+/* Wraps every C function of library lib not named in skip with
+ * call_original, so that it looks at the clock first. */
+static void wrap_all(lua_State *L, const char *lib, const char *const skip[])
+{
+    lua_getglobal(L, lib);
+    int t = lua_gettop(L);
+    lua_newtable(L); /* the wrapped ones, set after the walk */
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        bool skipped = lua_type(L, -2) != LUA_TSTRING || !lua_iscfunction(L, -1);
+        for (int i = 0; !skipped && skip[i]; i++)
+            skipped = strcmp(lua_tostring(L, -2), skip[i]) == 0;
+        if (skipped) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushcclosure(L, call_original, 1);
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t + 1);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, t + 1)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t);
+    }
+    lua_pop(L, 2);
 }
 
 static void wrap(lua_State *L, const char *lib, const char *fn, lua_CFunction guard)
@@ -334,12 +469,21 @@ static int setup(lua_State *L)
 
     lua_pushcfunction(L, safe_xpcall);
     lua_setglobal(L, "xpcall");
-    wrap(L, "string", "find", guard_pattern);
-    wrap(L, "string", "match", guard_pattern);
-    wrap(L, "string", "gmatch", guard_pattern);
-    wrap(L, "string", "gsub", guard_pattern);
+    wrap(L, "string", "find", guard_find);
+    wrap(L, "string", "match", guard_match);
+    wrap(L, "string", "gmatch", guard_gmatch);
+    wrap(L, "string", "gsub", guard_gsub);
     wrap(L, "string", "rep", guard_rep);
     wrap(L, "table", "move", guard_move);
+    wrap(L, "table", "insert", guard_insert);
+    wrap(L, "table", "remove", guard_remove);
+    wrap(L, "table", "sort", guard_sort);
+    static const char *const string_own[] = {"find", "match", "gmatch", "gsub", "rep", NULL};
+    static const char *const table_own[] = {"move", "insert", "remove", "sort", NULL};
+    static const char *const none[] = {NULL};
+    wrap_all(L, "string", string_own);
+    wrap_all(L, "table", table_own);
+    wrap_all(L, "utf8", none);
 
     lua_pushstring(L, "playbook run killed by the sandbox");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &KILL_KEY);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "core/config.h"
 
 extern char **environ;
@@ -402,7 +404,8 @@ static void dsn_password_masked_uri(void **state)
          "postgresql://u:****@db/custos?password=****"},
         {"postgresql://u@db:5432/custos", "postgresql://u@db:5432/custos"},
         {"postgresql://db:5432/custos", "postgresql://db:5432/custos"},
-        {"postgresql://u:p@x@db/custos", "postgresql://u:****@db/custos"},
+        /* libpq takes the first '@': password "p", host "x@db" */
+        {"postgresql://u:p@x@db/custos", "postgresql://u:****@x@db/custos"},
         {"postgresql://u:pw@db/custos?password=ab", "postgresql://u:****@db/custos?password=****"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -455,6 +458,158 @@ static void print_masks_secrets(void **state)
     core_config_free(&cfg);
 }
 
+/* Issue 13: what the loader used to accept silently or crash on. */
+static void file_refusals_name_the_source(void **state)
+{
+    (void)state;
+    /* a list inside a list crashed start-up (strdup(NULL)) and leaked */
+    EXPECT_FILE_ERROR("kafka:\n  topics: [a, [b, c]]\n", "bad.yaml:2:", "kafka.topics",
+                      "list inside a list");
+    EXPECT_FILE_ERROR("kafka:\n  topics:\n    - a\n    - [b]\n", "bad.yaml:4:", "kafka.topics",
+                      "list inside a list");
+    EXPECT_FILE_ERROR("kafka:\n  topics: [a, {b: c}]\n", "bad.yaml:2:", "kafka.topics",
+                      "nested mapping");
+    /* duplicate keys: the file must mean one thing */
+    EXPECT_FILE_ERROR("log:\n  level: warn\n  level: debug\n", "bad.yaml:3:", "log.level",
+                      "given twice", "line 2");
+    EXPECT_FILE_ERROR("log:\n  level: warn\nkafka:\n  group: g\nlog:\n  error_interval_ms: 1s\n",
+                      "bad.yaml:5:", "log", "section is given twice");
+    /* a second document */
+    EXPECT_FILE_ERROR("log:\n  level: warn\n---\nlog:\n  level: debug\n", "bad.yaml:3:",
+                      "second YAML document");
+    /* a key is named once in the message */
+    const char *path = write_file("list-bad.yaml", "kafka:\n  auto_offset_reset: [a, b]\n");
+    core_config cfg;
+    char err[1024] = "";
+    assert_int_equal(core_config_load(&cfg, path, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    const char *first = strstr(err, "kafka.auto_offset_reset");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "kafka.auto_offset_reset"));
+    /* a directory given as the file says so */
+    assert_int_equal(core_config_load(&cfg, g_dir, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    assert_non_null(strstr(err, g_dir));
+    assert_non_null(strstr(err, "is a directory"));
+}
+
+static void misspelled_environment_is_an_error(void **state)
+{
+    (void)state;
+    core_config cfg;
+    char err[512] = "";
+    /* a known section, an unknown key */
+    setenv("CUSTOS_KAFKA_GRUOP", "g", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    print_message("  %s\n", err);
+    assert_non_null(strstr(err, "environment CUSTOS_KAFKA_GRUOP"));
+    assert_non_null(strstr(err, "CUSTOS_KAFKA_GROUP"));
+    unsetenv("CUSTOS_KAFKA_GRUOP");
+    /* a misspelled section, close to a setting */
+    setenv("CUSTOS_KAKFA_GROUP", "g", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    assert_non_null(strstr(err, "environment CUSTOS_KAKFA_GROUP"));
+    assert_non_null(strstr(err, "did you mean CUSTOS_KAFKA_GROUP"));
+    unsetenv("CUSTOS_KAKFA_GROUP");
+    setenv("CUSTOS_SECURITY_LUA_MAX_BYTE", "1MiB", 1);
+    assert_int_equal(core_config_load(&cfg, NULL, err, sizeof err), -1);
+    core_config_free(&cfg);
+    assert_non_null(strstr(err, "CUSTOS_SECURITY_LUA_MAX_BYTE"));
+    unsetenv("CUSTOS_SECURITY_LUA_MAX_BYTE");
+    /* the variables of the scripts, and unrelated names, are fine */
+    setenv("CUSTOS_CONFIG", "", 1);
+    setenv("CUSTOS_BIN", "/bin/true", 1);
+    setenv("CUSTOS_SOMETHING_ELSE_ENTIRELY", "x", 1);
+    setenv("CUSTOS_KAFKA_GROUP", "right", 1);
+    if (core_config_load(&cfg, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.kafka_group, "right");
+    core_config_free(&cfg);
+}
+
+/* Issue 13: every secret keyword libpq knows, in every form libpq reads,
+ * checked with libpq's own parser: the masked string parses, every secret
+ * in it is "****" and every other option is what it was. */
+static void dsn_secrets_masked_per_libpq(void **state)
+{
+    (void)state;
+    static const char *const dsns[] = {
+        "host=db sslpassword=hunter2-ssl dbname=x",
+        "host=db password=hunter2\\ with\\ spaces user=u",
+        "host=db password=hun\\'ter2 user=u",
+        "host=db password='hunter2 q\\'d' sslpassword = 'hunter2-b' user=u",
+        "password=hunter2-first sslmode=disable",
+        "postgresql://u:hunter2-uri@db:5432/custos?sslpassword=hunter2-q&sslmode=require",
+        "postgresql://db/custos?pass%77ord=hunter2-enc&user=u",
+        "postgres://u:hunter2%40x@db/custos",
+        "postgresql://u:hunter2-p@x@db/custos",
+        "host=db dbname=x",
+    };
+    char buf[1024];
+    for (size_t i = 0; i < sizeof dsns / sizeof dsns[0]; i++) {
+        const char *m = core_config_mask_dsn(dsns[i], buf, sizeof buf);
+        print_message("  %s\n  -> %s\n", dsns[i], m);
+        if (strstr(m, "hunter2"))
+            fail_msg("a secret shows: %s -> %s", dsns[i], m);
+        char *e1 = NULL, *e2 = NULL;
+        PQconninfoOption *orig = PQconninfoParse(dsns[i], &e1);
+        PQconninfoOption *back = PQconninfoParse(m, &e2);
+        if (!orig || !back)
+            fail_msg("libpq cannot read %s: %s", orig ? m : dsns[i], orig ? e2 : e1);
+        for (PQconninfoOption *a = orig; a->keyword; a++) {
+            PQconninfoOption *b = back;
+            while (b->keyword && strcmp(b->keyword, a->keyword) != 0)
+                b++;
+            assert_non_null(b->keyword);
+            bool secret = a->dispchar && a->dispchar[0] == '*';
+            if (secret && a->val && *a->val) {
+                assert_non_null(b->val);
+                assert_string_equal(b->val, "****");
+            } else if (!secret) {
+                if ((a->val == NULL) != (b->val == NULL) ||
+                    (a->val && strcmp(a->val, b->val) != 0))
+                    fail_msg("%s: '%s' became '%s'", a->keyword, a->val ? a->val : "(null)",
+                             b->val ? b->val : "(null)");
+            }
+        }
+        PQconninfoFree(orig);
+        PQconninfoFree(back);
+    }
+    /* what libpq cannot read is not shown at all */
+    const char *m = core_config_mask_dsn("host=db password hunter2", buf, sizeof buf);
+    assert_null(strstr(m, "hunter2"));
+    assert_non_null(strstr(m, "not a valid libpq connection string"));
+}
+
+/* Found by fuzz_config: a value holding a control character (given as a
+ * YAML escape: C0 first, then C1 such as \x99) printed raw, and the print
+ * did not load back. */
+static void print_escapes_control_characters(void **state)
+{
+    (void)state;
+    const char *path = write_file("ctl.yaml", "effectors:\n  webhook_url: \"http://x/\\x01\\ty\"\n"
+                                              "  control_topic: \"t\\x99\\x85\\u2028\\u00e9\"\n");
+    core_config cfg, back;
+    char err[512] = "";
+    if (core_config_load(&cfg, path, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.fx_webhook_url, "http://x/\x01\ty");
+    char *printed = print_config(&cfg);
+    const char *p2 = write_file("ctl-back.yaml", printed);
+    if (core_config_load(&back, p2, err, sizeof err) != 0)
+        fail_msg("the print does not load: %s", err);
+    assert_string_equal(back.fx_webhook_url, "http://x/\x01\ty");
+    /* C1 (U+0099), NEL and U+2028 are refused raw by YAML readers too */
+    assert_string_equal(back.fx_control_topic, "t\xc2\x99\xc2\x85\xe2\x80\xa8\xc3\xa9");
+    free(printed);
+    core_config_free(&cfg);
+    core_config_free(&back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +624,10 @@ int main(void)
         cmocka_unit_test_setup(dsn_password_masked_conninfo, setup),
         cmocka_unit_test_setup(dsn_password_masked_uri, setup),
         cmocka_unit_test_setup(print_masks_secrets, setup),
+        cmocka_unit_test_setup(file_refusals_name_the_source, setup),
+        cmocka_unit_test_setup(misspelled_environment_is_an_error, setup),
+        cmocka_unit_test_setup(dsn_secrets_masked_per_libpq, setup),
+        cmocka_unit_test_setup(print_escapes_control_characters, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

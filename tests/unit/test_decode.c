@@ -234,7 +234,8 @@ static void ts_forms(void **state)
         {"1.79526624e9", T_2026_11_21_130400},
         {"0", 0},
         {"\"1970-01-01T00:00:00Z\"", 0},
-        {"253402300799", INT64_C(253402300799000000)},
+        {"4102444799", INT64_C(4102444799000000)},
+        {"\"2099-12-31T23:59:59.999999Z\"", INT64_C(4102444799999999)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char json[256];
@@ -390,12 +391,14 @@ static void parser_reads_what_cjson_read(void **state)
     assert_string_equal(ev.event_id, "e1");
     core_event_clear(&ev);
 
-    /* attrs come out as cJSON_PrintUnformatted wrote them */
+    /* attrs come out as cJSON_PrintUnformatted wrote them, except numbers
+     * of more than 15 significant digits, which a double would round: those
+     * are kept as written */
     decode_ok("{" REQ ",\"attrs\":{\"a\":1.50,\"b\":10.0,\"c\":-0,\"d\":0.00001,\"e\":1E+2,"
               "\"f\":0.1e1,\"g\":123456789012345678,\"h\":\"\\/\\u0001\\ud83d\\ude00\\\"\"}}",
               &ev);
     assert_string_equal(ev.attrs_json, "{\"a\":1.5,\"b\":10,\"c\":-0,\"d\":1e-05,\"e\":100,"
-                                       "\"f\":1,\"g\":1.2345678901234568e+17,"
+                                       "\"f\":1,\"g\":123456789012345678,"
                                        "\"h\":\"/\\u0001\xf0\x9f\x98\x80\\\"\"}");
     core_event_clear(&ev);
 
@@ -560,10 +563,10 @@ static void refuses_bad_bytes(void **state)
     assert_string_equal(ev.prompt, "\\u0000");
     core_event_clear(&ev);
     /* lone or mismatched surrogate escapes cannot become UTF-8 */
-    decode_bad("{" REQ ",\"prompt\":\"\\ud800\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\udc00x\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\\u0041\"}", "malformed JSON");
-    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\"}", "malformed JSON");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud800\"}", "lone UTF-16 high surrogate \\uD800");
+    decode_bad("{" REQ ",\"prompt\":\"\\udc00x\"}", "lone UTF-16 low surrogate \\uDC00");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\\u0041\"}", "lone UTF-16 high surrogate");
+    decode_bad("{" REQ ",\"prompt\":\"\\ud83d\"}", "lone UTF-16 high surrogate");
 }
 
 static void refuses_oversized_and_deep(void **state)
@@ -729,10 +732,20 @@ static void refuses_bad_values(void **state)
                "field ts is before 1970-01-01");
     decode_bad("{\"event_id\":\"e\",\"ts\":-1,\"api_key_id\":\"k\",\"model\":\"m\","
                "\"model_version\":\"v\"}",
-               "outside 0..253402300799 epoch seconds");
-    decode_bad("{\"event_id\":\"e\",\"ts\":253402300800,\"api_key_id\":\"k\",\"model\":\"m\","
+               "outside 0..4102444799 epoch seconds");
+    decode_bad("{\"event_id\":\"e\",\"ts\":4102444800,\"api_key_id\":\"k\",\"model\":\"m\","
                "\"model_version\":\"v\"}",
-               "outside 0..253402300799 epoch seconds");
+               "outside 0..4102444799 epoch seconds");
+    /* far in the future, the zone's offset included: year 10000 */
+    decode_bad("{\"event_id\":\"e\",\"ts\":\"9999-12-31T23:59:59-23:59\",\"api_key_id\":\"k\","
+               "\"model\":\"m\",\"model_version\":\"v\"}",
+               "is not before 2100-01-01T00:00:00Z");
+    decode_bad("{\"event_id\":\"e\",\"ts\":\"2100-01-01T00:00:00Z\",\"api_key_id\":\"k\","
+               "\"model\":\"m\",\"model_version\":\"v\"}",
+               "is not before 2100-01-01T00:00:00Z");
+    decode_bad("{\"event_id\":\"e\",\"ts\":\"2099-12-31T23:00:00-01:00\",\"api_key_id\":\"k\","
+               "\"model\":\"m\",\"model_version\":\"v\"}",
+               "is not before 2100-01-01T00:00:00Z");
     decode_bad("{\"event_id\":\"e\",\"ts\":1795266240000,\"api_key_id\":\"k\",\"model\":\"m\","
                "\"model_version\":\"v\"}",
                "outside"); /* milliseconds by mistake */
@@ -875,6 +888,40 @@ static void event_can_be_reused_after_clear(void **state)
     }
 }
 
+/* Issue 13: numbers kept as written, C1 and line separators refused in
+ * identifiers. */
+static void events_at_the_edges(void **state)
+{
+    (void)state;
+    core_event ev;
+    decode_ok("{" REQ ",\"attrs\":{\"big\":1234567890123456789,\"neg\":-98765432109876543210,"
+              "\"frac\":0.12345678901234567,\"small\":12,\"f\":1.50,\"e\":1.2345678901234567e300}}",
+              &ev);
+    assert_string_equal(ev.attrs_json,
+                        "{\"big\":1234567890123456789,\"neg\":-98765432109876543210,"
+                        "\"frac\":0.12345678901234567,\"small\":12,\"f\":1.5,"
+                        "\"e\":1.2345678901234567e300}");
+    core_event_clear(&ev);
+    /* C1 NEXT LINE and the line/paragraph separators, raw or escaped */
+    decode_bad("{\"event_id\":\"e\",\"ts\":0,\"api_key_id\":\"k\\u0085x\",\"model\":\"m\","
+               "\"model_version\":\"v\"}",
+               "field api_key_id holds a control character");
+    decode_bad("{\"event_id\":\"e\",\"ts\":0,\"api_key_id\":\"k\xc2\x85x\",\"model\":\"m\","
+               "\"model_version\":\"v\"}",
+               "field api_key_id holds a control character");
+    decode_bad("{\"event_id\":\"e\",\"ts\":0,\"api_key_id\":\"k\",\"model\":\"m\\u2028\","
+               "\"model_version\":\"v\"}",
+               "field model holds a control character");
+    decode_bad("{\"event_id\":\"e\\u2029\",\"ts\":0,\"api_key_id\":\"k\",\"model\":\"m\","
+               "\"model_version\":\"v\"}",
+               "field event_id holds a control character");
+    /* printable non-ASCII stays fine in identifiers */
+    decode_ok("{\"event_id\":\"e\",\"ts\":0,\"api_key_id\":\"clé-\\u00e9\",\"model\":\"m\","
+              "\"model_version\":\"v\"}",
+              &ev);
+    core_event_clear(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -904,6 +951,7 @@ int main(void)
         cmocka_unit_test(poison_corpus_reasons),
         cmocka_unit_test(error_buffer_is_bounded),
         cmocka_unit_test(event_can_be_reused_after_clear),
+        cmocka_unit_test(events_at_the_edges),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

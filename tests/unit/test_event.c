@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/event.h"
+#include "core/log.h"
 
 #define T_2026_11_21_130400 INT64_C(1795266240000000)
 
@@ -318,9 +319,32 @@ static void arena_strings_stay_valid_as_it_grows(void **state)
     core_event_clear(&ev); /* safe twice */
 }
 
+/* Issue 13: C1 controls and the Unicode line separators are control
+ * characters for identifiers, and logs show them escaped. */
+static void controls_beyond_ascii(void **state)
+{
+    (void)state;
+    assert_int_equal(core_text_control_at("abc", 3), -1);
+    assert_int_equal(core_text_control_at("caf\xc3\xa9 \xe2\x98\x83", 9), -1);
+    assert_int_equal(core_text_control_at("a\nb", 3), 1);
+    assert_int_equal(core_text_control_at("ab\0", 3), 2);
+    assert_int_equal(core_text_control_at("a\x7f", 2), 1);
+    assert_int_equal(core_text_control_at("k\xc2\x85x", 4), 1);       /* U+0085 */
+    assert_int_equal(core_text_control_at("k\xc2\x9f", 3), 1);        /* U+009F */
+    assert_int_equal(core_text_control_at("k\xc2\xa0", 3), -1);       /* U+00A0 is text */
+    assert_int_equal(core_text_control_at("xy\xe2\x80\xa8", 5), 2);   /* U+2028 */
+    assert_int_equal(core_text_control_at("xy\xe2\x80\xa9", 5), 2);   /* U+2029 */
+    assert_int_equal(core_text_control_at("xy\xe2\x80\xa6", 5), -1);  /* U+2026 ... */
+    char q[64];
+    assert_string_equal(core_log_quote(q, sizeof q, "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9"),
+                        "\"a\\u0085b\\u2028c\\u2029\"");
+    assert_string_equal(core_log_quote(q, sizeof q, "caf\xc3\xa9\n"), "\"caf\xc3\xa9\\n\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(controls_beyond_ascii),
         cmocka_unit_test(ts_parses_utc_and_offsets),
         cmocka_unit_test(ts_parses_fractions_up_to_nine_digits),
         cmocka_unit_test(ts_leap_years),
