@@ -614,8 +614,11 @@ done:
 /* The CUSTOS_* variables that are not settings: the config file's path,
  * and what the build, test and demo scripts pass to their children. */
 static const char *const g_env_other[] = {
-    "CUSTOS_CONFIG", "CUSTOS_SHARED_DATA", "CUSTOS_SOURCE_DIR", "CUSTOS_BIN", "CUSTOS_ROOT",
-    "CUSTOS_TEST_FAST", "CUSTOS_FUZZ_SECONDS", "CUSTOS_BUILD_JOBS", "CUSTOS_DB_PASSWORD", NULL};
+    "CUSTOS_CONFIG", "CUSTOS_SHARE_DIR", "CUSTOS_PROMPTS_DIR", "CUSTOS_SOURCE_DIR", "CUSTOS_BIN",
+    "CUSTOS_ROOT", "CUSTOS_TEST_FAST", "CUSTOS_TEST_RUN", "CUSTOS_FUZZ_SECONDS",
+    "CUSTOS_FUZZ_TARGET_SECONDS", "CUSTOS_BUILD_JOBS", "CUSTOS_BUILD_TARGETS", "CUSTOS_DB_PASSWORD",
+    "CUSTOS_DEMO_DIR", "CUSTOS_DEMO_PGPORT", "CUSTOS_DEMO_RATE", "CUSTOS_DEMO_CONFIG",
+    "CUSTOS_DEMO_SEED", NULL};
 
 static void env_name(const setting *s, char *name, size_t size)
 {
