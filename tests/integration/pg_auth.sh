@@ -6,8 +6,9 @@
 # refused on the socket too.
 . "$(dirname "$0")/../lib/env.sh"
 
-[ "$(t_sql "SHOW listen_addresses" 2>/dev/null || psql -X -A -t -q -d postgres -c "SHOW listen_addresses")" = "" ] ||
-    t_fail "the server listens on TCP: listen_addresses is not empty"
+la=$(psql -X -A -t -q -d postgres -c "SHOW listen_addresses")
+[ -z "$la" ] ||
+    t_fail "the server listens on TCP: listen_addresses = '$la'"
 rules=$(psql -X -A -t -q -d postgres -c "SELECT type || ' ' || auth_method FROM pg_hba_file_rules ORDER BY line_number")
 t_log "pg_hba rules: $(echo $rules)"
 [ "$rules" = "local peer" ] || t_fail "pg_hba holds more than one local peer rule: $rules"
