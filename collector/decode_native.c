@@ -1424,6 +1424,22 @@ done:
     cJSON_Delete(root);
 }
 
+/* A parser ready for one message ending at end: no keys seen, no field set,
+ * errors into err. Both entry points below start from it. */
+static void parser_init(parser *P, const unsigned char *end, char *err, size_t errlen)
+{
+    P->end = end;
+    P->keys = P->keys_local;
+    P->n_keys = 0;
+    P->cap_keys = KEYS_LOCAL;
+    jb_init(&P->kbuf);
+    P->oom = P->tree_err = false;
+    P->err = err;
+    P->errlen = errlen;
+    for (int k = 0; k < F_N; k++)
+        P->f[k].type = J_NULL;
+}
+
 int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen)
 {
     const unsigned char *s = buf, *end = s + len, *p;
@@ -1433,16 +1449,7 @@ int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen
     if (bad >= 0)
         return core_errf(err, errlen, "invalid UTF-8 at offset %ld", bad);
     parser P;
-    P.end = end;
-    P.keys = P.keys_local;
-    P.n_keys = 0;
-    P.cap_keys = KEYS_LOCAL;
-    jb_init(&P.kbuf);
-    P.oom = P.tree_err = false;
-    P.err = err;
-    P.errlen = errlen;
-    for (int k = 0; k < F_N; k++)
-        P.f[k].type = J_NULL;
+    parser_init(&P, end, err, errlen);
     p = s;
     if (len >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;
@@ -1495,16 +1502,7 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
         goto fail;
     }
 
-    P.end = end;
-    P.keys = P.keys_local;
-    P.n_keys = 0;
-    P.cap_keys = KEYS_LOCAL;
-    jb_init(&P.kbuf);
-    P.oom = P.tree_err = false;
-    P.err = err;
-    P.errlen = errlen;
-    for (int k = 0; k < F_N; k++)
-        P.f[k].type = J_NULL;
+    parser_init(&P, end, err, errlen);
     p = s;
     if (len >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) /* cJSON skips a byte order mark */
         p += 3;
