@@ -6,8 +6,6 @@
 
 /* custos migrate [--config FILE] [--status] */
 int core_cmd_migrate(int argc, char **argv);
-/* custos run: the daemon (core/run.c wires collector, analytics, playbooks) */
-int core_cmd_run(int argc, char **argv);
 #include <stddef.h>
 
 #include "core/config.h"

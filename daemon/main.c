@@ -8,6 +8,7 @@
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
+#include "daemon/daemon.h"
 #include "core/share.h"
 #include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
@@ -82,7 +83,7 @@ typedef struct {
 
 /* The subcommand table: one row per command, in the order --help lists them. */
 static const command g_commands[] = {
-    {"run", core_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
+    {"run", daemon_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
     {"migrate", core_cmd_migrate, "apply pending database migrations"},
     {"config", cmd_config, "config check [FILE]: validate and print the effective config"},
     {"broker", coll_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},

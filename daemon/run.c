@@ -9,6 +9,7 @@
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
+#include "daemon/daemon.h"
 #include "core/log.h"
 #include "playbooks/playbooks.h"
 
@@ -53,7 +54,7 @@ static void usage(FILE *out)
             "the playbooks.\n");
 }
 
-int core_cmd_run(int argc, char **argv)
+int daemon_cmd_run(int argc, char **argv)
 {
     const char *cfgpath = NULL, *lvl = NULL;
     for (int i = 1; i < argc; i++) {
