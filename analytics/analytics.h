@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "collector/collector.h"
+#include "core/sink.h"
 #include "core/config.h"
 
 typedef struct an_live an_live;
@@ -23,12 +23,12 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen);
 /* The sink the collector hands committed events to. deliver() takes
  * ownership of the events and the array; it blocks while the bounded queue is
  * full (back-pressure, counted in the log at stop). */
-coll_sink an_live_sink(an_live *al);
+core_event_sink an_live_sink(an_live *al);
 
-/* Registers fn, called with the JSON of every incident opened or updated
- * (the shape `custos analyze` prints), from the analytics thread; fn must not
- * block long and must not keep the pointer. Call before events flow. */
-void an_live_on_incident(an_live *al, void (*fn)(void *ud, const char *incident_json), void *ud);
+/* Sets where every incident opened or updated goes (JSON, the shape `custos
+ * analyze` prints), called from the analytics thread. Call before events
+ * flow. */
+void an_live_on_incident(an_live *al, core_incident_sink sink);
 
 /* Drains the queue, runs the detectors over what the reorder window still
  * holds, writes and publishes the last incident updates, joins the thread and

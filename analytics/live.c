@@ -16,6 +16,26 @@
 #include "core/metrics.h"
 #include "core/util.h"
 
+/* The live analytics' metrics (core registry). */
+static CORE_METRIC_DEFINE(an_m_events, CORE_COUNTER, "custos_analytics_events_total",
+                          "events through the live analytics")
+static CORE_METRIC_DEFINE(an_m_late, CORE_COUNTER, "custos_analytics_late_events_total",
+                          "events older than the reorder window")
+static CORE_METRIC_DEFINE(an_m_alerts, CORE_COUNTER, "custos_analytics_alerts_total",
+                          "detector alerts")
+static CORE_METRIC_DEFINE(an_m_incidents, CORE_COUNTER, "custos_analytics_incidents_total",
+                          "incidents opened")
+static CORE_METRIC_DEFINE(an_m_keys, CORE_GAUGE, "custos_analytics_tracked_keys",
+                          "api keys with detector state")
+static CORE_METRIC_DEFINE(an_m_queue_waits, CORE_COUNTER, "custos_analytics_queue_waits_total",
+                          "times ingest waited on the full analytics queue")
+static CORE_METRIC_DEFINE(an_m_db_errors, CORE_COUNTER, "custos_analytics_db_errors_total",
+                          "failed writes of alerts and incidents")
+static CORE_METRIC_DEFINE(an_m_published, CORE_COUNTER, "custos_analytics_published_total",
+                          "incident messages delivered to the incidents topic")
+static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_total",
+                          "alerts or incident updates given up after retries")
+
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
 #define LAT_SAMPLES 65536
 
@@ -52,8 +72,7 @@ struct an_live {
     size_t queued, cap;
     bool stopping;
     uint64_t waits, events, batches, db_errors, dropped, published, kafka_errors;
-    void (*on_incident)(void *, const char *);
-    void *on_incident_ud;
+    core_incident_sink incident_sink; /* where incidents go (the playbooks) */
     /* produced by the engine callbacks during one batch */
     inc_row *incs;
     size_t nincs, capincs;
@@ -178,8 +197,8 @@ static void on_incident(void *ud, const an_incident_view *v)
                          rd_kafka_err2str(e));
         }
     }
-    if (al->on_incident)
-        al->on_incident(al->on_incident_ud, v->json);
+    if (al->incident_sink.deliver)
+        al->incident_sink.deliver(al->incident_sink.ud, v->json);
 }
 
 static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
@@ -187,7 +206,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     an_live *al = ud;
     if (al->nalerts >= PENDING_MAX) {
         al->dropped++;
-        core_metric_add(M_AN_DROPPED, 1);
+        core_metric_add(&an_m_dropped, 1);
         return;
     }
     if (core_grow(&al->alerts, &al->capalerts, al->nalerts, sizeof *al->alerts, 256) < 0)
@@ -320,7 +339,7 @@ fail:
     if (in_tx)
         core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
     al->db_errors++;
-    core_metric_add(M_AN_DB_ERRORS, 1);
+    core_metric_add(&an_m_db_errors, 1);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     al->backoff_ms = al->backoff_ms ? al->backoff_ms * 2 : al->cfg.coll_retry_min_ms;
     if (al->backoff_ms > al->cfg.coll_retry_max_ms)
@@ -337,11 +356,11 @@ static void publish_stats(an_live *al)
 {
     an_engine_stats st;
     an_engine_stats_get(al->engine, &st);
-    core_metric_set(M_AN_EVENTS, st.events);
-    core_metric_set(M_AN_LATE, st.late);
-    core_metric_set(M_AN_ALERTS, st.alerts);
-    core_metric_set(M_AN_INCIDENTS, st.incidents);
-    core_metric_set(M_AN_KEYS, st.keys);
+    core_metric_set(&an_m_events, st.events);
+    core_metric_set(&an_m_late, st.late);
+    core_metric_set(&an_m_alerts, st.alerts);
+    core_metric_set(&an_m_incidents, st.incidents);
+    core_metric_set(&an_m_keys, st.keys);
 }
 
 static void *run(void *arg)
@@ -431,7 +450,7 @@ static void deliver(void *ud, core_event *evs, size_t n)
      * empty, or it could never be accepted */
     if (al->queued && al->queued + n > al->cap) {
         al->waits++;
-        core_metric_add(M_AN_QUEUE_WAITS, 1);
+        core_metric_add(&an_m_queue_waits, 1);
         while (al->queued && al->queued + n > al->cap && !al->stopping)
             pthread_cond_wait(&al->can_put, &al->mu);
     }
@@ -445,17 +464,13 @@ static void deliver(void *ud, core_event *evs, size_t n)
     pthread_mutex_unlock(&al->mu);
 }
 
-coll_sink an_live_sink(an_live *al)
+core_event_sink an_live_sink(an_live *al)
 {
-    coll_sink s = {deliver, al};
+    core_event_sink s = {deliver, al};
     return s;
 }
 
-void an_live_on_incident(an_live *al, void (*fn)(void *ud, const char *incident_json), void *ud)
-{
-    al->on_incident = fn;
-    al->on_incident_ud = ud;
-}
+void an_live_on_incident(an_live *al, core_incident_sink sink) { al->incident_sink = sink; }
 
 /* Delivery reports (from rd_kafka_poll/flush on the analytics thread or at
  * stop): what was really published, and what failed. */
@@ -470,7 +485,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                      rd_kafka_err2str(m->err));
     } else {
         al->published++;
-        core_metric_add(M_AN_PUBLISHED, 1);
+        core_metric_add(&an_m_published, 1);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "collector/kafka.h"
 #include "core/cli.h"
 #include "core/log.h"
+#include "core/signals.h"
 
 #define MOD "broker"
 #define MAX_TOPICS 16
@@ -105,7 +106,7 @@ int coll_cmd_broker(int argc, char **argv)
             goto done;
         }
     }
-    core_cli_install_signals();
+    core_signals_install();
     signal(SIGUSR1, on_usr1);
     signal(SIGUSR2, on_usr2);
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));

@@ -30,7 +30,7 @@
 #include "core/cli.h"
 #include "core/db.h"
 #include "core/log.h"
-#include "core/metrics.h"
+#include "collector/coll_metrics.h"
 
 #define MOD "collector"
 #define WRITER_GROUP_MAX 256          /* batches per transaction */
@@ -52,8 +52,8 @@ typedef struct coll_part {
 
 typedef struct {
     const core_config *cfg;
-    const coll_sink *sink;
-    volatile int *stop;
+    const core_event_sink *sink;
+    volatile sig_atomic_t *stop;
     const coll_decoder *dec;
     coll_limits lim;
     rd_kafka_t *rk;
@@ -119,7 +119,7 @@ static void enqueue(collector *co, coll_batch *b)
 static void finish_batch(collector *co, coll_batch *b)
 {
     atomic_fetch_sub(&co->inflight, (int64_t)b->bytes);
-    core_metric_sub(M_INFLIGHT_BYTES, b->bytes);
+    core_metric_sub(&coll_m_inflight_bytes, b->bytes);
     coll_part *p = b->part;
     coll_batch_free(b);
     pthread_mutex_lock(&co->mu);
@@ -168,10 +168,10 @@ static void deliver_stats(collector *co, coll_batch *b)
     int64_t now_ms = core_wall_us() / 1000;
     for (size_t i = 0; i < b->n_kts; i++)
         if (b->kts[i] > 0)
-            core_metrics_latency((now_ms - b->kts[i]) * 1000);
-    core_metric_add(M_STORED, b->n_rows);
-    core_metric_add(M_REJECTED, b->n_rej);
-    core_metric_add(M_BATCHES, 1);
+            core_histogram_observe_us(&coll_latency, (now_ms - b->kts[i]) * 1000);
+    core_metric_add(&coll_m_stored, b->n_rows);
+    core_metric_add(&coll_m_rejected, b->n_rej);
+    core_metric_add(&coll_m_batches, 1);
     if (co->sink && b->n_evs) {
         co->sink->deliver(co->sink->ud, b->evs, b->n_evs);
         b->evs = NULL;
@@ -194,7 +194,7 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (atomic_load(&bs[i]->part->fenced_gen) == bs[i]->gen) {
-            core_metric_add(M_FENCED, 1);
+            core_metric_add(&coll_m_fenced, 1);
             finish_batch(co, bs[i]);
         } else {
             bs[k++] = bs[i];
@@ -239,13 +239,13 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
                 } else if (atomic_load(&p->fenced_gen) != b->gen) {
                     atomic_store(&p->fenced_gen, b->gen);
                     atomic_store(&p->committed, stored[i]);
-                    core_metric_add(M_FENCED, 1);
+                    core_metric_add(&coll_m_fenced, 1);
                     core_log(CORE_LOG_WARN, MOD,
                              "batch fenced: partition moved on, re-reading from stored offset",
                              "topic=%s partition=%d expected=%" PRId64 " stored=%" PRId64,
                              p->topic, (int)p->partition, b->expected, stored[i]);
                 } else {
-                    core_metric_add(M_FENCED, 1);
+                    core_metric_add(&coll_m_fenced, 1);
                 }
                 finish_batch(co, b);
             }
@@ -253,8 +253,8 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
                      "batches=%zu rows=%zu commit_us=%" PRId64, n, rows, core_mono_us() - t0);
             return;
         }
-        core_metric_add(M_DB_ERRORS, 1);
-        core_metric_add(M_BATCH_RETRIES, 1);
+        core_metric_add(&coll_m_db_errors, 1);
+        core_metric_add(&coll_m_batch_retries, 1);
         if (*db_ok) {
             core_log(CORE_LOG_ERROR, MOD, "postgres unavailable, pausing and retrying",
                      "error=%s", core_log_quote((char[768]){0}, 768, err));
@@ -267,7 +267,7 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
                          "error=%s suppressed=%" PRId64 " backoff_ms=%" PRId64,
                          core_log_quote((char[768]){0}, 768, err), sup, backoff);
             else
-                core_metric_add(M_LOG_SUPPRESSED, 1);
+                core_metric_add(&coll_m_log_suppressed, 1);
         }
         if (*db && PQstatus(*db) != CONNECTION_OK) {
             PQfinish(*db);
@@ -396,14 +396,14 @@ static int take_message(collector *co, rd_kafka_message_t *m)
         /* librdkafka only goes backwards on an offset reset (the stored
          * offset is past the log's end: the topic was recreated). Follow it,
          * loudly: these are new messages, not ones already stored. */
-        core_metric_add(M_OFFSET_GAPS, 1);
+        core_metric_add(&coll_m_offset_gaps, 1);
         core_log(CORE_LOG_ERROR, MOD, "offset reset: the broker's log is behind the stored offset (topic recreated?)",
                  "topic=%s partition=%d stored=%" PRId64 " now_at=%" PRId64, topic,
                  (int)m->partition, p->read_pos, m->offset);
     } else if (p->read_pos >= 0 && m->offset > p->read_pos) {
         /* Offsets are dense on a normal topic: a jump means the broker no
          * longer has them (retention), or transaction markers. */
-        core_metric_add(M_OFFSET_GAPS, 1);
+        core_metric_add(&coll_m_offset_gaps, 1);
         core_log(CORE_LOG_ERROR, MOD, "offset gap: messages missing from the broker",
                  "topic=%s partition=%d first_missing=%" PRId64 " next_present=%" PRId64, topic,
                  (int)m->partition, p->read_pos, m->offset);
@@ -449,8 +449,8 @@ static int take_message(collector *co, rd_kafka_message_t *m)
     size_t sz = m->len + m->key_len + 64 + kept;
     b->bytes += sz;
     atomic_fetch_add(&co->inflight, (int64_t)sz);
-    core_metric_add(M_INFLIGHT_BYTES, sz);
-    core_metric_add(M_CONSUMED, 1);
+    core_metric_add(&coll_m_inflight_bytes, sz);
+    core_metric_add(&coll_m_consumed, 1);
     if ((int64_t)b->n_msgs >= co->cfg->coll_batch_max_events)
         seal(co, p);
     return 0;
@@ -487,7 +487,7 @@ static int64_t read_offset_retrying(collector *co, const char *topic, int32_t pa
                 co->db = NULL;
             }
         }
-        core_metric_add(M_DB_ERRORS, 1);
+        core_metric_add(&coll_m_db_errors, 1);
         int64_t sup = core_log_limit_check(&g_db_rl, co->cfg->log_error_interval_ms);
         if (sup >= 0)
             core_log(CORE_LOG_WARN, MOD, "cannot read stored offset, retrying",
@@ -572,7 +572,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     collector *co = opaque;
-    core_metric_add(M_REBALANCES, 1);
+    core_metric_add(&coll_m_rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(co, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -642,7 +642,7 @@ static void flow_control(collector *co)
             seal(co, p);
         rd_kafka_pause_partitions(co->rk, l);
         co->paused = true;
-        core_metric_add(M_PAUSES, 1);
+        core_metric_add(&coll_m_pauses, 1);
         core_log(CORE_LOG_INFO, MOD, "consumption paused: in-flight cap reached",
                  "inflight_bytes=%" PRId64 " cap=%" PRId64, inflight, cap);
     } else {
@@ -663,7 +663,7 @@ static void update_lag(collector *co)
             continue;
         int64_t c = atomic_load(&p->committed);
         if (hi >= 0)
-            core_metrics_set_lag(p->topic, p->partition, hi - (c >= 0 ? c : lo));
+            coll_metrics_set_lag(p->topic, p->partition, hi - (c >= 0 ? c : lo));
     }
 }
 
@@ -696,12 +696,12 @@ static void log_stats(const char *msg)
              " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
              " latency_p50_ms=%.1f latency_p99_ms=%.1f analyzed=%" PRIu64 " alerts=%" PRIu64
              " incidents=%" PRIu64,
-             core_metric_get(M_CONSUMED), core_metric_get(M_STORED), core_metric_get(M_REJECTED),
-             core_metric_get(M_BATCHES), core_metric_get(M_BATCH_RETRIES),
-             core_metric_get(M_FENCED), core_metric_get(M_INFLIGHT_BYTES),
-             (double)core_metrics_latency_quantile(0.50) / 1000.0,
-             (double)core_metrics_latency_quantile(0.99) / 1000.0, core_metric_get(M_AN_EVENTS),
-             core_metric_get(M_AN_ALERTS), core_metric_get(M_AN_INCIDENTS));
+             core_metric_get(&coll_m_consumed), core_metric_get(&coll_m_stored), core_metric_get(&coll_m_rejected),
+             core_metric_get(&coll_m_batches), core_metric_get(&coll_m_batch_retries),
+             core_metric_get(&coll_m_fenced), core_metric_get(&coll_m_inflight_bytes),
+             (double)core_histogram_quantile_us(&coll_latency, 0.50) / 1000.0,
+             (double)core_histogram_quantile_us(&coll_latency, 0.99) / 1000.0, core_metrics_value("custos_analytics_events_total"),
+             core_metrics_value("custos_analytics_alerts_total"), core_metrics_value("custos_analytics_incidents_total"));
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -710,7 +710,7 @@ static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return;
-    core_metric_add(M_KAFKA_ERRORS, 1);
+    core_metric_add(&coll_m_kafka_errors, 1);
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
         /* The stored offset is gone from the broker (retention): say so loudly. */
         core_log(CORE_LOG_ERROR, MOD, "stored offset no longer on the broker; events were lost to retention",
@@ -723,10 +723,10 @@ static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
         core_log(CORE_LOG_WARN, MOD, "kafka consumer error", "error=%s suppressed=%" PRId64,
                  core_log_quote((char[512]){0}, 512, rd_kafka_message_errstr(m)), sup);
     else
-        core_metric_add(M_LOG_SUPPRESSED, 1);
+        core_metric_add(&coll_m_log_suppressed, 1);
 }
 
-int coll_run(const core_config *cfg, const coll_sink *sink, volatile int *stop)
+int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_atomic_t *stop)
 {
     collector co;
     memset(&co, 0, sizeof co);

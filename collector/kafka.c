@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/metrics.h"
+#include "collector/coll_metrics.h"
 
 static core_log_limit g_rl;
 
@@ -22,7 +22,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     if (l >= CORE_LOG_WARN) {
         int64_t sup = core_log_limit_check(&g_rl, 10000);
         if (sup < 0) {
-            core_metric_add(M_LOG_SUPPRESSED, 1);
+            core_metric_add(&coll_m_log_suppressed, 1);
             return;
         }
         char q[512];
@@ -38,10 +38,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
     (void)opaque;
-    core_metric_add(M_KAFKA_ERRORS, 1);
+    core_metric_add(&coll_m_kafka_errors, 1);
     int64_t sup = core_log_limit_check(&g_rl, 10000);
     if (sup < 0) {
-        core_metric_add(M_LOG_SUPPRESSED, 1);
+        core_metric_add(&coll_m_log_suppressed, 1);
         return;
     }
     char q[512];

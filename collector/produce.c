@@ -13,6 +13,7 @@
 #include "collector/kafka.h"
 #include "core/cli.h"
 #include "core/log.h"
+#include "core/signals.h"
 
 #define MOD "produce"
 
@@ -167,7 +168,7 @@ int coll_cmd_produce(int argc, char **argv)
         fprintf(stderr, "custos produce: %s\n", err);
         goto done;
     }
-    core_cli_install_signals();
+    core_signals_install();
     /* Say at once when the brokers cannot be reached: librdkafka would
      * otherwise buffer quietly until message.timeout.ms (5 min). Only at the
      * start: a broker that goes away later is waited for, as a gateway does. */

@@ -2,31 +2,11 @@
 #include "core/cli.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-
-volatile int core_stop;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    core_stop = 1;
-}
-
-void core_cli_install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
 
 int core_cli_config(core_config *cfg, const char *path, const char *log_level_override)
 {

@@ -33,8 +33,5 @@ bool core_cli_opt(int argc, char **argv, int *i, const char *name, const char **
  * error naming the option. */
 long long core_cli_num(const char *name, const char *value, long long min, long long max);
 
-/* The process-wide stop flag, set by SIGTERM/SIGINT once installed. */
-extern volatile int core_stop;
-void core_cli_install_signals(void);
 
 #endif

@@ -196,6 +196,9 @@ static const setting g_settings[] = {
     {"analytics", "flood_error_pct", T_INT, OFF(an_fl_error_pct), "50", 1, 100, NULL, false, false,
      "error storm: ... making at least this share of its requests"},
 
+    {"playbooks", "enabled", T_ENUM, OFF(pb_enabled), "auto", 0, 0, "auto|on|off", false, false,
+     "run the playbooks inside custos run; auto: when collector.analytics is on (the "
+     "incidents come from there; on also runs them without, for approvals and ttl reverts)"},
     {"playbooks", "dir", T_STR, OFF(pb_dir), "", 0, 0, NULL, false, true,
      "folder of *.lua playbooks; empty: the shipped playbooks, <share>/playbooks (see "
      "CUSTOS_SHARE_DIR)"},

@@ -94,6 +94,7 @@ typedef struct core_config {
     int64_t an_fl_error_pct;
 
     /* playbooks (docs/playbooks.md) */
+    char *pb_enabled;             /* auto|on|off */
     char *pb_dir;                 /* "": the shipped playbooks in the source tree */
     char *pb_dry_run;             /* off|on: every action is recorded as dry_run */
     char *pb_approval_kinds;      /* comma-separated action kinds that always need approval */

@@ -3,7 +3,9 @@
 #define CORE_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int version;
@@ -48,5 +50,45 @@ int core_db_exec(PGconn *c, const char *sql, char *err, size_t errlen);
 
 /* Copies PQerrorMessage without its trailing newline into err. */
 void core_db_error(PGconn *c, const char *what, char *err, size_t errlen);
+
+/* ---- parameterised queries (every query with input goes through these) ----
+ * params are n text values (NULL is SQL NULL); what names the query in err
+ * ("what: server message"). */
+
+/* Returns the result when the statement succeeded (tuples or command), else
+ * NULL with err. The caller PQclear()s it. */
+PGresult *core_db_query(PGconn *c, const char *sql, int n, const char *const *params,
+                        const char *what, char *err, size_t errlen);
+
+/* Runs a statement; returns the number of rows it affected (0 when it says
+ * none), or -1 with err. */
+long long core_db_exec_params(PGconn *c, const char *sql, int n, const char *const *params,
+                              const char *what, char *err, size_t errlen);
+
+/* BEGIN / COMMIT return 0 or -1 with err; ROLLBACK cannot fail usefully. */
+int core_db_begin(PGconn *c, char *err, size_t errlen);
+int core_db_commit(PGconn *c, char *err, size_t errlen);
+void core_db_rollback(PGconn *c);
+
+/* True when a failure is worth retrying: the connection is gone, or the
+ * server says serialization failure, deadlock, too many connections,
+ * insufficient resources or shutting down (SQLSTATE classes 08, 40, 53,
+ * 57P). r may be NULL. */
+bool core_db_transient(PGconn *c, const PGresult *r);
+
+/* ---- a small pool of connections to one database ----
+ * For request-shaped work (the web server, analyst decisions): a caller
+ * takes a connection, runs its statements and gives it back. Connections
+ * are opened lazily up to size; one found broken, or returned inside a
+ * transaction, is closed (after a ROLLBACK) rather than reused. */
+typedef struct core_db_pool core_db_pool;
+
+core_db_pool *core_db_pool_new(const char *dsn, int connect_timeout_s, int size);
+/* A connection, waiting up to wait_ms for one to be free; NULL with err
+ * when none could be opened or the wait ran out. */
+PGconn *core_db_pool_get(core_db_pool *p, int64_t wait_ms, char *err, size_t errlen);
+void core_db_pool_put(core_db_pool *p, PGconn *c);
+/* Closes every connection; none may be out. NULL is a no-op. */
+void core_db_pool_free(core_db_pool *p);
 
 #endif

@@ -1,43 +1,160 @@
-/* custos run: the daemon, and the one place where the modules are wired
- * together: collector -> analytics -> playbooks. */
-#include <signal.h>
+/* custos run: the daemon. It is a table of services, the one place where
+ * the modules are wired together. Events flow collector -> analytics ->
+ * playbooks; each service hands its output to the next through a core sink
+ * (core/sink.h), so the services start from the end of the flow (a sink
+ * exists before anything delivers into it) and stop from its start (each
+ * drains into a downstream that is still running). */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analytics/analytics.h"
 #include "collector/collector.h"
 #include "core/cli.h"
-#include "core/commands.h"
-#include "daemon/daemon.h"
 #include "core/log.h"
+#include "core/signals.h"
+#include "daemon/daemon.h"
 #include "playbooks/playbooks.h"
 
-static pb_live *g_playbooks;
+/* What the services share while the daemon runs. */
+typedef struct {
+    const core_config *cfg;
+    pb_live *playbooks;
+    an_live *analytics;
+    core_incident_sink incidents; /* into the playbooks (deliver NULL: none) */
+    core_event_sink events;       /* into the analytics (deliver NULL: none) */
+    pthread_t collector;
+    bool collector_started;
+    int collector_rc;
+    volatile sig_atomic_t collector_ended;
+    bool abandoned; /* a playbook run had to be abandoned */
+} run_ctx;
 
-/* SIGHUP: reload the playbooks (only sets a flag: async-signal-safe). */
-static void on_hup(int sig)
+typedef struct {
+    const char *name;
+    bool (*enabled)(const core_config *cfg);
+    /* Starts the service without blocking; -1 with err stops start-up. */
+    int (*start)(run_ctx *x, char *err, size_t errlen);
+    /* Stops it, draining what it holds into the next service. */
+    void (*stop)(run_ctx *x);
+} service;
+
+/* ---- playbooks ---- */
+
+static bool playbooks_enabled(const core_config *cfg)
 {
-    (void)sig;
-    if (g_playbooks)
-        pb_live_reload(g_playbooks);
+    if (strcmp(cfg->pb_enabled, "auto") == 0)
+        return strcmp(cfg->coll_analytics, "on") == 0;
+    return strcmp(cfg->pb_enabled, "on") == 0;
 }
 
-/* Every incident opened or updated goes to the playbooks. */
 static void incident_to_playbooks(void *ud, const char *incident_json)
 {
     pb_live_incident(ud, incident_json);
 }
 
+static int playbooks_start(run_ctx *x, char *err, size_t errlen)
+{
+    x->playbooks = pb_live_start(x->cfg, err, errlen);
+    if (!x->playbooks)
+        return -1;
+    x->incidents = (core_incident_sink){incident_to_playbooks, x->playbooks};
+    return 0;
+}
+
+static void playbooks_stop(run_ctx *x)
+{
+    if (pb_live_stop(x->playbooks))
+        x->abandoned = true;
+    x->playbooks = NULL;
+}
+
+/* ---- analytics ---- */
+
+static bool analytics_enabled(const core_config *cfg)
+{
+    return strcmp(cfg->coll_analytics, "on") == 0;
+}
+
+static int analytics_start(run_ctx *x, char *err, size_t errlen)
+{
+    x->analytics = an_live_start(x->cfg, err, errlen);
+    if (!x->analytics)
+        return -1;
+    if (x->incidents.deliver)
+        an_live_on_incident(x->analytics, x->incidents);
+    x->events = an_live_sink(x->analytics);
+    return 0;
+}
+
+static void analytics_stop(run_ctx *x)
+{
+    an_live_stop(x->analytics);
+    x->analytics = NULL;
+}
+
+/* ---- collector ---- */
+
+static bool always(const core_config *cfg)
+{
+    (void)cfg;
+    return true;
+}
+
+static void *collector_main(void *arg)
+{
+    run_ctx *x = arg;
+    x->collector_rc = coll_run(x->cfg, x->events.deliver ? &x->events : NULL, &core_stop);
+    x->collector_ended = 1;
+    return NULL;
+}
+
+static int collector_start(run_ctx *x, char *err, size_t errlen)
+{
+    if (pthread_create(&x->collector, NULL, collector_main, x) != 0) {
+        snprintf(err, errlen, "cannot start the collector thread");
+        return -1;
+    }
+    x->collector_started = true;
+    return 0;
+}
+
+static void collector_stop(run_ctx *x)
+{
+    /* core_stop is set (or the collector ended on its own): it commits what
+     * it holds within collector.shutdown_grace_ms and returns. */
+    core_request_stop();
+    pthread_join(x->collector, NULL);
+    x->collector_started = false;
+}
+
+/* In flow order; started from the last, stopped from the first. */
+static const service g_services[] = {
+    {"collector", always, collector_start, collector_stop},
+    {"analytics", analytics_enabled, analytics_start, analytics_stop},
+    {"playbooks", playbooks_enabled, playbooks_start, playbooks_stop},
+};
+#define N_SERVICES (sizeof g_services / sizeof g_services[0])
+
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: custos run [--config FILE] [--log-level LEVEL]\n"
+            "usage: custos [-c FILE] [--log-level LEVEL] run\n"
             "\n"
             "Consumes model-interaction events from Kafka (kafka.topics, group kafka.group)\n"
             "and stores each batch with its next offset in one PostgreSQL transaction:\n"
             "every event is stored exactly once, or kept as a dead letter in\n"
             "rejected_events with its Kafka coordinates and the reason.\n"
+            "\n"
+            "Services, in the order events flow through them: collector, analytics\n"
+            "(collector.analytics: on), playbooks (playbooks.enabled: auto = with the\n"
+            "analytics). Committed events go to the detectors; incidents are stored in\n"
+            "PostgreSQL, published to analytics.incidents_topic and handed to the\n"
+            "playbooks (playbooks.dir). SIGHUP, or 'custos playbook reload', reloads the\n"
+            "playbooks.\n"
             "\n"
             "SIGTERM/SIGINT commit the open batches (collector.shutdown_grace_ms), leave the\n"
             "group and exit 0. Logs are logfmt lines on stderr. The database must be at\n"
@@ -46,12 +163,17 @@ static void usage(FILE *out)
             "A playbook run that overstays security.lua_deadline_ms by the margin (the\n"
             "deadline again, at least 1 s) is logged and counted, its worker gets no more\n"
             "incidents and a new one takes over; the playbooks get collector.shutdown_grace_ms\n"
-            "to stop, and the exit status is then 4 (a run was abandoned).\n"
-            "\n"
-            "Committed events go to the detectors (collector.analytics: on); incidents are\n"
-            "stored in PostgreSQL, published to analytics.incidents_topic and handed to\n"
-            "the playbooks (playbooks.dir). SIGHUP, or 'custos playbook reload', reloads\n"
-            "the playbooks.\n");
+            "to stop, and the exit status is then 4 (a run was abandoned).\n");
+}
+
+/* Waits until a stop is asked for or the collector ends on its own (a
+ * fatal error, already logged). */
+static void wait_for_stop(run_ctx *x)
+{
+    while (!core_stop && !x->collector_ended) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int daemon_cmd_run(int argc, char **argv)
@@ -73,48 +195,37 @@ int daemon_cmd_run(int argc, char **argv)
         }
     }
     core_config cfg;
-    int rc;
     if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
         core_config_free(&cfg);
         return CORE_EXIT_CONFIG;
     }
-    core_cli_install_signals();
-    an_live *al = NULL;
-    pb_live *pl = NULL;
-    coll_sink sink, *sinkp = NULL;
+    core_signals_install();
+    run_ctx x = {.cfg = &cfg};
+    bool started[N_SERVICES] = {false};
+    int rc = CORE_EXIT_OK;
     char err[1024];
-    rc = CORE_EXIT_FAIL;
-    if (strcmp(cfg.coll_analytics, "on") == 0) {
-        al = an_live_start(&cfg, err, sizeof err);
-        if (!al) {
-            core_log(CORE_LOG_ERROR, "run", "cannot start the analytics", "error=%s",
-                     core_log_quote((char[1100]){0}, 1100, err));
-            goto done;
+    for (size_t i = N_SERVICES; i-- > 0;) {
+        const service *s = &g_services[i];
+        if (!s->enabled(&cfg))
+            continue;
+        if (s->start(&x, err, sizeof err) < 0) {
+            char q[1100];
+            core_log(CORE_LOG_ERROR, "run", "cannot start a service", "service=%s error=%s",
+                     s->name, core_log_quote(q, sizeof q, err));
+            rc = CORE_EXIT_FAIL;
+            break;
         }
-        pl = pb_live_start(&cfg, err, sizeof err);
-        if (!pl) {
-            core_log(CORE_LOG_ERROR, "run", "cannot start the playbooks", "error=%s",
-                     core_log_quote((char[1100]){0}, 1100, err));
-            goto done;
-        }
-        g_playbooks = pl;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_hup;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGHUP, &sa, NULL);
-        an_live_on_incident(al, incident_to_playbooks, pl);
-        sink = an_live_sink(al);
-        sinkp = &sink;
+        started[i] = true;
     }
-    rc = coll_run(&cfg, sinkp, &core_stop) == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
-done:
-    /* Upstream first: the collector has stopped handing events over, the
-     * analytics flush their last incidents to the playbooks, which finish. */
-    an_live_stop(al);
-    signal(SIGHUP, SIG_IGN);
-    g_playbooks = NULL;
-    if (pb_live_stop(pl)) {
+    if (rc == CORE_EXIT_OK) {
+        wait_for_stop(&x);
+    }
+    for (size_t i = 0; i < N_SERVICES; i++)
+        if (started[i])
+            g_services[i].stop(&x);
+    if (started[0] && x.collector_rc != 0)
+        rc = CORE_EXIT_FAIL;
+    if (x.abandoned) {
         /* A playbook thread may still be running (abandoned): leave at
          * once, without the exit handlers that it could race with. */
         core_log(CORE_LOG_ERROR, "run", "exiting with an abandoned playbook run",

@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
 #include "playbooks/store.h"
@@ -317,29 +318,16 @@ done:
     return rc;
 }
 
-static pb_live *g_live;
-static void on_hup(int sig)
-{
-    (void)sig;
-    if (g_live)
-        pb_live_reload(g_live);
-}
-
 static int playbook_serve(core_config *cfg, bool exit_on_eof)
 {
     char err[1024];
-    core_cli_install_signals();
+    core_signals_install();
     pb_live *pl = pb_live_start(cfg, err, sizeof err);
     if (!pl) {
         core_log(CORE_LOG_ERROR, "playbooks", "cannot start", "error=%s",
                  core_log_quote((char[1100]){0}, 1100, err));
         return CORE_EXIT_FAIL;
     }
-    g_live = pl;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
     /* Lines up to 4 MiB; stdin closing ends the input, not the timers. */
     char *line = NULL;
     size_t cap = 0;
@@ -353,7 +341,6 @@ static int playbook_serve(core_config *cfg, bool exit_on_eof)
     free(line);
     while (!core_stop && !exit_on_eof)
         pause();
-    g_live = NULL;
     if (pb_live_stop(pl)) {
         /* a playbook thread may still be running: no exit handlers */
         core_log(CORE_LOG_ERROR, "playbooks", "exiting with an abandoned playbook run",

@@ -19,6 +19,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
 
@@ -55,6 +56,7 @@ struct pb_live {
     size_t qcap, qhead, qn;
     bool stop;
     atomic_int reload;
+    unsigned hup_seen; /* core_reload_generation() last acted on (worker only) */
     _Atomic uint64_t dropped;
     core_log_limit drop_limit;
 };
@@ -94,7 +96,10 @@ static void tick(worker *w)
 {
     keep_connected(w);
     poll_notifies(w);
-    if (atomic_exchange(&w->pl->reload, 0))
+    unsigned hup = core_reload_generation();
+    bool hup_new = hup != w->pl->hup_seen;
+    w->pl->hup_seen = hup;
+    if (atomic_exchange(&w->pl->reload, 0) || hup_new)
         pb_engine_load_dir(w->eng, pb_engine_dir(w->pl->cfg), NULL);
     char err[512];
     if (pb_engine_tick(w->eng, err, sizeof err) < 0) {
@@ -368,6 +373,7 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     pl->cfg = cfg;
+    pl->hup_seen = core_reload_generation();
     pthread_mutex_init(&pl->mu, NULL);
     pthread_cond_init(&pl->cv, NULL);
     pthread_cond_init(&pl->wcv, NULL);
@@ -424,7 +430,6 @@ void pb_live_incident(pb_live *pl, const char *incident_json)
     }
 }
 
-void pb_live_reload(pb_live *pl) { atomic_store(&pl->reload, 1); }
 
 /* Waits for w's thread until deadline (core_mono_ms); true when joined. */
 static bool join_by(worker *w, int64_t deadline_ms)

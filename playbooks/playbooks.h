@@ -13,7 +13,7 @@
 typedef struct pb_live pb_live;
 
 /* Loads the playbooks (playbooks.dir), opens its own PostgreSQL connection
- * and effectors, LISTENs for reload requests, and starts its thread, which
+ * and effectors, LISTENs for reload requests (and reloads on SIGHUP: core_reload_generation), and starts its thread, which
  * runs the playbooks for each incident and, every playbooks.tick_ms,
  * expires pending approvals and reverts actions whose ttl ran out. cfg is
  * borrowed and must outlive the result. Returns NULL with err when the
@@ -27,11 +27,6 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen);
  * playbooks.queue_max the incident is dropped, logged and counted. */
 void pb_live_incident(pb_live *pl, const char *incident_json);
 
-/* Asks for the playbooks to be reloaded at the next tick. Only sets a
- * flag, so it may be called from a signal handler (SIGHUP). `custos
- * playbook reload` reaches the daemon through PostgreSQL instead
- * (NOTIFY custos_playbooks). */
-void pb_live_reload(pb_live *pl);
 
 /* Handles what is queued, stops the threads, closes everything and frees
  * pl (NULL is fine), waiting at most collector.shutdown_grace_ms for the
@@ -52,11 +47,6 @@ int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, cha
 int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
                      char *err, size_t errlen);
 
-/* Writes the playbooks' process-wide counters in the Prometheus text
- * format (custos_playbook_runs_total{class=...}, actions by final state,
- * escalations, expiries, reverts, dropped incidents), for /metrics beside
- * core_metrics_render(). */
-void pb_metrics_render(FILE *out);
 
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);
