@@ -1,0 +1,158 @@
+/* incidents/: the incident as the rest of custos sees it — its vocabulary,
+ * its record, its tables (incidents, alerts, incident_events,
+ * incident_updates, incident_comments), the one status rule, and the read
+ * queries the CLI, the console's API and the auditors' exports call.
+ * Analytics group alerts and write them here; playbooks match incidents and
+ * change their status here; nothing else writes these tables.
+ *
+ * CONTRACT (issue 9): the names and signatures below are agreed between the
+ * modules that use them; incidents/ implements them. Functions that take a
+ * PGconn and say "in the caller's transaction" expect BEGIN to have been
+ * sent; the others run in a transaction of their own. Strings returned are
+ * malloc'd and owned by the caller. */
+#ifndef INC_INCIDENTS_H
+#define INC_INCIDENTS_H
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- vocabulary (the one definition) ---- */
+
+typedef enum {
+    INC_EXTRACTION,
+    INC_PROBING,
+    INC_DRIFT,
+    INC_LEAKAGE,
+    INC_FLOOD,
+    INC_TYPE_COUNT
+} inc_type;
+
+typedef enum { INC_LOW, INC_MEDIUM, INC_HIGH, INC_CRITICAL, INC_SEVERITY_COUNT } inc_severity;
+
+/* open and closed are the detector's (a quiet period closes); the others
+ * are set by playbooks (custos.set_incident) or analysts. */
+typedef enum {
+    INC_OPEN,
+    INC_CLOSED,
+    INC_CONTAINED,
+    INC_ESCALATED,
+    INC_INVESTIGATING,
+    INC_RESOLVED,
+    INC_STATUS_COUNT
+} inc_status;
+
+typedef enum {
+    INC_DISP_NONE, /* not yet decided */
+    INC_TRUE_POSITIVE,
+    INC_FALSE_POSITIVE,
+    INC_BENIGN,
+    INC_DUPLICATE,
+    INC_DISPOSITION_COUNT
+} inc_disposition;
+
+const char *inc_type_name(inc_type t);               /* "?" when out of range */
+int inc_type_parse(const char *s);                   /* -1 when unknown */
+const char *inc_severity_name(inc_severity s);
+int inc_severity_parse(const char *s);               /* case-insensitive */
+const char *inc_status_name(inc_status s);
+int inc_status_parse(const char *s);
+const char *inc_disposition_name(inc_disposition d); /* INC_DISP_NONE: "" */
+int inc_disposition_parse(const char *s);
+
+/* ---- the record the analytics write ---- */
+
+typedef struct {
+    const char *incident_id;
+    inc_type type;
+    inc_severity severity;
+    inc_status status; /* INC_OPEN or INC_CLOSED from the detector */
+    const char *api_key_id, *model, *model_version; /* NULL when not of its type */
+    int64_t first_seen_us, detected_at_us, last_seen_us; /* event times */
+    int64_t alerts;
+    const char *atlas_array, *owasp_array; /* PostgreSQL array literals, "{AML.T0024}" */
+    const char *summary;
+    const char *doc_json; /* the incident's JSON, as `custos analyze` prints it */
+} inc_record;
+
+/* Inserts or updates an incident from the detector, in the caller's
+ * transaction, applying the status rule: the detector's status and severity
+ * win while the stored status is open or closed; once a playbook or an
+ * analyst moved it (contained, escalated, ...) the status is theirs, while
+ * the severity column keeps following the detector's upward (never lower
+ * than what is stored), so that the column and doc agree. */
+int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen);
+
+typedef struct {
+    const char *incident_id; /* NULL: an alert that opened no incident */
+    inc_type type;
+    inc_severity severity;
+    int64_t ts_us;
+    const char *event_id, *api_key_id, *model, *model_version;
+    const char *summary;
+    const char *evidence_json;
+} inc_alert;
+
+/* In the caller's transaction; a repeated alert is ignored. */
+int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen);
+/* Links an interactions row (event_id, ts) to an incident as evidence. */
+int inc_link_event(PGconn *c, const char *incident_id, const char *event_id, int64_t ts_us,
+                   const char *api_key_id, char *err, size_t errlen);
+
+/* ---- changes by playbooks and analysts (the one status rule) ---- */
+
+typedef struct {
+    const char *incident_id;
+    const char *actor;       /* "playbook:NAME", "alice", "cli:root" */
+    int status;              /* -1: unchanged */
+    int severity;            /* -1: unchanged */
+    int disposition;         /* -1: unchanged; closing needs one */
+    const char *assignee;    /* NULL: unchanged; "" clears */
+    const char *reason;      /* required to close and to set a disposition */
+    int64_t action_id;       /* the playbook action, 0: none */
+} inc_change;
+
+/* Applies a change in the caller's transaction: checks the transition
+ * (closing needs a disposition and a reason), updates the row, records an
+ * incident_updates row and appends an audit row (audit_append) with the
+ * before and after. Returns 1 when changed, 0 when the incident does not
+ * exist, -1 with err (a refused transition names why). */
+int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen);
+
+/* Adds a comment (audited), in the caller's transaction. Returns its id or -1. */
+int64_t inc_comment_add(PGconn *c, const char *incident_id, const char *actor, const char *text,
+                        char *err, size_t errlen);
+
+/* ---- read queries (console, CLI, auditors) ---- */
+
+typedef struct {
+    const char *status, *disposition, *type, *severity; /* NULL: any */
+    const char *api_key_id, *tenant, *model, *model_version, *assignee, *text;
+    int64_t since_us, until_us; /* detected_at range; 0: open-ended */
+    const char *cursor;         /* from the last page's next_cursor; NULL: first page */
+    int limit;                  /* 1..500 */
+} inc_filter;
+
+/* One page, newest first, keyset-paginated (stable under inserts):
+ * {"incidents": [...], "next_cursor": "..." | null}. NULL with err on a
+ * database error or a bad cursor (err says which). */
+cJSON *inc_list(PGconn *c, const inc_filter *f, char *err, size_t errlen);
+
+/* {"open": n, "closed": n, ...} over the same filter (cursor ignored). */
+cJSON *inc_counts_by_status(PGconn *c, const inc_filter *f, char *err, size_t errlen);
+
+/* One incident with its alerts, evidence events (prompt and response
+ * included only when with_content), actions, updates, comments and one
+ * merged timeline sorted by time. NULL with err; *found false when no such
+ * incident (err empty). */
+cJSON *inc_get(PGconn *c, const char *incident_id, bool with_content, bool *found, char *err,
+               size_t errlen);
+
+/* ---- the analyst's CLI ---- */
+
+/* custos incidents list | show ID | close ID --disposition D --reason R */
+int inc_cmd_incidents(int argc, char **argv);
+
+#endif
