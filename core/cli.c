@@ -6,11 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/db.h"
 #include "core/log.h"
+
+static const char *g_config_path, *g_log_level;
+
+void core_cli_set_global(const char *config_path, const char *log_level)
+{
+    g_config_path = config_path;
+    g_log_level = log_level;
+}
 
 int core_cli_config(core_config *cfg, const char *path, const char *log_level_override)
 {
     char err[1024];
+    if (!path)
+        path = g_config_path;
+    if (!log_level_override)
+        log_level_override = g_log_level;
     if (!path)
         path = getenv("CUSTOS_CONFIG");
     if (path && !*path)
@@ -27,6 +40,34 @@ int core_cli_config(core_config *cfg, const char *path, const char *log_level_ov
     }
     core_log_set_level((core_log_level)l);
     return 0;
+}
+
+PGconn *core_cli_db(const core_config *cfg, const char *command, bool check_schema)
+{
+    char err[1024];
+    PGconn *c = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    if (!c) {
+        fprintf(stderr,
+                "custos %s: cannot reach PostgreSQL: %s\n"
+                "  (setting postgres.dsn, or CUSTOS_POSTGRES_DSN; is the server running and is\n"
+                "  this user allowed in?)\n",
+                command, err);
+        return NULL;
+    }
+    if (check_schema && core_db_check_schema(c, err, sizeof err) < 0) {
+        fprintf(stderr, "custos %s: the database is not at this binary's schema: %s\n", command,
+                err);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+PGconn *core_cmd_db(core_cmd_ctx *x)
+{
+    if (!x->db && x->cfg && (x->flags & (CORE_CMD_DB | CORE_CMD_SCHEMA)))
+        x->db = core_cli_db(x->cfg, x->name, (x->flags & CORE_CMD_SCHEMA) != 0);
+    return x->db;
 }
 
 bool core_cli_opt(int argc, char **argv, int *i, const char *name, const char **value)

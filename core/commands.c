@@ -8,44 +8,29 @@
 #include "core/db.h"
 #include "core/log.h"
 
-int core_cmd_migrate(int argc, char **argv)
+int core_cmd_migrate(core_cmd_ctx *x, int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL;
     int status_only = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: custos migrate [--config FILE] [--log-level LEVEL] [--status]\n"
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: custos [-c FILE] migrate [--status]\n"
                    "\n"
                    "Applies the pending schema migrations (sql/migrations, built into this\n"
                    "binary), each in its own transaction, recorded in schema_migrations.\n"
                    "--status only prints the database's version and this binary's.\n");
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else if (strcmp(argv[i], "--status") == 0) {
             status_only = 1;
         } else {
-            fprintf(stderr, "custos migrate: unknown argument '%s'\n", argv[i]);
+            fprintf(stderr, "custos migrate: unknown argument '%s' (see 'custos migrate --help')\n",
+                    argv[i]);
             return CORE_EXIT_USAGE;
         }
     }
-    core_config cfg;
-    int rc = CORE_EXIT_FAIL;
-    PGconn *c = NULL;
+    PGconn *c = core_cmd_db(x);
+    if (!c)
+        return CORE_EXIT_FAIL;
     char err[1024];
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    c = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
-    if (!c) {
-        core_log(CORE_LOG_ERROR, "migrate", "cannot connect", "error=%s",
-                 core_log_quote((char[768]){0}, 768, err));
-        goto done;
-    }
     int applied;
     if (status_only) {
         if (core_db_schema_version(c, &applied, err, sizeof err) < 0)
@@ -54,34 +39,28 @@ int core_cmd_migrate(int argc, char **argv)
                core_db_schema_target());
         if (core_db_check_schema(c, err, sizeof err) < 0) {
             printf("%s\n", err);
-            rc = CORE_EXIT_FAIL;
-        } else {
-            printf("up to date\n");
-            rc = CORE_EXIT_OK;
+            return CORE_EXIT_FAIL;
         }
-        goto done;
+        printf("up to date\n");
+        return CORE_EXIT_OK;
     }
     int n = core_db_migrate(c, err, sizeof err);
     if (n < 0)
         goto fail;
-    int created = core_db_ensure_partitions(c, (int)cfg.pg_partitions_ahead_days, err, sizeof err);
+    int created = core_db_ensure_partitions(c, (int)x->cfg->pg_partitions_ahead_days, err, sizeof err);
     if (created < 0)
         goto fail;
     core_log(CORE_LOG_INFO, "migrate", "schema up to date", "applied=%d version=%d partitions_created=%d",
              n, core_db_schema_target(), created);
-    rc = CORE_EXIT_OK;
-    goto done;
+    return CORE_EXIT_OK;
 fail:
     core_log(CORE_LOG_ERROR, "migrate", "migration failed", "error=%s",
              core_log_quote((char[768]){0}, 768, err));
-done:
-    if (c)
-        PQfinish(c);
-    core_config_free(&cfg);
-    return rc;
+    return CORE_EXIT_FAIL;
 }
 
-int core_cmd_config(int argc, char **argv, const core_config_check *checks, size_t n)
+int core_cmd_config(core_cmd_ctx *x, int argc, char **argv, const core_config_check *checks,
+                    size_t n)
 {
     if (argc == 2 && strcmp(argv[1], "reference") == 0) {
         core_config_reference(stdout);
@@ -91,7 +70,7 @@ int core_cmd_config(int argc, char **argv, const core_config_check *checks, size
         strcmp(argv[1], "check") != 0 || argc > 3) {
         FILE *out = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
                         ? stdout : stderr;
-        fprintf(out, "usage: custos config check [FILE]\n"
+        fprintf(out, "usage: custos [-c FILE] config check [FILE]\n"
                      "       custos config reference\n"
                      "\n"
                      "Validates FILE (default $CUSTOS_CONFIG, else only the built-in defaults)\n"
@@ -104,6 +83,7 @@ int core_cmd_config(int argc, char **argv, const core_config_check *checks, size
                      "type, default and environment variable (docs/config.md).\n");
         return out == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
     }
+    (void)x;
     core_config cfg;
     int rc = core_cli_config(&cfg, argc == 3 ? argv[2] : NULL, NULL);
     if (rc == 0) {

@@ -4,8 +4,10 @@
 
 #include <stdio.h>
 
-/* custos migrate [--config FILE] [--status] */
-int core_cmd_migrate(int argc, char **argv);
+#include "core/cli.h"
+
+/* custos migrate [--status] (CORE_CMD_DB) */
+int core_cmd_migrate(core_cmd_ctx *ctx, int argc, char **argv);
 #include <stddef.h>
 
 #include "core/config.h"
@@ -20,6 +22,7 @@ typedef struct {
 } core_config_check;
 
 /* custos config check [FILE]: the file, then each of checks (n of them). */
-int core_cmd_config(int argc, char **argv, const core_config_check *checks, size_t n);
+int core_cmd_config(core_cmd_ctx *ctx, int argc, char **argv, const core_config_check *checks,
+                    size_t n);
 
 #endif

@@ -4,7 +4,9 @@
 #ifndef DAEMON_DAEMON_H
 #define DAEMON_DAEMON_H
 
+#include "core/cli.h"
+
 /* custos run: the daemon (daemon/run.c starts the services in flow order). */
-int daemon_cmd_run(int argc, char **argv);
+int daemon_cmd_run(core_cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -176,37 +176,26 @@ static void wait_for_stop(run_ctx *x)
     }
 }
 
-int daemon_cmd_run(int argc, char **argv)
+int daemon_cmd_run(core_cmd_ctx *cx, int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
-        } else {
-            fprintf(stderr, "custos run: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return CORE_EXIT_USAGE;
         }
+        fprintf(stderr, "custos run: unknown argument '%s'\n", argv[i]);
+        usage(stderr);
+        return CORE_EXIT_USAGE;
     }
-    core_config cfg;
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
-        core_config_free(&cfg);
-        return CORE_EXIT_CONFIG;
-    }
+    const core_config *cfgp = cx->cfg;
     core_signals_install();
-    run_ctx x = {.cfg = &cfg};
+    run_ctx x = {.cfg = cfgp};
     bool started[N_SERVICES] = {false};
     int rc = CORE_EXIT_OK;
     char err[1024];
     for (size_t i = N_SERVICES; i-- > 0;) {
         const service *s = &g_services[i];
-        if (!s->enabled(&cfg))
+        if (!s->enabled(cfgp))
             continue;
         if (s->start(&x, err, sizeof err) < 0) {
             char q[1100];
@@ -233,6 +222,5 @@ int daemon_cmd_run(int argc, char **argv)
         fflush(NULL);
         _exit(CORE_EXIT_ABANDONED);
     }
-    core_config_free(&cfg);
     return rc;
 }
