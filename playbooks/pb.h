@@ -148,7 +148,4 @@ typedef enum {
 void pb_metric_add(pb_metric m, uint64_t n);
 void pb_metric_run(pb_sb_status st);
 
-/* SHA-256 of data as 64 lowercase hex characters plus NUL. */
-void pb_sha256_hex(const void *data, size_t len, char out[65]);
-
 #endif
