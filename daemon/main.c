@@ -11,7 +11,7 @@
 #include "core/commands.h"
 #include "daemon/daemon.h"
 #include "core/share.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
 
 /* config check: the signature rules compile, as custos run and analyze

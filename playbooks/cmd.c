@@ -13,9 +13,9 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #define MAX_INCIDENT (4 << 20)
 

@@ -16,9 +16,9 @@
 #include "audit/audit.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 static char g_dir[128];
 static core_config g_cfg;

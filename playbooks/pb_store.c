@@ -1,6 +1,6 @@
 /* Actions and their transitions in PostgreSQL (each one audited through
  * audit/), and incident deliveries. */
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

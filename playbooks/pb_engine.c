@@ -1,5 +1,5 @@
 /* The playbook engine: matching, runs, and the life of actions. */
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -10,7 +10,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #define MAX_TODO 256
 #define TICK_BATCH 100
