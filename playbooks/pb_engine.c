@@ -387,14 +387,18 @@ done:
     return rc;
 }
 
+/* One JSON value from sql with one parameter, or NULL (no database, no
+ * row, or a failure: the Lua side sees nil, the host functions say "or
+ * nil when unavailable"). */
 static cJSON *query_json(PGconn *db, const char *sql, const char *arg)
 {
     if (!db)
         return NULL;
     const char *v[] = {arg};
-    PGresult *r = PQexecParams(db, sql, 1, NULL, v, NULL, NULL, 0);
+    char err[256];
+    PGresult *r = core_db_query(db, sql, 1, v, "reading the registry", err, sizeof err);
     cJSON *j = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
         j = cJSON_Parse(PQgetvalue(r, 0, 0));
     PQclear(r);
     return j;

@@ -21,22 +21,6 @@ void pb_action_clear(pb_action *a)
     memset(a, 0, sizeof *a);
 }
 
-int pb_store_begin(PGconn *c, char *err, size_t errlen) { return core_db_exec(c, "BEGIN", err, errlen); }
-int pb_store_commit(PGconn *c, char *err, size_t errlen) { return core_db_exec(c, "COMMIT", err, errlen); }
-void pb_store_rollback(PGconn *c) { PQclear(PQexec(c, "ROLLBACK")); }
-
-static PGresult *q(PGconn *c, const char *sql, int n, const char *const *v, ExecStatusType want,
-                   const char *what, char *err, size_t errlen)
-{
-    PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != want) {
-        core_db_error(c, what, err, errlen);
-        PQclear(r);
-        return NULL;
-    }
-    return r;
-}
-
 /* ---- actions ---- */
 
 static char *audit_detail_transition(const char *from, const char *to, const char *note,
@@ -61,8 +45,8 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
                      const char *subject, const char *params_json, bool dry_run,
                      bool approval_required, int64_t ttl_s, int64_t revert_of,
                      const char *actor, const char *first_state, int64_t expiry_ms,
-                     const char *result_json, int64_t *id, char *state, size_t statelen, bool *created, char *err,
-                     size_t errlen)
+                     const char *result_json, int64_t *id, char *state, size_t statelen,
+                     bool *created, char *err, size_t errlen)
 {
     int rc = -1;
     PGresult *r = NULL;
@@ -84,24 +68,25 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
     snprintf(rev, sizeof rev, "%" PRId64, revert_of);
     snprintf(exp, sizeof exp, "%" PRId64, expiry_ms);
-    if (pb_store_begin(c, err, errlen) < 0)
+    if (core_db_begin(c, err, errlen) < 0)
         return -1;
     const char *v[] = {incident_id, playbook, pb_kinds[kind], subject, params_json, key,
                        dry_run ? "t" : "f", approval_required ? "t" : "f",
                        ttl_s > 0 ? ttl : NULL, revert_of > 0 ? rev : NULL, actor};
-    r = q(c,
-          "INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, state, "
-          "dry_run, approval_required, ttl_s, revert_of, actor) VALUES ($1, $2, $3, $4, "
-          "$5::jsonb, $6, 'proposed', $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11) "
-          "ON CONFLICT (incident_id, kind, params_key) DO NOTHING RETURNING id",
-          11, v, PGRES_TUPLES_OK, "recording the action", err, errlen);
+    r = core_db_query(c,
+            "INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, state, "
+            "dry_run, approval_required, ttl_s, revert_of, actor) VALUES ($1, $2, $3, $4, "
+            "$5::jsonb, $6, 'proposed', $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11) "
+            "ON CONFLICT (incident_id, kind, params_key) DO NOTHING RETURNING id",
+            11, v, "recording the action", err, errlen);
     if (!r)
         goto done;
     if (PQntuples(r) == 0) {
         PQclear(r);
         const char *v2[] = {incident_id, pb_kinds[kind], key};
-        r = q(c, "SELECT id, state FROM actions WHERE incident_id = $1 AND kind = $2 AND "
-                 "params_key = $3", 3, v2, PGRES_TUPLES_OK, "finding the action", err, errlen);
+        r = core_db_query(c,
+                          "SELECT id, state FROM actions WHERE incident_id = $1 AND kind = $2 AND "
+                          "params_key = $3", 3, v2, "finding the action", err, errlen);
         if (!r || PQntuples(r) != 1) {
             if (r)
                 snprintf(err, errlen, "the action vanished");
@@ -109,7 +94,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
         }
         *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         snprintf(state, statelen, "%s", PQgetvalue(r, 0, 1));
-        if (pb_store_commit(c, err, errlen) < 0)
+        if (core_db_commit(c, err, errlen) < 0)
             goto done;
         rc = 0;
         goto done;
@@ -134,25 +119,25 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     char ids[32];
     snprintf(ids, sizeof ids, "%" PRId64, *id);
     const char *v3[] = {ids, first_state, exp, result_json};
-    r = q(c,
-          "UPDATE actions SET state = $2, updated_at = now(), expires_at = CASE WHEN $2 = "
-          "'pending_approval' THEN now() + $3::bigint * interval '1 millisecond' END, "
-          "finished_at = CASE WHEN $2 = 'dry_run' THEN now() END, result = $4::jsonb "
-          "WHERE id = $1::bigint",
-          4, v3, PGRES_COMMAND_OK, "moving the new action", err, errlen);
+    r = core_db_query(c,
+            "UPDATE actions SET state = $2, updated_at = now(), expires_at = CASE WHEN $2 = "
+            "'pending_approval' THEN now() + $3::bigint * interval '1 millisecond' END, "
+            "finished_at = CASE WHEN $2 = 'dry_run' THEN now() END, result = $4::jsonb "
+            "WHERE id = $1::bigint",
+            4, v3, "moving the new action", err, errlen);
     if (!r)
         goto done;
     detail2 = audit_detail_transition("proposed", first_state, NULL, result_json);
     if (!detail2 ||
         audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
-        pb_store_commit(c, err, errlen) < 0)
+        core_db_commit(c, err, errlen) < 0)
         goto done;
     snprintf(state, statelen, "%s", first_state);
     *created = true;
     rc = 0;
 done:
     if (rc < 0)
-        pb_store_rollback(c);
+        core_db_rollback(c);
     PQclear(r);
     free(detail);
     free(detail2);
@@ -167,33 +152,33 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
     char *detail = NULL;
     char ids[32];
     snprintf(ids, sizeof ids, "%" PRId64, id);
-    if (pb_store_begin(c, err, errlen) < 0)
+    if (core_db_begin(c, err, errlen) < 0)
         return -1;
     const char *v[] = {ids, to, from, actor, note, result_json};
-    PGresult *r = q(
-        c,
-        "WITH old AS (SELECT id, state FROM actions WHERE id = $1::bigint FOR UPDATE) "
-        "UPDATE actions a SET state = $2, updated_at = now(), "
-        "decided_at = CASE WHEN $2 IN ('approved', 'rejected') THEN now() ELSE a.decided_at END, "
-        "decided_by = CASE WHEN $2 IN ('approved', 'rejected') THEN $4 ELSE a.decided_by END, "
-        "decision_reason = CASE WHEN $2 = 'rejected' THEN $5 ELSE a.decision_reason END, "
-        "started_at = CASE WHEN $2 = 'executing' THEN now() ELSE a.started_at END, "
-        "attempts = CASE WHEN $2 = 'executing' THEN a.attempts + 1 ELSE a.attempts END, "
-        "finished_at = CASE WHEN $2 IN ('done', 'failed', 'skipped', 'rejected', 'expired') "
-        "THEN now() ELSE a.finished_at END, "
-        "error = CASE WHEN $2 IN ('failed', 'skipped') THEN $5 ELSE a.error END, "
-        "result = CASE WHEN $2 IN ('done', 'failed', 'skipped') AND $6::text IS NOT NULL "
-        "THEN $6::jsonb ELSE a.result END, "
-        "revert_at = CASE WHEN $2 = 'done' AND a.ttl_s IS NOT NULL "
-        "THEN now() + a.ttl_s * interval '1 second' ELSE a.revert_at END "
-        "FROM old WHERE a.id = old.id AND old.state = ANY($3::text[]) "
-        "RETURNING old.state, a.incident_id",
-        6, v, PGRES_TUPLES_OK, "moving the action", err, errlen);
+    PGresult *r = core_db_query(
+            c,
+            "WITH old AS (SELECT id, state FROM actions WHERE id = $1::bigint FOR UPDATE) "
+            "UPDATE actions a SET state = $2, updated_at = now(), "
+            "decided_at = CASE WHEN $2 IN ('approved', 'rejected') THEN now() ELSE a.decided_at END, "
+            "decided_by = CASE WHEN $2 IN ('approved', 'rejected') THEN $4 ELSE a.decided_by END, "
+            "decision_reason = CASE WHEN $2 = 'rejected' THEN $5 ELSE a.decision_reason END, "
+            "started_at = CASE WHEN $2 = 'executing' THEN now() ELSE a.started_at END, "
+            "attempts = CASE WHEN $2 = 'executing' THEN a.attempts + 1 ELSE a.attempts END, "
+            "finished_at = CASE WHEN $2 IN ('done', 'failed', 'skipped', 'rejected', 'expired') "
+            "THEN now() ELSE a.finished_at END, "
+            "error = CASE WHEN $2 IN ('failed', 'skipped') THEN $5 ELSE a.error END, "
+            "result = CASE WHEN $2 IN ('done', 'failed', 'skipped') AND $6::text IS NOT NULL "
+            "THEN $6::jsonb ELSE a.result END, "
+            "revert_at = CASE WHEN $2 = 'done' AND a.ttl_s IS NOT NULL "
+            "THEN now() + a.ttl_s * interval '1 second' ELSE a.revert_at END "
+            "FROM old WHERE a.id = old.id AND old.state = ANY($3::text[]) "
+            "RETURNING old.state, a.incident_id",
+            6, v, "moving the action", err, errlen);
     if (!r)
         goto done;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        pb_store_rollback(c);
+        core_db_rollback(c);
         return 0;
     }
     detail = audit_detail_transition(PQgetvalue(r, 0, 0), to, note, result_json);
@@ -201,12 +186,12 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
     snprintf(inc, sizeof inc, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     if (!detail || audit_append(c, actor, to, id, inc, detail, err, errlen) < 0 ||
-        pb_store_commit(c, err, errlen) < 0)
+        core_db_commit(c, err, errlen) < 0)
         goto done;
     rc = 1;
 done:
     if (rc < 0)
-        pb_store_rollback(c);
+        core_db_rollback(c);
     free(detail);
     return rc;
 }
@@ -217,11 +202,11 @@ int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen)
     char ids[32];
     snprintf(ids, sizeof ids, "%" PRId64, id);
     const char *v[] = {ids};
-    PGresult *r = q(c,
-                    "SELECT id, incident_id, playbook, kind, subject, params::text, state, "
-                    "coalesce(ttl_s, 0), coalesce(revert_of, 0), dry_run, approval_required, "
-                    "actor FROM actions WHERE id = $1::bigint",
-                    1, v, PGRES_TUPLES_OK, "reading the action", err, errlen);
+    PGresult *r = core_db_query(c,
+            "SELECT id, incident_id, playbook, kind, subject, params::text, state, "
+            "coalesce(ttl_s, 0), coalesce(revert_of, 0), dry_run, approval_required, "
+            "actor FROM actions WHERE id = $1::bigint",
+            1, v, "reading the action", err, errlen);
     if (!r)
         return -1;
     if (PQntuples(r) == 0) {
@@ -254,13 +239,13 @@ int pb_store_delivery(PGconn *c, const char *incident_id, const char *json, int6
                       int64_t *actions, char *err, size_t errlen)
 {
     const char *v[] = {incident_id, json};
-    PGresult *r = q(c,
-                    "INSERT INTO incident_deliveries (incident_id, deliveries, last_incident) "
-                    "VALUES ($1, 1, $2) ON CONFLICT (incident_id) DO UPDATE SET deliveries = "
-                    "incident_deliveries.deliveries + 1, last_at = now(), last_incident = "
-                    "EXCLUDED.last_incident RETURNING deliveries, "
-                    "(SELECT count(*) FROM actions WHERE incident_id = $1)",
-                    2, v, PGRES_TUPLES_OK, "counting the delivery", err, errlen);
+    PGresult *r = core_db_query(c,
+            "INSERT INTO incident_deliveries (incident_id, deliveries, last_incident) "
+            "VALUES ($1, 1, $2) ON CONFLICT (incident_id) DO UPDATE SET deliveries = "
+            "incident_deliveries.deliveries + 1, last_at = now(), last_incident = "
+            "EXCLUDED.last_incident RETURNING deliveries, "
+            "(SELECT count(*) FROM actions WHERE incident_id = $1)",
+            2, v, "counting the delivery", err, errlen);
     if (!r)
         return -1;
     *deliveries = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -272,8 +257,10 @@ int pb_store_delivery(PGconn *c, const char *incident_id, const char *json, int6
 char *pb_store_incident_json(PGconn *c, const char *incident_id, char *err, size_t errlen)
 {
     const char *v[] = {incident_id};
-    PGresult *r = q(c, "SELECT last_incident FROM incident_deliveries WHERE incident_id = $1", 1,
-                    v, PGRES_TUPLES_OK, "reading the incident", err, errlen);
+    PGresult *r = core_db_query(c,
+                                "SELECT last_incident FROM incident_deliveries WHERE "
+                                "incident_id = $1",
+                                1, v, "reading the incident", err, errlen);
     if (!r)
         return NULL;
     char *s = PQntuples(r) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
@@ -288,7 +275,7 @@ static int ids_of(PGconn *c, const char *sql, int64_t *ids, int max, char *err, 
     char lim[16];
     snprintf(lim, sizeof lim, "%d", max);
     const char *v[] = {lim};
-    PGresult *r = q(c, sql, 1, v, PGRES_TUPLES_OK, "finding due actions", err, errlen);
+    PGresult *r = core_db_query(c, sql, 1, v, "finding due actions", err, errlen);
     if (!r)
         return -1;
     int n = PQntuples(r);
@@ -320,7 +307,7 @@ static int ids_of2(PGconn *c, const char *sql, int secs, int64_t *ids, int max, 
     snprintf(lim, sizeof lim, "%d", max);
     snprintf(sec, sizeof sec, "%d", secs);
     const char *v[] = {lim, sec};
-    PGresult *r = q(c, sql, 2, v, PGRES_TUPLES_OK, "finding due actions", err, errlen);
+    PGresult *r = core_db_query(c, sql, 2, v, "finding due actions", err, errlen);
     if (!r)
         return -1;
     int n = PQntuples(r);
@@ -350,12 +337,13 @@ int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, 
     char ids[32], detail[96];
     snprintf(ids, sizeof ids, "%" PRId64, id);
     snprintf(detail, sizeof detail, "{\"revert_action\":%" PRId64 "}", revert_id);
-    if (pb_store_begin(c, err, errlen) < 0)
+    if (core_db_begin(c, err, errlen) < 0)
         return -1;
     const char *v[] = {ids};
-    PGresult *r = q(c, "UPDATE actions SET reverted_at = now(), updated_at = now() WHERE id = "
-                       "$1::bigint AND reverted_at IS NULL RETURNING incident_id",
-                    1, v, PGRES_TUPLES_OK, "marking the action reverted", err, errlen);
+    PGresult *r = core_db_query(c,
+                                "UPDATE actions SET reverted_at = now(), updated_at = now() "
+                                "WHERE id = $1::bigint AND reverted_at IS NULL RETURNING incident_id",
+                                1, v, "marking the action reverted", err, errlen);
     if (!r)
         goto done;
     if (PQntuples(r) == 1 &&
@@ -365,12 +353,12 @@ int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, 
         goto done;
     }
     PQclear(r);
-    if (pb_store_commit(c, err, errlen) < 0)
+    if (core_db_commit(c, err, errlen) < 0)
         goto done;
     rc = 0;
 done:
     if (rc < 0)
-        pb_store_rollback(c);
+        core_db_rollback(c);
     return rc;
 }
 
@@ -380,18 +368,18 @@ int pb_store_list(PGconn *c, const char *state, const char *incident, int limit,
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
     const char *v[] = {state, incident, lim};
-    PGresult *r = q(c,
-                    "SELECT id, state, kind, subject, incident_id, playbook, "
-                    "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-                    "coalesce(CASE WHEN state = 'pending_approval' THEN 'expires ' || "
-                    "to_char(expires_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, error, "
-                    "decision_reason, CASE WHEN reverted_at IS NOT NULL THEN 'reverted' "
-                    "WHEN revert_at IS NOT NULL THEN 'reverts ' || to_char(revert_at, "
-                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, ''), "
-                    "(SELECT row_to_json(x) FROM (SELECT a.*) x)::text "
-                    "FROM actions a WHERE ($1::text IS NULL OR state = $1) AND "
-                    "($2::text IS NULL OR incident_id = $2) ORDER BY id DESC LIMIT $3::int",
-                    3, v, PGRES_TUPLES_OK, "listing actions", err, errlen);
+    PGresult *r = core_db_query(c,
+            "SELECT id, state, kind, subject, incident_id, playbook, "
+            "to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+            "coalesce(CASE WHEN state = 'pending_approval' THEN 'expires ' || "
+            "to_char(expires_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, error, "
+            "decision_reason, CASE WHEN reverted_at IS NOT NULL THEN 'reverted' "
+            "WHEN revert_at IS NOT NULL THEN 'reverts ' || to_char(revert_at, "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END, ''), "
+            "(SELECT row_to_json(x) FROM (SELECT a.*) x)::text "
+            "FROM actions a WHERE ($1::text IS NULL OR state = $1) AND "
+            "($2::text IS NULL OR incident_id = $2) ORDER BY id DESC LIMIT $3::int",
+            3, v, "listing actions", err, errlen);
     if (!r)
         return -1;
     int n = PQntuples(r);

@@ -27,11 +27,6 @@ typedef struct {
 
 void pb_action_clear(pb_action *a);
 
-/* BEGIN / COMMIT / ROLLBACK. Return 0 or -1 with err. */
-int pb_store_begin(PGconn *c, char *err, size_t errlen);
-int pb_store_commit(PGconn *c, char *err, size_t errlen);
-void pb_store_rollback(PGconn *c);
-
 /* Records a new action as proposed, then moves it to first_state
  * (pending_approval, approved or dry_run; result_json, which may be NULL,
  * says what a dry run would have done), auditing both, in one
