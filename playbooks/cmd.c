@@ -259,38 +259,6 @@ static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool wi
     return e;
 }
 
-int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, char *state,
-                      size_t statelen, char *err, size_t errlen)
-{
-    PGconn *db = NULL;
-    pb_fx *fx = NULL;
-    pb_engine *e = open_engine_err(cfg, &db, &fx, true, err, errlen);
-    int rc = e ? pb_engine_approve(e, id, actor, state, statelen, err, errlen) : -1;
-    pb_engine_free(e);
-    pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    return rc;
-}
-
-int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
-                     char *err, size_t errlen)
-{
-    if (!reason || !*reason) {
-        snprintf(err, errlen, "a rejection needs a reason");
-        return -1;
-    }
-    PGconn *db = NULL;
-    pb_fx *fx = NULL;
-    pb_engine *e = open_engine_err(cfg, &db, &fx, false, err, errlen);
-    int rc = e ? pb_engine_reject(e, id, actor, reason, err, errlen) : -1;
-    pb_engine_free(e);
-    pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    return rc;
-}
-
 static int playbook_apply(core_config *cfg, const char *incident)
 {
     int rc = CORE_EXIT_FAIL;
@@ -424,6 +392,48 @@ done:
 
 /* ---- custos actions ---- */
 
+/* actions approve | reject: one decision through pb_actions, as the web
+ * console makes it, on a pool of one connection. */
+static int decide(const core_config *cfg, bool approve, int64_t id, const char *actor,
+                  const char *reason)
+{
+    const char *verb = approve ? "approve" : "reject";
+    char err[1024], st[32] = "";
+    int rc = CORE_EXIT_FAIL;
+    PGconn *db = NULL;
+    pb_actions *pa = NULL;
+    core_db_pool *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
+    if (!pool) {
+        fprintf(stderr, "custos actions %s: out of memory\n", verb);
+        return CORE_EXIT_FAIL;
+    }
+    pa = pb_actions_open(cfg, pool, err, sizeof err);
+    if (pa)
+        db = core_db_pool_get(pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
+    if (!pa || !db) {
+        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+        goto done;
+    }
+    if (approve ? pb_action_approve(pa, db, id, actor, st, sizeof st, err, sizeof err)
+                : pb_action_reject(pa, db, id, actor, reason, err, sizeof err)) {
+        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+        goto done;
+    }
+    if (approve) {
+        printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
+        rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+    } else {
+        printf("action %" PRId64 " rejected by %s\n", id, actor);
+        rc = CORE_EXIT_OK;
+    }
+done:
+    if (db)
+        core_db_pool_put(pool, db);
+    pb_actions_close(pa);
+    core_db_pool_free(pool);
+    return rc;
+}
+
 static void actions_usage(FILE *out)
 {
     fprintf(out,
@@ -520,21 +530,8 @@ int pb_cmd_actions(int argc, char **argv)
             goto done;
         }
         rc = CORE_EXIT_OK;
-    } else if (approve) {
-        char st[32] = "";
-        if (pb_action_approve(&cfg, id, actor, st, sizeof st, err, sizeof err) < 0) {
-            fprintf(stderr, "custos actions approve: %s\n", err);
-            goto done;
-        }
-        printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
-        rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
-    } else if (reject) {
-        if (pb_action_reject(&cfg, id, actor, reason, err, sizeof err) < 0) {
-            fprintf(stderr, "custos actions reject: %s\n", err);
-            goto done;
-        }
-        printf("action %" PRId64 " rejected by %s\n", id, actor);
-        rc = CORE_EXIT_OK;
+    } else if (approve || reject) {
+        rc = decide(&cfg, approve, id, actor, reason);
     } else {
         int n = pb_engine_tick(e, err, sizeof err);
         if (n < 0) {

@@ -66,6 +66,8 @@ pb_engine *pb_engine_new(const pb_engine_opts *o, char *err, size_t errlen)
     return e;
 }
 
+void pb_engine_set_db(pb_engine *e, PGconn *db) { e->o.db = db; }
+
 void pb_engine_free(pb_engine *e)
 {
     if (!e)

@@ -42,6 +42,11 @@ typedef struct {
 pb_engine *pb_engine_new(const pb_engine_opts *o, char *err, size_t errlen);
 void pb_engine_free(pb_engine *e);
 
+/* The connection for the calls that follow (borrowed): an engine that
+ * decides for whoever calls it (pb_actions) takes the caller's connection
+ * for each decision. */
+void pb_engine_set_db(pb_engine *e, PGconn *db);
+
 /* The playbook folder from the config ("" means the shipped ones). */
 const char *pb_engine_dir(const core_config *cfg);
 
