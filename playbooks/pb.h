@@ -118,6 +118,18 @@ typedef struct {
 void pb_api_open(pb_sb *sb, const pb_host *host, const pb_playbook *pb, const pb_incident *inc,
                  int max_actions);
 
+/* For the runtime (pb_runtime.c): marks the run's `when` as running (no
+ * action may be taken in it), and at the end of a run frees the JSON a
+ * raise left half-built and returns the action calls made. Both do nothing
+ * (0) when the API was not opened in L. */
+void pb_api_set_in_when(lua_State *L, bool in_when);
+int pb_api_finish(lua_State *L);
+
+/* Start-up: a state set up exactly as a playbook's (libraries, removals,
+ * the `custos` table) holds nothing the allow-list does not name
+ * (pb_sb_check_allowed). Returns 0, or -1 with err naming the stranger. */
+int pb_api_check_sandbox(const pb_sb_limits *lim, char *err, size_t errlen);
+
 /* Pushes json as a read-only Lua value (tables are proxies that refuse
  * writes), depth-limited. */
 void pb_api_push_ro(lua_State *L, const cJSON *json, int depth);
@@ -134,8 +146,8 @@ typedef struct {
     char err[512];       /* "file:line: message" when status != OK */
 } pb_run_result;
 
-/* Runs pb against inc in a fresh sandbox: the chunk, `when` if declared,
- * then `run`. Never raises; the outcome is in res. */
+/* Runs pb against inc in a fresh sandbox (pb_runtime.c): the chunk, `when`
+ * if declared, then `run`. Never raises; the outcome is in res. */
 void pb_run(const pb_playbook *pb, pb_incident *inc, const pb_host *host, const pb_sb_limits *lim,
             int max_actions, pb_run_result *res);
 

@@ -60,6 +60,12 @@ pb_engine *pb_engine_new(const pb_engine_opts *o, char *err, size_t errlen)
     e->lim.max_bytes = (size_t)o->cfg->sec_lua_max_bytes;
     e->lim.max_instructions = (uint64_t)o->cfg->sec_lua_max_instructions;
     e->lim.deadline_us = o->cfg->sec_lua_deadline_ms * 1000;
+    /* Refuse to start on a sandbox that holds anything its allow-list does
+     * not name (a library grown in a new Lua, a leaked binding). */
+    if (pb_api_check_sandbox(&e->lim, err, errlen) < 0) {
+        free(e);
+        return NULL;
+    }
     e->mem = cJSON_CreateArray();
     e->last_runs = cJSON_CreateArray();
     e->mem_next = 1;
