@@ -5,12 +5,13 @@
 
 #include "analytics/analytics.h"
 #include "analytics/engine.h"
+#include "audit/audit.h"
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
 #include "core/share.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
 
 /* config check: the signature rules compile, as custos run and analyze
@@ -92,7 +93,7 @@ static const command g_commands[] = {
     {"analyze", an_cmd_analyze, "run the detectors over JSON-lines event files, print incidents"},
     {"playbook", pb_cmd_playbook, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", pb_cmd_actions, "list | approve ID | reject ID --reason R: containment actions"},
-    {"audit", pb_cmd_audit, "audit verify: walk the audit log's hash chain"},
+    {"audit", audit_cmd, "audit verify | head: walk the audit log's hash chain"},
 };
 
 static void usage(FILE *out)

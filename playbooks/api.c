@@ -1,5 +1,5 @@
 /* The Lua binding: the `custos` table, the read-only `incident`, one run.
- * Every argument is checked here; the host (engine.c) decides what an
+ * Every argument is checked here; the host (pb_engine.c) decides what an
  * action becomes. Host context comes from the registry, never a global. */
 #include <lauxlib.h>
 #include <math.h>

@@ -13,9 +13,9 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #define MAX_INCIDENT (4 << 20)
 
@@ -547,65 +547,6 @@ int pb_cmd_actions(int argc, char **argv)
 done:
     pb_engine_free(e);
     pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    core_config_free(&cfg);
-    return rc;
-}
-
-/* ---- custos audit ---- */
-
-int pb_cmd_audit(int argc, char **argv)
-{
-    const char *cfgpath = NULL, *lvl = NULL;
-    bool verify = false;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: custos audit verify [--config FILE]\n\n"
-                   "Walks the audit log's SHA-256 chain from the first row, recomputing each\n"
-                   "hash; names the first broken row and exits 1 when the chain does not hold.\n");
-            return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
-        } else if (strcmp(argv[i], "verify") == 0) {
-            verify = true;
-        } else {
-            fprintf(stderr, "custos audit: unknown argument '%s'\n", argv[i]);
-            return CORE_EXIT_USAGE;
-        }
-    }
-    if (!verify) {
-        fprintf(stderr, "usage: custos audit verify [--config FILE]\n");
-        return CORE_EXIT_USAGE;
-    }
-    core_config cfg;
-    int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    char err[1024], why[512] = "";
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    db = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "custos audit verify: %s\n", err);
-        goto done;
-    }
-    int64_t rows, bad;
-    int v = pb_audit_verify(db, &rows, &bad, why, sizeof why, err, sizeof err);
-    if (v < 0) {
-        fprintf(stderr, "custos audit verify: %s\n", err);
-    } else if (v == 1) {
-        printf("audit chain BROKEN at row %" PRId64 ": %s (%" PRId64 " rows before it verify)\n",
-               bad, why, rows);
-    } else {
-        printf("audit chain verifies: %" PRId64 " rows\n", rows);
-        rc = CORE_EXIT_OK;
-    }
-done:
     if (db)
         PQfinish(db);
     core_config_free(&cfg);

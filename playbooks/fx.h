@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "core/config.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 typedef struct pb_fx pb_fx;
 

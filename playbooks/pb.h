@@ -139,7 +139,7 @@ typedef struct {
 void pb_run(const pb_playbook *pb, pb_incident *inc, const pb_host *host, const pb_sb_limits *lim,
             int max_actions, pb_run_result *res);
 
-/* Process-wide counters (metrics.c), lock-free. */
+/* Process-wide counters (pb_metrics.c), lock-free. */
 typedef enum {
     PB_M_INCIDENTS, PB_M_ACTIONS, PB_M_DONE, PB_M_FAILED, PB_M_ESCALATIONS, PB_M_EXPIRED,
     PB_M_REVERTED, PB_M_DROPPED, PB_M_ABANDONED, PB_M_SKIPPED, PB_M_ESCALATION_FAILED,
@@ -147,8 +147,5 @@ typedef enum {
 } pb_metric;
 void pb_metric_add(pb_metric m, uint64_t n);
 void pb_metric_run(pb_sb_status st);
-
-/* SHA-256 of data as 64 lowercase hex characters plus NUL. */
-void pb_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

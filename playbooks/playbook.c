@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/audit.h"
 #include "playbooks/pb.h"
 
 #define MAX_SOURCE (1 << 20)
@@ -232,7 +233,7 @@ int pb_playbook_load_src(pb_playbook *pb, const char *path, const char *src, siz
     memcpy(pb->src, src, len);
     pb->src[len] = '\0';
     pb->len = len;
-    pb_sha256_hex(src, len, pb->sha256);
+    audit_sha256_hex(src, len, pb->sha256);
     sb = pb_sb_new(lim, err, errlen);
     if (!sb)
         goto done;

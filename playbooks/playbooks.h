@@ -52,7 +52,5 @@ int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, cons
 int pb_cmd_playbook(int argc, char **argv);
 /* custos actions list | approve ID | reject ID --reason R */
 int pb_cmd_actions(int argc, char **argv);
-/* custos audit verify */
-int pb_cmd_audit(int argc, char **argv);
 
 #endif

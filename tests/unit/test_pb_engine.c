@@ -13,11 +13,12 @@
 
 #include <cmocka.h>
 
+#include "audit/audit.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 static char g_dir[128];
 static core_config g_cfg;
@@ -192,16 +193,16 @@ static void t_audit_hash_encoding(void **s)
     (void)s;
     char h[65], h2[65];
     /* the value docs/playbooks.md's encoding gives (computed independently) */
-    pb_audit_hash("0000000000000000000000000000000000000000000000000000000000000000", 1,
+    audit_hash("0000000000000000000000000000000000000000000000000000000000000000", 1,
                   1763731703000000LL, "cli:alice", "approved", "7", NULL,
                   "{\"from\":\"pending_approval\",\"to\":\"approved\"}", h);
     assert_string_equal(h, "34a144f4a971b4b90a37d95b9873e506933b5f42c71ccd757add35b792cb9108");
     /* NULL and "" differ; moving a boundary between fields changes it */
-    pb_audit_hash("0", 1, 1, "a", "b", "7", "", "{}", h2);
-    pb_audit_hash("0", 1, 1, "a", "b", "7", NULL, "{}", h);
+    audit_hash("0", 1, 1, "a", "b", "7", "", "{}", h2);
+    audit_hash("0", 1, 1, "a", "b", "7", NULL, "{}", h);
     assert_string_not_equal(h, h2);
-    pb_audit_hash("0", 1, 1, "ab", "", NULL, NULL, "{}", h);
-    pb_audit_hash("0", 1, 1, "a", "b", NULL, NULL, "{}", h2);
+    audit_hash("0", 1, 1, "ab", "", NULL, NULL, "{}", h);
+    audit_hash("0", 1, 1, "a", "b", NULL, NULL, "{}", h2);
     assert_string_not_equal(h, h2);
 }
 

@@ -1,15 +1,14 @@
-/* Actions, their transitions and the audit chain in PostgreSQL. */
-#include "playbooks/store.h"
+/* Actions and their transitions in PostgreSQL (each one audited through
+ * audit/), and incident deliveries. */
+#include "playbooks/pb_store.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/db.h"
 #include "core/log.h"
-
-#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 void pb_action_clear(pb_action *a)
 {
@@ -36,182 +35,6 @@ static PGresult *q(PGconn *c, const char *sql, int n, const char *const *v, Exec
         return NULL;
     }
     return r;
-}
-
-/* ---- the audit chain ---- */
-
-static void field(EVP_MD_CTX *md, const char *s)
-{
-    char len[32];
-    if (!s) {
-        EVP_DigestUpdate(md, "~;", 2);
-        return;
-    }
-    size_t n = strlen(s);
-    int l = snprintf(len, sizeof len, "%zu:", n);
-    EVP_DigestUpdate(md, len, (size_t)l);
-    EVP_DigestUpdate(md, s, n);
-    EVP_DigestUpdate(md, ";", 1);
-}
-
-void pb_audit_hash(const char *prev_hash, int64_t seq, int64_t ts_us, const char *actor,
-                   const char *event, const char *action_id, const char *incident_id,
-                   const char *detail, char out[65])
-{
-    char num[32];
-    unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    field(md, "custos-audit-v1");
-    field(md, prev_hash);
-    snprintf(num, sizeof num, "%" PRId64, seq);
-    field(md, num);
-    snprintf(num, sizeof num, "%" PRId64, ts_us);
-    field(md, num);
-    field(md, actor);
-    field(md, event);
-    field(md, action_id);
-    field(md, incident_id);
-    field(md, detail);
-    EVP_DigestFinal_ex(md, h, &hl);
-    EVP_MD_CTX_free(md);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
-int pb_audit_append(PGconn *c, const char *actor, const char *event, int64_t action_id,
-                    const char *incident_id, const char *detail, char *err, size_t errlen)
-{
-    /* FOR UPDATE serialises appenders across processes, and after the wait
-     * it returns the head as the previous holder left it. */
-    PGresult *r = q(c, "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", 0, NULL,
-                    PGRES_TUPLES_OK, "locking the audit head", err, errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        snprintf(err, errlen, "the audit head row is missing");
-        return -1;
-    }
-    int64_t seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10) + 1;
-    char prev[65];
-    snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
-    PQclear(r);
-    int64_t ts = core_wall_us();
-    char seqs[32], tss[32], aid[32], hash[65];
-    snprintf(seqs, sizeof seqs, "%" PRId64, seq);
-    snprintf(tss, sizeof tss, "%" PRId64, ts);
-    snprintf(aid, sizeof aid, "%" PRId64, action_id);
-    const char *aidp = action_id > 0 ? aid : NULL;
-    pb_audit_hash(prev, seq, ts, actor, event, aidp, incident_id, detail, hash);
-    const char *v[] = {seqs, tss, actor, event, aidp, incident_id, detail, prev, hash};
-    r = q(c,
-          "WITH i AS (INSERT INTO audit_log (seq, ts_us, ts, actor, event, action_id, "
-          "incident_id, detail, prev_hash, hash) VALUES ($1::bigint, $2::bigint, "
-          "to_timestamp($2::bigint / 1e6), $3, $4, $5::bigint, $6, $7, $8, $9) RETURNING seq) "
-          "UPDATE audit_head SET seq = (SELECT seq FROM i), hash = $9 WHERE id = 1",
-          9, v, PGRES_COMMAND_OK, "appending to the audit log", err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-int pb_audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t action_id,
-                       const char *incident_id, const char *detail, char *err, size_t errlen)
-{
-    if (pb_store_begin(c, err, errlen) < 0)
-        return -1;
-    if (pb_audit_append(c, actor, event, action_id, incident_id, detail, err, errlen) < 0 ||
-        pb_store_commit(c, err, errlen) < 0) {
-        pb_store_rollback(c);
-        return -1;
-    }
-    return 0;
-}
-
-int pb_audit_verify(PGconn *c, int64_t *rows, int64_t *bad_seq, char *why, size_t whylen,
-                    char *err, size_t errlen)
-{
-    int rc = -1;
-    *rows = 0;
-    *bad_seq = 0;
-    char prev[65] = ZERO_HASH;
-    int64_t expect = 1;
-    /* One snapshot for the rows and the head, streamed row by row. */
-    if (core_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0)
-        return -1;
-    if (!PQsendQuery(c, "SELECT seq, ts_us, actor, event, action_id::text, incident_id, detail, "
-                        "prev_hash, hash, abs(extract(epoch FROM ts) * 1000000 - ts_us) < 2 "
-                        "FROM audit_log ORDER BY seq")) {
-        core_db_error(c, "reading the audit log", err, errlen);
-        goto done;
-    }
-    PQsetSingleRowMode(c);
-    PGresult *r;
-    bool broken = false;
-    while ((r = PQgetResult(c))) {
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE && !broken) {
-            int64_t seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-            int64_t ts = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-#define COL(i) (PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i))
-            char h[65];
-            pb_audit_hash(prev, seq, ts, COL(2), COL(3), COL(4), COL(5), COL(6), h);
-            if (seq != expect) {
-                snprintf(why, whylen, "expected row %" PRId64 ", found %" PRId64
-                         " (rows missing or inserted)", expect, seq);
-                broken = true;
-            } else if (strcmp(PQgetvalue(r, 0, 7), prev) != 0) {
-                snprintf(why, whylen, "prev_hash does not match the previous row's hash");
-                broken = true;
-            } else if (strcmp(PQgetvalue(r, 0, 8), h) != 0) {
-                snprintf(why, whylen, "hash does not match the row's content (row altered)");
-                broken = true;
-            } else if (PQgetvalue(r, 0, 9)[0] != 't') {
-                snprintf(why, whylen, "ts does not match ts_us (timestamp altered)");
-                broken = true;
-            }
-#undef COL
-            if (broken)
-                *bad_seq = seq;
-            else {
-                snprintf(prev, sizeof prev, "%s", h);
-                expect++;
-                ++*rows;
-            }
-        } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
-            core_db_error(c, "reading the audit log", err, errlen);
-            PQclear(r);
-            while ((r = PQgetResult(c)))
-                PQclear(r);
-            goto done;
-        }
-        PQclear(r);
-    }
-    if (broken) {
-        rc = 1;
-        goto done;
-    }
-    r = q(c, "SELECT seq, hash FROM audit_head WHERE id = 1", 0, NULL, PGRES_TUPLES_OK,
-          "reading the audit head", err, errlen);
-    if (!r)
-        goto done;
-    if (PQntuples(r) != 1 || strtoll(PQgetvalue(r, 0, 0), NULL, 10) != expect - 1 ||
-        strcmp(PQgetvalue(r, 0, 1), prev) != 0) {
-        *bad_seq = expect;
-        snprintf(why, whylen, "the chain head says row %s but the log ends at row %" PRId64
-                 " (rows cut off the end, or the head altered)",
-                 PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?", expect - 1);
-        rc = 1;
-    } else {
-        rc = 0;
-    }
-    PQclear(r);
-done:
-    PQclear(PQexec(c, "COMMIT"));
-    return rc;
 }
 
 /* ---- actions ---- */
@@ -255,7 +78,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     }
     snprintf(keysrc, kl, "%s\n%s\n%d", pb_kinds[kind], params_json, dry_run ? 1 : 0);
     char key[65];
-    pb_sha256_hex(keysrc, strlen(keysrc), key);
+    audit_sha256_hex(keysrc, strlen(keysrc), key);
     free(keysrc);
     char ttl[32], rev[32], exp[32];
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
@@ -306,7 +129,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
         cJSON_AddNumberToObject(d, "revert_of", (double)revert_of);
     detail = cJSON_PrintUnformatted(d);
     cJSON_Delete(d);
-    if (!detail || pb_audit_append(c, actor, "proposed", *id, incident_id, detail, err, errlen) < 0)
+    if (!detail || audit_append(c, actor, "proposed", *id, incident_id, detail, err, errlen) < 0)
         goto done;
     char ids[32];
     snprintf(ids, sizeof ids, "%" PRId64, *id);
@@ -321,7 +144,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
         goto done;
     detail2 = audit_detail_transition("proposed", first_state, NULL, result_json);
     if (!detail2 ||
-        pb_audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
+        audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
         pb_store_commit(c, err, errlen) < 0)
         goto done;
     snprintf(state, statelen, "%s", first_state);
@@ -377,7 +200,7 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
     char inc[256];
     snprintf(inc, sizeof inc, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
-    if (!detail || pb_audit_append(c, actor, to, id, inc, detail, err, errlen) < 0 ||
+    if (!detail || audit_append(c, actor, to, id, inc, detail, err, errlen) < 0 ||
         pb_store_commit(c, err, errlen) < 0)
         goto done;
     rc = 1;
@@ -536,7 +359,7 @@ int pb_store_mark_reverted(PGconn *c, int64_t id, int64_t revert_id, char *err, 
     if (!r)
         goto done;
     if (PQntuples(r) == 1 &&
-        pb_audit_append(c, "auto-revert", "reverted", id, PQgetvalue(r, 0, 0), detail, err,
+        audit_append(c, "auto-revert", "reverted", id, PQgetvalue(r, 0, 0), detail, err,
                         errlen) < 0) {
         PQclear(r);
         goto done;

@@ -20,7 +20,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
 
 /* Abandoned workers kept at most; past it incidents are dropped. Each one

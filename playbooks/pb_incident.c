@@ -1,7 +1,6 @@
 /* Incidents as the playbooks see them: parsing, validation, the Lua view. */
 #include "playbooks/pb.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +37,6 @@ int pb_event_parse(const char *s)
         if (strcmp(s, pb_events[i]) == 0)
             return i;
     return -1;
-}
-
-void pb_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A string field of the incident: a string, or absent/null when not

@@ -1,15 +1,16 @@
 /* The playbook engine: matching, runs, and the life of actions. */
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #define MAX_TODO 256
 #define TICK_BATCH 100
@@ -220,8 +221,8 @@ int pb_engine_load_dir(pb_engine *e, const char *dir, FILE *report)
     if (e->o.persist && e->o.audit_loads) {
         char *detail = cJSON_PrintUnformatted(sum);
         char err[512];
-        if (detail && pb_audit_append_tx(e->o.db, "custos", "playbooks_reloaded", 0, NULL, detail,
-                                         err, sizeof err) < 0) {
+        if (detail && audit_append_tx(e->o.db, "custos", "playbooks_reloaded", 0, NULL, detail,
+                                      err, sizeof err) < 0) {
             char q[600];
             core_log(CORE_LOG_ERROR, "playbooks", "cannot audit the reload", "error=%s",
                      core_log_quote(q, sizeof q, err));
@@ -534,84 +535,27 @@ done:
 /* ---- execution ---- */
 
 /* Freezes the incident, its events and the drift windows into an
- * immutable evidence record before a rollback changes the system. */
+ * immutable evidence record (audit_evidence_freeze) before a rollback
+ * changes the system, in a transaction of its own. */
 static int freeze_evidence(pb_engine *e, const pb_action *a, char *err, size_t errlen)
 {
     PGconn *db = e->o.db;
     char *inc = pb_store_incident_json(db, a->incident_id, err, errlen);
-    char ids[32], lim[32];
-    snprintf(ids, sizeof ids, "%" PRId64, a->id);
-    snprintf(lim, sizeof lim, "%" PRId64, e->o.cfg->pb_evidence_max_events);
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a->params, "model"));
     const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a->params, "from"));
-    PGresult *r = PQexec(db, "SELECT to_regclass('incident_events') IS NOT NULL");
-    bool linked = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    const char *v[] = {inc ? inc : "{}", model, from, lim, a->incident_id, ids};
-    /* The model version's events over the incident's span, and (when the
-     * analytics link them) the incident's own evidence events. */
-    const char *sql_linked =
-        "WITH inc AS (SELECT $1::json AS j), "
-        "ev AS (SELECT i.* FROM interactions i, inc WHERE i.model = $2 AND i.model_version = $3 "
-        "AND i.ts >= coalesce((inc.j->>'first_seen')::timestamptz, now() - interval '1 day') "
-        "AND i.ts <= coalesce((inc.j->>'detected_at')::timestamptz, now()) "
-        "UNION SELECT i.* FROM incident_events ie JOIN interactions i ON i.event_id = ie.event_id "
-        "AND i.ts = ie.ts WHERE ie.incident_id = $5), "
-        "sel AS (SELECT * FROM ev ORDER BY ts LIMIT $4::bigint) "
-        "SELECT json_build_object('schema', 'custos.evidence.v1', 'action_id', $6::bigint, "
-        "'incident_id', $5::text, 'frozen_at', now(), 'incident', (SELECT j FROM inc), "
-        "'drift_windows', (SELECT j->'evidence' FROM inc), 'events', (SELECT coalesce("
-        "json_agg(row_to_json(sel) ORDER BY ts), '[]'::json) FROM sel))::text, "
-        "(SELECT count(*) FROM sel)";
-    const char *sql_plain =
-        "WITH inc AS (SELECT $1::json AS j), "
-        "sel AS (SELECT i.* FROM interactions i, inc WHERE i.model = $2 AND i.model_version = $3 "
-        "AND i.ts >= coalesce((inc.j->>'first_seen')::timestamptz, now() - interval '1 day') "
-        "AND i.ts <= coalesce((inc.j->>'detected_at')::timestamptz, now()) ORDER BY ts "
-        "LIMIT $4::bigint) "
-        "SELECT json_build_object('schema', 'custos.evidence.v1', 'action_id', $6::bigint, "
-        "'incident_id', $5::text, 'frozen_at', now(), 'incident', (SELECT j FROM inc), "
-        "'drift_windows', (SELECT j->'evidence' FROM inc), 'events', (SELECT coalesce("
-        "json_agg(row_to_json(sel) ORDER BY ts), '[]'::json) FROM sel))::text, "
-        "(SELECT count(*) FROM sel)";
-    int rc = -1;
-    r = PQexecParams(db, linked ? sql_linked : sql_plain, 6, NULL, v, NULL, NULL, 0);
-    free(inc);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        core_db_error(db, "collecting the evidence", err, errlen);
-        PQclear(r);
-        return -1;
-    }
-    const char *content = PQgetvalue(r, 0, 0);
     char sha[65];
-    pb_sha256_hex(content, strlen(content), sha);
-    const char *v2[] = {a->incident_id, ids, content, sha, PQgetvalue(r, 0, 1)};
-    if (pb_store_begin(db, err, errlen) < 0)
+    int rc = -1;
+    if (core_db_begin(db, err, errlen) < 0)
         goto done;
-    PGresult *r2 = PQexecParams(db,
-                                "INSERT INTO evidence_records (incident_id, action_id, content, "
-                                "sha256, events) VALUES ($1, $2::bigint, $3, $4, $5::bigint) "
-                                "RETURNING id",
-                                5, NULL, v2, NULL, NULL, 0);
-    if (PQresultStatus(r2) != PGRES_TUPLES_OK) {
-        core_db_error(db, "storing the evidence", err, errlen);
-        PQclear(r2);
-        pb_store_rollback(db);
-        goto done;
-    }
-    char detail[256];
-    snprintf(detail, sizeof detail, "{\"evidence_id\":%s,\"sha256\":\"%s\",\"events\":%s}",
-             PQgetvalue(r2, 0, 0), sha, PQgetvalue(r, 0, 1));
-    PQclear(r2);
-    if (pb_audit_append(db, "custos", "evidence_frozen", a->id, a->incident_id, detail, err,
-                        errlen) < 0 ||
-        pb_store_commit(db, err, errlen) < 0) {
-        pb_store_rollback(db);
+    if (audit_evidence_freeze(db, a->incident_id, inc, model, from, a->id, "custos",
+                              e->o.cfg->pb_evidence_max_events, sha, err, errlen) < 0 ||
+        core_db_commit(db, err, errlen) < 0) {
+        core_db_rollback(db);
         goto done;
     }
     rc = 0;
 done:
-    PQclear(r);
+    free(inc);
     return rc;
 }
 
@@ -635,9 +579,9 @@ static void escalation_failed(pb_engine *e, int64_t action_id, const char *incid
     cJSON_AddStringToObject(d, "error", why);
     char *detail = cJSON_PrintUnformatted(d);
     char err[512];
-    if (detail && pb_audit_append_tx(e->o.db, "custos", "escalation_failed",
-                                     action_id > 0 ? action_id : 0, incident_id, detail, err,
-                                     sizeof err) < 0)
+    if (detail && audit_append_tx(e->o.db, "custos", "escalation_failed",
+                                  action_id > 0 ? action_id : 0, incident_id, detail, err,
+                                  sizeof err) < 0)
         core_log(CORE_LOG_ERROR, "playbooks", "cannot audit the failed escalation", "error=%s",
                  core_log_quote(q2, sizeof q2, err));
     free(detail);
@@ -658,8 +602,8 @@ static void escalate(pb_engine *e, const pb_action *a, const char *why)
     cJSON_AddStringToObject(d, "error", why);
     char *detail = cJSON_PrintUnformatted(d);
     if (detail)
-        pb_audit_append_tx(e->o.db, "custos", "escalated", a->id, a->incident_id, detail, err,
-                           sizeof err);
+        audit_append_tx(e->o.db, "custos", "escalated", a->id, a->incident_id, detail, err,
+                        sizeof err);
     free(detail);
     if (e->depth > 0) {
         cJSON_Delete(d);
