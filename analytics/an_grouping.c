@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
 
 #define INC_MAX_IDS 8
 #define INC_MAX_EVENTS 16
@@ -15,8 +16,8 @@
 
 typedef struct inc {
     char id[24];
-    an_type type;
-    an_severity sev, emitted_sev;
+    inc_type type;
+    inc_severity sev, emitted_sev;
     uint64_t subj_hash;
     char *api_key_id, *model, *model_version, *summary;
     int64_t first_us, detected_us, last_us, last_emit_us;
@@ -40,14 +41,14 @@ struct an_incidents {
     uint64_t total;
 };
 
-static const char *const g_atlas[AN_NTYPES][4] = {
+static const char *const g_atlas[INC_TYPE_COUNT][4] = {
     {"AML.T0024.002", "AML.T0005.001"},
     {"AML.T0054"}, /* plus what the matched rules name */
     {"AML.T0031"}, /* drift: see docs/analytics.md */
     {"AML.T0057"},
     {"AML.T0029", "AML.T0034"},
 };
-static const char *const g_owasp[AN_NTYPES][3] = {
+static const char *const g_owasp[INC_TYPE_COUNT][3] = {
     {"LLM10:2025"},
     {"LLM01:2025"},
     {"LLM04:2025"},
@@ -92,7 +93,7 @@ void an_incidents_free(an_incidents *g)
 
 uint64_t an_incidents_count(const an_incidents *g) { return g->total; }
 
-static uint64_t subject_hash(an_type t, const an_alert *a)
+static uint64_t subject_hash(inc_type t, const an_alert *a)
 {
     uint64_t h = an_hash(&t, sizeof t, 0);
     if (a->api_key_id)
@@ -136,8 +137,8 @@ static char *json_of(const inc *i)
     char ts[40];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "incident_id", i->id);
-    cJSON_AddStringToObject(o, "type", an_type_name(i->type));
-    cJSON_AddStringToObject(o, "severity", an_severity_name(i->sev));
+    cJSON_AddStringToObject(o, "type", inc_type_name(i->type));
+    cJSON_AddStringToObject(o, "severity", inc_severity_name(i->sev));
     if (i->api_key_id)
         cJSON_AddStringToObject(o, "api_key_id", i->api_key_id);
     if (i->model)

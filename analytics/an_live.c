@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
+#include "analytics/an_engine.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -157,8 +157,8 @@ static void on_incident(void *ud, const an_incident_view *v)
     cJSON *doc = cJSON_Parse(v->json);
     char ts[40];
     r->incident_id = dupz(v->incident_id);
-    r->type = dupz(an_type_name(v->type));
-    r->severity = dupz(an_severity_name(v->severity));
+    r->type = dupz(inc_type_name(v->type));
+    r->severity = dupz(inc_severity_name(v->severity));
     r->api_key_id = dupz(v->api_key_id);
     r->model = dupz(v->model);
     r->model_version = dupz(v->model_version);
@@ -216,8 +216,8 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
     *r = (alert_row){
         .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
-        .type = dupz(an_type_name(a->type)),
-        .severity = dupz(an_severity_name(a->severity)),
+        .type = dupz(inc_type_name(a->type)),
+        .severity = dupz(inc_severity_name(a->severity)),
         .ts = dupz(core_ts_format(a->trigger->ts_us, ts, sizeof ts)),
         .event_id = dupz(a->trigger->event_id),
         .api_key_id = dupz(a->trigger->api_key_id),
