@@ -48,6 +48,11 @@ typedef struct {
     inc_type type;
     inc_severity severity;
     const char *api_key_id, *model, *model_version;
+    const char *tenant; /* of the event that opened it (key-scoped types); NULL: none */
+    const char *summary;
+    const char (*atlas)[24]; /* MITRE ATLAS ids, n_atlas of them */
+    const char (*owasp)[16]; /* OWASP LLM ids */
+    int n_atlas, n_owasp;
     int64_t first_seen_us, detected_at_us, last_seen_us;
     int n_alerts;
     bool opened; /* this call opened it (else an update) */

@@ -19,7 +19,7 @@ typedef struct inc {
     inc_type type;
     inc_severity sev, emitted_sev;
     uint64_t subj_hash;
-    char *api_key_id, *model, *model_version, *summary;
+    char *api_key_id, *model, *model_version, *summary, *tenant;
     int64_t first_us, detected_us, last_us, last_emit_us;
     int n_alerts;
     bool dirty, opened_emitted;
@@ -73,6 +73,7 @@ static void inc_free(inc *i)
     free(i->model);
     free(i->model_version);
     free(i->summary);
+    free(i->tenant);
     cJSON_Delete(i->evidence);
     for (int k = 0; k < i->n_rules; k++)
         free(i->rules[k]);
@@ -180,6 +181,12 @@ static void fill_view(const inc *i, an_incident_view *v, const char *json, bool 
     v->api_key_id = i->api_key_id;
     v->model = i->model;
     v->model_version = i->model_version;
+    v->tenant = i->tenant;
+    v->summary = i->summary ? i->summary : "";
+    v->atlas = (const char(*)[24])i->atlas;
+    v->n_atlas = i->n_atlas;
+    v->owasp = (const char(*)[16])i->owasp;
+    v->n_owasp = i->n_owasp;
     v->first_seen_us = i->first_us;
     v->detected_at_us = i->detected_us;
     v->last_seen_us = i->last_us;
@@ -277,6 +284,8 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
         i->api_key_id = a->api_key_id ? strdup(a->api_key_id) : NULL;
         i->model = a->model ? strdup(a->model) : NULL;
         i->model_version = a->model_version ? strdup(a->model_version) : NULL;
+        /* the tenant of a key's traffic; a model-scoped incident has none */
+        i->tenant = a->api_key_id && a->trigger->tenant ? strdup(a->trigger->tenant) : NULL;
         i->first_us = a->first_ts < ts ? a->first_ts : ts;
         i->detected_us = ts;
         /* the id names what opened it: type, subject, the event that fired */
