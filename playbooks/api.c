@@ -583,7 +583,7 @@ static int l_set_incident(lua_State *L)
     const char *note = opt_string_k(L, 1, "set_incident", "note", 2000, TEXT_FREE);
     if (!status && !sev && !note)
         return luaL_error(L, "custos.set_incident: give at least one of status, severity, note");
-    if (sev && pb_severity_parse(sev) < 0)
+    if (sev && inc_severity_parse(sev) < 0)
         return luaL_error(L, "custos.set_incident: severity '%s' is not one of low, medium, "
                              "high, critical", sev);
     if (status) {
@@ -591,12 +591,24 @@ static int l_set_incident(lua_State *L)
             if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
                 return luaL_error(L, "custos.set_incident: status must be lowercase letters and "
                                      "'_' (for example \"contained\")");
+        /* The incidents module's statuses; closing needs a person's
+         * disposition (inc_apply_change would refuse it at execution). */
+        int st = inc_status_parse(status);
+        if (st < 0 || inc_status_is_closing(st)) {
+            char list[160] = "";
+            for (int i = 0; i < INC_STATUS_COUNT; i++)
+                if (!inc_status_is_closing(i))
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                             *list ? ", " : "", inc_status_name((inc_status)i));
+            return luaL_error(L, "custos.set_incident: status '%s' is not one a playbook may set "
+                                 "(%s)", status, list);
+        }
     }
     cJSON *p = cJSON_CreateObject();
     if (status)
         cJSON_AddStringToObject(p, "status", status);
     if (sev)
-        cJSON_AddStringToObject(p, "severity", pb_severity_name(pb_severity_parse(sev)));
+        cJSON_AddStringToObject(p, "severity", inc_severity_name((inc_severity)inc_severity_parse(sev)));
     if (note)
         cJSON_AddStringToObject(p, "note", note);
     return submit(L, c, PB_K_SET_INCIDENT, c->inc->id, p, 0, false);

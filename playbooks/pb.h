@@ -9,19 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "incidents/incidents.h"
 #include "playbooks/sandbox.h"
 
 /* ---- incidents ---- */
 
-enum { PB_SEV_LOW, PB_SEV_MEDIUM, PB_SEV_HIGH, PB_SEV_CRITICAL, PB_SEV_COUNT };
-/* Returns 0..3, or -1 for anything that is not a severity name. */
-int pb_severity_parse(const char *s);
-const char *pb_severity_name(int sev);
-
-/* Incident types and delivery events, as bits for matching. */
-enum { PB_TYPE_COUNT = 5 };
-extern const char *const pb_types[PB_TYPE_COUNT]; /* extraction probing drift leakage flood */
-int pb_type_parse(const char *s);                  /* index, or -1 */
+/* Types, severities and statuses are the incidents module's vocabulary
+ * (inc_type_*, inc_severity_*, inc_status_*); delivery events are the
+ * playbooks' own. Both match as bits. */
 enum { PB_EV_OPENED, PB_EV_UPDATED, PB_EV_ACTION_FAILED, PB_EV_COUNT };
 extern const char *const pb_events[PB_EV_COUNT];
 int pb_event_parse(const char *s);
@@ -30,7 +25,7 @@ typedef struct {
     cJSON *json;            /* owned: the incident as analytics sent it */
     const char *id, *type, *severity, *api_key_id, *model, *model_version; /* into json */
     const char *first_seen, *detected_at;                                   /* may be NULL */
-    int type_i, sev;
+    int type_i, sev;        /* inc_type, inc_severity */
     int event;              /* PB_EV_* of this delivery */
     int64_t deliveries;     /* times this incident reached the playbooks, this one included */
     int64_t prior_actions;  /* actions recorded for it before this delivery */
