@@ -52,7 +52,7 @@ typedef struct {
     char *src;           /* the source text, owned */
     size_t len;
     char sha256[65];
-    unsigned types;      /* bit per pb_types index */
+    unsigned types;      /* bit per inc_type */
     unsigned events;     /* bit per PB_EV_* */
     int min_sev;
     bool has_when;
