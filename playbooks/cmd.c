@@ -186,6 +186,42 @@ done:
     return rc;
 }
 
+int pb_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen)
+{
+    const char *dir = pb_engine_dir(cfg);
+    pb_engine_opts o = {.cfg = cfg};
+    pb_engine *e = pb_engine_new(&o, err, errlen);
+    if (!e)
+        return -1;
+    char *rep = NULL;
+    size_t replen = 0;
+    FILE *mem = open_memstream(&rep, &replen);
+    int refused = pb_engine_load_dir(e, dir, mem ? mem : stderr);
+    size_t loaded = pb_engine_count(e);
+    pb_engine_free(e);
+    if (mem)
+        fclose(mem);
+    int rc = 0;
+    if (refused < 0) {
+        snprintf(err, errlen, "playbooks.dir %s cannot be read", dir);
+        rc = -1;
+    } else if (refused > 0) {
+        /* The report's "refused FILE:LINE: why" lines, on stderr. */
+        char *save = NULL;
+        for (char *line = rep ? strtok_r(rep, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save))
+            if (strncmp(line, "refused", 7) == 0)
+                fprintf(stderr, "custos: %s\n", line);
+        snprintf(err, errlen, "%d playbook file(s) in %s refused (custos run would refuse them too)",
+                 refused, dir);
+        rc = -1;
+    } else {
+        fprintf(out, "# playbooks: %zu loaded from %s\n", loaded, dir);
+    }
+    free(rep);
+    return rc;
+}
+
 static int playbook_check(core_config *cfg, const char *dir, int *refused_out)
 {
     char err[512];

@@ -67,6 +67,12 @@ int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
 int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
                      const char *reason, char *err, size_t errlen);
 
+/* config check's playbooks row: every playbook in playbooks.dir loads in
+ * the sandbox (which passes its allow-list), as custos run would load it;
+ * writes "# playbooks: N loaded from DIR" to out, or returns -1 with err
+ * (each refused file named with its line on stderr). */
+int pb_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen);
+
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);
 /* custos actions list | approve ID | reject ID --reason R */

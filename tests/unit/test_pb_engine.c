@@ -188,6 +188,27 @@ static void t_reload_keeps_old_version(void **s)
     pb_engine_free(e);
 }
 
+/* config check's playbooks row: the shipped playbooks load; a folder with
+ * a broken file (a_revoke.lua, broken by t_reload_keeps_old_version) fails
+ * naming how many were refused. */
+static void t_config_check(void **s)
+{
+    (void)s;
+    char err[512] = "", *out = NULL;
+    size_t outlen = 0;
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", CUSTOS_SOURCE_DIR "/playbooks",
+                                     err, sizeof err), 0);
+    FILE *f = open_memstream(&out, &outlen);
+    assert_int_equal(pb_config_check(&g_cfg, f, err, sizeof err), 0);
+    fclose(f);
+    assert_non_null(strstr(out, "# playbooks: 5 loaded from " CUSTOS_SOURCE_DIR "/playbooks"));
+    free(out);
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", g_dir, err, sizeof err), 0);
+    assert_int_equal(pb_config_check(&g_cfg, stdout, err, sizeof err), -1);
+    assert_non_null(strstr(err, "1 playbook file(s) in"));
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", "", err, sizeof err), 0);
+}
+
 static void t_audit_hash_encoding(void **s)
 {
     (void)s;
@@ -212,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_matching_and_isolation),
         cmocka_unit_test(t_reload_keeps_old_version),
+        cmocka_unit_test(t_config_check),
         cmocka_unit_test(t_audit_hash_encoding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
