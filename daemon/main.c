@@ -16,6 +16,7 @@
 
 #include "analytics/analytics.h"
 #include "analytics/engine.h"
+#include "audit/audit.h"
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
@@ -23,7 +24,6 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
-#include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
 
 /* config check: the signature rules compile, as custos run and analyze
@@ -41,45 +41,9 @@ static int check_rules(const core_config *cfg, FILE *out, char *err, size_t errl
     return 0;
 }
 
-/* config check: every playbook loads in the sandbox, as custos run would
- * load it; a refused file is named with its line. */
-static int check_playbooks(const core_config *cfg, FILE *out, char *err, size_t errlen)
-{
-    const char *dir = pb_engine_dir(cfg);
-    pb_engine_opts o = {.cfg = cfg};
-    pb_engine *e = pb_engine_new(&o, err, errlen);
-    if (!e)
-        return -1;
-    char *rep = NULL;
-    size_t replen = 0;
-    FILE *mem = open_memstream(&rep, &replen);
-    int refused = pb_engine_load_dir(e, dir, mem ? mem : stderr);
-    size_t loaded = pb_engine_count(e);
-    pb_engine_free(e);
-    if (mem)
-        fclose(mem);
-    int rc = 0;
-    if (refused < 0) {
-        snprintf(err, errlen, "playbooks.dir %s cannot be read", dir);
-        rc = -1;
-    } else if (refused > 0) {
-        /* The report's "refused FILE:LINE: why" lines, on stderr. */
-        for (char *line = rep ? strtok(rep, "\n") : NULL; line; line = strtok(NULL, "\n"))
-            if (strncmp(line, "refused", 7) == 0)
-                fprintf(stderr, "custos: %s\n", line);
-        snprintf(err, errlen, "%d playbook file(s) in %s refused (custos run would refuse them too)",
-                 refused, dir);
-        rc = -1;
-    } else {
-        fprintf(out, "# playbooks: %zu loaded from %s\n", loaded, dir);
-    }
-    free(rep);
-    return rc;
-}
-
 static const core_config_check g_config_checks[] = {
     {"rules", check_rules},
-    {"playbooks", check_playbooks},
+    {"playbooks", pb_config_check},
 };
 
 static int cmd_config(core_cmd_ctx *x, int argc, char **argv)
@@ -110,7 +74,7 @@ static const command g_commands[] = {
      "run the detectors over JSON-lines event files, print incidents"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
-    {"audit", NULL, pb_cmd_audit, 0, "audit verify: walk the audit log's hash chain"},
+    {"audit", NULL, audit_cmd, 0, "audit verify | head: walk the audit log's hash chain"},
     {"broker", NULL, coll_cmd_broker, 0,
      "run the embedded Kafka-protocol broker (testing and demos only)"},
     {"produce", NULL, coll_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},

@@ -1,7 +1,6 @@
 /* Incidents as the playbooks see them: parsing, validation, the Lua view. */
 #include "playbooks/pb.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,27 +9,7 @@
 #include "collector/decode.h"
 #include "core/event.h"
 
-const char *const pb_types[PB_TYPE_COUNT] = {"extraction", "probing", "drift", "leakage", "flood"};
 const char *const pb_events[PB_EV_COUNT] = {"opened", "updated", "action_failed"};
-static const char *const g_sev[PB_SEV_COUNT] = {"low", "medium", "high", "critical"};
-
-int pb_severity_parse(const char *s)
-{
-    for (int i = 0; s && i < PB_SEV_COUNT; i++)
-        if (strcasecmp(s, g_sev[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *pb_severity_name(int sev) { return sev >= 0 && sev < PB_SEV_COUNT ? g_sev[sev] : "?"; }
-
-int pb_type_parse(const char *s)
-{
-    for (int i = 0; s && i < PB_TYPE_COUNT; i++)
-        if (strcmp(s, pb_types[i]) == 0)
-            return i;
-    return -1;
-}
 
 int pb_event_parse(const char *s)
 {
@@ -38,15 +17,6 @@ int pb_event_parse(const char *s)
         if (strcmp(s, pb_events[i]) == 0)
             return i;
     return -1;
-}
-
-void pb_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A string field of the incident: a string, or absent/null when not
@@ -117,13 +87,13 @@ int pb_incident_parse(pb_incident *inc, const char *json, size_t len, char *err,
         snprintf(err, errlen, "incident: incident_id must have 1 to 200 characters");
         return -1;
     }
-    inc->type_i = pb_type_parse(inc->type);
+    inc->type_i = inc_type_parse(inc->type);
     if (inc->type_i < 0) {
         snprintf(err, errlen, "incident: type '%.40s' is not one of extraction, probing, drift, "
                               "leakage, flood", inc->type);
         return -1;
     }
-    inc->sev = pb_severity_parse(inc->severity);
+    inc->sev = inc_severity_parse(inc->severity);
     if (inc->sev < 0) {
         snprintf(err, errlen, "incident: severity '%.40s' is not one of low, medium, high, "
                               "critical", inc->severity);

@@ -1,7 +1,7 @@
 /* The playbook engine: the loaded playbooks, matching, running, and the
  * life of the actions they ask for (recording, approval, execution through
  * the effectors, escalation, expiry, auto-revert). Used by `custos run`
- * (through live.c), the CLI and the tests; single-threaded per engine. */
+ * (through pb_live.c), the CLI and the tests; single-threaded per engine. */
 #ifndef PB_ENGINE_H
 #define PB_ENGINE_H
 
@@ -26,7 +26,7 @@ typedef struct {
     bool audit_loads;       /* audit every (re)load of the folder (the daemon) */
     /* Called before (starting) and after each playbook run, from the
      * engine's thread, so that a watchdog can see a run that overstays
-     * its deadline (live.c). May be NULL. */
+     * its deadline (pb_live.c). May be NULL. */
     void (*on_run)(void *ud, const char *playbook, const char *incident_id, bool starting);
     void *on_run_ud;
 } pb_engine_opts;
@@ -41,6 +41,11 @@ typedef struct {
  * it: pb_engine_free(). */
 pb_engine *pb_engine_new(const pb_engine_opts *o, char *err, size_t errlen);
 void pb_engine_free(pb_engine *e);
+
+/* The connection for the calls that follow (borrowed): an engine that
+ * decides for whoever calls it (pb_actions) takes the caller's connection
+ * for each decision. */
+void pb_engine_set_db(pb_engine *e, PGconn *db);
 
 /* The playbook folder from the config ("" means the shipped ones). */
 const char *pb_engine_dir(const core_config *cfg);

@@ -19,8 +19,9 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "core/queue.h"
 #include "core/signals.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
 
 /* Abandoned workers kept at most; past it incidents are dropped. Each one
@@ -47,13 +48,11 @@ struct pb_live {
     pthread_t watch;
     bool watch_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* incidents queued, stop */
     pthread_cond_t wcv;     /* the watchdog's sleep, stop */
     worker *cur;            /* the worker being fed; NULL when none is left */
     worker *abandoned[MAX_ABANDONED];
     int nabandoned;
-    char **q; /* ring of queued incidents */
-    size_t qcap, qhead, qn;
+    core_queue *q; /* incidents (malloc'd JSON text), weight 1, playbooks.queue_max */
     bool stop;
     atomic_int reload;
     unsigned hup_seen; /* core_reload_generation() last acted on (worker only) */
@@ -136,14 +135,14 @@ static void worker_free(worker *w)
 }
 
 /* Drops what is queued (counted): stopping without a database, or with no
- * worker left. Called with pl->mu held. */
-static size_t drop_queue_locked(pb_live *pl)
+ * worker left. */
+static size_t drop_queue(pb_live *pl)
 {
-    size_t n = pl->qn;
-    while (pl->qn) {
-        free(pl->q[pl->qhead]);
-        pl->qhead = (pl->qhead + 1) % pl->qcap;
-        pl->qn--;
+    size_t n = 0;
+    char *item;
+    while ((item = core_queue_pop(pl->q, 0, NULL))) {
+        free(item);
+        n++;
     }
     if (n) {
         atomic_fetch_add(&pl->dropped, n);
@@ -158,35 +157,22 @@ static void *loop(void *arg)
     pb_live *pl = w->pl;
     int64_t next_tick = core_mono_ms();
     for (;;) {
-        char *item = NULL;
-        bool stopping;
+        /* An incident, or the next tick, or stop (the queue closes). */
+        int64_t wait = next_tick - core_mono_ms();
+        char *item = core_queue_pop(pl->q, wait > 0 ? wait : 0, NULL);
         pthread_mutex_lock(&pl->mu);
-        while (!pl->stop && !w->retired && pl->qn == 0 && core_mono_ms() < next_tick) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t wait = next_tick - core_mono_ms();
-            if (wait < 1)
-                wait = 1;
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
+        bool retired = w->retired, stopping = pl->stop;
+        pthread_mutex_unlock(&pl->mu);
+        if (retired) {
+            /* retired between runs: the incident is the replacement's */
+            if (item && !core_queue_push_front(pl->q, item, 1)) {
+                atomic_fetch_add(&pl->dropped, 1); /* out of memory: counted, not lost silently */
+                pb_metric_add(PB_M_DROPPED, 1);
+                free(item);
             }
-            pthread_cond_timedwait(&pl->cv, &pl->mu, &ts);
-        }
-        if (w->retired) {
-            pthread_mutex_unlock(&pl->mu);
             break;
         }
-        if (pl->qn) {
-            item = pl->q[pl->qhead];
-            pl->qhead = (pl->qhead + 1) % pl->qcap;
-            pl->qn--;
-        }
-        stopping = pl->stop;
-        size_t left = pl->qn;
-        pthread_mutex_unlock(&pl->mu);
+        size_t left = core_queue_len(pl->q);
         if (item && stopping && PQstatus(w->db) != CONNECTION_OK) {
             /* Stopping without a database: what is queued cannot be
              * recorded, so it is dropped (counted) instead of waiting for
@@ -195,11 +181,9 @@ static void *loop(void *arg)
             pb_metric_add(PB_M_DROPPED, 1);
             free(item);
             item = NULL;
-            pthread_mutex_lock(&pl->mu);
-            drop_queue_locked(pl);
-            pthread_mutex_unlock(&pl->mu);
+            size_t n = drop_queue(pl);
             core_log(CORE_LOG_ERROR, "playbooks", "stopping without a database, incidents dropped",
-                     "dropped=%zu", 1 + left);
+                     "dropped=%zu", 1 + n);
             break;
         }
         if (item) {
@@ -208,21 +192,19 @@ static void *loop(void *arg)
             if (pb_engine_incident(w->eng, item, strlen(item), -1, 0, err, sizeof err) < 0) {
                 char q[600];
                 pthread_mutex_lock(&pl->mu);
-                bool retired = w->retired;
+                retired = w->retired;
                 pthread_mutex_unlock(&pl->mu);
                 if (PQstatus(w->db) != CONNECTION_OK && !stopping && !retired) {
                     /* The database is gone, not the incident: put it back
                      * at the head and wait for the connection. */
                     core_log(CORE_LOG_ERROR, "playbooks", "database lost, incident kept",
                              "error=%s", core_log_quote(q, sizeof q, err));
-                    pthread_mutex_lock(&pl->mu);
-                    if (pl->qn < pl->qcap) {
-                        pl->qhead = (pl->qhead + pl->qcap - 1) % pl->qcap;
-                        pl->q[pl->qhead] = item;
-                        pl->qn++;
-                        item = NULL;
+                    if (!core_queue_push_front(pl->q, item, 1)) {
+                        atomic_fetch_add(&pl->dropped, 1);
+                        pb_metric_add(PB_M_DROPPED, 1);
+                        free(item);
                     }
-                    pthread_mutex_unlock(&pl->mu);
+                    item = NULL;
                     struct timespec ts = {.tv_sec = 0, .tv_nsec = 500000000};
                     nanosleep(&ts, NULL);
                 } else {
@@ -234,7 +216,7 @@ static void *loop(void *arg)
             item = NULL;
         }
         pthread_mutex_lock(&pl->mu);
-        bool retired = w->retired;
+        retired = w->retired;
         pthread_mutex_unlock(&pl->mu);
         if (retired)
             break;
@@ -334,9 +316,8 @@ static void *watchdog(void *arg)
                      core_log_quote(q2, sizeof q2, w->run_incident), ms,
                      pl->cfg->sec_lua_deadline_ms, pl->nabandoned);
             pb_metric_add(PB_M_ABANDONED, 1);
-            pthread_cond_broadcast(&pl->cv);
             if (pl->nabandoned >= MAX_ABANDONED) {
-                size_t n = drop_queue_locked(pl);
+                size_t n = drop_queue(pl);
                 core_log(CORE_LOG_ERROR, "playbooks",
                          "too many abandoned playbook workers, incidents are dropped from now on",
                          "abandoned=%d dropped=%zu", pl->nabandoned, n);
@@ -375,10 +356,8 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
     pl->cfg = cfg;
     pl->hup_seen = core_reload_generation();
     pthread_mutex_init(&pl->mu, NULL);
-    pthread_cond_init(&pl->cv, NULL);
     pthread_cond_init(&pl->wcv, NULL);
-    pl->qcap = (size_t)cfg->pb_queue_max;
-    pl->q = calloc(pl->qcap, sizeof *pl->q);
+    pl->q = core_queue_new((size_t)cfg->pb_queue_max);
     if (!pl->q) {
         snprintf(err, errlen, "out of memory");
         goto error;
@@ -407,13 +386,10 @@ void pb_live_incident(pb_live *pl, const char *incident_json)
     pthread_mutex_lock(&pl->mu);
     /* With every worker abandoned nothing would ever take it. */
     bool none = pl->cur == NULL && pl->nabandoned >= MAX_ABANDONED;
-    bool full = !copy || none || pl->qn >= pl->qcap;
-    if (!full) {
-        pl->q[(pl->qhead + pl->qn) % pl->qcap] = copy;
-        pl->qn++;
-        pthread_cond_broadcast(&pl->cv);
-    }
     pthread_mutex_unlock(&pl->mu);
+    /* Never blocks the analytics: past playbooks.queue_max it is dropped. */
+    bool full = !copy || none ||
+                core_queue_push(pl->q, copy, 1, CORE_QUEUE_DROP, NULL) != CORE_QUEUE_OK;
     if (full) {
         free(copy);
         uint64_t n = atomic_fetch_add(&pl->dropped, 1) + 1;
@@ -455,17 +431,17 @@ int pb_live_stop(pb_live *pl)
     int64_t deadline = core_mono_ms() + pl->cfg->coll_shutdown_grace_ms;
     pthread_mutex_lock(&pl->mu);
     pl->stop = true;
-    pthread_cond_broadcast(&pl->cv);
     pthread_cond_broadcast(&pl->wcv);
     pthread_mutex_unlock(&pl->mu);
+    /* The worker drains what is queued, then its pop returns at once. */
+    if (pl->q)
+        core_queue_close(pl->q);
     if (pl->watch_started)
         pthread_join(pl->watch, NULL);
     worker *w = pl->cur;
     if (!w) {
         /* no worker to hand what is queued to */
-        pthread_mutex_lock(&pl->mu);
-        size_t n = drop_queue_locked(pl);
-        pthread_mutex_unlock(&pl->mu);
+        size_t n = pl->q ? drop_queue(pl) : 0;
         if (n)
             core_log(CORE_LOG_ERROR, "playbooks", "stopping without a worker, incidents dropped",
                      "dropped=%zu", n);
@@ -530,11 +506,9 @@ int pb_live_stop(pb_live *pl)
         return 1;
     }
     worker_free(w);
-    for (size_t i = 0; pl->q && i < pl->qn; i++)
-        free(pl->q[(pl->qhead + i) % pl->qcap]);
-    free(pl->q);
+    if (pl->q)
+        core_queue_free(pl->q, free);
     pthread_mutex_destroy(&pl->mu);
-    pthread_cond_destroy(&pl->cv);
     pthread_cond_destroy(&pl->wcv);
     free(pl);
     return abandoned ? 1 : 0;

@@ -1,5 +1,5 @@
 /* The playbooks' PostgreSQL side: actions and their state machine, the
- * audit chain, incident deliveries. Parameterised SQL only. Functions that
+ * incident deliveries (audit rows go through audit/). Parameterised SQL only. Functions that
  * say "in the caller's transaction" expect BEGIN to have been sent. */
 #ifndef PB_STORE_H
 #define PB_STORE_H
@@ -26,34 +26,6 @@ typedef struct {
 } pb_action;
 
 void pb_action_clear(pb_action *a);
-
-/* BEGIN / COMMIT / ROLLBACK. Return 0 or -1 with err. */
-int pb_store_begin(PGconn *c, char *err, size_t errlen);
-int pb_store_commit(PGconn *c, char *err, size_t errlen);
-void pb_store_rollback(PGconn *c);
-
-/* Appends one row to the audit chain, in the caller's transaction (the
- * chain head is locked until it ends). detail is JSON text; action_id 0 and
- * incident_id NULL mean none. */
-int pb_audit_append(PGconn *c, const char *actor, const char *event, int64_t action_id,
-                    const char *incident_id, const char *detail, char *err, size_t errlen);
-
-/* Same, in a transaction of its own. */
-int pb_audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t action_id,
-                       const char *incident_id, const char *detail, char *err, size_t errlen);
-
-/* Walks the whole chain in order, recomputing every hash. Returns 0 when
- * it holds (*rows counted), 1 when it is broken (*bad_seq is the first bad
- * row, why says what is wrong), -1 on a database error (err). */
-int pb_audit_verify(PGconn *c, int64_t *rows, int64_t *bad_seq, char *why, size_t whylen,
-                    char *err, size_t errlen);
-
-/* The hash of one row: SHA-256 over the length-prefixed fields (see
- * docs/playbooks.md), as 64 hex characters. NULL strings are encoded as
- * absent, distinct from empty. */
-void pb_audit_hash(const char *prev_hash, int64_t seq, int64_t ts_us, const char *actor,
-                   const char *event, const char *action_id, const char *incident_id,
-                   const char *detail, char out[65]);
 
 /* Records a new action as proposed, then moves it to first_state
  * (pending_approval, approved or dry_run; result_json, which may be NULL,
