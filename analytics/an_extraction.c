@@ -328,4 +328,5 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     raise_alert(e, k, o, &v);
 }
 
-const an_detector an_detector_extraction = {.name = "extraction", .type = INC_EXTRACTION, .observe = observe};
+const an_detector an_detector_extraction = {
+    .name = "extraction", .type = INC_EXTRACTION, .observe = observe};

@@ -254,4 +254,5 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     raise_alert(e, s, o, &pa);
 }
 
-const an_detector an_detector_probing = {.name = "probing", .type = INC_PROBING, .observe = observe};
+const an_detector an_detector_probing = {
+    .name = "probing", .type = INC_PROBING, .observe = observe};

@@ -41,7 +41,7 @@ static void t_detected_after_playbook(void **s)
     (void)s;
     inc_state stored = {INC_CONTAINED, INC_MEDIUM, INC_DISP_NONE, false}, n;
     inc_rule_detected(&stored, INC_OPEN, INC_CRITICAL, &n);
-    assert_int_equal(n.status, INC_CONTAINED); /* the playbook's */
+    assert_int_equal(n.status, INC_CONTAINED);  /* the playbook's */
     assert_int_equal(n.severity, INC_CRITICAL); /* still the detector's rise */
     assert_false(n.by_detector);
     inc_rule_detected(&stored, INC_CLOSED, INC_LOW, &n); /* never lower */
@@ -67,8 +67,12 @@ static void t_detected_after_close(void **s)
 
 static inc_change change(const char *actor, int status, int disp, const char *reason)
 {
-    return (inc_change){.incident_id = "inc-1", .actor = actor, .status = status,
-                        .severity = -1, .disposition = disp, .reason = reason};
+    return (inc_change){.incident_id = "inc-1",
+                        .actor = actor,
+                        .status = status,
+                        .severity = -1,
+                        .disposition = disp,
+                        .reason = reason};
 }
 
 static void t_close_needs_disposition_and_reason(void **s)
