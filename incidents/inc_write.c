@@ -16,6 +16,13 @@
 #define COMMENT_MAX 10000 /* bytes, as incident_comments checks */
 #define ACTOR_MAX 200
 
+/* An actor or assignee: printed and logged, so bounded and one line. */
+static bool identifier(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= ACTOR_MAX && core_text_control_at(s, n) < 0;
+}
+
 /* The stored row as the rule reads it, plus what a change reports. */
 typedef struct {
     inc_state st;
@@ -291,12 +298,12 @@ int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen)
         snprintf(err, errlen, "a change needs an incident id");
         return -1;
     }
-    if (ch->actor && strlen(ch->actor) > ACTOR_MAX) {
-        snprintf(err, errlen, "actor longer than %d bytes", ACTOR_MAX);
+    if (ch->actor && !identifier(ch->actor)) {
+        snprintf(err, errlen, "actor: up to %d bytes, no control characters", ACTOR_MAX);
         return -1;
     }
-    if (ch->assignee && strlen(ch->assignee) > 200) {
-        snprintf(err, errlen, "assignee longer than 200 bytes");
+    if (ch->assignee && !identifier(ch->assignee)) {
+        snprintf(err, errlen, "assignee: up to %d bytes, no control characters", ACTOR_MAX);
         return -1;
     }
     if (ch->reason && strlen(ch->reason) > COMMENT_MAX) {
@@ -322,7 +329,7 @@ int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen)
 int64_t inc_comment_add(PGconn *c, const char *incident_id, const char *actor, const char *text,
                         char *err, size_t errlen)
 {
-    if (!incident_id || !actor || !*actor || strlen(actor) > ACTOR_MAX) {
+    if (!incident_id || !actor || !*actor || !identifier(actor)) {
         snprintf(err, errlen, "a comment needs an incident id and an actor (up to %d bytes)",
                  ACTOR_MAX);
         return -1;
