@@ -100,13 +100,12 @@ static double prada_w(const an_ex_state *s)
     return an_shapiro_w(x, s->dist_n);
 }
 
-static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
+/* Folds o into the key's state: its 5-minute bucket, pacing, novelty
+ * against the recent prompt sketches, long answers. Returns its bucket. */
+static an_ex_bucket *record(an_engine *e, an_key *k, const an_obs *o, uint32_t cur)
 {
-    (void)state; /* all its state is the key's */
     const core_config *cfg = an_engine_cfg(e);
     an_ex_state *s = &k->ex;
-    uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
-    fold(e, k, cur);
     an_ex_bucket *b = slot(s, cur);
     /* the key's previous bucket has closed: into the population, unless
      * it was mostly one template (a batch job cannot be extraction, so its
@@ -161,6 +160,90 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     if (ct >= cfg->an_ex_long_tokens && b->longout < UINT16_MAX)
         b->longout++;
     b->ctok = b->ctok + (uint32_t)(ct > 100000 ? 100000 : ct);
+    return b;
+}
+
+/* What made the key look like extraction, for its alert. */
+typedef struct {
+    const char *path; /* "burst" or "low-and-slow" */
+    sums w, sw;       /* the window judged; the slow window */
+    int nb;           /* its buckets */
+    uint32_t cur;
+    bool cold;
+    double kb, tb, ref, fence, q99, pop_n, cv, pw;
+} ex_verdict;
+
+/* Raises the extraction alert for verdict v (summary and evidence). */
+static void raise_alert(an_engine *e, an_key *k, const an_obs *o, const ex_verdict *v)
+{
+    const core_config *cfg = an_engine_cfg(e);
+    const char *path = v->path;
+    sums w = v->w, sw = v->sw;
+    int nb = v->nb;
+    uint32_t cur = v->cur;
+    bool cold = v->cold;
+    double kb = v->kb, tb = v->tb, ref = v->ref, fence = v->fence, q99 = v->q99,
+           pop_n = v->pop_n, cv = v->cv, pw = v->pw;
+    double novelty = w.novel / w.n, tmpl = w.tmpl / w.n;
+    double mean_ct = w.ctok / w.n;
+    k->ex.win_first_ts = o->ts_us;
+    bool burst = nb == 2;
+    inc_severity sev = burst || sw.n >= 3.0 * cfg->an_ex_slow_min ? INC_HIGH : INC_MEDIUM;
+    char summary[384];
+    if (cold)
+        snprintf(summary, sizeof summary,
+                 "Key %.64s, new or without history, sent %.0f diverse prompts in %d minutes "
+                 "harvesting ~%.0f-token answers, %.1fx the far-out mark of its population's "
+                 "5-minute volume: likely model extraction (%s).",
+                 o->api_key_id, w.n, nb * 5, mean_ct, w.ctok / nb / fence, path);
+    else
+        snprintf(summary, sizeof summary,
+                 "Key %.64s sent %.0f diverse prompts in %d minutes harvesting ~%.0f-token "
+                 "answers, %.0fx its usual volume: likely model extraction (%s).",
+                 o->api_key_id, w.n, nb * 5, mean_ct, w.n / nb / ref, path);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "pattern", path);
+    cJSON_AddNumberToObject(ev, "requests", w.n);
+    cJSON_AddNumberToObject(ev, "window_minutes", nb * 5);
+    cJSON_AddNumberToObject(ev, "novelty", round(novelty * 1000) / 1000);
+    cJSON_AddNumberToObject(ev, "template_share", round(tmpl * 1000) / 1000);
+    cJSON_AddNumberToObject(ev, "mean_completion_tokens", round(mean_ct));
+    cJSON_AddNumberToObject(ev, "inter_arrival_cv", round(cv * 1000) / 1000);
+    cJSON_AddNumberToObject(ev, "prada_w", round(pw * 1000) / 1000);
+    cJSON_AddNumberToObject(ev, "key_baseline_per_5min", kb < 0 ? -1 : round(kb * 100) / 100);
+    cJSON_AddNumberToObject(ev, "tenant_baseline_per_5min", tb < 0 ? -1 : round(tb * 100) / 100);
+    cJSON_AddBoolToObject(ev, "prada_departs", pw * 1000 < cfg->an_ex_prada_w_x1000);
+    cJSON_AddBoolToObject(ev, "cold_key", cold);
+    if (cold) {
+        cJSON_AddNumberToObject(ev, "completion_tokens_per_5min", round(w.ctok / nb));
+        cJSON_AddNumberToObject(ev, "population_q99_per_5min", round(q99));
+        cJSON_AddNumberToObject(ev, "population_fence_per_5min", round(fence));
+        cJSON_AddNumberToObject(ev, "population_samples", round(pop_n));
+    }
+    int64_t wstart = ((int64_t)cur - nb + 1) * BUCKET_US;
+    an_alert a = {
+        .type = INC_EXTRACTION,
+        .severity = sev,
+        .trigger = o,
+        .first_ts = k->first_ts > wstart ? k->first_ts : wstart,
+        .api_key_id = o->api_key_id,
+        .model = o->model,
+        .model_version = o->model_version,
+        .summary = summary,
+        .evidence = ev,
+    };
+    an_engine_alert(e, &a);
+    cJSON_Delete(a.evidence);
+}
+
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
+{
+    (void)state; /* all its state is the key's */
+    const core_config *cfg = an_engine_cfg(e);
+    an_ex_state *s = &k->ex;
+    uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
+    fold(e, k, cur);
+    an_ex_bucket *b = record(e, k, o, cur);
 
     if (b->n % EVAL_EVERY)
         return;
@@ -241,54 +324,9 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         cv = m > 0 ? sqrt(var > 0 ? var : 0) / m : 0;
         pw = prada_w(s);
     }
-    s->win_first_ts = o->ts_us;
-    bool burst = nb == 2;
-    inc_severity sev = burst || sw.n >= 3.0 * cfg->an_ex_slow_min ? INC_HIGH : INC_MEDIUM;
-    char summary[384];
-    if (cold)
-        snprintf(summary, sizeof summary,
-                 "Key %.64s, new or without history, sent %.0f diverse prompts in %d minutes "
-                 "harvesting ~%.0f-token answers, %.1fx the far-out mark of its population's "
-                 "5-minute volume: likely model extraction (%s).",
-                 o->api_key_id, w.n, nb * 5, mean_ct, w.ctok / nb / fence, path);
-    else
-        snprintf(summary, sizeof summary,
-                 "Key %.64s sent %.0f diverse prompts in %d minutes harvesting ~%.0f-token "
-                 "answers, %.0fx its usual volume: likely model extraction (%s).",
-                 o->api_key_id, w.n, nb * 5, mean_ct, w.n / nb / ref, path);
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "pattern", path);
-    cJSON_AddNumberToObject(ev, "requests", w.n);
-    cJSON_AddNumberToObject(ev, "window_minutes", nb * 5);
-    cJSON_AddNumberToObject(ev, "novelty", round(novelty * 1000) / 1000);
-    cJSON_AddNumberToObject(ev, "template_share", round(tmpl * 1000) / 1000);
-    cJSON_AddNumberToObject(ev, "mean_completion_tokens", round(mean_ct));
-    cJSON_AddNumberToObject(ev, "inter_arrival_cv", round(cv * 1000) / 1000);
-    cJSON_AddNumberToObject(ev, "prada_w", round(pw * 1000) / 1000);
-    cJSON_AddNumberToObject(ev, "key_baseline_per_5min", kb < 0 ? -1 : round(kb * 100) / 100);
-    cJSON_AddNumberToObject(ev, "tenant_baseline_per_5min", tb < 0 ? -1 : round(tb * 100) / 100);
-    cJSON_AddBoolToObject(ev, "prada_departs", pw * 1000 < cfg->an_ex_prada_w_x1000);
-    cJSON_AddBoolToObject(ev, "cold_key", cold);
-    if (cold) {
-        cJSON_AddNumberToObject(ev, "completion_tokens_per_5min", round(w.ctok / nb));
-        cJSON_AddNumberToObject(ev, "population_q99_per_5min", round(q99));
-        cJSON_AddNumberToObject(ev, "population_fence_per_5min", round(fence));
-        cJSON_AddNumberToObject(ev, "population_samples", round(pop_n));
-    }
-    int64_t wstart = ((int64_t)cur - nb + 1) * BUCKET_US;
-    an_alert a = {
-        .type = INC_EXTRACTION,
-        .severity = sev,
-        .trigger = o,
-        .first_ts = k->first_ts > wstart ? k->first_ts : wstart,
-        .api_key_id = o->api_key_id,
-        .model = o->model,
-        .model_version = o->model_version,
-        .summary = summary,
-        .evidence = ev,
-    };
-    an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    ex_verdict v = {path, w, sw, nb, cur, cold, kb, tb, ref, fence, q99, pop_n, cv, pw};
+    raise_alert(e, k, o, &v);
 }
 
-const an_detector an_detector_extraction = {.name = "extraction", .type = INC_EXTRACTION, .observe = observe};
+const an_detector an_detector_extraction = {
+    .name = "extraction", .type = INC_EXTRACTION, .observe = observe};

@@ -117,4 +117,5 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     }
 }
 
-const an_detector an_detector_flood = {.name = "flood", .type = INC_FLOOD, .observe = observe};
+const an_detector an_detector_flood = {
+    .name = "flood", .type = INC_FLOOD, .observe = observe};

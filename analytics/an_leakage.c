@@ -72,4 +72,5 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     cJSON_Delete(a.evidence);
 }
 
-const an_detector an_detector_leakage = {.name = "leakage", .type = INC_LEAKAGE, .observe = observe};
+const an_detector an_detector_leakage = {
+    .name = "leakage", .type = INC_LEAKAGE, .observe = observe};

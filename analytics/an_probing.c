@@ -99,6 +99,57 @@ static void rule_list(char *buf, size_t cap, const an_rule *const *r, int n)
                               r[j]->id);
 }
 
+/* What one probing alert says. */
+typedef struct {
+    const char *pattern;
+    inc_severity sev;
+    const char *summary;
+    const an_rule *const *fired; /* the rules it names */
+    int nfired;
+    int64_t first_ts;
+    bool alert_only;
+    uint32_t att, var, req, ref; /* the last hour: attempts, variants, requests, refusals */
+} pr_alert;
+
+/* Raises alert pa (its evidence built here). */
+static void raise_alert(an_engine *e, const an_pr_state *s, const an_obs *o, const pr_alert *pa)
+{
+    const char *pattern = pa->pattern;
+    const an_rule *const *fired = pa->fired;
+    int nfired = pa->nfired;
+    uint32_t att = pa->att, var = pa->var, req = pa->req, ref = pa->ref;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "pattern", pattern);
+    cJSON_AddNumberToObject(ev, "attempts_1h", att);
+    cJSON_AddNumberToObject(ev, "variants_1h", var);
+    cJSON_AddNumberToObject(ev, "requests_1h", req);
+    cJSON_AddNumberToObject(ev, "refusals_1h", ref);
+    cJSON_AddNumberToObject(ev, "attempts_total", s->total_attempts);
+    cJSON_AddNumberToObject(ev, "probe_score", round(o->probe_score * 100) / 100);
+    cJSON_AddBoolToObject(ev, "encoded_payload", o->encoded);
+    cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
+    for (int j = 0; j < nfired; j++)
+        cJSON_AddItemToArray(sig, cJSON_CreateString(fired[j]->id));
+    if (strcmp(pattern, "refusal rate") == 0)
+        cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
+    an_alert a = {
+        .type = INC_PROBING,
+        .severity = pa->sev,
+        .trigger = o,
+        .first_ts = pa->first_ts,
+        .api_key_id = o->api_key_id,
+        .model = o->model,
+        .model_version = o->model_version,
+        .summary = pa->summary,
+        .evidence = ev,
+        .alert_only = pa->alert_only,
+    };
+    for (int j = 0; j < nfired; j++)
+        a.rules[a.n_rules++] = fired[j];
+    an_engine_alert(e, &a);
+    cJSON_Delete(a.evidence);
+}
+
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
     (void)state; /* all its state is the key's */
@@ -199,36 +250,9 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     bool alert_only = !attempt && weak && strcmp(pattern, "weak signature") == 0;
     if (!alert_only)
         s->last_incident_alert = o->ts_us;
-    cJSON *ev = cJSON_CreateObject();
-    cJSON_AddStringToObject(ev, "pattern", pattern);
-    cJSON_AddNumberToObject(ev, "attempts_1h", att);
-    cJSON_AddNumberToObject(ev, "variants_1h", var);
-    cJSON_AddNumberToObject(ev, "requests_1h", req);
-    cJSON_AddNumberToObject(ev, "refusals_1h", ref);
-    cJSON_AddNumberToObject(ev, "attempts_total", s->total_attempts);
-    cJSON_AddNumberToObject(ev, "probe_score", round(o->probe_score * 100) / 100);
-    cJSON_AddBoolToObject(ev, "encoded_payload", o->encoded);
-    cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
-    for (int j = 0; j < nfired; j++)
-        cJSON_AddItemToArray(sig, cJSON_CreateString(fired[j]->id));
-    if (strcmp(pattern, "refusal rate") == 0)
-        cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
-    an_alert a = {
-        .type = INC_PROBING,
-        .severity = sev,
-        .trigger = o,
-        .first_ts = first_ts,
-        .api_key_id = o->api_key_id,
-        .model = o->model,
-        .model_version = o->model_version,
-        .summary = summary,
-        .evidence = ev,
-        .alert_only = alert_only,
-    };
-    for (int j = 0; j < nfired; j++)
-        a.rules[a.n_rules++] = fired[j];
-    an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    pr_alert pa = {pattern, sev, summary, fired, nfired, first_ts, alert_only, att, var, req, ref};
+    raise_alert(e, s, o, &pa);
 }
 
-const an_detector an_detector_probing = {.name = "probing", .type = INC_PROBING, .observe = observe};
+const an_detector an_detector_probing = {
+    .name = "probing", .type = INC_PROBING, .observe = observe};

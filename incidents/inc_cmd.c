@@ -77,10 +77,7 @@ static const char *str(const cJSON *o, const char *k)
 }
 
 /* "2026-11-21T13:04:00.123456Z" shown to the second. */
-static void put_time(FILE *f, const char *ts)
-{
-    fprintf(f, "%.19s", ts);
-}
+static void put_time(FILE *f, const char *ts) { fprintf(f, "%.19s", ts); }
 
 typedef struct {
     const char *cfgpath, *lvl;
@@ -105,11 +102,20 @@ static int parse(int argc, char **argv, opts *o)
             const char *name;
             const char **dst;
         } kv[] = {
-            {"--config", &o->cfgpath},   {"--log-level", &o->lvl},       {"--status", &o->f.status},
-            {"--type", &o->f.type},      {"--severity", &o->f.severity}, {"--key", &o->f.api_key_id},
-            {"--tenant", &o->f.tenant},  {"--model", &o->f.model},       {"--since", &o->since},
-            {"--until", &o->until},      {"--limit", &o->limit},         {"--cursor", &o->f.cursor},
-            {"--disposition", &o->disposition}, {"--reason", &o->reason},
+            {"--config", &o->cfgpath},
+            {"--log-level", &o->lvl},
+            {"--status", &o->f.status},
+            {"--type", &o->f.type},
+            {"--severity", &o->f.severity},
+            {"--key", &o->f.api_key_id},
+            {"--tenant", &o->f.tenant},
+            {"--model", &o->f.model},
+            {"--since", &o->since},
+            {"--until", &o->until},
+            {"--limit", &o->limit},
+            {"--cursor", &o->f.cursor},
+            {"--disposition", &o->disposition},
+            {"--reason", &o->reason},
         };
         bool matched = false;
         for (size_t k = 0; !matched && k < sizeof kv / sizeof kv[0]; k++)
@@ -138,8 +144,9 @@ static int time_opt(const char *name, const char *v, int64_t *us)
     if (!v)
         return 0;
     if (core_ts_parse(v, strlen(v), us) < 0 || *us == 0) {
-        fprintf(stderr, "custos incidents: %s '%s' is not an RFC 3339 time (2026-11-21T13:04:00Z)\n",
-                name, v);
+        fprintf(stderr,
+                "custos incidents: %s '%s' is not an RFC 3339 time (2026-11-21T13:04:00Z)\n", name,
+                v);
         return -1;
     }
     return 0;
@@ -148,8 +155,8 @@ static int time_opt(const char *name, const char *v, int64_t *us)
 static void list_table(const cJSON *page)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(page, "incidents"), *it;
-    printf("%-20s %-10s %-8s %-13s %-19s %-6s %-24s %s\n", "INCIDENT", "TYPE", "SEVERITY",
-           "STATUS", "DETECTED", "ALERTS", "KEY/MODEL", "SUMMARY");
+    printf("%-20s %-10s %-8s %-13s %-19s %-6s %-24s %s\n", "INCIDENT", "TYPE", "SEVERITY", "STATUS",
+           "DETECTED", "ALERTS", "KEY/MODEL", "SUMMARY");
     cJSON_ArrayForEach(it, arr)
     {
         const char *key = str(it, "api_key_id");
@@ -161,7 +168,8 @@ static void list_table(const cJSON *page)
         printf("%-20s %-10s %-8s %-13s ", str(it, "incident_id"), str(it, "type"),
                str(it, "severity"), str(it, "status"));
         put_time(stdout, str(it, "detected_at"));
-        printf(" %-6d ", (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "alert_count")));
+        printf(" %-6d ",
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "alert_count")));
         for (size_t w = put_text(stdout, subj, 21, false); w < 25; w++)
             fputc(' ', stdout);
         put_text(stdout, str(it, "summary"), 100, false);
@@ -241,8 +249,7 @@ static void show_sections(const cJSON *inc)
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(inc, "events"))
     {
         printf("  %s event %s%s\n", str(it, "ts"), str(it, "event_id"),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "stored")) ? ""
-                                                                             : " (not stored)");
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "stored")) ? "" : " (not stored)");
         const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "prompt"));
         const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "response"));
         if (p) {
@@ -259,8 +266,8 @@ static void show_sections(const cJSON *inc)
     printf("\nactions\n");
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(inc, "actions"))
     {
-        printf("  #%d %s %s: %s, proposed by %s", (int)cJSON_GetNumberValue(
-                   cJSON_GetObjectItemCaseSensitive(it, "id")),
+        printf("  #%d %s %s: %s, proposed by %s",
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "id")),
                str(it, "kind"), str(it, "subject"), str(it, "state"), str(it, "actor"));
         if (strcmp(str(it, "decided_by"), "-"))
             printf(", decided by %s at %s", str(it, "decided_by"), str(it, "decided_at"));
@@ -304,9 +311,8 @@ static int cmd_show(PGconn *db, opts *o, const char *actor)
         return CORE_EXIT_FAIL;
     }
     /* prompts and responses are personal data: who read them is recorded */
-    if (!o->no_content &&
-        audit_append_tx(db, actor, "content_revealed", 0, o->pos[1], "{\"via\":\"cli\"}", err,
-                        sizeof err) < 0) {
+    if (!o->no_content && audit_append_tx(db, actor, "content_revealed", 0, o->pos[1],
+                                          "{\"via\":\"cli\"}", err, sizeof err) < 0) {
         fprintf(stderr, "custos incidents show: %s\n", err);
         cJSON_Delete(inc);
         return CORE_EXIT_FAIL;

@@ -36,7 +36,10 @@ static void cursor_make(int64_t us, const char *id, char *out, size_t outlen)
         snprintf(out + o, 3, "%02x", (unsigned char)raw[i]);
 }
 
-static bool id_char(char c) { return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.'; }
+static bool id_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
+}
 
 /* Parses a cursor; false when it is not one this code made. */
 static bool cursor_parse(const char *c, int64_t *us, char id[CURSOR_ID_MAX + 1])
@@ -151,7 +154,8 @@ static int where(query *q, const inc_filter *f, char *err, size_t errlen)
     if (f->type)
         rc |= add(q, " AND type = ", f->type);
     if (f->severity) /* the vocabulary's spelling: parse is case-insensitive */
-        rc |= add(q, " AND severity = ", inc_severity_name((inc_severity)inc_severity_parse(f->severity)));
+        rc |= add(q, " AND severity = ",
+                  inc_severity_name((inc_severity)inc_severity_parse(f->severity)));
     if (f->disposition && *f->disposition)
         rc |= add(q, " AND disposition = ", f->disposition);
     else if (f->disposition) /* "": not yet decided */
@@ -169,9 +173,11 @@ static int where(query *q, const inc_filter *f, char *err, size_t errlen)
     if (f->text)
         rc |= add2(q, " AND strpos(lower(summary), lower(", f->text, ")) > 0");
     if (f->since_us)
-        rc |= add2(q, " AND detected_at >= 'epoch'::timestamptz + ", num(q, f->since_us), "::bigint * interval '1 microsecond'");
+        rc |= add2(q, " AND detected_at >= 'epoch'::timestamptz + ", num(q, f->since_us),
+                   "::bigint * interval '1 microsecond'");
     if (f->until_us)
-        rc |= add2(q, " AND detected_at < 'epoch'::timestamptz + ", num(q, f->until_us), "::bigint * interval '1 microsecond'");
+        rc |= add2(q, " AND detected_at < 'epoch'::timestamptz + ", num(q, f->until_us),
+                   "::bigint * interval '1 microsecond'");
     if (rc) {
         snprintf(err, errlen, "too many filters");
         return -1;

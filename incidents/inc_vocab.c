@@ -25,10 +25,7 @@ static int parse(const char *const *names, int n, const char *s, bool nocase, in
     return -1;
 }
 
-const char *inc_type_name(inc_type t)
-{
-    return (unsigned)t < INC_TYPE_COUNT ? g_type[t] : "?";
-}
+const char *inc_type_name(inc_type t) { return (unsigned)t < INC_TYPE_COUNT ? g_type[t] : "?"; }
 
 int inc_type_parse(const char *s) { return parse(g_type, INC_TYPE_COUNT, s, false, 0); }
 

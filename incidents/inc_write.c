@@ -16,6 +16,13 @@
 #define COMMENT_MAX 10000 /* bytes, as incident_comments checks */
 #define ACTOR_MAX 200
 
+/* An actor or assignee: printed and logged, so bounded and one line. */
+static bool identifier(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= ACTOR_MAX && core_text_control_at(s, n) < 0;
+}
+
 /* The stored row as the rule reads it, plus what a change reports. */
 typedef struct {
     inc_state st;
@@ -25,8 +32,7 @@ typedef struct {
 } stored_row;
 
 /* Reads and locks incident_id. Returns 1 found, 0 not, -1 with err. */
-static int read_locked(PGconn *c, const char *incident_id, stored_row *s, char *err,
-                       size_t errlen)
+static int read_locked(PGconn *c, const char *incident_id, stored_row *s, char *err, size_t errlen)
 {
     const char *v[] = {incident_id};
     PGresult *r = core_db_query(c,
@@ -88,16 +94,24 @@ int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen
     if (!found) {
         inc_state next;
         inc_rule_detected(NULL, r->status, r->severity, &next);
-        const char *v[16] = {r->incident_id,   inc_type_name(r->type),
-                             inc_severity_name(next.severity), inc_status_name(next.status),
-                             r->api_key_id,    r->model,
-                             r->model_version, first,
-                             det,              last,
-                             alerts,           atlas,
-                             owasp,            summary,
-                             r->doc_json,      r->tenant};
-        long long n = core_db_exec_params(c, SQL_INSERT, 16, v, "storing the incident", err,
-                                          errlen);
+        const char *v[16] = {r->incident_id,
+                             inc_type_name(r->type),
+                             inc_severity_name(next.severity),
+                             inc_status_name(next.status),
+                             r->api_key_id,
+                             r->model,
+                             r->model_version,
+                             first,
+                             det,
+                             last,
+                             alerts,
+                             atlas,
+                             owasp,
+                             summary,
+                             r->doc_json,
+                             r->tenant};
+        long long n =
+            core_db_exec_params(c, SQL_INSERT, 16, v, "storing the incident", err, errlen);
         if (n < 0)
             return -1;
         if (n == 1)
@@ -112,15 +126,14 @@ int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen
     inc_state next;
     inc_rule_detected(&s.st, r->status, r->severity, &next);
     /* a status outside the vocabulary (a playbook's own word) stays as stored */
-    const char *status = next.status >= 0 ? inc_status_name((inc_status)next.status)
-                                          : s.status_word;
-    const char *v[11] = {r->incident_id, status, inc_severity_name(next.severity),
-                         first,          last,   alerts,
-                         atlas,          owasp,  summary,
+    const char *status =
+        next.status >= 0 ? inc_status_name((inc_status)next.status) : s.status_word;
+    const char *v[11] = {r->incident_id, status,   inc_severity_name(next.severity),
+                         first,          last,     alerts,
+                         atlas,          owasp,    summary,
                          r->doc_json,    r->tenant};
-    return core_db_exec_params(c, SQL_UPDATE, 11, v, "updating the incident", err, errlen) < 0
-               ? -1
-               : 0;
+    return core_db_exec_params(c, SQL_UPDATE, 11, v, "updating the incident", err, errlen) < 0 ? -1
+                                                                                               : 0;
 }
 
 int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen)
@@ -135,8 +148,14 @@ int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen)
     const char *summary = a->summary ? a->summary : "";
     const char *evidence = a->evidence_json ? a->evidence_json : "{}";
     if (!a->incident_id) { /* a weak signal alone: (event_id, type) identifies it */
-        const char *v[9] = {inc_type_name(a->type), inc_severity_name(a->severity), ts,
-                            a->event_id, a->api_key_id, a->model, a->model_version, summary,
+        const char *v[9] = {inc_type_name(a->type),
+                            inc_severity_name(a->severity),
+                            ts,
+                            a->event_id,
+                            a->api_key_id,
+                            a->model,
+                            a->model_version,
+                            summary,
                             evidence};
         return core_db_exec_params(
                    c,
@@ -148,8 +167,15 @@ int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen)
                    ? -1
                    : 0;
     }
-    const char *v[10] = {a->incident_id, inc_type_name(a->type), inc_severity_name(a->severity),
-                         ts, a->event_id, a->api_key_id, a->model, a->model_version, summary,
+    const char *v[10] = {a->incident_id,
+                         inc_type_name(a->type),
+                         inc_severity_name(a->severity),
+                         ts,
+                         a->event_id,
+                         a->api_key_id,
+                         a->model,
+                         a->model_version,
+                         summary,
                          evidence};
     return core_db_exec_params(c,
                                "INSERT INTO alerts (incident_id, type, severity, ts, event_id, "
@@ -217,11 +243,11 @@ static const char *SQL_CHANGE =
     "updated_at = now() WHERE incident_id = $1";
 
 /* Writes an applied change: the row, its incident_updates row, its audit row. */
-static int write_change(PGconn *c, const inc_change *ch, const stored_row *s,
-                        const inc_state *next, char *err, size_t errlen)
+static int write_change(PGconn *c, const inc_change *ch, const stored_row *s, const inc_state *next,
+                        char *err, size_t errlen)
 {
-    const char *status = next->status >= 0 ? inc_status_name((inc_status)next->status)
-                                           : s->status_word;
+    const char *status =
+        next->status >= 0 ? inc_status_name((inc_status)next->status) : s->status_word;
     const char *closing = "keep";
     if (ch->status >= 0 && inc_status_is_closing(ch->status))
         closing = "close";
@@ -272,12 +298,12 @@ int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen)
         snprintf(err, errlen, "a change needs an incident id");
         return -1;
     }
-    if (ch->actor && strlen(ch->actor) > ACTOR_MAX) {
-        snprintf(err, errlen, "actor longer than %d bytes", ACTOR_MAX);
+    if (ch->actor && !identifier(ch->actor)) {
+        snprintf(err, errlen, "actor: up to %d bytes, no control characters", ACTOR_MAX);
         return -1;
     }
-    if (ch->assignee && strlen(ch->assignee) > 200) {
-        snprintf(err, errlen, "assignee longer than 200 bytes");
+    if (ch->assignee && !identifier(ch->assignee)) {
+        snprintf(err, errlen, "assignee: up to %d bytes, no control characters", ACTOR_MAX);
         return -1;
     }
     if (ch->reason && strlen(ch->reason) > COMMENT_MAX) {
@@ -293,8 +319,8 @@ int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen)
     if (changed < 0)
         return -1;
     bool assignee_changed =
-        ch->assignee && (*ch->assignee ? !s.has_assignee || strcmp(s.assignee, ch->assignee)
-                                       : s.has_assignee);
+        ch->assignee &&
+        (*ch->assignee ? !s.has_assignee || strcmp(s.assignee, ch->assignee) : s.has_assignee);
     if (!changed && !assignee_changed && !(ch->reason && *ch->reason))
         return 1; /* nothing to record */
     return write_change(c, ch, &s, &next, err, errlen) < 0 ? -1 : 1;
@@ -303,7 +329,7 @@ int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen)
 int64_t inc_comment_add(PGconn *c, const char *incident_id, const char *actor, const char *text,
                         char *err, size_t errlen)
 {
-    if (!incident_id || !actor || !*actor || strlen(actor) > ACTOR_MAX) {
+    if (!incident_id || !actor || !*actor || !identifier(actor)) {
         snprintf(err, errlen, "a comment needs an incident id and an actor (up to %d bytes)",
                  ACTOR_MAX);
         return -1;

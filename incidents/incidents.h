@@ -148,10 +148,13 @@ int inc_rule_change(const inc_state *stored, const inc_change *ch, inc_state *ne
 bool inc_status_is_closing(int status);
 
 /* Applies a change in the caller's transaction: checks the transition
- * (closing needs a disposition and a reason), updates the row, records an
- * incident_updates row and appends an audit row (audit_append) with the
- * before and after. Returns 1 when changed, 0 when the incident does not
- * exist, -1 with err (a refused transition names why). */
+ * (inc_rule_change: closing needs a disposition and a reason), updates the
+ * row, records an incident_updates row (actor, note = reason) and appends an
+ * incident_changed audit row (audit_append) with the before and after.
+ * Returns 1 when applied (a change that changes nothing and has no reason
+ * writes nothing), 0 when the incident does not exist, -1 with err (a
+ * refused transition names why). The status_by column records who set the
+ * status, from then on no longer the detector's. */
 int inc_apply_change(PGconn *c, const inc_change *ch, char *err, size_t errlen);
 
 /* Adds a comment (audited), in the caller's transaction. Returns its id or -1. */

@@ -36,34 +36,11 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "analytics/an_features.h"
 #include "analytics/an_rules.h"
 #include "analytics/an_rules_cache.h"
+#include "analytics/an_rules_impl.h"
 #include "core/log.h"
 #include "core/util.h"
-
-struct an_rules {
-    an_rule *rules;
-    size_t n, cap;
-    unsigned *pat_rule; /* pattern id -> rule index */
-    size_t npat;
-    hs_database_t *db[2]; /* for the prompt, the response: the same one unless per field */
-    hs_scratch_t *scratch;
-    /* per-scan state */
-    uint16_t *count;
-    long long *last_from;
-    size_t *touched;
-    size_t ntouched;
-    size_t *enc; /* the encoded rules */
-    size_t nenc;
-    bool from_cache;
-};
-
-typedef struct {
-    an_rules *r;
-    const char *text;
-    bool response;
-} scan_ctx;
 
 
 size_t an_rules_count(const an_rules *r) { return r->n; }
@@ -190,6 +167,157 @@ static bool whole(const char *v, long lo, long hi, long *out)
     return true;
 }
 
+/* What a rule's keys say beyond the an_rule itself. */
+typedef struct {
+    bool caseless, have_field, have_kind;
+    unsigned long long within;
+} rule_opts;
+
+/* One scalar key k: v of rule ru (kl: its line; where: the message prefix). */
+static int rule_value(an_rules *r, an_rule *ru, rule_opts *o, const char *k, const char *v,
+                      const char *file, size_t kl, const char *where, char *err, size_t errlen)
+{
+    if (strcmp(k, "id") == 0) {
+        if (!*v || strlen(v) > 64)
+            return core_errf(err, errlen, "%s: must be 1-64 characters", where);
+        for (size_t i = 0; i + 1 < r->n; i++)
+            if (strcmp(r->rules[i].id, v) == 0)
+                return core_errf(err, errlen, "%s:%zu: rule %s: id: '%s' is already defined in %s",
+                            file, kl, v, v, r->rules[i].file);
+        if (!(ru->id = strdup(v)))
+            return core_errf(err, errlen, "out of memory");
+    } else if (strcmp(k, "kind") == 0) {
+        static const char *const kinds[] = {"probe", "refusal", "leak", "encoded"};
+        int i;
+        for (i = 0; i < 4 && strcmp(v, kinds[i]); i++)
+            ;
+        if (i == 4)
+            return core_errf(err, errlen, "%s: '%s' is not one of probe, refusal, leak, encoded",
+                        where, v);
+        ru->kind = (an_rule_kind)i;
+        o->have_kind = true;
+    } else if (strcmp(k, "field") == 0) {
+        if (strcmp(v, "prompt") && strcmp(v, "response"))
+            return core_errf(err, errlen, "%s: '%s' is not prompt or response", where, v);
+        ru->on_response = strcmp(v, "response") == 0;
+        o->have_field = true;
+    } else if (strcmp(k, "weight") == 0) {
+        char *end;
+        errno = 0;
+        ru->weight = strtod(v, &end);
+        if (errno || end == v || *end || !(ru->weight >= 0 && ru->weight <= 100))
+            return core_errf(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
+    } else if (strcmp(k, "min_count") == 0) {
+        long x;
+        if (!whole(v, 1, 10000, &x))
+            return core_errf(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
+                        v);
+        ru->min_count = (int)x;
+    } else if (strcmp(k, "min_length") == 0) {
+        long x;
+        if (!whole(v, 16, 4096, &x))
+            return core_errf(err, errlen, "%s: '%s' is not a length from 16 to 4096", where, v);
+        ru->min_len = (int)x;
+    } else if (strcmp(k, "within") == 0) {
+        long x;
+        if (!whole(v, 1, 1 << 24, &x))
+            return core_errf(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
+                        v);
+        o->within = (unsigned long long)x;
+    } else if (strcmp(k, "case") == 0) {
+        if (strcmp(v, "sensitive") && strcmp(v, "insensitive"))
+            return core_errf(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
+        o->caseless = strcmp(v, "insensitive") == 0;
+    } else if (strcmp(k, "validate") == 0) {
+        static const char *const vals[] = {"none", "luhn", "iban", "entropy", "base64"};
+        int i;
+        for (i = 0; i < 5 && strcmp(v, vals[i]); i++)
+            ;
+        if (i == 5)
+            return core_errf(err, errlen, "%s: '%s' is not one of luhn, iban, entropy, base64",
+                        where, v);
+        ru->validate = (an_validator)i;
+    } else if (strcmp(k, "leak") == 0) {
+        static const char *const lk[] = {"secret", "privkey", "card",     "iban",
+                                         "emails", "phones",  "sysprompt"};
+        int i;
+        for (i = 0; i < 7 && strcmp(v, lk[i]); i++)
+            ;
+        if (i == 7)
+            return core_errf(err, errlen,
+                        "%s: '%s' is not one of secret, privkey, card, iban, emails, "
+                        "phones, sysprompt",
+                        where, v);
+        ru->leak_kind = 1u << i;
+    } else {
+        return core_errf(err, errlen, "%s: unknown key", where);
+    }
+    return 0;
+}
+
+/* The checks once every key is read, and the patterns into pl. */
+static int rule_finish(an_rules *r, patlist *pl, yaml_document_t *d, an_rule *ru,
+                       const rule_opts *o, yaml_node_t *patterns, size_t pat_line,
+                       const char *file, size_t line, char *err, size_t errlen)
+{
+    if (!ru->id)
+        return core_errf(err, errlen, "%s:%zu: rule has no id", file, line);
+    if (!o->have_kind || !o->have_field)
+        return core_errf(err, errlen, "%s:%zu: rule %s needs kind and field", file, line, ru->id);
+    if (ru->kind == AN_RULE_LEAK && !ru->leak_kind)
+        return core_errf(err, errlen, "%s:%zu: rule %s: kind leak needs leak:", file, line, ru->id);
+    if (ru->kind == AN_RULE_ENCODED) {
+        if (patterns)
+            return core_errf(err, errlen,
+                             "%s:%zu: rule %s: kind encoded takes no patterns (it matches base64 "
+                             "runs of min_length characters or more)",
+                             file, pat_line, ru->id);
+        if (!ru->min_len)
+            ru->min_len = 32;
+        size_t *ne = realloc(r->enc, (r->nenc + 1) * sizeof *ne);
+        if (!ne)
+            return core_errf(err, errlen, "out of memory");
+        r->enc = ne;
+        r->enc[r->nenc++] = r->n - 1;
+        return 0;
+    }
+    if (ru->min_len)
+        return core_errf(err, errlen, "%s:%zu: rule %s: min_length is only for kind encoded", file,
+                         line, ru->id);
+    if (!patterns || patterns->type != YAML_SEQUENCE_NODE ||
+        patterns->data.sequence.items.start == patterns->data.sequence.items.top)
+        return core_errf(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
+                    pat_line, ru->id);
+    /* SINGLEMATCH is the cheap mode; validators and counting rules need
+     * every match (validators find the start themselves: tracking the start
+     * of match in the engine costs every scan) */
+    unsigned flags = o->caseless ? HS_FLAG_CASELESS : 0;
+    if (ru->validate != AN_VAL_NONE)
+        ;
+    else if (ru->min_count == 1 && !(ru->leak_kind & (AN_LEAK_EMAILS | AN_LEAK_PHONES)))
+        flags |= HS_FLAG_SINGLEMATCH;
+    /* '.' across newlines: cheaper for the engine, and a gap of a few words
+     * may hold a line break */
+    if (ru->kind != AN_RULE_REFUSAL)
+        flags |= HS_FLAG_DOTALL;
+    for (yaml_node_item_t *it = patterns->data.sequence.items.start;
+         it < patterns->data.sequence.items.top; it++) {
+        yaml_node_t *pn = yaml_document_get_node(d, *it);
+        const char *s = scalar(d, pn);
+        if (!s || !*s)
+            return core_errf(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
+                        file, pn->start_mark.line + 1, ru->id);
+        if (pat_add(pl, s, flags, o->within, pn->start_mark.line + 1, file) < 0)
+            return core_errf(err, errlen, "out of memory");
+        unsigned *npr = realloc(r->pat_rule, pl->n * sizeof *npr);
+        if (!npr)
+            return core_errf(err, errlen, "out of memory");
+        r->pat_rule = npr;
+        r->pat_rule[pl->n - 1] = (unsigned)(r->n - 1);
+    }
+    return 0;
+}
+
 /* Parses one rule mapping into r->rules[r->n] and its patterns into pl. */
 static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t *m,
                       const char *file, char *err, size_t errlen)
@@ -213,8 +341,7 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
     if (!ru->file)
         return core_errf(err, errlen, "out of memory");
     r->n++; /* owned from here on, so that errors free it */
-    bool caseless = true, have_field = false, have_kind = false;
-    unsigned long long within = 0;
+    rule_opts o = {.caseless = true};
     yaml_node_t *patterns = NULL;
     size_t pat_line = line;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
@@ -246,138 +373,10 @@ static int parse_rule(an_rules *r, patlist *pl, yaml_document_t *d, yaml_node_t 
         }
         if (!v)
             return core_errf(err, errlen, "%s: must be a single value", where);
-        if (strcmp(k, "id") == 0) {
-            if (!*v || strlen(v) > 64)
-                return core_errf(err, errlen, "%s: must be 1-64 characters", where);
-            for (size_t i = 0; i + 1 < r->n; i++)
-                if (strcmp(r->rules[i].id, v) == 0)
-                    return core_errf(err, errlen, "%s:%zu: rule %s: id: '%s' is already defined in %s",
-                                file, kl, v, v, r->rules[i].file);
-            if (!(ru->id = strdup(v)))
-                return core_errf(err, errlen, "out of memory");
-        } else if (strcmp(k, "kind") == 0) {
-            static const char *const kinds[] = {"probe", "refusal", "leak", "encoded"};
-            int i;
-            for (i = 0; i < 4 && strcmp(v, kinds[i]); i++)
-                ;
-            if (i == 4)
-                return core_errf(err, errlen, "%s: '%s' is not one of probe, refusal, leak, encoded",
-                            where, v);
-            ru->kind = (an_rule_kind)i;
-            have_kind = true;
-        } else if (strcmp(k, "field") == 0) {
-            if (strcmp(v, "prompt") && strcmp(v, "response"))
-                return core_errf(err, errlen, "%s: '%s' is not prompt or response", where, v);
-            ru->on_response = strcmp(v, "response") == 0;
-            have_field = true;
-        } else if (strcmp(k, "weight") == 0) {
-            char *end;
-            errno = 0;
-            ru->weight = strtod(v, &end);
-            if (errno || end == v || *end || !(ru->weight >= 0 && ru->weight <= 100))
-                return core_errf(err, errlen, "%s: '%s' is not a number from 0 to 100", where, v);
-        } else if (strcmp(k, "min_count") == 0) {
-            long x;
-            if (!whole(v, 1, 10000, &x))
-                return core_errf(err, errlen, "%s: '%s' is not a whole number from 1 to 10000", where,
-                            v);
-            ru->min_count = (int)x;
-        } else if (strcmp(k, "min_length") == 0) {
-            long x;
-            if (!whole(v, 16, 4096, &x))
-                return core_errf(err, errlen, "%s: '%s' is not a length from 16 to 4096", where, v);
-            ru->min_len = (int)x;
-        } else if (strcmp(k, "within") == 0) {
-            long x;
-            if (!whole(v, 1, 1 << 24, &x))
-                return core_errf(err, errlen, "%s: '%s' is not a byte count from 1 to 16777216", where,
-                            v);
-            within = (unsigned long long)x;
-        } else if (strcmp(k, "case") == 0) {
-            if (strcmp(v, "sensitive") && strcmp(v, "insensitive"))
-                return core_errf(err, errlen, "%s: '%s' is not sensitive or insensitive", where, v);
-            caseless = strcmp(v, "insensitive") == 0;
-        } else if (strcmp(k, "validate") == 0) {
-            static const char *const vals[] = {"none", "luhn", "iban", "entropy", "base64"};
-            int i;
-            for (i = 0; i < 5 && strcmp(v, vals[i]); i++)
-                ;
-            if (i == 5)
-                return core_errf(err, errlen, "%s: '%s' is not one of luhn, iban, entropy, base64",
-                            where, v);
-            ru->validate = (an_validator)i;
-        } else if (strcmp(k, "leak") == 0) {
-            static const char *const lk[] = {"secret", "privkey", "card",     "iban",
-                                             "emails", "phones",  "sysprompt"};
-            int i;
-            for (i = 0; i < 7 && strcmp(v, lk[i]); i++)
-                ;
-            if (i == 7)
-                return core_errf(err, errlen,
-                            "%s: '%s' is not one of secret, privkey, card, iban, emails, "
-                            "phones, sysprompt",
-                            where, v);
-            ru->leak_kind = 1u << i;
-        } else {
-            return core_errf(err, errlen, "%s: unknown key", where);
-        }
+        if (rule_value(r, ru, &o, k, v, file, kl, where, err, errlen) < 0)
+            return -1;
     }
-    if (!ru->id)
-        return core_errf(err, errlen, "%s:%zu: rule has no id", file, line);
-    if (!have_kind || !have_field)
-        return core_errf(err, errlen, "%s:%zu: rule %s needs kind and field", file, line, ru->id);
-    if (ru->kind == AN_RULE_LEAK && !ru->leak_kind)
-        return core_errf(err, errlen, "%s:%zu: rule %s: kind leak needs leak:", file, line, ru->id);
-    if (ru->kind == AN_RULE_ENCODED) {
-        if (patterns)
-            return core_errf(err, errlen,
-                             "%s:%zu: rule %s: kind encoded takes no patterns (it matches base64 "
-                             "runs of min_length characters or more)",
-                             file, pat_line, ru->id);
-        if (!ru->min_len)
-            ru->min_len = 32;
-        size_t *ne = realloc(r->enc, (r->nenc + 1) * sizeof *ne);
-        if (!ne)
-            return core_errf(err, errlen, "out of memory");
-        r->enc = ne;
-        r->enc[r->nenc++] = r->n - 1;
-        return 0;
-    }
-    if (ru->min_len)
-        return core_errf(err, errlen, "%s:%zu: rule %s: min_length is only for kind encoded", file,
-                         line, ru->id);
-    if (!patterns || patterns->type != YAML_SEQUENCE_NODE ||
-        patterns->data.sequence.items.start == patterns->data.sequence.items.top)
-        return core_errf(err, errlen, "%s:%zu: rule %s needs a non-empty list of patterns", file,
-                    pat_line, ru->id);
-    /* SINGLEMATCH is the cheap mode; validators and counting rules need
-     * every match (validators find the start themselves: tracking the start
-     * of match in the engine costs every scan) */
-    unsigned flags = caseless ? HS_FLAG_CASELESS : 0;
-    if (ru->validate != AN_VAL_NONE)
-        ;
-    else if (ru->min_count == 1 && !(ru->leak_kind & (AN_LEAK_EMAILS | AN_LEAK_PHONES)))
-        flags |= HS_FLAG_SINGLEMATCH;
-    /* '.' across newlines: cheaper for the engine, and a gap of a few words
-     * may hold a line break */
-    if (ru->kind != AN_RULE_REFUSAL)
-        flags |= HS_FLAG_DOTALL;
-    for (yaml_node_item_t *it = patterns->data.sequence.items.start;
-         it < patterns->data.sequence.items.top; it++) {
-        yaml_node_t *pn = yaml_document_get_node(d, *it);
-        const char *s = scalar(d, pn);
-        if (!s || !*s)
-            return core_errf(err, errlen, "%s:%zu: rule %s: each pattern must be a non-empty string",
-                        file, pn->start_mark.line + 1, ru->id);
-        if (pat_add(pl, s, flags, within, pn->start_mark.line + 1, file) < 0)
-            return core_errf(err, errlen, "out of memory");
-        unsigned *npr = realloc(r->pat_rule, pl->n * sizeof *npr);
-        if (!npr)
-            return core_errf(err, errlen, "out of memory");
-        r->pat_rule = npr;
-        r->pat_rule[pl->n - 1] = (unsigned)(r->n - 1);
-    }
-    return 0;
+    return rule_finish(r, pl, d, ru, &o, patterns, pat_line, file, line, err, errlen);
 }
 
 static int load_file(an_rules *r, patlist *pl, const char *path, char *err, size_t errlen)
@@ -608,230 +607,3 @@ done:
     return r;
 }
 
-static bool is_digitish(char c) { return (c >= '0' && c <= '9') || c == ' ' || c == '-'; }
-static bool is_ibanish(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' '; }
-static bool is_tokenish(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
-}
-static bool is_b64_body(unsigned char c)
-{
-    return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10 || c == '+' ||
-           c == '/';
-}
-static bool is_b64(char c) { return is_b64_body((unsigned char)c) || c == '='; }
-
-/* The validators get the text and the end of a match and find its start
- * themselves: the longest run of the validator's characters ending there
- * (bounded). *start is where the validated value begins. */
-static bool validate(an_validator v, const char *t, size_t to, size_t *start)
-{
-    size_t from = to;
-    switch (v) {
-    case AN_VAL_NONE:
-        *start = to;
-        return true;
-    case AN_VAL_LUHN: {
-        while (from > 0 && to - from < 40 && is_digitish(t[from - 1]))
-            from--;
-        /* the card starts where the run does or after one of its separators
-         * (digit groups), never mid-group: arbitrary suffixes would pass Luhn
-         * one time in ten */
-        for (size_t b = from; b < to; b++) {
-            if (b > from && !(t[b - 1] == ' ' || t[b - 1] == '-'))
-                continue;
-            if (t[b] < '0' || t[b] > '9')
-                continue;
-            char d[48];
-            size_t k = 0;
-            for (size_t i = b; i < to; i++)
-                if (t[i] >= '0' && t[i] <= '9')
-                    d[k++] = t[i];
-            if (k >= 13 && k <= 19 && an_luhn(d, k)) {
-                *start = b;
-                return true;
-            }
-        }
-        return false;
-    }
-    case AN_VAL_IBAN:
-        while (from > 0 && to - from < 48 && is_ibanish(t[from - 1]))
-            from--;
-        for (size_t i = from; i + 4 <= to; i++)
-            if (t[i] >= 'A' && t[i] <= 'Z' && t[i + 1] >= 'A' && t[i + 1] <= 'Z' &&
-                t[i + 2] >= '0' && t[i + 2] <= '9' && t[i + 3] >= '0' && t[i + 3] <= '9' &&
-                (i == 0 || !is_ibanish(t[i - 1]) || t[i - 1] == ' ') &&
-                an_iban_valid(t + i, to - i)) {
-                *start = i;
-                return true;
-            }
-        return false;
-    case AN_VAL_ENTROPY: {
-        while (from > 0 && to - from < 256 && is_tokenish(t[from - 1]))
-            from--;
-        /* a real credential looks random: placeholders (sk-xxxx, sk-1234...)
-         * and words do not */
-        bool digit = false, alpha = false;
-        for (size_t i = from; i < to; i++) {
-            digit |= t[i] >= '0' && t[i] <= '9';
-            alpha |= (t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z';
-        }
-        *start = from;
-        return digit && alpha && an_entropy(t + from, to - from) >= 3.5;
-    }
-    case AN_VAL_BASE64:
-        while (from > 0 && to - from < 4096 && is_b64(t[from - 1]))
-            from--;
-        *start = from;
-        return an_base64_text(t + from, to - from);
-    }
-    return false;
-}
-
-/* Kind encoded: a run of base64 characters (and up to two '=') at least
- * min_len long that decodes to text. A run that long must cover the byte at
- * i + min_len - 1, so the search looks there first and, when it is not a
- * base64 character, jumps past it: in prose most bytes are never read. */
-static bool b64_payload(const char *t, size_t n, int min_len)
-{
-    const size_t L = (size_t)min_len;
-    size_t i = 0;
-    while (n >= L && i <= n - L) {
-        size_t p = i + L - 1;
-        if (!is_b64_body((unsigned char)t[p])) {
-            i = p + 1;
-            continue;
-        }
-        size_t q = p; /* walk back: is all of i..p base64? */
-        while (q > i && is_b64_body((unsigned char)t[q - 1]))
-            q--;
-        if (q > i) { /* t[q - 1] is not: no run of L starts before q */
-            i = q;
-            continue;
-        }
-        size_t from = i; /* a run of L or more: find its ends */
-        while (from > 0 && is_b64_body((unsigned char)t[from - 1]))
-            from--;
-        size_t end = p + 1;
-        while (end < n && is_b64_body((unsigned char)t[end]))
-            end++;
-        size_t pad = end;
-        while (pad < n && t[pad] == '=' && pad - end < 2)
-            pad++;
-        if (an_base64_text(t + from, pad - from))
-            return true;
-        i = end + 1;
-    }
-    return false;
-}
-
-static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-                    void *ud)
-{
-    scan_ctx *c = ud;
-    an_rules *r = c->r;
-    unsigned ri = r->pat_rule[id];
-    const an_rule *ru = &r->rules[ri];
-    if (ru->on_response != c->response)
-        return 0;
-    (void)from; /* no start-of-match tracking: see parse_rule */
-    if (ru->validate != AN_VAL_NONE) {
-        /* a validated rule reports every end of one match: count each value
-         * once (by where it starts) */
-        size_t start;
-        if (!validate(ru->validate, c->text, (size_t)to, &start))
-            return 0;
-        if (r->last_from[ri] == (long long)start)
-            return 0;
-        r->last_from[ri] = (long long)start;
-    }
-    if (r->count[ri] == 0)
-        r->touched[r->ntouched++] = ri;
-    if (r->count[ri] < UINT16_MAX)
-        r->count[ri]++;
-    return 0;
-}
-
-static int cmp_u16(const void *a, const void *b)
-{
-    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
-}
-
-static void reset(an_rules *r)
-{
-    for (size_t i = 0; i < r->ntouched; i++) {
-        r->count[r->touched[i]] = 0;
-        r->last_from[r->touched[i]] = -1;
-    }
-    r->ntouched = 0;
-}
-
-int an_rules_scan(an_rules *r, const core_event *ev, an_obs *o, int bulk_min)
-{
-    scan_ctx c = {r, NULL, false};
-    int detected_refusal = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *t = pass ? ev->response : ev->prompt;
-        size_t n = pass ? ev->response_len : ev->prompt_len;
-        if (!t || n == 0)
-            continue;
-        c.text = t;
-        c.response = pass == 1;
-        if (r->db[pass] && hs_scan(r->db[pass], t, (unsigned)(n > 0xffffffffu ? 0xffffffffu : n),
-                                   0, r->scratch, on_match, &c) != HS_SUCCESS) {
-            reset(r);
-            return -1;
-        }
-        for (size_t j = 0; j < r->nenc; j++) {
-            size_t ri = r->enc[j];
-            if (r->rules[ri].on_response == (pass == 1) && r->count[ri] == 0 &&
-                b64_payload(t, n, r->rules[ri].min_len)) {
-                r->touched[r->ntouched++] = ri;
-                r->count[ri] = 1;
-            }
-        }
-        for (size_t i = 0; i < r->ntouched; i++) {
-            size_t ri = r->touched[i];
-            const an_rule *ru = &r->rules[ri];
-            int cnt = r->count[ri];
-            if (ru->leak_kind == AN_LEAK_EMAILS && cnt > o->n_emails)
-                o->n_emails = (uint16_t)cnt;
-            if (ru->leak_kind == AN_LEAK_PHONES && cnt > o->n_phones)
-                o->n_phones = (uint16_t)cnt;
-            if (cnt < ru->min_count)
-                continue;
-            switch (ru->kind) {
-            case AN_RULE_PROBE:
-            case AN_RULE_ENCODED:
-                o->probe_score += (float)ru->weight;
-                if (ru->kind == AN_RULE_ENCODED)
-                    o->encoded = true;
-                if (o->n_rules < AN_OBS_RULES_MAX)
-                    o->rules[o->n_rules++] = (uint16_t)ri;
-                break;
-            case AN_RULE_REFUSAL:
-                detected_refusal = 1;
-                break;
-            case AN_RULE_LEAK:
-                o->leak |= ru->leak_kind;
-                break;
-            }
-        }
-        reset(r);
-    }
-    if (o->n_emails >= bulk_min)
-        o->leak |= AN_LEAK_EMAILS;
-    else
-        o->leak &= ~(uint32_t)AN_LEAK_EMAILS;
-    if (o->n_phones >= bulk_min)
-        o->leak |= AN_LEAK_PHONES;
-    else
-        o->leak &= ~(uint32_t)AN_LEAK_PHONES;
-    qsort(o->rules, o->n_rules, sizeof o->rules[0], cmp_u16);
-    if (ev->refusal >= 0)
-        o->refusal = ev->refusal;
-    else
-        o->refusal = detected_refusal;
-    return 0;
-}
