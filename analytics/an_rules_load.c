@@ -37,6 +37,8 @@
 #include <yaml.h>
 
 #include "analytics/an_rules.h"
+#include "analytics/analytics.h"
+#include "core/share.h"
 #include "analytics/an_rules_cache.h"
 #include "analytics/an_rules_impl.h"
 #include "core/log.h"
@@ -607,3 +609,16 @@ done:
     return r;
 }
 
+
+int an_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen)
+{
+    const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
+                                                               : core_share_default("rules");
+    an_rules *r = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
+                                cfg->an_rules_cache_dir, err, errlen);
+    if (!r)
+        return -1;
+    fprintf(out, "# rules: %zu signature rules from %s compiled\n", an_rules_count(r), dir);
+    an_rules_free(r);
+    return 0;
+}

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
 #include "audit/audit.h"
+#include "incidents/incidents.h"
 #include "collector/collector.h"
 #include "core/cli.h"
 #include "core/commands.h"
@@ -26,23 +26,8 @@
 #include "core/share.h"
 #include "playbooks/playbooks.h"
 
-/* config check: the signature rules compile, as custos run and analyze
- * would compile them. */
-static int check_rules(const core_config *cfg, FILE *out, char *err, size_t errlen)
-{
-    const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
-                                                               : core_share_default("rules");
-    an_rules *r = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
-                                cfg->an_rules_cache_dir, err, errlen);
-    if (!r)
-        return -1;
-    fprintf(out, "# rules: %zu signature rules from %s compiled\n", an_rules_count(r), dir);
-    an_rules_free(r);
-    return 0;
-}
-
 static const core_config_check g_config_checks[] = {
-    {"rules", check_rules},
+    {"rules", an_config_check},
     {"playbooks", pb_config_check},
 };
 
@@ -72,6 +57,8 @@ static const command g_commands[] = {
     {"config", cmd_config, NULL, 0, "config check [FILE] | reference: validate, document"},
     {"analyze", NULL, an_cmd_analyze, 0,
      "run the detectors over JSON-lines event files, print incidents"},
+    {"incidents", NULL, inc_cmd_incidents, 0,
+     "list | show ID | close ID --disposition D --reason R: the analyst's queue"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
     {"audit", NULL, audit_cmd, 0, "audit verify | head: walk the audit log's hash chain"},

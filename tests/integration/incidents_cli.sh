@@ -15,17 +15,9 @@
 PARTS=4
 TOPIC=custos.interactions
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s
-: "${CUSTOS_INC_CLI:=$CUSTOS_SOURCE_DIR/build/tests/custos_incidents_cli}"
 ACTOR="cli:${USER:-$(id -un)}"
 
-# `custos incidents`, or the test driver while daemon/main.c has no row.
-inc() {
-    if "$CUSTOS_BIN" incidents --help >/dev/null 2>&1; then
-        "$CUSTOS_BIN" incidents "$@"
-    else
-        "$CUSTOS_INC_CLI" incidents "$@"
-    fi
-}
+inc() { "$CUSTOS_BIN" incidents "$@"; }
 
 # 6 hours of 50 keys: ~43k events, about 70 incidents of four types, ~11 s at
 # the 4000/s the producer is paced at (well inside the broker's retention).
