@@ -140,6 +140,8 @@ d = json.load(sys.stdin); assert all("prompt" not in e for e in d["events"])' ||
 # ---- close: refused without a disposition or a reason, then audited ----
 EX=$(t_sql "SELECT incident_id FROM incidents WHERE type = 'extraction' ORDER BY detected_at LIMIT 1")
 [ -n "$EX" ] || t_fail "no extraction incident stored"
+row() { t_sql "SELECT status, coalesce(status_by, ''), coalesce(disposition, ''), coalesce(closed_at::text, ''), updated_at FROM incidents WHERE incident_id = '$EX'"; }
+before=$(row)
 for args in "--reason r" "--disposition false_positive" "--disposition maybe --reason r"; do
     set +e
     # shellcheck disable=SC2086
@@ -147,8 +149,9 @@ for args in "--reason r" "--disposition false_positive" "--disposition maybe --r
     set -e
     [ "$rc" = 2 ] && grep -Eq 'disposition|reason' "$T_DIR/err.txt" || t_fail "close $args: rc $rc"
 done
-[ "$(t_sql "SELECT count(*) FROM incidents WHERE incident_id = '$EX' AND disposition IS NULL AND status_by IS NULL")" = 1 ] ||
-    t_fail "a refused close changed the incident"
+[ "$(row)" = "$before" ] || t_fail "a refused close changed the incident: $before -> $(row)"
+[ "$(t_sql "SELECT count(*) FROM incidents WHERE incident_id = '$EX' AND disposition IS NULL")" = 1 ] ||
+    t_fail "the extraction incident has a disposition before anyone closed it"
 inc close "$EX" --disposition false_positive --reason "load test key of the SRE team" >/dev/null
 row=$(t_sql "SELECT status, disposition, closed_by, close_reason, closed_at IS NOT NULL FROM incidents WHERE incident_id = '$EX'")
 [ "$row" = "closed|false_positive|$ACTOR|load test key of the SRE team|t" ] || t_fail "closed row: $row"
