@@ -1,5 +1,8 @@
 /* The native JSON decoder: every valid form it accepts and every kind of bad
- * message it refuses, with the reason an operator reads in rejected_events. */
+ * message it refuses, with the reason an operator reads in rejected_events.
+ * Every message is also decoded through the registry's native row
+ * (coll_decode), which must give the same event or the same reason (the
+ * registry itself: test_decoders.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "collector/batch.h"
 #include "collector/decode.h"
 
 #define REQ "\"event_id\":\"e1\",\"ts\":\"2026-11-21T13:04:00Z\",\"api_key_id\":\"k1\"," \
@@ -27,17 +31,50 @@ static coll_limits g_lim;
         _fail((file), (line));                                                     \
     } while (0)
 
+/* The same event: the same COPY row, and the same sizes and scores. */
+static void assert_same_event(const core_event *a, const core_event *b)
+{
+    coll_buf ra = {0}, rb = {0};
+    assert_int_equal(coll_copy_row(&ra, a), 0);
+    assert_int_equal(coll_copy_row(&rb, b), 0);
+    assert_int_equal(ra.len, rb.len);
+    assert_memory_equal(ra.data, rb.data, ra.len);
+    coll_buf_free(&ra);
+    coll_buf_free(&rb);
+    assert_int_equal(a->prompt_size, b->prompt_size);
+    assert_int_equal(a->response_size, b->response_size);
+    assert_int_equal(a->n_scores, b->n_scores);
+    for (size_t i = 0; i < a->n_scores; i++) {
+        assert_string_equal(a->scores[i].name, b->scores[i].name);
+        assert_memory_equal(&a->scores[i].value, &b->scores[i].value, sizeof(double));
+    }
+}
+
 /* Decodes exactly n bytes from a heap copy without a NUL after them, so
- * that a read past the end shows up under AddressSanitizer. */
+ * that a read past the end shows up under AddressSanitizer; then through
+ * the registry's native row, which must say the same. */
 static int decode_n(const coll_limits *lim, const char *s, size_t n, core_event *ev, char *err,
                     size_t errlen)
 {
-    char *copy = malloc(n ? n : 1);
+    char *copy = malloc(n ? n : 1), *err2 = malloc(errlen);
     assert_non_null(copy);
+    assert_non_null(err2);
     memcpy(copy, s, n);
     memset(ev, 0, sizeof *ev);
     err[0] = '\0';
     int rc = coll_decode_native(lim, copy, n, ev, err, errlen);
+    coll_decoded out = {0};
+    assert_int_equal(coll_decode(&coll_decoder_native, lim, copy, n, &out, err2, errlen), rc);
+    if (rc == 0) {
+        assert_int_equal(out.n, 1);
+        assert_same_event(ev, &out.evs[0]);
+    } else {
+        assert_int_equal(out.n, 0);
+        assert_int_equal(out.failed_at, -1);
+        assert_string_equal(err2, err);
+    }
+    coll_decoded_free(&out);
+    free(err2);
     free(copy);
     return rc;
 }
@@ -465,21 +502,6 @@ static void message_size_limit_is_inclusive(void **state)
     core_event_clear(&ev);
     lim.max_message_bytes = strlen(json) - 1;
     decode_bad_lim(&lim, json, "larger than the");
-}
-
-static void decoder_table(void **state)
-{
-    (void)state;
-    const coll_decoder *d = coll_decoder_find("native");
-    assert_non_null(d);
-    assert_ptr_equal(d->decode, coll_decode_native);
-    assert_null(coll_decoder_find("otel"));
-    assert_null(coll_decoder_find(""));
-    coll_limits l = coll_limits_default();
-    assert_int_equal(l.max_message_bytes, 1 << 20);
-    assert_int_equal(l.prompt_max_bytes, 32 << 10);
-    assert_int_equal(l.response_max_bytes, 64 << 10);
-    assert_int_equal(l.attrs_max_bytes, 64 << 10);
 }
 
 /* ---- invalid messages ------------------------------------------------------ */
@@ -939,7 +961,6 @@ int main(void)
         cmocka_unit_test(numeric_field_edges),
         cmocka_unit_test(identifier_length_limits),
         cmocka_unit_test(message_size_limit_is_inclusive),
-        cmocka_unit_test(decoder_table),
         cmocka_unit_test(refuses_framing_problems),
         cmocka_unit_test(refuses_bad_bytes),
         cmocka_unit_test(refuses_what_cjson_would_let_through),
