@@ -5,7 +5,7 @@
 
 #include "analytics/analytics.h"
 #include "analytics/engine.h"
-#include "collector/collector.h"
+#include "tools/tools.h"
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
@@ -86,9 +86,9 @@ static const command g_commands[] = {
     {"run", daemon_cmd_run, "consume events from Kafka into PostgreSQL (the daemon)"},
     {"migrate", core_cmd_migrate, "apply pending database migrations"},
     {"config", cmd_config, "config check [FILE]: validate and print the effective config"},
-    {"broker", coll_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},
-    {"produce", coll_cmd_produce, "send JSON lines to Kafka at a paced rate"},
-    {"gen", coll_cmd_gen, "generate realistic demo traffic as JSON lines"},
+    {"broker", tools_cmd_broker, "run the embedded Kafka-protocol broker (testing and demos only)"},
+    {"produce", tools_cmd_produce, "send JSON lines to Kafka at a paced rate"},
+    {"gen", tools_cmd_gen, "generate realistic demo traffic as JSON lines"},
     {"analyze", an_cmd_analyze, "run the detectors over JSON-lines event files, print incidents"},
     {"playbook", pb_cmd_playbook, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", pb_cmd_actions, "list | approve ID | reject ID --reason R: containment actions"},
