@@ -222,16 +222,14 @@ static int update_offset(PGconn *c, const char *group, const char *topic, int32_
     return rc;
 }
 
-/* One pass: read offsets, fence, then in one transaction COPY (whole or row
- * by row), dead letters, conditional offset updates, COMMIT. Returns 0
- * committed, 1 when the COPY was refused on data (redo by row), 2 when
- * another member moved a partition meanwhile (read and fence again), -1 to
- * retry later. */
-static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
-                      int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
-                      size_t errlen)
+/* Fences each partition's chain of batches (bs is ordered by partition) on
+ * the offset the database holds: res[j] and stored[j] for each batch, and
+ * for the first of each chain adv (where the partition ends up, -1 when it
+ * does not move) and ini (the offset read). Returns 0, or -1 with err. */
+static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
+                        coll_store_rc *res, int64_t *stored, int64_t *adv, int64_t *ini,
+                        char *err, size_t errlen)
 {
-    /* Fence each partition's chain on the offset the database holds. */
     for (size_t i = 0; i < n;) {
         coll_batch *b = bs[i];
         char part[16];
@@ -268,6 +266,20 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         ini[i] = initial;
         i = j;
     }
+    return 0;
+}
+
+/* One pass: read offsets, fence, then in one transaction COPY (whole or row
+ * by row), dead letters, conditional offset updates, COMMIT. Returns 0
+ * committed, 1 when the COPY was refused on data (redo by row), 2 when
+ * another member moved a partition meanwhile (read and fence again), -1 to
+ * retry later. */
+static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
+                      int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
+                      size_t errlen)
+{
+    if (fence_chains(c, group, bs, n, res, stored, adv, ini, err, errlen) < 0)
+        return -1;
     if (core_db_exec(c, "BEGIN", err, errlen) < 0)
         return -1;
     bool any_rows = false;
