@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 #include "incidents/incidents.h"
 #include "collector/collector.h"
+#include "tools/tools.h"
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
@@ -62,10 +63,10 @@ static const command g_commands[] = {
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
     {"audit", NULL, audit_cmd, 0, "audit verify | head: walk the audit log's hash chain"},
-    {"broker", NULL, coll_cmd_broker, 0,
+    {"broker", NULL, tools_cmd_broker, 0,
      "run the embedded Kafka-protocol broker (testing and demos only)"},
-    {"produce", NULL, coll_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
-    {"gen", NULL, coll_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
+    {"produce", NULL, tools_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
+    {"gen", NULL, tools_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 

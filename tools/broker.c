@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector/collector.h"
 #include "collector/kafka.h"
 #include "core/cli.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "tools/tools.h"
 
 #define MOD "broker"
 #define MAX_TOPICS 16
@@ -42,7 +42,7 @@ static void usage(FILE *out)
             "tests); SIGTERM/SIGINT stop it.\n");
 }
 
-int coll_cmd_broker(int argc, char **argv)
+int tools_cmd_broker(int argc, char **argv)
 {
     int partitions = 4, nbrokers = 1, ntopics = 0;
     const char *topics[MAX_TOPICS];

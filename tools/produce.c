@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "collector/collector.h"
 #include "collector/kafka.h"
 #include "core/cli.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "tools/tools.h"
 
 #define MOD "produce"
 
@@ -79,11 +79,16 @@ static void sleep_until_us(int64_t t)
     nanosleep(&ts, NULL);
 }
 
-int coll_cmd_produce(int argc, char **argv)
+typedef struct {
+    const char *cfgpath, *lvl, *brokers, *topic, *file;
+    double rate;
+    long long count, linger_ms;
+} produce_opts;
+
+/* Reads the command line into o. Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, produce_opts *o)
 {
-    const char *cfgpath = NULL, *lvl = NULL, *brokers = NULL, *topic = NULL, *file = NULL;
-    double rate = -1;
-    long long count = 0, linger_ms = 5;
+    *o = (produce_opts){.rate = -1, .linger_ms = 5};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -91,67 +96,46 @@ int coll_cmd_produce(int argc, char **argv)
             return CORE_EXIT_OK;
         } else if (core_cli_opt(argc, argv, &i, "--rate", &v)) {
             char *end;
-            rate = strtod(v, &end);
-            if (*end || end == v || !(rate >= 0 && rate <= 1e7)) {
+            o->rate = strtod(v, &end);
+            if (*end || end == v || !(o->rate >= 0 && o->rate <= 1e7)) {
                 fprintf(stderr, "custos produce: --rate '%s' must be 0..10000000 events/s\n", v);
                 return CORE_EXIT_USAGE;
             }
         } else if (core_cli_opt(argc, argv, &i, "--brokers", &v)) {
-            brokers = v;
+            o->brokers = v;
         } else if (core_cli_opt(argc, argv, &i, "--topic", &v)) {
-            topic = v;
+            o->topic = v;
         } else if (core_cli_opt(argc, argv, &i, "--linger-ms", &v)) {
-            linger_ms = core_cli_num("--linger-ms", v, 0, 10000);
+            o->linger_ms = core_cli_num("--linger-ms", v, 0, 10000);
         } else if (core_cli_opt(argc, argv, &i, "--count", &v)) {
-            count = core_cli_num("--count", v, 0, (long long)1 << 60);
+            o->count = core_cli_num("--count", v, 0, (long long)1 << 60);
         } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
+            o->cfgpath = v;
         } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
+            o->lvl = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "custos produce: unknown option '%s'\n", argv[i]);
             return CORE_EXIT_USAGE;
-        } else if (!file) {
-            file = argv[i];
+        } else if (!o->file) {
+            o->file = argv[i];
         } else {
             fprintf(stderr, "custos produce: only one FILE\n");
             return CORE_EXIT_USAGE;
         }
     }
-    if (rate < 0 || !file) {
+    if (o->rate < 0 || !o->file) {
         usage(stderr);
         return CORE_EXIT_USAGE;
     }
-    core_config cfg;
-    int rc = CORE_EXIT_FAIL;
-    FILE *in = NULL;
-    rd_kafka_t *rk = NULL;
-    char *line = NULL, *tfirst = NULL;
-    size_t cap = 0;
-    char err[512];
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    if (brokers) {
-        free(cfg.kafka_brokers);
-        cfg.kafka_brokers = strdup(brokers);
-    }
-    if (!topic) {
-        tfirst = strdup(cfg.kafka_topics);
-        char *comma = tfirst ? strchr(tfirst, ',') : NULL;
-        if (comma)
-            *comma = '\0';
-        topic = tfirst;
-    }
-    in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-    if (!in) {
-        fprintf(stderr, "custos produce: %s: %s\n", file, strerror(errno));
-        goto done;
-    }
-    char linger[24];
+    return -1;
+}
+
+/* The idempotent producer for cfg's brokers, or NULL (said on stderr). */
+static rd_kafka_t *open_producer(const core_config *cfg, long long linger_ms)
+{
+    char err[512], linger[24];
     snprintf(linger, sizeof linger, "%lld", linger_ms);
-    rd_kafka_conf_t *conf = coll_kafka_conf(&cfg, false, err, sizeof err);
+    rd_kafka_conf_t *conf = coll_kafka_conf(cfg, false, err, sizeof err);
     if (!conf || coll_kafka_set(conf, "linger.ms", linger, err, sizeof err) ||
         coll_kafka_set(conf, "enable.idempotence", "true", err, sizeof err) ||
         coll_kafka_set(conf, "message.max.bytes", "16000000", err, sizeof err) ||
@@ -159,51 +143,59 @@ int coll_cmd_produce(int argc, char **argv)
         if (conf)
             rd_kafka_conf_destroy(conf);
         fprintf(stderr, "custos produce: kafka config: %s\n", err);
-        goto done;
+        return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
         fprintf(stderr, "custos produce: %s\n", err);
-        goto done;
     }
-    core_signals_install();
-    /* Say at once when the brokers cannot be reached: librdkafka would
-     * otherwise buffer quietly until message.timeout.ms (5 min). Only at the
-     * start: a broker that goes away later is waited for, as a gateway does. */
-    {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t me = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        for (int waited = 0; waited < PRODUCE_CONNECT_S && !core_stop; waited++) {
-            me = rd_kafka_metadata(rk, 0, NULL, &md, 1000);
-            if (me == RD_KAFKA_RESP_ERR_NO_ERROR)
-                break;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (core_stop) {
-            rc = CORE_EXIT_FAIL;
-            goto done;
-        }
-        if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            fprintf(stderr, "custos produce: cannot reach the Kafka broker(s) %s within %d s: %s\n",
-                    cfg.kafka_brokers, PRODUCE_CONNECT_S, rd_kafka_err2str(me));
-            rc = CORE_EXIT_FAIL;
-            goto done;
-        }
+    return rk;
+}
+
+/* Says at once when the brokers cannot be reached: librdkafka would
+ * otherwise buffer quietly until message.timeout.ms (5 min). Only at the
+ * start: a broker that goes away later is waited for, as a gateway does.
+ * Returns 0 when they answered. */
+static int wait_brokers(rd_kafka_t *rk, const char *brokers)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int waited = 0; waited < PRODUCE_CONNECT_S && !core_stop; waited++) {
+        me = rd_kafka_metadata(rk, 0, NULL, &md, 1000);
+        if (me == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
     }
-    int64_t t0 = core_mono_us();
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (core_stop)
+        return -1;
+    if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "custos produce: cannot reach the Kafka broker(s) %s within %d s: %s\n",
+                brokers, PRODUCE_CONNECT_S, rd_kafka_err2str(me));
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends the lines of in at o->rate until the end, o->count lines or a stop
+ * request; returns how many were handed to librdkafka. */
+static uint64_t send_lines(rd_kafka_t *rk, FILE *in, const char *topic, const produce_opts *o,
+                           int64_t t0)
+{
+    char *line = NULL;
+    size_t cap = 0;
     uint64_t sent = 0;
     ssize_t n;
-    while (!core_stop && (count == 0 || (long long)sent < count) &&
+    while (!core_stop && (o->count == 0 || (long long)sent < o->count) &&
            (n = getline(&line, &cap, in)) >= 0) {
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             n--;
         if (n == 0)
             continue;
-        if (rate > 0)
-            sleep_until_us(t0 + (int64_t)((double)sent * 1e6 / rate));
+        if (o->rate > 0)
+            sleep_until_us(t0 + (int64_t)((double)sent * 1e6 / o->rate));
         char *key = key_of(line, (size_t)n);
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -224,6 +216,49 @@ int coll_cmd_produce(int argc, char **argv)
         sent++;
         rd_kafka_poll(rk, 0);
     }
+    free(line);
+    return sent;
+}
+
+int tools_cmd_produce(int argc, char **argv)
+{
+    produce_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    core_config cfg;
+    rc = CORE_EXIT_FAIL;
+    FILE *in = NULL;
+    rd_kafka_t *rk = NULL;
+    char *tfirst = NULL;
+    const char *topic = o.topic;
+    if (core_cli_config(&cfg, o.cfgpath, o.lvl) < 0) {
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
+    if (o.brokers) {
+        free(cfg.kafka_brokers);
+        cfg.kafka_brokers = strdup(o.brokers);
+    }
+    if (!topic) {
+        tfirst = strdup(cfg.kafka_topics);
+        char *comma = tfirst ? strchr(tfirst, ',') : NULL;
+        if (comma)
+            *comma = '\0';
+        topic = tfirst;
+    }
+    in = strcmp(o.file, "-") == 0 ? stdin : fopen(o.file, "rb");
+    if (!in) {
+        fprintf(stderr, "custos produce: %s: %s\n", o.file, strerror(errno));
+        goto done;
+    }
+    if (!(rk = open_producer(&cfg, o.linger_ms)))
+        goto done;
+    core_signals_install();
+    if (wait_brokers(rk, cfg.kafka_brokers) < 0)
+        goto done;
+    int64_t t0 = core_mono_us();
+    uint64_t sent = send_lines(rk, in, topic, &o, t0);
     /* Deliver what is queued; Ctrl-C (or SIGTERM) stops waiting: what was
      * not delivered yet is purged and counted as failed. */
     while (!core_stop && rd_kafka_outq_len(rk) > 0 &&
@@ -245,7 +280,6 @@ done:
         rd_kafka_destroy(rk);
     if (in && in != stdin)
         fclose(in);
-    free(line);
     free(tfirst);
     core_config_free(&cfg);
     return rc;

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 /* Scores `custos analyze` incidents against scengen's labels.
  *
  *   score LABELS INCIDENTS
@@ -57,17 +56,11 @@ static const target g_targets[] = {
     {"flood_requests", 5 * 60},   {"flood_errors", 5 * 60},
 };
 
-int main(int argc, char **argv)
+static const char *const g_types[] = {"extraction", "probing", "drift", "leakage", "flood"};
+
+/* Reads scengen's labels. */
+static void load_labels(FILE *lf)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: score LABELS INCIDENTS\n");
-        return 2;
-    }
-    FILE *lf = fopen(argv[1], "r"), *inf = fopen(argv[2], "r");
-    if (!lf || !inf) {
-        fprintf(stderr, "score: cannot open input\n");
-        return 2;
-    }
     char *line;
     while ((line = slurp_line(lf))) {
         cJSON *j = cJSON_Parse(line);
@@ -87,9 +80,17 @@ int main(int argc, char **argv)
         l->detected = -1;
         cJSON_Delete(j);
     }
-    int total = 0, tp = 0, fp = 0;
-    int type_tot[5] = {0}, type_tp[5] = {0};
-    static const char *const types[] = {"extraction", "probing", "drift", "leakage", "flood"};
+}
+
+typedef struct {
+    int total, tp, fp;
+    int type_tot[5], type_tp[5];
+} tally;
+
+/* Matches each incident against the labels; prints the false positives. */
+static void read_incidents(FILE *inf, tally *t)
+{
+    char *line;
     printf("false positives:\n");
     while ((line = slurp_line(inf))) {
         cJSON *j = cJSON_Parse(line);
@@ -107,11 +108,11 @@ int main(int argc, char **argv)
                      cJSON_GetObjectItem(j, "model_version")->valuestring);
         long long det = parse_ts(cJSON_GetObjectItem(j, "detected_at")->valuestring);
         int ti = 0;
-        while (ti < 5 && strcmp(types[ti], type))
+        while (ti < 5 && strcmp(g_types[ti], type))
             ti++;
-        total++;
+        t->total++;
         if (ti < 5)
-            type_tot[ti]++;
+            t->type_tot[ti]++;
         int matched = 0;
         for (int i = 0; i < g_nl; i++) {
             label *l = &g_l[i];
@@ -127,19 +128,25 @@ int main(int argc, char **argv)
             }
         }
         if (matched) {
-            tp++;
+            t->tp++;
             if (ti < 5)
-                type_tp[ti]++;
+                t->type_tp[ti]++;
         } else {
-            fp++;
+            t->fp++;
             printf("  %s %s (%s) %s\n", type, subject,
                    cJSON_GetObjectItem(j, "severity")->valuestring,
                    cJSON_GetObjectItem(j, "summary")->valuestring);
         }
         cJSON_Delete(j);
     }
-    if (!fp)
+    if (!t->fp)
         printf("  none\n");
+}
+
+/* The per-scenario table: recall and time to detect against the targets.
+ * Returns whether every target is met. */
+static int print_scenarios(void)
+{
     int ok = 1;
     printf("\n| scenario | instances | detected | recall | median time to detect | worst | target | met |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
@@ -185,35 +192,25 @@ int main(int argc, char **argv)
         printf("| %s | %d | %d | %.2f | %s | %s | %lldm | %s |\n", g_targets[s].scenario, n, d,
                (double)d / n, med, w, g_targets[s].target_s / 60, met ? "yes" : "NO");
     }
-    printf("\n| type | incidents | true | precision |\n|---|---|---|---|\n");
-    for (int t = 0; t < 5; t++)
-        printf("| %s | %d | %d | %.3f |\n", types[t], type_tot[t], type_tp[t],
-               type_tot[t] ? (double)type_tp[t] / type_tot[t] : 1.0);
-    double precision = total ? (double)tp / total : 1.0;
-    printf("| all | %d | %d | %.3f |\n", total, tp, precision);
-    ok &= precision >= 0.95;
+    return ok;
+}
 
-    int benign = 0, flagged_any = 0, twins = 0, twins_flagged = 0;
-    for (int i = 0; i < g_nl; i++) {
-        label *l = &g_l[i];
-        if (l->attack)
-            continue;
-        if (!strcmp(l->scenario, "benign")) {
-            benign++;
-            flagged_any += l->incidents > 0;
-        } else {
-            twins++;
-            twins_flagged += l->incidents > 0;
-        }
-    }
-    int mixed = 0, mixed_d = 0;
-    for (int i = 0; i < g_nl; i++)
-        if (g_l[i].attack && !strcmp(g_l[i].scenario, "probing_mixed")) {
-            mixed++;
-            mixed_d += g_l[i].detected >= 0;
-        }
-    /* exactly one jailbreak per key, by style (reported; the target of
-     * issue 12 is >= 0.90 overall, not yet met by signatures alone) */
+/* Precision by type and overall; returns whether it is >= 0.95. */
+static int print_precision(const tally *t)
+{
+    printf("\n| type | incidents | true | precision |\n|---|---|---|---|\n");
+    for (int i = 0; i < 5; i++)
+        printf("| %s | %d | %d | %.3f |\n", g_types[i], t->type_tot[i], t->type_tp[i],
+               t->type_tot[i] ? (double)t->type_tp[i] / t->type_tot[i] : 1.0);
+    double precision = t->total ? (double)t->tp / t->total : 1.0;
+    printf("| all | %d | %d | %.3f |\n", t->total, t->tp, precision);
+    return precision >= 0.95;
+}
+
+/* Exactly one jailbreak per key, by style (reported; the target of issue 12
+ * is >= 0.90 overall, not yet met by signatures alone). */
+static void print_probing_one(void)
+{
     char styles[16][24];
     int nst = 0, st_n[16] = {0}, st_d[16] = {0}, one = 0, one_d = 0;
     for (int i = 0; i < g_nl; i++) {
@@ -239,6 +236,11 @@ int main(int argc, char **argv)
         for (int k = 0; k < nst; k++)
             printf(" %s %d/%d%s", styles[k], st_d[k], st_n[k], k + 1 < nst ? "," : "\n");
     }
+}
+
+/* The look-alikes by scenario: how many of their subjects were flagged. */
+static void print_lookalikes(void)
+{
     printf("look-alikes by scenario (flagged/subjects):");
     {
         char seen[32][48];
@@ -263,6 +265,31 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
+}
+
+/* Per-key recall, benign keys and look-alikes flagged; returns whether
+ * their targets are met. */
+static int print_keys(void)
+{
+    int benign = 0, flagged_any = 0, twins = 0, twins_flagged = 0;
+    for (int i = 0; i < g_nl; i++) {
+        label *l = &g_l[i];
+        if (l->attack)
+            continue;
+        if (!strcmp(l->scenario, "benign")) {
+            benign++;
+            flagged_any += l->incidents > 0;
+        } else {
+            twins++;
+            twins_flagged += l->incidents > 0;
+        }
+    }
+    int mixed = 0, mixed_d = 0;
+    for (int i = 0; i < g_nl; i++)
+        if (g_l[i].attack && !strcmp(g_l[i].scenario, "probing_mixed")) {
+            mixed++;
+            mixed_d += g_l[i].detected >= 0;
+        }
     double bf = benign ? 100.0 * flagged_any / benign : 0;
     double pkr = mixed ? (double)mixed_d / mixed : 1;
     printf("\nper-key recall on jailbreak keys (probing_mixed): %d/%d = %.3f (target >= 0.90)\n",
@@ -270,7 +297,28 @@ int main(int argc, char **argv)
     printf("benign keys flagged (any incident): %d/%d = %.2f%% (target <= 1%%)\n", flagged_any,
            benign, bf);
     printf("look-alike subjects flagged: %d/%d\n", twins_flagged, twins);
-    ok &= pkr >= 0.90 && bf <= 1.0 && twins_flagged == 0;
+    return pkr >= 0.90 && bf <= 1.0 && twins_flagged == 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: score LABELS INCIDENTS\n");
+        return 2;
+    }
+    FILE *lf = fopen(argv[1], "r"), *inf = fopen(argv[2], "r");
+    if (!lf || !inf) {
+        fprintf(stderr, "score: cannot open input\n");
+        return 2;
+    }
+    load_labels(lf);
+    tally t = {0};
+    read_incidents(inf, &t);
+    int ok = print_scenarios();
+    ok &= print_precision(&t);
+    print_probing_one();
+    print_lookalikes();
+    ok &= print_keys();
     printf("\nall targets met: %s\n", ok ? "yes" : "NO");
     return ok ? 0 : 1;
 }
