@@ -6,7 +6,7 @@
 
 #include "analytics/analytics.h"
 #include "analytics/an_engine.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/cli.h"
 #include "core/log.h"
 

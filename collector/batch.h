@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/event.h"
 
 typedef struct {

@@ -24,56 +24,16 @@
 #include <unistd.h>
 
 #include "collector/batch.h"
-#include "collector/decode.h"
-#include "collector/kafka.h"
 #include "collector/store.h"
 #include "core/cli.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "collector/coll_metrics.h"
 
-#define MOD "collector"
-#define WRITER_GROUP_MAX 256          /* batches per transaction */
-#define WRITER_GROUP_BYTES (32 << 20) /* COPY bytes per transaction */
+#include "collector/coll_internal.h"
 
-typedef struct coll_part {
-    struct coll_part *next;
-    char *topic;
-    int32_t partition;
-    bool assigned;
-    uint64_t gen;             /* bumped on every assignment and revocation */
-    int64_t next_expected;    /* stored offset once every sealed batch commits */
-    int64_t read_pos;         /* next offset expected from Kafka (-1: unknown) */
-    coll_batch *open;
-    _Atomic int64_t committed; /* next offset committed by the writer (-1 unknown) */
-    _Atomic uint64_t fenced_gen; /* generation whose batches the writer found fenced */
-    _Atomic int pending;       /* batches sealed and not yet finished by the writer */
-} coll_part;
-
-typedef struct {
-    const core_config *cfg;
-    const core_event_sink *sink;
-    volatile sig_atomic_t *stop;
-    coll_intake intake; /* the configured decoder and its scratch */
-    rd_kafka_t *rk;
-    PGconn *db; /* main thread: assignment offsets, partitions upkeep */
-    coll_part *parts;
-    bool paused;
-    uint64_t seal_seq;
-    int64_t grace_deadline_ms; /* set once stopping */
-
-    /* writer queue */
-    pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    coll_batch *qhead, *qtail;
-    size_t qlen;
-    bool writer_stop;   /* drain then exit */
-    bool writer_abort;  /* exit now, leaving batches uncommitted */
-    pthread_t writer;
-    _Atomic int64_t inflight;
-} collector;
-
-static core_log_limit g_kafka_rl, g_db_rl;
+static core_log_limit g_kafka_rl;
+core_log_limit coll_db_rl;
 
 /* ---- partitions ------------------------------------------------------ */
 
@@ -98,242 +58,6 @@ static coll_part *part_get(collector *co, const char *topic, int32_t partition, 
     return p;
 }
 
-/* ---- writer thread --------------------------------------------------- */
-
-static void enqueue(collector *co, coll_batch *b)
-{
-    atomic_fetch_add(&b->part->pending, 1);
-    pthread_mutex_lock(&co->mu);
-    b->next = NULL;
-    if (co->qtail)
-        co->qtail->next = b;
-    else
-        co->qhead = b;
-    co->qtail = b;
-    co->qlen++;
-    pthread_cond_signal(&co->cv_work);
-    pthread_mutex_unlock(&co->mu);
-}
-
-static void finish_batch(collector *co, coll_batch *b)
-{
-    atomic_fetch_sub(&co->inflight, (int64_t)b->bytes);
-    core_metric_sub(&coll_m_inflight_bytes, b->bytes);
-    coll_part *p = b->part;
-    coll_batch_free(b);
-    pthread_mutex_lock(&co->mu);
-    atomic_fetch_sub(&p->pending, 1);
-    pthread_cond_broadcast(&co->cv_done);
-    pthread_mutex_unlock(&co->mu);
-}
-
-/* The absolute CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
-static struct timespec deadline_in(int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
-/* Sleeps up to ms, waking early when the writer is told to abort. */
-static void writer_sleep(collector *co, int64_t ms)
-{
-    struct timespec ts = deadline_in(ms);
-    /* cv_work is also signalled by every enqueue: keep waiting until the
-     * deadline, or the backoff would end at the next sealed batch. */
-    pthread_mutex_lock(&co->mu);
-    while (!co->writer_abort)
-        if (pthread_cond_timedwait(&co->cv_work, &co->mu, &ts) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&co->mu);
-}
-
-static bool writer_aborted(collector *co)
-{
-    pthread_mutex_lock(&co->mu);
-    bool a = co->writer_abort;
-    pthread_mutex_unlock(&co->mu);
-    return a;
-}
-
-static void deliver_stats(collector *co, coll_batch *b)
-{
-    int64_t now_ms = core_wall_us() / 1000;
-    for (size_t i = 0; i < b->n_kts; i++)
-        if (b->kts[i] > 0)
-            core_histogram_observe_us(&coll_latency, (now_ms - b->kts[i]) * 1000);
-    core_metric_add(&coll_m_stored, b->n_rows);
-    core_metric_add(&coll_m_rejected, b->n_rej);
-    core_metric_add(&coll_m_batches, 1);
-    if (co->sink && b->n_evs) {
-        co->sink->deliver(co->sink->ud, b->evs, b->n_evs);
-        b->evs = NULL;
-        b->n_evs = b->cap_evs = 0;
-    }
-}
-
-/* Commits a group of batches in one transaction, retrying with capped
- * exponential backoff for as long as PostgreSQL fails, unless the writer is
- * aborted. Fenced batches mark their partition for a re-read. */
-static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_since,
-                        coll_batch **bs, size_t n)
-{
-    const core_config *cfg = co->cfg;
-    int64_t backoff = cfg->coll_retry_min_ms;
-    char err[1024];
-    coll_store_rc res[WRITER_GROUP_MAX];
-    int64_t stored[WRITER_GROUP_MAX];
-    /* Batches of a generation already fenced are dropped unseen. */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (atomic_load(&bs[i]->part->fenced_gen) == bs[i]->gen) {
-            core_metric_add(&coll_m_fenced, 1);
-            finish_batch(co, bs[i]);
-        } else {
-            bs[k++] = bs[i];
-        }
-    }
-    n = k;
-    if (!n)
-        return;
-    for (;;) {
-        if (!*db) {
-            *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-            /* A member frozen inside a batch transaction (SIGSTOP, a paused
-             * VM) keeps its offset rows locked and would stall, forever, the
-             * member that took its partitions over: PostgreSQL ends such a
-             * transaction once it has been idle for a session timeout. */
-            char set[96];
-            snprintf(set, sizeof set, "SET idle_in_transaction_session_timeout = %" PRId64,
-                     cfg->kafka_session_timeout_ms);
-            if (*db && core_db_exec(*db, set, err, sizeof err) < 0) {
-                PQfinish(*db);
-                *db = NULL;
-            }
-        }
-        coll_store_rc rc = COLL_STORE_RETRY;
-        int64_t t0 = core_mono_us();
-        if (*db)
-            rc = coll_store_batches(*db, cfg->kafka_group, bs, n, res, stored, err, sizeof err);
-        if (rc == COLL_STORE_OK) {
-            if (!*db_ok) {
-                core_log(CORE_LOG_INFO, MOD, "postgres available again", "down_ms=%" PRId64,
-                         core_mono_ms() - *down_since);
-                *db_ok = true;
-            }
-            size_t rows = 0;
-            for (size_t i = 0; i < n; i++) {
-                coll_batch *b = bs[i];
-                coll_part *p = b->part;
-                if (res[i] == COLL_STORE_OK) {
-                    atomic_store(&p->committed, b->next_offset);
-                    rows += b->n_rows;
-                    deliver_stats(co, b);
-                } else if (atomic_load(&p->fenced_gen) != b->gen) {
-                    atomic_store(&p->fenced_gen, b->gen);
-                    atomic_store(&p->committed, stored[i]);
-                    core_metric_add(&coll_m_fenced, 1);
-                    core_log(CORE_LOG_WARN, MOD,
-                             "batch fenced: partition moved on, re-reading from stored offset",
-                             "topic=%s partition=%d expected=%" PRId64 " stored=%" PRId64,
-                             p->topic, (int)p->partition, b->expected, stored[i]);
-                } else {
-                    core_metric_add(&coll_m_fenced, 1);
-                }
-                finish_batch(co, b);
-            }
-            core_log(CORE_LOG_DEBUG, MOD, "batches committed",
-                     "batches=%zu rows=%zu commit_us=%" PRId64, n, rows, core_mono_us() - t0);
-            return;
-        }
-        core_metric_add(&coll_m_db_errors, 1);
-        core_metric_add(&coll_m_batch_retries, 1);
-        if (*db_ok) {
-            core_log(CORE_LOG_ERROR, MOD, "postgres unavailable, pausing and retrying",
-                     "error=%s", core_log_quote((char[768]){0}, 768, err));
-            *db_ok = false;
-            *down_since = core_mono_ms();
-        } else {
-            int64_t sup = core_log_limit_check(&g_db_rl, cfg->log_error_interval_ms);
-            if (sup >= 0)
-                core_log(CORE_LOG_WARN, MOD, "postgres still unavailable",
-                         "error=%s suppressed=%" PRId64 " backoff_ms=%" PRId64,
-                         core_log_quote((char[768]){0}, 768, err), sup, backoff);
-            else
-                core_metric_add(&coll_m_log_suppressed, 1);
-        }
-        if (*db && PQstatus(*db) != CONNECTION_OK) {
-            PQfinish(*db);
-            *db = NULL;
-        }
-        if (writer_aborted(co)) {
-            for (size_t i = 0; i < n; i++)
-                finish_batch(co, bs[i]);
-            return;
-        }
-        writer_sleep(co, backoff);
-        backoff = backoff * 2 > cfg->coll_retry_max_ms ? cfg->coll_retry_max_ms : backoff * 2;
-    }
-}
-
-static void *writer_main(void *arg)
-{
-    collector *co = arg;
-    PGconn *db = NULL;
-    bool db_ok = true;
-    int64_t down_since = 0;
-    for (;;) {
-        pthread_mutex_lock(&co->mu);
-        while (!co->qhead && !co->writer_stop && !co->writer_abort)
-            pthread_cond_wait(&co->cv_work, &co->mu);
-        if (co->writer_abort || (!co->qhead && co->writer_stop)) {
-            pthread_mutex_unlock(&co->mu);
-            break;
-        }
-        /* Take what is queued, up to a bound: one transaction, one fsync. */
-        coll_batch *bs[WRITER_GROUP_MAX];
-        size_t n = 0, bytes = 0;
-        while (co->qhead && n < WRITER_GROUP_MAX && bytes < WRITER_GROUP_BYTES) {
-            coll_batch *b = co->qhead;
-            co->qhead = b->next;
-            co->qlen--;
-            bytes += b->copy.len;
-            bs[n++] = b;
-        }
-        if (!co->qhead)
-            co->qtail = NULL;
-        pthread_mutex_unlock(&co->mu);
-        store_group(co, &db, &db_ok, &down_since, bs, n);
-    }
-    /* Whatever is left was not committed: its offsets were not advanced, so
-     * the next owner of the partition reads it again. */
-    pthread_mutex_lock(&co->mu);
-    size_t left = 0;
-    while (co->qhead) {
-        coll_batch *b = co->qhead;
-        co->qhead = b->next;
-        left++;
-        pthread_mutex_unlock(&co->mu);
-        finish_batch(co, b);
-        pthread_mutex_lock(&co->mu);
-    }
-    co->qtail = NULL;
-    co->qlen = 0;
-    pthread_mutex_unlock(&co->mu);
-    if (left)
-        core_log(CORE_LOG_WARN, MOD, "batches left uncommitted; they will be read again",
-                 "batches=%zu", left);
-    if (db)
-        PQfinish(db);
-    return NULL;
-}
-
 /* ---- batching -------------------------------------------------------- */
 
 static void seal(collector *co, coll_part *p)
@@ -346,7 +70,7 @@ static void seal(collector *co, coll_part *p)
     b->part_topic = p->topic;
     b->part_partition = p->partition;
     b->seq = ++co->seal_seq;
-    enqueue(co, b);
+    coll_writer_enqueue(co, b);
 }
 
 /* Waits until the writer has finished every sealed batch of the parts for
@@ -363,7 +87,7 @@ static bool wait_pending(collector *co, coll_part **ps, size_t n, int64_t deadli
             pthread_mutex_unlock(&co->mu);
             return !busy;
         }
-        struct timespec ts = deadline_in(50);
+        struct timespec ts = coll_deadline_in(50);
         pthread_cond_timedwait(&co->cv_done, &co->mu, &ts);
     }
 }
@@ -468,7 +192,7 @@ static int64_t read_offset_retrying(collector *co, const char *topic, int32_t pa
             }
         }
         core_metric_add(&coll_m_db_errors, 1);
-        int64_t sup = core_log_limit_check(&g_db_rl, co->cfg->log_error_interval_ms);
+        int64_t sup = core_log_limit_check(&coll_db_rl, co->cfg->log_error_interval_ms);
         if (sup >= 0)
             core_log(CORE_LOG_WARN, MOD, "cannot read stored offset, retrying",
                      "topic=%s partition=%d error=%s suppressed=%" PRId64, topic, (int)partition,
@@ -574,7 +298,7 @@ static void reseek_fenced(collector *co)
             coll_batch *b = p->open;
             p->open = NULL;
             atomic_fetch_add(&p->pending, 1);
-            finish_batch(co, b);
+            coll_writer_finish(co, b);
         }
         int64_t stored = read_offset_retrying(co, p->topic, p->partition);
         if (stored < -1)
@@ -706,6 +430,152 @@ static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
         core_metric_add(&coll_m_log_suppressed, 1);
 }
 
+/* Connects to PostgreSQL, checks the schema, creates the consumer and
+ * subscribes. 0, or -1 (logged). */
+static int start_consumer(collector *co)
+{
+    const core_config *cfg = co->cfg;
+    char err[1024];
+    if (!co->intake.dec) {
+        core_log(CORE_LOG_ERROR, MOD, "unknown event format", "format=%s", cfg->coll_format);
+        return -1;
+    }
+    co->db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    if (!co->db) {
+        core_log(CORE_LOG_ERROR, MOD, "cannot connect to PostgreSQL", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        return -1;
+    }
+    if (core_db_check_schema(co->db, err, sizeof err) < 0) {
+        core_log(CORE_LOG_ERROR, MOD, "database schema mismatch", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        return -1;
+    }
+    ensure_partitions(co);
+
+    rd_kafka_conf_t *conf = coll_kafka_conf(cfg, true, err, sizeof err);
+    if (!conf) {
+        core_log(CORE_LOG_ERROR, MOD, "bad Kafka configuration", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        return -1;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, co);
+    co->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!co->rk) {
+        rd_kafka_conf_destroy(conf);
+        core_log(CORE_LOG_ERROR, MOD, "cannot create Kafka consumer", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(co->rk); /* rd_kafka_new took conf */
+
+    rd_kafka_topic_partition_list_t *topics = coll_kafka_topic_list(cfg->kafka_topics);
+    if (!topics || topics->cnt == 0) {
+        core_log(CORE_LOG_ERROR, MOD, "no topics configured (kafka.topics)", NULL);
+        if (topics)
+            rd_kafka_topic_partition_list_destroy(topics);
+        return -1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(co->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        core_log(CORE_LOG_ERROR, MOD, "subscribe failed", "error=%s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* The main loop: poll, batch, seal by age, flow control, upkeep, until
+ * *stop. 0, or -1 on a fatal error. */
+static int consume(collector *co)
+{
+    int64_t last_stats = core_mono_ms(), last_lag = 0, last_parts = core_mono_ms();
+    while (!*co->stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(co->rk, 20);
+        if (m) {
+            int rc = 0;
+            if (m->err)
+                handle_kafka_error(co, m);
+            else if (take_message(co, m) < 0)
+                rc = -1;
+            rd_kafka_message_destroy(m);
+            if (rc < 0)
+                return -1;
+        }
+        int64_t now = core_mono_ms();
+        seal_expired(co, now);
+        flow_control(co);
+        reseek_fenced(co);
+        if (now - last_lag >= 1000) {
+            update_lag(co);
+            last_lag = now;
+        }
+        if (now - last_stats >= 10000) {
+            log_stats("stats");
+            last_stats = now;
+        }
+        if (now - last_parts >= 3600 * 1000) {
+            ensure_partitions(co);
+            last_parts = now;
+        }
+    }
+    return 0;
+}
+
+/* Graceful stop: commit the open batches within the grace period. */
+static void drain(collector *co)
+{
+    co->grace_deadline_ms = core_mono_ms() + co->cfg->coll_shutdown_grace_ms;
+    core_log(CORE_LOG_INFO, MOD, "stopping: committing open batches",
+             "grace_ms=%" PRId64, co->cfg->coll_shutdown_grace_ms);
+    size_t np = 0;
+    for (coll_part *p = co->parts; p; p = p->next, np++)
+        seal(co, p);
+    coll_part **all = calloc(np + 1, sizeof *all);
+    if (all) {
+        size_t k = 0;
+        for (coll_part *p = co->parts; p; p = p->next)
+            all[k++] = p;
+        if (!wait_pending(co, all, np, co->grace_deadline_ms))
+            core_log(CORE_LOG_WARN, MOD, "grace period over with batches uncommitted", NULL);
+        free(all);
+    }
+}
+
+/* Stops the writer (everything committable was committed by drain), leaves
+ * the group, frees everything. */
+static void teardown(collector *co, bool writer_started)
+{
+    if (writer_started) {
+        pthread_mutex_lock(&co->mu);
+        co->writer_abort = true;
+        pthread_cond_broadcast(&co->cv_work);
+        pthread_mutex_unlock(&co->mu);
+    }
+    if (co->rk) {
+        rd_kafka_consumer_close(co->rk);
+        rd_kafka_destroy(co->rk);
+    }
+    if (writer_started)
+        pthread_join(co->writer, NULL);
+    while (co->parts) {
+        coll_part *p = co->parts;
+        co->parts = p->next;
+        if (p->open)
+            coll_batch_free(p->open);
+        free(p->topic);
+        free(p);
+    }
+    if (co->db)
+        PQfinish(co->db);
+    coll_decoded_free(&co->intake.out);
+    log_stats("collector stopped");
+    pthread_cond_destroy(&co->cv_done);
+    pthread_cond_destroy(&co->cv_work);
+    pthread_mutex_destroy(&co->mu);
+}
+
 int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_atomic_t *stop)
 {
     collector co;
@@ -720,144 +590,22 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     pthread_mutex_init(&co.mu, NULL);
     pthread_cond_init(&co.cv_work, NULL);
     pthread_cond_init(&co.cv_done, NULL);
-    int rc = -1;
     bool writer_started = false;
-    char err[1024];
-
-    if (!co.intake.dec) {
-        core_log(CORE_LOG_ERROR, MOD, "unknown event format", "format=%s", cfg->coll_format);
-        goto done;
-    }
-    co.db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-    if (!co.db) {
-        core_log(CORE_LOG_ERROR, MOD, "cannot connect to PostgreSQL", "error=%s",
-                 core_log_quote((char[768]){0}, 768, err));
-        goto done;
-    }
-    if (core_db_check_schema(co.db, err, sizeof err) < 0) {
-        core_log(CORE_LOG_ERROR, MOD, "database schema mismatch", "error=%s",
-                 core_log_quote((char[768]){0}, 768, err));
-        goto done;
-    }
-    ensure_partitions(&co);
-
-    rd_kafka_conf_t *conf = coll_kafka_conf(cfg, true, err, sizeof err);
-    if (!conf) {
-        core_log(CORE_LOG_ERROR, MOD, "bad Kafka configuration", "error=%s",
-                 core_log_quote((char[768]){0}, 768, err));
-        goto done;
-    }
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_opaque(conf, &co);
-    co.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!co.rk) {
-        rd_kafka_conf_destroy(conf);
-        core_log(CORE_LOG_ERROR, MOD, "cannot create Kafka consumer", "error=%s",
-                 core_log_quote((char[768]){0}, 768, err));
-        goto done;
-    }
-    conf = NULL; /* rd_kafka_new took it */
-    rd_kafka_poll_set_consumer(co.rk);
-
-    rd_kafka_topic_partition_list_t *topics = coll_kafka_topic_list(cfg->kafka_topics);
-    if (!topics || topics->cnt == 0) {
-        core_log(CORE_LOG_ERROR, MOD, "no topics configured (kafka.topics)", NULL);
-        if (topics)
-            rd_kafka_topic_partition_list_destroy(topics);
-        goto done;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(co.rk, topics);
-    rd_kafka_topic_partition_list_destroy(topics);
-    if (e) {
-        core_log(CORE_LOG_ERROR, MOD, "subscribe failed", "error=%s", rd_kafka_err2str(e));
-        goto done;
-    }
-    if (pthread_create(&co.writer, NULL, writer_main, &co) != 0) {
+    int rc = start_consumer(&co);
+    if (rc == 0 && pthread_create(&co.writer, NULL, coll_writer_main, &co) != 0) {
         core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
-        goto done;
+        rc = -1;
     }
-    pthread_setname_np(co.writer, "custos-writer"); /* for top -H and perf */
-    writer_started = true;
-    core_log(CORE_LOG_INFO, MOD, "collector started",
-             "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,
-             cfg->kafka_group, cfg->kafka_topics, cfg->coll_batch_max_events,
-             cfg->coll_batch_max_ms);
-
-    int64_t last_stats = core_mono_ms(), last_lag = 0, last_parts = core_mono_ms();
-    rc = 0;
-    while (!*stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(co.rk, 20);
-        if (m) {
-            if (m->err)
-                handle_kafka_error(&co, m);
-            else if (take_message(&co, m) < 0)
-                rc = -1;
-            rd_kafka_message_destroy(m);
-            if (rc < 0)
-                break;
-        }
-        int64_t now = core_mono_ms();
-        seal_expired(&co, now);
-        flow_control(&co);
-        reseek_fenced(&co);
-        if (now - last_lag >= 1000) {
-            update_lag(&co);
-            last_lag = now;
-        }
-        if (now - last_stats >= 10000) {
-            log_stats("stats");
-            last_stats = now;
-        }
-        if (now - last_parts >= 3600 * 1000) {
-            ensure_partitions(&co);
-            last_parts = now;
-        }
+    if (rc == 0) {
+        pthread_setname_np(co.writer, "custos-writer"); /* for top -H and perf */
+        writer_started = true;
+        core_log(CORE_LOG_INFO, MOD, "collector started",
+                 "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,
+                 cfg->kafka_group, cfg->kafka_topics, cfg->coll_batch_max_events,
+                 cfg->coll_batch_max_ms);
+        rc = consume(&co);
+        drain(&co);
     }
-
-    /* Graceful stop: commit the open batches within the grace period, leave
-     * the group, exit. */
-    co.grace_deadline_ms = core_mono_ms() + cfg->coll_shutdown_grace_ms;
-    core_log(CORE_LOG_INFO, MOD, "stopping: committing open batches",
-             "grace_ms=%" PRId64, cfg->coll_shutdown_grace_ms);
-    size_t np = 0;
-    for (coll_part *p = co.parts; p; p = p->next, np++)
-        seal(&co, p);
-    coll_part **all = calloc(np + 1, sizeof *all);
-    if (all) {
-        size_t k = 0;
-        for (coll_part *p = co.parts; p; p = p->next)
-            all[k++] = p;
-        if (!wait_pending(&co, all, np, co.grace_deadline_ms))
-            core_log(CORE_LOG_WARN, MOD, "grace period over with batches uncommitted", NULL);
-        free(all);
-    }
-done:
-    if (writer_started) {
-        pthread_mutex_lock(&co.mu);
-        co.writer_abort = true; /* everything committable was committed above */
-        pthread_cond_broadcast(&co.cv_work);
-        pthread_mutex_unlock(&co.mu);
-    }
-    if (co.rk) {
-        rd_kafka_consumer_close(co.rk);
-        rd_kafka_destroy(co.rk);
-    }
-    if (writer_started)
-        pthread_join(co.writer, NULL);
-    while (co.parts) {
-        coll_part *p = co.parts;
-        co.parts = p->next;
-        if (p->open)
-            coll_batch_free(p->open);
-        free(p->topic);
-        free(p);
-    }
-    if (co.db)
-        PQfinish(co.db);
-    coll_decoded_free(&co.intake.out);
-    log_stats("collector stopped");
-    pthread_cond_destroy(&co.cv_done);
-    pthread_cond_destroy(&co.cv_work);
-    pthread_mutex_destroy(&co.mu);
+    teardown(&co, writer_started);
     return rc;
 }

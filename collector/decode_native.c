@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "collector/json_scan.h"
 #include "core/util.h"
 

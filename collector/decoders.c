@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/util.h"
 
 static const coll_decoder *const g_builtin[] = {

@@ -12,7 +12,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/util.h"
 
 /* Length of the JSON number at s[0..n) (RFC 8259 grammar), or 0 when the

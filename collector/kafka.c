@@ -1,5 +1,5 @@
 /* librdkafka configuration and logging glue. */
-#include "collector/kafka.h"
+#include "collector/collector.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The model-interaction event: what a gateway logged for one request.
  *
- * Decoders (collector/decode.h) fill it; the collector stores it and the
+ * Decoders (the collector's registry, collector/collector.h) fill it; the collector stores it and the
  * analytics read it. Every string is NUL-terminated, valid UTF-8 without NUL
  * bytes, and owned by the event's arena: release the whole event with
  * core_event_clear(). Optional strings are NULL when absent. */

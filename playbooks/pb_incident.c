@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/event.h"
 
 const char *const pb_events[PB_EV_COUNT] = {"opened", "updated", "action_failed"};

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "collector/kafka.h"
+#include "collector/collector.h"
 #include "core/cli.h"
 #include "core/log.h"
 #include "core/signals.h"

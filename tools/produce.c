@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "collector/kafka.h"
+#include "collector/collector.h"
 #include "core/cli.h"
 #include "core/log.h"
 #include "core/signals.h"

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \

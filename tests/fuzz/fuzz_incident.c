@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "core/event.h"
 #include "playbooks/pb.h"
 

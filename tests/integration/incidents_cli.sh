@@ -21,8 +21,7 @@ inc() { "$CUSTOS_BIN" incidents "$@"; }
 
 # 6 hours of 50 keys: ~43k events, about 70 incidents of four types, ~11 s at
 # the 4000/s the producer is paced at (well inside the broker's retention).
-cc -O2 -o "$T_DIR/scengen" "$CUSTOS_SOURCE_DIR/bench/detect/scengen.c" -lcjson -lm
-"$T_DIR/scengen" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 9 --hours 6 --keys 50 \
+"$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 9 --hours 6 --keys 50 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>/dev/null
 N=$(wc -l <"$T_DIR/events.jsonl")
 "$CUSTOS_BIN" analyze --log-level warn "$T_DIR/events.jsonl" >"$T_DIR/replay.jsonl"

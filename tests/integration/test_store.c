@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "collector/batch.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "collector/store.h"
 #include "core/db.h"
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "collector/batch.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 
 #define REQ "\"event_id\":\"e1\",\"ts\":\"2026-11-21T13:04:00Z\",\"api_key_id\":\"k1\"," \
             "\"model\":\"m\",\"model_version\":\"v1\""

@@ -18,7 +18,7 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_rules.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 
 #define T0 1795132800LL /* 2026-11-20T00:00:00Z, seconds */
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "collector/batch.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 
 static void decode_ok(const char *json, core_event *ev)
 {

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "collector/batch.h"
-#include "collector/decode.h"
+#include "collector/collector.h"
 
 #define EV(id) "{\"event_id\":\"" id "\",\"ts\":1,\"api_key_id\":\"k\",\"model\":\"m\"," \
                "\"model_version\":\"v\"}"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "collector/decode.h"
+#include "collector/collector.h"
 #include "tools/tools.h"
 
 typedef struct {

@@ -1,0 +1,73 @@
+/* The collector's shared state, private to collector/: the consumer
+ * (collector.c) and the writer thread (writer.c). */
+#ifndef COLL_INTERNAL_H
+#define COLL_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "collector/batch.h"
+#include "collector/collector.h"
+#include "collector/json_scan.h"
+#include "core/log.h"
+
+#define MOD "collector"
+#define WRITER_GROUP_MAX 256          /* batches per transaction */
+#define WRITER_GROUP_BYTES (32 << 20) /* COPY bytes per transaction */
+
+typedef struct coll_part {
+    struct coll_part *next;
+    char *topic;
+    int32_t partition;
+    bool assigned;
+    uint64_t gen;             /* bumped on every assignment and revocation */
+    int64_t next_expected;    /* stored offset once every sealed batch commits */
+    int64_t read_pos;         /* next offset expected from Kafka (-1: unknown) */
+    coll_batch *open;
+    _Atomic int64_t committed; /* next offset committed by the writer (-1 unknown) */
+    _Atomic uint64_t fenced_gen; /* generation whose batches the writer found fenced */
+    _Atomic int pending;       /* batches sealed and not yet finished by the writer */
+} coll_part;
+
+typedef struct {
+    const core_config *cfg;
+    const core_event_sink *sink;
+    volatile sig_atomic_t *stop;
+    coll_intake intake; /* the configured decoder and its scratch */
+    rd_kafka_t *rk;
+    PGconn *db; /* main thread: assignment offsets, partitions upkeep */
+    coll_part *parts;
+    bool paused;
+    uint64_t seal_seq;
+    int64_t grace_deadline_ms; /* set once stopping */
+
+    /* writer queue */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    coll_batch *qhead, *qtail;
+    size_t qlen;
+    bool writer_stop;   /* drain then exit */
+    bool writer_abort;  /* exit now, leaving batches uncommitted */
+    pthread_t writer;
+    _Atomic int64_t inflight;
+} collector;
+
+/* Errors of the database, rate-limited together (consumer and writer). */
+extern core_log_limit coll_db_rl;
+
+/* The writer thread (writer.c): sealed batches go in with enqueue; the
+ * writer stores them in groups, one transaction each, then finishes them
+ * (frees them, lowers the in-flight bytes, wakes waiters on cv_done). */
+void coll_writer_enqueue(collector *co, coll_batch *b);
+void coll_writer_finish(collector *co, coll_batch *b);
+void *coll_writer_main(void *arg);
+
+/* The absolute CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+struct timespec coll_deadline_in(int64_t ms);
+
+#endif
