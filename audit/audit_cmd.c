@@ -44,9 +44,8 @@ static int run(const char *what, PGconn *db)
 
 int audit_cmd(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL, *what = NULL;
+    const char *what = NULL;
     for (int i = 1; i < argc; i++) {
-        const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             printf("\n"
@@ -56,10 +55,6 @@ int audit_cmd(int argc, char **argv)
                    "head    prints the chain head: the last row's seq and hash (keep it\n"
                    "        elsewhere to notice a rewritten chain later).\n");
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else if (!what && (strcmp(argv[i], "verify") == 0 || strcmp(argv[i], "head") == 0)) {
             what = argv[i];
         } else {
@@ -75,7 +70,7 @@ int audit_cmd(int argc, char **argv)
     int rc = CORE_EXIT_FAIL;
     PGconn *db = NULL;
     char err[1024];
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }

@@ -17,6 +17,8 @@ void core_cli_set_global(const char *config_path, const char *log_level)
     g_log_level = log_level;
 }
 
+const char *core_cli_global_log_level(void) { return g_log_level; }
+
 int core_cli_config(core_config *cfg, const char *path, const char *log_level_override)
 {
     char err[1024];

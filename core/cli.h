@@ -45,6 +45,8 @@ enum {
  * file and the log level (either may be NULL). core_cli_config() uses them
  * when its own arguments are NULL. */
 void core_cli_set_global(const char *config_path, const char *log_level);
+/* The global --log-level, or NULL: for commands that load no config. */
+const char *core_cli_global_log_level(void);
 
 /* Loads the config (path may be NULL: then the global -c/--config, then
  * $CUSTOS_CONFIG, then built-in defaults) and applies the log level, with

@@ -80,7 +80,6 @@ static const char *str(const cJSON *o, const char *k)
 static void put_time(FILE *f, const char *ts) { fprintf(f, "%.19s", ts); }
 
 typedef struct {
-    const char *cfgpath, *lvl;
     const char *pos[2];
     int npos;
     bool json, no_content;
@@ -102,8 +101,6 @@ static int parse(int argc, char **argv, opts *o)
             const char *name;
             const char **dst;
         } kv[] = {
-            {"--config", &o->cfgpath},
-            {"--log-level", &o->lvl},
             {"--status", &o->f.status},
             {"--type", &o->f.type},
             {"--severity", &o->f.severity},
@@ -412,7 +409,7 @@ int inc_cmd_incidents(int argc, char **argv)
     const char *actor = actor_of(abuf, sizeof abuf);
     int rc = CORE_EXIT_FAIL;
     PGconn *db = NULL;
-    if (core_cli_config(&cfg, o.cfgpath, o.lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }

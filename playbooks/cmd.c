@@ -357,7 +357,7 @@ static int playbook_serve(core_config *cfg, bool exit_on_eof)
 
 int pb_cmd_playbook(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL, *incident = NULL, *event = NULL, *deliveries = NULL;
+    const char *incident = NULL, *event = NULL, *deliveries = NULL;
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
     bool use_db = false, json = false, exit_on_eof = false;
@@ -366,10 +366,6 @@ int pb_cmd_playbook(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             playbook_usage(stdout);
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else if (core_cli_opt(argc, argv, &i, "--incident", &v)) {
             incident = v;
         } else if (core_cli_opt(argc, argv, &i, "--event", &v)) {
@@ -396,7 +392,7 @@ int pb_cmd_playbook(int argc, char **argv)
     }
     core_config cfg;
     int rc;
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
@@ -487,7 +483,7 @@ static void actions_usage(FILE *out)
 
 int pb_cmd_actions(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL, *state = NULL, *incident = NULL, *limit = "50",
+    const char *state = NULL, *incident = NULL, *limit = "50",
                *actor = NULL, *reason = NULL;
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
@@ -497,10 +493,6 @@ int pb_cmd_actions(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             actions_usage(stdout);
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else if (core_cli_opt(argc, argv, &i, "--state", &v)) {
             state = v;
         } else if (core_cli_opt(argc, argv, &i, "--incident", &v)) {
@@ -551,7 +543,7 @@ int pb_cmd_actions(int argc, char **argv)
     char err[1024], abuf[128];
     if (!actor)
         actor = default_actor(abuf, sizeof abuf);
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }

@@ -46,7 +46,7 @@ int tools_cmd_broker(int argc, char **argv)
 {
     int partitions = 4, nbrokers = 1, ntopics = 0;
     const char *topics[MAX_TOPICS];
-    const char *lvl = "info";
+    const char *lvl = core_cli_global_log_level() ? core_cli_global_log_level() : "info";
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -62,8 +62,6 @@ int tools_cmd_broker(int argc, char **argv)
                 return CORE_EXIT_USAGE;
             }
             topics[ntopics++] = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else {
             fprintf(stderr, "custos broker: unknown argument '%s'\n", argv[i]);
             usage(stderr);

@@ -80,7 +80,7 @@ static void sleep_until_us(int64_t t)
 }
 
 typedef struct {
-    const char *cfgpath, *lvl, *brokers, *topic, *file;
+    const char *brokers, *topic, *file;
     double rate;
     long long count, linger_ms;
 } produce_opts;
@@ -109,10 +109,6 @@ static int parse_args(int argc, char **argv, produce_opts *o)
             o->linger_ms = core_cli_num("--linger-ms", v, 0, 10000);
         } else if (core_cli_opt(argc, argv, &i, "--count", &v)) {
             o->count = core_cli_num("--count", v, 0, (long long)1 << 60);
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            o->cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            o->lvl = v;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "custos produce: unknown option '%s'\n", argv[i]);
             return CORE_EXIT_USAGE;
@@ -232,7 +228,7 @@ int tools_cmd_produce(int argc, char **argv)
     rd_kafka_t *rk = NULL;
     char *tfirst = NULL;
     const char *topic = o.topic;
-    if (core_cli_config(&cfg, o.cfgpath, o.lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
