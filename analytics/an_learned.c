@@ -137,14 +137,14 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
     uint64_t prev = 0, line_first = 0;
     size_t prev_pos = 0;
     int have_prev = 0, in_ctx = 0, line_word = 0, prose = 0, addressed = 0, imp_first = 0;
-    int imperatives = 0, table_lines = 0, pending = 0, between = 0;
+    int imperatives = 0, table_lines = 0, before = 0, pending = 0, between = 0;
     for (size_t i = 0; i <= len;) {
         if (i == len || t[i] == '\n') {
             /* a line ends */
             if (in_ctx && prose && (imp_first || addressed))
                 imperatives++;
-            if (in_ctx && prose && line_word >= 3 && table_lines > 0)
-                pending++;
+            if (in_ctx && prose && line_word >= 3)
+                *(table_lines ? &pending : &before) += 1;
             if (i == len)
                 break;
             in_ctx = 1;
@@ -211,8 +211,10 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
         s->dense[0] = (float)worst / (16.0f * LM_WINDOW * 4.0f);
         s->dense[1] = (float)total / (16.0f * (float)len * 4.0f);
     }
-    s->dense[2] = (float)(imperatives > 4 ? 4 : imperatives) / 4.0f;
-    s->dense[3] = (float)(between > 2 ? 2 : between) / 2.0f;
+    s->dense[2] = (float)(imperatives > 2 ? 2 : imperatives) / 2.0f;
+    /* a sentence before the rows of a table or between them (after the last
+     * row is where the user's question goes) */
+    s->dense[3] = table_lines >= 2 && before + between > 0 ? 1.0f : 0.0f;
     return s->nf;
 }
 
@@ -244,9 +246,11 @@ static void top_text(char *out, size_t cap, const unsigned char *t, size_t n)
 
 double an_learned_norm(uint32_t nf)
 {
-    /* the mean of the weights (x16): a long prompt is not longer evidence; its
-     * dense features are what a planted sentence in it moves */
-    return nf ? 16.0 / nf : 0;
+    /* between the mean of the weights (1/n) and an L2-normalised binary
+     * vector (1/sqrt n), measured on validation: 1/n loses long jailbreak
+     * templates, 1/sqrt n lets a long table's shared grams outweigh what was
+     * planted in it. 3.25 = 16 / 200^0.3: a 200-gram prompt gets 16/n. */
+    return nf ? 3.25 / pow((double)nf, 0.7) : 0;
 }
 
 double an_learned_logit(const an_learned_model *m, const an_learned_scratch *s,

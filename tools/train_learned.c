@@ -31,6 +31,10 @@
 #define MAX_SETS 64
 #define MAX_PROMPT (1u << 20)
 #define STRONG_MARGIN 1.0f
+/* the dense features learn faster: a handful of them against 2^16 buckets */
+#ifndef DENSE_LR
+#define DENSE_LR 10
+#endif
 
 typedef struct {
     char name[64];
@@ -584,7 +588,7 @@ int main(int argc, char **argv)
             for (int d = 0; d < AN_LEARNED_NDENSE; d++) {
                 double gr = g * e->dense[d];
                 dg2[d] += gr * gr;
-                dw[d] -= lr * gr / sqrt(dg2[d] + 1e-8);
+                dw[d] -= DENSE_LR * lr * gr / sqrt(dg2[d] + 1e-8);
             }
             bg2 += g * g;
             b -= lr * g / sqrt(bg2 + 1e-8);
