@@ -99,7 +99,9 @@ static void normalise(an_learned_scratch *s, const char *text, size_t n)
 /* Features are binary: a gram seen before in this prompt (by 16 bits of its
  * hash, a bitmap that stays in L1) is not emitted again, so that a long
  * table's thousand "| 0" do not outweigh one planted sentence. */
-static inline void emit(an_learned_scratch *s, uint32_t h, size_t pos, size_t len, int kind)
+static inline __attribute__((always_inline)) void emit(an_learned_scratch *s, uint32_t h,
+                                                       size_t pos, size_t len, int kind,
+                                                       const int8_t *fw, uint32_t shift)
 {
     /* branch-free: the slot is written anyway and kept when the gram is new.
      * At most 3 grams per byte and 4 per word (<= 2 per byte) are emitted, so
@@ -107,16 +109,26 @@ static inline void emit(an_learned_scratch *s, uint32_t h, size_t pos, size_t le
     uint32_t bit = (h >> 1) & 0xFFFF, nf = s->nf;
     uint64_t word = s->seen[bit >> 6], mask = 1ULL << (bit & 63);
     s->seen[bit >> 6] = word | mask;
+    if (fw) { /* scoring only: add the weight, keep nothing */
+        int v = fw[h >> shift];
+        uint32_t isnew = (word & mask) == 0;
+        s->fsum += isnew ? ((h & 1) ? -v : v) : 0;
+        s->nf = nf + isnew;
+        return;
+    }
     s->h[nf] = h;
     s->meta[s->nf] = (uint32_t)pos | (uint32_t)(len > 255 ? 255 : len) << 14 | (uint32_t)kind << 22;
     s->nf = nf + (uint32_t)((word & mask) == 0 && nf + 1 < AN_LEARNED_MAX_FEATS);
 }
 
-uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, const char *text,
-                              size_t n)
+/* The featurizer; with fw (the weights) it only sums them (an_learned_logit_fast). */
+static inline __attribute__((always_inline)) uint32_t
+featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, size_t n,
+          const int8_t *fw, uint32_t shift)
 {
     normalise(s, text, n);
     s->nf = 0;
+    s->fsum = 0;
     memset(s->seen, 0, sizeof s->seen);
     const unsigned char *t = s->text;
     size_t len = s->len;
@@ -125,11 +137,11 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
     for (size_t i = 0; i < len; i++) {
         x = (x << 8) | t[i];
         if (i >= 2)
-            emit(s, (uint32_t)(((x & 0xFFFFFFULL) * 0x9E3779B97F4A7C15ULL) >> 32), i - 2, 3, AN_LF_CHAR);
+            emit(s, (uint32_t)(((x & 0xFFFFFFULL) * 0x9E3779B97F4A7C15ULL) >> 32), i - 2, 3, AN_LF_CHAR, fw, shift);
         if (i >= 3)
-            emit(s, (uint32_t)(((x & 0xFFFFFFFFULL) * 0xC2B2AE3D27D4EB4FULL) >> 32), i - 3, 4, AN_LF_CHAR);
+            emit(s, (uint32_t)(((x & 0xFFFFFFFFULL) * 0xC2B2AE3D27D4EB4FULL) >> 32), i - 3, 4, AN_LF_CHAR, fw, shift);
         if (i >= 4)
-            emit(s, (uint32_t)(((x & 0xFFFFFFFFFFULL) * 0x165667B19E3779F9ULL) >> 32), i - 4, 5, AN_LF_CHAR);
+            emit(s, (uint32_t)(((x & 0xFFFFFFFFFFULL) * 0x165667B19E3779F9ULL) >> 32), i - 4, 5, AN_LF_CHAR, fw, shift);
     }
     /* words, word pairs; in carried content (after the first line), for
      * each line that opens with a letter (prose, not a table row or code),
@@ -168,17 +180,17 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
         uint64_t wh = 1469598103934665603ULL;
         for (size_t j = b; j < i; j++)
             wh = (wh ^ t[j]) * 1099511628211ULL;
-        emit(s, hmix(wh, 10 + AN_LF_WORD), b, i - b, AN_LF_WORD);
+        emit(s, hmix(wh, 10 + AN_LF_WORD), b, i - b, AN_LF_WORD, fw, shift);
         if (have_prev)
-            emit(s, hmix(prev * 31 + wh, 10 + AN_LF_WORD2), prev_pos, i - prev_pos, AN_LF_WORD2);
+            emit(s, hmix(prev * 31 + wh, 10 + AN_LF_WORD2), prev_pos, i - prev_pos, AN_LF_WORD2, fw, shift);
         if (in_ctx && prose) {
             if (line_word == 0) {
-                emit(s, hmix(wh, 10 + AN_LF_LINE), b, i - b, AN_LF_LINE);
+                emit(s, hmix(wh, 10 + AN_LF_LINE), b, i - b, AN_LF_LINE, fw, shift);
                 line_first = wh;
                 imp_first = imperative(t + b, i - b);
             } else if (line_word == 1)
                 emit(s, hmix(line_first * 31 + wh, 10 + AN_LF_CTX), prev_pos, i - prev_pos,
-                     AN_LF_CTX);
+                     AN_LF_CTX, fw, shift);
             if ((i - b == 3 && memcmp(t + b, "you", 3) == 0) ||
                 (i - b == 4 && memcmp(t + b, "your", 4) == 0))
                 addressed = 1;
@@ -216,6 +228,22 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
      * row is where the user's question goes) */
     s->dense[3] = table_lines >= 2 && before + between > 0 ? 1.0f : 0.0f;
     return s->nf;
+}
+
+uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, const char *text,
+                              size_t n)
+{
+    return featurize(m, s, text, n, NULL, 0);
+}
+
+double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, const char *text,
+                             size_t n)
+{
+    featurize(m, s, text, n, m->w, 32 - m->bits);
+    double z = m->bias + (double)s->fsum * m->scale * an_learned_norm(s->nf);
+    for (int d = 0; d < AN_LEARNED_NDENSE; d++)
+        z += m->dense_w[d] * s->dense[d];
+    return z;
 }
 
 static void top_text(char *out, size_t cap, const unsigned char *t, size_t n)

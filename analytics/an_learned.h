@@ -56,6 +56,7 @@ typedef struct an_learned_scratch {
     /* where in text, length and kind: pos | len << 14 | kind << 22 (explanations) */
     uint32_t meta[AN_LEARNED_MAX_FEATS];
     uint64_t seen[1024]; /* 2^16 bits: grams already emitted */
+    int64_t fsum; /* an_learned_logit_fast: the sum of the weights */
     float dense[AN_LEARNED_NDENSE];
 } an_learned_scratch;
 
@@ -94,6 +95,12 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
  * contributions (distinct buckets) go there and their number in *ntop. */
 double an_learned_logit(const an_learned_model *m, const an_learned_scratch *s,
                         an_learned_top *top, int *ntop);
+
+/* The same logit as an_learned_featurize + an_learned_logit, summed while the
+ * features are made: nothing is kept in s but the normalised text and the
+ * dense features (no top features; for those, featurize again). */
+double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, const char *text,
+                             size_t n);
 
 /* Featurize and score: the probability in [0, 1]. */
 float an_learned_score(const an_learned_model *m, an_learned_scratch *s, const char *text,

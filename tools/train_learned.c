@@ -427,6 +427,14 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* CPU time of this thread: on a shared machine, wall time counts the others */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int eval(const char *path, an_learned_scratch *s)
 {
     char err[512];
@@ -444,21 +452,21 @@ static int eval(const char *path, an_learned_scratch *s)
     double best = 1e30;
     size_t bytes = 0;
     for (int r = 0; r < 3; r++) {
-        double t0 = now_s();
+        double t0 = cpu_s();
         volatile float sink = 0;
         bytes = 0;
         for (size_t i = 0; i < g_nex; i++)
             if (g_ex[i].heldback) {
                 size_t n = g_ex[i].len;
-                sink += an_learned_score(m, s, g_ex[i].text, n, NULL, NULL);
+                sink += (float)an_learned_logit_fast(m, s, g_ex[i].text, n);
                 bytes += n < AN_LEARNED_MAX_BYTES ? n : AN_LEARNED_MAX_BYTES;
             }
-        double dt = now_s() - t0;
+        double dt = cpu_s() - t0;
         if (dt < best)
             best = dt;
     }
-    printf("inference: %.2f us per KB of prompt (%zu KB scored, best of 3 passes, featurize + "
-           "score, one thread)\n",
+    printf("inference: %.2f us per KB of prompt (%zu KB scored, thread CPU time, best of 3 passes, featurize and score as "
+           "custos does: an_learned_logit_fast)\n",
            best * 1e6 / ((double)bytes / 1024), bytes / 1024);
     an_learned_free(m);
     return 0;

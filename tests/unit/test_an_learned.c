@@ -232,7 +232,12 @@ static double flagged_share(const an_learned_model *m, an_learned_scratch *s, co
                 h = (h ^ (unsigned char)*c) * 1099511628211ULL;
             if (h & 1) {
                 an_learned_featurize(m, s, p->valuestring, strlen(p->valuestring));
-                hit += an_learned_logit(m, s, NULL, NULL) >= m->threshold;
+                double z = an_learned_logit(m, s, NULL, NULL);
+                hit += z >= m->threshold;
+                /* the engine's path, summed while featurizing, gives the same logit */
+                assert_float_equal(an_learned_logit_fast(m, s, p->valuestring,
+                                                         strlen(p->valuestring)),
+                                   z, 1e-9);
                 n++;
             }
         }
