@@ -246,28 +246,34 @@ double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, c
     return z;
 }
 
+/* The text of a gram for the alert evidence: valid UTF-8 always (a
+ * character gram may start or end inside a multi-byte character; those
+ * bytes, and any invalid sequence, become '?'), line breaks as \n. */
 static void top_text(char *out, size_t cap, const unsigned char *t, size_t n)
 {
     size_t k = 0;
-    for (size_t i = 0; i < n && k + 3 < cap; i++) {
+    for (size_t i = 0; i < n && k + 5 < cap;) {
         unsigned char c = t[i];
-        if (c == '\n') {
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        int ok = len > 0 && i + len <= n && !(len == 2 && c < 0xC2);
+        for (size_t q = 1; ok && q < len; q++)
+            ok = (t[i + q] & 0xC0) == 0x80;
+        if (!ok) {
+            out[k++] = '?';
+            i++;
+        } else if (c == '\n') {
             out[k++] = '\\';
             out[k++] = 'n';
-        } else if (c < 0x20 || c == 0x7f)
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
             out[k++] = '?';
-        else
-            out[k++] = (char)c;
-    }
-    /* a cut UTF-8 sequence at the end is dropped, so that the text is valid */
-    size_t j = k;
-    while (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0x80)
-        j--;
-    if (j > 0 && (unsigned char)out[j - 1] >= 0xC0) {
-        unsigned char lead = (unsigned char)out[j - 1];
-        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-        if (k - (j - 1) < need)
-            k = j - 1;
+            i++;
+        } else {
+            memcpy(out + k, t + i, len);
+            k += len;
+            i += len;
+        }
     }
     out[k] = '\0';
 }
