@@ -60,7 +60,8 @@ an_learned_scratch *an_learned_scratch_new(void) { return calloc(1, sizeof(an_le
 
 /* Folds ASCII letters, maps digits to 0 and collapses white space (a run
  * holding a line break becomes one '\n'), over the head and tail of text. */
-static void normalise(an_learned_scratch *s, const char *text, size_t n)
+static inline __attribute__((always_inline)) void normalise(an_learned_scratch *s,
+                                                           const char *text, size_t n)
 {
     const unsigned char *seg[2] = {(const unsigned char *)text, NULL};
     size_t seglen[2] = {n, 0};
@@ -206,15 +207,13 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     if (m && len > 1) {
         uint32_t win = 0, worst = 0, total = 0;
         unsigned char p = ' ';
-        uint32_t nll[LM_WINDOW];
+        uint32_t nll[32] = {0}; /* a ring: the last LM_WINDOW (< 32) values */
         for (size_t i = 0; i < len; i++) {
             uint32_t v = m->lm[((uint32_t)p << 8) | t[i]];
             p = t[i];
             total += v;
-            win += v;
-            if (i >= LM_WINDOW)
-                win -= nll[i % LM_WINDOW];
-            nll[i % LM_WINDOW] = v;
+            win += v - nll[(i - LM_WINDOW) & 31]; /* 0 until the window is full */
+            nll[i & 31] = v;
             if (i + 1 >= LM_WINDOW && win > worst)
                 worst = win;
         }
