@@ -61,6 +61,16 @@ static const char *const g_hard[] = {"benign_bipia_clean_contexts",     "benign_
                                      "benign_notinject_trigger_words",  "benign_awesome_chatgpt_roleplay",
                                      "benign_gpteacher_roleplay",       "benign_pap_persuasion_examples"};
 
+/* The tool stops on an allocation that fails: there is nothing to fall back to. */
+static void *need(void *p)
+{
+    if (!p) {
+        fprintf(stderr, "train_learned: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
 static uint64_t fnv(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -170,9 +180,9 @@ static strs read_set(const char *dir, const char *file, EVP_MD_CTX *md)
         if (cJSON_IsString(p)) {
             if (s.n == capv) {
                 capv = capv ? capv * 2 : 256;
-                s.v = realloc(s.v, (size_t)capv * sizeof *s.v);
+                s.v = need(realloc(s.v, (size_t)capv * sizeof *s.v));
             }
-            s.v[s.n++] = strdup(p->valuestring);
+            s.v[s.n++] = need(strdup(p->valuestring));
         }
         cJSON_Delete(j);
     }
@@ -232,7 +242,7 @@ static void load_all(const char *dir, int synth, uint8_t sha[32])
     for (struct dirent *de; (de = readdir(d)) && nn < 256;) {
         size_t l = strlen(de->d_name);
         if (l > 6 && strcmp(de->d_name + l - 6, ".jsonl") == 0)
-            names[nn++] = strdup(de->d_name);
+            names[nn++] = need(strdup(de->d_name));
     }
     closedir(d);
     qsort(names, (size_t)nn, sizeof *names, cmp_name);
@@ -245,7 +255,7 @@ static void load_all(const char *dir, int synth, uint8_t sha[32])
     strs harm_half[2] = {{0}, {0}};
     for (int i = 0; i < harm.n; i++) {
         strs *x = &harm_half[fnv(harm.v[i]) & 1];
-        x->v = realloc(x->v, (size_t)(x->n + 1) * sizeof *x->v);
+        x->v = need(realloc(x->v, (size_t)(x->n + 1) * sizeof *x->v));
         x->v[x->n++] = harm.v[i];
     }
     int synth_set = -1;
@@ -536,7 +546,7 @@ int main(int argc, char **argv)
     train_lm(m, s);
     featurize_all(m, s, 0);
     size_t ntr = 0, npos = 0;
-    size_t *idx = malloc(g_nex * sizeof *idx);
+    size_t *idx = need(malloc((g_nex ? g_nex : 1) * sizeof *idx));
     for (size_t i = 0; i < g_nex; i++)
         if (!g_ex[i].heldback && !g_ex[i].val) {
             idx[ntr++] = i;
@@ -565,7 +575,7 @@ int main(int argc, char **argv)
     }
     double wpos = cw[1] > 0 ? cw[0] / cw[1] : 1;
     size_t nw = (size_t)1 << bits;
-    float *w = calloc(nw, sizeof *w), *g2 = calloc(nw, sizeof *g2);
+    float *w = need(calloc(nw, sizeof *w)), *g2 = need(calloc(nw, sizeof *g2));
     double dw[AN_LEARNED_NDENSE] = {0}, dg2[AN_LEARNED_NDENSE] = {0}, b = 0, bg2 = 0;
     g_rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     uint32_t shift = 32 - bits;
@@ -621,7 +631,7 @@ int main(int argc, char **argv)
     /* thresholds on validation only: pooled benign FP <= target, every
      * hard-negative set <= 0.5 %; strong: no validation benign at all */
     score_part(m, s, 0);
-    float *sc = malloc(g_nex * sizeof *sc);
+    float *sc = need(malloc((g_nex ? g_nex : 1) * sizeof *sc));
     size_t nb = 0;
     for (size_t i = 0; i < g_nex; i++)
         if (!g_ex[i].heldback && g_ex[i].val && !g_ex[i].label)
