@@ -100,26 +100,34 @@ static inline __attribute__((always_inline)) void normalise(an_learned_scratch *
 /* Features are binary: a gram seen before in this prompt (by 16 bits of its
  * hash, a bitmap that stays in L1) is not emitted again, so that a long
  * table's thousand "| 0" do not outweigh one planted sentence. */
-static inline __attribute__((always_inline)) void emit(an_learned_scratch *s, uint32_t h,
+/* The running count and sum live in the caller's locals, not in s: the
+ * weights are int8_t, which may alias anything, and would make the compiler
+ * store and reload s->nf and s->fsum at every gram. */
+typedef struct {
+    uint32_t nf;
+    int64_t fsum;
+} acc;
+
+static inline __attribute__((always_inline)) void emit(an_learned_scratch *s, acc *a, uint32_t h,
                                                        size_t pos, size_t len, int kind,
                                                        const int8_t *fw, uint32_t shift)
 {
     /* branch-free: the slot is written anyway and kept when the gram is new.
      * At most 3 grams per byte and 4 per word (<= 2 per byte) are emitted, so
      * nf stays below AN_LEARNED_MAX_FEATS; the guard keeps it so regardless. */
-    uint32_t bit = (h >> 1) & 0xFFFF, nf = s->nf;
+    uint32_t bit = (h >> 1) & 0xFFFF, nf = a->nf;
     uint64_t word = s->seen[bit >> 6], mask = 1ULL << (bit & 63);
     s->seen[bit >> 6] = word | mask;
     if (fw) { /* scoring only: add the weight, keep nothing */
         int v = fw[h >> shift];
         uint32_t isnew = (word & mask) == 0;
-        s->fsum += isnew ? ((h & 1) ? -v : v) : 0;
-        s->nf = nf + isnew;
+        a->fsum += isnew ? ((h & 1) ? -v : v) : 0;
+        a->nf = nf + isnew;
         return;
     }
     s->h[nf] = h;
-    s->meta[s->nf] = (uint32_t)pos | (uint32_t)(len > 255 ? 255 : len) << 14 | (uint32_t)kind << 22;
-    s->nf = nf + (uint32_t)((word & mask) == 0 && nf + 1 < AN_LEARNED_MAX_FEATS);
+    s->meta[nf] = (uint32_t)pos | (uint32_t)(len > 255 ? 255 : len) << 14 | (uint32_t)kind << 22;
+    a->nf = nf + (uint32_t)((word & mask) == 0 && nf + 1 < AN_LEARNED_MAX_FEATS);
 }
 
 /* The featurizer; with fw (the weights) it only sums them (an_learned_logit_fast). */
@@ -128,8 +136,7 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
           const int8_t *fw, uint32_t shift)
 {
     normalise(s, text, n);
-    s->nf = 0;
-    s->fsum = 0;
+    acc a = {0, 0};
     memset(s->seen, 0, sizeof s->seen);
     const unsigned char *t = s->text;
     size_t len = s->len;
@@ -138,11 +145,11 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     for (size_t i = 0; i < len; i++) {
         x = (x << 8) | t[i];
         if (i >= 2)
-            emit(s, (uint32_t)(((x & 0xFFFFFFULL) * 0x9E3779B97F4A7C15ULL) >> 32), i - 2, 3, AN_LF_CHAR, fw, shift);
+            emit(s, &a, (uint32_t)(((x & 0xFFFFFFULL) * 0x9E3779B97F4A7C15ULL) >> 32), i - 2, 3, AN_LF_CHAR, fw, shift);
         if (i >= 3)
-            emit(s, (uint32_t)(((x & 0xFFFFFFFFULL) * 0xC2B2AE3D27D4EB4FULL) >> 32), i - 3, 4, AN_LF_CHAR, fw, shift);
+            emit(s, &a, (uint32_t)(((x & 0xFFFFFFFFULL) * 0xC2B2AE3D27D4EB4FULL) >> 32), i - 3, 4, AN_LF_CHAR, fw, shift);
         if (i >= 4)
-            emit(s, (uint32_t)(((x & 0xFFFFFFFFFFULL) * 0x165667B19E3779F9ULL) >> 32), i - 4, 5, AN_LF_CHAR, fw, shift);
+            emit(s, &a, (uint32_t)(((x & 0xFFFFFFFFFFULL) * 0x165667B19E3779F9ULL) >> 32), i - 4, 5, AN_LF_CHAR, fw, shift);
     }
     /* words, word pairs; in carried content (after the first line), for
      * each line that opens with a letter (prose, not a table row or code),
@@ -181,16 +188,16 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
         uint64_t wh = 1469598103934665603ULL;
         for (size_t j = b; j < i; j++)
             wh = (wh ^ t[j]) * 1099511628211ULL;
-        emit(s, hmix(wh, 10 + AN_LF_WORD), b, i - b, AN_LF_WORD, fw, shift);
+        emit(s, &a, hmix(wh, 10 + AN_LF_WORD), b, i - b, AN_LF_WORD, fw, shift);
         if (have_prev)
-            emit(s, hmix(prev * 31 + wh, 10 + AN_LF_WORD2), prev_pos, i - prev_pos, AN_LF_WORD2, fw, shift);
+            emit(s, &a, hmix(prev * 31 + wh, 10 + AN_LF_WORD2), prev_pos, i - prev_pos, AN_LF_WORD2, fw, shift);
         if (in_ctx && prose) {
             if (line_word == 0) {
-                emit(s, hmix(wh, 10 + AN_LF_LINE), b, i - b, AN_LF_LINE, fw, shift);
+                emit(s, &a, hmix(wh, 10 + AN_LF_LINE), b, i - b, AN_LF_LINE, fw, shift);
                 line_first = wh;
                 imp_first = imperative(t + b, i - b);
             } else if (line_word == 1)
-                emit(s, hmix(line_first * 31 + wh, 10 + AN_LF_CTX), prev_pos, i - prev_pos,
+                emit(s, &a, hmix(line_first * 31 + wh, 10 + AN_LF_CTX), prev_pos, i - prev_pos,
                      AN_LF_CTX, fw, shift);
             if ((i - b == 3 && memcmp(t + b, "you", 3) == 0) ||
                 (i - b == 4 && memcmp(t + b, "your", 4) == 0))
@@ -226,6 +233,8 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     /* a sentence before the rows of a table or between them (after the last
      * row is where the user's question goes) */
     s->dense[3] = table_lines >= 2 && before + between > 0 ? 1.0f : 0.0f;
+    s->nf = a.nf;
+    s->fsum = a.fsum;
     return s->nf;
 }
 
