@@ -30,10 +30,23 @@ static inline uint32_t hmix(uint64_t x, uint64_t kind)
     return (uint32_t)x;
 }
 
-static inline int is_word(unsigned char c)
+/* Byte tables: g_fold folds ASCII letters, maps digits to 0 and the other
+ * white space to ' '; g_word marks word bytes of the folded text (letters,
+ * 0, and the bytes of multi-byte UTF-8 characters). */
+static unsigned char g_fold[256], g_word[256];
+
+__attribute__((constructor)) static void tables_init(void)
 {
-    return (c >= 'a' && c <= 'z') || c == '0' || c >= 0x80;
+    for (int c = 0; c < 256; c++) {
+        g_fold[c] = (unsigned char)(c >= 'A' && c <= 'Z'   ? c + 32
+                                    : c >= '0' && c <= '9' ? '0'
+                                    : c == '\r' || c == '\t' || c == '\f' || c == '\v' ? ' '
+                                                                                     : c);
+        g_word[c] = (c >= 'a' && c <= 'z') || c == '0' || c >= 0x80;
+    }
 }
+
+static inline int is_word(unsigned char c) { return g_word[c]; }
 
 /* Words that open an instruction to the assistant; at the start of a line of
  * carried content (after the prompt's first line) they are what an indirect
@@ -76,13 +89,7 @@ static inline __attribute__((always_inline)) void normalise(an_learned_scratch *
         if (g == 1 && prev != ' ' && prev != '\n' && k < AN_LEARNED_MAX_BYTES)
             s->text[k++] = prev = ' ';
         for (size_t i = 0; i < seglen[g] && k < AN_LEARNED_MAX_BYTES; i++) {
-            unsigned char c = seg[g][i];
-            if (c >= 'A' && c <= 'Z')
-                c = (unsigned char)(c + 32);
-            else if (c >= '0' && c <= '9')
-                c = '0';
-            else if (c == '\r' || c == '\t' || c == '\f' || c == '\v')
-                c = ' ';
+            unsigned char c = g_fold[seg[g][i]];
             if (c == ' ' || c == '\n') {
                 if (prev == ' ' || prev == '\n') {
                     if (c == '\n' && k > 0) /* a run holding a break is a break */
