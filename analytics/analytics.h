@@ -6,6 +6,7 @@
 #define AN_ANALYTICS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/sink.h"
 #include "core/config.h"
@@ -34,6 +35,11 @@ void an_live_on_incident(an_live *al, core_incident_sink sink);
  * holds, writes and publishes the last incident updates, joins the thread and
  * frees al (NULL is a no-op). */
 void an_live_stop(an_live *al);
+
+/* config check: the signature rules compile as custos run and analyze
+ * would compile them (analytics.rules_dir, rules_db, rules_cache_dir); out
+ * gets one line of what was compiled. 0, or -1 with err. */
+int an_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen);
 
 /* custos analyze [--config FILE] FILE... ('-' = stdin) */
 int an_cmd_analyze(int argc, char **argv);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
+#include "analytics/an_engine.h"
 #include "collector/decode.h"
 #include "core/cli.h"
 #include "core/log.h"
@@ -49,6 +49,7 @@ int an_cmd_analyze(int argc, char **argv)
     an_engine *e = NULL;
     char *line = NULL;
     size_t cap = 0;
+    coll_decoded dd = {0};
     if (!files)
         return CORE_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
@@ -90,8 +91,14 @@ int an_cmd_analyze(int argc, char **argv)
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
-    coll_limits lim = {(size_t)cfg.coll_max_message_bytes, (size_t)cfg.coll_prompt_max_bytes,
-                       (size_t)cfg.coll_response_max_bytes, (size_t)cfg.coll_attrs_max_bytes};
+    /* the decoder and limits of `custos run` (collector.format), one line a message */
+    coll_limits lim = coll_limits_from_config(&cfg);
+    const coll_decoder *dec = coll_decoder_for(&cfg);
+    if (!dec) {
+        fprintf(stderr, "custos analyze: unknown event format '%s'\n", cfg.coll_format);
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
     uint64_t nlines = 0, bad = 0;
     int64_t t0 = core_mono_us();
     for (int f = 0; f < nfiles; f++) {
@@ -111,15 +118,16 @@ int an_cmd_analyze(int argc, char **argv)
             if (n == 0)
                 continue;
             nlines++;
-            core_event ev = {0};
-            if (coll_decode_native(&lim, line, (size_t)n, &ev, err, sizeof err) < 0) {
+            if (coll_decode(dec, &lim, line, (size_t)n, &dd, err, sizeof err) < 0) {
                 if (bad++ < 20)
                     fprintf(stderr, "custos analyze: %s:%llu: skipped: %s\n",
                             is_stdin ? "<stdin>" : files[f], (unsigned long long)lineno, err);
                 continue;
             }
-            int prc = an_engine_push(e, &ev, 0, 0);
-            core_event_clear(&ev);
+            int prc = 0;
+            for (size_t k = 0; k < dd.n && prc == 0; k++)
+                prc = an_engine_push(e, &dd.evs[k], 0, 0);
+            coll_decoded_reset(&dd);
             if (prc < 0) {
                 fprintf(stderr, "custos analyze: out of memory\n");
                 if (!is_stdin)
@@ -156,6 +164,7 @@ int an_cmd_analyze(int argc, char **argv)
     rc = CORE_EXIT_OK;
 done:
     an_engine_free(e);
+    coll_decoded_free(&dd);
     free(line);
     if (have_cfg)
         core_config_free(&cfg);

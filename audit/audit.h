@@ -33,7 +33,8 @@ int audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t act
 int audit_verify(PGconn *c, int64_t *rows, int64_t *bad_seq, char *why, size_t whylen,
                  char *err, size_t errlen);
 
-/* The chain's head: its last seq (0 when empty) and hash. */
+/* The chain's head: its last seq (0 when empty) and hash. Returns 0 or -1
+ * with err. */
 int audit_head(PGconn *c, int64_t *seq, char hash[65], char *err, size_t errlen);
 
 /* The hash of one row (docs/playbooks.md, "audit chain"), 64 hex chars. */
@@ -45,10 +46,16 @@ void audit_hash(const char *prev_hash, int64_t seq, int64_t ts_us, const char *a
 void audit_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Freezes the evidence of an incident before an action changes the system:
- * the incident, its drift windows and up to max_events of its evidence
- * events, as one immutable evidence_records row with its SHA-256, audited,
- * in the caller's transaction. Returns the record id or -1 with err. */
-int64_t audit_evidence_freeze(PGconn *c, const char *incident_id, int64_t action_id,
+ * the incident (incident_json, as the caller received it; NULL: {}), its
+ * drift windows (its "evidence" member), and up to max_events of the
+ * evidence events (model_version's interactions over the incident's span,
+ * and the incident's incident_events rows), as one immutable
+ * evidence_records row with its SHA-256 (written to sha256), audited
+ * (evidence_frozen, by actor), in the caller's transaction. action_id is
+ * the action the evidence is frozen for (evidence_records requires one).
+ * Returns the record id or -1 with err. */
+int64_t audit_evidence_freeze(PGconn *c, const char *incident_id, const char *incident_json,
+                              const char *model, const char *model_version, int64_t action_id,
                               const char *actor, int64_t max_events, char sha256[65], char *err,
                               size_t errlen);
 

@@ -152,6 +152,57 @@ int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const 
     return 0;
 }
 
+/* Stores the events of one decoded message as rows (and kept events). */
+static int add_events(coll_batch *b, coll_intake *in, const coll_msg *m, size_t *kept_bytes)
+{
+    coll_decoded *d = &in->out;
+    size_t topic_len = strlen(m->topic);
+    for (size_t i = 0; i < d->n; i++) {
+        core_event *ev = &d->evs[i];
+        /* The event outlives the partition state when handed to the sink. */
+        if (!(ev->topic = core_event_strdup(ev, m->topic, topic_len)))
+            return -1;
+        ev->partition = m->partition;
+        ev->offset = m->offset;
+        ev->kafka_ts_ms = m->kafka_ts_ms;
+        if (core_grow(&b->at, &b->cap_at, b->n_at, sizeof *b->at, 256) < 0 ||
+            coll_copy_row(&b->copy, ev) < 0)
+            return -1;
+        b->at[b->n_at++] = (coll_event_at){m->offset, (uint32_t)i, (uint32_t)d->n};
+        b->n_rows++;
+        if (in->keep_events) {
+            size_t cap = ev->arena_cap; /* the event's memory counts against the cap too */
+            if (coll_batch_keep_event(b, ev) < 0)
+                return -1;
+            *kept_bytes += cap;
+        }
+    }
+    return 0;
+}
+
+int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
+                           size_t *kept_bytes, char *err, size_t errlen)
+{
+    int rc = 0;
+    *kept_bytes = 0;
+    if (coll_decode(in->dec, &in->lim, m->payload, m->len, &in->out, err, errlen) == 0) {
+        if (add_events(b, in, m, kept_bytes) < 0)
+            rc = -1;
+    } else {
+        rc = 1;
+        if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, err, m->payload, m->len, in->raw_max,
+                              m->key, m->key_len) < 0)
+            rc = -1;
+    }
+    coll_decoded_reset(&in->out);
+    if (rc < 0)
+        return -1;
+    coll_batch_note_ts(b, m->kafka_ts_ms);
+    b->n_msgs++;
+    b->next_offset = m->offset + 1;
+    return rc;
+}
+
 int coll_batch_keep_event(coll_batch *b, core_event *ev)
 {
     if (core_grow(&b->evs, &b->cap_evs, b->n_evs, sizeof *b->evs, 256) < 0)
@@ -181,6 +232,7 @@ void coll_batch_free(coll_batch *b)
     }
     free(b->rej);
     free(b->kts);
+    free(b->at);
     for (size_t i = 0; i < b->n_evs; i++)
         core_event_clear(&b->evs[i]);
     free(b->evs);

@@ -1,7 +1,8 @@
 /* A batch: the events read from one Kafka partition that will be committed
  * to PostgreSQL in one transaction, together with the partition's next
- * offset. Valid events are kept as COPY text rows, ready to send; invalid
- * messages as dead letters. */
+ * offset. A message holds N events (decode.h): its valid events are kept as
+ * COPY text rows, ready to send, each with its coordinates; a refused
+ * message as one dead letter. A message is never split between batches. */
 #ifndef COLL_BATCH_H
 #define COLL_BATCH_H
 
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/decode.h"
 #include "core/event.h"
 
 typedef struct {
@@ -31,6 +33,14 @@ typedef struct {
     size_t key_len;
 } coll_rejected;
 
+/* Where a stored event came from, beside its topic and partition (the
+ * batch's): its message's offset and its place among the message's events. */
+typedef struct {
+    int64_t offset;
+    uint32_t index; /* 0 for the message's first event */
+    uint32_t count; /* events the message held */
+} coll_event_at;
+
 typedef struct coll_batch {
     struct coll_batch *next; /* queue link */
     struct coll_part *part;  /* the partition it belongs to (collector's) */
@@ -43,6 +53,8 @@ typedef struct coll_batch {
     int64_t opened_ms;       /* monotonic time of its first message */
     size_t n_msgs;           /* messages (valid + rejected) */
     size_t n_rows;           /* valid events, one COPY row each */
+    coll_event_at *at;       /* at[i]: where COPY row i (and kept event i) came from */
+    size_t n_at, cap_at;
     size_t bytes;            /* message bytes counted against the in-flight cap */
     coll_buf copy;           /* COPY text rows */
     coll_rejected *rej;
@@ -52,6 +64,37 @@ typedef struct coll_batch {
     core_event *evs;         /* decoded events kept for the sink (NULL without one) */
     size_t n_evs, cap_evs;
 } coll_batch;
+
+/* One Kafka message, as a batch takes it. */
+typedef struct {
+    const char *topic; /* the partition's name */
+    int32_t partition;
+    int64_t offset;
+    int64_t kafka_ts_ms; /* -1 if none */
+    const void *payload;
+    size_t len;
+    const void *key; /* may be NULL */
+    size_t key_len;
+} coll_msg;
+
+/* How a partition's messages are decoded into batches. */
+typedef struct {
+    const coll_decoder *dec;
+    coll_limits lim;
+    size_t raw_max;   /* bytes of a refused message its dead letter keeps */
+    bool keep_events; /* keep the decoded events for a sink */
+    coll_decoded out; /* scratch reused from message to message (coll_decoded_free at the end) */
+} coll_intake;
+
+/* Decodes m with in->dec into b and moves b->next_offset past it: its N
+ * events become N COPY rows with the message's coordinates and their index
+ * (b->at), also kept (b->evs) when in->keep_events, their memory added to
+ * *kept_bytes; or, when the message is refused, one dead letter with the
+ * reason, also left in err. Returns 0 (stored), 1 (refused), or -1 when out
+ * of memory: the batch may then hold part of the message and must not be
+ * stored. */
+int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
+                           size_t *kept_bytes, char *err, size_t errlen);
 
 /* Appends ev as one COPY text row (columns of COLL_COPY_COLUMNS). */
 int coll_copy_row(coll_buf *b, const core_event *ev);

@@ -54,8 +54,7 @@ typedef struct {
     const core_config *cfg;
     const core_event_sink *sink;
     volatile sig_atomic_t *stop;
-    const coll_decoder *dec;
-    coll_limits lim;
+    coll_intake intake; /* the configured decoder and its scratch */
     rd_kafka_t *rk;
     PGconn *db; /* main thread: assignment offsets, partitions upkeep */
     coll_part *parts;
@@ -382,8 +381,9 @@ static coll_batch *open_batch(collector *co, coll_part *p)
     return b;
 }
 
-/* Decodes one message into its partition's open batch. Returns -1 only when
- * out of memory (then the collector stops: nothing is committed past it). */
+/* Decodes one message (its N events, or one dead letter) into its
+ * partition's open batch. Returns -1 only when out of memory (then the
+ * collector stops: nothing is committed past it). */
 static int take_message(collector *co, rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -413,51 +413,31 @@ static int take_message(collector *co, rd_kafka_message_t *m)
     if (!b)
         return -1;
     rd_kafka_timestamp_type_t tstype;
-    int64_t kts = rd_kafka_message_timestamp(m, &tstype);
-    core_event ev = {0};
+    coll_msg msg = {p->topic, m->partition, m->offset, rd_kafka_message_timestamp(m, &tstype),
+                    m->payload, m->len, m->key, m->key_len};
     char err[512];
     size_t kept = 0;
-    int rc = co->dec->decode(&co->lim, m->payload, m->len, &ev, err, sizeof err);
-    if (rc == 0) {
-        /* The event outlives the partition state when handed to the sink. */
-        if (!(ev.topic = core_event_strdup(&ev, p->topic, strlen(p->topic))))
-            goto oom;
-        ev.partition = m->partition;
-        ev.offset = m->offset;
-        ev.kafka_ts_ms = kts;
-        if (coll_copy_row(&b->copy, &ev) < 0)
-            goto oom;
-        b->n_rows++;
-        if (co->sink) {
-            kept = ev.arena_cap; /* the event's memory counts against the cap too */
-            if (coll_batch_keep_event(b, &ev) < 0)
-                goto oom;
-        }
-        core_event_clear(&ev);
-    } else {
-        if (coll_batch_reject(b, m->offset, kts, err, m->payload, m->len,
-                              (size_t)co->cfg->coll_rejected_raw_max_bytes, m->key, m->key_len) < 0)
-            goto oom;
+    int rc = coll_batch_add_message(b, &co->intake, &msg, &kept, err, sizeof err);
+    if (rc < 0) {
+        core_log(CORE_LOG_ERROR, MOD, "out of memory while batching", NULL);
+        return -1;
+    }
+    if (rc > 0) {
         char key[160];
         core_log(CORE_LOG_DEBUG, MOD, "event rejected",
                  "topic=%s partition=%d offset=%" PRId64 " reason=%s", topic, (int)m->partition,
                  m->offset, core_log_quote(key, sizeof key, err));
     }
-    coll_batch_note_ts(b, kts);
-    b->n_msgs++;
-    b->next_offset = m->offset + 1;
     size_t sz = m->len + m->key_len + 64 + kept;
     b->bytes += sz;
     atomic_fetch_add(&co->inflight, (int64_t)sz);
     core_metric_add(&coll_m_inflight_bytes, sz);
     core_metric_add(&coll_m_consumed, 1);
-    if ((int64_t)b->n_msgs >= co->cfg->coll_batch_max_events)
+    /* a batch seals between messages, so a message's events are all in one
+     * batch and its offset advances with them */
+    if ((int64_t)(b->n_rows + b->n_rej) >= co->cfg->coll_batch_max_events)
         seal(co, p);
     return 0;
-oom:
-    core_event_clear(&ev);
-    core_log(CORE_LOG_ERROR, MOD, "out of memory while batching", NULL);
-    return -1;
 }
 
 static void seal_expired(collector *co, int64_t now_ms)
@@ -733,11 +713,10 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.cfg = cfg;
     co.sink = sink;
     co.stop = stop;
-    co.lim.max_message_bytes = (size_t)cfg->coll_max_message_bytes;
-    co.lim.prompt_max_bytes = (size_t)cfg->coll_prompt_max_bytes;
-    co.lim.response_max_bytes = (size_t)cfg->coll_response_max_bytes;
-    co.lim.attrs_max_bytes = (size_t)cfg->coll_attrs_max_bytes;
-    co.dec = coll_decoder_find(cfg->coll_format);
+    co.intake.dec = coll_decoder_for(cfg);
+    co.intake.lim = coll_limits_from_config(cfg);
+    co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
+    co.intake.keep_events = sink != NULL;
     pthread_mutex_init(&co.mu, NULL);
     pthread_cond_init(&co.cv_work, NULL);
     pthread_cond_init(&co.cv_done, NULL);
@@ -745,7 +724,7 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     bool writer_started = false;
     char err[1024];
 
-    if (!co.dec) {
+    if (!co.intake.dec) {
         core_log(CORE_LOG_ERROR, MOD, "unknown event format", "format=%s", cfg->coll_format);
         goto done;
     }
@@ -875,6 +854,7 @@ done:
     }
     if (co.db)
         PQfinish(co.db);
+    coll_decoded_free(&co.intake.out);
     log_stats("collector stopped");
     pthread_cond_destroy(&co.cv_done);
     pthread_cond_destroy(&co.cv_work);

@@ -1,6 +1,6 @@
 /* The collector: Kafka consumer group -> batches -> PostgreSQL, exactly once.
- * Also the embedded broker, the paced producer and the demo traffic
- * generator, which exist to try and test the collector. */
+ * (The broker, producer and traffic generator that try and test it are in
+ * tools/.) */
 #ifndef COLL_COLLECTOR_H
 #define COLL_COLLECTOR_H
 
@@ -10,13 +10,6 @@
 #include "core/config.h"
 #include "core/event.h"
 #include "core/sink.h"
-
-/* custos broker: librdkafka's mock cluster on loopback. */
-int coll_cmd_broker(int argc, char **argv);
-/* custos produce: paced JSON-lines producer. */
-int coll_cmd_produce(int argc, char **argv);
-/* custos gen: demo traffic as JSON lines. */
-int coll_cmd_gen(int argc, char **argv);
 
 
 /* Runs the collector until *stop becomes non-zero (SIGTERM/SIGINT), then

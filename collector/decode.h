@@ -1,12 +1,18 @@
-/* Event decoders: turn one Kafka message into a core_event, or a reason why
- * it cannot be one. The native format is one JSON object per message
- * (README "Event schema"); other formats (OpenTelemetry GenAI, LiteLLM)
- * plug in as further entries of the decoder table. */
+/* Event decoders: turn one Kafka message into the events it holds, or into
+ * the reason why it is refused (one dead letter for the whole message).
+ *
+ * The native format is one JSON object, one event, per message (README
+ * "Event schema"); formats that batch events (OpenTelemetry GenAI spans,
+ * LiteLLM logs) hold many in one message. Each decoder is one file
+ * (decode_<name>.c) exporting one coll_decoder row, listed once in
+ * decoders.c; `custos run` and `custos analyze` both take theirs from
+ * coll_decoder_for(cfg). */
 #ifndef COLL_DECODE_H
 #define COLL_DECODE_H
 
 #include <stddef.h>
 
+#include "core/config.h"
 #include "core/event.h"
 
 typedef struct {
@@ -19,29 +25,82 @@ typedef struct {
 /* The defaults of the config table (1 MiB, 32 KiB, 64 KiB, 64 KiB). */
 coll_limits coll_limits_default(void);
 
-/* Decodes buf[0..len) into ev (which must be zeroed or cleared). Returns 0 on
- * success, the event owning its memory; or -1 with a readable reason in err,
- * ev cleared. Never reads past len; buf needs no NUL. */
+/* The limits of the collector.* settings of cfg. */
+coll_limits coll_limits_from_config(const core_config *cfg);
+
+/* Events one message may hold: past it the message is refused. */
+#define COLL_DECODED_MAX 65536
+
+/* The events decoded from one message: evs[i] is the message's event number
+ * i (its index coordinate: the collector stores each with the message's
+ * topic, partition and offset, and i). Owned by the caller, reused from one
+ * message to the next so that decoding allocates no array per message:
+ * zero it before the first use, coll_decoded_reset() between messages,
+ * coll_decoded_free() at the end. */
+typedef struct {
+    core_event *evs;
+    size_t n, cap;
+    /* on a refusal: the index of the event that was refused, or -1 when the
+     * message as a whole was (always -1 for one-event formats) */
+    long failed_at;
+} coll_decoded;
+
+/* Appends a zeroed event at index out->n and returns it; NULL, with the
+ * reason in err, when out of memory or when the message already holds
+ * COLL_DECODED_MAX events. The event belongs to out. */
+core_event *coll_decoded_add(coll_decoded *out, char *err, size_t errlen);
+
+/* Clears every event (core_event_clear) and empties out; keeps the array. */
+void coll_decoded_reset(coll_decoded *out);
+
+/* Releases out and everything it holds; out is zeroed. */
+void coll_decoded_free(coll_decoded *out);
+
+/* A decoder: decodes buf[0..len) (never past len; buf needs no NUL) and
+ * appends its events to out (empty on entry). Returns 0; or -1 with a
+ * readable reason in err and out->failed_at set, the events it appended
+ * still in out (coll_decode() clears them). */
 typedef int (*coll_decode_fn)(const coll_limits *lim, const void *buf, size_t len,
-                              core_event *ev, char *err, size_t errlen);
+                              coll_decoded *out, char *err, size_t errlen);
 
 typedef struct {
-    const char *name;
+    const char *name; /* its collector.format value */
     coll_decode_fn decode;
 } coll_decoder;
+
+/* The built-in decoders, one row each (listed in decoders.c). */
+extern const coll_decoder coll_decoder_native;
 
 /* Looks a decoder up by its config name ("native"); NULL if unknown. */
 const coll_decoder *coll_decoder_find(const char *name);
 
-/* Checks that buf[0..len) is one JSON object by the decoder's rules: valid
+/* The decoder of cfg's collector.format; NULL if unknown. */
+const coll_decoder *coll_decoder_for(const core_config *cfg);
+
+/* Adds d (which must outlive every lookup) to the decoders coll_decoder_find
+ * knows, for formats that are not built in (tests register their own). Not
+ * thread-safe: call before any collector starts. Returns -1 when the name
+ * is taken or the table of added decoders is full. */
+int coll_decoder_register(const coll_decoder *d);
+
+/* Decodes one message with d into out (reset first). Returns 0 with out
+ * holding the message's events; or -1 with out empty and the reason in err,
+ * which names the refused event ("event 3: ...") when the message was not
+ * refused as a whole. */
+int coll_decode(const coll_decoder *d, const coll_limits *lim, const void *buf, size_t len,
+                coll_decoded *out, char *err, size_t errlen);
+
+/* The native decoder for one event: decodes buf[0..len) into ev (zeroed or
+ * cleared). Returns 0, the event owning its memory; or -1 with the reason
+ * in err, ev cleared. */
+int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core_event *ev,
+                       char *err, size_t errlen);
+
+/* Checks that buf[0..len) is one JSON object by the decoders' rules: valid
  * UTF-8, no NUL (raw or \\u0000), no raw control character in a string, no
  * lone surrogate, no duplicate key at any depth, nothing after the object.
  * Returns 0, or -1 with the reason (and its offset) in err. For other
  * JSON that custos reads from outside, such as incident files. */
 int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen);
-
-/* The native JSON decoder. */
-int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core_event *ev,
-                       char *err, size_t errlen);
 
 #endif

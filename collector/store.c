@@ -138,13 +138,20 @@ static int64_t row_offset(const char *row, size_t len)
 }
 
 /* Fallback when PostgreSQL refused the batch's COPY although the connection
- * is fine: each row under a savepoint; refused rows become dead letters. */
-static int copy_row_by_row(PGconn *c, const char *group, const char *topic, const char *part,
-                           const coll_buf *rows, size_t *refused, char *err, size_t errlen)
+ * is fine: each row under a savepoint; refused rows become dead letters at
+ * their message's offset. Rows the batch took from messages have their
+ * coordinates in b->at (an event of a message that held several is named by
+ * its index in the reason); rows added otherwise (tests) are located by
+ * their kafka_offset column. rejected_events keeps one dead letter per
+ * offset: of two refused events of one message only the first is kept,
+ * until its key holds the index. */
+static int copy_row_by_row(PGconn *c, const char *group, const char *part, const coll_batch *b,
+                           size_t *refused, char *err, size_t errlen)
 {
+    const coll_buf *rows = &b->copy;
     size_t start = 0;
     *refused = 0;
-    while (start < rows->len) {
+    for (size_t r = 0; start < rows->len; r++) {
         const char *nl = memchr(rows->data + start, '\n', rows->len - start);
         size_t end = nl ? (size_t)(nl - rows->data) + 1 : rows->len;
         if (core_db_exec(c, "SAVEPOINT custos_row", err, errlen) < 0)
@@ -153,11 +160,17 @@ static int copy_row_by_row(PGconn *c, const char *group, const char *topic, cons
         if (copy_rows(c, rows->data + start, end - start, why, sizeof why) < 0) {
             if (conn_lost(c) || core_db_exec(c, "ROLLBACK TO SAVEPOINT custos_row", err, errlen) < 0)
                 return -1;
+            const coll_event_at *at = r < b->n_at ? &b->at[r] : NULL;
             char reason[640];
-            snprintf(reason, sizeof reason, "PostgreSQL refused the row: %s", why);
-            if (insert_rejected(c, group, topic, part, row_offset(rows->data + start, end - start),
-                                -1, reason, rows->data + start, end - start, end - start, NULL,
-                                0, err, errlen) < 0)
+            if (at && at->count > 1)
+                snprintf(reason, sizeof reason, "PostgreSQL refused the row of event %u: %s",
+                         (unsigned)at->index, why);
+            else
+                snprintf(reason, sizeof reason, "PostgreSQL refused the row: %s", why);
+            int64_t offset = at ? at->offset : row_offset(rows->data + start, end - start);
+            if (insert_rejected(c, group, b->part_topic, part, offset, -1, reason,
+                                rows->data + start, end - start, end - start, NULL, 0, err,
+                                errlen) < 0)
                 return -1;
             (*refused)++;
         } else if (core_db_exec(c, "RELEASE SAVEPOINT custos_row", err, errlen) < 0) {
@@ -209,16 +222,14 @@ static int update_offset(PGconn *c, const char *group, const char *topic, int32_
     return rc;
 }
 
-/* One pass: read offsets, fence, then in one transaction COPY (whole or row
- * by row), dead letters, conditional offset updates, COMMIT. Returns 0
- * committed, 1 when the COPY was refused on data (redo by row), 2 when
- * another member moved a partition meanwhile (read and fence again), -1 to
- * retry later. */
-static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
-                      int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
-                      size_t errlen)
+/* Fences each partition's chain of batches (bs is ordered by partition) on
+ * the offset the database holds: res[j] and stored[j] for each batch, and
+ * for the first of each chain adv (where the partition ends up, -1 when it
+ * does not move) and ini (the offset read). Returns 0, or -1 with err. */
+static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
+                        coll_store_rc *res, int64_t *stored, int64_t *adv, int64_t *ini,
+                        char *err, size_t errlen)
 {
-    /* Fence each partition's chain on the offset the database holds. */
     for (size_t i = 0; i < n;) {
         coll_batch *b = bs[i];
         char part[16];
@@ -255,6 +266,20 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         ini[i] = initial;
         i = j;
     }
+    return 0;
+}
+
+/* One pass: read offsets, fence, then in one transaction COPY (whole or row
+ * by row), dead letters, conditional offset updates, COMMIT. Returns 0
+ * committed, 1 when the COPY was refused on data (redo by row), 2 when
+ * another member moved a partition meanwhile (read and fence again), -1 to
+ * retry later. */
+static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, coll_store_rc *res,
+                      int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
+                      size_t errlen)
+{
+    if (fence_chains(c, group, bs, n, res, stored, adv, ini, err, errlen) < 0)
+        return -1;
     if (core_db_exec(c, "BEGIN", err, errlen) < 0)
         return -1;
     bool any_rows = false;
@@ -305,8 +330,7 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             char part[16];
             size_t refused;
             snprintf(part, sizeof part, "%d", (int)bs[i]->part_partition);
-            if (copy_row_by_row(c, group, bs[i]->part_topic, part, &bs[i]->copy, &refused, err,
-                                errlen) < 0)
+            if (copy_row_by_row(c, group, part, bs[i], &refused, err, errlen) < 0)
                 goto retry;
             bs[i]->n_rows -= refused;
         }

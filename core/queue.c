@@ -96,11 +96,11 @@ core_queue_status core_queue_push(core_queue *q, void *item, size_t weight,
     return CORE_QUEUE_OK;
 }
 
-void core_queue_push_front(core_queue *q, void *item, size_t weight)
+bool core_queue_push_front(core_queue *q, void *item, size_t weight)
 {
     node *n = malloc(sizeof *n);
     if (!n)
-        return;
+        return false;
     *n = (node){item, weight, NULL};
     pthread_mutex_lock(&q->mu);
     n->next = q->head;
@@ -111,6 +111,7 @@ void core_queue_push_front(core_queue *q, void *item, size_t weight)
     q->len++;
     pthread_cond_signal(&q->can_get);
     pthread_mutex_unlock(&q->mu);
+    return true;
 }
 
 void *core_queue_pop(core_queue *q, int64_t timeout_ms, size_t *weight)

@@ -33,8 +33,9 @@ void core_queue_free(core_queue *q, void (*free_item)(void *item));
 core_queue_status core_queue_push(core_queue *q, void *item, size_t weight,
                                   core_queue_policy policy, bool *waited);
 /* Puts item back at the head (a consumer that could not handle it yet);
- * never blocks, may exceed cap. */
-void core_queue_push_front(core_queue *q, void *item, size_t weight);
+ * never blocks, may exceed cap. Returns false, the item not taken, only
+ * when out of memory: the caller still owns it. */
+bool core_queue_push_front(core_queue *q, void *item, size_t weight);
 
 /* Takes the oldest item, waiting up to timeout_ms (< 0: forever) for one.
  * Returns NULL on timeout, or when the queue is closed and empty. *weight

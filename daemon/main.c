@@ -15,71 +15,21 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
+#include "audit/audit.h"
+#include "incidents/incidents.h"
 #include "collector/collector.h"
+#include "tools/tools.h"
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
-#include "playbooks/engine.h"
 #include "playbooks/playbooks.h"
 
-/* config check: the signature rules compile, as custos run and analyze
- * would compile them. */
-static int check_rules(const core_config *cfg, FILE *out, char *err, size_t errlen)
-{
-    const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
-                                                               : core_share_default("rules");
-    an_rules *r = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
-                                cfg->an_rules_cache_dir, err, errlen);
-    if (!r)
-        return -1;
-    fprintf(out, "# rules: %zu signature rules from %s compiled\n", an_rules_count(r), dir);
-    an_rules_free(r);
-    return 0;
-}
-
-/* config check: every playbook loads in the sandbox, as custos run would
- * load it; a refused file is named with its line. */
-static int check_playbooks(const core_config *cfg, FILE *out, char *err, size_t errlen)
-{
-    const char *dir = pb_engine_dir(cfg);
-    pb_engine_opts o = {.cfg = cfg};
-    pb_engine *e = pb_engine_new(&o, err, errlen);
-    if (!e)
-        return -1;
-    char *rep = NULL;
-    size_t replen = 0;
-    FILE *mem = open_memstream(&rep, &replen);
-    int refused = pb_engine_load_dir(e, dir, mem ? mem : stderr);
-    size_t loaded = pb_engine_count(e);
-    pb_engine_free(e);
-    if (mem)
-        fclose(mem);
-    int rc = 0;
-    if (refused < 0) {
-        snprintf(err, errlen, "playbooks.dir %s cannot be read", dir);
-        rc = -1;
-    } else if (refused > 0) {
-        /* The report's "refused FILE:LINE: why" lines, on stderr. */
-        for (char *line = rep ? strtok(rep, "\n") : NULL; line; line = strtok(NULL, "\n"))
-            if (strncmp(line, "refused", 7) == 0)
-                fprintf(stderr, "custos: %s\n", line);
-        snprintf(err, errlen, "%d playbook file(s) in %s refused (custos run would refuse them too)",
-                 refused, dir);
-        rc = -1;
-    } else {
-        fprintf(out, "# playbooks: %zu loaded from %s\n", loaded, dir);
-    }
-    free(rep);
-    return rc;
-}
-
 static const core_config_check g_config_checks[] = {
-    {"rules", check_rules},
-    {"playbooks", check_playbooks},
+    {"rules", an_config_check},
+    {"playbooks", pb_config_check},
 };
 
 static int cmd_config(core_cmd_ctx *x, int argc, char **argv)
@@ -108,13 +58,15 @@ static const command g_commands[] = {
     {"config", cmd_config, NULL, 0, "config check [FILE] | reference: validate, document"},
     {"analyze", NULL, an_cmd_analyze, 0,
      "run the detectors over JSON-lines event files, print incidents"},
+    {"incidents", NULL, inc_cmd_incidents, 0,
+     "list | show ID | close ID --disposition D --reason R: the analyst's queue"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
-    {"audit", NULL, pb_cmd_audit, 0, "audit verify: walk the audit log's hash chain"},
-    {"broker", NULL, coll_cmd_broker, 0,
+    {"audit", NULL, audit_cmd, 0, "audit verify | head: walk the audit log's hash chain"},
+    {"broker", NULL, tools_cmd_broker, 0,
      "run the embedded Kafka-protocol broker (testing and demos only)"},
-    {"produce", NULL, coll_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
-    {"gen", NULL, coll_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
+    {"produce", NULL, tools_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
+    {"gen", NULL, tools_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 

@@ -1,5 +1,5 @@
-/* The Lua binding: the `custos` table, the read-only `incident`, one run.
- * Every argument is checked here; the host (engine.c) decides what an
+/* The Lua binding: the `custos` table and the read-only `incident`.
+ * Every argument is checked here; the host (pb_engine.c) decides what an
  * action becomes. Host context comes from the registry, never a global. */
 #include <lauxlib.h>
 #include <math.h>
@@ -583,7 +583,7 @@ static int l_set_incident(lua_State *L)
     const char *note = opt_string_k(L, 1, "set_incident", "note", 2000, TEXT_FREE);
     if (!status && !sev && !note)
         return luaL_error(L, "custos.set_incident: give at least one of status, severity, note");
-    if (sev && pb_severity_parse(sev) < 0)
+    if (sev && inc_severity_parse(sev) < 0)
         return luaL_error(L, "custos.set_incident: severity '%s' is not one of low, medium, "
                              "high, critical", sev);
     if (status) {
@@ -591,12 +591,24 @@ static int l_set_incident(lua_State *L)
             if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
                 return luaL_error(L, "custos.set_incident: status must be lowercase letters and "
                                      "'_' (for example \"contained\")");
+        /* The incidents module's statuses; closing needs a person's
+         * disposition (inc_apply_change would refuse it at execution). */
+        int st = inc_status_parse(status);
+        if (st < 0 || inc_status_is_closing(st)) {
+            char list[160] = "";
+            for (int i = 0; i < INC_STATUS_COUNT; i++)
+                if (!inc_status_is_closing(i))
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                             *list ? ", " : "", inc_status_name((inc_status)i));
+            return luaL_error(L, "custos.set_incident: status '%s' is not one a playbook may set "
+                                 "(%s)", status, list);
+        }
     }
     cJSON *p = cJSON_CreateObject();
     if (status)
         cJSON_AddStringToObject(p, "status", status);
     if (sev)
-        cJSON_AddStringToObject(p, "severity", pb_severity_name(pb_severity_parse(sev)));
+        cJSON_AddStringToObject(p, "severity", inc_severity_name((inc_severity)inc_severity_parse(sev)));
     if (note)
         cJSON_AddStringToObject(p, "note", note);
     return submit(L, c, PB_K_SET_INCIDENT, c->inc->id, p, 0, false);
@@ -671,98 +683,64 @@ void pb_api_open(pb_sb *sb, const pb_host *host, const pb_playbook *pb, const pb
     lua_setglobal(L, "custos");
 }
 
-/* ---- one run ---- */
+/* ---- what the runtime (pb_runtime.c) needs of the binding ---- */
 
-typedef struct {
-    const pb_playbook *pb;
-    pb_incident *inc;
-    const pb_host *host;
-    pb_sb *sb;
-    int max_actions;
-    bool syntax, matched;
-    char *err;
-    size_t errlen;
-} run_args;
-
-/* Everything that touches the state runs in here, under the sandbox's
- * pcall: an allocation refused outside protected mode would be a panic. */
-static int run_steps(lua_State *L)
+/* The context of L's run, or NULL when the API was not opened. */
+static api_ctx *ctx_raw(lua_State *L)
 {
-    run_args *a = lua_touserdata(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+    api_ctx *c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return c;
+}
+
+void pb_api_set_in_when(lua_State *L, bool in_when)
+{
+    api_ctx *c = ctx_raw(L);
+    if (c)
+        c->in_when = in_when;
+}
+
+int pb_api_finish(lua_State *L)
+{
+    api_ctx *c = ctx_raw(L);
+    if (!c)
+        return 0;
+    cJSON_Delete(c->pending);
+    c->pending = NULL;
+    return c->actions;
+}
+
+/* ---- the start-up check ---- */
+
+static const pb_sb_allow g_api_allow[] = {{"custos", NULL, g_api}, {NULL, NULL, NULL}};
+
+static int check_steps(lua_State *L)
+{
+    static const pb_host host;
+    static const pb_playbook pb;
+    pb_sb *sb = lua_touserdata(L, 1);
+    char *err = lua_touserdata(L, 2);
     lua_settop(L, 0);
-    if (a->host)
-        pb_api_open(a->sb, a->host, a->pb, a->inc, a->max_actions);
-    if (luaL_loadbufferx(L, a->pb->src, a->pb->len, a->pb->chunk, "t") != LUA_OK) {
-        a->syntax = true;
-        return lua_error(L);
-    }
-    lua_call(L, 0, 1);
-    if (!lua_istable(L, -1))
-        return luaL_error(L, "%s: the playbook must return its declaration table", a->pb->path);
-    int decl = lua_gettop(L);
-    const cJSON *view = pb_incident_view(a->inc);
-    if (!view)
-        return luaL_error(L, "out of memory");
-    pb_api_push_ro(L, view, 0);
-    int incidx = lua_gettop(L);
-    if (a->pb->has_when) {
-        api_ctx *c = NULL;
-        if (a->host) {
-            lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
-            c = lua_touserdata(L, -1);
-            lua_pop(L, 1);
-        }
-        lua_getfield(L, decl, "when");
-        lua_pushvalue(L, incidx);
-        if (c)
-            c->in_when = true;
-        lua_call(L, 1, 1); /* an error leaves in_when set: the run is over anyway */
-        if (c)
-            c->in_when = false;
-        a->matched = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (!a->matched)
-            return 0;
-    }
-    a->matched = true;
-    lua_getfield(L, decl, "run");
-    if (!lua_isfunction(L, -1))
-        return luaL_error(L, "%s: run is not a function", a->pb->path);
-    lua_pushvalue(L, incidx);
-    lua_call(L, 1, 0);
+    pb_api_open(sb, &host, &pb, NULL, 0);
+    if (pb_sb_check_allowed(L, g_api_allow, err, 512) < 0)
+        return luaL_error(L, "%s", err);
     return 0;
 }
 
-void pb_run(const pb_playbook *pb, pb_incident *inc, const pb_host *host, const pb_sb_limits *lim,
-            int max_actions, pb_run_result *res)
+int pb_api_check_sandbox(const pb_sb_limits *lim, char *err, size_t errlen)
 {
-    memset(res, 0, sizeof *res);
-    int64_t t0 = core_mono_us();
-    run_args a = {.pb = pb, .inc = inc, .host = host, .max_actions = max_actions,
-                  .err = res->err, .errlen = sizeof res->err};
-    a.sb = pb_sb_new(lim, res->err, sizeof res->err);
-    if (!a.sb) {
-        res->status = PB_SB_MEMORY;
-        goto done;
-    }
-    lua_State *L = pb_sb_state(a.sb);
-    lua_pushcfunction(L, run_steps);
-    lua_pushlightuserdata(L, &a);
-    res->status = pb_sb_call(a.sb, 1, 0, res->err, sizeof res->err);
-    if (res->status == PB_SB_ERROR && a.syntax)
-        res->status = PB_SB_SYNTAX;
-    res->matched = a.matched;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
-    api_ctx *c = lua_touserdata(L, -1);
-    res->actions = c ? c->actions : 0;
-    if (c && c->pending) {
-        cJSON_Delete(c->pending);
-        c->pending = NULL;
-    }
-    lua_pop(L, 1);
-    res->peak_bytes = pb_sb_peak_bytes(a.sb);
-    res->instructions = pb_sb_instructions(a.sb);
-done:
-    pb_sb_free(a.sb);
-    res->us = core_mono_us() - t0;
+    char e[512] = "";
+    pb_sb *sb = pb_sb_new(lim, err, errlen);
+    if (!sb)
+        return -1;
+    lua_State *L = pb_sb_state(sb);
+    lua_pushcfunction(L, check_steps);
+    lua_pushlightuserdata(L, sb);
+    lua_pushlightuserdata(L, e);
+    pb_sb_status st = pb_sb_call(sb, 2, 0, err, errlen);
+    pb_sb_free(sb);
+    if (st != PB_SB_OK && e[0])
+        snprintf(err, errlen, "%s", e); /* without the file:line of a C caller */
+    return st == PB_SB_OK ? 0 : -1;
 }

@@ -13,9 +13,9 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/signals.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 #define MAX_INCIDENT (4 << 20)
 
@@ -186,6 +186,42 @@ done:
     return rc;
 }
 
+int pb_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen)
+{
+    const char *dir = pb_engine_dir(cfg);
+    pb_engine_opts o = {.cfg = cfg};
+    pb_engine *e = pb_engine_new(&o, err, errlen);
+    if (!e)
+        return -1;
+    char *rep = NULL;
+    size_t replen = 0;
+    FILE *mem = open_memstream(&rep, &replen);
+    int refused = pb_engine_load_dir(e, dir, mem ? mem : stderr);
+    size_t loaded = pb_engine_count(e);
+    pb_engine_free(e);
+    if (mem)
+        fclose(mem);
+    int rc = 0;
+    if (refused < 0) {
+        snprintf(err, errlen, "playbooks.dir %s cannot be read", dir);
+        rc = -1;
+    } else if (refused > 0) {
+        /* The report's "refused FILE:LINE: why" lines, on stderr. */
+        char *save = NULL;
+        for (char *line = rep ? strtok_r(rep, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save))
+            if (strncmp(line, "refused", 7) == 0)
+                fprintf(stderr, "custos: %s\n", line);
+        snprintf(err, errlen, "%d playbook file(s) in %s refused (custos run would refuse them too)",
+                 refused, dir);
+        rc = -1;
+    } else {
+        fprintf(out, "# playbooks: %zu loaded from %s\n", loaded, dir);
+    }
+    free(rep);
+    return rc;
+}
+
 static int playbook_check(core_config *cfg, const char *dir, int *refused_out)
 {
     char err[512];
@@ -257,38 +293,6 @@ static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool wi
         return NULL;
     }
     return e;
-}
-
-int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, char *state,
-                      size_t statelen, char *err, size_t errlen)
-{
-    PGconn *db = NULL;
-    pb_fx *fx = NULL;
-    pb_engine *e = open_engine_err(cfg, &db, &fx, true, err, errlen);
-    int rc = e ? pb_engine_approve(e, id, actor, state, statelen, err, errlen) : -1;
-    pb_engine_free(e);
-    pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    return rc;
-}
-
-int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
-                     char *err, size_t errlen)
-{
-    if (!reason || !*reason) {
-        snprintf(err, errlen, "a rejection needs a reason");
-        return -1;
-    }
-    PGconn *db = NULL;
-    pb_fx *fx = NULL;
-    pb_engine *e = open_engine_err(cfg, &db, &fx, false, err, errlen);
-    int rc = e ? pb_engine_reject(e, id, actor, reason, err, errlen) : -1;
-    pb_engine_free(e);
-    pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    return rc;
 }
 
 static int playbook_apply(core_config *cfg, const char *incident)
@@ -424,6 +428,48 @@ done:
 
 /* ---- custos actions ---- */
 
+/* actions approve | reject: one decision through pb_actions, as the web
+ * console makes it, on a pool of one connection. */
+static int decide(const core_config *cfg, bool approve, int64_t id, const char *actor,
+                  const char *reason)
+{
+    const char *verb = approve ? "approve" : "reject";
+    char err[1024], st[32] = "";
+    int rc = CORE_EXIT_FAIL;
+    PGconn *db = NULL;
+    pb_actions *pa = NULL;
+    core_db_pool *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
+    if (!pool) {
+        fprintf(stderr, "custos actions %s: out of memory\n", verb);
+        return CORE_EXIT_FAIL;
+    }
+    pa = pb_actions_open(cfg, pool, err, sizeof err);
+    if (pa)
+        db = core_db_pool_get(pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
+    if (!pa || !db) {
+        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+        goto done;
+    }
+    if (approve ? pb_action_approve(pa, db, id, actor, st, sizeof st, err, sizeof err)
+                : pb_action_reject(pa, db, id, actor, reason, err, sizeof err)) {
+        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+        goto done;
+    }
+    if (approve) {
+        printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
+        rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+    } else {
+        printf("action %" PRId64 " rejected by %s\n", id, actor);
+        rc = CORE_EXIT_OK;
+    }
+done:
+    if (db)
+        core_db_pool_put(pool, db);
+    pb_actions_close(pa);
+    core_db_pool_free(pool);
+    return rc;
+}
+
 static void actions_usage(FILE *out)
 {
     fprintf(out,
@@ -520,21 +566,8 @@ int pb_cmd_actions(int argc, char **argv)
             goto done;
         }
         rc = CORE_EXIT_OK;
-    } else if (approve) {
-        char st[32] = "";
-        if (pb_action_approve(&cfg, id, actor, st, sizeof st, err, sizeof err) < 0) {
-            fprintf(stderr, "custos actions approve: %s\n", err);
-            goto done;
-        }
-        printf("action %" PRId64 " approved by %s: %s\n", id, actor, st);
-        rc = strcmp(st, "done") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
-    } else if (reject) {
-        if (pb_action_reject(&cfg, id, actor, reason, err, sizeof err) < 0) {
-            fprintf(stderr, "custos actions reject: %s\n", err);
-            goto done;
-        }
-        printf("action %" PRId64 " rejected by %s\n", id, actor);
-        rc = CORE_EXIT_OK;
+    } else if (approve || reject) {
+        rc = decide(&cfg, approve, id, actor, reason);
     } else {
         int n = pb_engine_tick(e, err, sizeof err);
         if (n < 0) {
@@ -547,65 +580,6 @@ int pb_cmd_actions(int argc, char **argv)
 done:
     pb_engine_free(e);
     pb_fx_free(fx);
-    if (db)
-        PQfinish(db);
-    core_config_free(&cfg);
-    return rc;
-}
-
-/* ---- custos audit ---- */
-
-int pb_cmd_audit(int argc, char **argv)
-{
-    const char *cfgpath = NULL, *lvl = NULL;
-    bool verify = false;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: custos audit verify [--config FILE]\n\n"
-                   "Walks the audit log's SHA-256 chain from the first row, recomputing each\n"
-                   "hash; names the first broken row and exits 1 when the chain does not hold.\n");
-            return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
-        } else if (strcmp(argv[i], "verify") == 0) {
-            verify = true;
-        } else {
-            fprintf(stderr, "custos audit: unknown argument '%s'\n", argv[i]);
-            return CORE_EXIT_USAGE;
-        }
-    }
-    if (!verify) {
-        fprintf(stderr, "usage: custos audit verify [--config FILE]\n");
-        return CORE_EXIT_USAGE;
-    }
-    core_config cfg;
-    int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    char err[1024], why[512] = "";
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    db = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "custos audit verify: %s\n", err);
-        goto done;
-    }
-    int64_t rows, bad;
-    int v = pb_audit_verify(db, &rows, &bad, why, sizeof why, err, sizeof err);
-    if (v < 0) {
-        fprintf(stderr, "custos audit verify: %s\n", err);
-    } else if (v == 1) {
-        printf("audit chain BROKEN at row %" PRId64 ": %s (%" PRId64 " rows before it verify)\n",
-               bad, why, rows);
-    } else {
-        printf("audit chain verifies: %" PRId64 " rows\n", rows);
-        rc = CORE_EXIT_OK;
-    }
-done:
     if (db)
         PQfinish(db);
     core_config_free(&cfg);

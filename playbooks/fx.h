@@ -1,6 +1,8 @@
 /* Effectors: what makes an action happen. The PostgreSQL registry
- * (api_keys, model_deployments, incident_updates), the Kafka control topic,
- * a signed webhook, and the LiteLLM proxy preset. Several at once, each
+ * (api_keys: fx_keys.c, model_deployments: fx_registry.c, the incident:
+ * fx_incident.c), the Kafka control topic (fx_control.c), a signed webhook
+ * and the log (fx_notify.c), and the LiteLLM proxy preset (fx_litellm.c),
+ * listed in fx.c's table. Several at once, each
  * retried with back-off within effectors.max_wait_ms, each whatever the
  * others did; one that gives up fails the action, and every outcome
  * (done, failed, skipped) is recorded. */
@@ -13,7 +15,7 @@
 #include <stddef.h>
 
 #include "core/config.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 typedef struct pb_fx pb_fx;
 

@@ -9,19 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "incidents/incidents.h"
 #include "playbooks/sandbox.h"
 
 /* ---- incidents ---- */
 
-enum { PB_SEV_LOW, PB_SEV_MEDIUM, PB_SEV_HIGH, PB_SEV_CRITICAL, PB_SEV_COUNT };
-/* Returns 0..3, or -1 for anything that is not a severity name. */
-int pb_severity_parse(const char *s);
-const char *pb_severity_name(int sev);
-
-/* Incident types and delivery events, as bits for matching. */
-enum { PB_TYPE_COUNT = 5 };
-extern const char *const pb_types[PB_TYPE_COUNT]; /* extraction probing drift leakage flood */
-int pb_type_parse(const char *s);                  /* index, or -1 */
+/* Types, severities and statuses are the incidents module's vocabulary
+ * (inc_type_*, inc_severity_*, inc_status_*); delivery events are the
+ * playbooks' own. Both match as bits. */
 enum { PB_EV_OPENED, PB_EV_UPDATED, PB_EV_ACTION_FAILED, PB_EV_COUNT };
 extern const char *const pb_events[PB_EV_COUNT];
 int pb_event_parse(const char *s);
@@ -30,7 +25,7 @@ typedef struct {
     cJSON *json;            /* owned: the incident as analytics sent it */
     const char *id, *type, *severity, *api_key_id, *model, *model_version; /* into json */
     const char *first_seen, *detected_at;                                   /* may be NULL */
-    int type_i, sev;
+    int type_i, sev;        /* inc_type, inc_severity */
     int event;              /* PB_EV_* of this delivery */
     int64_t deliveries;     /* times this incident reached the playbooks, this one included */
     int64_t prior_actions;  /* actions recorded for it before this delivery */
@@ -57,7 +52,7 @@ typedef struct {
     char *src;           /* the source text, owned */
     size_t len;
     char sha256[65];
-    unsigned types;      /* bit per pb_types index */
+    unsigned types;      /* bit per inc_type */
     unsigned events;     /* bit per PB_EV_* */
     int min_sev;
     bool has_when;
@@ -118,6 +113,18 @@ typedef struct {
 void pb_api_open(pb_sb *sb, const pb_host *host, const pb_playbook *pb, const pb_incident *inc,
                  int max_actions);
 
+/* For the runtime (pb_runtime.c): marks the run's `when` as running (no
+ * action may be taken in it), and at the end of a run frees the JSON a
+ * raise left half-built and returns the action calls made. Both do nothing
+ * (0) when the API was not opened in L. */
+void pb_api_set_in_when(lua_State *L, bool in_when);
+int pb_api_finish(lua_State *L);
+
+/* Start-up: a state set up exactly as a playbook's (libraries, removals,
+ * the `custos` table) holds nothing the allow-list does not name
+ * (pb_sb_check_allowed). Returns 0, or -1 with err naming the stranger. */
+int pb_api_check_sandbox(const pb_sb_limits *lim, char *err, size_t errlen);
+
 /* Pushes json as a read-only Lua value (tables are proxies that refuse
  * writes), depth-limited. */
 void pb_api_push_ro(lua_State *L, const cJSON *json, int depth);
@@ -134,12 +141,12 @@ typedef struct {
     char err[512];       /* "file:line: message" when status != OK */
 } pb_run_result;
 
-/* Runs pb against inc in a fresh sandbox: the chunk, `when` if declared,
- * then `run`. Never raises; the outcome is in res. */
+/* Runs pb against inc in a fresh sandbox (pb_runtime.c): the chunk, `when`
+ * if declared, then `run`. Never raises; the outcome is in res. */
 void pb_run(const pb_playbook *pb, pb_incident *inc, const pb_host *host, const pb_sb_limits *lim,
             int max_actions, pb_run_result *res);
 
-/* Process-wide counters (metrics.c), lock-free. */
+/* Process-wide counters (pb_metrics.c), lock-free. */
 typedef enum {
     PB_M_INCIDENTS, PB_M_ACTIONS, PB_M_DONE, PB_M_FAILED, PB_M_ESCALATIONS, PB_M_EXPIRED,
     PB_M_REVERTED, PB_M_DROPPED, PB_M_ABANDONED, PB_M_SKIPPED, PB_M_ESCALATION_FAILED,
@@ -147,8 +154,5 @@ typedef enum {
 } pb_metric;
 void pb_metric_add(pb_metric m, uint64_t n);
 void pb_metric_run(pb_sb_status st);
-
-/* SHA-256 of data as 64 lowercase hex characters plus NUL. */
-void pb_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audit/audit.h"
 #include "playbooks/pb.h"
 
 #define MAX_SOURCE (1 << 20)
@@ -43,7 +44,7 @@ typedef struct {
 
 /* Reads an array of names (or one name) at the top of the stack into a bit
  * set; "*" means all. */
-static unsigned name_bits(lua_State *L, const char *field, const char *const names[], int n)
+static unsigned name_bits(lua_State *L, const char *field, const char *(*name)(int), int n)
 {
     unsigned bits = 0;
     int t = lua_gettop(L);
@@ -68,13 +69,13 @@ static unsigned name_bits(lua_State *L, const char *field, const char *const nam
         } else {
             int k = -1;
             for (int j = 0; j < n; j++)
-                if (strcmp(s, names[j]) == 0)
+                if (strcmp(s, name(j)) == 0)
                     k = j;
             if (k < 0) {
                 char list[200] = "";
                 for (int j = 0; j < n; j++)
                     snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                             j ? ", " : "", names[j]);
+                             j ? ", " : "", name(j));
                 luaL_error(L, "declaration: on.%s: '%s' is not one of %s, *", field, s, list);
             }
             bits |= 1u << k;
@@ -83,6 +84,9 @@ static unsigned name_bits(lua_State *L, const char *field, const char *const nam
     }
     return bits;
 }
+
+static const char *type_name(int i) { return inc_type_name((inc_type)i); }
+static const char *event_name(int i) { return pb_events[i]; }
 
 static char *dup_or_raise(lua_State *L, const char *s)
 {
@@ -188,16 +192,16 @@ static int load_steps(lua_State *L)
     if (lua_isnil(L, -1))
         return luaL_error(L, "declaration: on.types is required (a list of incident types, "
                              "or \"*\")");
-    pb->types = name_bits(L, "types", pb_types, PB_TYPE_COUNT);
+    pb->types = name_bits(L, "types", type_name, INC_TYPE_COUNT);
     lua_pop(L, 1);
     lua_getfield(L, on, "events");
     pb->events = lua_isnil(L, -1) ? (1u << PB_EV_OPENED) | (1u << PB_EV_UPDATED)
-                                  : name_bits(L, "events", pb_events, PB_EV_COUNT);
+                                  : name_bits(L, "events", event_name, PB_EV_COUNT);
     lua_pop(L, 1);
     lua_getfield(L, on, "min_severity");
-    pb->min_sev = PB_SEV_LOW;
+    pb->min_sev = INC_LOW;
     if (!lua_isnil(L, -1)) {
-        int sev = lua_type(L, -1) == LUA_TSTRING ? pb_severity_parse(lua_tostring(L, -1)) : -1;
+        int sev = lua_type(L, -1) == LUA_TSTRING ? inc_severity_parse(lua_tostring(L, -1)) : -1;
         if (sev < 0)
             return luaL_error(L, "declaration: on.min_severity must be low, medium, high or "
                                  "critical");
@@ -232,7 +236,7 @@ int pb_playbook_load_src(pb_playbook *pb, const char *path, const char *src, siz
     memcpy(pb->src, src, len);
     pb->src[len] = '\0';
     pb->len = len;
-    pb_sha256_hex(src, len, pb->sha256);
+    audit_sha256_hex(src, len, pb->sha256);
     sb = pb_sb_new(lim, err, errlen);
     if (!sb)
         goto done;

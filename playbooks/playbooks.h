@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <libpq-fe.h>
+
 #include "core/config.h"
+#include "core/db.h"
 
 typedef struct pb_live pb_live;
 
@@ -37,22 +40,42 @@ void pb_live_incident(pb_live *pl, const char *incident_json);
  * why pl is then not freed. */
 int pb_live_stop(pb_live *pl);
 
-/* A human's decision on a pending action, for the CLI and the web console:
- * opens its own connection (cfg->pg_dsn) and effectors, audits the decision
- * with actor, and on approval executes the action at once, writing its
- * final state ("done", "failed") into state. reason is required to reject.
- * Return 0, or -1 with err (not found, not pending, expired, database). */
-int pb_action_approve(const core_config *cfg, int64_t id, const char *actor, char *state,
-                      size_t statelen, char *err, size_t errlen);
-int pb_action_reject(const core_config *cfg, int64_t id, const char *actor, const char *reason,
-                     char *err, size_t errlen);
+/* ---- a human's decision on a pending action (the CLI, the web console) ----
+ * pb_actions holds what deciding needs and keeps it between calls: the
+ * effectors (cfg's) and the playbooks (a failed action escalates through
+ * them, as in the daemon). Decisions are serialised inside (the effectors
+ * hold one HTTP handle and one producer): any thread may call, one runs at
+ * a time. */
+typedef struct pb_actions pb_actions;
 
+/* Opens the effectors and loads the playbooks (playbooks.dir), after
+ * checking the schema on a connection taken from pool (and given back).
+ * cfg and pool are borrowed and must outlive the result. Returns NULL with
+ * err (database, schema, an effector setting, an unreadable folder). The
+ * caller owns the result: pb_actions_close(). */
+pb_actions *pb_actions_open(const core_config *cfg, core_db_pool *pool, char *err,
+                            size_t errlen);
+void pb_actions_close(pb_actions *pa); /* NULL is fine */
+
+/* Approves pending action id as actor on db (borrowed, not in a
+ * transaction; e.g. from the same pool), audited, and executes it at once,
+ * writing its final state ("done", "failed", "skipped") into state.
+ * Returns 0, or -1 with err (not found, not pending, expired, database). */
+int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor, char *state,
+                      size_t statelen, char *err, size_t errlen);
+/* Rejects it; reason is required. Returns 0, or -1 with err. */
+int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
+                     const char *reason, char *err, size_t errlen);
+
+/* config check's playbooks row: every playbook in playbooks.dir loads in
+ * the sandbox (which passes its allow-list), as custos run would load it;
+ * writes "# playbooks: N loaded from DIR" to out, or returns -1 with err
+ * (each refused file named with its line on stderr). */
+int pb_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen);
 
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);
 /* custos actions list | approve ID | reject ID --reason R */
 int pb_cmd_actions(int argc, char **argv);
-/* custos audit verify */
-int pb_cmd_audit(int argc, char **argv);
 
 #endif

@@ -506,6 +506,116 @@ static int setup(lua_State *L)
     return 0;
 }
 
+/* ---- the allow-list ----
+ * What a sandboxed state may hold, by name: anything else found in the
+ * globals or in a library table refuses start-up (pb_sb_check_allowed).
+ * The removed globals above are the known dangers; this list is what is
+ * known to be safe, so a library that grows a function in a new Lua
+ * release, or a binding that leaks one, is caught rather than exposed. */
+static const char *const g_allow_string[] = {
+    "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "pack",
+    "packsize", "rep", "reverse", "sub", "unpack", "upper", NULL};
+static const char *const g_allow_table[] = {
+    "concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL};
+static const char *const g_allow_math[] = {
+    "abs", "acos", "asin", "atan", "ceil", "cos", "deg", "exp", "floor", "fmod", "huge", "log",
+    "max", "maxinteger", "min", "mininteger", "modf", "pi", "rad", "random", "randomseed",
+    "sin", "sqrt", "tan", "tointeger", "type", "ult",
+    /* LUA_COMPAT_MATHLIB (Debian builds Lua 5.4 with LUA_COMPAT_5_3) */
+    "atan2", "cosh", "sinh", "tanh", "pow", "frexp", "ldexp", "log10", NULL};
+static const char *const g_allow_utf8[] = {
+    "char", "charpattern", "codepoint", "codes", "len", "offset", NULL};
+
+static const pb_sb_allow g_allow[] = {
+    {"assert", NULL, NULL},   {"error", NULL, NULL},    {"ipairs", NULL, NULL},
+    {"next", NULL, NULL},     {"pairs", NULL, NULL},    {"pcall", NULL, NULL},
+    {"rawlen", NULL, NULL},   {"select", NULL, NULL},   {"tonumber", NULL, NULL},
+    {"tostring", NULL, NULL}, {"type", NULL, NULL},     {"xpcall", NULL, NULL},
+    {"_G", NULL, NULL},       {"_VERSION", NULL, NULL},
+    {"string", g_allow_string, NULL}, {"table", g_allow_table, NULL},
+    {"math", g_allow_math, NULL},     {"utf8", g_allow_utf8, NULL},
+    {NULL, NULL, NULL}};
+
+static const pb_sb_allow *allow_find(const pb_sb_allow *list, const char *name)
+{
+    for (const pb_sb_allow *a = list; a && a->name; a++)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+static bool member_allowed(const pb_sb_allow *a, const char *name)
+{
+    for (int i = 0; a->members && a->members[i]; i++)
+        if (strcmp(a->members[i], name) == 0)
+            return true;
+    for (const luaL_Reg *r = a->funcs; r && r->name; r++)
+        if (strcmp(r->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The table at the top of the stack (the library a) holds only allowed
+ * members. Returns 0, or -1 with err naming the first stranger. */
+static int check_library(lua_State *L, const pb_sb_allow *a, char *err, size_t errlen)
+{
+    int t = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -2) != LUA_TSTRING || !member_allowed(a, lua_tostring(L, -2))) {
+            snprintf(err, errlen, "sandbox allow-list: %s.%s is not allowed", a->name,
+                     lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                    : luaL_typename(L, -2));
+            lua_settop(L, t);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+int pb_sb_check_allowed(lua_State *L, const pb_sb_allow *extra, char *err, size_t errlen)
+{
+    if (!lua_checkstack(L, 6)) {
+        snprintf(err, errlen, "sandbox allow-list: no stack space");
+        return -1;
+    }
+    int top = lua_gettop(L);
+    lua_pushglobaltable(L);
+    int g = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, g)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        const pb_sb_allow *a = k ? allow_find(g_allow, k) : NULL;
+        if (k && !a)
+            a = allow_find(extra, k);
+        if (!a) {
+            snprintf(err, errlen, "sandbox allow-list: global '%s' is not allowed",
+                     k ? k : luaL_typename(L, -2));
+            goto refused;
+        }
+        bool library = a->members || a->funcs;
+        if (library) {
+            if (!lua_istable(L, -1)) {
+                snprintf(err, errlen, "sandbox allow-list: '%s' is not a library table", k);
+                goto refused;
+            }
+            if (check_library(L, a, err, errlen) < 0)
+                goto refused;
+        } else if (lua_istable(L, -1) && !(strcmp(k, "_G") == 0 && lua_rawequal(L, -1, g))) {
+            /* a table under a function's name would hide members unchecked */
+            snprintf(err, errlen, "sandbox allow-list: global '%s' is a table", k);
+            goto refused;
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    return 0;
+refused:
+    lua_settop(L, top);
+    return -1;
+}
+
 pb_sb *pb_sb_new(const pb_sb_limits *lim, char *err, size_t errlen)
 {
     pb_sb *sb = calloc(1, sizeof *sb);

@@ -13,6 +13,7 @@
 #ifndef PB_SANDBOX_H
 #define PB_SANDBOX_H
 
+#include <lauxlib.h>
 #include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,5 +84,21 @@ const char *pb_sb_status_name(pb_sb_status st);
 
 /* The globals the sandbox removes; checked to be nil in every new state. */
 extern const char *const pb_sb_removed_globals[];
+
+/* One allowed global: a value (members and funcs NULL), or a library table
+ * whose members are named in members and/or funcs. */
+typedef struct {
+    const char *name;
+    const char *const *members; /* NULL-terminated, or NULL */
+    const luaL_Reg *funcs;      /* {NULL, NULL}-terminated, or NULL */
+} pb_sb_allow;
+
+/* Walks L's globals and every allowed library table (raw, no metamethod)
+ * against the sandbox's allow-list (the safe base functions, string, table,
+ * math, utf8) plus extra (the host's bindings, {NULL}-terminated, may be
+ * NULL). Returns 0 when nothing else is there, or -1 with err naming the
+ * first global or member that is not allowed. Start-up runs it on a state
+ * set up as a playbook's (pb_api_check_sandbox). */
+int pb_sb_check_allowed(lua_State *L, const pb_sb_allow *extra, char *err, size_t errlen);
 
 #endif

@@ -5,7 +5,7 @@
  *                 [--lr X] [--l2 X] [--target-fp X] [--synth-suffix 0|1]
  *   train_learned --eval FILE [--data DIR] [--synth-suffix 0|1]
  *
- * Split (as bench/detect/scengen.c): the parity of the FNV-1a 64 hash of a
+ * Split (as the scenario generator, tools/scenarios/): the parity of the FNV-1a 64 hash of a
  * prompt's text; even = tuning half, odd = held back. The tuning half is
  * split again by bit 1 of the hash: 0 = train, 1 = validation. Weights are
  * learned on train only; the threshold is chosen on validation only; --eval

@@ -37,7 +37,8 @@ if [ -z "${PGHOST:-}" ]; then
     pg_start /tmp/custos-test-pg 55432 >/dev/null
 fi
 export PGUSER=${PGUSER:-postgres}
-cc -O2 -Wall -o "$work/scengen" "$here/scengen.c" -lcjson -lm
+scengen=${CUSTOS_SCENGEN:-$build/tools/scengen} # CMake target (tools/scenarios)
+[ -x "$scengen" ] || { echo "$scengen: not built (cmake --build $build)" >&2; exit 2; }
 data=${CUSTOS_PROMPTS_DIR:-$src/data/prompts}
 
 # one_run NAME EVENTS_FILE RATE [ENV=VALUE...]: fresh database and broker,
@@ -76,7 +77,7 @@ one_run() {
     RUN_LOG=$work/$name.log
 }
 
-"$work/scengen" --data "$data" --half test --seed 3 --hours 6 --keys 300 \
+"$scengen" --data "$data" --half test --seed 3 --hours 6 --keys 300 \
     --events "$work/all.jsonl" --labels "$work/labels.jsonl" 2>/dev/null
 head -n "$N" "$work/all.jsonl" >"$work/ingest.jsonl"
 
@@ -105,7 +106,7 @@ awk -v a="$off_rate" -v b="$on_rate" -v n="$N" -v r="$REPEAT" 'BEGIN {
     printf "ingest %d events, median of %d runs: analytics off %.0f events/s, on %.0f events/s: cost %.1f %% (target <= 10 %%: %s)\n", n, r, a, b, cost, verdict
 }'
 
-"$work/scengen" --data "$data" --half test --seed 5 --hours 6 --keys 300 --restamp "$LAT_EPS" \
+"$scengen" --data "$data" --half test --seed 5 --hours 6 --keys 300 --restamp "$LAT_EPS" \
     --events "$work/rt.jsonl" --labels "$work/rt-labels.jsonl" 2>/dev/null
 head -n "$LAT_EVENTS" "$work/rt.jsonl" >"$work/latency.jsonl"
 one_run latency "$work/latency.jsonl" "$LAT_EPS" CUSTOS_COLLECTOR_ANALYTICS=on ${LAT_WINDOW:+CUSTOS_ANALYTICS_REORDER_WINDOW_MS=$LAT_WINDOW}

@@ -12,8 +12,9 @@ build=${1:-$src/build}
 half=${2:-test}
 out=${DETECT_OUT:-/tmp/custos-detect}
 mkdir -p "$out"
-cc -O2 -Wall -o "$out/scengen" "$here/scengen.c" -lcjson -lm
-"$out/scengen" --data "${CUSTOS_PROMPTS_DIR:-$src/data/prompts}" --half "$half" --prompts-only 1 \
+scengen=${CUSTOS_SCENGEN:-$build/tools/scengen} # CMake target (tools/scenarios)
+[ -x "$scengen" ] || { echo "$scengen: not built (cmake --build $build)" >&2; exit 2; }
+"$scengen" --data "${CUSTOS_PROMPTS_DIR:-$src/data/prompts}" --half "$half" --prompts-only 1 \
     --events "$out/prompts.jsonl" --labels /dev/null 2>/dev/null
 "$build/custos" analyze --log-level warn "$out/prompts.jsonl" >"$out/prompts-incidents.jsonl"
 grep '"type":"probing"' "$out/prompts-incidents.jsonl" | grep -o '"api_key_id":"[^"]*"' |

@@ -21,9 +21,13 @@ half=${2:-test}
 data=${CUSTOS_PROMPTS_DIR:-$src/data/prompts}
 out=${DETECT_OUT:-/tmp/custos-detect}
 mkdir -p "$out"
-cc -O2 -Wall -o "$out/scengen" "$here/scengen.c" -lcjson -lm
-cc -O2 -Wall -o "$out/score" "$here/score.c" -lcjson
-"$out/scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 \
+# the scenario generator and scorer: CMake targets (tools/scenarios)
+scengen=${CUSTOS_SCENGEN:-$build/tools/scengen}
+score=${CUSTOS_SCORE:-$build/tools/score}
+for t in "$scengen" "$score"; do
+    [ -x "$t" ] || { echo "$t: not built (cmake --build $build)" >&2; exit 2; }
+done
+"$scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 \
     --events "$out/events.jsonl" --labels "$out/labels.jsonl"
 if [ -n "${RESTARTS:-}" ]; then
     # pieces by event time (scengen starts at 2026-11-20T00:00:00Z, sorted)
@@ -41,7 +45,7 @@ else
     "$build/custos" analyze --log-level "${LOG_LEVEL:-info}" "$out/events.jsonl" >"$out/incidents.jsonl"
 fi
 rc=0
-"$out/score" "$out/labels.jsonl" "$out/incidents.jsonl" || rc=$?
+"$score" "$out/labels.jsonl" "$out/incidents.jsonl" || rc=$?
 if [ "${PROMPTS:-1}" != 0 ]; then
     echo
     bash "$here/prompts.sh" "$build" "$half"

@@ -21,7 +21,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
 
 #include <time.h>

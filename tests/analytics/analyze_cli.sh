@@ -5,8 +5,7 @@
 # line and reason and skipped, bad rule files and missing files refused.
 . "$(dirname "$0")/../lib/env.sh"
 
-cc -O2 -o "$T_DIR/scengen" "$CUSTOS_SOURCE_DIR/bench/detect/scengen.c" -lcjson -lm
-"$T_DIR/scengen" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 11 --hours 6 --keys 300 \
+"$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 11 --hours 6 --keys 300 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>/dev/null
 
 "$CUSTOS_BIN" analyze --log-level warn "$T_DIR/events.jsonl" >"$T_DIR/a.jsonl"

@@ -9,8 +9,7 @@ PARTS=4
 TOPIC=custos.interactions
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s CUSTOS_ANALYTICS_QUEUE_EVENTS=64
 
-cc -O2 -o "$T_DIR/scengen" "$CUSTOS_SOURCE_DIR/bench/detect/scengen.c" -lcjson -lm
-"$T_DIR/scengen" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 13 --hours 6 --keys 60 \
+"$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 13 --hours 6 --keys 60 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>/dev/null
 N=$(wc -l <"$T_DIR/events.jsonl")
 "$CUSTOS_BIN" analyze --log-level warn "$T_DIR/events.jsonl" >"$T_DIR/replay.jsonl"

@@ -18,8 +18,7 @@ RATE=${REPLAY_RATE:-4000}
 # for longer than the default 500 ms; give it 10 s before it stops counting.
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s
 
-cc -O2 -o "$T_DIR/scengen" "$CUSTOS_SOURCE_DIR/bench/detect/scengen.c" -lcjson -lm
-"$T_DIR/scengen" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 7 --hours 6 --keys 60 \
+"$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 7 --hours 6 --keys 60 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>"$T_DIR/scengen.log"
 N=$(wc -l <"$T_DIR/events.jsonl")
 

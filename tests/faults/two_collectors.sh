@@ -9,6 +9,7 @@
 # mock keeps ~5 MiB a partition, hence 1000 events/s (~3 MB of backlog).
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/ingest.sh"
+. "$(dirname "$0")/../lib/faults.sh"
 
 N=${TWO_COLLECTORS_EVENTS:-60000}
 RATE=${TWO_COLLECTORS_RATE:-1000}
@@ -16,42 +17,15 @@ KILL_AT=20
 PARTS=16
 export CUSTOS_KAFKA_SESSION_TIMEOUT_MS=6000ms CUSTOS_KAFKA_GROUP=custos-pair
 
-# owned LOG: the partitions LOG's collector holds now (replays its
-# "partition assigned" / "partition revoked" lines), space-separated, sorted.
-owned() {
-    awk '/msg="partition assigned"/ { match($0, /partition=[0-9]+/); own[substr($0, RSTART + 10, RLENGTH - 10)] = 1 }
-         /msg="partition revoked"/  { match($0, /partition=[0-9]+/); delete own[substr($0, RSTART + 10, RLENGTH - 10)] }
-         END { for (p in own) print p }' "$1" | sort -n | tr '\n' ' ' | sed 's/ $//'
-}
-count_words() { wc -w <<<"$1" | tr -d ' '; }
-
-t_db
-t_broker "$PARTS"
-t_gen "$T_DIR/events.jsonl" "$N" 17
-
-t_start_collector a
+t_fault_setup "$PARTS" "$N" 17
+t_fault_collector a
 A=$T_LAST_PID
-t_wait_log "$T_DIR/a.log" 'msg="partition assigned"' 60 "$A"
-t_start_collector b
+t_fault_collector b
 B=$T_LAST_PID
-t_wait_log "$T_DIR/b.log" 'msg="partition assigned"' 60 "$B"
 # Wait for the split to settle: disjoint, together all partitions.
-deadline=$((SECONDS + 60))
-while :; do
-    oa=$(owned "$T_DIR/a.log")
-    ob=$(owned "$T_DIR/b.log")
-    na=$(count_words "$oa")
-    nb=$(count_words "$ob")
-    both=$(printf '%s\n' $oa $ob | sort -n | uniq | wc -l)
-    [ "$na" -gt 0 ] && [ "$nb" -gt 0 ] && [ $((na + nb)) = "$PARTS" ] && [ "$both" = "$PARTS" ] && break
-    [ "$SECONDS" -lt "$deadline" ] || t_fail "group did not split: a=[$oa] b=[$ob]"
-    sleep 0.5
-done
-t_log "group split: a holds [$oa], b holds [$ob]"
+t_wait_split "$T_DIR/a.log" "$T_DIR/b.log" "$PARTS"
 
-t_produce "$RATE" "$T_DIR/events.jsonl"
-PROD=$T_LAST_PID
-T0=$SECONDS
+t_fault_stream "$RATE"
 sleep "$KILL_AT"
 B_LINE=$(wc -l <"$T_DIR/b.log")
 before=$(t_count)
@@ -62,23 +36,13 @@ KILLED_AT=$SECONDS
 t_log "SIGKILL a at t=$((SECONDS - T0))s (stored so far $before; a's last stats said stored=${a_stored:-0})"
 
 # b takes a's partitions over after a's session times out.
-deadline=$((SECONDS + 60))
-while [ "$(count_words "$(owned "$T_DIR/b.log")")" != "$PARTS" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || t_fail "b did not take a's partitions over: holds [$(owned "$T_DIR/b.log")]"
-    kill -0 "$B" 2>/dev/null || t_fail "b died: $(tail -n 5 "$T_DIR/b.log")"
-    sleep 0.5
-done
+t_wait_owns_all "$T_DIR/b.log" "$PARTS" "$B"
 t_log "b holds all $PARTS partitions $((SECONDS - KILLED_AT))s after the kill (session timeout 6 s)"
 tail -n +"$((B_LINE + 1))" "$T_DIR/b.log" | grep -m3 'msg="partition assigned"' | sed 's/^/    /' >&2
 
-t_wait_producer "$PROD"
-t_wait_count "$N" 120
+t_wait_stream_stored "$N"
 kill -0 "$B" 2>/dev/null || t_fail "b died: $(tail -n 5 "$T_DIR/b.log")"
-t_check_exactly_once "$T_DIR/events.jsonl"
-t_check_offsets custos.interactions "$PARTS" custos-pair
-[ "$T_HWM_SUM" = "$N" ] || t_fail "broker holds $T_HWM_SUM messages, sent $N"
-gaps=$(cat "$T_DIR/a.log" "$T_DIR/b.log" | grep -c 'offset gap' || true)
-[ "$gaps" = 0 ] || t_fail "offset gaps logged: $gaps (broker retention overrun)"
+t_check_stream "$N" "$PARTS" "$T_DIR/a.log" "$T_DIR/b.log"
 
 kill -TERM "$B"
 rc=0

@@ -19,6 +19,7 @@
 # COPY is chance: the test tries 150 times and fails if it never does.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/ingest.sh"
+. "$(dirname "$0")/../lib/faults.sh"
 
 N=${ZOMBIE_EVENTS:-60000}
 RATE=${ZOMBIE_RATE:-1000}
@@ -28,41 +29,16 @@ SEED=${ZOMBIE_SEED:-$RANDOM}
 RANDOM=$SEED
 export CUSTOS_KAFKA_SESSION_TIMEOUT_MS=6000ms CUSTOS_KAFKA_GROUP=custos-zombie
 
-# owned LOG: the partitions LOG's collector holds now (replays its
-# "partition assigned" / "partition revoked" lines), space-separated, sorted.
-owned() {
-    awk '/msg="partition assigned"/ { match($0, /partition=[0-9]+/); own[substr($0, RSTART + 10, RLENGTH - 10)] = 1 }
-         /msg="partition revoked"/  { match($0, /partition=[0-9]+/); delete own[substr($0, RSTART + 10, RLENGTH - 10)] }
-         END { for (p in own) print p }' "$1" | sort -n | tr '\n' ' ' | sed 's/ $//'
-}
-count_words() { wc -w <<<"$1" | tr -d ' '; }
-
-t_db
-t_broker "$PARTS"
-t_gen "$T_DIR/events.jsonl" "$N" 19
+t_fault_setup "$PARTS" "$N" 19
 t_log "random seed $SEED"
-
-t_start_collector a
+t_fault_collector a
 A=$T_LAST_PID
-t_wait_log "$T_DIR/a.log" 'msg="partition assigned"' 60 "$A"
-t_start_collector b
+t_fault_collector b
 B=$T_LAST_PID
-t_wait_log "$T_DIR/b.log" 'msg="partition assigned"' 60 "$B"
-deadline=$((SECONDS + 60))
-while :; do
-    oa=$(owned "$T_DIR/a.log")
-    ob=$(owned "$T_DIR/b.log")
-    both=$(printf '%s\n' $oa $ob | sort -n | uniq | wc -l)
-    [ -n "$oa" ] && [ -n "$ob" ] && [ $(($(count_words "$oa") + $(count_words "$ob"))) = "$PARTS" ] &&
-        [ "$both" = "$PARTS" ] && break
-    [ "$SECONDS" -lt "$deadline" ] || t_fail "group did not split: a=[$oa] b=[$ob]"
-    sleep 0.5
-done
-t_log "group split: a holds [$oa], b holds [$ob]"
+t_wait_split "$T_DIR/a.log" "$T_DIR/b.log" "$PARTS"
+oa=$T_OWNED_A
 
-t_produce "$RATE" "$T_DIR/events.jsonl"
-PROD=$T_LAST_PID
-T0=$SECONDS
+t_fault_stream "$RATE"
 sleep "$STOP_AT"
 # Freeze a while it is inside a transaction.
 P=${oa%% *}
@@ -118,11 +94,7 @@ fi
 STOPPED_AT=$SECONDS
 t_log "a frozen inside a batch transaction (${ZOMBIE_FREEZE:-tx} mode, partition $P row locked, try $caught) at t=$((SECONDS - T0))s, stored so far $(t_count)"
 
-deadline=$((SECONDS + 60))
-while [ "$(count_words "$(owned "$T_DIR/b.log")")" != "$PARTS" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || { kill -CONT "$A"; t_fail "b did not take a's partitions over: holds [$(owned "$T_DIR/b.log")]"; }
-    sleep 0.5
-done
+t_wait_owns_all "$T_DIR/b.log" "$PARTS" "$B" 'kill -CONT "$A"'
 TAKEN_AT=$SECONDS
 t_log "b holds all $PARTS partitions $((SECONDS - STOPPED_AT))s after a froze"
 # b must store a's partitions while a is still frozen.
@@ -147,17 +119,12 @@ A_LINE=$(wc -l <"$T_DIR/a.log")
 kill -CONT "$A"
 t_log "SIGCONT a at t=$((SECONDS - T0))s, frozen for $((SECONDS - STOPPED_AT))s"
 
-t_wait_producer "$PROD"
-t_wait_count "$N" 120
+t_wait_stream_stored "$N"
 kill -0 "$A" 2>/dev/null || t_fail "a died after resuming: $(tail -n 5 "$T_DIR/a.log")"
 kill -0 "$B" 2>/dev/null || t_fail "b died: $(tail -n 5 "$T_DIR/b.log")"
 fenced=$(tail -n +"$((A_LINE + 1))" "$T_DIR/a.log" | grep -c 'msg="batch fenced' || true)
-t_log "a after resuming: $fenced batch(es) fenced; it holds [$(owned "$T_DIR/a.log")], b holds [$(owned "$T_DIR/b.log")]"
+t_log "a after resuming: $fenced batch(es) fenced; it holds [$(t_owned "$T_DIR/a.log")], b holds [$(t_owned "$T_DIR/b.log")]"
 tail -n +"$((A_LINE + 1))" "$T_DIR/a.log" | grep -m2 'msg="batch fenced' | cut -c1-220 | sed 's/^/    /' >&2 || true
 [ "$fenced" -ge 1 ] || t_fail "a resumed with batches of partitions b had moved on, yet none was fenced"
-t_check_exactly_once "$T_DIR/events.jsonl"
-t_check_offsets custos.interactions "$PARTS" custos-zombie
-[ "$T_HWM_SUM" = "$N" ] || t_fail "broker holds $T_HWM_SUM messages, sent $N"
-gaps=$(cat "$T_DIR/a.log" "$T_DIR/b.log" | grep -c 'offset gap' || true)
-[ "$gaps" = 0 ] || t_fail "offset gaps logged: $gaps (broker retention overrun)"
+t_check_stream "$N" "$PARTS" "$T_DIR/a.log" "$T_DIR/b.log"
 t_log "PASS"

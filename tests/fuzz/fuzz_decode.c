@@ -7,8 +7,12 @@
  * required field, and every string is valid UTF-8, NUL-free up to its length
  * and within its cap; and an accepted input is RFC 8259 JSON, as judged by the
  * small independent validator below (cJSON alone lets through "01", raw
- * control characters and "\u00G1", which it read as U+0000). A broken
- * promise aborts, which libFuzzer reports as a crash with its input. */
+ * control characters and "\u00G1", which it read as U+0000). The input is
+ * also decoded through the registry's native row (coll_decode, the contract
+ * of one message -> N events), which must give one event with the same
+ * fields, or no event and the same reason. A broken promise aborts, which
+ * libFuzzer reports as a crash with its input. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -214,18 +218,39 @@ static int is_json(const uint8_t *s, size_t n)
     return l.i == n;
 }
 
-static void run(const coll_limits *lim, const uint8_t *data, size_t size)
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The registry's event is the direct decoder's (the fields that vary). */
+static void check_same(const core_event *a, const core_event *b)
+{
+    CHECK(same_str(a->event_id, b->event_id) && a->ts_us == b->ts_us);
+    CHECK(same_str(a->api_key_id, b->api_key_id) && same_str(a->model, b->model));
+    CHECK(same_str(a->client_ip, b->client_ip) && same_str(a->prompt, b->prompt));
+    CHECK(same_str(a->response, b->response) && same_str(a->attrs_json, b->attrs_json));
+    CHECK(same_str(a->scores_json, b->scores_json) && a->n_scores == b->n_scores);
+    CHECK(a->prompt_len == b->prompt_len && a->response_len == b->response_len);
+}
+
+static void run(const coll_limits *lim, const uint8_t *data, size_t size, coll_decoded *out)
 {
     core_event ev;
-    char err[256];
+    char err[256], err2[256];
     memset(&ev, 0, sizeof ev);
     memset(err, 0x7f, sizeof err);
-    if (coll_decode_native(lim, data, size, &ev, err, sizeof err) == 0) {
+    int rc = coll_decode_native(lim, data, size, &ev, err, sizeof err);
+    CHECK(coll_decode(&coll_decoder_native, lim, data, size, out, err2, sizeof err2) == rc);
+    if (rc == 0) {
         check_event(&ev, lim);
         CHECK(is_json(data, size));
+        CHECK(out->n == 1);
+        check_same(&ev, &out->evs[0]);
     } else {
         CHECK(memchr(err, '\0', sizeof err) != NULL && err[0] != '\0');
         CHECK(ev.arena == NULL && ev.event_id == NULL);
+        CHECK(out->n == 0 && out->failed_at == -1 && strcmp(err, err2) == 0);
     }
     core_event_clear(&ev);
 }
@@ -233,9 +258,11 @@ static void run(const coll_limits *lim, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static coll_decoded out; /* reused from input to input, as the collector does */
     coll_limits lim = coll_limits_default();
-    run(&lim, data, size);
+    run(&lim, data, size, &out);
     coll_limits tiny = {4096, 7, 13, 64};
-    run(&tiny, data, size);
+    run(&tiny, data, size, &out);
+    coll_decoded_reset(&out);
     return 0;
 }

@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char why[256];
     CHECK(coll_json_check_object(data, size, why, sizeof why) == 0);
     CHECK(inc.id && *inc.id && strlen(inc.id) <= 200);
-    CHECK(inc.type_i >= 0 && inc.type_i < PB_TYPE_COUNT);
-    CHECK(inc.sev >= 0 && inc.sev < PB_SEV_COUNT);
+    CHECK(inc.type_i >= 0 && inc.type_i < INC_TYPE_COUNT);
+    CHECK(inc.sev >= 0 && inc.sev < INC_SEVERITY_COUNT);
     const char *idents[] = {inc.id, inc.type, inc.severity, inc.api_key_id, inc.model,
                             inc.model_version, inc.first_seen, inc.detected_at};
     for (size_t i = 0; i < sizeof idents / sizeof idents[0]; i++)

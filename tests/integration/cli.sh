@@ -42,8 +42,11 @@ grep -q "setting postgres.dsn, or CUSTOS_POSTGRES_DSN" "$T_DIR/out" ||
     t_fail "the database error does not name the setting"
 
 # -c before the command reaches it: migrate --status on a fresh database
-db=$(t_db)
-printf 'postgres:\n  dsn: "dbname=%s"\n' "$db" >"$T_DIR/ok.yaml"
+db="custos_t_cli_$$"
+createdb "$db"
+T_DBS+=("$db")
+printf 'postgres:\n  dsn: "host=%s port=%s user=%s dbname=%s"\n' "$PGHOST" "$PGPORT" "$PGUSER" "$db" \
+    >"$T_DIR/ok.yaml"
 expect 1 "highest migration applied: 0" -- "$B" -c "$T_DIR/ok.yaml" migrate --status
 expect 0 "schema up to date" -- "$B" --log-level info migrate -c "$T_DIR/ok.yaml"
 expect 0 "^up to date" -- "$B" -c "$T_DIR/ok.yaml" migrate --status

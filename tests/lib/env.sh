@@ -5,8 +5,12 @@ set -euo pipefail
 
 : "${CUSTOS_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${CUSTOS_BIN:=$CUSTOS_SOURCE_DIR/build/custos}"
+# the scenario generator and its scorer (tools/scenarios, CMake targets
+# scengen and score), beside custos in the build tree
+: "${CUSTOS_SCENGEN:=$(dirname "$CUSTOS_BIN")/tools/scengen}"
+: "${CUSTOS_SCORE:=$(dirname "$CUSTOS_BIN")/tools/score}"
 : "${CUSTOS_PROMPTS_DIR:=$CUSTOS_SOURCE_DIR/data/prompts}"
-export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_PROMPTS_DIR
+export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_SCENGEN CUSTOS_SCORE CUSTOS_PROMPTS_DIR
 
 if [ -z "${PGHOST:-}" ]; then
     # shellcheck source=../../scripts/pg.sh

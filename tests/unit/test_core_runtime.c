@@ -48,7 +48,7 @@ static void t_queue_drop_and_weight(void **s)
     /* heavier than the whole queue: still taken when the queue is empty */
     assert_int_equal(core_queue_push(q, &c, 50, CORE_QUEUE_DROP, NULL), CORE_QUEUE_OK);
     assert_int_equal(core_queue_push(q, &a, 1, CORE_QUEUE_DROP, NULL), CORE_QUEUE_FULL);
-    core_queue_push_front(q, &b, 1);
+    assert_true(core_queue_push_front(q, &b, 1));
     assert_ptr_equal(core_queue_pop(q, 0, NULL), &b);
     core_queue_close(q);
     assert_int_equal(core_queue_push(q, &a, 1, CORE_QUEUE_BLOCK, NULL), CORE_QUEUE_CLOSED);

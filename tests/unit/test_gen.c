@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "collector/collector.h"
 #include "collector/decode.h"
+#include "tools/tools.h"
 
 typedef struct {
     char *data;
@@ -38,7 +38,7 @@ static blob run_gen(const char *const *args)
     int saved = dup(STDOUT_FILENO);
     assert_true(saved >= 0);
     assert_true(dup2(fd, STDOUT_FILENO) >= 0);
-    int rc = coll_cmd_gen(argc, argv);
+    int rc = tools_cmd_gen(argc, argv);
     assert_true(dup2(saved, STDOUT_FILENO) >= 0);
     close(saved);
     assert_int_equal(rc, 0);
@@ -290,17 +290,17 @@ static void bad_options_are_usage_errors(void **state)
 {
     (void)state;
     char *a1[] = {(char *)"gen", (char *)"--eps", (char *)"0", NULL};
-    assert_int_equal(coll_cmd_gen(3, a1), 2);
+    assert_int_equal(tools_cmd_gen(3, a1), 2);
     char *a2[] = {(char *)"gen", (char *)"--start", (char *)"2026-01-01T00:00:00", NULL};
-    assert_int_equal(coll_cmd_gen(3, a2), 2);
+    assert_int_equal(tools_cmd_gen(3, a2), 2);
     char *a3[] = {(char *)"gen", (char *)"--realtime", (char *)"--start",
                   (char *)"2026-01-01T00:00:00Z", NULL};
-    assert_int_equal(coll_cmd_gen(4, a3), 2);
+    assert_int_equal(tools_cmd_gen(4, a3), 2);
     char *a4[] = {(char *)"gen", (char *)"--bogus", NULL};
-    assert_int_equal(coll_cmd_gen(2, a4), 2);
+    assert_int_equal(tools_cmd_gen(2, a4), 2);
     char *a5[] = {(char *)"gen", (char *)"--data", (char *)"/nonexistent", (char *)"--count",
                   (char *)"1", NULL};
-    assert_int_equal(coll_cmd_gen(5, a5), 1);
+    assert_int_equal(tools_cmd_gen(5, a5), 1);
 }
 
 int main(void)

@@ -13,11 +13,12 @@
 
 #include <cmocka.h>
 
+#include "audit/audit.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "playbooks/engine.h"
+#include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
-#include "playbooks/store.h"
+#include "playbooks/pb_store.h"
 
 static char g_dir[128];
 static core_config g_cfg;
@@ -187,21 +188,42 @@ static void t_reload_keeps_old_version(void **s)
     pb_engine_free(e);
 }
 
+/* config check's playbooks row: the shipped playbooks load; a folder with
+ * a broken file (a_revoke.lua, broken by t_reload_keeps_old_version) fails
+ * naming how many were refused. */
+static void t_config_check(void **s)
+{
+    (void)s;
+    char err[512] = "", *out = NULL;
+    size_t outlen = 0;
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", CUSTOS_SOURCE_DIR "/playbooks",
+                                     err, sizeof err), 0);
+    FILE *f = open_memstream(&out, &outlen);
+    assert_int_equal(pb_config_check(&g_cfg, f, err, sizeof err), 0);
+    fclose(f);
+    assert_non_null(strstr(out, "# playbooks: 5 loaded from " CUSTOS_SOURCE_DIR "/playbooks"));
+    free(out);
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", g_dir, err, sizeof err), 0);
+    assert_int_equal(pb_config_check(&g_cfg, stdout, err, sizeof err), -1);
+    assert_non_null(strstr(err, "1 playbook file(s) in"));
+    assert_int_equal(core_config_set(&g_cfg, "playbooks", "dir", "", err, sizeof err), 0);
+}
+
 static void t_audit_hash_encoding(void **s)
 {
     (void)s;
     char h[65], h2[65];
     /* the value docs/playbooks.md's encoding gives (computed independently) */
-    pb_audit_hash("0000000000000000000000000000000000000000000000000000000000000000", 1,
+    audit_hash("0000000000000000000000000000000000000000000000000000000000000000", 1,
                   1763731703000000LL, "cli:alice", "approved", "7", NULL,
                   "{\"from\":\"pending_approval\",\"to\":\"approved\"}", h);
     assert_string_equal(h, "34a144f4a971b4b90a37d95b9873e506933b5f42c71ccd757add35b792cb9108");
     /* NULL and "" differ; moving a boundary between fields changes it */
-    pb_audit_hash("0", 1, 1, "a", "b", "7", "", "{}", h2);
-    pb_audit_hash("0", 1, 1, "a", "b", "7", NULL, "{}", h);
+    audit_hash("0", 1, 1, "a", "b", "7", "", "{}", h2);
+    audit_hash("0", 1, 1, "a", "b", "7", NULL, "{}", h);
     assert_string_not_equal(h, h2);
-    pb_audit_hash("0", 1, 1, "ab", "", NULL, NULL, "{}", h);
-    pb_audit_hash("0", 1, 1, "a", "b", NULL, NULL, "{}", h2);
+    audit_hash("0", 1, 1, "ab", "", NULL, NULL, "{}", h);
+    audit_hash("0", 1, 1, "a", "b", NULL, NULL, "{}", h2);
     assert_string_not_equal(h, h2);
 }
 
@@ -211,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_matching_and_isolation),
         cmocka_unit_test(t_reload_keeps_old_version),
+        cmocka_unit_test(t_config_check),
         cmocka_unit_test(t_audit_hash_encoding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

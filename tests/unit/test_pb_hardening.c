@@ -22,29 +22,7 @@
 
 #include "core/log.h"
 #include "playbooks/pb.h"
-
-/* A host that records what the playbooks asked for. */
-typedef struct {
-    int calls;
-    char last_kind[32], last_subject[300];
-    char last_params[4096];
-} rec_host;
-
-static int rec_action(void *ud, const pb_call *c, int64_t *id, char *state, size_t statelen,
-                      char *err, size_t errlen)
-{
-    rec_host *h = ud;
-    (void)err; (void)errlen;
-    h->calls++;
-    snprintf(h->last_kind, sizeof h->last_kind, "%s", pb_kinds[c->kind]);
-    snprintf(h->last_subject, sizeof h->last_subject, "%s", c->subject);
-    char *p = cJSON_PrintUnformatted(c->params);
-    snprintf(h->last_params, sizeof h->last_params, "%s", p ? p : "");
-    free(p);
-    *id = h->calls;
-    snprintf(state, statelen, "%s", "dry_run");
-    return 0;
-}
+#include "tests/lib/pb_fixtures.h"
 
 static const char *INCIDENT =
     "{\"incident_id\":\"inc-1\",\"type\":\"extraction\",\"severity\":\"high\","
@@ -59,26 +37,7 @@ static const pb_sb_limits LIMITS = {.max_bytes = 16 << 20,
  * body (run's body) and runs it once against INCIDENT. */
 static pb_run_result run_decl(const char *decl, const char *body, rec_host *h)
 {
-    size_t cap = strlen(decl) + strlen(body) + 256;
-    char *src = malloc(cap);
-    assert_non_null(src);
-    snprintf(src, cap,
-             "return { name = \"probe\", on = { types = \"*\" }, %s\n"
-             "run = function(incident)\n%s\nend }\n",
-             decl, body);
-    pb_playbook pb;
-    char err[512];
-    if (pb_playbook_load_src(&pb, "probe.lua", src, strlen(src), &LIMITS, err, sizeof err) != 0)
-        fail_msg("load failed: %s", err);
-    free(src);
-    pb_incident inc;
-    assert_int_equal(pb_incident_parse(&inc, INCIDENT, strlen(INCIDENT), err, sizeof err), 0);
-    pb_host host = {.ud = h, .action = rec_action};
-    pb_run_result res;
-    pb_run(&pb, &inc, &host, &LIMITS, 32, &res);
-    pb_incident_free(&inc);
-    pb_playbook_free(&pb);
-    return res;
+    return pb_fixture_run("probe.lua", "probe", decl, body, INCIDENT, h, &LIMITS);
 }
 
 /* What a child reports about its run. */

@@ -16,37 +16,7 @@
 
 #include "core/log.h"
 #include "playbooks/pb.h"
-
-/* A host that records what the playbooks asked for. */
-typedef struct {
-    int calls;
-    char last_kind[32], last_subject[128];
-    char last_params[1024];
-} rec_host;
-
-static int rec_action(void *ud, const pb_call *c, int64_t *id, char *state, size_t statelen,
-                      char *err, size_t errlen)
-{
-    rec_host *h = ud;
-    (void)err; (void)errlen;
-    h->calls++;
-    snprintf(h->last_kind, sizeof h->last_kind, "%s", pb_kinds[c->kind]);
-    snprintf(h->last_subject, sizeof h->last_subject, "%s", c->subject);
-    char *p = cJSON_PrintUnformatted(c->params);
-    snprintf(h->last_params, sizeof h->last_params, "%s", p ? p : "");
-    free(p);
-    *id = h->calls;
-    snprintf(state, statelen, "%s", "dry_run");
-    return 0;
-}
-
-static cJSON *rec_key_info(void *ud, const char *key)
-{
-    (void)ud;
-    if (strcmp(key, "k-known") != 0)
-        return NULL;
-    return cJSON_Parse("{\"key_id\":\"k-known\",\"status\":\"active\",\"throttle_rps\":null}");
-}
+#include "tests/lib/pb_fixtures.h"
 
 static const char *INCIDENT =
     "{\"incident_id\":\"inc-1\",\"type\":\"extraction\",\"severity\":\"high\","
@@ -59,30 +29,12 @@ static const pb_sb_limits LIMITS = {.max_bytes = 16 << 20,
                                     .max_instructions = 10000000,
                                     .deadline_us = 1000000};
 
-/* Loads src as a playbook and runs it once; returns the result. The load
- * must succeed unless load_fails. */
+/* Loads body as the run of playbook name and runs it once against
+ * INCIDENT; the load must succeed. */
 static pb_run_result run_src(const char *name, const char *body, rec_host *h,
                              const pb_sb_limits *lim)
 {
-    char src[8192];
-    snprintf(src, sizeof src,
-             "return { name = \"%s\", on = { types = \"*\" },\n"
-             "run = function(incident)\n%s\nend }\n",
-             name, body);
-    pb_playbook pb;
-    char err[512];
-    int rc = pb_playbook_load_src(&pb, name, src, strlen(src), lim ? lim : &LIMITS, err,
-                                  sizeof err);
-    if (rc != 0)
-        fail_msg("load failed: %s", err);
-    pb_incident inc;
-    assert_int_equal(pb_incident_parse(&inc, INCIDENT, strlen(INCIDENT), err, sizeof err), 0);
-    pb_host host = {.ud = h, .action = rec_action, .key_info = rec_key_info};
-    pb_run_result res;
-    pb_run(&pb, &inc, &host, lim ? lim : &LIMITS, 32, &res);
-    pb_incident_free(&inc);
-    pb_playbook_free(&pb);
-    return res;
+    return pb_fixture_run(name, name, "", body, INCIDENT, h, lim ? lim : &LIMITS);
 }
 
 /* After every attempt: a good playbook runs and its action is recorded. */
@@ -387,6 +339,64 @@ static void t_removed_globals_nil(void **s)
     pb_sb_free(sb);
 }
 
+/* The start-up allow-list: a playbook's state passes, and a global or a
+ * library member the list does not name is caught, by name. */
+static void t_allow_list(void **s)
+{
+    (void)s;
+    char err[256] = "";
+    assert_int_equal(pb_api_check_sandbox(&LIMITS, err, sizeof err), 0);
+    pb_sb *sb = pb_sb_new(&LIMITS, err, sizeof err);
+    assert_non_null(sb);
+    lua_State *L = pb_sb_state(sb);
+    assert_int_equal(pb_sb_check_allowed(L, NULL, err, sizeof err), 0);
+
+    lua_pushboolean(L, 1);
+    lua_setglobal(L, "sneaky");
+    assert_int_equal(pb_sb_check_allowed(L, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "global 'sneaky' is not allowed"));
+    lua_pushnil(L);
+    lua_setglobal(L, "sneaky");
+
+    /* a function that came back (as an older sandbox would have left it) */
+    lua_pushcfunction(L, luaopen_base);
+    lua_call(L, 0, 1);
+    lua_pop(L, 1);
+    assert_int_equal(pb_sb_check_allowed(L, NULL, err, sizeof err), -1);
+    print_message("  %s\n", err);
+    pb_sb_free(sb);
+
+    sb = pb_sb_new(&LIMITS, err, sizeof err);
+    L = pb_sb_state(sb);
+    lua_getglobal(L, "string");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "sneaky");
+    lua_pop(L, 1);
+    assert_int_equal(pb_sb_check_allowed(L, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "string.sneaky is not allowed"));
+    pb_sb_free(sb);
+
+    /* the host's table is allowed only as the host declares it */
+    sb = pb_sb_new(&LIMITS, err, sizeof err);
+    L = pb_sb_state(sb);
+    static const luaL_Reg fns[] = {{"ok", luaopen_base}, {NULL, NULL}};
+    const pb_sb_allow extra[] = {{"custos", NULL, fns}, {NULL, NULL, NULL}};
+    lua_newtable(L);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ok");
+    lua_setglobal(L, "custos");
+    assert_int_equal(pb_sb_check_allowed(L, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "global 'custos' is not allowed"));
+    assert_int_equal(pb_sb_check_allowed(L, extra, err, sizeof err), 0);
+    lua_getglobal(L, "custos");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "os_execute");
+    lua_pop(L, 1);
+    assert_int_equal(pb_sb_check_allowed(L, extra, err, sizeof err), -1);
+    assert_non_null(strstr(err, "custos.os_execute is not allowed"));
+    pb_sb_free(sb);
+}
+
 static void t_first_allocation_capped(void **s)
 {
     (void)s;
@@ -497,6 +507,7 @@ int main(void)
     core_log_set_level(CORE_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_removed_globals_nil),
+        cmocka_unit_test(t_allow_list),
         cmocka_unit_test(t_first_allocation_capped),
         cmocka_unit_test(t_os_execute),
         cmocka_unit_test(t_io_open),

@@ -1,0 +1,337 @@
+/* Incidents: alerts of one type and subject group into one open incident;
+ * later alerts update it (severity may rise, evidence accumulates, last seen
+ * moves); after incident_quiet_ms of event time without alerts it closes and
+ * the next alert opens a new one. Incident ids are derived from what opened
+ * them, so live and replay name them alike. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
+
+#define INC_MAX_IDS 8
+#define INC_MAX_EVENTS 16
+#define INC_MAX_RULES 24
+
+typedef struct inc {
+    char id[24];
+    inc_type type;
+    inc_severity sev, emitted_sev;
+    uint64_t subj_hash;
+    char *api_key_id, *model, *model_version, *summary, *tenant;
+    int64_t first_us, detected_us, last_us, last_emit_us;
+    int n_alerts;
+    bool dirty, opened_emitted;
+    cJSON *evidence;
+    char atlas[INC_MAX_IDS][24], owasp[INC_MAX_IDS][16];
+    int n_atlas, n_owasp;
+    char *rules[INC_MAX_RULES];
+    int n_rules;
+    char *events[INC_MAX_EVENTS];
+    int n_events;
+    struct inc *hnext;
+} inc;
+
+struct an_incidents {
+    const core_config *cfg;
+    an_callbacks cb;
+    inc **open; /* in the order they opened */
+    size_t nopen, capopen;
+    uint64_t total;
+};
+
+static const char *const g_atlas[INC_TYPE_COUNT][4] = {
+    {"AML.T0024.002", "AML.T0005.001"},
+    {"AML.T0054"}, /* plus what the matched rules name */
+    {"AML.T0031"}, /* drift: see docs/analytics.md */
+    {"AML.T0057"},
+    {"AML.T0029", "AML.T0034"},
+};
+static const char *const g_owasp[INC_TYPE_COUNT][3] = {
+    {"LLM10:2025"},
+    {"LLM01:2025"},
+    {"LLM04:2025"},
+    {"LLM02:2025"},
+    {"LLM10:2025"},
+};
+
+an_incidents *an_incidents_new(const core_config *cfg, const an_callbacks *cb)
+{
+    an_incidents *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->cfg = cfg;
+    if (cb)
+        g->cb = *cb;
+    return g;
+}
+
+static void inc_free(inc *i)
+{
+    free(i->api_key_id);
+    free(i->model);
+    free(i->model_version);
+    free(i->summary);
+    free(i->tenant);
+    cJSON_Delete(i->evidence);
+    for (int k = 0; k < i->n_rules; k++)
+        free(i->rules[k]);
+    for (int k = 0; k < i->n_events; k++)
+        free(i->events[k]);
+    free(i);
+}
+
+void an_incidents_free(an_incidents *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nopen; i++)
+        inc_free(g->open[i]);
+    free(g->open);
+    free(g);
+}
+
+uint64_t an_incidents_count(const an_incidents *g) { return g->total; }
+
+static uint64_t subject_hash(inc_type t, const an_alert *a)
+{
+    uint64_t h = an_hash(&t, sizeof t, 0);
+    if (a->api_key_id)
+        return an_hash(a->api_key_id, strlen(a->api_key_id), h);
+    h = an_hash(a->model, strlen(a->model), h);
+    return an_hash(a->model_version, strlen(a->model_version), h ^ 0x5f);
+}
+
+static bool same_subject(const inc *i, const an_alert *a)
+{
+    if (i->type != a->type)
+        return false;
+    if (a->api_key_id)
+        return i->api_key_id && strcmp(i->api_key_id, a->api_key_id) == 0;
+    return !i->api_key_id && strcmp(i->model, a->model) == 0 &&
+           strcmp(i->model_version, a->model_version) == 0;
+}
+
+static void add_id(char (*arr)[24], int *n, size_t width, const char *s)
+{
+    for (int k = 0; k < *n; k++)
+        if (strcmp((char *)arr + (size_t)k * width, s) == 0)
+            return;
+    if (*n < INC_MAX_IDS) {
+        snprintf((char *)arr + (size_t)*n * width, width, "%s", s);
+        (*n)++;
+    }
+}
+
+static void add_str(char **arr, int *n, int max, const char *s)
+{
+    for (int k = 0; k < *n; k++)
+        if (strcmp(arr[k], s) == 0)
+            return;
+    if (*n < max && (arr[*n] = strdup(s)))
+        (*n)++;
+}
+
+static char *json_of(const inc *i)
+{
+    char ts[40];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "incident_id", i->id);
+    cJSON_AddStringToObject(o, "type", inc_type_name(i->type));
+    cJSON_AddStringToObject(o, "severity", inc_severity_name(i->sev));
+    if (i->api_key_id)
+        cJSON_AddStringToObject(o, "api_key_id", i->api_key_id);
+    if (i->model)
+        cJSON_AddStringToObject(o, "model", i->model);
+    if (i->model_version)
+        cJSON_AddStringToObject(o, "model_version", i->model_version);
+    cJSON_AddStringToObject(o, "first_seen", core_ts_format(i->first_us, ts, sizeof ts));
+    cJSON_AddStringToObject(o, "detected_at", core_ts_format(i->detected_us, ts, sizeof ts));
+    cJSON *atlas = cJSON_AddArrayToObject(o, "atlas");
+    for (int k = 0; k < i->n_atlas; k++)
+        cJSON_AddItemToArray(atlas, cJSON_CreateString(i->atlas[k]));
+    cJSON *owasp = cJSON_AddArrayToObject(o, "owasp");
+    for (int k = 0; k < i->n_owasp; k++)
+        cJSON_AddItemToArray(owasp, cJSON_CreateString(i->owasp[k]));
+    cJSON_AddStringToObject(o, "summary", i->summary ? i->summary : "");
+    cJSON *ev = i->evidence ? cJSON_Duplicate(i->evidence, 1) : cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "alerts", i->n_alerts);
+    cJSON_AddStringToObject(ev, "last_seen", core_ts_format(i->last_us, ts, sizeof ts));
+    if (i->n_rules) {
+        cJSON *r = cJSON_AddArrayToObject(ev, "rules");
+        for (int k = 0; k < i->n_rules; k++)
+            cJSON_AddItemToArray(r, cJSON_CreateString(i->rules[k]));
+    }
+    cJSON *e = cJSON_AddArrayToObject(ev, "event_ids");
+    for (int k = 0; k < i->n_events; k++)
+        cJSON_AddItemToArray(e, cJSON_CreateString(i->events[k]));
+    cJSON_AddItemToObject(o, "evidence", ev);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static void fill_view(const inc *i, an_incident_view *v, const char *json, bool opened,
+                      bool final)
+{
+    v->incident_id = i->id;
+    v->type = i->type;
+    v->severity = i->sev;
+    v->api_key_id = i->api_key_id;
+    v->model = i->model;
+    v->model_version = i->model_version;
+    v->tenant = i->tenant;
+    v->summary = i->summary ? i->summary : "";
+    v->atlas = (const char(*)[24])i->atlas;
+    v->n_atlas = i->n_atlas;
+    v->owasp = (const char(*)[16])i->owasp;
+    v->n_owasp = i->n_owasp;
+    v->first_seen_us = i->first_us;
+    v->detected_at_us = i->detected_us;
+    v->last_seen_us = i->last_us;
+    v->n_alerts = i->n_alerts;
+    v->opened = opened;
+    v->final = final;
+    v->json = json;
+}
+
+static void emit(an_incidents *g, inc *i, bool final)
+{
+    if (!g->cb.incident)
+        return;
+    char *json = json_of(i);
+    if (!json)
+        return;
+    an_incident_view v;
+    fill_view(i, &v, json, !i->opened_emitted, final);
+    g->cb.incident(g->cb.ud, &v);
+    free(json);
+    i->opened_emitted = true;
+    i->dirty = false;
+    i->emitted_sev = i->sev;
+    i->last_emit_us = i->last_us;
+}
+
+static void close_at(an_incidents *g, size_t idx)
+{
+    inc *i = g->open[idx];
+    emit(g, i, true);
+    inc_free(i);
+    memmove(&g->open[idx], &g->open[idx + 1], (g->nopen - idx - 1) * sizeof *g->open);
+    g->nopen--;
+}
+
+void an_incidents_tick(an_incidents *g, int64_t now_us)
+{
+    int64_t quiet = g->cfg->an_incident_quiet_ms * 1000;
+    for (size_t k = 0; k < g->nopen;) {
+        if (g->open[k]->last_us < now_us - quiet)
+            close_at(g, k);
+        else
+            k++;
+    }
+}
+
+void an_incidents_finish(an_incidents *g)
+{
+    while (g->nopen)
+        close_at(g, 0);
+}
+
+void an_incidents_alert(an_incidents *g, an_alert *a)
+{
+    if (a->alert_only) {
+        if (g->cb.alert)
+            g->cb.alert(g->cb.ud, NULL, a);
+        return;
+    }
+    uint64_t h = subject_hash(a->type, a);
+    int64_t ts = a->trigger->ts_us;
+    int64_t quiet = g->cfg->an_incident_quiet_ms * 1000;
+    inc *i = NULL;
+    for (size_t k = 0; k < g->nopen; k++)
+        if (g->open[k]->subj_hash == h && same_subject(g->open[k], a)) {
+            i = g->open[k];
+            if (i->last_us < ts - quiet) { /* quiet long enough: this one is over */
+                close_at(g, k);
+                i = NULL;
+            }
+            break;
+        }
+    bool opened = false;
+    if (!i) {
+        if (g->nopen == g->capopen) {
+            size_t nc = g->capopen ? g->capopen * 2 : 64;
+            inc **no = realloc(g->open, nc * sizeof *no);
+            if (!no) {
+                cJSON_Delete(a->evidence);
+                a->evidence = NULL;
+                return;
+            }
+            g->open = no;
+            g->capopen = nc;
+        }
+        i = calloc(1, sizeof *i);
+        if (!i) {
+            cJSON_Delete(a->evidence);
+            a->evidence = NULL;
+            return;
+        }
+        i->type = a->type;
+        i->subj_hash = h;
+        i->sev = a->severity;
+        i->api_key_id = a->api_key_id ? strdup(a->api_key_id) : NULL;
+        i->model = a->model ? strdup(a->model) : NULL;
+        i->model_version = a->model_version ? strdup(a->model_version) : NULL;
+        /* the tenant of a key's traffic; a model-scoped incident has none */
+        i->tenant = a->api_key_id && a->trigger->tenant ? strdup(a->trigger->tenant) : NULL;
+        i->first_us = a->first_ts < ts ? a->first_ts : ts;
+        i->detected_us = ts;
+        /* the id names what opened it: type, subject, the event that fired */
+        uint64_t idh = an_hash(a->trigger->event_id, strlen(a->trigger->event_id), h);
+        idh = an_hash(&ts, sizeof ts, idh);
+        snprintf(i->id, sizeof i->id, "inc-%016llx", (unsigned long long)idh);
+        for (int k = 0; k < 4 && g_atlas[a->type][k]; k++)
+            add_id(i->atlas, &i->n_atlas, sizeof i->atlas[0], g_atlas[a->type][k]);
+        for (int k = 0; k < 3 && g_owasp[a->type][k]; k++)
+            add_id((char(*)[24])i->owasp, &i->n_owasp, sizeof i->owasp[0], g_owasp[a->type][k]);
+        g->open[g->nopen++] = i;
+        g->total++;
+        opened = true;
+    }
+    i->n_alerts++;
+    if (ts > i->last_us)
+        i->last_us = ts;
+    if (a->first_ts < i->first_us)
+        i->first_us = a->first_ts;
+    bool rose = a->severity > i->sev;
+    if (rose)
+        i->sev = a->severity;
+    if (a->summary) {
+        free(i->summary);
+        i->summary = strdup(a->summary);
+    }
+    if (a->evidence) {
+        cJSON_Delete(i->evidence);
+        i->evidence = a->evidence;
+        a->evidence = NULL;
+    }
+    for (int k = 0; k < a->n_rules; k++) {
+        const an_rule *r = a->rules[k];
+        add_str(i->rules, &i->n_rules, INC_MAX_RULES, r->id);
+        for (int j = 0; j < r->n_atlas; j++)
+            add_id(i->atlas, &i->n_atlas, sizeof i->atlas[0], r->atlas[j]);
+        for (int j = 0; j < r->n_owasp; j++)
+            add_id((char(*)[24])i->owasp, &i->n_owasp, sizeof i->owasp[0], r->owasp[j]);
+    }
+    add_str(i->events, &i->n_events, INC_MAX_EVENTS, a->trigger->event_id);
+    i->dirty = true;
+    if (g->cb.alert) {
+        an_incident_view v;
+        fill_view(i, &v, NULL, opened, false);
+        g->cb.alert(g->cb.ud, &v, a);
+    }
+    if (opened || rose || ts - i->last_emit_us >= g->cfg->an_incident_update_ms * 1000)
+        emit(g, i, false);
+}

@@ -1,0 +1,593 @@
+/* The live analytics inside `custos run`: a bounded queue from the
+ * collector's writer thread, one analytics thread running the engine, and
+ * after each batch one PostgreSQL transaction for the incidents, alerts and
+ * evidence links it produced, then the incident JSON to Kafka. */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analytics/an_engine.h"
+#include "analytics/analytics.h"
+#include "core/backoff.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/queue.h"
+#include "core/util.h"
+#include "incidents/incidents.h"
+
+/* The live analytics' metrics (core registry). */
+static CORE_METRIC_DEFINE(an_m_events, CORE_COUNTER, "custos_analytics_events_total",
+                          "events through the live analytics")
+static CORE_METRIC_DEFINE(an_m_late, CORE_COUNTER, "custos_analytics_late_events_total",
+                          "events older than the reorder window")
+static CORE_METRIC_DEFINE(an_m_alerts, CORE_COUNTER, "custos_analytics_alerts_total",
+                          "detector alerts")
+static CORE_METRIC_DEFINE(an_m_incidents, CORE_COUNTER, "custos_analytics_incidents_total",
+                          "incidents opened")
+static CORE_METRIC_DEFINE(an_m_keys, CORE_GAUGE, "custos_analytics_tracked_keys",
+                          "api keys with detector state")
+static CORE_METRIC_DEFINE(an_m_queue_waits, CORE_COUNTER, "custos_analytics_queue_waits_total",
+                          "times ingest waited on the full analytics queue")
+static CORE_METRIC_DEFINE(an_m_db_errors, CORE_COUNTER, "custos_analytics_db_errors_total",
+                          "failed writes of alerts and incidents")
+static CORE_METRIC_DEFINE(an_m_published, CORE_COUNTER, "custos_analytics_published_total",
+                          "incident messages delivered to the incidents topic")
+static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_total",
+                          "alerts or incident updates given up after retries")
+
+#define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
+#define LAT_SAMPLES 65536
+
+typedef struct {
+    core_event *evs;
+    size_t n;
+    int64_t enq_us; /* when the collector handed it over (its batch was committed) */
+} qitem;
+
+/* An incident's newest state in this batch, in the record incidents/ takes
+ * (rec's strings point into the owned copies below). */
+typedef struct {
+    inc_record rec;
+    char *incident_id, *api_key_id, *model, *model_version, *tenant, *summary, *atlas, *owasp,
+        *doc;
+} inc_row;
+
+typedef struct {
+    inc_alert a;
+    char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
+    int64_t arrival_us; /* when its event reached the analytics (committed) */
+} alert_row;
+
+struct an_live {
+    core_config cfg; /* shallow copy; strings below are our own */
+    char *dsn, *topic;
+    an_engine *engine;
+    PGconn *pg;
+    rd_kafka_t *rk;
+    pthread_t thread;
+    bool started;
+    core_queue *q; /* weighted by events; the collector blocks on it when full */
+    atomic_bool stopping;
+    uint64_t events, batches, db_errors, dropped, published, kafka_errors;
+    _Atomic uint64_t waits;
+    core_incident_sink incident_sink; /* where incidents go (the playbooks) */
+    /* produced by the engine callbacks during one batch */
+    inc_row *incs;
+    size_t nincs, capincs;
+    alert_row *alerts;
+    size_t nalerts, capalerts;
+    int64_t *lat_us; /* committed event -> alert/incident rows committed */
+    size_t nlat;
+    core_log_limit rl_db, rl_kafka;
+    core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
+    int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
+};
+
+static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
+
+static void inc_row_free(inc_row *r)
+{
+    char **f[] = {&r->incident_id, &r->api_key_id, &r->model, &r->model_version, &r->tenant,
+                  &r->summary,     &r->atlas,      &r->owasp, &r->doc};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        free(*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+static void alert_row_free(alert_row *r)
+{
+    char **f[] = {&r->incident_id, &r->event_id, &r->api_key_id, &r->model,
+                  &r->model_version, &r->summary, &r->evidence};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        free(*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+/* A PostgreSQL text[] literal of n ids (each width bytes, NUL-terminated). */
+static char *pg_array(const char *ids, int n, size_t width)
+{
+    size_t cap = 3;
+    for (int k = 0; k < n; k++)
+        cap += 2 * strlen(ids + (size_t)k * width) + 4;
+    char *o = malloc(cap), *p = o;
+    if (!o)
+        return NULL;
+    *p++ = '{';
+    for (int k = 0; k < n; k++) {
+        if (k)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *s = ids + (size_t)k * width; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return o;
+}
+
+/* Engine callback: an incident opened or changed. Keeps the newest state per
+ * incident for this batch's transaction, publishes the JSON. */
+static void on_incident(void *ud, const an_incident_view *v)
+{
+    an_live *al = ud;
+    size_t i;
+    for (i = 0; i < al->nincs && strcmp(al->incs[i].incident_id, v->incident_id); i++)
+        ;
+    if (i == al->nincs) {
+        if (core_grow(&al->incs, &al->capincs, al->nincs, sizeof *al->incs, 64) < 0)
+            return;
+        memset(&al->incs[al->nincs++], 0, sizeof *al->incs);
+    }
+    inc_row *r = &al->incs[i];
+    inc_row_free(r);
+    r->incident_id = dupz(v->incident_id);
+    r->api_key_id = dupz(v->api_key_id);
+    r->model = dupz(v->model);
+    r->model_version = dupz(v->model_version);
+    r->tenant = dupz(v->tenant);
+    r->summary = dupz(v->summary);
+    r->atlas = pg_array((const char *)v->atlas, v->n_atlas, sizeof v->atlas[0]);
+    r->owasp = pg_array((const char *)v->owasp, v->n_owasp, sizeof v->owasp[0]);
+    r->doc = dupz(v->json);
+    r->rec = (inc_record){
+        .incident_id = r->incident_id,
+        .type = v->type,
+        .severity = v->severity,
+        .status = v->final ? INC_CLOSED : INC_OPEN,
+        .api_key_id = r->api_key_id,
+        .model = r->model,
+        .model_version = r->model_version,
+        .tenant = r->tenant,
+        .first_seen_us = v->first_seen_us,
+        .detected_at_us = v->detected_at_us,
+        .last_seen_us = v->last_seen_us,
+        .alerts = v->n_alerts,
+        .atlas_array = r->atlas,
+        .owasp_array = r->owasp,
+        .summary = r->summary,
+        .doc_json = r->doc,
+    };
+    /* Each incident is logged as it opens (updates only raise the counter):
+     * an operator tailing the log sees what was found, for whom. */
+    if (v->opened) {
+        char q[400], qk[300], qm[300], qv[200];
+        core_log(CORE_LOG_INFO, "analytics", "incident opened",
+                 "incident=%s type=%s severity=%s api_key=%s model=%s model_version=%s summary=%s",
+                 v->incident_id, inc_type_name(v->type), inc_severity_name(v->severity),
+                 core_log_quote(qk, sizeof qk, v->api_key_id ? v->api_key_id : "-"),
+                 core_log_quote(qm, sizeof qm, v->model ? v->model : "-"),
+                 core_log_quote(qv, sizeof qv, v->model_version ? v->model_version : "-"),
+                 core_log_quote(q, sizeof q, v->summary ? v->summary : ""));
+    }
+
+    if (al->rk) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            al->rk, RD_KAFKA_V_TOPIC(al->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(v->incident_id, strlen(v->incident_id)),
+            RD_KAFKA_V_VALUE((void *)v->json, strlen(v->json)), RD_KAFKA_V_END);
+        if (e) { /* not even queued; delivered ones are counted in on_delivery */
+            al->kafka_errors++;
+            if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
+                core_log(CORE_LOG_WARN, "analytics", "incident not published", "error=%s",
+                         rd_kafka_err2str(e));
+        }
+    }
+    if (al->incident_sink.deliver)
+        al->incident_sink.deliver(al->incident_sink.ud, v->json);
+}
+
+static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
+{
+    an_live *al = ud;
+    if (al->nalerts >= PENDING_MAX) {
+        al->dropped++;
+        core_metric_add(&an_m_dropped, 1);
+        return;
+    }
+    if (core_grow(&al->alerts, &al->capalerts, al->nalerts, sizeof *al->alerts, 256) < 0)
+        return;
+    alert_row *r = &al->alerts[al->nalerts++];
+    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
+    *r = (alert_row){
+        .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
+        .event_id = dupz(a->trigger->event_id),
+        .api_key_id = dupz(a->trigger->api_key_id),
+        .model = dupz(a->trigger->model),
+        .model_version = dupz(a->trigger->model_version),
+        .summary = dupz(a->summary ? a->summary : ""),
+        .evidence = ev ? ev : strdup("{}"),
+        .arrival_us = a->trigger->arrival_us,
+    };
+    r->a = (inc_alert){
+        .incident_id = r->incident_id,
+        .type = a->type,
+        .severity = a->severity,
+        .ts_us = a->trigger->ts_us,
+        .event_id = r->event_id,
+        .api_key_id = r->api_key_id,
+        .model = r->model,
+        .model_version = r->model_version,
+        .summary = r->summary,
+        .evidence_json = r->evidence,
+    };
+}
+
+/* The batch's rows through incidents/, in the open transaction. */
+static int write_rows(an_live *al, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < al->nincs; i++)
+        if (inc_upsert_detected(al->pg, &al->incs[i].rec, err, errlen) < 0)
+            return -1;
+    for (size_t i = 0; i < al->nalerts; i++) {
+        const inc_alert *a = &al->alerts[i].a;
+        if (inc_alert_insert(al->pg, a, err, errlen) < 0)
+            return -1;
+        /* a weak signal alone: no incident, no evidence link */
+        if (a->incident_id && inc_link_event(al->pg, a->incident_id, a->event_id, a->ts_us,
+                                             a->api_key_id, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void rows_clear(an_live *al)
+{
+    for (size_t i = 0; i < al->nincs; i++)
+        inc_row_free(&al->incs[i]);
+    for (size_t i = 0; i < al->nalerts; i++)
+        alert_row_free(&al->alerts[i]);
+    al->nincs = al->nalerts = 0;
+}
+
+/* Writes what the last batch produced in one transaction. On failure the
+ * rows stay pending for the next batch (bounded) and the connection is reset.
+ * Who may change an incident's status once a playbook or an analyst has
+ * moved it is incidents/' rule (inc_upsert_detected). */
+static void flush_db(an_live *al)
+{
+    if (!al->nincs && !al->nalerts)
+        return;
+    if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms)
+        return; /* backing off; the rows wait (bounded) */
+    char err[512] = "no connection";
+    bool in_tx = false;
+    if (!al->pg || PQstatus(al->pg) != CONNECTION_OK) {
+        if (al->pg)
+            PQreset(al->pg);
+        else
+            al->pg = core_db_connect(al->dsn, (int)al->cfg.pg_connect_timeout_s, err, sizeof err);
+        if (!al->pg || PQstatus(al->pg) != CONNECTION_OK)
+            goto fail;
+    }
+    if (core_db_begin(al->pg, err, sizeof err) < 0)
+        goto fail;
+    in_tx = true;
+    if (write_rows(al, err, sizeof err) < 0)
+        goto fail;
+    in_tx = false; /* a failed COMMIT ends the transaction too */
+    if (core_db_commit(al->pg, err, sizeof err) < 0)
+        goto fail;
+    /* committed event -> its alert and incident rows committed */
+    int64_t now = core_mono_us();
+    for (size_t i = 0; i < al->nalerts && al->lat_us; i++) {
+        if (!al->alerts[i].arrival_us)
+            continue;
+        al->lat_us[al->nlat % LAT_SAMPLES] = now - al->alerts[i].arrival_us;
+        al->nlat++;
+    }
+    rows_clear(al);
+    al->retry_at_ms = 0;
+    core_backoff_reset(&al->backoff);
+    return;
+fail:
+    if (in_tx)
+        core_db_rollback(al->pg);
+    al->db_errors++;
+    core_metric_add(&an_m_db_errors, 1);
+    al->last_delay_ms = core_backoff_next(&al->backoff);
+    al->retry_at_ms = core_mono_ms() + al->last_delay_ms;
+    if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
+        core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
+                 "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
+                 core_log_quote((char[600]){0}, 600, err));
+}
+
+/* The engine's running totals into core/metrics (one writer: this thread). */
+static void publish_stats(an_live *al)
+{
+    an_engine_stats st;
+    an_engine_stats_get(al->engine, &st);
+    core_metric_set(&an_m_events, st.events);
+    core_metric_set(&an_m_late, st.late);
+    core_metric_set(&an_m_alerts, st.alerts);
+    core_metric_set(&an_m_incidents, st.incidents);
+    core_metric_set(&an_m_keys, st.keys);
+}
+
+static void qitem_free(void *p)
+{
+    qitem *q = p;
+    for (size_t i = 0; i < q->n; i++)
+        core_event_clear(&q->evs[i]);
+    free(q->evs);
+    free(q);
+}
+
+/* A quiet spell: let the watermark move past the last events. */
+static void idle(an_live *al)
+{
+    an_engine_advance(al->engine);
+    /* what the idle watermark released counts too: without this the stats
+     * kept the totals of the last hand-over for good once traffic stopped */
+    publish_stats(al);
+    flush_db(al);
+    if (al->rk)
+        rd_kafka_poll(al->rk, 0);
+}
+
+static void *run(void *arg)
+{
+    an_live *al = arg;
+    for (;;) {
+        qitem *q = core_queue_pop(al->q, 200, NULL);
+        if (!q) {
+            if (atomic_load(&al->stopping) && core_queue_len(al->q) == 0)
+                break; /* stopping and drained */
+            idle(al);
+            continue;
+        }
+        for (size_t i = 0; i < q->n; i++) {
+            core_event *ev = &q->evs[i];
+            if (an_engine_push(al->engine, ev, ev->partition, q->enq_us) < 0)
+                core_log(CORE_LOG_ERROR, "analytics", "out of memory: event skipped", NULL);
+            core_event_clear(ev);
+        }
+        al->events += q->n;
+        al->batches++;
+        publish_stats(al);
+        free(q->evs);
+        free(q);
+        flush_db(al);
+        if (al->rk)
+            rd_kafka_poll(al->rk, 0);
+    }
+    an_engine_finish(al->engine);
+    /* the last incident states: a few tries past any back-off, then give up
+     * (logged with what is lost) */
+    for (int attempt = 0; attempt < 3 && (al->nincs || al->nalerts); attempt++) {
+        if (attempt) {
+            struct timespec ts = {al->last_delay_ms / 1000, (al->last_delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        al->retry_at_ms = 0;
+        flush_db(al);
+    }
+    if (al->nincs || al->nalerts)
+        core_log(CORE_LOG_ERROR, "analytics", "incidents not stored at stop",
+                 "incidents=%zu alerts=%zu", al->nincs, al->nalerts);
+    return NULL;
+}
+
+static void deliver(void *ud, core_event *evs, size_t n)
+{
+    an_live *al = ud;
+    qitem *q = malloc(sizeof *q);
+    if (!q) {
+        for (size_t i = 0; i < n; i++)
+            core_event_clear(&evs[i]);
+        free(evs);
+        return;
+    }
+    *q = (qitem){evs, n, core_mono_us()};
+    /* a batch larger than the whole queue still goes in when the queue is
+     * empty (core_queue), or it could never be accepted */
+    bool waited = false;
+    core_queue_status st = core_queue_push(al->q, q, n, CORE_QUEUE_BLOCK, &waited);
+    if (waited) {
+        atomic_fetch_add(&al->waits, 1);
+        core_metric_add(&an_m_queue_waits, 1);
+    }
+    if (st != CORE_QUEUE_OK) { /* closed: the analytics are stopping */
+        core_log(CORE_LOG_WARN, "analytics", "events handed over after stop, not analysed",
+                 "events=%zu", n);
+        qitem_free(q);
+    }
+}
+
+core_event_sink an_live_sink(an_live *al)
+{
+    core_event_sink s = {deliver, al};
+    return s;
+}
+
+void an_live_on_incident(an_live *al, core_incident_sink sink) { al->incident_sink = sink; }
+
+/* Delivery reports (from rd_kafka_poll/flush on the analytics thread or at
+ * stop): what was really published, and what failed. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    an_live *al = opaque;
+    if (m->err) {
+        al->kafka_errors++;
+        if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
+            core_log(CORE_LOG_WARN, "analytics", "incident not delivered to Kafka", "error=%s",
+                     rd_kafka_err2str(m->err));
+    } else {
+        al->published++;
+        core_metric_add(&an_m_published, 1);
+    }
+}
+
+static rd_kafka_t *producer(an_live *al, const core_config *cfg, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, al);
+    char e[512];
+    const char *kv[][2] = {
+        {"bootstrap.servers", cfg->kafka_brokers},
+        {"client.id", cfg->kafka_client_id},
+        {"security.protocol", cfg->kafka_security_protocol},
+        {"linger.ms", "5"},
+        {"enable.idempotence", "true"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "kafka %s: %s", kv[i][0], e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    if (cfg->kafka_sasl_mechanism && *cfg->kafka_sasl_mechanism) {
+        const char *s[][2] = {{"sasl.mechanism", cfg->kafka_sasl_mechanism},
+                              {"sasl.username", cfg->kafka_sasl_username},
+                              {"sasl.password", cfg->kafka_sasl_password}};
+        for (size_t i = 0; i < 3; i++)
+            if (rd_kafka_conf_set(conf, s[i][0], s[i][1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+                snprintf(err, errlen, "kafka %s: %s", s[i][0], e);
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+            }
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errlen, "kafka producer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return rk; /* rd_kafka_new took conf */
+}
+
+an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
+{
+    an_live *al = calloc(1, sizeof *al);
+    if (!al) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    al->cfg = *cfg;
+    al->dsn = dupz(cfg->pg_dsn);
+    al->topic = dupz(cfg->an_incidents_topic);
+    al->q = core_queue_new((size_t)cfg->an_queue_events);
+    al->lat_us = calloc(LAT_SAMPLES, sizeof *al->lat_us);
+    /* the collector's back-off settings, doubling up to retry_max_ms */
+    core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
+    if (!al->dsn || !al->topic || !al->lat_us || !al->q) {
+        snprintf(err, errlen, "out of memory");
+        goto error;
+    }
+    an_callbacks cb = {on_incident, on_alert, al};
+    if (!(al->engine = an_engine_new(&al->cfg, &cb, err, errlen)))
+        goto error;
+    /* a partition silent for partition_idle_ms of wall time no longer holds
+     * the others back: one with traffic delivers a batch at least every
+     * collector.batch_max_ms */
+    an_engine_set_source_idle_ms(al->engine, cfg->an_partition_idle_ms);
+    if (!(al->pg = core_db_connect(al->dsn, (int)cfg->pg_connect_timeout_s, err, errlen)))
+        goto error;
+    if (core_db_check_schema(al->pg, err, errlen) < 0)
+        goto error;
+    if (!(al->rk = producer(al, cfg, err, errlen)))
+        goto error;
+    if (pthread_create(&al->thread, NULL, run, al) != 0) {
+        snprintf(err, errlen, "cannot start the analytics thread");
+        goto error;
+    }
+    pthread_setname_np(al->thread, "custos-analytic"); /* for top -H and perf */
+    al->started = true;
+    core_log(CORE_LOG_INFO, "analytics", "live analytics started", "topic=%s queue_events=%zu",
+             al->topic, (size_t)cfg->an_queue_events);
+    return al;
+error:
+    an_live_stop(al);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void an_live_stop(an_live *al)
+{
+    if (!al)
+        return;
+    if (al->started) {
+        atomic_store(&al->stopping, true);
+        core_queue_close(al->q); /* the thread drains what is queued, then ends */
+        pthread_join(al->thread, NULL);
+    }
+    if (al->rk) {
+        if (rd_kafka_flush(al->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            core_log(CORE_LOG_WARN, "analytics", "incidents not all published at stop",
+                     "outq=%d", rd_kafka_outq_len(al->rk));
+        rd_kafka_destroy(al->rk);
+    }
+    if (al->started) {
+        an_engine_stats st;
+        an_engine_stats_get(al->engine, &st);
+        size_t n = al->nlat < LAT_SAMPLES ? al->nlat : LAT_SAMPLES;
+        int64_t p50 = 0, p99 = 0;
+        if (n) {
+            qsort(al->lat_us, n, sizeof *al->lat_us, cmp_i64);
+            p50 = al->lat_us[n / 2];
+            p99 = al->lat_us[n * 99 / 100];
+        }
+        core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
+                 "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
+                 "keys=%llu key_state_bytes_avg=%.0f queue_full_waits=%llu db_errors=%llu "
+                 "published=%llu kafka_errors=%llu dropped_alerts=%llu "
+                 "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f",
+                 (unsigned long long)al->events, (unsigned long long)al->batches,
+                 (unsigned long long)st.incidents, (unsigned long long)st.alerts,
+                 (unsigned long long)st.late, (unsigned long long)st.forced,
+                 (unsigned long long)st.keys,
+                 st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
+                 (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
+                 (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
+                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3);
+    }
+    core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
+    rows_clear(al);
+    free(al->incs);
+    free(al->alerts);
+    an_engine_free(al->engine);
+    if (al->pg)
+        PQfinish(al->pg);
+    free(al->lat_us);
+    free(al->dsn);
+    free(al->topic);
+    free(al);
+}

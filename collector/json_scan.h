@@ -1,0 +1,192 @@
+/* The collector's JSON scanner: one pass over a message that checks it by
+ * the decoders' rules (valid UTF-8 is checked before, by the caller; no NUL,
+ * raw or \u0000; no raw control character in a string; no lone surrogate; no
+ * duplicate key at any depth; RFC 8259 numbers; at most
+ * COLL_JSON_MAX_DEPTH levels) and keeps, for the top-level keys a decoder
+ * asks for, where their values lie in the message. Decoders then read the
+ * values straight from the message (coll_json_str_bytes, coll_json_emit).
+ * Private to collector/: the decoders (decode_*.c) and
+ * coll_json_check_object use it. Prefix coll_json_. */
+#ifndef COLL_JSON_SCAN_H
+#define COLL_JSON_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COLL_JSON_MAX_DEPTH 32
+
+/* ---- a growable byte buffer: compact JSON output and decoded strings ---- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    bool oom;
+    char local[1024];
+} coll_json_buf;
+
+static inline void coll_json_buf_init(coll_json_buf *b)
+{
+    b->p = b->local;
+    b->n = 0;
+    b->cap = sizeof b->local;
+    b->oom = false;
+}
+
+static inline void coll_json_buf_free(coll_json_buf *b)
+{
+    if (b->p != b->local)
+        free(b->p);
+}
+
+/* Room for n more bytes (and a NUL) at b->p + b->n, or NULL (b->oom set). */
+static inline char *coll_json_buf_room(coll_json_buf *b, size_t n)
+{
+    if (b->oom)
+        return NULL;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap * 2 > b->n + n + 1 ? b->cap * 2 : b->n + n + 1;
+        char *np = b->p == b->local ? malloc(nc) : realloc(b->p, nc);
+        if (!np) {
+            b->oom = true;
+            return NULL;
+        }
+        if (b->p == b->local)
+            memcpy(np, b->local, b->n);
+        b->p = np;
+        b->cap = nc;
+    }
+    return b->p + b->n;
+}
+
+static inline void coll_json_buf_put(coll_json_buf *b, const char *s, size_t n)
+{
+    char *w = coll_json_buf_room(b, n);
+    if (!w)
+        return;
+    memcpy(w, s, n);
+    b->n += n;
+}
+
+/* ---- lexical rules ---- */
+
+static inline bool coll_json_is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static inline bool coll_json_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static inline bool coll_json_is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline const unsigned char *coll_json_skip_ws(const unsigned char *p,
+                                                     const unsigned char *end)
+{
+    while (p < end && coll_json_is_ws(*p))
+        p++;
+    return p;
+}
+
+/* The value of the 4 hex digits at s (checked before). */
+static inline unsigned coll_json_hex4(const unsigned char *s)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = s[i];
+        h = h << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return h;
+}
+
+static inline bool coll_json_hex4_ok(const unsigned char *s)
+{
+    return coll_json_is_hex(s[0]) && coll_json_is_hex(s[1]) && coll_json_is_hex(s[2]) &&
+           coll_json_is_hex(s[3]);
+}
+
+/* Length of the JSON number at s[0..n) (RFC 8259 grammar), or 0 when the
+ * bytes there are not one. */
+size_t coll_json_number_len(const unsigned char *s, size_t n);
+
+/* ---- values ---- */
+
+enum { COLL_J_NULL, COLL_J_FALSE, COLL_J_TRUE, COLL_J_NUM, COLL_J_STR, COLL_J_ARR, COLL_J_OBJ };
+
+/* Where a value lies in the message. A string is the raw bytes between its
+ * quotes (p, n), esc when they hold an escape; a number is its value d; an
+ * object or array is p at its opening bracket and n members or items. */
+typedef struct {
+    int type;
+    bool esc;
+    const unsigned char *p;
+    size_t n;
+    double d;
+} coll_json_val;
+
+/* "a string", "a number", ...: for reasons. */
+const char *coll_json_type_name(int t);
+
+/* Scans the string whose opening quote is at q (into v). Returns the byte
+ * after its closing quote, or NULL when it breaks the rules. */
+const unsigned char *coll_json_scan_string(const unsigned char *q, const unsigned char *end,
+                                           coll_json_val *v);
+
+/* Reads the number at q into *d as cJSON does (strtod() in the locale's
+ * decimal point). Returns the byte after it, or NULL when there is no
+ * number there. *d is NaN, which no JSON number reads as, when out of
+ * memory. */
+const unsigned char *coll_json_scan_number(const unsigned char *q, const unsigned char *end,
+                                           double *d);
+
+/* The decoded bytes of string v in a NUL-terminated copy in scratch (valid
+ * until scratch is next used), n of them; NULL when out of memory. */
+const char *coll_json_str_copy(coll_json_buf *scratch, const coll_json_val *v, size_t *n);
+
+/* The decoded bytes of string v (n of them): the message's own bytes when
+ * it has no escape and nul is false, else coll_json_str_copy(). */
+static inline const char *coll_json_str_bytes(coll_json_buf *scratch, const coll_json_val *v,
+                                              bool nul, size_t *n)
+{
+    if (!v->esc && !nul) {
+        *n = v->n;
+        return (const char *)v->p;
+    }
+    return coll_json_str_copy(scratch, v, n);
+}
+
+/* ---- the one-pass parser ---- */
+
+/* Maps a top-level key (n decoded bytes) to the index of the field a decoder
+ * wants, or to a value >= the number of its fields when it wants none. */
+typedef int (*coll_json_field_fn)(const char *key, size_t n);
+
+/* Parses s[0..len) (valid UTF-8: the caller checks) as one JSON object by the
+ * rules above, after an optional UTF-8 byte order mark (cJSON skips one).
+ * The values of the top-level keys field_of maps into 0..n_fields-1 go to
+ * fields[] (type COLL_J_NULL when absent or null: the caller sets every one
+ * to COLL_J_NULL before); field_of may be NULL (no field kept). Returns 0,
+ * or -1 with the reason in err: for what is not one JSON object, in the
+ * words the checks have always used (the lexical pre-scan's, else the offset
+ * where cJSON stops); else the first duplicate key or out-of-range number. */
+int coll_json_parse_object(const unsigned char *s, size_t len, coll_json_val *fields,
+                           int n_fields, coll_json_field_fn field_of, char *err, size_t errlen);
+
+/* Why s[0..len), which coll_json_parse_object refused as not one JSON
+ * object, is not one (coll_json_explain.c). */
+void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, size_t errlen);
+
+/* ---- compact JSON ---- */
+
+/* Writes the compact form of the value at p (in JSON the parser accepted,
+ * nothing is checked again) to out, byte for byte what
+ * cJSON_PrintUnformatted writes; scratch holds decoded strings meanwhile.
+ * Returns the byte after the value. out->oom tells of a failure. */
+const unsigned char *coll_json_emit(coll_json_buf *out, coll_json_buf *scratch,
+                                    const unsigned char *p, const unsigned char *end);
+
+#endif

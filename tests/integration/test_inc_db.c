@@ -1,0 +1,249 @@
+/* incidents/ against a real PostgreSQL server: the detector's upsert and
+ * the changes of playbooks and analysts meet in one row as the rule says,
+ * every change and comment lands in incident_updates and the audit chain in
+ * the caller's transaction (and goes with its rollback), and the read
+ * queries filter, count and refuse what they should. Needs PGHOST/PGPORT. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "core/db.h"
+#include "incidents/incidents.h"
+
+static PGconn *g_admin, *g_c;
+static char g_name[96];
+
+static const char *one(const char *sql)
+{
+    static char buf[4096];
+    char err[1024];
+    PGresult *r = core_db_query(g_c, sql, 0, NULL, "test query", err, sizeof err);
+    if (!r)
+        fail_msg("%s", err);
+    snprintf(buf, sizeof buf, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return buf;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[1024], sql[200], dsn[200];
+    g_admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
+    if (!g_admin)
+        fail_msg("needs a PostgreSQL server (PGHOST/PGPORT): %s", err);
+    snprintf(g_name, sizeof g_name, "custos_t_inc_db_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_name);
+    if (core_db_exec(g_admin, sql, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    snprintf(dsn, sizeof dsn, "dbname=%s", g_name);
+    if (!(g_c = core_db_connect(dsn, 10, err, sizeof err)) ||
+        core_db_migrate(g_c, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char err[1024], sql[200];
+    PQfinish(g_c);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_name);
+    core_db_exec(g_admin, sql, err, sizeof err);
+    PQfinish(g_admin);
+    return 0;
+}
+
+static inc_record record(const char *id, inc_severity sev, inc_status st, int64_t det_us)
+{
+    return (inc_record){.incident_id = id, .type = INC_PROBING, .severity = sev, .status = st,
+                        .api_key_id = "key-1", .tenant = "tenant-a",
+                        .first_seen_us = det_us, .detected_at_us = det_us,
+                        .last_seen_us = det_us + 1000000, .alerts = 1,
+                        .atlas_array = "{AML.T0054}", .owasp_array = "{LLM01:2025}",
+                        .summary = "Key key-1 probed", .doc_json = "{\"severity\":\"x\"}"};
+}
+
+static void upsert(const inc_record *r)
+{
+    char err[1024];
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_upsert_detected(g_c, r, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+}
+
+static int change(const inc_change *ch, char *err, size_t errlen)
+{
+    assert_int_equal(core_db_begin(g_c, err, errlen), 0);
+    int rc = inc_apply_change(g_c, ch, err, errlen);
+    if (rc > 0)
+        assert_int_equal(core_db_commit(g_c, err, errlen), 0);
+    else
+        core_db_rollback(g_c);
+    return rc;
+}
+
+static void t_detector_and_changes(void **state)
+{
+    (void)state;
+    char err[1024];
+    inc_record r = record("inc-a", INC_LOW, INC_OPEN, 1700000000000000);
+    upsert(&r);
+    assert_string_equal(one("SELECT status || severity || tenant FROM incidents WHERE "
+                            "incident_id = 'inc-a'"),
+                        "openlowtenant-a");
+    inc_change pb = {.incident_id = "inc-a", .actor = "playbook:throttle", .status = INC_CONTAINED,
+                     .severity = -1, .disposition = -1, .action_id = 0};
+    assert_int_equal(change(&pb, err, sizeof err), 1);
+    r.severity = INC_HIGH; /* the detector's rise after the playbook's status */
+    upsert(&r);
+    assert_string_equal(one("SELECT status || ' ' || severity || ' ' || status_by FROM incidents "
+                            "WHERE incident_id = 'inc-a'"),
+                        "contained high playbook:throttle");
+    /* an assignee, then a refused close, then an analyst's close */
+    inc_change as = {.incident_id = "inc-a", .actor = "alice", .status = -1, .severity = -1,
+                     .disposition = -1, .assignee = "bob"};
+    assert_int_equal(change(&as, err, sizeof err), 1);
+    inc_change bad = {.incident_id = "inc-a", .actor = "alice", .status = INC_CLOSED,
+                      .severity = -1, .disposition = -1, .reason = "done"};
+    assert_int_equal(change(&bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "disposition"));
+    inc_change ctl = as;
+    ctl.assignee = "bob\nINFO forged";
+    assert_int_equal(change(&ctl, err, sizeof err), -1);
+    inc_change close = bad;
+    close.disposition = INC_TRUE_POSITIVE;
+    assert_int_equal(change(&close, err, sizeof err), 1);
+    assert_string_equal(one("SELECT concat_ws('|', status, disposition, assignee, closed_by, "
+                            "close_reason) FROM incidents WHERE incident_id = 'inc-a'"),
+                        "closed|true_positive|bob|alice|done");
+    /* a playbook after the decision: refused, nothing written */
+    assert_int_equal(change(&pb, err, sizeof err), -1);
+    assert_string_equal(one("SELECT count(*) FROM incident_updates WHERE incident_id = 'inc-a'"),
+                        "3");
+    assert_string_equal(one("SELECT string_agg(actor || ':' || event, ',' ORDER BY seq) FROM "
+                            "audit_log WHERE incident_id = 'inc-a'"),
+                        "playbook:throttle:incident_changed,alice:incident_changed,"
+                        "alice:incident_changed");
+    /* the detector's later update leaves the decision */
+    r.status = INC_OPEN;
+    r.severity = INC_CRITICAL;
+    upsert(&r);
+    assert_string_equal(one("SELECT status || severity FROM incidents WHERE incident_id = 'inc-a'"),
+                        "closedcritical");
+    inc_change none = {.incident_id = "inc-none", .actor = "alice", .status = -1, .severity = -1,
+                       .disposition = -1};
+    assert_int_equal(change(&none, err, sizeof err), 0);
+    int64_t rows = 0, bad_seq = 0;
+    char why[256];
+    assert_int_equal(audit_verify(g_c, &rows, &bad_seq, why, sizeof why, err, sizeof err), 0);
+    assert_int_equal(rows, 3);
+}
+
+static void t_comments(void **state)
+{
+    (void)state;
+    char err[1024];
+    inc_record r = record("inc-c", INC_MEDIUM, INC_OPEN, 1700000100000000);
+    upsert(&r);
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    int64_t id = inc_comment_add(g_c, "inc-c", "alice", "looks like the red team", err, sizeof err);
+    assert_true(id > 0);
+    core_db_rollback(g_c); /* the comment and its audit row go together */
+    assert_string_equal(one("SELECT count(*) FROM incident_comments"), "0");
+    assert_string_equal(one("SELECT count(*) FROM audit_log WHERE incident_id = 'inc-c'"), "0");
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_true(inc_comment_add(g_c, "inc-c", "alice", "looks like the red team", err,
+                                sizeof err) > 0);
+    assert_int_equal(inc_comment_add(g_c, "inc-missing", "alice", "x", err, sizeof err), -1);
+    core_db_rollback(g_c); /* a failed statement aborts the transaction */
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_true(inc_comment_add(g_c, "inc-c", "alice", "looks like the red team", err,
+                                sizeof err) > 0);
+    assert_int_equal(inc_comment_add(g_c, "inc-c", "alice", "", err, sizeof err), -1);
+    char *big = malloc(10002);
+    memset(big, 'a', 10001);
+    big[10001] = '\0';
+    assert_int_equal(inc_comment_add(g_c, "inc-c", "alice", big, err, sizeof err), -1);
+    free(big);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    assert_string_equal(one("SELECT actor || ':' || event FROM audit_log WHERE incident_id = "
+                            "'inc-c'"),
+                        "alice:incident_commented");
+    bool found = false;
+    cJSON *o = inc_get(g_c, "inc-c", false, &found, err, sizeof err);
+    assert_non_null(o);
+    assert_true(found);
+    cJSON *cm = cJSON_GetObjectItemCaseSensitive(o, "comments");
+    assert_int_equal(cJSON_GetArraySize(cm), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                            cJSON_GetArrayItem(cm, 0), "body")),
+                        "looks like the red team");
+    cJSON_Delete(o);
+    assert_null(inc_get(g_c, "inc-zz", false, &found, err, sizeof err));
+    assert_false(found);
+    assert_string_equal(err, "");
+}
+
+static void t_list_and_counts(void **state)
+{
+    (void)state;
+    char err[1024];
+    for (int i = 0; i < 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "inc-l%d", i);
+        inc_record r = record(id, i % 2 ? INC_HIGH : INC_LOW, i < 2 ? INC_CLOSED : INC_OPEN,
+                              1700001000000000 + i * 1000000LL);
+        r.tenant = i == 4 ? "tenant-b" : "tenant-a";
+        upsert(&r);
+    }
+    inc_filter f = {.tenant = "tenant-b", .limit = 10};
+    cJSON *page = inc_list(g_c, &f, err, sizeof err);
+    assert_non_null(page);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "incidents")), 1);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(page, "next_cursor")));
+    cJSON_Delete(page);
+    inc_filter g = {.severity = "HIGH", .since_us = 1700001000000000, .limit = 10};
+    page = inc_list(g_c, &g, err, sizeof err);
+    assert_non_null(page);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "incidents")), 2);
+    cJSON_Delete(page);
+    inc_filter all = {.since_us = 1700001000000000, .limit = 10};
+    cJSON *n = inc_counts_by_status(g_c, &all, err, sizeof err);
+    assert_non_null(n);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(n, "open")), 3);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(n, "closed")), 2);
+    cJSON_Delete(n);
+    inc_filter text = {.text = "KEY-1 PROBED", .since_us = 1700001000000000, .limit = 10};
+    page = inc_list(g_c, &text, err, sizeof err);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "incidents")), 5);
+    cJSON_Delete(page);
+    /* refused: bad values, a limit out of range, times the wrong way round */
+    inc_filter b1 = {.type = "phishing", .limit = 10}, b2 = {.limit = 501},
+               b3 = {.since_us = 2, .until_us = 1, .limit = 10},
+               b4 = {.status = "open'; --", .limit = 10}, b5 = {.cursor = "c1zz", .limit = 10};
+    const inc_filter *bads[] = {&b1, &b2, &b3, &b4, &b5};
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        err[0] = '\0';
+        assert_null(inc_list(g_c, bads[i], err, sizeof err));
+        assert_true(err[0] != '\0');
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_detector_and_changes),
+        cmocka_unit_test(t_comments),
+        cmocka_unit_test(t_list_and_counts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
