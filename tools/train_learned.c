@@ -301,6 +301,11 @@ static void load_all(const char *dir, int synth, uint8_t sha[32])
     unsigned int len = 0;
     EVP_DigestFinal_ex(md, sha, &len);
     EVP_MD_CTX_free(md);
+    for (int i = 0; i < harm.n; i++)
+        free(harm.v[i]);
+    free(harm.v);
+    free(harm_half[0].v);
+    free(harm_half[1].v);
     for (int i = 0; i < nn; i++)
         free(names[i]);
 }
@@ -347,6 +352,18 @@ static void featurize_all(const an_learned_model *m, an_learned_scratch *s, int 
         e->nf = s->nf;
         memcpy(e->dense, s->dense, sizeof e->dense);
     }
+}
+
+/* Releases every example (at the end of a run). */
+static void free_all(void)
+{
+    for (size_t i = 0; i < g_nex; i++) {
+        free(g_ex[i].text);
+        free(g_ex[i].h);
+    }
+    free(g_ex);
+    g_ex = NULL;
+    g_nex = g_capex = 0;
 }
 
 static int cmp_desc(const void *a, const void *b)
@@ -530,8 +547,12 @@ int main(int argc, char **argv)
     an_learned_scratch *s = an_learned_scratch_new();
     uint8_t sha[32];
     load_all(data, synth, sha);
-    if (evalf)
-        return eval(evalf, s);
+    if (evalf) {
+        int rc = eval(evalf, s);
+        free(s);
+        free_all();
+        return rc;
+    }
 
     an_learned_model *m = an_learned_new(bits);
     if (!s || !m) {
@@ -694,5 +715,6 @@ int main(int argc, char **argv)
     free(g2);
     an_learned_free(m);
     free(s);
+    free_all();
     return 0;
 }
