@@ -51,6 +51,7 @@ typedef struct {
     uint32_t weak_prompts; /* serial of the key's weak prompts */
     uint32_t total_attempts;
     int64_t last_refusal_alert;
+    int64_t learned_ts; /* event time of the key's last prompt at the learned threshold */
     int64_t last_incident_alert; /* event time of the last alert that went to an incident */
 } an_pr_state;
 

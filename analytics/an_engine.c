@@ -8,6 +8,7 @@
 #include "analytics/an_engine.h"
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
+#include "analytics/an_learned.h"
 #include "core/log.h"
 #include "core/share.h"
 
@@ -41,6 +42,8 @@ typedef struct {
 struct an_engine {
     const core_config *cfg;
     an_rules *rules;
+    an_learned_model *learned; /* NULL: analytics.learned off */
+    an_learned_scratch *lscratch;
     void *det_state[AN_DETECTORS_MAX]; /* each detector's own state (an_detectors[i]) */
     an_incidents *inc;
     /* reorder heap */
@@ -83,6 +86,21 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     if (!(e->rules = an_rules_load(dir, strcmp(cfg->an_rules_db, "per_field") == 0,
                                   cfg->an_rules_cache_dir, err, errlen)))
         goto error;
+    if (strcmp(cfg->an_learned, "on") == 0) {
+        char path[4096], lerr[512];
+        snprintf(path, sizeof path, "%s%s",
+                 *cfg->an_learned_model ? cfg->an_learned_model : core_share_default("models"),
+                 *cfg->an_learned_model ? "" : "/learned.bin");
+        if (!(e->learned = an_learned_load(path, lerr, sizeof lerr))) {
+            snprintf(err, errlen, "analytics.learned_model: %s (analytics.learned: off runs without it)",
+                     lerr);
+            goto error;
+        }
+        if (!(e->lscratch = an_learned_scratch_new())) {
+            snprintf(err, errlen, "out of memory");
+            goto error;
+        }
+    }
     e->nbuckets = 1024;
     e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
     e->tenants = calloc(TENANT_SLOTS, sizeof *e->tenants);
@@ -131,6 +149,8 @@ void an_engine_free(an_engine *e)
         if (an_detectors[i]->free && e->det_state[i])
             an_detectors[i]->free(e->det_state[i]);
     an_incidents_free(e->inc);
+    an_learned_free(e->learned);
+    free(e->lscratch);
     an_rules_free(e->rules);
     free(e);
 }
@@ -168,11 +188,46 @@ static bool sysprompt_echoed(const core_event *ev)
     return echoed;
 }
 
+/* The learned detector's logit of the prompt, while it is at hand; for a
+ * prompt at the model's threshold its level and top features (JSON text in
+ * top, the caller's cap bytes). */
+static float learned_score(an_engine *e, const core_event *ev, uint8_t *level, char *top,
+                           size_t cap)
+{
+    const an_learned_model *m = e->learned;
+    double z = an_learned_logit_fast(m, e->lscratch, ev->prompt, ev->prompt_len);
+    if (z < m->threshold)
+        return (float)z;
+    an_learned_featurize(m, e->lscratch, ev->prompt, ev->prompt_len);
+    *level = z >= m->strong ? 2 : 1;
+    an_learned_top t[AN_LEARNED_TOP];
+    int n = 0;
+    an_learned_logit(m, e->lscratch, t, &n);
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "feature", t[i].text);
+        cJSON_AddStringToObject(f, "kind", t[i].kind);
+        cJSON_AddNumberToObject(f, "weight", round(t[i].contrib * 1000) / 1000);
+        cJSON_AddItemToArray(a, f);
+    }
+    if (!a || !cJSON_PrintPreallocated(a, top, (int)cap, 0))
+        snprintf(top, cap, "[]");
+    cJSON_Delete(a);
+    return (float)z;
+}
+
 static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
+    float learned = -INFINITY;
+    uint8_t level = 0;
+    char top[1024] = "";
+    if (e->learned && ev->prompt)
+        learned = learned_score(e, ev, &level, top, sizeof top);
     size_t nsc = ev->n_scores < AN_OBS_SCORES_MAX ? ev->n_scores : AN_OBS_SCORES_MAX;
     size_t extra = slen(ev->event_id) + slen(ev->api_key_id) + slen(ev->tenant) +
                    slen(ev->model) + slen(ev->model_version) + slen(ev->finish_reason);
+    extra += level ? strlen(top) + 1 : 0;
     for (size_t i = 0; i < nsc; i++)
         extra += slen(ev->scores[i].name);
     an_obs *o = calloc(1, sizeof *o + extra);
@@ -200,6 +255,9 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
     o->has_prompt = ev->prompt != NULL;
     o->has_response = ev->response != NULL;
     o->prompt_len = (uint32_t)(ev->prompt_size > UINT32_MAX ? UINT32_MAX : ev->prompt_size);
+    o->learned = learned;
+    o->learned_level = level;
+    o->learned_top = level ? put(&p, top) : NULL;
     o->response_len = (uint32_t)(ev->response_size > UINT32_MAX ? UINT32_MAX : ev->response_size);
     o->n_scores = (uint8_t)nsc;
     for (size_t i = 0; i < nsc; i++) {

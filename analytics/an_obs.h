@@ -39,6 +39,9 @@ typedef struct an_obs {
     uint32_t prefix_hash; /* of the prompt's normalised first bytes: template reuse */
     float probe_score;    /* sum of matched prompt-rule weights (+ encoded payload) */
     bool encoded;         /* base64 payload that decodes to text */
+    float learned;        /* learned detector's logit (an_learned.c); -INFINITY: not scored */
+    uint8_t learned_level; /* 0; 1: at the model's threshold; 2: at its strong threshold */
+    const char *learned_top; /* level > 0: JSON array of the top features, else NULL */
     uint8_t n_rules;
     uint16_t rules[AN_OBS_RULES_MAX]; /* matched probe rules (indices) */
     uint32_t leak;                    /* AN_LEAK_* */

@@ -13,7 +13,11 @@
  * still open (within the quiet period) joins it as an attempt. Behaviour
  * without signatures: a key whose refusal rate over the last hour reaches
  * probing_refusal_pct (with at least probing_refusal_min requests) is
- * probing too. Every summary names the signals that fired. */
+ * probing too. The learned detector (an_learned.c) is one more signal: its
+ * score at the model's threshold counts like a weak match (corroborated by a
+ * weak signature on the prompt, another such prompt of the key, or an open
+ * incident; alone an alert), at its strong threshold it is an attempt. Every
+ * summary names the signals that fired. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,11 +131,20 @@ static void raise_alert(an_engine *e, const an_pr_state *s, const an_obs *o, con
     cJSON_AddNumberToObject(ev, "attempts_total", s->total_attempts);
     cJSON_AddNumberToObject(ev, "probe_score", round(o->probe_score * 100) / 100);
     cJSON_AddBoolToObject(ev, "encoded_payload", o->encoded);
+    if (o->learned_level > 0) {
+        cJSON_AddNumberToObject(ev, "learned_score",
+                                round(1000 / (1 + exp(-(double)o->learned))) / 1000);
+        cJSON *top = o->learned_top ? cJSON_Parse(o->learned_top) : NULL;
+        if (top)
+            cJSON_AddItemToObject(ev, "learned_top", top);
+    }
     cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
     for (int j = 0; j < nfired; j++)
         cJSON_AddItemToArray(sig, cJSON_CreateString(fired[j]->id));
     if (strcmp(pattern, "refusal rate") == 0)
         cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
+    if (o->learned_level > 0)
+        cJSON_AddItemToArray(sig, cJSON_CreateString("learned score"));
     an_alert a = {
         .type = INC_PROBING,
         .severity = pa->sev,
@@ -189,6 +202,40 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
             how = "weak signature, incident open";
         attempt = how != NULL;
     }
+    /* the learned detector (an_learned.c): at its strong threshold an
+     * attempt by itself; at its threshold one signal, corroborated by a weak
+     * signature on the same prompt, by another learned or weak-signature
+     * prompt of the key in the hour (when the two are at least
+     * probing_weak_share_pct of its requests: a busy key meets them by
+     * chance), or by its open incident; alone it raises an alert */
+    bool learned_alone = false;
+    if (o->learned_level > 0) {
+        if (!attempt) {
+            bool open = s->last_incident_alert &&
+                        o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
+            bool other = s->learned_ts && o->ts_us - s->learned_ts < NB * BUCKET_US;
+            for (int j = 0; j < s->wk_n && !other; j++) {
+                uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
+                other = b + NB > cur && b <= cur;
+            }
+            uint32_t req_h = 0;
+            for (int j = 0; j < NB; j++)
+                if (s->id[j] + NB > cur && s->id[j] <= cur)
+                    req_h += s->req[j];
+            if (o->learned_level == 2)
+                how = "learned detector";
+            else if (weak)
+                how = "learned detector and weak signature";
+            else if (open)
+                how = "learned score, incident open";
+            else if (other && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
+                how = "learned detector, corroborated";
+            else
+                learned_alone = true;
+            attempt = how != NULL;
+        }
+        s->learned_ts = o->ts_us;
+    }
     /* a variant: close to one of the key's recent prompts (the extraction
      * ring, which has not seen this prompt yet) */
     bool variant = false;
@@ -211,6 +258,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     inc_severity sev = INC_LOW;
     char summary[512], names[320];
     rule_list(names, sizeof names, fired, nfired);
+    if (o->learned_level > 0) {
+        size_t nl = strlen(names);
+        snprintf(names + nl, sizeof names - nl, "%slearned score %.3f", nl ? " and " : "",
+                 1 / (1 + exp(-(double)o->learned)));
+    }
     if (attempt) {
         s->total_attempts++;
         sev = level(att);
@@ -223,8 +275,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
                  o->api_key_id, att, att == 1 ? "" : "s",
                  strcmp(how, "corroborated signatures") == 0
                      ? "weak signatures on different prompts corroborate each other"
-                     : strcmp(how, "signature") == 0 ? "the latest matched"
-                                                     : "a weak signature while its incident is open",
+                 : strcmp(how, "signature") == 0 ? "the latest matched"
+                 : strcmp(how, "weak signature, incident open") == 0
+                     ? "a weak signature while its incident is open"
+                     : how,
                  names, var >= 5 ? ", as one of several near-duplicate variants" : "");
     } else if (req >= cfg->an_pr_refusal_min && ref >= REFUSALS_MIN &&
                ref * 100 >= req * cfg->an_pr_refusal_pct &&
@@ -238,6 +292,12 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
                  "Key %.64s had %u of %u requests refused in the last hour: it is probing the "
                  "model's guardrails (refusal rate).",
                  o->api_key_id, ref, req);
+    } else if (learned_alone) {
+        pattern = "learned score";
+        snprintf(summary, sizeof summary,
+                 "Key %.64s sent a prompt the learned detector flags (%s)%s; alone that is no "
+                 "incident.",
+                 o->api_key_id, names, o->refusal == 1 ? ", refused" : "");
     } else if (weak) {
         pattern = "weak signature";
         snprintf(summary, sizeof summary,
@@ -247,7 +307,8 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     }
     if (!pattern)
         return;
-    bool alert_only = !attempt && weak && strcmp(pattern, "weak signature") == 0;
+    bool alert_only = !attempt && (strcmp(pattern, "weak signature") == 0 ||
+                                   strcmp(pattern, "learned score") == 0);
     if (!alert_only)
         s->last_incident_alert = o->ts_us;
     pr_alert pa = {pattern, sev, summary, fired, nfired, first_ts, alert_only, att, var, req, ref};

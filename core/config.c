@@ -152,6 +152,12 @@ static const setting g_settings[] = {
      100000, NULL, false, false, "a key without a baseline of its own is judged on volume only "
      "past this many times (x100) the 99th percentile of the per-key 5-minute completion tokens "
      "of its tenant and of the fleet"},
+    {"analytics", "learned", T_ENUM, OFF(an_learned), "on", 0, 0, "on|off", false, false,
+     "the learned prompt detector (docs/analytics.md): its score at the model's threshold is one "
+     "probing signal, at its strong threshold an attempt by itself"},
+    {"analytics", "learned_model", T_STR, OFF(an_learned_model), "", 0, 0, NULL, false, false,
+     "model file of the learned detector (tools/train_learned.c writes it); empty: the shipped "
+     "model, <share>/models/learned.bin"},
     {"analytics", "probing_attempt_score_pct", T_INT, OFF(an_pr_attempt_score_pct), "100", 1,
      100000, NULL, false, false, "a prompt whose rule weights sum to this (x100) is an attempt"},
     {"analytics", "probing_refusal_min", T_INT, OFF(an_pr_refusal_min), "12", 1, 1000000, NULL,

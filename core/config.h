@@ -55,6 +55,8 @@ typedef struct core_config {
     char *an_rules_dir;
     char *an_rules_db;
     char *an_rules_cache_dir;
+    char *an_learned;       /* on|off */
+    char *an_learned_model; /* empty: <share>/models/learned.bin */
     char *an_incidents_topic;
     int64_t an_queue_events;
     int64_t an_reorder_window_ms;
