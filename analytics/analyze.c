@@ -41,7 +41,6 @@ static void usage(FILE *f)
 
 int an_cmd_analyze(int argc, char **argv)
 {
-    const char *cfgpath = NULL, *lvl = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0, rc = CORE_EXIT_FAIL;
     core_config cfg;
@@ -53,15 +52,10 @@ int an_cmd_analyze(int argc, char **argv)
     if (!files)
         return CORE_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
-        const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             free(files);
             return CORE_EXIT_OK;
-        } else if (core_cli_opt(argc, argv, &i, "--config", &v)) {
-            cfgpath = v;
-        } else if (core_cli_opt(argc, argv, &i, "--log-level", &v)) {
-            lvl = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "custos analyze: unknown option '%s'\n", argv[i]);
             usage(stderr);
@@ -78,7 +72,7 @@ int an_cmd_analyze(int argc, char **argv)
         return CORE_EXIT_USAGE;
     }
     have_cfg = true;
-    if (core_cli_config(&cfg, cfgpath, lvl) < 0) {
+    if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
