@@ -163,6 +163,46 @@ static void raise_alert(an_engine *e, const an_pr_state *s, const an_obs *o, con
     cJSON_Delete(a.evidence);
 }
 
+/* The key's requests in the last hour (the buckets still current). */
+static uint32_t req_hour(const an_pr_state *s, uint32_t cur)
+{
+    uint32_t req_h = 0;
+    for (int j = 0; j < NB; j++)
+        if (s->id[j] + NB > cur && s->id[j] <= cur)
+            req_h += s->req[j];
+    return req_h;
+}
+
+/* The learned detector (an_learned.c) on a prompt no signature made an
+ * attempt: at its strong threshold an attempt by itself; at its threshold
+ * one signal, corroborated by a weak signature on the same prompt, by
+ * another learned or weak-signature prompt of the key in the hour (when the
+ * two are at least probing_weak_share_pct of its requests: a busy key meets
+ * them by chance), or by its open incident. Returns how the attempt is
+ * named, or NULL with *alone set: alone it raises an alert. */
+static const char *learned_how(const core_config *cfg, const an_pr_state *s, const an_obs *o,
+                               uint32_t cur, bool weak, bool *alone)
+{
+    bool open = s->last_incident_alert &&
+                o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
+    bool other = s->learned_ts && o->ts_us - s->learned_ts < NB * BUCKET_US;
+    for (int j = 0; j < s->wk_n && !other; j++) {
+        uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
+        other = b + NB > cur && b <= cur;
+    }
+    uint32_t req_h = req_hour(s, cur);
+    if (o->learned_level == 2)
+        return "learned detector";
+    if (weak)
+        return "learned detector and weak signature";
+    if (open)
+        return "learned score, incident open";
+    if (other && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
+        return "learned detector, corroborated";
+    *alone = true;
+    return NULL;
+}
+
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
     (void)state; /* all its state is the key's */
@@ -191,10 +231,7 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     if (weak) {
         bool open = s->last_incident_alert &&
                     o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
-        uint32_t req_h = 0;
-        for (int j = 0; j < NB; j++)
-            if (s->id[j] + NB > cur && s->id[j] <= cur)
-                req_h += s->req[j];
+        uint32_t req_h = req_hour(s, cur);
         if (corroborated(rules, s, o, cur, cfg->an_pr_attempt_score_pct, req_h,
                          cfg->an_pr_weak_share_pct, fired, &nfired, &first_ts))
             how = "corroborated signatures";
@@ -202,36 +239,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
             how = "weak signature, incident open";
         attempt = how != NULL;
     }
-    /* the learned detector (an_learned.c): at its strong threshold an
-     * attempt by itself; at its threshold one signal, corroborated by a weak
-     * signature on the same prompt, by another learned or weak-signature
-     * prompt of the key in the hour (when the two are at least
-     * probing_weak_share_pct of its requests: a busy key meets them by
-     * chance), or by its open incident; alone it raises an alert */
     bool learned_alone = false;
     if (o->learned_level > 0) {
         if (!attempt) {
-            bool open = s->last_incident_alert &&
-                        o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
-            bool other = s->learned_ts && o->ts_us - s->learned_ts < NB * BUCKET_US;
-            for (int j = 0; j < s->wk_n && !other; j++) {
-                uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
-                other = b + NB > cur && b <= cur;
-            }
-            uint32_t req_h = 0;
-            for (int j = 0; j < NB; j++)
-                if (s->id[j] + NB > cur && s->id[j] <= cur)
-                    req_h += s->req[j];
-            if (o->learned_level == 2)
-                how = "learned detector";
-            else if (weak)
-                how = "learned detector and weak signature";
-            else if (open)
-                how = "learned score, incident open";
-            else if (other && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
-                how = "learned detector, corroborated";
-            else
-                learned_alone = true;
+            how = learned_how(cfg, s, o, cur, weak, &learned_alone);
             attempt = how != NULL;
         }
         s->learned_ts = o->ts_us;
