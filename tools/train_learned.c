@@ -499,13 +499,19 @@ static int eval(const char *path, an_learned_scratch *s)
     return 0;
 }
 
-int main(int argc, char **argv)
+typedef struct {
+    const char *data, *out, *evalf;
+    uint32_t bits;
+    int epochs, synth;
+    uint64_t seed;
+    double lr, l2, target_fp, hard_fp;
+} train_opts;
+
+/* 0, or 2 after a usage message. */
+static int parse_args(int argc, char **argv, train_opts *o)
 {
-    const char *data = "data/prompts", *out = "analytics/models/learned.bin", *evalf = NULL;
-    uint32_t bits = 16;
-    int epochs = 8, synth = 1;
-    uint64_t seed = 1;
-    double lr = 0.1, l2 = 1e-5, target_fp = 0.001, hard_fp = 0.005;
+    *o = (train_opts){"data/prompts", "analytics/models/learned.bin", NULL, 16, 8, 1, 1,
+                      0.1, 1e-5, 0.001, 0.005};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -513,25 +519,25 @@ int main(int argc, char **argv)
             return 2;
         }
         if (!strcmp(a, "--data"))
-            data = v;
+            o->data = v;
         else if (!strcmp(a, "--out"))
-            out = v;
+            o->out = v;
         else if (!strcmp(a, "--eval"))
-            evalf = v;
+            o->evalf = v;
         else if (!strcmp(a, "--bits"))
-            bits = (uint32_t)atoi(v);
+            o->bits = (uint32_t)atoi(v);
         else if (!strcmp(a, "--epochs"))
-            epochs = atoi(v);
+            o->epochs = atoi(v);
         else if (!strcmp(a, "--seed"))
-            seed = strtoull(v, NULL, 10);
+            o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--lr"))
-            lr = atof(v);
+            o->lr = atof(v);
         else if (!strcmp(a, "--l2"))
-            l2 = atof(v);
+            o->l2 = atof(v);
         else if (!strcmp(a, "--target-fp"))
-            target_fp = atof(v);
+            o->target_fp = atof(v);
         else if (!strcmp(a, "--synth-suffix"))
-            synth = atoi(v);
+            o->synth = atoi(v);
         else {
             fprintf(stderr, "usage: train_learned [--data DIR] [--out FILE] [--bits 10..24] "
                             "[--epochs N] [--seed N] [--lr X] [--l2 X] [--target-fp X] "
@@ -540,41 +546,18 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (bits < 10 || bits > 24 || epochs < 1 || epochs > 100) {
+    if (o->bits < 10 || o->bits > 24 || o->epochs < 1 || o->epochs > 100) {
         fprintf(stderr, "train_learned: --bits 10..24, --epochs 1..100\n");
         return 2;
     }
-    an_learned_scratch *s = an_learned_scratch_new();
-    uint8_t sha[32];
-    load_all(data, synth, sha);
-    if (evalf) {
-        int rc = eval(evalf, s);
-        free(s);
-        free_all();
-        return rc;
-    }
+    return 0;
+}
 
-    an_learned_model *m = an_learned_new(bits);
-    if (!s || !m) {
-        fprintf(stderr, "train_learned: out of memory\n");
-        return 2;
-    }
-    memcpy(m->inputs_sha256, sha, 32);
-    size_t k = 0;
-    for (int i = 0; i < argc && k + 2 < sizeof m->cmd; i++)
-        k += (size_t)snprintf(m->cmd + k, sizeof m->cmd - k, "%s%s", i ? " " : "", argv[i]);
-    double t0 = now_s();
-    train_lm(m, s);
-    featurize_all(m, s, 0);
-    size_t ntr = 0, npos = 0;
-    size_t *idx = need(malloc((g_nex ? g_nex : 1) * sizeof *idx));
-    for (size_t i = 0; i < g_nex; i++)
-        if (!g_ex[i].heldback && !g_ex[i].val) {
-            idx[ntr++] = i;
-            npos += g_ex[i].label;
-        }
-    /* every set weighs about the same (a set's weight: the median set size
-     * over its size, within 1/4..4), then both classes the same */
+/* Every set weighs about the same (a set's weight: the median set size
+ * over its size, within 1/4..4), then both classes the same: fills setw
+ * and returns the positive class's weight. */
+static double set_weights(const size_t *idx, size_t ntr, double *setw)
+{
     size_t nset_tr[MAX_SETS] = {0};
     for (size_t q = 0; q < ntr; q++)
         nset_tr[g_ex[idx[q]].set]++;
@@ -588,13 +571,26 @@ int main(int argc, char **argv)
             sizes[c] = sizes[c - 1];
             sizes[c - 1] = tt;
         }
-    double med = ns ? (double)sizes[ns / 2] : 1, setw[MAX_SETS], cw[2] = {0, 0};
+    double med = ns ? (double)sizes[ns / 2] : 1, cw[2] = {0, 0};
     for (int st = 0; st < g_nset; st++) {
         double x = nset_tr[st] ? med / (double)nset_tr[st] : 1;
         setw[st] = getenv("NOSETW") ? 1 : x < 0.25 ? 0.25 : x > 4 ? 4 : x;
         cw[g_set[st].label] += setw[st] * (double)nset_tr[st];
     }
-    double wpos = cw[1] > 0 ? cw[0] / cw[1] : 1;
+    return cw[1] > 0 ? cw[0] / cw[1] : 1;
+}
+
+/* AdaGrad with L2 over the training examples idx[0..ntr), seeded, then the
+ * weights quantised into m (int8, the scale from the largest weight).
+ * Returns the count of non-zero weights. */
+static size_t sgd(an_learned_model *m, const train_opts *o, size_t *idx, size_t ntr)
+{
+    double setw[MAX_SETS];
+    double wpos = set_weights(idx, ntr, setw);
+    uint32_t bits = o->bits;
+    double lr = o->lr, l2 = o->l2;
+    uint64_t seed = o->seed;
+    int epochs = o->epochs;
     size_t nw = (size_t)1 << bits;
     float *w = need(calloc(nw, sizeof *w)), *g2 = need(calloc(nw, sizeof *g2));
     double dw[AN_LEARNED_NDENSE] = {0}, dg2[AN_LEARNED_NDENSE] = {0}, b = 0, bg2 = 0;
@@ -649,8 +645,18 @@ int main(int argc, char **argv)
     m->bias = (float)b;
     for (int d = 0; d < AN_LEARNED_NDENSE; d++)
         m->dense_w[d] = (float)dw[d];
-    /* thresholds on validation only: pooled benign FP <= target, every
-     * hard-negative set <= 0.5 %; strong: no validation benign at all */
+    free(w);
+    free(g2);
+    return nz;
+}
+
+/* Thresholds on validation only: pooled benign FP <= target, every
+ * hard-negative set <= hard_fp; strong: a logit above every validation
+ * benign prompt, plus a margin of one (odds e times higher). Returns the
+ * count of validation benign prompts. */
+static size_t thresholds(an_learned_model *m, an_learned_scratch *s, const train_opts *o)
+{
+    double target_fp = o->target_fp, hard_fp = o->hard_fp;
     score_part(m, s, 0);
     float *sc = need(malloc((g_nex ? g_nex : 1) * sizeof *sc));
     size_t nb = 0;
@@ -676,11 +682,18 @@ int main(int argc, char **argv)
         strong = t + STRONG_MARGIN;
     m->threshold = t;
     m->strong = strong;
-    char err[512];
-    if (an_learned_save(m, out, err, sizeof err) != 0) {
-        fprintf(stderr, "train_learned: %s\n", err);
-        return 1;
-    }
+    free(sc);
+    return nb;
+}
+
+/* What was trained and what sets the thresholds: the highest validation
+ * benign prompts, and the validation table. */
+static void report(an_learned_model *m, an_learned_scratch *s, const train_opts *o,
+                   const uint8_t *sha, size_t ntr, size_t npos, size_t nz, size_t nb, double t0)
+{
+    uint32_t bits = o->bits;
+    int epochs = o->epochs;
+    double target_fp = o->target_fp, hard_fp = o->hard_fp;
     printf("training command: %s\n", m->cmd);
     printf("inputs sha256: ");
     for (int i = 0; i < 32; i++)
@@ -708,11 +721,51 @@ int main(int argc, char **argv)
     }
     score_part(m, s, 0);
     table("Validation (tuning half, bit 1 of the hash set)", 0, 1, m->threshold, m->strong, 0);
-    printf("wrote %s\n", out);
-    free(sc);
+}
+
+int main(int argc, char **argv)
+{
+    train_opts o;
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    an_learned_scratch *s = an_learned_scratch_new();
+    uint8_t sha[32];
+    load_all(o.data, o.synth, sha);
+    if (o.evalf) {
+        int rc = eval(o.evalf, s);
+        free(s);
+        free_all();
+        return rc;
+    }
+    an_learned_model *m = an_learned_new(o.bits);
+    if (!s || !m) {
+        fprintf(stderr, "train_learned: out of memory\n");
+        return 2;
+    }
+    memcpy(m->inputs_sha256, sha, 32);
+    size_t k = 0;
+    for (int i = 0; i < argc && k + 2 < sizeof m->cmd; i++)
+        k += (size_t)snprintf(m->cmd + k, sizeof m->cmd - k, "%s%s", i ? " " : "", argv[i]);
+    double t0 = now_s();
+    train_lm(m, s);
+    featurize_all(m, s, 0);
+    size_t ntr = 0, npos = 0;
+    size_t *idx = need(malloc((g_nex ? g_nex : 1) * sizeof *idx));
+    for (size_t i = 0; i < g_nex; i++)
+        if (!g_ex[i].heldback && !g_ex[i].val) {
+            idx[ntr++] = i;
+            npos += g_ex[i].label;
+        }
+    size_t nz = sgd(m, &o, idx, ntr);
+    size_t nb = thresholds(m, s, &o);
+    char err[512];
+    if (an_learned_save(m, o.out, err, sizeof err) != 0) {
+        fprintf(stderr, "train_learned: %s\n", err);
+        return 1;
+    }
+    report(m, s, &o, sha, ntr, npos, nz, nb, t0);
+    printf("wrote %s\n", o.out);
     free(idx);
-    free(w);
-    free(g2);
     an_learned_free(m);
     free(s);
     free_all();
