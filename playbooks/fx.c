@@ -24,6 +24,11 @@ static const fx_effector *const g_fx[] = {
 
 void pb_fx_hurry(pb_fx *fx) { atomic_store(&fx->hurry, true); }
 
+int pb_fx_connect(pb_fx *fx, char *err, size_t errlen)
+{
+    return fx_control.off(fx->cfg) ? 0 : fx_control_open(fx, true, err, errlen);
+}
+
 pb_fx *pb_fx_new(const core_config *cfg, char *err, size_t errlen)
 {
     pb_fx *fx = calloc(1, sizeof *fx);
@@ -43,7 +48,7 @@ pb_fx *pb_fx_new(const core_config *cfg, char *err, size_t errlen)
                               "(effectors.litellm_token or LITELLM_MASTER_KEY)");
         goto error;
     }
-    if (!fx_control.off(cfg) && fx_control_open(fx, err, errlen) < 0)
+    if (!fx_control.off(cfg) && fx_control_check(fx, err, errlen) < 0)
         goto error;
     if (*cfg->fx_webhook_url || *cfg->fx_litellm_url) {
         fx->curl = curl_easy_init();

@@ -25,6 +25,10 @@ typedef struct pb_fx pb_fx;
  * result: pb_fx_free(). */
 pb_fx *pb_fx_new(const core_config *cfg, char *err, size_t errlen);
 void pb_fx_free(pb_fx *fx);
+/* Opens the Kafka producer of the control topic now, connected (the daemon
+ * does, so that the first action is not slowed by a cold producer); other
+ * commands leave it to the first action that needs it. 0, or -1 with err. */
+int pb_fx_connect(pb_fx *fx, char *err, size_t errlen);
 
 /* Applies action a with every enabled effector, each retried as
  * configured within effectors.max_wait_ms, each whatever the others did.

@@ -16,7 +16,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         *(rd_kafka_resp_err_t *)m->_private = m->err;
 }
 
-int fx_control_open(pb_fx *fx, char *err, size_t errlen)
+/* Builds the producer's configuration (the caller owns it), or NULL with err. */
+static rd_kafka_conf_t *control_conf(const pb_fx *fx, char *err, size_t errlen)
 {
     const core_config *cfg = fx->cfg;
     char e[512], tmo[32];
@@ -46,25 +47,47 @@ int fx_control_open(pb_fx *fx, char *err, size_t errlen)
         }
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    return conf;
+error:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int fx_control_check(const pb_fx *fx, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = control_conf(fx, err, errlen);
+    if (!conf)
+        return -1;
+    rd_kafka_conf_destroy(conf);
+    return 0;
+}
+
+int fx_control_open(pb_fx *fx, bool warm, char *err, size_t errlen)
+{
+    if (fx->rk)
+        return 0;
+    char e[512];
+    rd_kafka_conf_t *conf = control_conf(fx, err, errlen);
+    if (!conf)
+        return -1;
     fx->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!fx->rk) {
+        rd_kafka_conf_destroy(conf);
         snprintf(err, errlen, "control topic producer: %s", e);
-        goto error;
+        return -1;
     }
-    conf = NULL; /* rd_kafka_new took it */
+    if (!warm)
+        return 0;
     /* Connect now (metadata of the control topic) rather than at the first
      * action: a cold producer adds about a second to it. Not fatal: the
      * broker may come up later. */
-    rd_kafka_topic_t *t = rd_kafka_topic_new(fx->rk, cfg->fx_control_topic, NULL);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(fx->rk, fx->cfg->fx_control_topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     if (t && rd_kafka_metadata(fx->rk, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
     if (t)
         rd_kafka_topic_destroy(t);
     return 0;
-error:
-    rd_kafka_conf_destroy(conf);
-    return -1;
 }
 
 void fx_control_close(pb_fx *fx)
@@ -80,6 +103,10 @@ static fx_rc run(pb_fx *fx, PGconn *db, const pb_action *a, const char *msg, cJS
                  char *err, size_t errlen)
 {
     (void)db;
+    /* opened at the first action, unless the daemon warmed it up: a command
+     * that sends nothing opens no Kafka client */
+    if (fx_control_open(fx, false, err, errlen) < 0)
+        return FX_PERMANENT;
     rd_kafka_resp_err_t dr = RD_KAFKA_RESP_ERR__IN_PROGRESS;
     rd_kafka_resp_err_t e = rd_kafka_producev(
         fx->rk, RD_KAFKA_V_TOPIC(fx->cfg->fx_control_topic),

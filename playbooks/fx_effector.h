@@ -75,9 +75,13 @@ fx_rc fx_db_exec(PGconn *db, const char *sql, int n, const char *const *v, const
 fx_rc fx_http_post(pb_fx *fx, const char *what, const char *url, const char *body,
                    struct curl_slist *hdrs, long *status, char *err, size_t errlen);
 
-/* The control topic's producer (fx_control.c): opened by pb_fx_new when
- * effectors.control is on, closed (flushed) by pb_fx_free. */
-int fx_control_open(pb_fx *fx, char *err, size_t errlen);
+/* The control topic's producer (fx_control.c): its settings checked by
+ * pb_fx_new when effectors.control is on, opened by pb_fx_connect (the
+ * daemon, warmed up) or at the first action, closed (flushed) by
+ * pb_fx_free. */
+int fx_control_open(pb_fx *fx, bool warm, char *err, size_t errlen);
+/* Checks the producer's settings without opening it. */
+int fx_control_check(const pb_fx *fx, char *err, size_t errlen);
 void fx_control_close(pb_fx *fx);
 
 #endif

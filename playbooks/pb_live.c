@@ -251,7 +251,7 @@ static worker *worker_start(pb_live *pl, char *err, size_t errlen)
     if (core_db_check_schema(w->db, err, errlen) < 0 || listen_reload(w->db, err, errlen) < 0)
         goto error;
     w->fx = pb_fx_new(cfg, err, errlen);
-    if (!w->fx)
+    if (!w->fx || pb_fx_connect(w->fx, err, errlen) < 0)
         goto error;
     pb_engine_opts o = {.cfg = cfg, .db = w->db, .persist = true, .fx = w->fx,
                         .audit_loads = true, .on_run = on_run, .on_run_ud = w};
