@@ -69,16 +69,13 @@ int audit_cmd(int argc, char **argv)
     core_config cfg;
     int rc = CORE_EXIT_FAIL;
     PGconn *db = NULL;
-    char err[1024];
     if (core_cli_config(&cfg, NULL, NULL) < 0) {
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
-    db = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "custos audit %s: %s\n", what, err);
+    db = core_cli_db(&cfg, "audit", false);
+    if (!db)
         goto done;
-    }
     rc = run(what, db);
 done:
     if (db)

@@ -44,24 +44,32 @@ int core_cli_config(core_config *cfg, const char *path, const char *log_level_ov
     return 0;
 }
 
-PGconn *core_cli_db(const core_config *cfg, const char *command, bool check_schema)
+PGconn *core_cli_db_err(const core_config *cfg, bool check_schema, char *err, size_t errlen)
 {
-    char err[1024];
-    PGconn *c = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
+    char why[900];
+    PGconn *c = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, why, sizeof why);
     if (!c) {
-        fprintf(stderr,
-                "custos %s: cannot reach PostgreSQL: %s\n"
-                "  (setting postgres.dsn, or CUSTOS_POSTGRES_DSN; is the server running and is\n"
-                "  this user allowed in?)\n",
-                command, err);
+        snprintf(err, errlen,
+                 "cannot reach PostgreSQL: %s\n"
+                 "  (setting postgres.dsn, or CUSTOS_POSTGRES_DSN; is the server running and is\n"
+                 "  this user allowed in?)",
+                 why);
         return NULL;
     }
-    if (check_schema && core_db_check_schema(c, err, sizeof err) < 0) {
-        fprintf(stderr, "custos %s: the database is not at this binary's schema: %s\n", command,
-                err);
+    if (check_schema && core_db_check_schema(c, why, sizeof why) < 0) {
+        snprintf(err, errlen, "the database is not at this binary's schema: %s", why);
         PQfinish(c);
         return NULL;
     }
+    return c;
+}
+
+PGconn *core_cli_db(const core_config *cfg, const char *command, bool check_schema)
+{
+    char err[1200];
+    PGconn *c = core_cli_db_err(cfg, check_schema, err, sizeof err);
+    if (!c)
+        fprintf(stderr, "custos %s: %s\n", command, err);
     return c;
 }
 

@@ -67,6 +67,8 @@ bool core_cli_opt(int argc, char **argv, int *i, const char *name, const char **
  * one message on stderr in the one wording every command uses (what
  * failed, the setting, the fix) and returns NULL. */
 PGconn *core_cli_db(const core_config *cfg, const char *command, bool check_schema);
+/* The same, with the message in err instead of on stderr. */
+PGconn *core_cli_db_err(const core_config *cfg, bool check_schema, char *err, size_t errlen);
 
 /* The command's database connection (CORE_CMD_DB), connecting on first
  * use; NULL after printing the error (the command then exits 1). */

@@ -405,7 +405,7 @@ int inc_cmd_incidents(int argc, char **argv)
     if (check_usage(&o, list, show, close) < 0)
         return CORE_EXIT_USAGE;
     core_config cfg;
-    char err[1024], abuf[128];
+    char abuf[128];
     const char *actor = actor_of(abuf, sizeof abuf);
     int rc = CORE_EXIT_FAIL;
     PGconn *db = NULL;
@@ -413,11 +413,9 @@ int inc_cmd_incidents(int argc, char **argv)
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
-    db = core_db_connect(cfg.pg_dsn, (int)cfg.pg_connect_timeout_s, err, sizeof err);
-    if (!db || core_db_check_schema(db, err, sizeof err) < 0) {
-        fprintf(stderr, "custos incidents: %s\n", err);
+    db = core_cli_db(&cfg, "incidents", true);
+    if (!db)
         goto done;
-    }
     if (list)
         rc = cmd_list(db, &o);
     else if (show)

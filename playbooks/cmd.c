@@ -150,11 +150,9 @@ static int playbook_test(core_config *cfg, const char *file, const char *inciden
     }
     int64_t dl = deliveries ? core_cli_num("--deliveries", deliveries, 1, 1000000000) : 0;
     if (use_db) {
-        db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-        if (!db) {
-            fprintf(stderr, "custos playbook test: %s\n", err);
+        db = core_cli_db(cfg, "playbook test", false);
+        if (!db)
             goto done;
-        }
     }
     pb_engine_opts o = {.cfg = cfg, .db = db, .persist = false, .force_dry_run = true};
     e = pb_engine_new(&o, err, sizeof err);
@@ -243,11 +241,9 @@ static int playbook_reload(core_config *cfg)
     char err[1024];
     if (playbook_check(cfg, pb_engine_dir(cfg), &refused) < 0)
         return CORE_EXIT_FAIL;
-    PGconn *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "custos playbook reload: %s\n", err);
+    PGconn *db = core_cli_db(cfg, "playbook reload", false);
+    if (!db)
         return CORE_EXIT_FAIL;
-    }
     int rc = core_db_exec(db, "NOTIFY custos_playbooks, 'reload'", err, sizeof err);
     PQfinish(db);
     if (rc < 0) {
@@ -265,8 +261,8 @@ static pb_engine *open_engine_err(const core_config *cfg, PGconn **db, pb_fx **f
                                   char *err, size_t errlen)
 {
     *fx = NULL;
-    *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, errlen);
-    if (!*db || core_db_check_schema(*db, err, errlen) < 0)
+    *db = core_cli_db_err(cfg, true, err, errlen);
+    if (!*db)
         return NULL;
     if (with_fx && !(*fx = pb_fx_new(cfg, err, errlen)))
         return NULL;
@@ -284,12 +280,13 @@ static pb_engine *open_engine_err(const core_config *cfg, PGconn **db, pb_fx **f
     return e;
 }
 
-static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx)
+static pb_engine *open_engine(core_config *cfg, PGconn **db, pb_fx **fx, bool with_fx,
+                              const char *command)
 {
-    char err[1024];
+    char err[1400];
     pb_engine *e = open_engine_err(cfg, db, fx, with_fx, err, sizeof err);
     if (!e) {
-        fprintf(stderr, "custos: %s\n", err);
+        fprintf(stderr, "custos %s: %s\n", command, err);
         return NULL;
     }
     return e;
@@ -303,7 +300,7 @@ static int playbook_apply(core_config *cfg, const char *incident)
     char err[1024];
     size_t len;
     char *inc = NULL;
-    pb_engine *e = open_engine(cfg, &db, &fx, true);
+    pb_engine *e = open_engine(cfg, &db, &fx, true, "playbook apply");
     if (!e)
         goto done;
     inc = read_file(incident, &len, err, sizeof err);
@@ -548,7 +545,7 @@ int pb_cmd_actions(int argc, char **argv)
         goto done;
     }
     if (list || tick) {
-        e = open_engine(&cfg, &db, &fx, tick);
+        e = open_engine(&cfg, &db, &fx, tick, "actions");
         if (!e)
             goto done;
     }
