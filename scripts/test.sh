@@ -38,7 +38,7 @@ if [ -z "${CUSTOS_TEST_FAST:-}" ]; then
     custos_build build-asan -DCUSTOS_SANITIZE=ON -DCUSTOS_TESTS=ON
     echo "== ctest under the sanitizers: unit and integration"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --test-dir build-asan --output-on-failure -j2 -L 'unit|integration' 2>&1 |
+        ctest --test-dir build-asan --output-on-failure -j2 -L sanitize 2>&1 |
         tee -a "$SUMMARY" || fail=1
     echo "== fuzzing the event decoder (bounded)"
     if bash tests/fuzz/run.sh "${CUSTOS_FUZZ_SECONDS:-60}"; then

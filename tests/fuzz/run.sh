@@ -41,7 +41,7 @@ seed decode "$src"/tests/poison/* "$src"/tests/fuzz/seeds/*
 "$src/tests/poison/make_large.sh" "$build/fuzz-large" >/dev/null
 cp "$build/fuzz-large/deep_10k.json" "$build/fuzz-corpus/decode/seed-deep_10k.json"
 seed config "$src"/tests/fuzz/seeds-config/*
-seed incident "$src"/tests/playbooks/data/* "$src"/tests/fuzz/seeds/*
+seed incident "$src"/tests/integration/playbooks/data/* "$src"/tests/fuzz/seeds/*
 seed playbook "$src"/tests/fuzz/seeds-lua/* "$src"/playbooks/*.lua
 
 # run TARGET CORPUS SECONDS DICT [OPTIONS...]

@@ -3,7 +3,7 @@
 # the issue lists, the same output for the same events in any order within
 # the reorder window and from standard input, bad lines reported with file,
 # line and reason and skipped, bad rule files and missing files refused.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 
 "$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 11 --hours 6 --keys 300 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>/dev/null

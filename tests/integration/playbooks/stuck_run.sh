@@ -6,7 +6,7 @@
 # stop feeding that worker, keep acting on later incidents through a
 # replacement worker, and still end on SIGTERM within the grace period,
 # with exit status 4 (a run was abandoned), while the run is still stuck.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

@@ -3,7 +3,7 @@
 # waits; `custos actions approve` runs it (evidence frozen first, registry
 # switched); reject records the reason; approvals expire; the global policy
 # gates other kinds; a rollback that cannot run fails and escalates.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

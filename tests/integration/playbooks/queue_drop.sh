@@ -5,7 +5,7 @@
 # incidents give three queued and seven dropped, each drop logged and
 # counted; once the lock goes, the three queued ones are handled in order
 # and the stop summary counts the seven.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

@@ -4,7 +4,7 @@
 # is the same action (idempotent), every transition is audited, the chain
 # verifies, and tampering (an altered row, a cut tail, a forged row) is
 # found and named by `custos audit verify`.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

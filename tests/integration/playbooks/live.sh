@@ -4,7 +4,7 @@
 # auto-revert by the timer (recorded, LiteLLM unblocked), reload through
 # `custos playbook reload` (NOTIFY) and SIGHUP, a broken file refused with
 # its line while the old version keeps working.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

@@ -7,7 +7,7 @@
 # cannot reach anyone, is visible (escalation_failed audit rows, log lines);
 # a notify with no webhook is skipped, not done; and the daemon warns at
 # start-up about what no effector carries out.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

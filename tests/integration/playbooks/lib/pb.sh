@@ -1,6 +1,6 @@
 # Helpers for the playbooks' script tests (sourced after tests/lib/env.sh).
 
-PB_DATA=$CUSTOS_SOURCE_DIR/tests/playbooks/data
+PB_DATA=$CUSTOS_SOURCE_DIR/tests/integration/playbooks/data
 
 # pb_hook_server NAME ARGS...: starts the loopback HTTP receiver; sets
 # PB_HOOK_PORT and PB_HOOK_LOG ($T_DIR/NAME.jsonl).
@@ -8,7 +8,7 @@ pb_hook_server() {
     local name=$1; shift
     PB_HOOK_LOG=$T_DIR/$name.jsonl
     : >"$PB_HOOK_LOG"
-    python3 "$CUSTOS_SOURCE_DIR/tests/playbooks/lib/hook_server.py" \
+    python3 "$CUSTOS_SOURCE_DIR/tests/integration/playbooks/lib/hook_server.py" \
         --port-file "$T_DIR/$name.port" --log "$PB_HOOK_LOG" "$@" 2>"$T_DIR/$name.err" &
     T_PIDS+=("$!")
     for _ in $(seq 100); do

@@ -3,8 +3,8 @@
 # analytics) -> incident -> playbook -> key revoked in api_keys, control
 # message published, signed webhook received, audit chain verifies; and the
 # same through an approval gate (pending until approved with the CLI).
-. "$(dirname "$0")/../lib/env.sh"
-. "$(dirname "$0")/../lib/ingest.sh"
+. "$(dirname "$0")/../../lib/env.sh"
+. "$(dirname "$0")/../../lib/ingest.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 

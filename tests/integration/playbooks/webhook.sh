@@ -3,7 +3,7 @@
 # checks the HMAC signature and the admin bearer token: signed deliveries,
 # /key/block with the key, retries with back-off on 5xx, no retry on a
 # refused signature, failure escalates; secrets never logged and masked.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

@@ -2,7 +2,7 @@
 # The Kafka control topic: one JSON message per action, keyed by subject,
 # read back with kcat from the embedded broker; with the broker gone the
 # action fails after its retries and the incident escalates.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 t_db

@@ -4,8 +4,8 @@
 # store incidents in PostgreSQL; `custos analyze` over the same file must
 # give exactly the same incidents (every field of every incident document).
 # Every evidence link must point at a stored interactions row.
-. "$(dirname "$0")/../lib/env.sh"
-. "$(dirname "$0")/../lib/ingest.sh"
+. "$(dirname "$0")/../../lib/env.sh"
+. "$(dirname "$0")/../../lib/ingest.sh"
 
 PARTS=4
 TOPIC=custos.interactions

@@ -6,7 +6,7 @@
 # key beyond 1 %, no look-alike flagged. The one target not asserted is the
 # worst time to detect of mixed-in probing: a key whose first attempt no rule
 # catches is found at its next one (docs/analytics.md).
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 
 DETECT_OUT=$T_DIR SEED=${SEED:-1} LOG_LEVEL=warn \
     bash "$CUSTOS_SOURCE_DIR/bench/detect/run.sh" "$(dirname "$CUSTOS_BIN")" test \

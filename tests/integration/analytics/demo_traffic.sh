@@ -8,7 +8,7 @@
 # key (benign keys and the drifting model's 64 users alike: none is allowed).
 # Then each attacker is taken out in turn (its events removed) and the scorer
 # must report exactly that one missing: the check can fail.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 B=$CUSTOS_BIN
 CFG=$CUSTOS_SOURCE_DIR/scripts/demo.yaml
 START=2026-11-20T00:00:00Z

@@ -2,7 +2,7 @@
 # custos playbook test: the author's loop. Each shipped playbook against a
 # sample incident in dry run; broken and hostile playbooks are refused or
 # killed with their file:line, and the command stays usable.
-. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/lib/pb.sh"
 B=$CUSTOS_BIN
 P=$CUSTOS_SOURCE_DIR/playbooks
