@@ -45,14 +45,26 @@ static int common_opts(int argc, char **argv, const char **cfgpath, const char *
 static void web_usage(FILE *out)
 {
     fprintf(out,
-            "usage: custos [-c FILE] web [--config FILE] [--log-level LEVEL]\n"
+            "usage: custos [-c FILE] web [--config FILE] [--log-level LEVEL] [--routes]\n"
             "\n"
             "Serves the console's HTTP API alone (no collector, analytics or playbooks) on\n"
             "web.listen (default 127.0.0.1:8440), whatever web.enabled says, until\n"
             "SIGTERM/SIGINT. HTTPS when web.tls_cert and web.tls_key are set; otherwise put\n"
             "a TLS reverse proxy in front. Users: 'custos user add'; tokens: 'custos token\n"
             "create'. docs/api.md lists the routes. The database must be at this binary's\n"
-            "schema version ('custos migrate').\n");
+            "schema version ('custos migrate').\n"
+            "\n"
+            "--routes prints the route table (method, pattern, what it needs, flags) and exits.\n");
+}
+
+static void print_routes(void)
+{
+    for (size_t i = 0; i < web_routes_count; i++) {
+        const web_route *r = &web_routes[i];
+        printf("%s %s %s%s%s%s\n", r->method, r->pattern, web_need_name(r->need),
+               r->flags & WEB_F_CSRF ? " csrf" : "", r->flags & WEB_F_AUDITED ? " audited" : "",
+               r->flags & WEB_F_BODY ? " body" : "");
+    }
 }
 
 int web_cmd_web(int argc, char **argv)
@@ -62,6 +74,10 @@ int web_cmd_web(int argc, char **argv)
     int nrest;
     if (common_opts(argc, argv, &cfgpath, &lvl, rest, &nrest, web_usage) < 0)
         return CORE_EXIT_USAGE;
+    if (nrest == 1 && strcmp(rest[0], "--routes") == 0) {
+        print_routes();
+        return CORE_EXIT_OK;
+    }
     if (nrest) {
         fprintf(stderr, "custos web: unknown argument '%s'\n", rest[0]);
         web_usage(stderr);
