@@ -59,7 +59,7 @@ static void render_requests(core_metrics_out *out)
         size_t row = i < web_routes_count ? i : 64;
         for (int c = 0; c < N_CLASSES; c++) {
             uint64_t v = atomic_load_explicit(&g_requests[row][c], memory_order_relaxed);
-            if (v == 0 && c != 1)
+            if (v == 0 && (c == 0 || c == 2)) /* 1xx, 3xx: only once seen */
                 continue;
             if (i < web_routes_count)
                 core_metrics_printf(out,
