@@ -46,7 +46,8 @@ static void set_cookie(web_req *r, const char *value, long long max_age_s)
 {
     char c[320];
     snprintf(c, sizeof c, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-             web_server_cookie_name(r->srv), value, max_age_s, r->tls ? "; Secure" : "");
+             web_server_cookie_name(r->srv), value, max_age_s,
+             web_server_cookie_secure(r->srv) ? "; Secure" : "");
     web_reply_header(r, "Set-Cookie", c);
     sodium_memzero(c, sizeof c);
 }

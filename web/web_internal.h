@@ -107,6 +107,12 @@ bool web_origin_ok(const char *origin, const char *want, bool tls, const char *h
 /* Parses "HOST:PORT" or "[V6]:PORT" into host and port. -1 when malformed. */
 int web_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 
+/* Parses a request body (len bytes, buf[len] == '\0') as one JSON object
+ * with nothing after it but whitespace. Returns the object (the caller
+ * cJSON_Delete()s it), or NULL with *why set and *at the byte offset where
+ * parsing stopped. */
+cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at);
+
 /* ---- tokens and passwords ---- */
 
 #define WEB_TOKEN_CHARS 43 /* 32 random bytes, base64url without padding */
@@ -259,6 +265,8 @@ web_result web_fail(web_req *r, const char *fmt, ...) __attribute__((format(prin
 web_throttle *web_server_throttle(web_server *s);
 core_db_pool *web_server_pool(web_server *s);
 const char *web_server_cookie_name(const web_server *s);
+/* Under TLS, or behind a TLS proxy (web.origin is https://): Secure, __Host-. */
+bool web_server_cookie_secure(const web_server *s);
 
 /* A JSON string member of r->json: 1 found (*out borrowed), 0 absent
  * (answered 400 when required), -1 answered 400 (not a string, too long). */

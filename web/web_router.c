@@ -282,3 +282,28 @@ int web_parse_listen(const char *s, char *host, size_t hostlen, int *port)
     *port = (int)v;
     return 0;
 }
+
+cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at)
+{
+    *at = 0;
+    if (len == 0) {
+        *why = "a JSON object body is required";
+        return NULL;
+    }
+    if (memchr(buf, '\0', len)) {
+        *why = "the body holds a NUL byte";
+        *at = (size_t)((const char *)memchr(buf, '\0', len) - buf);
+        return NULL;
+    }
+    /* The length given includes the terminating NUL: with
+     * require_null_terminated the whole body must be one value. */
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, true);
+    if (!j || !cJSON_IsObject(j)) {
+        *at = end && end >= buf && end <= buf + len ? (size_t)(end - buf) : 0;
+        *why = "the body is not a JSON object";
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "core/log.h"
@@ -25,6 +26,7 @@ struct web_server {
     core_db_pool *pool;
     web_throttle *throttle;
     bool tls;
+    bool secure_cookie;
     char *cert_pem, *key_pem;
     char cookie_name[32];
     int port;
@@ -93,6 +95,7 @@ typedef struct {
 web_throttle *web_server_throttle(web_server *s) { return s->throttle; }
 core_db_pool *web_server_pool(web_server *s) { return s->pool; }
 const char *web_server_cookie_name(const web_server *s) { return s->cookie_name; }
+bool web_server_cookie_secure(const web_server *s) { return s->secure_cookie; }
 
 void web_reply_header(web_req *r, const char *name, const char *value)
 {
@@ -327,19 +330,11 @@ static web_result run_route(web_ctx *x)
     web_req *r = &x->r;
     const web_route *rt = r->route;
     if (rt->flags & WEB_F_BODY) {
-        if (x->len == 0)
-            return web_reply_error(r, 400, "bad_json", "a JSON object body is required");
-        if (memchr(x->buf, '\0', x->len))
-            return web_reply_error(r, 400, "bad_json", "the body holds a NUL byte");
-        const char *end = NULL;
-        /* The length includes the terminating NUL: the whole body must be
-         * one JSON value (trailing whitespace only). */
-        r->json = cJSON_ParseWithLengthOpts(x->buf, x->len + 1, &end, true);
-        if (!r->json || !cJSON_IsObject(r->json)) {
-            size_t at = end && end >= x->buf ? (size_t)(end - x->buf) : 0;
-            return web_reply_error(r, 400, "bad_json",
-                                   "the body is not a JSON object (near byte %zu)", at);
-        }
+        const char *why;
+        size_t at;
+        r->json = web_body_parse(x->buf ? x->buf : "", x->len, &why, &at);
+        if (!r->json)
+            return web_reply_error(r, 400, "bad_json", "%s (near byte %zu)", why, at);
     }
     if ((rt->flags & WEB_F_DB) || rt->need != WEB_NEED_NONE) {
         r->db = core_db_pool_get(r->srv->pool, 2000, r->err, sizeof r->err);
@@ -594,8 +589,11 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     }
     s->cfg = cfg;
     s->tls = cert;
+    /* Behind a TLS proxy (web.origin https://...) the browser sees HTTPS:
+     * the cookie is Secure and __Host- there too. */
+    s->secure_cookie = s->tls || (cfg->web_origin && strncasecmp(cfg->web_origin, "https://", 8) == 0);
     snprintf(s->cookie_name, sizeof s->cookie_name, "%s",
-             s->tls ? "__Host-custos_session" : "custos_session");
+             s->secure_cookie ? "__Host-custos_session" : "custos_session");
     if (s->tls) {
         s->cert_pem = read_pem(cfg->web_tls_cert, "tls_cert", err, errlen);
         if (!s->cert_pem)

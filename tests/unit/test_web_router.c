@@ -314,6 +314,63 @@ static void t_throttle(void **s)
     web_throttle_free(t);
 }
 
+static void t_body(void **s)
+{
+    (void)s;
+    const char *why;
+    size_t at;
+    static const struct {
+        const char *in;
+        bool ok;
+    } cases[] = {
+        {"{}", true},
+        {" {\"a\":1} \n", true},
+        {"{\"a\":[1,{\"b\":null}]}", true},
+        {"", false},
+        {"[]", false},
+        {"1", false},
+        {"\"x\"", false},
+        {"null", false},
+        {"{", false},
+        {"{} {}", false},
+        {"{}x", false},
+        {"{\"a\":}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *j = web_body_parse(cases[i].in, strlen(cases[i].in), &why, &at);
+        if (cases[i].ok) {
+            assert_non_null(j);
+            assert_true(cJSON_IsObject(j));
+        } else {
+            assert_null(j);
+            assert_non_null(why);
+            assert_true(at <= strlen(cases[i].in));
+        }
+        cJSON_Delete(j);
+    }
+    /* A NUL inside: refused, where it is. */
+    const char nul[] = "{\"a\":1}\0{}";
+    assert_null(web_body_parse(nul, sizeof nul - 1, &why, &at));
+    assert_int_equal(at, 7);
+    /* Deep nesting past cJSON's limit is refused, not a crash. */
+    size_t depth = 5000;
+    char *deep = malloc(2 * depth + 8);
+    size_t k = 0;
+    deep[k++] = '{';
+    deep[k++] = '"';
+    deep[k++] = 'a';
+    deep[k++] = '"';
+    deep[k++] = ':';
+    for (size_t i = 0; i < depth; i++)
+        deep[k++] = '[';
+    for (size_t i = 0; i < depth; i++)
+        deep[k++] = ']';
+    deep[k++] = '}';
+    deep[k] = '\0';
+    assert_null(web_body_parse(deep, k, &why, &at));
+    free(deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +385,7 @@ int main(void)
         cmocka_unit_test(t_listen),
         cmocka_unit_test(t_tokens_and_passwords),
         cmocka_unit_test(t_throttle),
+        cmocka_unit_test(t_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

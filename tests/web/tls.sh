@@ -48,4 +48,19 @@ w_expect 403 csrf
 w_req DELETE /api/v1/session -b "$W_JAR" -H "X-CSRF-Token: $W_CSRF" -H "Origin: $W_ORIGIN"
 w_expect 204
 w_stop
-t_log "PASS: TLS, HSTS, __Host- Secure cookie, https Origin"
+
+# Behind a TLS proxy: plain HTTP here, web.origin https://... there. The
+# cookie is Secure and __Host- (the browser sees HTTPS), no HSTS from us
+# (the proxy's), and only that exact Origin may change anything.
+W_TLS=0
+w_start CUSTOS_WEB_ORIGIN=https://soc.example.test
+w_signin analyst
+sc=$(w_header Set-Cookie)
+case $sc in __Host-custos_session=*'; Secure') ;; *) t_fail "proxy mode cookie: ${sc%%=*} ... ${sc##*;}" ;; esac
+tokv=$(sed 's/^__Host-custos_session=//; s/;.*//' <<<"$sc")
+w_req DELETE /api/v1/session -H "Cookie: __Host-custos_session=$tokv" -H "X-CSRF-Token: $W_CSRF" -H "Origin: $W_ORIGIN"
+w_expect 403 csrf # the Host-derived origin is not the configured one
+w_req DELETE /api/v1/session -H "Cookie: __Host-custos_session=$tokv" -H "X-CSRF-Token: $W_CSRF" -H "Origin: https://soc.example.test"
+w_expect 204
+w_stop
+t_log "PASS: TLS, HSTS, __Host- Secure cookie, https Origin; behind a proxy with web.origin"
