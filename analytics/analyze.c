@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
+#include "analytics/an_engine.h"
 #include "collector/decode.h"
 #include "core/cli.h"
 #include "core/log.h"

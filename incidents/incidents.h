@@ -70,6 +70,7 @@ typedef struct {
     inc_severity severity;
     inc_status status; /* INC_OPEN or INC_CLOSED from the detector */
     const char *api_key_id, *model, *model_version; /* NULL when not of its type */
+    const char *tenant; /* the tenant of the interactions that opened it; NULL: unknown */
     int64_t first_seen_us, detected_at_us, last_seen_us; /* event times */
     int64_t alerts;
     const char *atlas_array, *owasp_array; /* PostgreSQL array literals, "{AML.T0024}" */
@@ -78,11 +79,12 @@ typedef struct {
 } inc_record;
 
 /* Inserts or updates an incident from the detector, in the caller's
- * transaction, applying the status rule: the detector's status and severity
- * win while the stored status is open or closed; once a playbook or an
- * analyst moved it (contained, escalated, ...) the status is theirs, while
- * the severity column keeps following the detector's upward (never lower
- * than what is stored), so that the column and doc agree. */
+ * transaction, applying the status rule (inc_rule_detected): the
+ * detector's status wins while nobody else has set one; once a playbook or
+ * an analyst moved it (contained, escalated, closed as a false positive...)
+ * the status is theirs, while the severity column keeps following the
+ * detector's upward (never lower than what is stored), so that the column
+ * and doc agree. Returns 0 or -1 with err. */
 int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen);
 
 typedef struct {
@@ -113,6 +115,37 @@ typedef struct {
     const char *reason;      /* required to close and to set a disposition */
     int64_t action_id;       /* the playbook action, 0: none */
 } inc_change;
+
+/* ---- the status rule (pure: the writers below apply it) ---- */
+
+/* What the rule reads of a stored incident. */
+typedef struct {
+    int status;            /* inc_status, or -1: a word a playbook chose outside the vocabulary */
+    inc_severity severity;
+    inc_disposition disposition;
+    bool by_detector;      /* the status is the detector's: nobody else has set it */
+} inc_state;
+
+/* The detector's side: stored (NULL: a new incident) updated by what the
+ * detector says now. While the status is the detector's, its status wins;
+ * the severity never goes below the stored one (the detector's only rises
+ * within an incident, so this is the detector's own unless someone raised
+ * it), so the severity column and the doc agree whoever moved the status. */
+void inc_rule_detected(const inc_state *stored, inc_status status, inc_severity severity,
+                       inc_state *next);
+
+/* The other side (playbooks, analysts): checks ch against stored and fills
+ * next. Refused (-1, err says why): an unknown status, severity or
+ * disposition; no actor; closing (closed, resolved) without a disposition
+ * (given or stored) or without a reason; a disposition without a reason; a
+ * playbook changing the status of an incident a person has decided (it has
+ * a disposition). Returns 1 when next differs from stored, 0 when the change
+ * changes nothing. */
+int inc_rule_change(const inc_state *stored, const inc_change *ch, inc_state *next, char *err,
+                    size_t errlen);
+
+/* True for the statuses that end an incident (closed, resolved). */
+bool inc_status_is_closing(int status);
 
 /* Applies a change in the caller's transaction: checks the transition
  * (closing needs a disposition and a reason), updates the row, records an

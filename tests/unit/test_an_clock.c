@@ -11,7 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
+#include "analytics/an_rules.h"
 #include "collector/decode.h"
 
 #define T0 1795132800LL /* 2026-11-20T00:00:00Z, seconds */

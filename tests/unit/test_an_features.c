@@ -13,7 +13,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
+#include "analytics/an_rules.h"
 
 static void simhash_near_for_shared_words_far_for_unrelated(void **state)
 {

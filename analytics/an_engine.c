@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_engine.h"
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
 #include "core/log.h"
 #include "core/share.h"
 
@@ -38,7 +41,7 @@ typedef struct {
 struct an_engine {
     const core_config *cfg;
     an_rules *rules;
-    an_drift *drift;
+    void *det_state[AN_DETECTORS_MAX]; /* each detector's own state (an_detectors[i]) */
     an_incidents *inc;
     /* reorder heap */
     an_obs **heap;
@@ -61,18 +64,6 @@ struct an_engine {
     pop_sketch *pop_tenants_n; /* the same tenants (same slots): request counts */
     an_engine_stats st;
 };
-
-const char *an_type_name(an_type t)
-{
-    static const char *const n[] = {"extraction", "probing", "drift", "leakage", "flood"};
-    return (unsigned)t < AN_NTYPES ? n[t] : "?";
-}
-
-const char *an_severity_name(an_severity s)
-{
-    static const char *const n[] = {"low", "medium", "high", "critical"};
-    return (unsigned)s <= AN_CRITICAL ? n[s] : "?";
-}
 
 const core_config *an_engine_cfg(const an_engine *e) { return e->cfg; }
 const an_rules *an_engine_rules(const an_engine *e) { return e->rules; }
@@ -98,10 +89,13 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     e->src = calloc(MAX_SOURCES, sizeof *e->src);
     e->pop_tenants = calloc(POP_TENANTS, sizeof *e->pop_tenants);
     e->pop_tenants_n = calloc(POP_TENANTS, sizeof *e->pop_tenants_n);
-    e->drift = an_drift_new(cfg);
     e->inc = an_incidents_new(cfg, cb);
+    bool det_ok = an_detectors_count <= AN_DETECTORS_MAX;
+    for (size_t i = 0; det_ok && i < an_detectors_count; i++)
+        if (an_detectors[i]->init && !(e->det_state[i] = an_detectors[i]->init(cfg)))
+            det_ok = false;
     if (!e->buckets || !e->tenants || !e->src || !e->pop_tenants || !e->pop_tenants_n ||
-        !e->drift || !e->inc) {
+        !det_ok || !e->inc) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -133,7 +127,9 @@ void an_engine_free(an_engine *e)
     free(e->pop_tenants);
     free(e->pop_tenants_n);
     free(e->src);
-    an_drift_free(e->drift);
+    for (size_t i = 0; i < an_detectors_count && i < AN_DETECTORS_MAX; i++)
+        if (an_detectors[i]->free && e->det_state[i])
+            an_detectors[i]->free(e->det_state[i]);
     an_incidents_free(e->inc);
     an_rules_free(e->rules);
     free(e);
@@ -576,11 +572,8 @@ static void process(an_engine *e, an_obs *o)
     e->st.events++;
     an_key *k = key_get(e, o);
     if (k) {
-        an_probing_observe(e, k, o); /* before extraction adds this prompt to the ring */
-        an_extraction_observe(e, k, o);
-        an_leakage_observe(e, k, o);
-        an_flood_observe(e, k, o);
-        an_drift_observe(e->drift, e, k, o);
+        for (size_t i = 0; i < an_detectors_count; i++)
+            an_detectors[i]->observe(e->det_state[i], e, k, o);
         if (o->ts_us > k->last_ts)
             k->last_ts = o->ts_us;
     }

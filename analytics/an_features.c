@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_features.h"
 
 uint64_t an_hash(const void *p, size_t n, uint64_t seed)
 {

@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
 
 #define BUCKET_US (600LL * 1000000)
 #define NB 6
@@ -28,10 +29,10 @@
  * to a few users of a model that refuses 15% */
 #define REFUSALS_MIN 8
 
-static an_severity level(uint32_t attempts)
+static inc_severity level(uint32_t attempts)
 {
-    return attempts >= 30 ? AN_CRITICAL : attempts >= 10 ? AN_HIGH : attempts >= 3 ? AN_MEDIUM
-                                                                                    : AN_LOW;
+    return attempts >= 30 ? INC_CRITICAL : attempts >= 10 ? INC_HIGH : attempts >= 3 ? INC_MEDIUM
+                                                                                    : INC_LOW;
 }
 
 #define WEAK_MIN 0.3f
@@ -98,8 +99,9 @@ static void rule_list(char *buf, size_t cap, const an_rule *const *r, int n)
                               r[j]->id);
 }
 
-void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
+    (void)state; /* all its state is the key's */
     const core_config *cfg = an_engine_cfg(e);
     const an_rules *rules = an_engine_rules(e);
     an_pr_state *s = &k->pr;
@@ -155,13 +157,13 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
             var += s->variants[j];
         }
     const char *pattern = NULL;
-    an_severity sev = AN_LOW;
+    inc_severity sev = INC_LOW;
     char summary[512], names[320];
     rule_list(names, sizeof names, fired, nfired);
     if (attempt) {
         s->total_attempts++;
         sev = level(att);
-        if (var >= 5 && sev < AN_CRITICAL)
+        if (var >= 5 && sev < INC_CRITICAL)
             sev++;
         pattern = var >= 5 ? "variant burst" : how;
         snprintf(summary, sizeof summary,
@@ -178,7 +180,7 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
                o->refusal == 1 &&
                (!s->last_refusal_alert || o->ts_us - s->last_refusal_alert >= REFUSAL_REALERT_US)) {
         s->last_refusal_alert = o->ts_us;
-        sev = AN_MEDIUM;
+        sev = INC_MEDIUM;
         pattern = "refusal rate";
         nfired = 0;
         snprintf(summary, sizeof summary,
@@ -212,7 +214,7 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
     if (strcmp(pattern, "refusal rate") == 0)
         cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
     an_alert a = {
-        .type = AN_PROBING,
+        .type = INC_PROBING,
         .severity = sev,
         .trigger = o,
         .first_ts = first_ts,
@@ -228,3 +230,5 @@ void an_probing_observe(an_engine *e, an_key *k, const an_obs *o)
     an_engine_alert(e, &a);
     cJSON_Delete(a.evidence);
 }
+
+const an_detector an_detector_probing = {.name = "probing", .type = INC_PROBING, .observe = observe};

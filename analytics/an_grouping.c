@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_features.h"
+#include "analytics/an_grouping.h"
 
 #define INC_MAX_IDS 8
 #define INC_MAX_EVENTS 16
@@ -15,10 +16,10 @@
 
 typedef struct inc {
     char id[24];
-    an_type type;
-    an_severity sev, emitted_sev;
+    inc_type type;
+    inc_severity sev, emitted_sev;
     uint64_t subj_hash;
-    char *api_key_id, *model, *model_version, *summary;
+    char *api_key_id, *model, *model_version, *summary, *tenant;
     int64_t first_us, detected_us, last_us, last_emit_us;
     int n_alerts;
     bool dirty, opened_emitted;
@@ -40,14 +41,14 @@ struct an_incidents {
     uint64_t total;
 };
 
-static const char *const g_atlas[AN_NTYPES][4] = {
+static const char *const g_atlas[INC_TYPE_COUNT][4] = {
     {"AML.T0024.002", "AML.T0005.001"},
     {"AML.T0054"}, /* plus what the matched rules name */
     {"AML.T0031"}, /* drift: see docs/analytics.md */
     {"AML.T0057"},
     {"AML.T0029", "AML.T0034"},
 };
-static const char *const g_owasp[AN_NTYPES][3] = {
+static const char *const g_owasp[INC_TYPE_COUNT][3] = {
     {"LLM10:2025"},
     {"LLM01:2025"},
     {"LLM04:2025"},
@@ -72,6 +73,7 @@ static void inc_free(inc *i)
     free(i->model);
     free(i->model_version);
     free(i->summary);
+    free(i->tenant);
     cJSON_Delete(i->evidence);
     for (int k = 0; k < i->n_rules; k++)
         free(i->rules[k]);
@@ -92,7 +94,7 @@ void an_incidents_free(an_incidents *g)
 
 uint64_t an_incidents_count(const an_incidents *g) { return g->total; }
 
-static uint64_t subject_hash(an_type t, const an_alert *a)
+static uint64_t subject_hash(inc_type t, const an_alert *a)
 {
     uint64_t h = an_hash(&t, sizeof t, 0);
     if (a->api_key_id)
@@ -136,8 +138,8 @@ static char *json_of(const inc *i)
     char ts[40];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "incident_id", i->id);
-    cJSON_AddStringToObject(o, "type", an_type_name(i->type));
-    cJSON_AddStringToObject(o, "severity", an_severity_name(i->sev));
+    cJSON_AddStringToObject(o, "type", inc_type_name(i->type));
+    cJSON_AddStringToObject(o, "severity", inc_severity_name(i->sev));
     if (i->api_key_id)
         cJSON_AddStringToObject(o, "api_key_id", i->api_key_id);
     if (i->model)
@@ -179,6 +181,12 @@ static void fill_view(const inc *i, an_incident_view *v, const char *json, bool 
     v->api_key_id = i->api_key_id;
     v->model = i->model;
     v->model_version = i->model_version;
+    v->tenant = i->tenant;
+    v->summary = i->summary ? i->summary : "";
+    v->atlas = (const char(*)[24])i->atlas;
+    v->n_atlas = i->n_atlas;
+    v->owasp = (const char(*)[16])i->owasp;
+    v->n_owasp = i->n_owasp;
     v->first_seen_us = i->first_us;
     v->detected_at_us = i->detected_us;
     v->last_seen_us = i->last_us;
@@ -276,6 +284,8 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
         i->api_key_id = a->api_key_id ? strdup(a->api_key_id) : NULL;
         i->model = a->model ? strdup(a->model) : NULL;
         i->model_version = a->model_version ? strdup(a->model_version) : NULL;
+        /* the tenant of a key's traffic; a model-scoped incident has none */
+        i->tenant = a->api_key_id && a->trigger->tenant ? strdup(a->trigger->tenant) : NULL;
         i->first_us = a->first_ts < ts ? a->first_ts : ts;
         i->detected_us = ts;
         /* the id names what opened it: type, subject, the event that fired */

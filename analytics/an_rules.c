@@ -36,8 +36,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "analytics/engine.h"
-#include "analytics/rules_cache.h"
+#include "analytics/an_features.h"
+#include "analytics/an_rules.h"
+#include "analytics/an_rules_cache.h"
 #include "core/log.h"
 #include "core/util.h"
 

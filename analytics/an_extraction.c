@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
 
 #define BUCKET_US (300LL * 1000000)
 #define SLOW_BUCKETS 6
@@ -99,8 +100,9 @@ static double prada_w(const an_ex_state *s)
     return an_shapiro_w(x, s->dist_n);
 }
 
-void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
+    (void)state; /* all its state is the key's */
     const core_config *cfg = an_engine_cfg(e);
     an_ex_state *s = &k->ex;
     uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
@@ -241,7 +243,7 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     }
     s->win_first_ts = o->ts_us;
     bool burst = nb == 2;
-    an_severity sev = burst || sw.n >= 3.0 * cfg->an_ex_slow_min ? AN_HIGH : AN_MEDIUM;
+    inc_severity sev = burst || sw.n >= 3.0 * cfg->an_ex_slow_min ? INC_HIGH : INC_MEDIUM;
     char summary[384];
     if (cold)
         snprintf(summary, sizeof summary,
@@ -275,7 +277,7 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     }
     int64_t wstart = ((int64_t)cur - nb + 1) * BUCKET_US;
     an_alert a = {
-        .type = AN_EXTRACTION,
+        .type = INC_EXTRACTION,
         .severity = sev,
         .trigger = o,
         .first_ts = k->first_ts > wstart ? k->first_ts : wstart,
@@ -288,3 +290,5 @@ void an_extraction_observe(an_engine *e, an_key *k, const an_obs *o)
     an_engine_alert(e, &a);
     cJSON_Delete(a.evidence);
 }
+
+const an_detector an_detector_extraction = {.name = "extraction", .type = INC_EXTRACTION, .observe = observe};

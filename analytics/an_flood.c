@@ -11,7 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
 
 #define MIN_US (60LL * 1000000)
 #define ALPHA 0.1
@@ -43,7 +44,7 @@ static void roll(an_fl_state *s, int64_t minute)
 }
 
 static void alert(an_engine *e, const an_obs *o, an_fl_state *s, const char *what, double value,
-                  double base, an_severity sev)
+                  double base, inc_severity sev)
 {
     char summary[256];
     if (strcmp(what, "error storm") == 0)
@@ -64,7 +65,7 @@ static void alert(an_engine *e, const an_obs *o, an_fl_state *s, const char *wha
     cJSON_AddNumberToObject(ev, "baseline_tokens_per_minute", round(s->base_tok));
     cJSON_AddNumberToObject(ev, "history_minutes", s->minutes_seen);
     an_alert a = {
-        .type = AN_FLOOD,
+        .type = INC_FLOOD,
         .severity = sev,
         .trigger = o,
         .first_ts = s->minute * MIN_US,
@@ -78,8 +79,9 @@ static void alert(an_engine *e, const an_obs *o, an_fl_state *s, const char *wha
     cJSON_Delete(a.evidence);
 }
 
-void an_flood_observe(an_engine *e, an_key *k, const an_obs *o)
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
+    (void)state; /* all its state is the key's */
     const core_config *cfg = an_engine_cfg(e);
     an_fl_state *s = &k->fl;
     roll(s, o->ts_us / MIN_US);
@@ -96,7 +98,7 @@ void an_flood_observe(an_engine *e, an_key *k, const an_obs *o)
                            : (double)cfg->an_fl_cold_rpm;
         if (s->n >= need) {
             s->fired_n = true;
-            alert(e, o, s, "requests", s->n, s->base_n, s->n >= 3 * need ? AN_HIGH : AN_MEDIUM);
+            alert(e, o, s, "requests", s->n, s->base_n, s->n >= 3 * need ? INC_HIGH : INC_MEDIUM);
         }
     }
     if (!s->fired_tok) {
@@ -105,12 +107,14 @@ void an_flood_observe(an_engine *e, an_key *k, const an_obs *o)
         if ((double)s->tokens >= need) {
             s->fired_tok = true;
             alert(e, o, s, "tokens", (double)s->tokens, s->base_tok,
-                  (double)s->tokens >= 3 * need ? AN_HIGH : AN_MEDIUM);
+                  (double)s->tokens >= 3 * need ? INC_HIGH : INC_MEDIUM);
         }
     }
     if (!s->fired_err && s->errors >= cfg->an_fl_error_min &&
         (uint64_t)s->errors * 100 >= (uint64_t)s->n * (uint64_t)cfg->an_fl_error_pct) {
         s->fired_err = true;
-        alert(e, o, s, "error storm", s->errors, 0, AN_MEDIUM);
+        alert(e, o, s, "error storm", s->errors, 0, INC_MEDIUM);
     }
 }
+
+const an_detector an_detector_flood = {.name = "flood", .type = INC_FLOOD, .observe = observe};

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "analytics/rules_cache.h"
+#include "analytics/an_rules_cache.h"
 #include "core/util.h"
 
 #define MAGIC "custos-hsdb-1\n"

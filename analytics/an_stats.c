@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_features.h"
 
 /* Inverse of the standard normal CDF (Acklam's rational approximation,
  * relative error below 1.2e-9: far below what W needs). */

@@ -9,28 +9,30 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
 
 static const struct {
     uint32_t bit;
     const char *name;
-    an_severity sev;
+    inc_severity sev;
 } g_kinds[] = {
-    {AN_LEAK_SECRET, "credential", AN_HIGH},
-    {AN_LEAK_PRIVKEY, "private_key", AN_HIGH},
-    {AN_LEAK_CARD, "card_number", AN_HIGH},
-    {AN_LEAK_IBAN, "iban", AN_HIGH},
-    {AN_LEAK_EMAILS, "bulk_emails", AN_MEDIUM},
-    {AN_LEAK_PHONES, "bulk_phone_numbers", AN_MEDIUM},
-    {AN_LEAK_SYSPROMPT, "system_prompt", AN_MEDIUM},
+    {AN_LEAK_SECRET, "credential", INC_HIGH},
+    {AN_LEAK_PRIVKEY, "private_key", INC_HIGH},
+    {AN_LEAK_CARD, "card_number", INC_HIGH},
+    {AN_LEAK_IBAN, "iban", INC_HIGH},
+    {AN_LEAK_EMAILS, "bulk_emails", INC_MEDIUM},
+    {AN_LEAK_PHONES, "bulk_phone_numbers", INC_MEDIUM},
+    {AN_LEAK_SYSPROMPT, "system_prompt", INC_MEDIUM},
 };
 
-void an_leakage_observe(an_engine *e, an_key *k, const an_obs *o)
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
+    (void)state; /* all its state is the key's */
     (void)k;
     if (!o->leak)
         return;
-    an_severity sev = AN_LOW;
+    inc_severity sev = INC_LOW;
     int nk = 0;
     char names[160] = "";
     cJSON *ev = cJSON_CreateObject();
@@ -44,7 +46,7 @@ void an_leakage_observe(an_engine *e, an_key *k, const an_obs *o)
             snprintf(names + l, sizeof names - l, "%s%s", nk ? ", " : "", g_kinds[i].name);
             nk++;
         }
-    if (nk >= 2 && sev < AN_CRITICAL)
+    if (nk >= 2 && sev < INC_CRITICAL)
         sev++;
     if (o->n_emails)
         cJSON_AddNumberToObject(ev, "emails", o->n_emails);
@@ -56,7 +58,7 @@ void an_leakage_observe(an_engine *e, an_key *k, const an_obs *o)
              "A response to key %.64s from %.64s %.32s contained %s.", o->api_key_id, o->model,
              o->model_version, names);
     an_alert a = {
-        .type = AN_LEAKAGE,
+        .type = INC_LEAKAGE,
         .severity = sev,
         .trigger = o,
         .first_ts = o->ts_us,
@@ -69,3 +71,5 @@ void an_leakage_observe(an_engine *e, an_key *k, const an_obs *o)
     an_engine_alert(e, &a);
     cJSON_Delete(a.evidence);
 }
+
+const an_detector an_detector_leakage = {.name = "leakage", .type = INC_LEAKAGE, .observe = observe};

@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analytics/engine.h"
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
 
 #define NB 6 /* sextiles: with windows of tens of events, ten bins are mostly noise */
 #define REF_MAX 4000
@@ -54,6 +55,8 @@ typedef struct dmodel {
     metric m[NM];
 } dmodel;
 
+typedef struct an_drift an_drift;
+
 struct an_drift {
     const core_config *cfg;
     dmodel *buckets[1024];
@@ -61,7 +64,7 @@ struct an_drift {
     size_t bytes;
 };
 
-an_drift *an_drift_new(const core_config *cfg)
+static void *drift_new(const core_config *cfg)
 {
     an_drift *d = calloc(1, sizeof *d);
     if (d)
@@ -78,8 +81,9 @@ static void model_free(dmodel *m)
     free(m);
 }
 
-void an_drift_free(an_drift *d)
+static void drift_free(void *state)
 {
+    an_drift *d = state;
     if (!d)
         return;
     for (size_t b = 0; b < 1024; b++)
@@ -90,7 +94,7 @@ void an_drift_free(an_drift *d)
     free(d);
 }
 
-size_t an_drift_bytes(const an_drift *d) { return d->bytes; }
+static size_t drift_bytes(const void *state) { return ((const an_drift *)state)->bytes; }
 
 static dmodel *get_model(an_drift *d, const an_obs *o)
 {
@@ -281,8 +285,8 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
              "for %d windows in a row.",
              m->model, m->version, names, maxpsi, m->consec);
     an_alert a = {
-        .type = AN_DRIFT,
-        .severity = maxpsi >= 0.5 ? AN_HIGH : AN_MEDIUM,
+        .type = INC_DRIFT,
+        .severity = maxpsi >= 0.5 ? INC_HIGH : INC_MEDIUM,
         .trigger = o,
         .first_ts = m->run_start_us,
         .api_key_id = NULL,
@@ -295,8 +299,9 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
     cJSON_Delete(a.evidence);
 }
 
-void an_drift_observe(an_drift *d, an_engine *e, an_key *k, const an_obs *o)
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
+    an_drift *d = state;
     const core_config *cfg = d->cfg;
     int64_t win = o->ts_us / (cfg->an_dr_window_ms * 1000);
     if (k->dr_window != win) {
@@ -358,3 +363,11 @@ void an_drift_observe(an_drift *d, an_engine *e, an_key *k, const an_obs *o)
         if (m->m[i].ready && !isnan(v[i]))
             m->m[i].cnt[bin_of(&m->m[i], v[i])]++;
 }
+
+/* Drift is per model version, not per key: its state is its own. */
+const an_detector an_detector_drift = {.name = "drift",
+                                       .type = INC_DRIFT,
+                                       .init = drift_new,
+                                       .observe = observe,
+                                       .bytes = drift_bytes,
+                                       .free = drift_free};

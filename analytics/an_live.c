@@ -4,17 +4,21 @@
  * evidence links it produced, then the incident JSON to Kafka. */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "analytics/an_engine.h"
 #include "analytics/analytics.h"
-#include "analytics/engine.h"
+#include "core/backoff.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/queue.h"
 #include "core/util.h"
+#include "incidents/incidents.h"
 
 /* The live analytics' metrics (core registry). */
 static CORE_METRIC_DEFINE(an_m_events, CORE_COUNTER, "custos_analytics_events_total",
@@ -39,22 +43,23 @@ static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
 #define LAT_SAMPLES 65536
 
-typedef struct qitem {
+typedef struct {
     core_event *evs;
     size_t n;
     int64_t enq_us; /* when the collector handed it over (its batch was committed) */
-    struct qitem *next;
 } qitem;
 
+/* An incident's newest state in this batch, in the record incidents/ takes
+ * (rec's strings point into the owned copies below). */
 typedef struct {
-    char *incident_id, *type, *severity, *api_key_id, *model, *model_version, *summary;
-    char *first_seen, *detected_at, *last_seen, *atlas, *owasp, *doc, *status;
-    int alerts;
+    inc_record rec;
+    char *incident_id, *api_key_id, *model, *model_version, *tenant, *summary, *atlas, *owasp,
+        *doc;
 } inc_row;
 
 typedef struct {
-    char *incident_id, *type, *severity, *ts, *event_id, *api_key_id, *model, *model_version,
-        *summary, *evidence;
+    inc_alert a;
+    char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
     int64_t arrival_us; /* when its event reached the analytics (committed) */
 } alert_row;
 
@@ -66,12 +71,10 @@ struct an_live {
     rd_kafka_t *rk;
     pthread_t thread;
     bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t can_put, can_get;
-    qitem *head, *tail;
-    size_t queued, cap;
-    bool stopping;
-    uint64_t waits, events, batches, db_errors, dropped, published, kafka_errors;
+    core_queue *q; /* weighted by events; the collector blocks on it when full */
+    atomic_bool stopping;
+    uint64_t events, batches, db_errors, dropped, published, kafka_errors;
+    _Atomic uint64_t waits;
     core_incident_sink incident_sink; /* where incidents go (the playbooks) */
     /* produced by the engine callbacks during one batch */
     inc_row *incs;
@@ -81,16 +84,16 @@ struct an_live {
     int64_t *lat_us; /* committed event -> alert/incident rows committed */
     size_t nlat;
     core_log_limit rl_db, rl_kafka;
-    int64_t retry_at_ms, backoff_ms; /* PostgreSQL down: when to try again */
+    core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
+    int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
 };
 
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
 
 static void inc_row_free(inc_row *r)
 {
-    char **f[] = {&r->incident_id, &r->type,   &r->severity,   &r->api_key_id, &r->model,
-                  &r->model_version, &r->summary, &r->first_seen, &r->detected_at, &r->last_seen,
-                  &r->atlas,       &r->owasp,   &r->doc,        &r->status};
+    char **f[] = {&r->incident_id, &r->api_key_id, &r->model, &r->model_version, &r->tenant,
+                  &r->summary,     &r->atlas,      &r->owasp, &r->doc};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         free(*f[i]);
         *f[i] = NULL;
@@ -99,35 +102,29 @@ static void inc_row_free(inc_row *r)
 
 static void alert_row_free(alert_row *r)
 {
-    char **f[] = {&r->incident_id, &r->type,  &r->severity,      &r->ts,      &r->event_id,
-                  &r->api_key_id,  &r->model, &r->model_version, &r->summary, &r->evidence};
+    char **f[] = {&r->incident_id, &r->event_id, &r->api_key_id, &r->model,
+                  &r->model_version, &r->summary, &r->evidence};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         free(*f[i]);
         *f[i] = NULL;
     }
 }
 
-/* A PostgreSQL text[] literal of the JSON array of strings in doc[field]. */
-static char *pg_array(const cJSON *doc, const char *field)
+/* A PostgreSQL text[] literal of n ids (each width bytes, NUL-terminated). */
+static char *pg_array(const char *ids, int n, size_t width)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, field);
     size_t cap = 3;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, a) if (cJSON_IsString(it)) cap += 2 * strlen(it->valuestring) + 4;
+    for (int k = 0; k < n; k++)
+        cap += 2 * strlen(ids + (size_t)k * width) + 4;
     char *o = malloc(cap), *p = o;
     if (!o)
         return NULL;
     *p++ = '{';
-    bool first = true;
-    cJSON_ArrayForEach(it, a)
-    {
-        if (!cJSON_IsString(it))
-            continue;
-        if (!first)
+    for (int k = 0; k < n; k++) {
+        if (k)
             *p++ = ',';
-        first = false;
         *p++ = '"';
-        for (const char *s = it->valuestring; *s; s++) {
+        for (const char *s = ids + (size_t)k * width; *s; s++) {
             if (*s == '"' || *s == '\\')
                 *p++ = '\\';
             *p++ = *s;
@@ -154,35 +151,44 @@ static void on_incident(void *ud, const an_incident_view *v)
     }
     inc_row *r = &al->incs[i];
     inc_row_free(r);
-    cJSON *doc = cJSON_Parse(v->json);
-    char ts[40];
     r->incident_id = dupz(v->incident_id);
-    r->type = dupz(an_type_name(v->type));
-    r->severity = dupz(an_severity_name(v->severity));
     r->api_key_id = dupz(v->api_key_id);
     r->model = dupz(v->model);
     r->model_version = dupz(v->model_version);
-    r->summary = dupz(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "summary")));
-    r->first_seen = dupz(core_ts_format(v->first_seen_us, ts, sizeof ts));
-    r->detected_at = dupz(core_ts_format(v->detected_at_us, ts, sizeof ts));
-    r->last_seen = dupz(core_ts_format(v->last_seen_us, ts, sizeof ts));
-    r->atlas = pg_array(doc, "atlas");
-    r->owasp = pg_array(doc, "owasp");
+    r->tenant = dupz(v->tenant);
+    r->summary = dupz(v->summary);
+    r->atlas = pg_array((const char *)v->atlas, v->n_atlas, sizeof v->atlas[0]);
+    r->owasp = pg_array((const char *)v->owasp, v->n_owasp, sizeof v->owasp[0]);
     r->doc = dupz(v->json);
-    r->status = dupz(v->final ? "closed" : "open");
-    r->alerts = v->n_alerts;
-    cJSON_Delete(doc);
+    r->rec = (inc_record){
+        .incident_id = r->incident_id,
+        .type = v->type,
+        .severity = v->severity,
+        .status = v->final ? INC_CLOSED : INC_OPEN,
+        .api_key_id = r->api_key_id,
+        .model = r->model,
+        .model_version = r->model_version,
+        .tenant = r->tenant,
+        .first_seen_us = v->first_seen_us,
+        .detected_at_us = v->detected_at_us,
+        .last_seen_us = v->last_seen_us,
+        .alerts = v->n_alerts,
+        .atlas_array = r->atlas,
+        .owasp_array = r->owasp,
+        .summary = r->summary,
+        .doc_json = r->doc,
+    };
     /* Each incident is logged as it opens (updates only raise the counter):
      * an operator tailing the log sees what was found, for whom. */
     if (v->opened) {
         char q[400], qk[300], qm[300], qv[200];
         core_log(CORE_LOG_INFO, "analytics", "incident opened",
                  "incident=%s type=%s severity=%s api_key=%s model=%s model_version=%s summary=%s",
-                 r->incident_id, r->type, r->severity,
-                 core_log_quote(qk, sizeof qk, r->api_key_id ? r->api_key_id : "-"),
-                 core_log_quote(qm, sizeof qm, r->model ? r->model : "-"),
-                 core_log_quote(qv, sizeof qv, r->model_version ? r->model_version : "-"),
-                 core_log_quote(q, sizeof q, r->summary ? r->summary : ""));
+                 v->incident_id, inc_type_name(v->type), inc_severity_name(v->severity),
+                 core_log_quote(qk, sizeof qk, v->api_key_id ? v->api_key_id : "-"),
+                 core_log_quote(qm, sizeof qm, v->model ? v->model : "-"),
+                 core_log_quote(qv, sizeof qv, v->model_version ? v->model_version : "-"),
+                 core_log_quote(q, sizeof q, v->summary ? v->summary : ""));
     }
 
     if (al->rk) {
@@ -212,13 +218,9 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     if (core_grow(&al->alerts, &al->capalerts, al->nalerts, sizeof *al->alerts, 256) < 0)
         return;
     alert_row *r = &al->alerts[al->nalerts++];
-    char ts[40];
     char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
     *r = (alert_row){
         .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
-        .type = dupz(an_type_name(a->type)),
-        .severity = dupz(an_severity_name(a->severity)),
-        .ts = dupz(core_ts_format(a->trigger->ts_us, ts, sizeof ts)),
         .event_id = dupz(a->trigger->event_id),
         .api_key_id = dupz(a->trigger->api_key_id),
         .model = dupz(a->trigger->model),
@@ -227,46 +229,51 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
         .evidence = ev ? ev : strdup("{}"),
         .arrival_us = a->trigger->arrival_us,
     };
+    r->a = (inc_alert){
+        .incident_id = r->incident_id,
+        .type = a->type,
+        .severity = a->severity,
+        .ts_us = a->trigger->ts_us,
+        .event_id = r->event_id,
+        .api_key_id = r->api_key_id,
+        .model = r->model,
+        .model_version = r->model_version,
+        .summary = r->summary,
+        .evidence_json = r->evidence,
+    };
 }
 
-static const char *SQL_INC =
-    "INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, "
-    "model_version, first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-    "ON CONFLICT (incident_id) DO UPDATE SET "
-    "severity = CASE WHEN incidents.status IN ('open', 'closed') THEN EXCLUDED.severity "
-    "ELSE incidents.severity END, "
-    "status = CASE WHEN incidents.status IN ('open', 'closed') THEN EXCLUDED.status "
-    "ELSE incidents.status END, first_seen = EXCLUDED.first_seen, "
-    "last_seen = EXCLUDED.last_seen, alerts = EXCLUDED.alerts, atlas = EXCLUDED.atlas, "
-    "owasp = EXCLUDED.owasp, summary = EXCLUDED.summary, doc = EXCLUDED.doc, updated_at = now()";
-static const char *SQL_ALERT =
-    "INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, "
-    "model_version, summary, evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-    "ON CONFLICT (incident_id, event_id, type) DO NOTHING";
-static const char *SQL_ALERT_ALONE =
-    "INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, "
-    "model_version, summary, evidence) VALUES (NULL, $1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (event_id, type) WHERE incident_id IS NULL DO NOTHING";
-static const char *SQL_LINK =
-    "INSERT INTO incident_events (incident_id, event_id, ts, api_key_id) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT DO NOTHING";
-
-static int exec_params(PGconn *c, const char *sql, int n, const char *const *v, char *err,
-                       size_t errlen)
+/* The batch's rows through incidents/, in the open transaction. */
+static int write_rows(an_live *al, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc < 0)
-        core_db_error(c, "analytics write", err, errlen);
-    PQclear(r);
-    return rc;
+    for (size_t i = 0; i < al->nincs; i++)
+        if (inc_upsert_detected(al->pg, &al->incs[i].rec, err, errlen) < 0)
+            return -1;
+    for (size_t i = 0; i < al->nalerts; i++) {
+        const inc_alert *a = &al->alerts[i].a;
+        if (inc_alert_insert(al->pg, a, err, errlen) < 0)
+            return -1;
+        /* a weak signal alone: no incident, no evidence link */
+        if (a->incident_id && inc_link_event(al->pg, a->incident_id, a->event_id, a->ts_us,
+                                             a->api_key_id, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void rows_clear(an_live *al)
+{
+    for (size_t i = 0; i < al->nincs; i++)
+        inc_row_free(&al->incs[i]);
+    for (size_t i = 0; i < al->nalerts; i++)
+        alert_row_free(&al->alerts[i]);
+    al->nincs = al->nalerts = 0;
 }
 
 /* Writes what the last batch produced in one transaction. On failure the
  * rows stay pending for the next batch (bounded) and the connection is reset.
- * Once a playbook or an analyst has moved an incident past open/closed
- * (contained, escalated...), its status and severity are theirs. */
+ * Who may change an incident's status once a playbook or an analyst has
+ * moved it is incidents/' rule (inc_upsert_detected). */
 static void flush_db(an_live *al)
 {
     if (!al->nincs && !al->nalerts)
@@ -283,41 +290,13 @@ static void flush_db(an_live *al)
         if (!al->pg || PQstatus(al->pg) != CONNECTION_OK)
             goto fail;
     }
-    if (core_db_exec(al->pg, "BEGIN", err, sizeof err) < 0)
+    if (core_db_begin(al->pg, err, sizeof err) < 0)
         goto fail;
     in_tx = true;
-    for (size_t i = 0; i < al->nincs; i++) {
-        inc_row *r = &al->incs[i];
-        char alerts[16];
-        snprintf(alerts, sizeof alerts, "%d", r->alerts);
-        const char *v[15] = {r->incident_id, r->type,      r->severity,    r->status,
-                             r->api_key_id,  r->model,     r->model_version, r->first_seen,
-                             r->detected_at, r->last_seen, alerts,         r->atlas,
-                             r->owasp,       r->summary,   r->doc};
-        if (exec_params(al->pg, SQL_INC, 15, v, err, sizeof err) < 0)
-            goto fail;
-    }
-    for (size_t i = 0; i < al->nalerts; i++) {
-        alert_row *r = &al->alerts[i];
-        if (!r->incident_id) { /* a weak signal alone: no incident, no evidence link */
-            const char *v[9] = {r->type,       r->severity, r->ts,            r->event_id,
-                                r->api_key_id, r->model,    r->model_version, r->summary,
-                                r->evidence};
-            if (exec_params(al->pg, SQL_ALERT_ALONE, 9, v, err, sizeof err) < 0)
-                goto fail;
-            continue;
-        }
-        const char *v[10] = {r->incident_id, r->type,       r->severity, r->ts,
-                             r->event_id,    r->api_key_id, r->model,    r->model_version,
-                             r->summary,     r->evidence};
-        if (exec_params(al->pg, SQL_ALERT, 10, v, err, sizeof err) < 0)
-            goto fail;
-        const char *l[4] = {r->incident_id, r->event_id, r->ts, r->api_key_id};
-        if (exec_params(al->pg, SQL_LINK, 4, l, err, sizeof err) < 0)
-            goto fail;
-    }
+    if (write_rows(al, err, sizeof err) < 0)
+        goto fail;
     in_tx = false; /* a failed COMMIT ends the transaction too */
-    if (core_db_exec(al->pg, "COMMIT", err, sizeof err) < 0)
+    if (core_db_commit(al->pg, err, sizeof err) < 0)
         goto fail;
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
@@ -327,24 +306,17 @@ static void flush_db(an_live *al)
         al->lat_us[al->nlat % LAT_SAMPLES] = now - al->alerts[i].arrival_us;
         al->nlat++;
     }
-    for (size_t i = 0; i < al->nincs; i++)
-        inc_row_free(&al->incs[i]);
-    for (size_t i = 0; i < al->nalerts; i++)
-        alert_row_free(&al->alerts[i]);
-    al->nincs = al->nalerts = 0;
+    rows_clear(al);
     al->retry_at_ms = 0;
-    al->backoff_ms = 0;
+    core_backoff_reset(&al->backoff);
     return;
 fail:
     if (in_tx)
-        core_db_exec(al->pg, "ROLLBACK", (char[128]){0}, 128);
+        core_db_rollback(al->pg);
     al->db_errors++;
     core_metric_add(&an_m_db_errors, 1);
-    /* the collector's back-off settings, doubling up to retry_max_ms */
-    al->backoff_ms = al->backoff_ms ? al->backoff_ms * 2 : al->cfg.coll_retry_min_ms;
-    if (al->backoff_ms > al->cfg.coll_retry_max_ms)
-        al->backoff_ms = al->cfg.coll_retry_max_ms;
-    al->retry_at_ms = core_mono_ms() + al->backoff_ms;
+    al->last_delay_ms = core_backoff_next(&al->backoff);
+    al->retry_at_ms = core_mono_ms() + al->last_delay_ms;
     if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
                  "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
@@ -363,45 +335,38 @@ static void publish_stats(an_live *al)
     core_metric_set(&an_m_keys, st.keys);
 }
 
+static void qitem_free(void *p)
+{
+    qitem *q = p;
+    for (size_t i = 0; i < q->n; i++)
+        core_event_clear(&q->evs[i]);
+    free(q->evs);
+    free(q);
+}
+
+/* A quiet spell: let the watermark move past the last events. */
+static void idle(an_live *al)
+{
+    an_engine_advance(al->engine);
+    /* what the idle watermark released counts too: without this the stats
+     * kept the totals of the last hand-over for good once traffic stopped */
+    publish_stats(al);
+    flush_db(al);
+    if (al->rk)
+        rd_kafka_poll(al->rk, 0);
+}
+
 static void *run(void *arg)
 {
     an_live *al = arg;
     for (;;) {
-        pthread_mutex_lock(&al->mu);
-        while (!al->head && !al->stopping) {
-            /* a quiet spell: let the watermark move past the last events */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&al->can_get, &al->mu, &ts) != 0 && !al->head) {
-                pthread_mutex_unlock(&al->mu);
-                an_engine_advance(al->engine);
-                /* what the idle watermark released counts too: without this
-                 * the stats kept the totals of the last hand-over for good
-                 * once traffic stopped */
-                publish_stats(al);
-                flush_db(al);
-                if (al->rk)
-                    rd_kafka_poll(al->rk, 0);
-                pthread_mutex_lock(&al->mu);
-            }
+        qitem *q = core_queue_pop(al->q, 200, NULL);
+        if (!q) {
+            if (atomic_load(&al->stopping) && core_queue_len(al->q) == 0)
+                break; /* stopping and drained */
+            idle(al);
+            continue;
         }
-        qitem *q = al->head;
-        if (!q) { /* stopping and drained */
-            pthread_mutex_unlock(&al->mu);
-            break;
-        }
-        al->head = q->next;
-        if (!al->head)
-            al->tail = NULL;
-        al->queued -= q->n;
-        pthread_cond_broadcast(&al->can_put);
-        pthread_mutex_unlock(&al->mu);
-
         for (size_t i = 0; i < q->n; i++) {
             core_event *ev = &q->evs[i];
             if (an_engine_push(al->engine, ev, ev->partition, q->enq_us) < 0)
@@ -422,7 +387,7 @@ static void *run(void *arg)
      * (logged with what is lost) */
     for (int attempt = 0; attempt < 3 && (al->nincs || al->nalerts); attempt++) {
         if (attempt) {
-            struct timespec ts = {al->backoff_ms / 1000, (al->backoff_ms % 1000) * 1000000L};
+            struct timespec ts = {al->last_delay_ms / 1000, (al->last_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
         al->retry_at_ms = 0;
@@ -444,24 +409,20 @@ static void deliver(void *ud, core_event *evs, size_t n)
         free(evs);
         return;
     }
-    *q = (qitem){evs, n, core_mono_us(), NULL};
-    pthread_mutex_lock(&al->mu);
+    *q = (qitem){evs, n, core_mono_us()};
     /* a batch larger than the whole queue still goes in when the queue is
-     * empty, or it could never be accepted */
-    if (al->queued && al->queued + n > al->cap) {
-        al->waits++;
+     * empty (core_queue), or it could never be accepted */
+    bool waited = false;
+    core_queue_status st = core_queue_push(al->q, q, n, CORE_QUEUE_BLOCK, &waited);
+    if (waited) {
+        atomic_fetch_add(&al->waits, 1);
         core_metric_add(&an_m_queue_waits, 1);
-        while (al->queued && al->queued + n > al->cap && !al->stopping)
-            pthread_cond_wait(&al->can_put, &al->mu);
     }
-    if (al->tail)
-        al->tail->next = q;
-    else
-        al->head = q;
-    al->tail = q;
-    al->queued += n;
-    pthread_cond_signal(&al->can_get);
-    pthread_mutex_unlock(&al->mu);
+    if (st != CORE_QUEUE_OK) { /* closed: the analytics are stopping */
+        core_log(CORE_LOG_WARN, "analytics", "events handed over after stop, not analysed",
+                 "events=%zu", n);
+        qitem_free(q);
+    }
 }
 
 core_event_sink an_live_sink(an_live *al)
@@ -538,12 +499,11 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     al->cfg = *cfg;
     al->dsn = dupz(cfg->pg_dsn);
     al->topic = dupz(cfg->an_incidents_topic);
-    al->cap = (size_t)cfg->an_queue_events;
+    al->q = core_queue_new((size_t)cfg->an_queue_events);
     al->lat_us = calloc(LAT_SAMPLES, sizeof *al->lat_us);
-    pthread_mutex_init(&al->mu, NULL);
-    pthread_cond_init(&al->can_put, NULL);
-    pthread_cond_init(&al->can_get, NULL);
-    if (!al->dsn || !al->topic || !al->lat_us) {
+    /* the collector's back-off settings, doubling up to retry_max_ms */
+    core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
+    if (!al->dsn || !al->topic || !al->lat_us || !al->q) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -567,7 +527,7 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     pthread_setname_np(al->thread, "custos-analytic"); /* for top -H and perf */
     al->started = true;
     core_log(CORE_LOG_INFO, "analytics", "live analytics started", "topic=%s queue_events=%zu",
-             al->topic, al->cap);
+             al->topic, (size_t)cfg->an_queue_events);
     return al;
 error:
     an_live_stop(al);
@@ -585,11 +545,8 @@ void an_live_stop(an_live *al)
     if (!al)
         return;
     if (al->started) {
-        pthread_mutex_lock(&al->mu);
-        al->stopping = true;
-        pthread_cond_broadcast(&al->can_get);
-        pthread_cond_broadcast(&al->can_put);
-        pthread_mutex_unlock(&al->mu);
+        atomic_store(&al->stopping, true);
+        core_queue_close(al->q); /* the thread drains what is queued, then ends */
         pthread_join(al->thread, NULL);
     }
     if (al->rk) {
@@ -618,29 +575,17 @@ void an_live_stop(an_live *al)
                  (unsigned long long)st.late, (unsigned long long)st.forced,
                  (unsigned long long)st.keys,
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
-                 (unsigned long long)al->waits, (unsigned long long)al->db_errors,
+                 (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
                  (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3);
     }
-    for (qitem *q = al->head, *n; q; q = n) { /* only when the thread never ran */
-        n = q->next;
-        for (size_t i = 0; i < q->n; i++)
-            core_event_clear(&q->evs[i]);
-        free(q->evs);
-        free(q);
-    }
-    for (size_t i = 0; i < al->nincs; i++)
-        inc_row_free(&al->incs[i]);
-    for (size_t i = 0; i < al->nalerts; i++)
-        alert_row_free(&al->alerts[i]);
+    core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
+    rows_clear(al);
     free(al->incs);
     free(al->alerts);
     an_engine_free(al->engine);
     if (al->pg)
         PQfinish(al->pg);
-    pthread_mutex_destroy(&al->mu);
-    pthread_cond_destroy(&al->can_put);
-    pthread_cond_destroy(&al->can_get);
     free(al->lat_us);
     free(al->dsn);
     free(al->topic);

@@ -1,0 +1,31 @@
+/* Features and statistics the detectors compute: hashes and sketches of
+ * text, validators (Luhn, IBAN, entropy, base64) (an_features.c), and the
+ * tests drift uses (an_stats.c). */
+#ifndef AN_FEATURES_H
+#define AN_FEATURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- features (an_features.c) ---- */
+
+uint64_t an_hash(const void *p, size_t n, uint64_t seed); /* FNV-1a 64 */
+uint64_t an_simhash(const char *s, size_t n);
+uint32_t an_prefix_hash(const char *s, size_t n);
+int an_hamming(uint64_t a, uint64_t b);
+bool an_luhn(const char *digits, size_t n); /* digits only */
+bool an_iban_valid(const char *s, size_t n); /* letters/digits, spaces allowed */
+double an_entropy(const char *s, size_t n);  /* bits per character */
+bool an_base64_text(const char *s, size_t n);
+
+/* ---- statistics (an_stats.c) ---- */
+
+/* Shapiro-Wilk W of x[0..n) (sorted in place), 3 <= n <= 5000, Royston's
+ * approximation (AS R94). Returns 1 when the sample has no spread. */
+double an_shapiro_w(double *x, int n);
+/* PSI of observed counts against reference proportions over nbins (with a
+ * small floor so that empty bins stay finite). */
+double an_psi(const double *ref_prop, const uint32_t *cnt, int nbins);
+
+#endif
