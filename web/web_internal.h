@@ -113,6 +113,10 @@ int web_parse_listen(const char *s, char *host, size_t hostlen, int *port);
  * parsing stopped. */
 cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at);
 
+/* RFC 3339 in UTC ("2026-12-01T12:00:00Z", an optional fraction of up to
+ * 6 digits) as microseconds since the epoch; -1 when it is not one. */
+int64_t web_parse_time_us(const char *s);
+
 /* ---- tokens and passwords ---- */
 
 #define WEB_TOKEN_CHARS 43 /* 32 random bytes, base64url without padding */
@@ -282,6 +286,8 @@ web_result web_h_session_get(web_req *r);
 web_result web_h_session_delete(web_req *r);
 web_result web_h_sessions_list(web_req *r);
 web_result web_h_sessions_delete(web_req *r);
+web_result web_h_incidents_list(web_req *r);
+web_result web_h_incident_get(web_req *r);
 web_result web_h_users_list(web_req *r);
 web_result web_h_tokens_list(web_req *r);
 web_result web_h_token_revoke(web_req *r);

@@ -23,6 +23,10 @@ const web_route web_routes[] = {
     {"DELETE", "/api/v1/sessions/{id}", web_h_sessions_delete, WEB_NEED_SIGNED_IN,
      CSRF | DB | AUDITED},
 
+    /* the queue and one incident (content masked: reveal is its own call) */
+    {"GET", "/api/v1/incidents", web_h_incidents_list, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/incidents/{id}", web_h_incident_get, WEB_NEED_READ, DB},
+
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
     {"GET", "/api/v1/tokens", web_h_tokens_list, WEB_NEED_ADMIN, DB},
