@@ -288,6 +288,8 @@ web_result web_h_sessions_list(web_req *r);
 web_result web_h_sessions_delete(web_req *r);
 web_result web_h_incidents_list(web_req *r);
 web_result web_h_incident_get(web_req *r);
+web_result web_h_action_approve(web_req *r);
+web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);
 web_result web_h_tokens_list(web_req *r);
 web_result web_h_token_revoke(web_req *r);

@@ -27,6 +27,12 @@ const web_route web_routes[] = {
     {"GET", "/api/v1/incidents", web_h_incidents_list, WEB_NEED_READ, DB},
     {"GET", "/api/v1/incidents/{id}", web_h_incident_get, WEB_NEED_READ, DB},
 
+    /* containment decisions, through the playbooks' approval path */
+    {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,
+     CSRF | AUDITED},
+    {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
+     CSRF | BODY | AUDITED},
+
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
     {"GET", "/api/v1/tokens", web_h_tokens_list, WEB_NEED_ADMIN, DB},
