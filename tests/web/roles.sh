@@ -35,6 +35,8 @@ nroutes=$(wc -l <"$T_DIR/routes")
 cells=0 matrix=""
 while read -r method pattern need flags; do
     [ -n "${ALLOW[$need]+x}" ] || t_fail "route $method $pattern needs '$need', which this test does not know"
+    grep -qF "### \`$method $pattern\`" "$CUSTOS_SOURCE_DIR/docs/api.md" ||
+        t_fail "docs/api.md does not document $method $pattern"
     path=${pattern//\{id\}/999999}
     args=()
     [[ " $flags " == *" body "* ]] && args=(-H 'Content-Type: application/json' -d '{}')
