@@ -102,7 +102,6 @@ int web_cmd_web(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     web_service_stop(ws);
-    core_log(CORE_LOG_INFO, "web", "stopped", NULL);
     core_config_free(&cfg);
     return CORE_EXIT_OK;
 }

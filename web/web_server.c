@@ -651,6 +651,7 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
     s->d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so that it gets every message */
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->web_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections,
@@ -659,7 +660,6 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->web_connection_memory_bytes,
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_ARRAY, s->tls ? tls_opts : no_opts,
         MHD_OPTION_END);
     int bind_errno = errno;
@@ -692,8 +692,10 @@ void web_service_stop(web_server *s)
 {
     if (!s)
         return;
-    if (s->d)
+    if (s->d) {
         MHD_stop_daemon(s->d);
+        core_log(CORE_LOG_INFO, "web", "web server stopped", "port=%d", s->port);
+    }
     core_db_pool_free(s->pool);
     web_throttle_free(s->throttle);
     if (s->key_pem) {
