@@ -371,6 +371,22 @@ static void t_body(void **s)
     free(deep);
 }
 
+static void t_time(void **s)
+{
+    (void)s;
+    assert_int_equal(web_parse_time_us("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(web_parse_time_us("2026-12-01T12:00:00Z"), INT64_C(1796126400) * 1000000);
+    assert_int_equal(web_parse_time_us("2026-12-01T12:00:00.5Z"),
+                     INT64_C(1796126400) * 1000000 + 500000);
+    assert_int_equal(web_parse_time_us("2026-12-01T12:00:00.000001Z"),
+                     INT64_C(1796126400) * 1000000 + 1);
+    const char *bad[] = {"", "2026-12-01", "2026-12-01T12:00:00", "2026-12-01T12:00:00+01:00",
+                         "2026-12-01T12:00:00.Z", "2026-12-01T12:00:00.1234567Z",
+                         "2026-12-01T12:00:00Zx", "yesterday", "2026-13-01T12:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(web_parse_time_us(bad[i]), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +402,7 @@ int main(void)
         cmocka_unit_test(t_tokens_and_passwords),
         cmocka_unit_test(t_throttle),
         cmocka_unit_test(t_body),
+        cmocka_unit_test(t_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
