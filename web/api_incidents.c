@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "incidents/incidents.h"
 #include "web/web_internal.h"
 
@@ -164,4 +165,143 @@ web_result web_h_incident_get(web_req *r)
         return WEB_FAIL;
     }
     return web_reply_json(r, 200, inc);
+}
+
+/* ---- changes (triage: analyst, responder, admin) ---- */
+
+#define TEXT_MAX 10000 /* a reason or a comment, as incidents/ keeps them */
+
+/* Whether a -1 from incidents/ was the database's (the transaction is in
+ * error or the connection is gone) rather than a refused change. */
+static bool db_broke(PGconn *c)
+{
+    return PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) == PQTRANS_INERROR;
+}
+
+/* Only the members in allowed (NULL-terminated) may be in r->json. */
+static bool only_members(web_req *r, const char *const *allowed)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, r->json)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (m->string && strcmp(m->string, *a) == 0)
+                ok = true;
+        if (!ok) {
+            web_reply_error(r, 400, "bad_request", "unknown member '%.64s'",
+                            m->string ? m->string : "");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Applies ch in a transaction of its own. The audit row is incidents/'s
+ * (inc_apply_change appends it); the chain's head moving shows it did. */
+static web_result apply_change(web_req *r, inc_change *ch)
+{
+    int64_t before = 0, after = 0;
+    char hash[65];
+    if (core_db_begin(r->db, r->err, sizeof r->err) < 0)
+        return WEB_FAIL;
+    if (audit_head(r->db, &before, hash, r->err, sizeof r->err) < 0)
+        goto fail;
+    int rc = inc_apply_change(r->db, ch, r->err, sizeof r->err);
+    if (rc < 0 && db_broke(r->db))
+        goto fail;
+    if (rc <= 0) {
+        core_db_rollback(r->db);
+        if (rc == 0)
+            return web_reply_error(r, 404, "not_found", "no incident %s", ch->incident_id);
+        return web_reply_error(r, 400, "refused", "%s", r->err);
+    }
+    if (audit_head(r->db, &after, hash, r->err, sizeof r->err) < 0 ||
+        core_db_commit(r->db, r->err, sizeof r->err) < 0)
+        goto fail;
+    /* No new row: the change asked for what was already there. */
+    r->audited = after > before;
+    r->unchanged = !r->audited;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "incident_id", ch->incident_id);
+    cJSON_AddBoolToObject(o, "changed", r->audited);
+    return web_reply_json(r, 200, o);
+fail:
+    core_db_rollback(r->db);
+    return WEB_FAIL;
+}
+
+/* A string member parsed by parse (an incidents/ vocabulary): -1 absent,
+ * the value, or -2 answered 400. */
+static int vocab(web_req *r, const char *name, int (*parse)(const char *))
+{
+    const char *s = NULL;
+    int got = web_json_string(r, name, 64, false, &s);
+    if (got < 0)
+        return -2;
+    if (got == 0)
+        return -1;
+    int v = parse(s);
+    if (v < 0) {
+        web_reply_error(r, 400, "bad_request", "unknown %s '%.64s'", name, s);
+        return -2;
+    }
+    return v;
+}
+
+web_result web_h_incident_change(web_req *r)
+{
+    static const char *const allowed[] = {"status", "disposition", "severity", "assignee",
+                                          "reason", NULL};
+    if (!only_members(r, allowed))
+        return WEB_CLIENT_ERROR;
+    inc_change ch = {.incident_id = r->params.v[0], .actor = r->auth.actor};
+    if ((ch.status = vocab(r, "status", inc_status_parse)) == -2 ||
+        (ch.disposition = vocab(r, "disposition", inc_disposition_parse)) == -2 ||
+        (ch.severity = vocab(r, "severity", inc_severity_parse)) == -2)
+        return WEB_CLIENT_ERROR;
+    if (web_json_string(r, "assignee", 200, false, &ch.assignee) < 0 ||
+        web_json_string(r, "reason", TEXT_MAX, false, &ch.reason) < 0)
+        return WEB_CLIENT_ERROR;
+    if (ch.status < 0 && ch.disposition < 0 && ch.severity < 0 && !ch.assignee && !ch.reason)
+        return web_reply_error(r, 400, "bad_request",
+                               "nothing to change (status, disposition, severity, assignee, reason)");
+    return apply_change(r, &ch);
+}
+
+web_result web_h_incident_take(web_req *r)
+{
+    inc_change ch = {.incident_id = r->params.v[0], .actor = r->auth.actor, .status = -1,
+                     .severity = -1, .disposition = -1, .assignee = r->auth.actor};
+    return apply_change(r, &ch);
+}
+
+web_result web_h_incident_comment(web_req *r)
+{
+    static const char *const allowed[] = {"text", NULL};
+    if (!only_members(r, allowed))
+        return WEB_CLIENT_ERROR;
+    const char *text = NULL;
+    if (web_json_string(r, "text", TEXT_MAX, true, &text) < 0)
+        return WEB_CLIENT_ERROR;
+    if (!*text)
+        return web_reply_error(r, 400, "bad_request", "a comment has 1 to %d bytes", TEXT_MAX);
+    if (core_db_begin(r->db, r->err, sizeof r->err) < 0)
+        return WEB_FAIL;
+    int64_t id = inc_comment_add(r->db, r->params.v[0], r->auth.actor, text, r->err,
+                                 sizeof r->err);
+    if (id < 0) {
+        bool broke = db_broke(r->db);
+        core_db_rollback(r->db);
+        if (broke)
+            return WEB_FAIL;
+        return web_reply_error(r, 404, "not_found", "no incident %s", r->params.v[0]);
+    }
+    if (core_db_commit(r->db, r->err, sizeof r->err) < 0)
+        return WEB_FAIL;
+    r->audited = true; /* inc_comment_add audits, in the same transaction */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)id);
+    cJSON_AddStringToObject(o, "incident_id", r->params.v[0]);
+    return web_reply_json(r, 201, o);
 }

@@ -234,7 +234,8 @@ struct web_req {
     web_auth auth;
     char addr[64]; /* the client's address */
     bool tls;
-    bool audited; /* set by whoever appended the audit row of a change */
+    bool audited;   /* set by whoever appended the audit row of a change */
+    bool unchanged; /* an audited route that found nothing to change */
     char err[512];
     /* the answer */
     int status;
@@ -288,6 +289,9 @@ web_result web_h_sessions_list(web_req *r);
 web_result web_h_sessions_delete(web_req *r);
 web_result web_h_incidents_list(web_req *r);
 web_result web_h_incident_get(web_req *r);
+web_result web_h_incident_change(web_req *r);
+web_result web_h_incident_take(web_req *r);
+web_result web_h_incident_comment(web_req *r);
 web_result web_h_action_approve(web_req *r);
 web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);

@@ -26,6 +26,12 @@ const web_route web_routes[] = {
     /* the queue and one incident (content masked: reveal is its own call) */
     {"GET", "/api/v1/incidents", web_h_incidents_list, WEB_NEED_READ, DB},
     {"GET", "/api/v1/incidents/{id}", web_h_incident_get, WEB_NEED_READ, DB},
+    {"PATCH", "/api/v1/incidents/{id}", web_h_incident_change, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/incidents/{id}/take", web_h_incident_take, WEB_NEED_TRIAGE,
+     CSRF | DB | AUDITED},
+    {"POST", "/api/v1/incidents/{id}/comments", web_h_incident_comment, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
 
     /* containment decisions, through the playbooks' approval path */
     {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,

@@ -366,7 +366,8 @@ static web_result run_route(web_ctx *x)
         }
     }
     web_result res = rt->handler(r);
-    if (res == WEB_DONE && (rt->flags & WEB_F_AUDITED) && r->status < 300 && !r->audited)
+    if (res == WEB_DONE && (rt->flags & WEB_F_AUDITED) && r->status < 300 && !r->audited &&
+        !r->unchanged)
         return web_fail(r, "route %s %s succeeded without an audit row", rt->method, rt->pattern);
     return res;
 }
