@@ -22,24 +22,34 @@ w_user() {
 }
 
 # w_start [ENV=VALUE...]: starts custos web (more settings as environment);
-# waits until /healthz answers.
+# waits until /healthz answers. A port taken between t_free_port and the
+# bind (another test's) is retried on another port, up to 5 times.
 w_start() {
-    W_PORT=$(t_free_port)
-    local scheme=http
-    [ "$W_TLS" = 1 ] && scheme=https
-    W_BASE="$scheme://127.0.0.1:$W_PORT"
-    W_ORIGIN=$W_BASE
-    env CUSTOS_WEB_LISTEN="127.0.0.1:$W_PORT" "$@" "$CUSTOS_BIN" web --log-level debug \
-        >"$T_DIR/web.out" 2>>"$T_DIR/web.log" &
-    W_PID=$!
-    T_PIDS+=("$W_PID")
-    local deadline=$((SECONDS + 30))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        curl -sk -o /dev/null "$W_BASE/healthz" 2>/dev/null && return 0
-        kill -0 "$W_PID" 2>/dev/null || t_fail "custos web exited: $(tail -5 "$T_DIR/web.log")"
-        sleep 0.05
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        W_PORT=$(t_free_port)
+        local scheme=http
+        [ "$W_TLS" = 1 ] && scheme=https
+        W_BASE="$scheme://127.0.0.1:$W_PORT"
+        W_ORIGIN=$W_BASE
+        local logstart
+        logstart=$(wc -l <"$T_DIR/web.log" 2>/dev/null || echo 0)
+        env CUSTOS_WEB_LISTEN="127.0.0.1:$W_PORT" "$@" "$CUSTOS_BIN" web --log-level debug \
+            >"$T_DIR/web.out" 2>>"$T_DIR/web.log" &
+        W_PID=$!
+        T_PIDS+=("$W_PID")
+        local deadline=$((SECONDS + 30))
+        while [ "$SECONDS" -lt "$deadline" ]; do
+            curl -sk -o /dev/null "$W_BASE/healthz" 2>/dev/null && return 0
+            if ! kill -0 "$W_PID" 2>/dev/null; then
+                tail -n +"$((logstart + 1))" "$T_DIR/web.log" | grep -q 'Address already in use' && continue 2
+                t_fail "custos web exited: $(tail -5 "$T_DIR/web.log")"
+            fi
+            sleep 0.05
+        done
+        t_fail "custos web did not answer within 30 s"
     done
-    t_fail "custos web did not answer within 30 s"
+    t_fail "no free port after 5 attempts"
 }
 
 # w_stop: SIGTERM, and it must exit 0 within 10 s.
