@@ -10,14 +10,6 @@
 #include "playbooks/playbooks.h"
 #include "web/web_internal.h"
 
-static int64_t action_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 18 || strspn(s, "0123456789") != n || s[0] == '0')
-        return -1;
-    return strtoll(s, NULL, 10);
-}
-
 /* The playbooks answer -1 with a message for every refusal; the caller's
  * mistakes are told apart from failures by what the message says (see
  * pb_engine.c decide_pending). */
@@ -34,7 +26,7 @@ static web_result refused(web_req *r, int64_t id)
 
 web_result web_h_action_approve(web_req *r)
 {
-    int64_t id = action_id(r->params.v[0]);
+    int64_t id = web_parse_id(r->params.v[0]);
     if (id < 0)
         return web_reply_error(r, 400, "bad_id", "an action id is a positive number");
     char state[32] = "";
@@ -51,7 +43,7 @@ web_result web_h_action_approve(web_req *r)
 
 web_result web_h_action_reject(web_req *r)
 {
-    int64_t id = action_id(r->params.v[0]);
+    int64_t id = web_parse_id(r->params.v[0]);
     if (id < 0)
         return web_reply_error(r, 400, "bad_id", "an action id is a positive number");
     const char *reason = NULL;

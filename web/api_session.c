@@ -216,20 +216,11 @@ web_result web_h_sessions_list(web_req *r)
     return web_reply_json(r, 200, o);
 }
 
-/* A positive decimal id of at most 18 digits, or -1. */
-static int64_t parse_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 18 || strspn(s, "0123456789") != n || s[0] == '0')
-        return -1;
-    return strtoll(s, NULL, 10);
-}
-
 web_result web_h_sessions_delete(web_req *r)
 {
     if (r->auth.kind != WEB_AUTH_SESSION)
         return need_session(r);
-    int64_t id = parse_id(r->params.v[0]);
+    int64_t id = web_parse_id(r->params.v[0]);
     if (id < 0)
         return web_reply_error(r, 400, "bad_id", "a session id is a positive number");
     int n = end_session(r, id, "ended_by_user", "session_ended");
@@ -240,43 +231,5 @@ web_result web_h_sessions_delete(web_req *r)
                                (long long)id);
     if (id == r->auth.session_id)
         set_cookie(r, "", 0);
-    return web_reply_empty(r, 204);
-}
-
-/* ---- administration (admin role) ---- */
-
-web_result web_h_users_list(web_req *r)
-{
-    cJSON *a = web_user_list(r->db, r->err, sizeof r->err);
-    if (!a)
-        return WEB_FAIL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "users", a);
-    return web_reply_json(r, 200, o);
-}
-
-web_result web_h_tokens_list(web_req *r)
-{
-    cJSON *a = web_token_list(r->db, r->err, sizeof r->err);
-    if (!a)
-        return WEB_FAIL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "tokens", a);
-    return web_reply_json(r, 200, o);
-}
-
-web_result web_h_token_revoke(web_req *r)
-{
-    int64_t id = parse_id(r->params.v[0]);
-    if (id < 0)
-        return web_reply_error(r, 400, "bad_id", "a token id is a positive number");
-    char key[24];
-    snprintf(key, sizeof key, "#%lld", (long long)id);
-    int rc = web_token_revoke(r->db, r->auth.actor, key, r->err, sizeof r->err);
-    if (rc < 0)
-        return WEB_FAIL;
-    if (rc > 0)
-        return web_reply_error(r, 404, "not_found", "no live token %lld", (long long)id);
-    r->audited = true;
     return web_reply_empty(r, 204);
 }

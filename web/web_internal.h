@@ -113,6 +113,10 @@ int web_parse_listen(const char *s, char *host, size_t hostlen, int *port);
  * parsing stopped. */
 cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at);
 
+/* A path id: a positive decimal of at most 18 digits, no leading zero;
+ * -1 otherwise. */
+int64_t web_parse_id(const char *s);
+
 /* RFC 3339 in UTC ("2026-12-01T12:00:00Z", an optional fraction of up to
  * 6 digits) as microseconds since the epoch; -1 when it is not one. */
 int64_t web_parse_time_us(const char *s);

@@ -307,3 +307,11 @@ cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at)
     }
     return j;
 }
+
+int64_t web_parse_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n || s[0] == '0')
+        return -1;
+    return strtoll(s, NULL, 10);
+}

@@ -374,6 +374,11 @@ static void t_body(void **s)
 static void t_time(void **s)
 {
     (void)s;
+    assert_int_equal(web_parse_id("1"), 1);
+    assert_int_equal(web_parse_id("999999999999999999"), INT64_C(999999999999999999));
+    const char *bad_ids[] = {"", "0", "01", "-1", "+1", "1a", " 1", "1 ", "9999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++)
+        assert_int_equal(web_parse_id(bad_ids[i]), -1);
     assert_int_equal(web_parse_time_us("1970-01-01T00:00:00Z"), 0);
     assert_int_equal(web_parse_time_us("2026-12-01T12:00:00Z"), INT64_C(1796126400) * 1000000);
     assert_int_equal(web_parse_time_us("2026-12-01T12:00:00.5Z"),
