@@ -305,3 +305,54 @@ web_result web_h_incident_comment(web_req *r)
     cJSON_AddStringToObject(o, "incident_id", r->params.v[0]);
     return web_reply_json(r, 201, o);
 }
+
+/* ---- content reveal (all roles but viewer), with a reason, audited ---- */
+
+web_result web_h_incident_reveal(web_req *r)
+{
+    static const char *const allowed[] = {"reason", NULL};
+    if (!only_members(r, allowed))
+        return WEB_CLIENT_ERROR;
+    const char *reason = NULL;
+    if (web_json_string(r, "reason", 1000, true, &reason) < 0)
+        return WEB_CLIENT_ERROR;
+    const char *p = reason;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return web_reply_error(r, 400, "bad_request", "revealing content needs a reason");
+    const char *id = r->params.v[0];
+    /* The audit row and the read in one transaction: no content leaves
+     * without its row, and no row without the incident. */
+    if (core_db_begin(r->db, r->err, sizeof r->err) < 0)
+        return WEB_FAIL;
+    bool found = false;
+    r->err[0] = '\0';
+    cJSON *inc = inc_get(r->db, id, true, &found, r->err, sizeof r->err);
+    if (!inc) {
+        core_db_rollback(r->db);
+        if (!found && r->err[0] == '\0')
+            return web_reply_error(r, 404, "not_found", "no incident %s", id);
+        return WEB_FAIL;
+    }
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "address", r->addr);
+    cJSON_AddStringToObject(d, "reason", reason);
+    cJSON_AddNumberToObject(d, "events",
+                            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(inc, "events")));
+    char *js = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    if (!js || audit_append(r->db, r->auth.actor, "content_revealed", 0, id, js, r->err,
+                            sizeof r->err) < 0 ||
+        core_db_commit(r->db, r->err, sizeof r->err) < 0) {
+        if (!js)
+            snprintf(r->err, sizeof r->err, "out of memory");
+        free(js);
+        cJSON_Delete(inc);
+        core_db_rollback(r->db);
+        return WEB_FAIL;
+    }
+    free(js);
+    r->audited = true;
+    return web_reply_json(r, 200, inc);
+}

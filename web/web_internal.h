@@ -32,6 +32,7 @@ typedef enum {
     WEB_NEED_TRIAGE,   /* assign, comment, status: analyst, responder, admin */
     WEB_NEED_RESPOND,  /* approve/reject actions, containment: responder, admin */
     WEB_NEED_FORENSIC, /* forensic queries and exports: auditor, admin */
+    WEB_NEED_REVEAL,   /* prompt/response content, with a reason: all but viewer */
     WEB_NEED_ADMIN,    /* users and tokens: admin */
     WEB_NEED_COUNT
 } web_need;
@@ -296,6 +297,7 @@ web_result web_h_incident_get(web_req *r);
 web_result web_h_incident_change(web_req *r);
 web_result web_h_incident_take(web_req *r);
 web_result web_h_incident_comment(web_req *r);
+web_result web_h_incident_reveal(web_req *r);
 web_result web_h_action_approve(web_req *r);
 web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);

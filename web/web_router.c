@@ -19,16 +19,16 @@ static const char *const g_role_names[WEB_ROLE_COUNT] = {"viewer", "analyst", "r
  * so it is not "between" two other roles. Signing in and managing one's
  * own sessions is everyone's. */
 static const bool g_allows[WEB_ROLE_COUNT][WEB_NEED_COUNT] = {
-    /*             none  signed read  triage respond forensic admin */
-    [WEB_ROLE_VIEWER] = {1, 1, 1, 0, 0, 0, 0},
-    [WEB_ROLE_ANALYST] = {1, 1, 1, 1, 0, 0, 0},
-    [WEB_ROLE_RESPONDER] = {1, 1, 1, 1, 1, 0, 0},
-    [WEB_ROLE_AUDITOR] = {1, 1, 1, 0, 0, 1, 0},
-    [WEB_ROLE_ADMIN] = {1, 1, 1, 1, 1, 1, 1},
+    /*             none  signed read  triage respond forensic reveal admin */
+    [WEB_ROLE_VIEWER] = {1, 1, 1, 0, 0, 0, 0, 0},
+    [WEB_ROLE_ANALYST] = {1, 1, 1, 1, 0, 0, 1, 0},
+    [WEB_ROLE_RESPONDER] = {1, 1, 1, 1, 1, 0, 1, 0},
+    [WEB_ROLE_AUDITOR] = {1, 1, 1, 0, 0, 1, 1, 0},
+    [WEB_ROLE_ADMIN] = {1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 static const char *const g_need_names[WEB_NEED_COUNT] = {
-    "none", "signed_in", "read", "triage", "respond", "forensic", "admin"};
+    "none", "signed_in", "read", "triage", "respond", "forensic", "reveal", "admin"};
 
 const char *web_role_name(web_role r)
 {

@@ -32,6 +32,9 @@ const web_route web_routes[] = {
      CSRF | DB | AUDITED},
     {"POST", "/api/v1/incidents/{id}/comments", web_h_incident_comment, WEB_NEED_TRIAGE,
      CSRF | BODY | DB | AUDITED},
+    /* content, shown only through this call with a reason; audited */
+    {"POST", "/api/v1/incidents/{id}/reveal", web_h_incident_reveal, WEB_NEED_REVEAL,
+     CSRF | BODY | DB | AUDITED},
 
     /* containment decisions, through the playbooks' approval path */
     {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,

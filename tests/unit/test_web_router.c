@@ -134,7 +134,7 @@ static void t_role_table(void **s)
         {WEB_NEED_NONE, {1, 1, 1, 1, 1}},     {WEB_NEED_SIGNED_IN, {1, 1, 1, 1, 1}},
         {WEB_NEED_READ, {1, 1, 1, 1, 1}},     {WEB_NEED_TRIAGE, {0, 1, 1, 0, 1}},
         {WEB_NEED_RESPOND, {0, 0, 1, 0, 1}},  {WEB_NEED_FORENSIC, {0, 0, 0, 1, 1}},
-        {WEB_NEED_ADMIN, {0, 0, 0, 0, 1}},
+        {WEB_NEED_REVEAL, {0, 1, 1, 1, 1}},   {WEB_NEED_ADMIN, {0, 0, 0, 0, 1}},
     };
     assert_int_equal(sizeof want / sizeof want[0], WEB_NEED_COUNT);
     for (size_t n = 0; n < WEB_NEED_COUNT; n++)

@@ -17,6 +17,7 @@ declare -A ALLOW=(
     [triage]="analyst responder admin"
     [respond]="responder admin"
     [forensic]="auditor admin"
+    [reveal]="analyst responder auditor admin"
     [admin]="admin"
 )
 
