@@ -670,6 +670,10 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
                  bind_errno ? strerror(bind_errno) : "libmicrohttpd refused the settings");
         goto error;
     }
+    if (cfg->web_db_pool < cfg->web_threads)
+        core_log(CORE_LOG_WARN, "web", "fewer database connections than workers",
+                 "db_pool=%lld threads=%lld (a worker may wait up to 2 s, then answer 503)",
+                 (long long)cfg->web_db_pool, (long long)cfg->web_threads);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;
     core_log(CORE_LOG_INFO, "web", "listening",
