@@ -37,7 +37,7 @@ grep -q 'shown only this once' "$T_DIR/e" || t_fail "token create note"
 [[ $tok =~ ^cst_[A-Za-z0-9_-]{43}$ ]] || t_fail "token format: $tok"
 [ "$(t_sql "SELECT encode(token_sha256, 'hex') FROM web_api_tokens WHERE name = 'soar'")" = \
   "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" ] || t_fail "stored token hash"
-if t_sql "SELECT * FROM web_api_tokens" | grep -qF "$tok"; then t_fail "the token is stored"; fi
+if grep -qF "$tok" <<<"$(t_sql "SELECT * FROM web_api_tokens")"; then t_fail "the token is stored"; fi
 "${C[@]}" token create --role responder --name soar 2>"$T_DIR/e" && t_fail "a duplicate live token"
 grep -q 'exists' "$T_DIR/e" || t_fail "duplicate token error"
 "${C[@]}" token create --role superuser --name x 2>/dev/null && t_fail "token role superuser"
@@ -51,7 +51,7 @@ w_req GET /api/v1/session -H "Authorization: Bearer $tok"
 w_expect 200
 [ "$(w_json '["user"]')" = token:soar ] && [ "$(w_json '["role"]')" = responder ] || t_fail "token session: $(cat "$W_BODY")"
 [ "$(t_sql "SELECT last_used_at IS NOT NULL FROM web_api_tokens WHERE name = 'soar'")" = t ] || t_fail "last_used_at"
-"${C[@]}" token list --log-level warn | grep -q 'soar .* never' && t_fail "list still says never used"
+grep -q 'soar .* never' <<<"$("${C[@]}" token list --log-level warn)" && t_fail "list still says never used"
 w_req GET /api/v1/session -H "Authorization: Bearer ${tok}x"
 w_expect 401 unauthenticated
 w_req GET /api/v1/session -H "Authorization: Bearer cst_$(printf 'A%.0s' $(seq 43))"
@@ -90,6 +90,6 @@ ev=$(t_sql "SELECT string_agg(event, ' ' ORDER BY seq) FROM audit_log")
 [ "$ev" = "user_added user_role_changed token_created token_created token_revoked token_created token_revoked" ] ||
     t_fail "audit events: $ev"
 [ "$(t_sql "SELECT count(*) FROM audit_log WHERE actor LIKE 'cli:%'")" = 6 ] || t_fail "CLI actors"
-if t_sql "SELECT detail::text FROM audit_log" | grep -qF -e "$tok" -e "$W_PW" -e "$atok"; then t_fail "a secret in the audit"; fi
+if grep -qF -e "$tok" -e "$W_PW" -e "$atok" <<<"$(t_sql "SELECT detail::text FROM audit_log")"; then t_fail "a secret in the audit"; fi
 "$CUSTOS_BIN" audit verify --log-level warn >/dev/null || t_fail "audit chain broken"
 t_log "PASS: user and token commands, bearer tokens, revocation, audit"

@@ -77,6 +77,7 @@ cat "$T_DIR/matrix" >&2
 # Denials are logged with the actor and the need, and counted.
 grep -q 'msg="access denied" actor=viewer role=viewer route=/api/v1/users need=admin' "$T_DIR/web.log" ||
     t_fail "a denial is not logged"
-curl -s "$W_BASE/metrics" | grep -q '^custos_web_access_denied_total [1-9]' || t_fail "denials not counted"
+curl -s -o "$T_DIR/metrics" "$W_BASE/metrics"
+grep -q '^custos_web_access_denied_total [1-9]' "$T_DIR/metrics" || t_fail "denials not counted"
 w_stop
 t_log "PASS: $nroutes routes x 11 callers = $cells cells as expected"

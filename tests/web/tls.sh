@@ -23,7 +23,7 @@ W_TLS=1
 w_start CUSTOS_WEB_TLS_CERT="$T_DIR/cert.pem" CUSTOS_WEB_TLS_KEY="$T_DIR/key.pem"
 grep -q 'tls=on' "$T_DIR/web.log" || t_fail "start-up line does not say tls=on"
 # Verified against the certificate, not only -k.
-curl -s --cacert "$T_DIR/cert.pem" "$W_BASE/healthz" | grep -q '"ok"' || t_fail "HTTPS with the CA fails"
+grep -q '"ok"' <<<"$(curl -s --cacert "$T_DIR/cert.pem" "$W_BASE/healthz")" || t_fail "HTTPS with the CA fails"
 if curl -s -o /dev/null "http://127.0.0.1:$W_PORT/healthz"; then
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$W_PORT/healthz" || true)
     [ "$code" != 200 ] || t_fail "plain HTTP served on the TLS port"
