@@ -257,6 +257,48 @@ static const setting g_settings[] = {
      (int64_t)1 << 40, NULL, false, true, "Lua VM instructions one playbook run may execute"},
     {"security", "lua_deadline_ms", T_MS, OFF(sec_lua_deadline_ms), "1s", 1, 60000, NULL, false,
      true, "wall time one playbook run may take (host calls included)"},
+
+    {"web", "enabled", T_ENUM, OFF(web_enabled), "off", 0, 0, "on|off", false, false,
+     "custos run starts the web server and JSON API (custos web runs it alone)"},
+    {"web", "listen", T_STR, OFF(web_listen), "127.0.0.1:8440", 0, 0, NULL, false, false,
+     "address and port the web server listens on: HOST:PORT or [IPV6]:PORT"},
+    {"web", "tls_cert", T_STR, OFF(web_tls_cert), "", 0, 0, NULL, false, false,
+     "PEM certificate (chain) file for HTTPS; empty: plain HTTP, put a TLS reverse proxy in "
+     "front (README); set with tls_key"},
+    {"web", "tls_key", T_STR, OFF(web_tls_key), "", 0, 0, NULL, false, false,
+     "PEM private key file for tls_cert"},
+    {"web", "origin", T_STR, OFF(web_origin), "", 0, 0, NULL, false, false,
+     "the console's origin (https://soc.example.com) that state-changing requests must come "
+     "from; empty: the request's own scheme and Host header (set it behind a TLS proxy)"},
+    {"web", "threads", T_INT, OFF(web_threads), "4", 1, 64, NULL, false, false,
+     "worker threads serving requests (each holds at most one request at a time)"},
+    {"web", "max_connections", T_INT, OFF(web_max_connections), "1024", 1, 65536, NULL, false,
+     false, "open connections at most (idle keep-alive included); past it new ones are refused"},
+    {"web", "max_connections_per_ip", T_INT, OFF(web_max_connections_per_ip), "64", 1, 65536,
+     NULL, false, false, "open connections from one client address at most"},
+    {"web", "connection_timeout_ms", T_MS, OFF(web_connection_timeout_ms), "30s", 1000, 3600000,
+     NULL, false, false, "an idle connection is closed after this long (whole seconds)"},
+    {"web", "connection_memory_bytes", T_BYTES, OFF(web_connection_memory_bytes), "64KiB",
+     16 << 10, 16 << 20, NULL, false, false,
+     "memory for one connection's request line and headers; larger headers are refused"},
+    {"web", "max_body_bytes", T_BYTES, OFF(web_max_body_bytes), "1MiB", 1024, 16 << 20, NULL,
+     false, false, "largest request body; past it the answer is 413"},
+    {"web", "db_pool", T_INT, OFF(web_db_pool), "4", 1, 256, NULL, false, false,
+     "PostgreSQL connections the web server keeps at most"},
+    {"web", "session_idle_ms", T_MS, OFF(web_session_idle_ms), "30m", 60000, 86400000, NULL,
+     false, false, "a session unused for this long ends"},
+    {"web", "session_absolute_ms", T_MS, OFF(web_session_absolute_ms), "12h", 300000,
+     (int64_t)30 * 86400000, NULL, false, false,
+     "a session ends this long after sign-in whatever its use"},
+    {"web", "signin_free_failures", T_INT, OFF(web_signin_free_failures), "3", 1, 1000, NULL,
+     false, false, "failed sign-ins of one account before each further attempt waits: 1 s, "
+     "then doubling up to 15 min"},
+    {"web", "signin_ip_free_failures", T_INT, OFF(web_signin_ip_free_failures), "20", 1, 100000,
+     NULL, false, false, "failed sign-ins from one address before each further attempt waits, "
+     "as for one account"},
+    {"web", "metrics_token", T_STR, OFF(web_metrics_token), "", 0, 0, NULL, true, false,
+     "when set, GET /metrics needs 'Authorization: Bearer TOKEN'; empty: /metrics is open; "
+     "prefer the environment variable CUSTOS_WEB_METRICS_TOKEN"},
 };
 
 #define NSETTINGS (sizeof g_settings / sizeof g_settings[0])

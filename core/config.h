@@ -125,6 +125,25 @@ typedef struct core_config {
     int64_t sec_lua_max_bytes;
     int64_t sec_lua_max_instructions;
     int64_t sec_lua_deadline_ms;
+
+    /* web (the HTTP server and JSON API, web/) */
+    char *web_enabled;            /* on|off: custos run starts the web server */
+    char *web_listen;             /* host:port, [v6]:port */
+    char *web_tls_cert;           /* "": plain HTTP (behind a TLS proxy) */
+    char *web_tls_key;
+    char *web_origin;             /* "": scheme://Host of the request */
+    int64_t web_threads;
+    int64_t web_max_connections;
+    int64_t web_max_connections_per_ip;
+    int64_t web_connection_timeout_ms;
+    int64_t web_connection_memory_bytes;
+    int64_t web_max_body_bytes;
+    int64_t web_db_pool;
+    int64_t web_session_idle_ms;
+    int64_t web_session_absolute_ms;
+    int64_t web_signin_free_failures;
+    int64_t web_signin_ip_free_failures;
+    char *web_metrics_token;      /* secret: "" = /metrics is open */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

@@ -19,6 +19,7 @@
 #include "incidents/incidents.h"
 #include "collector/collector.h"
 #include "tools/tools.h"
+#include "web/web.h"
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
@@ -54,6 +55,10 @@ typedef struct {
 static const command g_commands[] = {
     {"run", daemon_cmd_run, NULL, CORE_CMD_CONFIG,
      "consume events from Kafka into PostgreSQL, detect, contain (the daemon)"},
+    {"web", NULL, web_cmd_web, 0, "serve the console and the JSON API alone, until SIGTERM"},
+    {"user", NULL, web_cmd_user, 0,
+     "add NAME --role ROLE | list | disable | enable | role | passwd: console users"},
+    {"token", NULL, web_cmd_token, 0, "create --role ROLE --name NAME | list | revoke NAME: API tokens"},
     {"migrate", core_cmd_migrate, NULL, CORE_CMD_DB, "apply pending database migrations"},
     {"config", cmd_config, NULL, 0, "config check [FILE] | reference: validate, document"},
     {"analyze", NULL, an_cmd_analyze, 0,

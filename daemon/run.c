@@ -18,11 +18,13 @@
 #include "core/signals.h"
 #include "daemon/daemon.h"
 #include "playbooks/playbooks.h"
+#include "web/web.h"
 
 /* What the services share while the daemon runs. */
 typedef struct {
     const core_config *cfg;
     pb_live *playbooks;
+    web_server *web;
     an_live *analytics;
     core_incident_sink incidents; /* into the playbooks (deliver NULL: none) */
     core_event_sink events;       /* into the analytics (deliver NULL: none) */
@@ -131,11 +133,31 @@ static void collector_stop(run_ctx *x)
     x->collector_started = false;
 }
 
-/* In flow order; started from the last, stopped from the first. */
+/* ---- web: the console and the API, a client of incidents, playbooks and
+ * audit through the database (none of the other services' threads) ---- */
+
+static bool web_enabled(const core_config *cfg) { return strcmp(cfg->web_enabled, "on") == 0; }
+
+static int web_start(run_ctx *x, char *err, size_t errlen)
+{
+    x->web = web_service_start(x->cfg, err, errlen);
+    return x->web ? 0 : -1;
+}
+
+static void web_stop(run_ctx *x)
+{
+    web_service_stop(x->web);
+    x->web = NULL;
+}
+
+/* In flow order; started from the last, stopped from the first. The web
+ * server is last: it starts first (/readyz answers while the rest starts)
+ * and stops last. */
 static const service g_services[] = {
     {"collector", always, collector_start, collector_stop},
     {"analytics", analytics_enabled, analytics_start, analytics_stop},
     {"playbooks", playbooks_enabled, playbooks_start, playbooks_stop},
+    {"web", web_enabled, web_start, web_stop},
 };
 #define N_SERVICES (sizeof g_services / sizeof g_services[0])
 
@@ -151,7 +173,7 @@ static void usage(FILE *out)
             "\n"
             "Services, in the order events flow through them: collector, analytics\n"
             "(collector.analytics: on), playbooks (playbooks.enabled: auto = with the\n"
-            "analytics). Committed events go to the detectors; incidents are stored in\n"
+            "analytics), and the console and API (web.enabled, on web.listen). Committed events go to the detectors; incidents are stored in\n"
             "PostgreSQL, published to analytics.incidents_topic and handed to the\n"
             "playbooks (playbooks.dir). SIGHUP, or 'custos playbook reload', reloads the\n"
             "playbooks.\n"

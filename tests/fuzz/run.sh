@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang, ASan and UBSan in build-fuzz (or
 # BUILD_DIR), seeds each corpus, and fuzzes: the event decoder for SECONDS,
-# then the config loader, the incident parser and the playbook loader + Lua
-# API for CUSTOS_FUZZ_TARGET_SECONDS each (default 30). Exits non-zero when a
+# then the config loader, the incident parser, the playbook loader + Lua
+# API and the web server's request parsing for CUSTOS_FUZZ_TARGET_SECONDS each (default 30). Exits non-zero when a
 # fuzzer finds a crash, a sanitizer report or a broken promise; the input
 # that caused it is kept under BUILD_DIR/fuzz-artifacts/. Prints each
 # target's run count.
@@ -13,7 +13,7 @@ tsecs=${CUSTOS_FUZZ_TARGET_SECONDS:-30}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${2:-$src/build-fuzz}
 jobs=${CUSTOS_BUILD_JOBS:-2}
-targets="fuzz_decode fuzz_config fuzz_incident fuzz_playbook"
+targets="fuzz_decode fuzz_config fuzz_incident fuzz_playbook fuzz_web"
 
 mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCUSTOS_FUZZ=ON \
@@ -43,6 +43,7 @@ cp "$build/fuzz-large/deep_10k.json" "$build/fuzz-corpus/decode/seed-deep_10k.js
 seed config "$src"/tests/fuzz/seeds-config/*
 seed incident "$src"/tests/integration/playbooks/data/* "$src"/tests/fuzz/seeds/*
 seed playbook "$src"/tests/fuzz/seeds-lua/* "$src"/playbooks/*.lua
+seed web "$src"/tests/fuzz/seeds-web/*
 
 # run TARGET CORPUS SECONDS DICT [OPTIONS...]
 fail=0
@@ -69,4 +70,5 @@ run fuzz_decode decode "$secs" "$src/tests/fuzz/decode.dict" -max_len=32768
 run fuzz_config config "$tsecs" "$src/tests/fuzz/config.dict" -max_len=4096
 run fuzz_incident incident "$tsecs" "$src/tests/fuzz/decode.dict" -max_len=16384
 run fuzz_playbook playbook "$tsecs" "$src/tests/fuzz/lua.dict" -max_len=4096
+run fuzz_web web "$tsecs" "$src/tests/fuzz/web.dict" -max_len=8192
 exit "$fail"

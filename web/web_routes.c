@@ -1,0 +1,53 @@
+/* The route table: every endpoint of the server, with what it needs. The
+ * server checks the role, the CSRF token and the Origin from this table
+ * before any handler runs (web_server.c), and checks that an audited
+ * route's success appended its audit row. docs/api.md documents each. */
+#include "web/web_internal.h"
+
+#define CSRF WEB_F_CSRF
+#define AUDITED WEB_F_AUDITED
+#define BODY WEB_F_BODY
+#define DB WEB_F_DB
+
+const web_route web_routes[] = {
+    /* health and metrics: no session; /metrics checks web.metrics_token */
+    {"GET", "/healthz", web_h_healthz, WEB_NEED_NONE, 0},
+    {"GET", "/readyz", web_h_readyz, WEB_NEED_NONE, DB},
+    {"GET", "/metrics", web_h_metrics, WEB_NEED_NONE, 0},
+
+    /* sign-in and one's own sessions */
+    {"POST", "/api/v1/session", web_h_session_create, WEB_NEED_NONE, BODY | DB | AUDITED},
+    {"GET", "/api/v1/session", web_h_session_get, WEB_NEED_SIGNED_IN, DB},
+    {"DELETE", "/api/v1/session", web_h_session_delete, WEB_NEED_SIGNED_IN, CSRF | DB | AUDITED},
+    {"GET", "/api/v1/sessions", web_h_sessions_list, WEB_NEED_SIGNED_IN, DB},
+    {"DELETE", "/api/v1/sessions/{id}", web_h_sessions_delete, WEB_NEED_SIGNED_IN,
+     CSRF | DB | AUDITED},
+
+    /* the queue and one incident (content masked: reveal is its own call) */
+    {"GET", "/api/v1/incidents", web_h_incidents_list, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/incidents/{id}", web_h_incident_get, WEB_NEED_READ, DB},
+    {"PATCH", "/api/v1/incidents/{id}", web_h_incident_change, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/incidents/bulk", web_h_incidents_bulk, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/incidents/{id}/take", web_h_incident_take, WEB_NEED_TRIAGE,
+     CSRF | DB | AUDITED},
+    {"POST", "/api/v1/incidents/{id}/comments", web_h_incident_comment, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
+    /* content, shown only through this call with a reason; audited */
+    {"POST", "/api/v1/incidents/{id}/reveal", web_h_incident_reveal, WEB_NEED_REVEAL,
+     CSRF | BODY | DB | AUDITED},
+
+    /* containment decisions, through the playbooks' approval path */
+    {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,
+     CSRF | AUDITED},
+    {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
+     CSRF | BODY | AUDITED},
+
+    /* administration */
+    {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
+    {"GET", "/api/v1/tokens", web_h_tokens_list, WEB_NEED_ADMIN, DB},
+    {"DELETE", "/api/v1/tokens/{id}", web_h_token_revoke, WEB_NEED_ADMIN, CSRF | DB | AUDITED},
+};
+
+const size_t web_routes_count = sizeof web_routes / sizeof web_routes[0];
