@@ -40,9 +40,9 @@ const web_route web_routes[] = {
 
     /* containment decisions, through the playbooks' approval path */
     {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,
-     CSRF | AUDITED},
+     CSRF | DB | AUDITED},
     {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
-     CSRF | BODY | AUDITED},
+     CSRF | BODY | DB | AUDITED},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
