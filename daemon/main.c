@@ -13,6 +13,7 @@
 #include "core/share.h"
 #include "playbooks/pb_engine.h"
 #include "playbooks/playbooks.h"
+#include "web/web.h"
 
 /* config check: the signature rules compile, as custos run and analyze
  * would compile them. */
@@ -94,6 +95,9 @@ static const command g_commands[] = {
     {"playbook", pb_cmd_playbook, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", pb_cmd_actions, "list | approve ID | reject ID --reason R: containment actions"},
     {"audit", audit_cmd, "audit verify | head: walk the audit log's hash chain"},
+    {"web", web_cmd_web, "the console and the HTTP API alone (no collector)"},
+    {"user", web_cmd_user, "add | list | disable | enable | role | passwd: console users"},
+    {"token", web_cmd_token, "create | list | revoke: API tokens"},
 };
 
 static void usage(FILE *out)
