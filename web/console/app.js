@@ -16,6 +16,7 @@ const FILTERS = ['status', 'severity', 'type', 'disposition', 'tenant', 'api_key
 const PAGE = 50;
 const LIVE_MS = 4000;
 const FOLD = 400;
+const SIGNED_IN = 'custos.signed_in';
 
 const me = { user: null, role: null, csrf: null };
 let lastQueue = '/';
@@ -125,6 +126,7 @@ async function api(method, path, body) {
 function explain(e, where) {
   if (e.status === 401) {
     me.user = me.role = me.csrf = null;
+    localStorage.removeItem(SIGNED_IN);
     renderChrome();
     return h('div', { class: 'state state-error', role: 'alert' },
       h('p', {}, 'Your session has ended (signed out, idle too long, or changed by an admin).'),
@@ -188,11 +190,19 @@ async function render() {
   const path = location.pathname;
   const main = $('#main');
   if (!me.user && path !== '/signin') {
+    // Nobody signed in from this browser: straight to the sign-in page,
+    // without a request that can only answer 401. (A flag, not a secret:
+    // the session is the HttpOnly cookie.)
+    if (!localStorage.getItem(SIGNED_IN)) {
+      history.replaceState(null, '', '/signin?next=' + encodeURIComponent(path + location.search));
+      return render();
+    }
     try {
       const s = await api('GET', '/api/v1/session');
       Object.assign(me, { user: s.user, role: s.role, csrf: s.csrf_token });
     } catch (e) {
       if (e.status === 401) {
+        localStorage.removeItem(SIGNED_IN);
         history.replaceState(null, '', '/signin?next=' + encodeURIComponent(path + location.search));
         return render();
       }
@@ -214,6 +224,7 @@ async function render() {
 async function signout() {
   try { await api('DELETE', '/api/v1/session'); } catch (e) { /* ended already */ }
   me.user = me.role = me.csrf = null;
+  localStorage.removeItem(SIGNED_IN);
   go('/signin');
 }
 
@@ -292,6 +303,7 @@ function pageSignin(main) {
       const s = await api('POST', '/api/v1/session',
         { username: form.elements.username.value, password: form.elements.password.value });
       Object.assign(me, { user: s.user, role: s.role, csrf: s.csrf_token });
+      localStorage.setItem(SIGNED_IN, '1');
       form.elements.password.value = '';
       const next = new URLSearchParams(location.search).get('next');
       go(next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/signin') ? next : '/', true);
@@ -513,7 +525,7 @@ function pageQueue(main) {
     counts.replaceChildren(
       h('a', { href: '/?' + filterQuery({ ...f, status: '' }), 'data-link': true, class: f.status ? 'count' : 'count on', 'data-count': 'all' },
         'all ', h('b', {}, total)),
-      STATUSES.filter((s) => c[s] !== undefined || s === f.status).map((s) =>
+      ...STATUSES.filter((s) => c[s] !== undefined || s === f.status).map((s) =>
         h('a', { href: '/?' + filterQuery({ ...f, status: s }), 'data-link': true, class: f.status === s ? 'count on' : 'count', 'data-count': s },
           `${s} `, h('b', {}, c[s] || 0))));
   }
@@ -750,7 +762,7 @@ async function pageIncident(main, id) {
         ? h('div', { class: 'content' }, h('div', { class: 'label' }, 'Prompt', e.prompt_truncated ? ' (truncated at capture)' : ''), folded(e.prompt, 'prompt'),
           h('div', { class: 'label' }, 'Response', e.response_truncated ? ' (truncated at capture)' : ''), folded(e.response, 'response'))
         : h('div', { class: 'masked' }, can(REVEAL) ? 'Prompt and response hidden: reveal them with a reason.' : `Prompt and response hidden: the ${me.role} role cannot read content.`)));
-    evidence.replaceChildren(head, evs.length ? list : h('p', { class: 'muted' }, 'No evidence event recorded.'));
+    evidence.replaceChildren(head, ...(evs.length ? list : [h('p', { class: 'muted' }, 'No evidence event recorded.')]));
   };
   drawEvidence();
 
