@@ -21,6 +21,7 @@ const SIGNED_IN = 'custos.signed_in';
 const me = { user: null, role: null, csrf: null };
 let lastQueue = '/';
 let view = null; // the current page's teardown and keyboard handler
+let gen = 0; // bumped at each navigation: a page's late answer for an older one is dropped
 
 // ---- DOM ----
 
@@ -186,6 +187,7 @@ function renderChrome() {
 async function render() {
   if (view && view.stop) view.stop();
   view = null;
+  const g = ++gen;
   clearBanner();
   const path = location.pathname;
   const main = $('#main');
@@ -199,6 +201,7 @@ async function render() {
     }
     try {
       const s = await api('GET', '/api/v1/session');
+      if (g !== gen) return;
       Object.assign(me, { user: s.user, role: s.role, csrf: s.csrf_token });
     } catch (e) {
       if (e.status === 401) {
@@ -325,10 +328,13 @@ async function pageSessions(main) {
   document.body.dataset.page = 'sessions';
   main.replaceChildren(h('h1', {}, 'My sessions'), h('p', { class: 'state' }, 'Loading…'));
   let data;
+  const g = gen;
   try { data = await api('GET', '/api/v1/sessions'); } catch (e) {
+    if (g !== gen) return;
     main.replaceChildren(h('h1', {}, 'My sessions'), explain(e, 'your sessions'));
     return;
   }
+  if (g !== gen) return;
   const rows = data.sessions.map((s) => h('tr', { 'data-session-id': s.id },
     h('td', { class: 'num' }, s.id), h('td', {}, when(s.created_at)), h('td', {}, when(s.last_seen_at)),
     h('td', {}, localTime(s.expires_at)), h('td', { class: 'mono' }, s.address || '—'),
@@ -640,10 +646,13 @@ async function pageIncident(main, id) {
   renderChrome();
   main.replaceChildren(h('p', { class: 'state' }, `Loading incident ${id}…`));
   let inc;
+  const g = gen;
   try { inc = await api('GET', `/api/v1/incidents/${encodeURIComponent(id)}`); } catch (e) {
+    if (g !== gen) return;
     main.replaceChildren(explain(e, `incident ${id}`));
     return;
   }
+  if (g !== gen) return;
   let revealed = null;
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
   const reload = () => pageIncident(main, id);
