@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The console in a real browser: Debian's chromium driven by playwright-core
+# (console.mjs) against `custos web` over PostgreSQL holding the incidents of
+# seed.sql. Signs in as each role, works the queue and an incident (filter,
+# timeline, reveal, approve, close, live arrival), and checks each result in
+# the database with psql. Screenshots of every page at 1280x800 and
+# 1920x1080 are kept in tests/browser/artifacts/ (paths printed).
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../web/lib/web.sh"
+
+HERE=$CUSTOS_SOURCE_DIR/tests/browser
+command -v node >/dev/null && command -v npm >/dev/null ||
+    t_fail "node and npm are needed (scripts/packages.txt, group test)"
+[ -x /usr/bin/chromium ] || t_fail "/usr/bin/chromium is needed (scripts/packages.txt, group test)"
+
+# playwright-core, pinned by package-lock.json: installed once, then used
+# offline (nothing is fetched when the pinned version is there).
+want=$(sed -n 's/.*"playwright-core": "\([0-9.]*\)".*/\1/p' "$HERE/package.json" | head -n1)
+have=$(sed -n 's/.*"version": "\([0-9.]*\)".*/\1/p' "$HERE/node_modules/playwright-core/package.json" 2>/dev/null | head -n1)
+if [ "$have" != "$want" ]; then
+    t_log "installing playwright-core $want (npm ci)"
+    (cd "$HERE" && npm ci --no-audit --no-fund --prefer-offline >"$T_DIR/npm.log" 2>&1) ||
+        t_fail "npm ci failed: $(tail -5 "$T_DIR/npm.log")"
+fi
+
+# The registry effector on, the control topic off: an approved revoke_key
+# is written to api_keys.
+w_setup CUSTOS_EFFECTORS_CONTROL=off
+t_sql "$(cat "$HERE/seed.sql")" >/dev/null
+
+ART=$HERE/artifacts
+rm -rf "$ART"
+mkdir -p "$ART"
+BASE=$W_BASE PW=$W_PW ART=$ART DSN=$T_DSN CUSTOS_BIN=$CUSTOS_BIN \
+    node "$HERE/console.mjs" 2>&1 | tee "$T_DIR/node.log" >&2 ||
+    t_fail "the browser test failed (server log: $T_DIR/web.log)"
+grep -q '^BROWSER PASS' "$T_DIR/node.log" || t_fail "the browser test did not finish"
+t_log "screenshots:"
+ls "$ART"/*.png >&2
+w_stop
+t_log "PASS: the console in chromium: roles, queue, filters, incident, reveal, approve, close, live"
