@@ -159,7 +159,7 @@ try {
   check(await page.$eval(`tr[data-incident-id="${second}"]`, (r) => r.classList.contains('cursor')), 'j moves to the next incident');
   await page.keyboard.press('x');
   check(await page.$eval(`tr[data-incident-id="${second}"]`, (r) => r.classList.contains('selected')), 'x selects it');
-  await page.waitForSelector('#bulk:not([hidden])');
+  await page.waitForSelector('#bulk.on #selected-count');
   await page.keyboard.press('?');
   await page.waitForSelector('#dialog[open] #shortcuts');
   await shot(page, 'shortcuts');

@@ -26,6 +26,7 @@ SELECT 'inc-b' || lpad(g::text, 2, '0'),
 FROM generate_series(1, 30) g;
 
 -- inc-b05: the newest extraction; its evidence and its pending containment.
+UPDATE incidents SET alerts = 3 WHERE incident_id = 'inc-b05';
 INSERT INTO interactions (ts, event_id, api_key_id, model, model_version, tenant, prompt, response,
                           prompt_tokens, completion_tokens, refusal)
 SELECT now() - interval '7 hours' + g * interval '1 minute', 'ev-b05-' || g, 'key-1', 'chat-large', 'v2', 'globex',

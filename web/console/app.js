@@ -402,7 +402,7 @@ function pageQueue(main) {
     Object.keys(f).length ? h('a', { href: '/', 'data-link': true, class: 'clear' }, 'Clear filters') : null);
 
   const counts = h('div', { class: 'counts', id: 'counts', role: 'group', 'aria-label': 'Incidents per status' });
-  const bulk = h('div', { class: 'bulk', id: 'bulk', hidden: true });
+  const bulk = h('div', { class: 'bulk', id: 'bulk' });
   const tbody = h('tbody', { id: 'rows' });
   const cols = ['', 'Type', 'Severity', 'Subject', 'Tenant', 'First seen', 'Last seen', 'Alerts',
     'Status', 'Disposition', 'Assignee', 'ATLAS / OWASP'];
@@ -417,6 +417,7 @@ function pageQueue(main) {
   const more = h('button', { type: 'button', class: 'btn', id: 'more', hidden: true, onclick: () => load(true) }, 'Load more');
   const live = h('span', { class: 'live', id: 'live', title: 'new and changed incidents arrive by themselves' }, 'live');
   main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, bulk, table, state, more);
+  showBulk();
 
   function mark(id, tr) {
     const on = selected.has(id);
@@ -439,7 +440,7 @@ function pageQueue(main) {
       h('td', { class: 'num' }, i.alert_count ?? '—'),
       h('td', {}, statusBadge(i.status)),
       h('td', {}, i.disposition ? i.disposition.replace('_', ' ') : h('span', { class: 'muted' }, '—')),
-      h('td', {}, i.assignee || h('span', { class: 'muted' }, 'unassigned')),
+      h('td', {}, i.assignee || h('span', { class: 'muted', title: 'unassigned' }, '—')),
       h('td', { class: 'ids' }, ids(i)));
     tr.addEventListener('click', (ev) => {
       if (ev.target.closest('a, input, button')) return;
@@ -485,8 +486,11 @@ function pageQueue(main) {
 
   function showBulk() {
     bulk.replaceChildren();
-    bulk.hidden = selected.size === 0;
-    if (!selected.size) return;
+    bulk.classList.toggle('on', selected.size > 0);
+    if (!selected.size) {
+      bulk.append(h('span', { class: 'muted' }, 'Select incidents (x or the boxes) to change them together · ? for shortcuts'));
+      return;
+    }
     bulk.append(h('span', { id: 'selected-count' }, `${selected.size} selected`));
     if (can(TRIAGE)) {
       bulk.append(
@@ -627,6 +631,10 @@ function csvCell(v) {
   return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
 }
 
+function fact(label, value) {
+  return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', {}, value));
+}
+
 function folded(text, cls) {
   const full = text ?? '';
   const pre = h('pre', { class: cls }, full.length > FOLD ? full.slice(0, FOLD) + '…' : full);
@@ -669,20 +677,19 @@ async function pageIncident(main, id) {
       inc.disposition ? h('span', { class: 'tag', id: 'disposition' }, inc.disposition.replace('_', ' ')) : null),
     h('p', { class: 'inc-summary' }, inc.summary || ''),
     h('dl', { class: 'facts' },
-      h('dt', {}, 'Subject'), h('dd', {}, subject(inc)),
-      h('dt', {}, 'Tenant'), h('dd', {}, inc.tenant || '—'),
-      h('dt', {}, 'Assignee'), h('dd', { id: 'assignee' }, inc.assignee || 'unassigned'),
-      h('dt', {}, 'First seen'), h('dd', {}, localTime(inc.first_seen)),
-      h('dt', {}, 'Last seen'), h('dd', {}, localTime(inc.last_seen)),
-      h('dt', {}, 'Alerts'), h('dd', {}, inc.alert_count ?? (inc.alerts || []).length),
-      h('dt', {}, 'ATLAS / OWASP'), h('dd', {}, ids(inc)),
-      inc.closed_at ? [h('dt', {}, 'Closed'), h('dd', {}, localTime(inc.closed_at), ` by ${inc.closed_by || '?'}: `, inc.close_reason || '')] : null));
+      fact('Subject', subject(inc)), fact('Tenant', inc.tenant || '—'),
+      fact('Assignee', h('span', { id: 'assignee' }, inc.assignee || 'unassigned')),
+      fact('First seen', localTime(inc.first_seen)), fact('Last seen', localTime(inc.last_seen)),
+      fact('Alerts', String(inc.alert_count ?? (inc.alerts || []).length)), fact('ATLAS / OWASP', ids(inc))),
+    inc.closed_at ? h('p', { class: 'closed-note', id: 'closed-note' }, 'Closed ', localTime(inc.closed_at), ` by ${inc.closed_by || '?'}`,
+      inc.disposition ? ` as ${inc.disposition.replace('_', ' ')}` : '', ': ', h('q', {}, inc.close_reason || '')) : null);
 
   // triage controls
   let controls = null;
   if (can(TRIAGE)) {
     const statusSel = h('select', { id: 'status-select', 'aria-label': 'New status' },
-      STATUSES.filter((s) => s !== 'closed').map((s) => h('option', { value: s, selected: s === inc.status }, s)));
+      STATUSES.filter((s) => s !== 'closed' || inc.status === 'closed').map((s) =>
+        h('option', { value: s, selected: s === inc.status, disabled: s === 'closed' }, s === 'closed' ? 'closed (reopen to…)' : s)));
     controls = h('section', { class: 'controls', id: 'controls', 'aria-label': 'Triage' },
       h('button', { type: 'button', class: 'btn', id: 'take', onclick: () => act(() => api('POST', `${path}/take`), 'Assigned to you') }, 'Take'),
       h('span', { class: 'group' }, statusSel,
