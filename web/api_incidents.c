@@ -198,13 +198,16 @@ static bool only_members(web_req *r, const char *const *allowed)
 }
 
 /* Applies ch in a transaction of its own. The audit row is incidents/'s
- * (inc_apply_change appends it); the chain's head moving shows it did. */
-static web_result apply_change(web_req *r, inc_change *ch)
+ * (inc_apply_change appends it); the chain's head moving shows it did.
+ * Returns 1 applied (*changed: a row was written), 0 no such incident, 2
+ * refused by the status rule (r->err says why), -1 failure (r->err). */
+static int apply_one(web_req *r, const inc_change *ch, bool *changed)
 {
     int64_t before = 0, after = 0;
     char hash[65];
+    *changed = false;
     if (core_db_begin(r->db, r->err, sizeof r->err) < 0)
-        return WEB_FAIL;
+        return -1;
     if (audit_head(r->db, &before, hash, r->err, sizeof r->err) < 0)
         goto fail;
     int rc = inc_apply_change(r->db, ch, r->err, sizeof r->err);
@@ -212,23 +215,35 @@ static web_result apply_change(web_req *r, inc_change *ch)
         goto fail;
     if (rc <= 0) {
         core_db_rollback(r->db);
-        if (rc == 0)
-            return web_reply_error(r, 404, "not_found", "no incident %s", ch->incident_id);
-        return web_reply_error(r, 400, "refused", "%s", r->err);
+        return rc == 0 ? 0 : 2;
     }
     if (audit_head(r->db, &after, hash, r->err, sizeof r->err) < 0 ||
         core_db_commit(r->db, r->err, sizeof r->err) < 0)
         goto fail;
     /* No new row: the change asked for what was already there. */
-    r->audited = after > before;
-    r->unchanged = !r->audited;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "incident_id", ch->incident_id);
-    cJSON_AddBoolToObject(o, "changed", r->audited);
-    return web_reply_json(r, 200, o);
+    *changed = after > before;
+    return 1;
 fail:
     core_db_rollback(r->db);
-    return WEB_FAIL;
+    return -1;
+}
+
+static web_result apply_change(web_req *r, inc_change *ch)
+{
+    bool changed;
+    int rc = apply_one(r, ch, &changed);
+    if (rc < 0)
+        return WEB_FAIL;
+    if (rc == 0)
+        return web_reply_error(r, 404, "not_found", "no incident %s", ch->incident_id);
+    if (rc == 2)
+        return web_reply_error(r, 400, "refused", "%s", r->err);
+    r->audited = changed;
+    r->unchanged = !changed;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "incident_id", ch->incident_id);
+    cJSON_AddBoolToObject(o, "changed", changed);
+    return web_reply_json(r, 200, o);
 }
 
 /* A string member parsed by parse (an incidents/ vocabulary): -1 absent,
@@ -249,6 +264,26 @@ static int vocab(web_req *r, const char *name, int (*parse)(const char *))
     return v;
 }
 
+/* The change members of r->json into ch (status, disposition, severity,
+ * assignee, reason). -1 answered 400. */
+static int change_members(web_req *r, inc_change *ch)
+{
+    if ((ch->status = vocab(r, "status", inc_status_parse)) == -2 ||
+        (ch->disposition = vocab(r, "disposition", inc_disposition_parse)) == -2 ||
+        (ch->severity = vocab(r, "severity", inc_severity_parse)) == -2)
+        return -1;
+    if (web_json_string(r, "assignee", 200, false, &ch->assignee) < 0 ||
+        web_json_string(r, "reason", TEXT_MAX, false, &ch->reason) < 0)
+        return -1;
+    if (ch->status < 0 && ch->disposition < 0 && ch->severity < 0 && !ch->assignee &&
+        !ch->reason) {
+        web_reply_error(r, 400, "bad_request",
+                        "nothing to change (status, disposition, severity, assignee, reason)");
+        return -1;
+    }
+    return 0;
+}
+
 web_result web_h_incident_change(web_req *r)
 {
     static const char *const allowed[] = {"status", "disposition", "severity", "assignee",
@@ -256,17 +291,76 @@ web_result web_h_incident_change(web_req *r)
     if (!only_members(r, allowed))
         return WEB_CLIENT_ERROR;
     inc_change ch = {.incident_id = r->params.v[0], .actor = r->auth.actor};
-    if ((ch.status = vocab(r, "status", inc_status_parse)) == -2 ||
-        (ch.disposition = vocab(r, "disposition", inc_disposition_parse)) == -2 ||
-        (ch.severity = vocab(r, "severity", inc_severity_parse)) == -2)
+    if (change_members(r, &ch) < 0)
         return WEB_CLIENT_ERROR;
-    if (web_json_string(r, "assignee", 200, false, &ch.assignee) < 0 ||
-        web_json_string(r, "reason", TEXT_MAX, false, &ch.reason) < 0)
-        return WEB_CLIENT_ERROR;
-    if (ch.status < 0 && ch.disposition < 0 && ch.severity < 0 && !ch.assignee && !ch.reason)
-        return web_reply_error(r, 400, "bad_request",
-                               "nothing to change (status, disposition, severity, assignee, reason)");
     return apply_change(r, &ch);
+}
+
+#define BULK_MAX 100
+
+static bool incident_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > WEB_PARAM_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._:@-", s[i]))
+            return false;
+    return true;
+}
+
+/* The same change to up to 100 incidents, each in its own transaction (one
+ * refused does not hold the others back); one result per id, in order. */
+web_result web_h_incidents_bulk(web_req *r)
+{
+    static const char *const allowed[] = {"ids", "status", "disposition", "severity", "assignee",
+                                          "reason", NULL};
+    if (!only_members(r, allowed))
+        return WEB_CLIENT_ERROR;
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r->json, "ids");
+    int n = cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : -1;
+    if (n < 1 || n > BULK_MAX)
+        return web_reply_error(r, 400, "bad_request", "'ids' is an array of 1 to %d incident ids",
+                               BULK_MAX);
+    const cJSON *id;
+    cJSON_ArrayForEach(id, ids)
+    {
+        if (!cJSON_IsString(id) || !incident_id_ok(id->valuestring))
+            return web_reply_error(r, 400, "bad_request", "'ids' holds something that is not an "
+                                                          "incident id");
+    }
+    inc_change ch = {.actor = r->auth.actor};
+    if (change_members(r, &ch) < 0)
+        return WEB_CLIENT_ERROR;
+    cJSON *out = cJSON_CreateObject(), *results = cJSON_AddArrayToObject(out, "results");
+    int changed_n = 0;
+    cJSON_ArrayForEach(id, ids)
+    {
+        ch.incident_id = id->valuestring;
+        bool changed = false;
+        int rc = apply_one(r, &ch, &changed);
+        if (rc < 0) {
+            cJSON_Delete(out);
+            /* The ones before were applied (and audited): say so in the log. */
+            r->audited = changed_n > 0;
+            return WEB_FAIL;
+        }
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddStringToObject(res, "incident_id", ch.incident_id);
+        if (rc == 1) {
+            cJSON_AddBoolToObject(res, "changed", changed);
+            changed_n += changed;
+        } else {
+            cJSON *e = cJSON_AddObjectToObject(res, "error");
+            cJSON_AddStringToObject(e, "code", rc == 0 ? "not_found" : "refused");
+            cJSON_AddStringToObject(e, "message", rc == 0 ? "no such incident" : r->err);
+        }
+        cJSON_AddItemToArray(results, res);
+    }
+    cJSON_AddNumberToObject(out, "changed", changed_n);
+    r->audited = changed_n > 0;
+    r->unchanged = changed_n == 0;
+    return web_reply_json(r, 200, out);
 }
 
 web_result web_h_incident_take(web_req *r)

@@ -295,6 +295,7 @@ web_result web_h_sessions_delete(web_req *r);
 web_result web_h_incidents_list(web_req *r);
 web_result web_h_incident_get(web_req *r);
 web_result web_h_incident_change(web_req *r);
+web_result web_h_incidents_bulk(web_req *r);
 web_result web_h_incident_take(web_req *r);
 web_result web_h_incident_comment(web_req *r);
 web_result web_h_incident_reveal(web_req *r);

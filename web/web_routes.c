@@ -36,6 +36,8 @@ const web_route web_routes[] = {
     {"GET", "/api/v1/incidents/{id}", web_h_incident_get, WEB_NEED_READ, DB},
     {"PATCH", "/api/v1/incidents/{id}", web_h_incident_change, WEB_NEED_TRIAGE,
      CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/incidents/bulk", web_h_incidents_bulk, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
     {"POST", "/api/v1/incidents/{id}/take", web_h_incident_take, WEB_NEED_TRIAGE,
      CSRF | DB | AUDITED},
     {"POST", "/api/v1/incidents/{id}/comments", web_h_incident_comment, WEB_NEED_TRIAGE,

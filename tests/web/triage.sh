@@ -84,6 +84,31 @@ w_expect 200
 ev=$(t_sql "SELECT string_agg(event || ':' || actor, ' ' ORDER BY seq) FROM audit_log WHERE event LIKE 'incident_%'")
 [ "$ev" = "incident_changed:analyst incident_changed:analyst incident_changed:analyst incident_changed:analyst incident_commented:analyst" ] ||
     t_fail "audit: $ev"
+
+# Bulk: one change to several incidents, each on its own; a result per id.
+t_sql "INSERT INTO incidents (incident_id, type, severity, api_key_id, first_seen, detected_at,
+           last_seen, alerts, atlas, owasp, summary, doc)
+       SELECT 'inc-b' || g, 'flood', 'low', 'key-1', now(), now(), now(), 1, '{}', '{}', 'x', '{}'
+       FROM generate_series(1, 3) g" >/dev/null
+w_req POST /api/v1/incidents/bulk "${A[@]}" "${JS[@]}" -d '{"ids":["inc-b1","inc-b2","inc-404","inc-b3"],"status":"investigating","assignee":"analyst"}'
+w_expect 200
+[ "$(w_json '["changed"]')" = 3 ] || t_fail "bulk: $(cat "$W_BODY")"
+[ "$(w_json '["results"][2]["error"]["code"]')" = not_found ] && [ "$(w_json '["results"][3]["changed"]')" = true ] ||
+    t_fail "bulk results: $(cat "$W_BODY")"
+[ "$(t_sql "SELECT count(*) FROM incidents WHERE incident_id LIKE 'inc-b%' AND status = 'investigating' AND assignee = 'analyst'")" = 3 ] ||
+    t_fail "bulk not applied"
+w_req POST /api/v1/incidents/bulk "${A[@]}" "${JS[@]}" -d '{"ids":["inc-b1","inc-b2"],"status":"closed"}'
+w_expect 200
+[ "$(w_json '["changed"]')" = 0 ] && [ "$(w_json '["results"][0]["error"]["code"]')" = refused ] ||
+    t_fail "bulk close without a disposition: $(cat "$W_BODY")"
+many=$(python3 -c 'import json; print(json.dumps({"ids": ["inc-%d" % i for i in range(101)], "status": "open"}))')
+for body in '{"ids":[],"status":"open"}' '{"ids":"inc-b1","status":"open"}' '{"ids":["inc-b1"]}' \
+        '{"ids":[1],"status":"open"}' '{"ids":["inc b1"],"status":"open"}' "$many"; do
+    w_req POST /api/v1/incidents/bulk "${A[@]}" "${JS[@]}" -d "$body"
+    w_expect 400 bad_request
+done
+[ "$(t_sql "SELECT count(*) FROM audit_log WHERE event = 'incident_changed' AND incident_id LIKE 'inc-b%'")" = 3 ] ||
+    t_fail "bulk changes not audited one by one"
 "$CUSTOS_BIN" audit verify --log-level warn >/dev/null || t_fail "audit chain broken"
 w_stop
-t_log "PASS: take, change, close under the rule, comments, refusals, roles, audit"
+t_log "PASS: take, change, close under the rule, comments, bulk, refusals, roles, audit"
