@@ -180,6 +180,23 @@ try {
   check(await page.$eval(`tr[data-incident-id="${second}"]`, (r) => r.classList.contains('cursor')), 'the keyboard row stayed');
   check((await page.textContent('[data-count=all] b')) === String(total + 1), 'the counts follow');
   await shot(page, 'queue-live-selected');
+  // bulk: a second row selected, both assigned to me in one call
+  await page.keyboard.press('j');
+  const shown = await queueIds(page);
+  const third = shown[shown.indexOf(second) + 1];
+  check(await page.$eval(`tr[data-incident-id="${third}"]`, (r) => r.classList.contains('cursor')), 'j again moves on');
+  await page.keyboard.press('x');
+  await page.waitForSelector('#bulk.on #selected-count');
+  check((await page.textContent('#selected-count')) === '2 selected', 'two incidents selected');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/incidents/bulk') && r.status() === 200),
+    page.click('#bulk button:has-text("Assign to me")'),
+  ]);
+  check(sql(`SELECT string_agg(coalesce(assignee, '-'), ' ' ORDER BY incident_id) FROM incidents WHERE incident_id IN ('${second}', '${third}')`) === 'analyst analyst',
+    'bulk "assign to me" assigns both in the database');
+  await page.waitForFunction((id) => document.querySelector(`tr[data-incident-id="${id}"]`).textContent.includes('analyst'), third);
+  check(await page.$eval(`tr[data-incident-id="${third}"]`, (r) => r.classList.contains('selected')), 'the selection survives the refresh');
+  await page.keyboard.press('k');
   await page.keyboard.press('Enter');
   await page.waitForURL(new RegExp(`/incidents/${second}$`));
   check(true, 'Enter opens the incident');

@@ -517,13 +517,19 @@ function pageQueue(main) {
       if (!v) return;
       body = { status: 'closed', disposition: v.disposition, reason: v.reason };
     }
+    if (what === 'take') body = { assignee: me.user };
+    // One call (POST /api/v1/incidents/bulk, at most 100 ids): each incident
+    // changes in its own transaction and answers for itself.
+    const all = [...selected];
     let ok = 0; const bad = [];
-    for (const id of [...selected]) {
+    for (let at = 0; at < all.length; at += 100) {
       try {
-        if (what === 'take') await api('POST', `/api/v1/incidents/${encodeURIComponent(id)}/take`);
-        else await api('PATCH', `/api/v1/incidents/${encodeURIComponent(id)}`, body);
-        ok++;
-      } catch (e) { bad.push(`${id}: ${e.message}`); }
+        const res = await api('POST', '/api/v1/incidents/bulk', { ids: all.slice(at, at + 100), ...body });
+        for (const r of res.results) {
+          if (r.error) bad.push(`${r.incident_id}: ${r.error.message}`);
+          else ok++;
+        }
+      } catch (e) { bad.push(e.message); }
     }
     toast(bad.length ? `${ok} changed; refused: ${bad.join('; ')}` : `${ok} incidents changed`, bad.length > 0);
     refresh();
