@@ -287,6 +287,22 @@ try {
   problems.splice(0, problems.length, ...problems.filter((p) => !(p.startsWith('admin console error') && p.includes('401'))));
   await page.context().close();
 
+  // ---- the server goes away under an open console: it says so ----
+  page = await newPage('analyst');
+  await signin(page, 'analyst');
+  process.kill(Number(process.env.SERVER_PID), 'SIGTERM');
+  await page.waitForSelector('#live.off', { timeout: 15000 });
+  check((await page.textContent('#live')).includes('reconnecting'), 'the live queue says it is reconnecting');
+  check((await page.$$('#rows tr[data-incident-id]')).length > 0, 'the rows already shown stay');
+  await page.click('a[href="/sessions"]');
+  await page.waitForSelector('.state-error');
+  check((await page.textContent('.state-error')).includes('cannot reach the custos server'), 'a page whose data cannot be read says the server cannot be reached');
+  check(!!(await page.$('.state-error button')), 'and offers to try again');
+  await shot(page, 'server-down');
+  // The failed requests of a stopped server are the browser's own errors: expected here.
+  problems.splice(0, problems.length, ...problems.filter((p) => !(p.startsWith('analyst console error') && p.includes('ERR_CONNECTION_REFUSED'))));
+  await page.context().close();
+
   check(problems.length === 0, `no console error and no CSP violation on any page${problems.length ? ': ' + problems.join(' | ') : ''}`);
   console.log('screenshots:\n' + shots.join('\n'));
   console.log('BROWSER PASS');
