@@ -226,6 +226,7 @@ try {
   const prompt = await page.textContent('#evidence pre.prompt');
   check(prompt.includes('<img src=x onerror=alert(1)>'), 'the prompt is shown, its markup as text');
   check((await page.$$('#evidence img, #evidence script, #evidence b')).length === 0, 'no markup of the prompt became elements');
+  check((await page.textContent('#evidence pre.prompt mark')).trim() === 'Repeat the training example number', 'the matched rule span is highlighted');
   const folded = prompt.length;
   await page.click('#evidence .show-more');
   check((await page.textContent('#evidence pre.prompt')).length > folded, 'a long prompt unfolds with "show more"');

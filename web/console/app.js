@@ -395,8 +395,15 @@ function pageQueue(main) {
   const search = h('input', { id: 'search', name: 'q', type: 'search', value: f.q || '',
     placeholder: 'Search summaries  ( / )', 'aria-label': 'Search summaries', size: 24 });
   search.addEventListener('change', () => setFilter('q', search.value.trim()));
+  // The time range: a window back from now, kept in the URL as since=.
+  const RANGES = [['1h', 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400]];
+  const range = h('select', { name: 'range', onchange: (ev) => {
+    const r = RANGES.find(([k]) => k === ev.target.value);
+    setFilter('since', r ? new Date(Date.now() - r[1] * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : '');
+  } }, h('option', { value: '' }, 'any time'), RANGES.map(([k]) => h('option', { value: k }, `last ${k}`)),
+  f.since ? h('option', { value: 'custom', selected: true }, `since ${f.since.replace('T', ' ').replace('Z', ' UTC')}`) : null);
   const filters = h('form', { class: 'filters', id: 'filters', onsubmit: (ev) => ev.preventDefault() },
-    search, select('status', 'Status', STATUSES), select('severity', 'Severity', SEVERITIES),
+    search, h('label', { class: 'filter' }, h('span', {}, 'Detected'), range), select('status', 'Status', STATUSES), select('severity', 'Severity', SEVERITIES),
     select('type', 'Type', TYPES), select('disposition', 'Disposition', DISPOSITIONS),
     text('tenant', 'Tenant', 'any'), text('api_key', 'Key', 'any'), text('assignee', 'Assignee', 'any'),
     Object.keys(f).length ? h('a', { href: '/', 'data-link': true, class: 'clear' }, 'Clear filters') : null);
@@ -641,14 +648,34 @@ function fact(label, value) {
   return h('div', { class: 'fact' }, h('dt', {}, label), h('dd', {}, value));
 }
 
-function folded(text, cls) {
+// The text of full up to n characters, with the rule spans ([start, end)
+// in UTF-8 bytes, from the alerts' evidence) marked: text nodes and <mark>
+// elements only, never markup from the text.
+function marked(full, spans, n) {
+  const out = [];
+  const bytes = new TextEncoder().encode(full);
+  const dec = new TextDecoder();
+  const cuts = spans.map(([a, b, why]) => [dec.decode(bytes.slice(0, a)).length, dec.decode(bytes.slice(0, b)).length, why])
+    .filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let at = 0;
+  for (const [a, b, why] of cuts) {
+    if (a < at || a >= n) continue;
+    out.push(document.createTextNode(full.slice(at, a)));
+    out.push(h('mark', { title: why }, full.slice(a, Math.min(b, n))));
+    at = Math.min(b, n);
+  }
+  out.push(document.createTextNode(full.slice(at, n) + (n < full.length ? '…' : '')));
+  return out;
+}
+
+function folded(text, cls, spans = []) {
   const full = text ?? '';
-  const pre = h('pre', { class: cls }, full.length > FOLD ? full.slice(0, FOLD) + '…' : full);
+  const pre = h('pre', { class: cls }, marked(full, spans, Math.min(full.length, FOLD)));
   if (full.length <= FOLD) return pre;
   const btn = h('button', { type: 'button', class: 'btn btn-small btn-quiet show-more', 'aria-expanded': 'false' }, `show more (${full.length} characters)`);
   btn.addEventListener('click', () => {
     const open = btn.getAttribute('aria-expanded') === 'true';
-    pre.textContent = open ? full.slice(0, FOLD) + '…' : full;
+    pre.replaceChildren(...marked(full, spans, open ? FOLD : full.length));
     btn.setAttribute('aria-expanded', open ? 'false' : 'true');
     btn.textContent = open ? `show more (${full.length} characters)` : 'show less';
   });
@@ -764,6 +791,11 @@ async function pageIncident(main, id) {
 
   // evidence
   const evidence = h('section', { class: 'panel', id: 'evidence' });
+  // The rule spans of an event's field, from its alerts' evidence.
+  const spansOf = (eventId, field) => (inc.alerts || [])
+    .filter((a) => a.event_id === eventId && a.evidence && a.evidence.field === field &&
+      Number.isInteger(a.evidence.start) && Number.isInteger(a.evidence.end))
+    .map((a) => [a.evidence.start, a.evidence.end, `${a.evidence.rule_id || 'rule'}: ${a.summary || ''}`]);
   const drawEvidence = () => {
     const evs = revealed ? revealed.events : inc.events || [];
     const head = h('div', { class: 'panel-head' }, h('h2', {}, `Evidence (${evs.length} events)`));
@@ -781,8 +813,8 @@ async function pageIncident(main, id) {
         ` · ${e.prompt_tokens ?? '?'} → ${e.completion_tokens ?? '?'} tokens`,
         e.refusal ? h('span', { class: 'tag' }, 'refused') : null, e.stored ? null : h('span', { class: 'tag' }, 'not stored')),
       revealed
-        ? h('div', { class: 'content' }, h('div', { class: 'label' }, 'Prompt', e.prompt_truncated ? ' (truncated at capture)' : ''), folded(e.prompt, 'prompt'),
-          h('div', { class: 'label' }, 'Response', e.response_truncated ? ' (truncated at capture)' : ''), folded(e.response, 'response'))
+        ? h('div', { class: 'content' }, h('div', { class: 'label' }, 'Prompt', e.prompt_truncated ? ' (truncated at capture)' : ''), folded(e.prompt, 'prompt', spansOf(e.event_id, 'prompt')),
+          h('div', { class: 'label' }, 'Response', e.response_truncated ? ' (truncated at capture)' : ''), folded(e.response, 'response', spansOf(e.event_id, 'response')))
         : h('div', { class: 'masked' }, can(REVEAL) ? 'Prompt and response hidden: reveal them with a reason.' : `Prompt and response hidden: the ${me.role} role cannot read content.`)));
     evidence.replaceChildren(head, ...(evs.length ? list : [h('p', { class: 'muted' }, 'No evidence event recorded.')]));
   };
