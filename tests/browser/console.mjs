@@ -3,6 +3,7 @@
 // is on a selector, a URL or a response, never a fixed sleep. Database
 // checks go through psql. Prints "BROWSER PASS" at the end.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE;
@@ -22,6 +23,8 @@ function check(cond, what) {
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 const problems = []; // console errors, page errors, CSP violations: none allowed
+const a11y = []; // axe-core's serious and critical violations: none allowed
+const AXE = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const shots = [];
 
 async function newPage(role) {
@@ -37,7 +40,25 @@ async function newPage(role) {
   return page;
 }
 
+// axe-core over the page as it is (run through the DevTools protocol, as
+// the test's own code, not as a script of the page: the page's CSP holds).
+async function axe(page, name) {
+  await page.evaluate(AXE);
+  const bad = await page.evaluate(async () => {
+    const r = await window.axe.run(document);
+    if (!r.passes.length) return ['axe checked nothing'];
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`)
+      .concat(r.violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical').map((v) => `minor:${v.id}`));
+  });
+  const minor = bad.filter((b) => b.startsWith('minor:'));
+  if (minor.length) log(`axe, ${name}: minor/moderate: ${minor.join(' ')}`);
+  bad.splice(0, bad.length, ...bad.filter((b) => !b.startsWith('minor:')));
+  if (bad.length) a11y.push(`${name}: ${bad.join('; ')}`);
+}
+
 async function shot(page, name) {
+  await axe(page, name);
   for (const [w, hgt] of SIZES) {
     await page.setViewportSize({ width: w, height: hgt });
     const path = `${ART}/${name}-${w}x${hgt}.png`;
@@ -304,6 +325,7 @@ try {
   problems.splice(0, problems.length, ...problems.filter((p) => !(p.startsWith('analyst console error') && p.includes('ERR_CONNECTION_REFUSED'))));
   await page.context().close();
 
+  check(a11y.length === 0, `axe-core finds no serious or critical violation on any page${a11y.length ? ': ' + a11y.join(' | ') : ''}`);
   check(problems.length === 0, `no console error and no CSP violation on any page${problems.length ? ': ' + problems.join(' | ') : ''}`);
   console.log('screenshots:\n' + shots.join('\n'));
   console.log('BROWSER PASS');

@@ -13,12 +13,13 @@ command -v node >/dev/null && command -v npm >/dev/null ||
     t_fail "node and npm are needed (scripts/packages.txt, group test)"
 [ -x /usr/bin/chromium ] || t_fail "/usr/bin/chromium is needed (scripts/packages.txt, group test)"
 
-# playwright-core, pinned by package-lock.json: installed once, then used
-# offline (nothing is fetched when the pinned version is there).
-want=$(sed -n 's/.*"playwright-core": "\([0-9.]*\)".*/\1/p' "$HERE/package.json" | head -n1)
-have=$(sed -n 's/.*"version": "\([0-9.]*\)".*/\1/p' "$HERE/node_modules/playwright-core/package.json" 2>/dev/null | head -n1)
-if [ "$have" != "$want" ]; then
-    t_log "installing playwright-core $want (npm ci)"
+# playwright-core and axe-core, pinned by package-lock.json: installed once,
+# then used offline (nothing is fetched when the pinned versions are there).
+if ! (cd "$HERE" && node -e '
+    const deps = require("./package.json").dependencies;
+    for (const [n, v] of Object.entries(deps))
+        if (require("./node_modules/" + n + "/package.json").version !== v) process.exit(1);' 2>/dev/null); then
+    t_log "installing the browser test's npm packages (npm ci)"
     (cd "$HERE" && npm ci --no-audit --no-fund --prefer-offline >"$T_DIR/npm.log" 2>&1) ||
         t_fail "npm ci failed: $(tail -5 "$T_DIR/npm.log")"
 fi

@@ -344,7 +344,7 @@ async function pageSessions(main) {
         try { await api('DELETE', `/api/v1/sessions/${s.id}`); toast(`Session ${s.id} ended`); render(); } catch (e) { toast(e.message, true); }
       } }, 'End'))));
   main.replaceChildren(h('h1', {}, 'My sessions'),
-    h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ['#', 'Started', 'Last seen', 'Expires', 'Address', 'Browser', ''].map((t) => h('th', { scope: 'col' }, t)))),
+    h('table', { class: 'grid' }, h('thead', {}, h('tr', {}, ['#', 'Started', 'Last seen', 'Expires', 'Address', 'Browser'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'End')))),
       h('tbody', {}, rows)));
 }
 
