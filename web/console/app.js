@@ -670,6 +670,7 @@ function marked(full, spans, n) {
 
 function folded(text, cls, spans = []) {
   const full = text ?? '';
+  if (full === '') return h('pre', { class: `${cls} empty` }, text === null || text === undefined ? '(not stored)' : '(empty)');
   const pre = h('pre', { class: cls }, marked(full, spans, Math.min(full.length, FOLD)));
   if (full.length <= FOLD) return pre;
   const btn = h('button', { type: 'button', class: 'btn btn-small btn-quiet show-more', 'aria-expanded': 'false' }, `show more (${full.length} characters)`);
