@@ -290,6 +290,27 @@ try {
   await page.waitForSelector('#timeline tr[data-kind=action_decided]');
   await shot(page, 'incident-approved');
 
+  // reject another pending action, with a reason
+  await page.goto(`${BASE}/incidents/inc-b10`);
+  const rid = sql("SELECT id FROM actions WHERE incident_id = 'inc-b10'");
+  await page.click(`[data-action-id="${rid}"] .reject`);
+  await page.waitForSelector('#dialog[open] form');
+  await page.click('#dialog button[type=submit]');
+  check(await page.$('#dialog[open]') !== null, 'rejecting without a reason is refused');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/api/v1/actions/${rid}/reject`) && r.status() === 200),
+    answer(page, { reason: 'a known benign load test' }),
+  ]);
+  await page.waitForSelector(`[data-action-id="${rid}"][data-state=rejected]`);
+  check(sql(`SELECT state || '|' || decided_by || '|' || decision_reason FROM actions WHERE id = ${rid}`) === 'rejected|responder|a known benign load test',
+    'the rejection is recorded with its reason');
+
+  // the timeline exported as CSV: one line per row, a header
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csv = readFileSync(await dl.path(), 'utf8').trim().split('\r\n');
+  const nrows = await page.$$eval('#timeline tbody tr', (rs) => rs.length);
+  check(csv[0] === 'at,kind,actor,what' && csv.length === nrows + 1, `the timeline exports as CSV (${nrows} rows)`);
+
   // ---- my sessions, sign-out, an ended session ----
   await page.click('a[href="/sessions"]');
   await page.waitForSelector('tr[data-session-id]');

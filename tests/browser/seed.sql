@@ -46,3 +46,9 @@ INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, s
 VALUES ('inc-b05', 'revoke-extraction', 'revoke_key', 'key-1',
         '{"key_id":"key-1","reason":"extraction from key-1"}', 'key-1', 'pending_approval',
         true, now() + interval '1 hour', 'playbook:revoke-extraction');
+-- inc-b10: a pending throttle that the responder rejects with a reason.
+INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, state,
+                     approval_required, expires_at, actor)
+VALUES ('inc-b10', 'throttle-flood', 'throttle_key', 'key-2',
+        '{"key_id":"key-2","rps":1,"reason":"flood from key-2"}', 'key-2', 'pending_approval',
+        true, now() + interval '1 hour', 'playbook:throttle-flood');
