@@ -91,7 +91,8 @@ web_result web_h_session_create(web_req *r)
     bool ok = web_password_verify(found ? hash : NULL, pw);
     sodium_memzero(hash, sizeof hash);
     if (!found || disabled || !ok) {
-        web_throttle_failure(web_server_throttle(r->srv), user, r->addr, core_mono_ms());
+        int64_t next_wait =
+            web_throttle_failure(web_server_throttle(r->srv), user, r->addr, core_mono_ms());
         web_count_signin_failure();
         cJSON *d = detail(r);
         cJSON_AddStringToObject(d, "username", shown);
@@ -109,8 +110,8 @@ web_result web_h_session_create(web_req *r)
             return WEB_FAIL;
         r->audited = true;
         char q[80];
-        core_log(CORE_LOG_INFO, "web", "sign-in failed", "user=%s addr=%s",
-                 core_log_quote(q, sizeof q, shown), r->addr);
+        core_log(CORE_LOG_INFO, "web", "sign-in failed", "user=%s addr=%s next_wait_ms=%lld",
+                 core_log_quote(q, sizeof q, shown), r->addr, (long long)next_wait);
         return web_reply_error(r, 401, "signin_failed", "wrong user name or password");
     }
 

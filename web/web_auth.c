@@ -193,8 +193,8 @@ int64_t web_throttle_wait_ms(web_throttle *t, const char *account, const char *a
     return wa > wb ? wa : wb;
 }
 
-void web_throttle_failure(web_throttle *t, const char *account, const char *addr,
-                          int64_t now_ms)
+int64_t web_throttle_failure(web_throttle *t, const char *account, const char *addr,
+                             int64_t now_ms)
 {
     char ka[80], kb[80];
     th_key(ka, sizeof ka, 'u', account);
@@ -203,10 +203,13 @@ void web_throttle_failure(web_throttle *t, const char *account, const char *addr
     th_entry *e = th_find(t, ka, true, now_ms);
     e->failures++;
     e->last_ms = now_ms;
+    int64_t wa = web_throttle_delay_ms(e->failures - t->account_free);
     e = th_find(t, kb, true, now_ms);
     e->failures++;
     e->last_ms = now_ms;
+    int64_t wb = web_throttle_delay_ms(e->failures - t->ip_free);
     pthread_mutex_unlock(&t->mu);
+    return wa > wb ? wa : wb;
 }
 
 void web_throttle_success(web_throttle *t, const char *account, int64_t now_ms)

@@ -150,8 +150,10 @@ void web_throttle_free(web_throttle *t);
  * be checked; 0 when it may be now. */
 int64_t web_throttle_wait_ms(web_throttle *t, const char *account, const char *addr,
                              int64_t now_ms);
-void web_throttle_failure(web_throttle *t, const char *account, const char *addr,
-                          int64_t now_ms);
+/* Counts a failure of (account, address); returns the wait it sets before
+ * the next attempt (the longer of the two), in milliseconds. */
+int64_t web_throttle_failure(web_throttle *t, const char *account, const char *addr,
+                             int64_t now_ms);
 void web_throttle_success(web_throttle *t, const char *account, int64_t now_ms);
 /* The delay after f failures past the free ones: 1 s doubling, at most 15 min. */
 int64_t web_throttle_delay_ms(int excess);

@@ -290,11 +290,11 @@ static void t_throttle(void **s)
         web_throttle_failure(t, "alice", "10.0.0.1", now);
     }
     assert_int_equal(web_throttle_wait_ms(t, "alice", "10.0.0.2", now), 0); /* 3 free */
-    web_throttle_failure(t, "alice", "10.0.0.1", now);                   /* 4th: 1 s */
+    assert_int_equal(web_throttle_failure(t, "alice", "10.0.0.1", now), 1000); /* 4th: 1 s */
     assert_int_equal(web_throttle_wait_ms(t, "alice", "10.0.0.9", now), 1000);
     assert_int_equal(web_throttle_wait_ms(t, "alice", "10.0.0.9", now + 400), 600);
     assert_int_equal(web_throttle_wait_ms(t, "alice", "10.0.0.9", now + 1000), 0);
-    web_throttle_failure(t, "alice", "10.0.0.1", now + 1000); /* 5th: 2 s */
+    assert_int_equal(web_throttle_failure(t, "alice", "10.0.0.1", now + 1000), 2000); /* 5th */
     assert_int_equal(web_throttle_wait_ms(t, "alice", "10.0.0.9", now + 1000), 2000);
     /* The address's own count: 5 free, the 6th waits, for any account. */
     assert_int_equal(web_throttle_wait_ms(t, "bob", "10.0.0.1", now + 1000), 0);

@@ -33,7 +33,8 @@ w_start() {
         W_BASE="$scheme://127.0.0.1:$W_PORT"
         W_ORIGIN=$W_BASE
         local logstart
-        logstart=$(wc -l <"$T_DIR/web.log" 2>/dev/null || echo 0)
+        logstart=0
+        [ -f "$T_DIR/web.log" ] && logstart=$(wc -l <"$T_DIR/web.log")
         env CUSTOS_WEB_LISTEN="127.0.0.1:$W_PORT" "$@" "$CUSTOS_BIN" web --log-level debug \
             >"$T_DIR/web.out" 2>>"$T_DIR/web.log" &
         W_PID=$!
