@@ -438,7 +438,7 @@ function pageQueue(main) {
     const link = h('a', { href: `/incidents/${encodeURIComponent(i.incident_id)}`, 'data-link': true, class: 'type' }, i.type);
     const tr = h('tr', { 'data-incident-id': i.incident_id, 'data-status': i.status, class: `row sevrow-${i.severity}` },
       h('td', { class: 'pick' }, box),
-      h('td', {}, link, h('div', { class: 'summary', title: i.summary || '' }, i.summary || '')),
+      h('td', { class: 'main-cell' }, link, h('div', { class: 'summary', title: i.summary || '' }, i.summary || '')),
       h('td', {}, sevBadge(i.severity)),
       h('td', {}, subject(i)),
       h('td', {}, i.tenant || h('span', { class: 'muted' }, '—')),
