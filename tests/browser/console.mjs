@@ -235,6 +235,10 @@ try {
       UNION ALL SELECT at, 6, id, 'comment' FROM incident_comments WHERE incident_id = 'inc-b05') t`);
   check(tl.join(' ') === want, `the timeline shows the incident's rows in order (${want})`);
   check((await page.$$('#alerts [data-alert-id]')).length === Number(sql("SELECT count(*) FROM alerts WHERE incident_id = 'inc-b05'")), 'every alert is listed');
+  await page.waitForSelector('#related ul.related li[data-incident-id]');
+  const rel = await page.$$eval('#related ul.related', (uls) => [...uls[0].querySelectorAll('li')].map((l) => l.dataset.incidentId));
+  const relWant = sql("SELECT string_agg(incident_id, ' ' ORDER BY detected_at DESC, incident_id DESC) FROM (SELECT * FROM incidents WHERE api_key_id = 'key-1' AND incident_id <> 'inc-b05' ORDER BY detected_at DESC, incident_id DESC LIMIT 10) i");
+  check(rel.join(' ') === relWant, 'related incidents: the same key\'s, from the database');
   await shot(page, 'incident');
 
   // reveal with a reason: the content, as text, and the audit row

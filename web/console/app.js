@@ -823,8 +823,36 @@ async function pageIncident(main, id) {
   };
   drawEvidence();
 
+  // related: the same key (or model version), then the same tenant
+  const related = h('section', { class: 'panel', id: 'related' }, h('h2', {}, 'Related incidents'), h('p', { class: 'muted' }, 'Loading…'));
+  const relQuery = inc.api_key_id ? { api_key: inc.api_key_id } : inc.model ? { model: inc.model, version: inc.model_version || '' } : null;
+  const relLabel = inc.api_key_id ? `same key ${inc.api_key_id}` : inc.model ? `same model ${inc.model}@${inc.model_version || '?'}` : '';
+  (async () => {
+    const lists = [];
+    try {
+      if (relQuery) lists.push([relLabel, relQuery]);
+      if (inc.tenant) lists.push([`same tenant ${inc.tenant}`, { tenant: inc.tenant }]);
+      const out = [];
+      for (const [label, q] of lists) {
+        const page = await api('GET', `/api/v1/incidents?${filterQuery(q, { limit: 11 })}`);
+        const others = page.incidents.filter((o) => o.incident_id !== inc.incident_id).slice(0, 10);
+        out.push(h('h3', {}, `${label} (${others.length}${page.next_cursor ? '+' : ''})`),
+          others.length ? h('ul', { class: 'related' }, others.map((o) => h('li', { 'data-incident-id': o.incident_id },
+            h('a', { href: `/incidents/${encodeURIComponent(o.incident_id)}`, 'data-link': true }, o.type), ' ', sevBadge(o.severity), ' ',
+            statusBadge(o.status), ' ', when(o.detected_at))))
+            : h('p', { class: 'muted' }, 'none'),
+          h('a', { href: '/?' + filterQuery(q), 'data-link': true, class: 'small' }, 'all in the queue'));
+      }
+      if (g !== gen) return;
+      related.replaceChildren(h('h2', {}, 'Related incidents'), ...(out.length ? out : [h('p', { class: 'muted' }, 'No key, model or tenant to relate by.')]));
+    } catch (e) {
+      if (g !== gen) return;
+      related.replaceChildren(h('h2', {}, 'Related incidents'), h('p', { class: 'muted' }, `Could not be loaded: ${e.message}`));
+    }
+  })();
+
   main.replaceChildren(header, controls, h('div', { class: 'inc-body' },
-    h('div', { class: 'col-main' }, timeline, evidence), h('div', { class: 'col-side' }, actions, alerts)));
+    h('div', { class: 'col-main' }, timeline, evidence), h('div', { class: 'col-side' }, actions, alerts, related)));
   document.title = `${inc.incident_id} · custos`;
   view = { key: (ev) => { if (ev.key === 'Escape' || ev.key === 'u') go(lastQueue); } };
 }
