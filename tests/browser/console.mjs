@@ -164,11 +164,18 @@ try {
   const hl = sql("SELECT coalesce(string_agg(incident_id, ' ' ORDER BY detected_at DESC), '') FROM incidents WHERE severity = 'high' AND type = 'leakage'");
   await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-incident-id]').length === n || (n === 0 && document.querySelector('.state-empty')), hl ? hl.split(' ').length : 0);
   check((await queueIds(page)).join(' ') === hl, 'two filters together, from the URL');
+  await page.click('#save-view');
+  await answer(page, { name: 'high leaks' });
+  await page.waitForSelector('#views a.on');
+  check((await page.textContent('#views a.on')) === 'high leaks', 'a view is saved and marked as the current one');
   await shot(page, 'queue-filtered');
   await page.goBack();
   await page.waitForURL((u) => u.search === '?severity=high');
   await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-incident-id]').length === n, high.length);
   check((await page.inputValue('select[name=type]')) === '' && (await page.inputValue('select[name=severity]')) === 'high', 'back restores the previous filters');
+  await page.click('#views a');
+  await page.waitForURL((u) => u.search === '?severity=high&type=leakage');
+  check(true, 'a saved view opens its filters');
   await page.goto(`${BASE}/?severity=high&type=leakage`);
   await page.waitForSelector('select[name=type]');
   check((await page.inputValue('select[name=type]')) === 'leakage', 'a link with filters reproduces the view');

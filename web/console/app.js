@@ -17,6 +17,11 @@ const PAGE = 50;
 const LIVE_MS = 4000;
 const FOLD = 400;
 const SIGNED_IN = 'custos.signed_in';
+const VIEWS = 'custos.views'; // saved views: {name: query string}, in this browser
+
+function savedViews() {
+  try { return JSON.parse(localStorage.getItem(VIEWS) || '{}') || {}; } catch (e) { return {}; }
+}
 
 const me = { user: null, role: null, csrf: null };
 let lastQueue = '/';
@@ -388,12 +393,12 @@ function pageQueue(main) {
       h('option', { value: '' }, 'any'),
       values.map((v) => h('option', { value: v, selected: f[name] === v }, v.replace('_', ' ')))));
   const text = (name, label, ph) => {
-    const i = h('input', { name, type: 'search', value: f[name] || '', placeholder: ph, size: 12 });
+    const i = h('input', { name, type: 'search', value: f[name] || '', placeholder: ph, size: 9 });
     i.addEventListener('change', () => setFilter(name, i.value.trim()));
     return h('label', { class: 'filter' }, h('span', {}, label), i);
   };
   const search = h('input', { id: 'search', name: 'q', type: 'search', value: f.q || '',
-    placeholder: 'Search summaries  ( / )', 'aria-label': 'Search summaries', size: 24 });
+    placeholder: 'Search summaries  ( / )', 'aria-label': 'Search summaries', size: 22 });
   search.addEventListener('change', () => setFilter('q', search.value.trim()));
   // The time range: a window back from now, kept in the URL as since=.
   const RANGES = [['1h', 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400]];
@@ -406,7 +411,21 @@ function pageQueue(main) {
     search, h('label', { class: 'filter' }, h('span', {}, 'Detected'), range), select('status', 'Status', STATUSES), select('severity', 'Severity', SEVERITIES),
     select('type', 'Type', TYPES), select('disposition', 'Disposition', DISPOSITIONS),
     text('tenant', 'Tenant', 'any'), text('api_key', 'Key', 'any'), text('assignee', 'Assignee', 'any'),
-    Object.keys(f).length ? h('a', { href: '/', 'data-link': true, class: 'clear' }, 'Clear filters') : null);
+    Object.keys(f).length ? h('div', { class: 'filter-actions' }, h('a', { href: '/', 'data-link': true, class: 'clear' }, 'Clear filters'), h('button', { type: 'button', class: 'btn btn-small', id: 'save-view', onclick: async () => {
+      const v = await ask('Save this view', [{ name: 'name', label: 'Name', required: true, max: 60 }], 'Save', 'Saved views are kept in this browser.');
+      if (!v) return;
+      const all = savedViews();
+      all[v.name] = filterQuery(f);
+      localStorage.setItem(VIEWS, JSON.stringify(all));
+      render();
+    } }, 'Save view…')) : null);
+  const views = Object.entries(savedViews());
+  const viewBar = views.length ? h('nav', { class: 'views', id: 'views', 'aria-label': 'Saved views' }, h('span', { class: 'muted' }, 'Views:'),
+    views.map(([name, q]) => h('span', { class: 'view' },
+      h('a', { href: '/?' + q, 'data-link': true, class: q === filterQuery(f) ? 'on' : '' }, name),
+      h('button', { type: 'button', class: 'btn-x', 'aria-label': `Forget the view ${name}`, title: 'forget', onclick: () => {
+        const all = savedViews(); delete all[name]; localStorage.setItem(VIEWS, JSON.stringify(all)); render();
+      } }, '×')))) : null;
 
   const counts = h('div', { class: 'counts', id: 'counts', role: 'group', 'aria-label': 'Incidents per status' });
   const bulk = h('div', { class: 'bulk', id: 'bulk' });
@@ -423,7 +442,7 @@ function pageQueue(main) {
   const state = h('div', { class: 'state', id: 'queue-state' }, 'Loading incidents…');
   const more = h('button', { type: 'button', class: 'btn', id: 'more', hidden: true, onclick: () => load(true) }, 'Load more');
   const live = h('span', { class: 'live', id: 'live', title: 'new and changed incidents arrive by themselves' }, 'live');
-  main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, bulk, table, state, more);
+  main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, viewBar || '', bulk, table, state, more);
   showBulk();
 
   function mark(id, tr) {
