@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/share.h"
 #include "playbooks/playbooks.h"
+#include "web/web.h"
 
 static const core_config_check g_config_checks[] = {
     {"rules", an_config_check},

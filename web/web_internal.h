@@ -308,6 +308,8 @@ web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);
 web_result web_h_tokens_list(web_req *r);
 web_result web_h_token_revoke(web_req *r);
+web_result web_h_console_shell(web_req *r); /* web_static.c */
+web_result web_h_console_asset(web_req *r);
 
 /* Metrics of sign-in, counted by the session handlers. */
 void web_count_signin_failure(void);

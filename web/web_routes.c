@@ -15,6 +15,14 @@ const web_route web_routes[] = {
     {"GET", "/readyz", web_h_readyz, WEB_NEED_NONE, DB},
     {"GET", "/metrics", web_h_metrics, WEB_NEED_NONE, 0},
 
+    /* the console (web_static.c): its shell for each page path, its assets */
+    {"GET", "/", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/signin", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/queue", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/sessions", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/incidents/{id}", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/assets/{file}", web_h_console_asset, WEB_NEED_NONE, 0},
+
     /* sign-in and one's own sessions */
     {"POST", "/api/v1/session", web_h_session_create, WEB_NEED_NONE, BODY | DB | AUDITED},
     {"GET", "/api/v1/session", web_h_session_get, WEB_NEED_SIGNED_IN, DB},

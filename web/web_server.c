@@ -230,8 +230,13 @@ static enum MHD_Result send_answer(web_ctx *x)
     MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
     MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    /* Every answer so far is API data: never stored by a cache. */
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* API data is never stored by a cache; a handler that says otherwise
+     * (the console's content-hashed assets) sets its own Cache-Control. */
+    bool own_cache = false;
+    for (int i = 0; i < r->nhdr; i++)
+        own_cache |= strcasecmp(r->hdr[i].name, "Cache-Control") == 0;
+    if (!own_cache)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (x->r.srv->tls)
         MHD_add_response_header(resp, "Strict-Transport-Security",
                                 "max-age=31536000; includeSubDomains");

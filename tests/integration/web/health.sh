@@ -75,5 +75,14 @@ if grep -qF -- "$mt" "$T_DIR/web.log"; then t_fail "the metrics token is in the 
 # config print masks it.
 CUSTOS_WEB_METRICS_TOKEN="$mt" "$CUSTOS_BIN" config check >"$T_DIR/cfg" 2>&1 || true
 if grep -qF -- "$mt" "$T_DIR/cfg"; then t_fail "config check prints the metrics token"; fi
+# The console: the shell is never cached, its content-hashed assets for a year.
+w_req GET /
+w_expect 200
+asset=$(grep -o '/assets/[A-Za-z0-9._-]*' "$W_BODY" | head -1)
+[ -n "$asset" ] || t_fail "the console shell names no asset: $(head -c 300 "$W_BODY")"
+w_req GET "$asset"
+w_expect 200
+w_req GET /assets/no-such-file.js
+w_expect 404
 w_stop
-t_log "PASS: healthz, readyz (ready, schema behind), metrics open and with a token"
+t_log "PASS: healthz, readyz (ready, schema behind), metrics open and with a token, console caching"
