@@ -12,7 +12,8 @@
 #
 # Settings (environment): CUSTOS_DEMO_DIR (default .demo in the repository),
 # CUSTOS_DEMO_PGPORT (55433), CUSTOS_DEMO_RATE (200 events/s),
-# CUSTOS_DEMO_CONFIG (scripts/demo.yaml), CUSTOS_DEMO_SEED (random).
+# CUSTOS_DEMO_CONFIG (scripts/demo.yaml), CUSTOS_DEMO_SEED (random),
+# CUSTOS_DEMO_WEB_PORT (8440: the console, on 127.0.0.1 only).
 set -euo pipefail
 CUSTOS_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$CUSTOS_ROOT"
@@ -23,6 +24,7 @@ DEMO=${CUSTOS_DEMO_DIR:-$CUSTOS_ROOT/.demo}
 PGPORT_DEMO=${CUSTOS_DEMO_PGPORT:-55433}
 RATE=${CUSTOS_DEMO_RATE:-200}
 CONFIG=${CUSTOS_DEMO_CONFIG:-$CUSTOS_ROOT/scripts/demo.yaml}
+WEB_PORT=${CUSTOS_DEMO_WEB_PORT:-8440}
 B=$CUSTOS_ROOT/build/custos
 PARTS="broker collector traffic"
 
@@ -119,6 +121,17 @@ export CUSTOS_POSTGRES_DSN=$DSN CUSTOS_CONFIG=$CONFIG
 # earlier broker mean nothing: forget them (the stored events stay).
 psql -X -q -d "$DSN" -c "DELETE FROM ingest_offsets WHERE consumer_group = 'custos'"
 
+# The console's demo analyst: made once, its password kept (0600) beside the
+# demo's data so that every start prints the same sign-in.
+if [ "$(sql "SELECT 1 FROM web_users WHERE username = 'analyst'" || true)" != 1 ]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$DEMO/analyst.password")
+    "$B" user add analyst --role analyst <"$DEMO/analyst.password" >/dev/null
+fi
+[ -s "$DEMO/analyst.password" ] || {
+    echo "custos demo: the analyst's password file $DEMO/analyst.password is gone;" \
+        "set a new one: $B user passwd analyst" >&2
+}
+
 echo "== embedded Kafka-protocol broker (for trying custos, not for production)"
 : >"$DEMO/broker.out"
 setsid "$B" broker --partitions 8 --topic custos.interactions >"$DEMO/broker.out" 2>"$DEMO/broker.log" &
@@ -133,7 +146,8 @@ done
 [ -n "$BROKER" ] || died broker
 export CUSTOS_KAFKA_BROKERS=$BROKER CUSTOS_KAFKA_TOPICS=custos.interactions
 
-echo "== custos run (collector, detectors, playbooks; config $CONFIG)"
+export CUSTOS_WEB_ENABLED=on CUSTOS_WEB_LISTEN=127.0.0.1:$WEB_PORT
+echo "== custos run (collector, detectors, playbooks, console on 127.0.0.1:$WEB_PORT; config $CONFIG)"
 setsid "$B" run >"$DEMO/collector.out" 2>"$DEMO/collector.log" &
 echo $! >"$DEMO/collector.pid"
 for _ in $(seq 600); do
@@ -161,9 +175,13 @@ for _ in $(seq 600); do
 done
 [ "$stored" -gt "$before" ] || { echo "custos demo: no event stored within 60 s" >&2; died collector; }
 
+PW=$(cat "$DEMO/analyst.password" 2>/dev/null || echo "(unknown: see above)")
 cat <<MSG
 
 custos is running on demo traffic: $((stored - before)) events stored so far.
+  console     http://127.0.0.1:$WEB_PORT/   sign in as analyst, password $PW
+              (approving containment needs a responder:
+               CUSTOS_POSTGRES_DSN="$DSN" $B user add NAME --role responder)
   broker      $BROKER               (log: $DEMO/broker.log)
   custos run  collector, detectors, playbooks (log: $DEMO/collector.log)
   PostgreSQL  psql "$DSN"

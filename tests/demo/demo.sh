@@ -13,6 +13,9 @@ chmod 700 "$SCRATCH"
 SRC=$SCRATCH/custos
 mkdir "$SRC"
 PORT=$(t_free_port)
+WEB_PORT=$(t_free_port)
+while [ "$WEB_PORT" = "$PORT" ]; do WEB_PORT=$((WEB_PORT + 1)); done
+export CUSTOS_DEMO_WEB_PORT=$WEB_PORT
 export CUSTOS_DEMO_PGPORT=$PORT CUSTOS_DEMO_RATE=${DEMO_TEST_RATE:-200} CUSTOS_DEMO_SEED=7
 unset CUSTOS_DEMO_DIR CUSTOS_DEMO_CONFIG PGHOST PGPORT CUSTOS_POSTGRES_DSN CUSTOS_KAFKA_BROKERS
 t_at_exit_first 'bash "$SRC/scripts/demo.sh" stop >/dev/null 2>&1; rm -rf "${PGD:-/nonexistent}" "$SCRATCH"'
@@ -30,6 +33,16 @@ if ! bash "$SRC/scripts/demo.sh" >"$T_DIR/demo.out" 2>"$T_DIR/demo.err"; then
 fi
 grep -q '^custos is running on demo traffic: [1-9][0-9]* events stored' "$T_DIR/demo.out" ||
     t_fail "demo.sh did not say how many events it stored: $(tail -n 5 "$T_DIR/demo.out")"
+# The console: the URL and the demo analyst's sign-in are printed, and work.
+PW=$(sed -n "s|^  console     http://127.0.0.1:$WEB_PORT/   sign in as analyst, password \(.*\)$|\1|p" "$T_DIR/demo.out")
+[ -n "$PW" ] || t_fail "demo.sh did not print the console's URL and sign-in: $(grep -i console "$T_DIR/demo.out")"
+code=$(curl -s -o "$T_DIR/signin.json" -w '%{http_code}' -c "$T_DIR/cookies" \
+    -H 'Content-Type: application/json' -H "Origin: http://127.0.0.1:$WEB_PORT" \
+    --data "{\"username\":\"analyst\",\"password\":\"$PW\"}" "http://127.0.0.1:$WEB_PORT/api/v1/session")
+[ "$code" = 200 ] || t_fail "signing in as the demo analyst: HTTP $code $(cat "$T_DIR/signin.json")"
+grep -q '"role":"analyst"' "$T_DIR/signin.json" || t_fail "the demo account is not an analyst: $(cat "$T_DIR/signin.json")"
+code=$(curl -s -o "$T_DIR/queue.json" -w '%{http_code}' -b "$T_DIR/cookies" "http://127.0.0.1:$WEB_PORT/api/v1/incidents")
+[ "$code" = 200 ] || t_fail "the incident queue answered HTTP $code"
 PGD=$(readlink "$SRC/.demo/pg" || true)
 [ -n "$PGD" ] && [ -d "$PGD/data" ] || t_fail "the demo's cluster is not outside the 0700 folder ($SRC/.demo/pg)"
 DSN="host=$PGD port=$PORT user=postgres dbname=custos"
