@@ -13,7 +13,7 @@
 
 #include "collector/batch.h"
 #include "collector/collector.h"
-#include "collector/json_scan.h"
+#include "core/json_scan.h"
 #include "core/log.h"
 
 #define MOD "collector"

@@ -101,12 +101,6 @@ int coll_decode(const coll_decoder *d, const coll_limits *lim, const void *buf, 
 int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core_event *ev,
                        char *err, size_t errlen);
 
-/* Checks that buf[0..len) is one JSON object by the decoders' rules: valid
- * UTF-8, no NUL (raw or \\u0000), no raw control character in a string, no
- * lone surrogate, no duplicate key at any depth, nothing after the object.
- * Returns 0, or -1 with the reason (and its offset) in err. For other
- * JSON that custos reads from outside, such as incident files. */
-int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen);
 
 /* ---- librdkafka configuration, shared with the tools (kafka.c) ---- */
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "collector/collector.h"
-#include "collector/json_scan.h"
+#include "core/json_scan.h"
 #include "core/util.h"
 
 /* Event times are accepted from 1970-01-01 up to (not including)
@@ -59,20 +59,20 @@ static int field_of(const char *s, size_t n)
 /* What decoding needs besides the event: the parsed fields and a buffer for
  * strings with escapes. */
 typedef struct {
-    const coll_json_val *f;
+    const core_json_val *f;
     const unsigned char *end;
-    coll_json_buf scratch;
+    core_json_buf scratch;
     char *err;
     size_t errlen;
 } decoder;
 
 /* The compact JSON of object v into *out, refused when larger than max. */
-static int get_json(decoder *D, core_event *ev, const coll_json_val *v, const char *field,
+static int get_json(decoder *D, core_event *ev, const core_json_val *v, const char *field,
                     size_t max, const char **out)
 {
-    coll_json_buf b;
-    coll_json_buf_init(&b);
-    coll_json_emit(&b, &D->scratch, v->p, D->end);
+    core_json_buf b;
+    core_json_buf_init(&b);
+    core_json_emit(&b, &D->scratch, v->p, D->end);
     int rc = 0;
     if (b.oom)
         rc = core_errf(D->err, D->errlen, "out of memory");
@@ -81,7 +81,7 @@ static int get_json(decoder *D, core_event *ev, const coll_json_val *v, const ch
                        b.n, max);
     else if (!(*out = core_event_strdup(ev, b.p, b.n)))
         rc = core_errf(D->err, D->errlen, "out of memory");
-    coll_json_buf_free(&b);
+    core_json_buf_free(&b);
     return rc;
 }
 
@@ -92,14 +92,14 @@ static bool has_control(const char *s, size_t n) { return core_text_control_at(s
 /* An identifier-like string: non-empty, bounded, no control characters. */
 static int get_ident(decoder *D, core_event *ev, int k, size_t max, const char **out)
 {
-    const coll_json_val *v = &D->f[k];
+    const core_json_val *v = &D->f[k];
     const char *field = g_fields[k];
     size_t n;
     const char *s;
     if (v->type != COLL_J_STR)
         return core_errf(D->err, D->errlen, "field %s must be a string, got %s", field,
-                         coll_json_type_name(v->type));
-    if (!(s = coll_json_str_bytes(&D->scratch, v, false, &n)))
+                         core_json_type_name(v->type));
+    if (!(s = core_json_str_bytes(&D->scratch, v, false, &n)))
         return core_errf(D->err, D->errlen, "out of memory");
     if (n == 0)
         return core_errf(D->err, D->errlen, "field %s is empty", field);
@@ -116,13 +116,13 @@ static int get_ident(decoder *D, core_event *ev, int k, size_t max, const char *
 static int get_text(decoder *D, core_event *ev, int k, size_t max, const char **out,
                     size_t *kept, size_t *size, bool *trunc)
 {
-    const coll_json_val *v = &D->f[k];
+    const core_json_val *v = &D->f[k];
     size_t n;
     const char *s;
     if (v->type != COLL_J_STR)
         return core_errf(D->err, D->errlen, "field %s must be a string, got %s", g_fields[k],
-                         coll_json_type_name(v->type));
-    if (!(s = coll_json_str_bytes(&D->scratch, v, false, &n)))
+                         core_json_type_name(v->type));
+    if (!(s = core_json_str_bytes(&D->scratch, v, false, &n)))
         return core_errf(D->err, D->errlen, "out of memory");
     size_t c = core_utf8_cut(s, n, max);
     *size = n;
@@ -135,10 +135,10 @@ static int get_text(decoder *D, core_event *ev, int k, size_t max, const char **
 
 static int get_count(decoder *D, int k, int64_t *out)
 {
-    const coll_json_val *v = &D->f[k];
+    const core_json_val *v = &D->f[k];
     if (v->type != COLL_J_NUM)
         return core_errf(D->err, D->errlen, "field %s must be a number, got %s", g_fields[k],
-                         coll_json_type_name(v->type));
+                         core_json_type_name(v->type));
     double d = v->d;
     if (d != floor(d) || d < 0 || d > 9007199254740991.0)
         return core_errf(D->err, D->errlen, "field %s must be a non-negative integer below 2^53",
@@ -151,18 +151,18 @@ static int get_count(decoder *D, int k, int64_t *out)
  * bracket) to the next member's key, or NULL after the last. */
 static const unsigned char *next_member(const decoder *D, const unsigned char *p)
 {
-    p = coll_json_skip_ws(p, D->end);
+    p = core_json_skip_ws(p, D->end);
     if (*p == ',' || *p == '{')
-        p = coll_json_skip_ws(p + 1, D->end);
+        p = core_json_skip_ws(p + 1, D->end);
     return *p == '"' ? p : NULL;
 }
 
 static int get_scores(decoder *D, core_event *ev)
 {
-    const coll_json_val *v = &D->f[F_SCORES];
+    const core_json_val *v = &D->f[F_SCORES];
     if (v->type != COLL_J_OBJ)
         return core_errf(D->err, D->errlen, "field scores must be an object, got %s",
-                         coll_json_type_name(v->type));
+                         core_json_type_name(v->type));
     size_t n = v->n;
     if (n > CORE_EVENT_SCORES_MAX)
         return core_errf(D->err, D->errlen, "field scores has %zu entries, more than %d", n,
@@ -172,11 +172,11 @@ static int get_scores(decoder *D, core_event *ev)
         return core_errf(D->err, D->errlen, "out of memory");
     size_t k = 0;
     for (const unsigned char *p = next_member(D, v->p); p; p = next_member(D, p), k++) {
-        coll_json_val key, val;
+        core_json_val key, val;
         size_t nl;
-        p = coll_json_scan_string(p, D->end, &key);
-        p = coll_json_skip_ws(coll_json_skip_ws(p, D->end) + 1, D->end);
-        const char *name = coll_json_str_bytes(&D->scratch, &key, false, &nl);
+        p = core_json_scan_string(p, D->end, &key);
+        p = core_json_skip_ws(core_json_skip_ws(p, D->end) + 1, D->end);
+        const char *name = core_json_str_bytes(&D->scratch, &key, false, &nl);
         if (!name)
             return core_errf(D->err, D->errlen, "out of memory");
         if (nl == 0 || nl > 64 || has_control(name, nl))
@@ -193,9 +193,9 @@ static int get_scores(decoder *D, core_event *ev)
         }
         if (val.type != COLL_J_NUM)
             return core_errf(D->err, D->errlen, "score \"%.*s\" must be a number, got %s",
-                             nl < 64 ? (int)nl : 64, name, coll_json_type_name(val.type));
+                             nl < 64 ? (int)nl : 64, name, core_json_type_name(val.type));
         ev->scores[k].name = core_event_strdup(ev, name, nl);
-        p = coll_json_scan_number(p, D->end, &ev->scores[k].value);
+        p = core_json_scan_number(p, D->end, &ev->scores[k].value);
         if (!ev->scores[k].name || isnan(ev->scores[k].value))
             return core_errf(D->err, D->errlen, "out of memory");
     }
@@ -212,7 +212,7 @@ static bool plain_ipv4(const char *s, size_t n)
     for (int octets = 1;; octets++) {
         size_t start = i;
         unsigned v = 0;
-        while (i < n && i - start < 4 && coll_json_is_digit((unsigned char)s[i]))
+        while (i < n && i - start < 4 && core_json_is_digit((unsigned char)s[i]))
             v = v * 10 + (unsigned)(s[i++] - '0');
         if (i == start || i - start > 3 || v > 255 || (i - start > 1 && s[start] == '0'))
             return false;
@@ -226,20 +226,20 @@ static bool plain_ipv4(const char *s, size_t n)
 
 static int get_ip(decoder *D, core_event *ev)
 {
-    const coll_json_val *v = &D->f[F_IP];
+    const core_json_val *v = &D->f[F_IP];
     if (v->type != COLL_J_STR)
         return core_errf(D->err, D->errlen, "field client_ip must be a string, got %s",
-                         coll_json_type_name(v->type));
+                         core_json_type_name(v->type));
     unsigned char addr[16];
     char norm[INET6_ADDRSTRLEN];
     size_t n;
-    const char *s = coll_json_str_bytes(&D->scratch, v, false, &n);
+    const char *s = core_json_str_bytes(&D->scratch, v, false, &n);
     if (s && plain_ipv4(s, n)) {
         if (!(ev->client_ip = core_event_strdup(ev, s, n)))
             return core_errf(D->err, D->errlen, "out of memory");
         return 0;
     }
-    if (!(s = coll_json_str_bytes(&D->scratch, v, true, &n)))
+    if (!(s = core_json_str_bytes(&D->scratch, v, true, &n)))
         return core_errf(D->err, D->errlen, "out of memory");
     if (inet_pton(AF_INET, s, addr) == 1)
         inet_ntop(AF_INET, addr, norm, sizeof norm);
@@ -255,10 +255,10 @@ static int get_ip(decoder *D, core_event *ev)
 
 static int get_ts(decoder *D, core_event *ev)
 {
-    const coll_json_val *v = &D->f[F_TS];
+    const core_json_val *v = &D->f[F_TS];
     if (v->type == COLL_J_STR) {
         size_t n;
-        const char *s = coll_json_str_bytes(&D->scratch, v, false, &n);
+        const char *s = core_json_str_bytes(&D->scratch, v, false, &n);
         if (!s)
             return core_errf(D->err, D->errlen, "out of memory");
         if (core_ts_parse(s, n, &ev->ts_us) < 0)
@@ -288,13 +288,13 @@ static int get_ts(decoder *D, core_event *ev)
     }
     return core_errf(D->err, D->errlen,
                      "field ts must be an RFC 3339 string or epoch seconds, got %s",
-                     coll_json_type_name(v->type));
+                     core_json_type_name(v->type));
 }
 
 /* The event from the fields of a message that parsed. */
 static int decode_fields(const coll_limits *lim, decoder *D, core_event *ev)
 {
-    const coll_json_val *f = D->f;
+    const core_json_val *f = D->f;
     for (int k = F_EVENT_ID; k <= F_VERSION; k++)
         if (f[k].type == COLL_J_NULL)
             return core_errf(D->err, D->errlen, "required field %s is missing", g_fields[k]);
@@ -329,7 +329,7 @@ static int decode_fields(const coll_limits *lim, decoder *D, core_event *ev)
     if (f[F_LAT].type != COLL_J_NULL) {
         if (f[F_LAT].type != COLL_J_NUM)
             return core_errf(D->err, D->errlen, "field latency_ms must be a number, got %s",
-                             coll_json_type_name(f[F_LAT].type));
+                             core_json_type_name(f[F_LAT].type));
         if (!(f[F_LAT].d >= 0 && f[F_LAT].d < 1e12))
             return core_errf(D->err, D->errlen, "field latency_ms must be between 0 and 1e12");
         ev->has_latency = true;
@@ -348,7 +348,7 @@ static int decode_fields(const coll_limits *lim, decoder *D, core_event *ev)
     if (f[F_REFUSAL].type != COLL_J_NULL) {
         if (f[F_REFUSAL].type != COLL_J_TRUE && f[F_REFUSAL].type != COLL_J_FALSE)
             return core_errf(D->err, D->errlen, "field refusal must be true or false, got %s",
-                             coll_json_type_name(f[F_REFUSAL].type));
+                             core_json_type_name(f[F_REFUSAL].type));
         ev->refusal = f[F_REFUSAL].type == COLL_J_TRUE ? 1 : 0;
     }
     if (f[F_SCORES].type != COLL_J_NULL && get_scores(D, ev))
@@ -356,7 +356,7 @@ static int decode_fields(const coll_limits *lim, decoder *D, core_event *ev)
     if (f[F_ATTRS].type != COLL_J_NULL) {
         if (f[F_ATTRS].type != COLL_J_OBJ)
             return core_errf(D->err, D->errlen, "field attrs must be an object, got %s",
-                             coll_json_type_name(f[F_ATTRS].type));
+                             core_json_type_name(f[F_ATTRS].type));
         if (get_json(D, ev, &f[F_ATTRS], "attrs", lim->attrs_max_bytes, &ev->attrs_json))
             return -1;
     }
@@ -395,19 +395,19 @@ int coll_decode_native(const coll_limits *lim, const void *buf, size_t len, core
         goto fail;
     }
 
-    coll_json_val f[F_N];
+    core_json_val f[F_N];
     for (int k = 0; k < F_N; k++)
         f[k].type = COLL_J_NULL;
-    if (coll_json_parse_object(s, len, f, F_N, field_of, err, errlen) < 0)
+    if (core_json_parse_object(s, len, f, F_N, field_of, err, errlen) < 0)
         goto fail;
 
     D.f = f;
     D.end = end;
-    coll_json_buf_init(&D.scratch);
+    core_json_buf_init(&D.scratch);
     D.err = err;
     D.errlen = errlen;
     rc = decode_fields(lim, &D, ev);
-    coll_json_buf_free(&D.scratch);
+    core_json_buf_free(&D.scratch);
 fail:
     if (rc < 0)
         core_event_clear(ev);

@@ -132,7 +132,7 @@ const setting core_cfg_settings[] = {
      "the learned prompt detector (docs/analytics.md): its score at the model's threshold is one "
      "probing signal, at its strong threshold an attempt by itself"},
     {"analytics", "learned_model", T_STR, OFF(an_learned_model), "", 0, 0, NULL, false, false,
-     "model file of the learned detector (tools/train_learned.c writes it); empty: the shipped "
+     "model file of the learned detector (analytics/train_learned.c writes it); empty: the shipped "
      "model, <share>/models/learned.bin"},
     {"analytics", "probing_attempt_score_pct", T_INT, OFF(an_pr_attempt_score_pct), "100", 1,
      100000, NULL, false, false, "a prompt whose rule weights sum to this (x100) is an attempt"},

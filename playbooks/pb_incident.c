@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "collector/collector.h"
 #include "core/event.h"
+#include "core/json_scan.h"
 
 const char *const pb_events[PB_EV_COUNT] = {"opened", "updated", "action_failed"};
 
@@ -56,7 +56,7 @@ int pb_incident_parse(pb_incident *inc, const char *json, size_t len, char *err,
      * (the last wins), \u0000 (cutting the string), trailing data and
      * invalid UTF-8. */
     char why[256];
-    if (coll_json_check_object(json, len, why, sizeof why) < 0) {
+    if (core_json_check_object(json, len, why, sizeof why) < 0) {
         snprintf(err, errlen, "incident: not a valid JSON object: %s", why);
         return -1;
     }

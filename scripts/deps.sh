@@ -7,11 +7,22 @@ CUSTOS_BUILD_DEPS=$(deps_group build)
 CUSTOS_RUN_DEPS=$(deps_group run)
 CUSTOS_TEST_DEPS=$(deps_group test)
 
+# deps_have PACKAGE: installed, or (for the tools another package may
+# bring) its command is there: a machine with NodeSource's nodejs has npm
+# inside it, and Debian's npm package conflicts with that nodejs.
+deps_have() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" && return 0
+    case $1 in
+    npm) command -v npm >/dev/null ;;
+    nodejs) command -v node >/dev/null ;;
+    *) return 1 ;;
+    esac
+}
+
 deps_install() {
     local missing=()
     for p in $*; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-            missing+=("$p")
+        deps_have "$p" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "custos: installing ${missing[*]}" >&2

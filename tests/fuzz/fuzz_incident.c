@@ -2,14 +2,14 @@
  * view playbooks see: a refusal has a NUL-terminated reason; an accepted
  * incident has an id of 1 to 200 bytes, a known type and severity, and
  * every identifier field valid UTF-8 without a control character; it is
- * one JSON object by the decoder's rules (coll_json_check_object); its
+ * one JSON object by the decoder's rules (core_json_check_object); its
  * view builds and prints. A broken promise aborts. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/collector.h"
+#include "core/json_scan.h"
 #include "core/event.h"
 #include "playbooks/pb.h"
 
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     char why[256];
-    CHECK(coll_json_check_object(data, size, why, sizeof why) == 0);
+    CHECK(core_json_check_object(data, size, why, sizeof why) == 0);
     CHECK(inc.id && *inc.id && strlen(inc.id) <= 200);
     CHECK(inc.type_i >= 0 && inc.type_i < INC_TYPE_COUNT);
     CHECK(inc.sev >= 0 && inc.sev < INC_SEVERITY_COUNT);

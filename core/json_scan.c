@@ -1,9 +1,9 @@
 /* The collector's JSON scanner (json_scan.h): strings, numbers and the
  * one-pass parser that checks a message and keeps where the top-level
  * fields a decoder wants lie in it. Messages that fail are explained by
- * coll_json_explain_refusal (json_explain.c); compact output of accepted
+ * core_json_explain_refusal (json_explain.c); compact output of accepted
  * values is json_emit.c. */
-#include "collector/json_scan.h"
+#include "core/json_scan.h"
 
 #include <locale.h>
 #include <math.h>
@@ -12,13 +12,13 @@
 #include <emmintrin.h>
 #endif
 
-#include "collector/collector.h"
+#include "core/event.h"
 #include "core/util.h"
 
 /* Length of the JSON number at s[0..n) (RFC 8259 grammar), or 0 when the
  * bytes there are not one. cJSON takes anything strtod() takes, so "01",
  * "1." and "1.e5" would pass it. */
-size_t coll_json_number_len(const unsigned char *s, size_t n)
+size_t core_json_number_len(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     if (i < n && s[i] == '-')
@@ -26,34 +26,34 @@ size_t coll_json_number_len(const unsigned char *s, size_t n)
     if (i < n && s[i] == '0')
         i++;
     else if (i < n && s[i] >= '1' && s[i] <= '9')
-        while (i < n && coll_json_is_digit(s[i]))
+        while (i < n && core_json_is_digit(s[i]))
             i++;
     else
         return 0;
     if (i < n && s[i] == '.') {
         i++;
-        if (i >= n || !coll_json_is_digit(s[i]))
+        if (i >= n || !core_json_is_digit(s[i]))
             return 0;
-        while (i < n && coll_json_is_digit(s[i]))
+        while (i < n && core_json_is_digit(s[i]))
             i++;
     }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
-        if (i >= n || !coll_json_is_digit(s[i]))
+        if (i >= n || !core_json_is_digit(s[i]))
             return 0;
-        while (i < n && coll_json_is_digit(s[i]))
+        while (i < n && core_json_is_digit(s[i]))
             i++;
     }
-    if (i < n && (coll_json_is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+    if (i < n && (core_json_is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
         return 0; /* "01", "1.5.5", "1e5e5" */
     return i;
 }
 
 /* ---- values ---- */
 
-const char *coll_json_type_name(int t)
+const char *core_json_type_name(int t)
 {
     switch (t) {
     case COLL_J_STR: return "a string";
@@ -124,8 +124,8 @@ static const unsigned char *find_special(const unsigned char *p, const unsigned 
  * without 4 hex digits, \u0000, and a lone or unpaired UTF-16 surrogate.
  * (The bytes themselves are valid UTF-8: checked before.) Returns the byte
  * after the closing quote, or NULL. */
-const unsigned char *coll_json_scan_string(const unsigned char *q, const unsigned char *end,
-                                           coll_json_val *v)
+const unsigned char *core_json_scan_string(const unsigned char *q, const unsigned char *end,
+                                           core_json_val *v)
 {
     const unsigned char *p = q + 1;
     bool esc = false;
@@ -140,15 +140,15 @@ const unsigned char *coll_json_scan_string(const unsigned char *q, const unsigne
             return NULL;
         unsigned char e = p[1];
         if (e == 'u') {
-            if (end - p < 6 || !coll_json_hex4_ok(p + 2))
+            if (end - p < 6 || !core_json_hex4_ok(p + 2))
                 return NULL;
-            unsigned cp = coll_json_hex4(p + 2);
+            unsigned cp = core_json_hex4(p + 2);
             if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
                 return NULL;
             if (cp >= 0xD800 && cp <= 0xDBFF) { /* must pair with a low surrogate */
-                if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !coll_json_hex4_ok(p + 8))
+                if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !core_json_hex4_ok(p + 8))
                     return NULL;
-                unsigned lo = coll_json_hex4(p + 8);
+                unsigned lo = core_json_hex4(p + 8);
                 if (lo < 0xDC00 || lo > 0xDFFF)
                     return NULL;
                 p += 12;
@@ -170,7 +170,7 @@ const unsigned char *coll_json_scan_string(const unsigned char *q, const unsigne
     return p + 1;
 }
 
-/* Decodes the n raw bytes of a string coll_json_scan_string accepted into out (room
+/* Decodes the n raw bytes of a string core_json_scan_string accepted into out (room
  * for n bytes: decoding never grows a string). Returns the decoded length. */
 static size_t unescape(const unsigned char *s, size_t n, char *out)
 {
@@ -191,10 +191,10 @@ static size_t unescape(const unsigned char *s, size_t n, char *out)
             s += 2;
             continue;
         }
-        uint32_t cp = coll_json_hex4(s + 2);
+        uint32_t cp = core_json_hex4(s + 2);
         s += 6;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            cp = 0x10000 + (((cp & 0x3FF) << 10) | (coll_json_hex4(s + 2) & 0x3FF));
+            cp = 0x10000 + (((cp & 0x3FF) << 10) | (core_json_hex4(s + 2) & 0x3FF));
             s += 6;
         }
         if (cp < 0x80) {
@@ -216,10 +216,10 @@ static size_t unescape(const unsigned char *s, size_t n, char *out)
     return (size_t)(o - out);
 }
 
-const char *coll_json_str_copy(coll_json_buf *scratch, const coll_json_val *v, size_t *n)
+const char *core_json_str_copy(core_json_buf *scratch, const core_json_val *v, size_t *n)
 {
     scratch->n = 0;
-    char *w = coll_json_buf_room(scratch, v->n);
+    char *w = core_json_buf_room(scratch, v->n);
     if (!w)
         return NULL;
     *n = v->esc ? unescape(v->p, v->n, w) : (memcpy(w, v->p, v->n), v->n);
@@ -231,7 +231,7 @@ const char *coll_json_str_copy(coll_json_buf *scratch, const coll_json_val *v, s
  * strtod() in the locale's decimal point. Returns the byte after it, or NULL
  * when there is no number there. *d is NaN, which no JSON number reads as,
  * when out of memory. */
-const unsigned char *coll_json_scan_number(const unsigned char *q, const unsigned char *end,
+const unsigned char *core_json_scan_number(const unsigned char *q, const unsigned char *end,
                                            double *d)
 {
     static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -248,20 +248,20 @@ const unsigned char *coll_json_scan_number(const unsigned char *q, const unsigne
         p++;
         nd = 1;
     } else {
-        for (; p < end && coll_json_is_digit(*p); p++, nd++)
+        for (; p < end && core_json_is_digit(*p); p++, nd++)
             m = m * 10 + (uint64_t)(*p - '0');
     }
     if (nd && p < end && *p == '.')
-        for (p++; p < end && coll_json_is_digit(*p); p++, nd++, fd++)
+        for (p++; p < end && core_json_is_digit(*p); p++, nd++, fd++)
             m = m * 10 + (uint64_t)(*p - '0');
     if (nd && nd <= 15 && (fd || p[-1] != '.') &&
-        !(p < end && (coll_json_is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E'))) {
+        !(p < end && (core_json_is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E'))) {
         double v = fd ? (double)m / p10[fd] : (double)m;
         *d = neg ? -v : v;
         return p;
     }
     /* anything else: checked by the grammar, read by strtod() */
-    size_t k = coll_json_number_len(q, (size_t)(end - q));
+    size_t k = core_json_number_len(q, (size_t)(end - q));
     if (k == 0)
         return NULL;
     char local[64], *buf = k < sizeof local ? local : malloc(k + 1);
@@ -299,7 +299,7 @@ typedef struct {
     pkey *keys;
     size_t n_keys, cap_keys;
     pkey keys_local[KEYS_LOCAL];
-    coll_json_buf kbuf; /* decoded keys that had escapes */
+    core_json_buf kbuf; /* decoded keys that had escapes */
     bool oom;
     /* the first problem found in well-formed JSON (a duplicate key, a number
      * out of range): reported only when the whole message parses */
@@ -307,9 +307,9 @@ typedef struct {
     char *err;
     size_t errlen;
     /* the decoder's top-level fields (type COLL_J_NULL when absent) */
-    coll_json_val *f;
+    core_json_val *f;
     int n_f;
-    coll_json_field_fn field_of;
+    core_json_field_fn field_of;
 } parser;
 
 static const unsigned char *key_bytes(const parser *P, const pkey *k)
@@ -326,8 +326,8 @@ static uint64_t le64(uint64_t w)
     return w;
 }
 
-/* Pushes the key coll_json_scan_string read into v. Returns its index or -1 (oom). */
-static long push_key(parser *P, const coll_json_val *v)
+/* Pushes the key core_json_scan_string read into v. Returns its index or -1 (oom). */
+static long push_key(parser *P, const core_json_val *v)
 {
     if (P->n_keys == P->cap_keys) {
         size_t nc = P->cap_keys * 2;
@@ -347,7 +347,7 @@ static long push_key(parser *P, const coll_json_val *v)
     k->off = SIZE_MAX;
     k->n = v->n;
     if (v->esc) {
-        char *w = coll_json_buf_room(&P->kbuf, v->n);
+        char *w = core_json_buf_room(&P->kbuf, v->n);
         if (!w) {
             P->oom = true;
             return -1;
@@ -480,7 +480,7 @@ found:
 }
 
 static const unsigned char *parse_value(parser *P, const unsigned char *p, int depth, long where,
-                                        coll_json_val *v);
+                                        core_json_val *v);
 
 /* The object or array whose bracket is at q, at nesting depth (open
  * containers around it). where is the key that names it (its numbers are
@@ -488,32 +488,32 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
  * decoder's fields in P->f. Returns the byte after it, or NULL when the message is
  * not JSON as cJSON and the pre-scan read it. */
 static const unsigned char *parse_container(parser *P, const unsigned char *q, int depth,
-                                            long where, coll_json_val *v)
+                                            long where, core_json_val *v)
 {
     const unsigned char *end = P->end, *p;
     bool obj = *q == '{';
     unsigned char close = obj ? '}' : ']';
     size_t first_key = P->n_keys, kbuf_n = P->kbuf.n, n = 0;
-    if (depth + 1 > COLL_JSON_MAX_DEPTH)
+    if (depth + 1 > CORE_JSON_MAX_DEPTH)
         return NULL;
-    p = coll_json_skip_ws(q + 1, end);
+    p = core_json_skip_ws(q + 1, end);
     if (p < end && *p == close) {
         p++;
         goto done;
     }
     for (;;) {
-        coll_json_val item, *dst = &item;
+        core_json_val item, *dst = &item;
         long key = where;
         if (obj) {
-            coll_json_val kv;
-            if (p >= end || *p != '"' || !(p = coll_json_scan_string(p, end, &kv)))
+            core_json_val kv;
+            if (p >= end || *p != '"' || !(p = core_json_scan_string(p, end, &kv)))
                 return NULL;
             if ((key = push_key(P, &kv)) < 0)
                 return NULL;
-            p = coll_json_skip_ws(p, end);
+            p = core_json_skip_ws(p, end);
             if (p >= end || *p != ':')
                 return NULL;
-            p = coll_json_skip_ws(p + 1, end);
+            p = core_json_skip_ws(p + 1, end);
             if (depth == 0 && P->field_of) { /* a field's value goes to P->f (null: absent) */
                 const pkey *k = &P->keys[key];
                 int f = P->field_of((const char *)key_bytes(P, k), k->n);
@@ -524,9 +524,9 @@ static const unsigned char *parse_container(parser *P, const unsigned char *q, i
         if (!(p = parse_value(P, p, depth + 1, key, dst)))
             return NULL;
         n++;
-        p = coll_json_skip_ws(p, end);
+        p = core_json_skip_ws(p, end);
         if (p < end && *p == ',') {
-            p = coll_json_skip_ws(p + 1, end);
+            p = core_json_skip_ws(p + 1, end);
             continue;
         }
         if (p < end && *p == close) {
@@ -547,7 +547,7 @@ done:
 }
 
 static const unsigned char *parse_value(parser *P, const unsigned char *p, int depth, long where,
-                                        coll_json_val *v)
+                                        core_json_val *v)
 {
     const unsigned char *end = P->end;
     if (p >= end)
@@ -557,7 +557,7 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
     case '[':
         return parse_container(P, p, depth, where, v);
     case '"':
-        return coll_json_scan_string(p, end, v);
+        return core_json_scan_string(p, end, v);
     case 't':
         v->type = COLL_J_TRUE;
         return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
@@ -568,10 +568,10 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
         v->type = COLL_J_NULL;
         return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
     default:
-        if (*p != '-' && !coll_json_is_digit(*p))
+        if (*p != '-' && !core_json_is_digit(*p))
             return NULL;
         v->type = COLL_J_NUM;
-        if (!(p = coll_json_scan_number(p, end, &v->d)))
+        if (!(p = core_json_scan_number(p, end, &v->d)))
             return NULL;
         if (isnan(v->d)) {
             P->oom = true;
@@ -587,8 +587,8 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
     }
 }
 
-int coll_json_parse_object(const unsigned char *s, size_t len, coll_json_val *fields,
-                           int n_fields, coll_json_field_fn field_of, char *err, size_t errlen)
+int core_json_parse_object(const unsigned char *s, size_t len, core_json_val *fields,
+                           int n_fields, core_json_field_fn field_of, char *err, size_t errlen)
 {
     const unsigned char *end = s + len, *p = s;
     parser P;
@@ -596,7 +596,7 @@ int coll_json_parse_object(const unsigned char *s, size_t len, coll_json_val *fi
     P.keys = P.keys_local;
     P.n_keys = 0;
     P.cap_keys = KEYS_LOCAL;
-    coll_json_buf_init(&P.kbuf);
+    core_json_buf_init(&P.kbuf);
     P.oom = P.tree_err = false;
     P.err = err;
     P.errlen = errlen;
@@ -605,29 +605,29 @@ int coll_json_parse_object(const unsigned char *s, size_t len, coll_json_val *fi
     P.field_of = field_of;
     if (len >= 5 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) /* cJSON skips a byte order mark */
         p += 3;
-    p = coll_json_skip_ws(p, end);
-    coll_json_val root;
+    p = core_json_skip_ws(p, end);
+    core_json_val root;
     const unsigned char *after = p < end && *p == '{' ? parse_container(&P, p, 0, -1, &root) : NULL;
     if (after)
-        after = coll_json_skip_ws(after, end);
+        after = core_json_skip_ws(after, end);
     if (P.keys != P.keys_local)
         free(P.keys);
-    coll_json_buf_free(&P.kbuf);
+    core_json_buf_free(&P.kbuf);
     if (P.oom)
         return core_errf(err, errlen, "out of memory");
     if (after != end) { /* not one JSON object, or more after it */
-        coll_json_explain_refusal(s, len, err, errlen);
+        core_json_explain_refusal(s, len, err, errlen);
         return -1;
     }
     return P.tree_err ? -1 : 0;
 }
 
-int coll_json_check_object(const void *buf, size_t len, char *err, size_t errlen)
+int core_json_check_object(const void *buf, size_t len, char *err, size_t errlen)
 {
     if (len == 0)
         return core_errf(err, errlen, "empty");
     long bad = core_utf8_invalid_at(buf, len);
     if (bad >= 0)
         return core_errf(err, errlen, "invalid UTF-8 at offset %ld", bad);
-    return coll_json_parse_object(buf, len, NULL, 0, NULL, err, errlen);
+    return core_json_parse_object(buf, len, NULL, 0, NULL, err, errlen);
 }

@@ -6,35 +6,35 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "collector/json_scan.h"
+#include "core/json_scan.h"
 
 /* The n decoded bytes s as a JSON string. */
-static void jb_string(coll_json_buf *b, const char *s, size_t n)
+static void jb_string(core_json_buf *b, const char *s, size_t n)
 {
-    coll_json_buf_put(b, "\"", 1);
+    core_json_buf_put(b, "\"", 1);
     const char *run = s, *end = s + n;
     for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        coll_json_buf_put(b, run, (size_t)(s - run));
+        core_json_buf_put(b, run, (size_t)(s - run));
         char e[8];
         switch (c) {
-        case '"': coll_json_buf_put(b, "\\\"", 2); break;
-        case '\\': coll_json_buf_put(b, "\\\\", 2); break;
-        case '\b': coll_json_buf_put(b, "\\b", 2); break;
-        case '\f': coll_json_buf_put(b, "\\f", 2); break;
-        case '\n': coll_json_buf_put(b, "\\n", 2); break;
-        case '\r': coll_json_buf_put(b, "\\r", 2); break;
-        case '\t': coll_json_buf_put(b, "\\t", 2); break;
+        case '"': core_json_buf_put(b, "\\\"", 2); break;
+        case '\\': core_json_buf_put(b, "\\\\", 2); break;
+        case '\b': core_json_buf_put(b, "\\b", 2); break;
+        case '\f': core_json_buf_put(b, "\\f", 2); break;
+        case '\n': core_json_buf_put(b, "\\n", 2); break;
+        case '\r': core_json_buf_put(b, "\\r", 2); break;
+        case '\t': core_json_buf_put(b, "\\t", 2); break;
         default:
             snprintf(e, sizeof e, "\\u%04x", c);
-            coll_json_buf_put(b, e, 6);
+            core_json_buf_put(b, e, 6);
         }
         run = s + 1;
     }
-    coll_json_buf_put(b, run, (size_t)(s - run));
-    coll_json_buf_put(b, "\"", 1);
+    core_json_buf_put(b, run, (size_t)(s - run));
+    core_json_buf_put(b, "\"", 1);
 }
 
 /* Digits of u (no sign) into the end of buf; returns where they start. */
@@ -53,16 +53,16 @@ static bool same_double(double a, double b) /* cJSON's compare_double */
     return fabs(a - b) <= m * DBL_EPSILON;
 }
 
-static void jb_number(coll_json_buf *b, double d)
+static void jb_number(core_json_buf *b, double d)
 {
     static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
     char buf[32], *end = buf + sizeof buf, *s;
     if (isnan(d) || isinf(d)) {
-        coll_json_buf_put(b, "null", 4);
+        core_json_buf_put(b, "null", 4);
         return;
     }
     if (d == 0) {
-        coll_json_buf_put(b, signbit(d) ? "-0" : "0", signbit(d) ? 2 : 1);
+        core_json_buf_put(b, signbit(d) ? "-0" : "0", signbit(d) ? 2 : 1);
         return;
     }
     /* cJSON prints every number with "%1.15g" (and "%1.17g" when that does
@@ -96,7 +96,7 @@ static void jb_number(coll_json_buf *b, double d)
             s = utoa_end(um / scale, s);
             if (d < 0)
                 *--s = '-';
-            coll_json_buf_put(b, s, (size_t)(end - s));
+            core_json_buf_put(b, s, (size_t)(end - s));
             return;
         }
     /* anything else: cJSON's own way */
@@ -112,7 +112,7 @@ static void jb_number(coll_json_buf *b, double d)
     for (int i = 0; i < len; i++)
         if (buf[i] == dp)
             buf[i] = '.';
-    coll_json_buf_put(b, buf, (size_t)len);
+    core_json_buf_put(b, buf, (size_t)len);
 }
 
 
@@ -122,7 +122,7 @@ static void jb_number(coll_json_buf *b, double d)
  * digits jb_number() finds are the text's (no shorter decimal of at most 15
  * digits reads as the same double), and it writes them with the fraction's
  * trailing zeros, and a point left bare, dropped. Returns false otherwise. */
-static bool put_number_text(coll_json_buf *b, const unsigned char *q, const unsigned char *e, double d)
+static bool put_number_text(core_json_buf *b, const unsigned char *q, const unsigned char *e, double d)
 {
     const unsigned char *dot = NULL;
     int digits = 0;
@@ -131,7 +131,7 @@ static bool put_number_text(coll_json_buf *b, const unsigned char *q, const unsi
     for (const unsigned char *p = q; p < e; p++) {
         if (*p == '.')
             dot = p;
-        else if (coll_json_is_digit(*p))
+        else if (core_json_is_digit(*p))
             digits++;
         else if (*p != '-')
             return false; /* an exponent */
@@ -146,7 +146,7 @@ static bool put_number_text(coll_json_buf *b, const unsigned char *q, const unsi
         else if (e - dot - 1 >= 10)
             return false;
     }
-    coll_json_buf_put(b, (const char *)q, (size_t)(e - q));
+    core_json_buf_put(b, (const char *)q, (size_t)(e - q));
     return true;
 }
 
@@ -160,7 +160,7 @@ static int significant_digits(const unsigned char *q, const unsigned char *e)
     int n = 0;
     bool lead = true;
     for (const unsigned char *p = q; p < e && *p != 'e' && *p != 'E'; p++) {
-        if (!coll_json_is_digit(*p))
+        if (!core_json_is_digit(*p))
             continue;
         if (lead && *p == '0')
             continue;
@@ -170,37 +170,37 @@ static int significant_digits(const unsigned char *q, const unsigned char *e)
     return n;
 }
 
-/* Recurses once per nesting level: at most COLL_JSON_MAX_DEPTH. */
-const unsigned char *coll_json_emit(coll_json_buf *b, coll_json_buf *scratch,
+/* Recurses once per nesting level: at most CORE_JSON_MAX_DEPTH. */
+const unsigned char *core_json_emit(core_json_buf *b, core_json_buf *scratch,
                                     const unsigned char *p, const unsigned char *end)
 {
-    coll_json_val v;
+    core_json_val v;
     switch (*p) {
     case '{':
     case '[': {
         bool obj = *p == '{';
         unsigned char close = obj ? '}' : ']';
-        coll_json_buf_put(b, obj ? "{" : "[", 1);
-        p = coll_json_skip_ws(p + 1, end);
+        core_json_buf_put(b, obj ? "{" : "[", 1);
+        p = core_json_skip_ws(p + 1, end);
         for (bool first = true; *p != close; first = false) {
             if (!first)
-                p = coll_json_skip_ws(p + 1, end); /* past the comma */
+                p = core_json_skip_ws(p + 1, end); /* past the comma */
             if (!first)
-                coll_json_buf_put(b, ",", 1);
+                core_json_buf_put(b, ",", 1);
             if (obj) {
-                p = coll_json_emit(b, scratch, p, end); /* the key */
-                coll_json_buf_put(b, ":", 1);
-                p = coll_json_skip_ws(coll_json_skip_ws(p, end) + 1, end);
+                p = core_json_emit(b, scratch, p, end); /* the key */
+                core_json_buf_put(b, ":", 1);
+                p = core_json_skip_ws(core_json_skip_ws(p, end) + 1, end);
             }
-            p = coll_json_skip_ws(coll_json_emit(b, scratch, p, end), end);
+            p = core_json_skip_ws(core_json_emit(b, scratch, p, end), end);
         }
-        coll_json_buf_put(b, obj ? "}" : "]", 1);
+        core_json_buf_put(b, obj ? "}" : "]", 1);
         return p + 1;
     }
     case '"': {
-        p = coll_json_scan_string(p, end, &v);
+        p = core_json_scan_string(p, end, &v);
         if (!v.esc) { /* the raw bytes need no escape either */
-            char *w = coll_json_buf_room(b, v.n + 2);
+            char *w = core_json_buf_room(b, v.n + 2);
             if (w) {
                 w[0] = '"';
                 memcpy(w + 1, v.p, v.n);
@@ -210,7 +210,7 @@ const unsigned char *coll_json_emit(coll_json_buf *b, coll_json_buf *scratch,
             return p;
         }
         size_t n;
-        const char *s = coll_json_str_bytes(scratch, &v, false, &n);
+        const char *s = core_json_str_bytes(scratch, &v, false, &n);
         if (!s)
             b->oom = true;
         else
@@ -218,21 +218,21 @@ const unsigned char *coll_json_emit(coll_json_buf *b, coll_json_buf *scratch,
         return p;
     }
     case 't':
-        coll_json_buf_put(b, "true", 4);
+        core_json_buf_put(b, "true", 4);
         return p + 4;
     case 'f':
-        coll_json_buf_put(b, "false", 5);
+        core_json_buf_put(b, "false", 5);
         return p + 5;
     case 'n':
-        coll_json_buf_put(b, "null", 4);
+        core_json_buf_put(b, "null", 4);
         return p + 4;
     default: {
         const unsigned char *q = p;
-        p = coll_json_scan_number(q, end, &v.d);
+        p = core_json_scan_number(q, end, &v.d);
         if (isnan(v.d))
             b->oom = true;
         else if (significant_digits(q, p) > 15)
-            coll_json_buf_put(b, (const char *)q, (size_t)(p - q)); /* a double would round it */
+            core_json_buf_put(b, (const char *)q, (size_t)(p - q)); /* a double would round it */
         else if (!put_number_text(b, q, p, v.d))
             jb_number(b, v.d);
         return p;

@@ -1,14 +1,16 @@
-/* The collector's JSON scanner: one pass over a message that checks it by
+/* The JSON scanner the decoders and the other readers of outside JSON share
+ * (core/, since the collector's decoders and the playbooks' incident check
+ * both use it): one pass over a message that checks it by
  * the decoders' rules (valid UTF-8 is checked before, by the caller; no NUL,
  * raw or \u0000; no raw control character in a string; no lone surrogate; no
  * duplicate key at any depth; RFC 8259 numbers; at most
- * COLL_JSON_MAX_DEPTH levels) and keeps, for the top-level keys a decoder
+ * CORE_JSON_MAX_DEPTH levels) and keeps, for the top-level keys a decoder
  * asks for, where their values lie in the message. Decoders then read the
- * values straight from the message (coll_json_str_bytes, coll_json_emit).
- * Private to collector/: the decoders (decode_*.c) and
- * coll_json_check_object use it. Prefix coll_json_. */
-#ifndef COLL_JSON_SCAN_H
-#define COLL_JSON_SCAN_H
+ * values straight from the message (core_json_str_bytes, core_json_emit).
+ * The decoders (collector/decode_*.c) use the scanner; anything else reads
+ * outside JSON through core_json_check_object. Prefix core_json_. */
+#ifndef CORE_JSON_SCAN_H
+#define CORE_JSON_SCAN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COLL_JSON_MAX_DEPTH 32
+#define CORE_JSON_MAX_DEPTH 32
 
 /* ---- a growable byte buffer: compact JSON output and decoded strings ---- */
 
@@ -25,9 +27,9 @@ typedef struct {
     size_t n, cap;
     bool oom;
     char local[1024];
-} coll_json_buf;
+} core_json_buf;
 
-static inline void coll_json_buf_init(coll_json_buf *b)
+static inline void core_json_buf_init(core_json_buf *b)
 {
     b->p = b->local;
     b->n = 0;
@@ -35,14 +37,14 @@ static inline void coll_json_buf_init(coll_json_buf *b)
     b->oom = false;
 }
 
-static inline void coll_json_buf_free(coll_json_buf *b)
+static inline void core_json_buf_free(core_json_buf *b)
 {
     if (b->p != b->local)
         free(b->p);
 }
 
 /* Room for n more bytes (and a NUL) at b->p + b->n, or NULL (b->oom set). */
-static inline char *coll_json_buf_room(coll_json_buf *b, size_t n)
+static inline char *core_json_buf_room(core_json_buf *b, size_t n)
 {
     if (b->oom)
         return NULL;
@@ -61,9 +63,9 @@ static inline char *coll_json_buf_room(coll_json_buf *b, size_t n)
     return b->p + b->n;
 }
 
-static inline void coll_json_buf_put(coll_json_buf *b, const char *s, size_t n)
+static inline void core_json_buf_put(core_json_buf *b, const char *s, size_t n)
 {
-    char *w = coll_json_buf_room(b, n);
+    char *w = core_json_buf_room(b, n);
     if (!w)
         return;
     memcpy(w, s, n);
@@ -72,28 +74,28 @@ static inline void coll_json_buf_put(coll_json_buf *b, const char *s, size_t n)
 
 /* ---- lexical rules ---- */
 
-static inline bool coll_json_is_hex(unsigned char c)
+static inline bool core_json_is_hex(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static inline bool coll_json_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline bool core_json_is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static inline bool coll_json_is_ws(unsigned char c)
+static inline bool core_json_is_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline const unsigned char *coll_json_skip_ws(const unsigned char *p,
+static inline const unsigned char *core_json_skip_ws(const unsigned char *p,
                                                      const unsigned char *end)
 {
-    while (p < end && coll_json_is_ws(*p))
+    while (p < end && core_json_is_ws(*p))
         p++;
     return p;
 }
 
 /* The value of the 4 hex digits at s (checked before). */
-static inline unsigned coll_json_hex4(const unsigned char *s)
+static inline unsigned core_json_hex4(const unsigned char *s)
 {
     unsigned h = 0;
     for (int i = 0; i < 4; i++) {
@@ -103,15 +105,15 @@ static inline unsigned coll_json_hex4(const unsigned char *s)
     return h;
 }
 
-static inline bool coll_json_hex4_ok(const unsigned char *s)
+static inline bool core_json_hex4_ok(const unsigned char *s)
 {
-    return coll_json_is_hex(s[0]) && coll_json_is_hex(s[1]) && coll_json_is_hex(s[2]) &&
-           coll_json_is_hex(s[3]);
+    return core_json_is_hex(s[0]) && core_json_is_hex(s[1]) && core_json_is_hex(s[2]) &&
+           core_json_is_hex(s[3]);
 }
 
 /* Length of the JSON number at s[0..n) (RFC 8259 grammar), or 0 when the
  * bytes there are not one. */
-size_t coll_json_number_len(const unsigned char *s, size_t n);
+size_t core_json_number_len(const unsigned char *s, size_t n);
 
 /* ---- values ---- */
 
@@ -126,44 +128,44 @@ typedef struct {
     const unsigned char *p;
     size_t n;
     double d;
-} coll_json_val;
+} core_json_val;
 
 /* "a string", "a number", ...: for reasons. */
-const char *coll_json_type_name(int t);
+const char *core_json_type_name(int t);
 
 /* Scans the string whose opening quote is at q (into v). Returns the byte
  * after its closing quote, or NULL when it breaks the rules. */
-const unsigned char *coll_json_scan_string(const unsigned char *q, const unsigned char *end,
-                                           coll_json_val *v);
+const unsigned char *core_json_scan_string(const unsigned char *q, const unsigned char *end,
+                                           core_json_val *v);
 
 /* Reads the number at q into *d as cJSON does (strtod() in the locale's
  * decimal point). Returns the byte after it, or NULL when there is no
  * number there. *d is NaN, which no JSON number reads as, when out of
  * memory. */
-const unsigned char *coll_json_scan_number(const unsigned char *q, const unsigned char *end,
+const unsigned char *core_json_scan_number(const unsigned char *q, const unsigned char *end,
                                            double *d);
 
 /* The decoded bytes of string v in a NUL-terminated copy in scratch (valid
  * until scratch is next used), n of them; NULL when out of memory. */
-const char *coll_json_str_copy(coll_json_buf *scratch, const coll_json_val *v, size_t *n);
+const char *core_json_str_copy(core_json_buf *scratch, const core_json_val *v, size_t *n);
 
 /* The decoded bytes of string v (n of them): the message's own bytes when
- * it has no escape and nul is false, else coll_json_str_copy(). */
-static inline const char *coll_json_str_bytes(coll_json_buf *scratch, const coll_json_val *v,
+ * it has no escape and nul is false, else core_json_str_copy(). */
+static inline const char *core_json_str_bytes(core_json_buf *scratch, const core_json_val *v,
                                               bool nul, size_t *n)
 {
     if (!v->esc && !nul) {
         *n = v->n;
         return (const char *)v->p;
     }
-    return coll_json_str_copy(scratch, v, n);
+    return core_json_str_copy(scratch, v, n);
 }
 
 /* ---- the one-pass parser ---- */
 
 /* Maps a top-level key (n decoded bytes) to the index of the field a decoder
  * wants, or to a value >= the number of its fields when it wants none. */
-typedef int (*coll_json_field_fn)(const char *key, size_t n);
+typedef int (*core_json_field_fn)(const char *key, size_t n);
 
 /* Parses s[0..len) (valid UTF-8: the caller checks) as one JSON object by the
  * rules above, after an optional UTF-8 byte order mark (cJSON skips one).
@@ -173,12 +175,12 @@ typedef int (*coll_json_field_fn)(const char *key, size_t n);
  * or -1 with the reason in err: for what is not one JSON object, in the
  * words the checks have always used (the lexical pre-scan's, else the offset
  * where cJSON stops); else the first duplicate key or out-of-range number. */
-int coll_json_parse_object(const unsigned char *s, size_t len, coll_json_val *fields,
-                           int n_fields, coll_json_field_fn field_of, char *err, size_t errlen);
+int core_json_parse_object(const unsigned char *s, size_t len, core_json_val *fields,
+                           int n_fields, core_json_field_fn field_of, char *err, size_t errlen);
 
-/* Why s[0..len), which coll_json_parse_object refused as not one JSON
- * object, is not one (coll_json_explain.c). */
-void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, size_t errlen);
+/* Why s[0..len), which core_json_parse_object refused as not one JSON
+ * object, is not one (core_json_explain.c). */
+void core_json_explain_refusal(const unsigned char *s, size_t len, char *err, size_t errlen);
 
 /* ---- compact JSON ---- */
 
@@ -186,7 +188,14 @@ void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, si
  * nothing is checked again) to out, byte for byte what
  * cJSON_PrintUnformatted writes; scratch holds decoded strings meanwhile.
  * Returns the byte after the value. out->oom tells of a failure. */
-const unsigned char *coll_json_emit(coll_json_buf *out, coll_json_buf *scratch,
+const unsigned char *core_json_emit(core_json_buf *out, core_json_buf *scratch,
                                     const unsigned char *p, const unsigned char *end);
+
+/* Checks that buf[0..len) is one JSON object by the decoders' rules: valid
+ * UTF-8, no NUL (raw or \\u0000), no raw control character in a string, no
+ * lone surrogate, no duplicate key at any depth, nothing after the object.
+ * Returns 0, or -1 with the reason (and its offset) in err. For other
+ * JSON that custos reads from outside, such as incident files. */
+int core_json_check_object(const void *buf, size_t len, char *err, size_t errlen);
 
 #endif

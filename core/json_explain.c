@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "collector/json_scan.h"
+#include "core/json_scan.h"
 #include "core/util.h"
 
 /* Lexical pre-scan of a refused message: NUL bytes, nesting depth, and what
@@ -42,22 +42,22 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
             if (c == '\\') {
                 unsigned char e = i + 1 < n ? s[i + 1] : 0;
                 if (e == 'u') {
-                    if (i + 5 >= n || !coll_json_is_hex(s[i + 2]) || !coll_json_is_hex(s[i + 3]) ||
-                        !coll_json_is_hex(s[i + 4]) || !coll_json_is_hex(s[i + 5]))
+                    if (i + 5 >= n || !core_json_is_hex(s[i + 2]) || !core_json_is_hex(s[i + 3]) ||
+                        !core_json_is_hex(s[i + 4]) || !core_json_is_hex(s[i + 5]))
                         return core_errf(err, errlen,
                                     "bad \\u escape at offset %zu (needs 4 hex digits)", i);
                     if (s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
                         return core_errf(err, errlen,
                                     "string holds the NUL character \\u0000 at offset %zu", i);
-                    unsigned cp = coll_json_hex4(s + i + 2);
+                    unsigned cp = core_json_hex4(s + i + 2);
                     if (cp >= 0xDC00 && cp <= 0xDFFF)
                         return core_errf(err, errlen,
                                     "lone UTF-16 low surrogate \\u%04X at offset %zu (a low "
                                     "surrogate must follow a high one)", cp, i);
                     if (cp >= 0xD800 && cp <= 0xDBFF) {
                         unsigned lo = i + 11 < n && s[i + 6] == '\\' && s[i + 7] == 'u' &&
-                                              coll_json_hex4_ok(s + i + 8)
-                                          ? coll_json_hex4(s + i + 8) : 0;
+                                              core_json_hex4_ok(s + i + 8)
+                                          ? core_json_hex4(s + i + 8) : 0;
                         if (lo < 0xDC00 || lo > 0xDFFF)
                             return core_errf(err, errlen,
                                         "lone UTF-16 high surrogate \\u%04X at offset %zu (it "
@@ -76,13 +76,13 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
         } else if (c == '"') {
             in_str = true;
         } else if (c == '{' || c == '[') {
-            if (++depth > COLL_JSON_MAX_DEPTH)
+            if (++depth > CORE_JSON_MAX_DEPTH)
                 return core_errf(err, errlen, "JSON nested deeper than %d levels at offset %zu",
-                            COLL_JSON_MAX_DEPTH, i);
+                            CORE_JSON_MAX_DEPTH, i);
         } else if (c == '}' || c == ']') {
             depth--;
-        } else if (c == '-' || coll_json_is_digit(c)) {
-            size_t k = coll_json_number_len(s + i, n - i);
+        } else if (c == '-' || core_json_is_digit(c)) {
+            size_t k = core_json_number_len(s + i, n - i);
             if (k == 0)
                 return core_errf(err, errlen, "malformed number at offset %zu", i);
             i += k - 1;
@@ -99,7 +99,7 @@ static int prescan(const unsigned char *s, size_t n, char *err, size_t errlen)
  * stops, trailing data after the value, or the kind of value it is. cJSON
  * runs only here, on refused messages, so that those offsets stay the ones
  * operators have seen. */
-void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, size_t errlen)
+void core_json_explain_refusal(const unsigned char *s, size_t len, char *err, size_t errlen)
 {
     if (prescan(s, len, err, errlen) < 0)
         return;
@@ -111,7 +111,7 @@ void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, si
         return;
     }
     for (const char *p = end; p < (const char *)s + len; p++)
-        if (!coll_json_is_ws((unsigned char)*p)) {
+        if (!core_json_is_ws((unsigned char)*p)) {
             core_errf(err, errlen, "trailing data after the JSON value at offset %zu",
                       (size_t)(p - (const char *)s));
             goto done;
@@ -120,7 +120,7 @@ void coll_json_explain_refusal(const unsigned char *s, size_t len, char *err, si
           : cJSON_IsBool(root)   ? COLL_J_TRUE : cJSON_IsNull(root) ? COLL_J_NULL
           : cJSON_IsArray(root)  ? COLL_J_ARR : COLL_J_OBJ;
     if (t != COLL_J_OBJ)
-        core_errf(err, errlen, "the message is %s, not a JSON object", coll_json_type_name(t));
+        core_errf(err, errlen, "the message is %s, not a JSON object", core_json_type_name(t));
     else /* not reached: what cJSON and the pre-scan take, the parser takes */
         core_errf(err, errlen, "malformed JSON");
 done:
