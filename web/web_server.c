@@ -564,60 +564,48 @@ static char *read_pem(const char *path, const char *what, char *err, size_t errl
     return b;
 }
 
-web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
+/* The TLS settings and libsodium: -1 with err when they cannot work. */
+static int check_tls(const core_config *cfg, bool *tls, char *err, size_t errlen)
 {
-    char host[256];
-    int port;
-    if (web_parse_listen(cfg->web_listen, host, sizeof host, &port) < 0) {
-        snprintf(err, errlen, "web.listen '%s' is not HOST:PORT or [IPV6]:PORT", cfg->web_listen);
-        return NULL;
-    }
-    if (web_routes_count > 64) {
-        snprintf(err, errlen, "web: more routes than metric slots (64)");
-        return NULL;
-    }
     bool cert = cfg->web_tls_cert && *cfg->web_tls_cert;
     bool key = cfg->web_tls_key && *cfg->web_tls_key;
     if (cert != key) {
         snprintf(err, errlen, "web.tls_cert and web.tls_key go together: set both or neither");
-        return NULL;
+        return -1;
     }
     if (cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
         snprintf(err, errlen,
                  "web.tls_cert is set but this libmicrohttpd has no TLS support: unset it and "
                  "put a TLS reverse proxy in front (README)");
-        return NULL;
+        return -1;
     }
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium cannot start");
-        return NULL;
+        return -1;
     }
-    web_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->cfg = cfg;
-    s->tls = cert;
-    /* Behind a TLS proxy (web.origin https://...) the browser sees HTTPS:
-     * the cookie is Secure and __Host- there too. */
-    s->secure_cookie = s->tls || (cfg->web_origin && strncasecmp(cfg->web_origin, "https://", 8) == 0);
-    snprintf(s->cookie_name, sizeof s->cookie_name, "%s",
-             s->secure_cookie ? "__Host-custos_session" : "custos_session");
+    *tls = cert;
+    return 0;
+}
+
+/* What the handlers share: TLS files, the sign-in throttle, the pool (the
+ * schema checked on it), the playbooks' decision context. */
+static int open_parts(web_server *s, char *err, size_t errlen)
+{
+    const core_config *cfg = s->cfg;
     if (s->tls) {
         s->cert_pem = read_pem(cfg->web_tls_cert, "tls_cert", err, errlen);
         if (!s->cert_pem)
-            goto error;
+            return -1;
         s->key_pem = read_pem(cfg->web_tls_key, "tls_key", err, errlen);
         if (!s->key_pem)
-            goto error;
+            return -1;
     }
     s->throttle = web_throttle_new((int)cfg->web_signin_free_failures,
                                    (int)cfg->web_signin_ip_free_failures);
     s->pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, (int)cfg->web_db_pool);
     if (!s->throttle || !s->pool) {
         snprintf(err, errlen, "out of memory");
-        goto error;
+        return -1;
     }
     {
         char dberr[512];
@@ -625,23 +613,30 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
                                      sizeof dberr);
         if (!c) {
             snprintf(err, errlen, "web: %s", dberr);
-            goto error;
+            return -1;
         }
         int rc = core_db_check_schema(c, dberr, sizeof dberr);
         core_db_pool_put(s->pool, c);
         if (rc < 0) {
             snprintf(err, errlen, "web: %s", dberr);
-            goto error;
+            return -1;
         }
     }
     /* The playbooks' decision context: effectors and playbooks loaded once,
      * not at every approval. */
     s->actions = pb_actions_open(cfg, s->pool, err, errlen);
     if (!s->actions)
-        goto error;
+        return -1;
     /* Prepare the dummy hash now, not on the first unknown user's sign-in. */
     (void)web_password_verify(NULL, "");
 
+    return 0;
+}
+
+/* Binds web.listen and starts libmicrohttpd with every limit set. */
+static int start_daemon(web_server *s, const char *host, int port, char *err, size_t errlen)
+{
+    const core_config *cfg = s->cfg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -650,7 +645,7 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     int gai = getaddrinfo(host, portstr, &hints, &ai);
     if (gai != 0 || !ai) {
         snprintf(err, errlen, "web.listen '%s': %s", cfg->web_listen, gai_strerror(gai));
-        goto error;
+        return -1;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
@@ -682,7 +677,7 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     if (!s->d) {
         snprintf(err, errlen, "web: cannot listen on %s (%s)", cfg->web_listen,
                  bind_errno ? strerror(bind_errno) : "libmicrohttpd refused the settings");
-        goto error;
+        return -1;
     }
     if (cfg->web_db_pool < cfg->web_threads)
         core_log(CORE_LOG_WARN, "web", "fewer database connections than workers",
@@ -696,10 +691,41 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
              cfg->web_listen, s->port, s->tls ? "on" : "off", (long long)cfg->web_threads,
              (long long)cfg->web_max_connections, (long long)cfg->web_max_connections_per_ip,
              (long long)(cfg->web_connection_timeout_ms / 1000));
+    return 0;
+}
+
+web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    bool tls;
+    if (web_parse_listen(cfg->web_listen, host, sizeof host, &port) < 0) {
+        snprintf(err, errlen, "web.listen '%s' is not HOST:PORT or [IPV6]:PORT", cfg->web_listen);
+        return NULL;
+    }
+    if (web_routes_count > 64) {
+        snprintf(err, errlen, "web: more routes than metric slots (64)");
+        return NULL;
+    }
+    if (check_tls(cfg, &tls, err, errlen) < 0)
+        return NULL;
+    web_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->tls = tls;
+    /* Behind a TLS proxy (web.origin https://...) the browser sees HTTPS:
+     * the cookie is Secure and __Host- there too. */
+    s->secure_cookie = s->tls || (cfg->web_origin && strncasecmp(cfg->web_origin, "https://", 8) == 0);
+    snprintf(s->cookie_name, sizeof s->cookie_name, "%s",
+             s->secure_cookie ? "__Host-custos_session" : "custos_session");
+    if (open_parts(s, err, errlen) < 0 || start_daemon(s, host, port, err, errlen) < 0) {
+        web_service_stop(s);
+        return NULL;
+    }
     return s;
-error:
-    web_service_stop(s);
-    return NULL;
 }
 
 int web_service_port(const web_server *ws)
