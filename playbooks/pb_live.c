@@ -291,7 +291,7 @@ static void *watchdog(void *arg)
     pthread_mutex_lock(&pl->mu);
     while (!pl->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* wcv waits on the monotonic clock */
         ts.tv_nsec += WATCH_EVERY_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
@@ -356,7 +356,13 @@ pb_live *pb_live_start(const core_config *cfg, char *err, size_t errlen)
     pl->cfg = cfg;
     pl->hup_seen = core_reload_generation();
     pthread_mutex_init(&pl->mu, NULL);
-    pthread_cond_init(&pl->wcv, NULL);
+    /* The watchdog's sleep on the monotonic clock: a wall clock set back
+     * must not stretch it (it would not see an overstaying run). */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pl->wcv, &ca);
+    pthread_condattr_destroy(&ca);
     pl->q = core_queue_new((size_t)cfg->pb_queue_max);
     if (!pl->q) {
         snprintf(err, errlen, "out of memory");

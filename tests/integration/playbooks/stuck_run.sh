@@ -46,7 +46,13 @@ t_wait_sql "SELECT count(*) FROM pg_stat_activity WHERE datname = current_databa
 deadline=$((SECONDS + 20))
 until grep -q 'msg="playbook run overstayed its deadline, its worker is abandoned" playbook="stuck" incident="inc-stuck-1"' \
     "$T_DIR/serve.log"; do
-    [ "$SECONDS" -lt "$deadline" ] || t_fail "the stuck run was not reported: $(tail -n 5 "$T_DIR/serve.log")"
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        # what the server and the daemon's threads were doing, for the record
+        t_sql "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity
+               WHERE datname = current_database()" >&2 || true
+        grep -E '^(Name|State)|^Threads' "/proc/$SERVE/status" >&2 2>/dev/null || true
+        t_fail "the stuck run was not reported: $(tail -n 5 "$T_DIR/serve.log")"
+    fi
     sleep 0.2
 done
 t_log "ok: the overstaying run is logged"
