@@ -56,8 +56,11 @@ grep -q 'msg="incident queue full, incident dropped" dropped_total=7 queue_max=3
 t_log "ok: a full queue drops at once, logged and counted"
 
 # the lock goes: the held run ends, the three queued incidents are handled
+# (this test's database only: stuck_run.sh holds the same lock in its own,
+# and may run at the same time under ctest -j)
 t_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-       WHERE query LIKE 'BEGIN; LOCK TABLE api_keys%' AND pid <> pg_backend_pid()" >/dev/null
+       WHERE datname = current_database() AND query LIKE 'BEGIN; LOCK TABLE api_keys%'
+       AND pid <> pg_backend_pid()" >/dev/null
 t_wait_sql "SELECT count(*) FROM actions WHERE kind = 'set_incident' AND state = 'done'" 3 20
 pb_expect "the queued ones, in order" \
     "$(t_sql "SELECT string_agg(incident_id, ',' ORDER BY id) FROM actions WHERE kind = 'set_incident'")" \
