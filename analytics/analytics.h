@@ -44,4 +44,28 @@ int an_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen)
 /* custos analyze [--config FILE] FILE... ('-' = stdin) */
 int an_cmd_analyze(int argc, char **argv);
 
+/* ---- the series that explain a detection (an_series.c; GET /api/v1/series) ---- */
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#define AN_SERIES_MAX_POINTS 1440
+
+typedef struct {
+    const char *api_key_id;            /* one key, or */
+    const char *model, *model_version; /* one model version */
+    int64_t since_us, until_us;        /* [since, until) */
+    int step_s;                        /* bucket width, seconds */
+} an_series_query;
+
+/* {"step", "points": [{"t","requests","tokens","refusals","novelty"|null}],
+ * "baseline": {"requests_per_min"|null, "tokens_per_min"|null,
+ * "source": {"alert_id","type","at"}|null}}: one point per step from since
+ * (empty steps are zeros), at most AN_SERIES_MAX_POINTS. novelty is the
+ * extraction detector's, from its alerts' evidence (null where none fired);
+ * the baseline is the latest alert's before until that holds one. NULL with
+ * err: "series: ..." for a bad query, "reading ...: ..." from the database. */
+cJSON *an_series(PGconn *c, const an_series_query *q, char *err, size_t errlen);
+
 #endif

@@ -10,6 +10,7 @@
 #ifndef AUDIT_AUDIT_H
 #define AUDIT_AUDIT_H
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,5 +62,12 @@ int64_t audit_evidence_freeze(PGconn *c, const char *incident_id, const char *in
 
 /* custos audit verify | head */
 int audit_cmd(int argc, char **argv);
+
+/* The chain newest first (audit_read.c): {"entries": [{"seq","ts","actor",
+ * "kind","action_id","incident_id","detail" (text),"hash"}], "next_before": seq |
+ * null}, at most limit rows with seq < before (before 0: from the head),
+ * actor and kind (the event) exact matches when not NULL. NULL with err. */
+cJSON *audit_list(PGconn *c, const char *actor, const char *kind, int64_t before, int limit,
+                  char *err, size_t errlen);
 
 #endif

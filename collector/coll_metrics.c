@@ -79,3 +79,15 @@ static void render_lag(core_metrics_out *out)
     pthread_mutex_unlock(&g_lag_mu);
 }
 CORE_METRICS_FAMILY_DEFINE(g_lag_family, "custos_consumer_lag", render_lag)
+
+int coll_lag_total(int64_t *total)
+{
+    pthread_mutex_lock(&g_lag_mu);
+    int64_t sum = 0;
+    for (int i = 0; i < g_nlag; i++)
+        sum += g_lag[i].lag > 0 ? g_lag[i].lag : 0;
+    int n = g_nlag;
+    pthread_mutex_unlock(&g_lag_mu);
+    *total = sum;
+    return n;
+}

@@ -124,4 +124,10 @@ int coll_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
  * RD_KAFKA_PARTITION_UA) for subscribe; NULL when out of memory. */
 rd_kafka_topic_partition_list_t *coll_kafka_topic_list(const char *topics);
 
+/* The consumer lag of this process's collector, summed over the partitions
+ * it was assigned, into *total; returns how many partitions it knows (0:
+ * no collector runs in this process, or none is assigned yet: then the lag
+ * is not known). For the console's overview. */
+int coll_lag_total(int64_t *total);
+
 #endif

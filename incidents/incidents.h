@@ -62,6 +62,15 @@ int inc_status_parse(const char *s);
 const char *inc_disposition_name(inc_disposition d); /* INC_DISP_NONE: "" */
 int inc_disposition_parse(const char *s);
 
+/* The name of a MITRE ATLAS technique id ("AML.T0057": "LLM Data
+ * Leakage") or of an OWASP LLM Top 10 2025 id ("LLM02:2025"); NULL when
+ * the id is not one custos names. */
+const char *inc_atlas_name(const char *id);
+const char *inc_owasp_name(const char *id);
+/* Adds "atlas_names" and "owasp_names" ({id: name}, the ids that have a
+ * name) to an incident object holding "atlas" and "owasp" arrays. */
+void inc_add_id_names(cJSON *incident);
+
 /* ---- the record the analytics write ---- */
 
 typedef struct {
@@ -185,6 +194,15 @@ cJSON *inc_counts_by_status(PGconn *c, const inc_filter *f, char *err, size_t er
  * incident (err empty). */
 cJSON *inc_get(PGconn *c, const char *incident_id, bool with_content, bool *found, char *err,
                size_t errlen);
+
+/* The overview's incident figures: {"hours": [24 ISO hours, oldest
+ * first], "opened_per_hour": {type: [24 counts]}, "open_by_severity":
+ * {severity: n} (status neither resolved nor closed), "times": {"7d"|"30d":
+ * {"incidents","acknowledged","resolved","ack_median_s","ack_p90_s",
+ * "resolve_median_s","resolve_p90_s"}}} (seconds from detected_at to the
+ * first person's change, and to the first resolved/closed update; null
+ * when none). NULL with err. */
+cJSON *inc_overview(PGconn *c, char *err, size_t errlen);
 
 /* ---- the analyst's CLI ---- */
 

@@ -78,4 +78,7 @@ int pb_cmd_playbook(int argc, char **argv);
 /* custos actions list | approve ID | reject ID --reason R */
 int pb_cmd_actions(int argc, char **argv);
 
+/* The actions waiting for approval and not yet expired; -1 with err. */
+long long pb_pending_count(PGconn *c, char *err, size_t errlen);
+
 #endif

@@ -151,6 +151,8 @@ web_result web_h_incidents_list(web_req *r)
         }
         cJSON_AddItemToObject(page, "counts", counts);
     }
+    cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(page, "incidents")) inc_add_id_names(it);
     return web_reply_json(r, 200, page);
 }
 
@@ -164,6 +166,7 @@ web_result web_h_incident_get(web_req *r)
             return web_reply_error(r, 404, "not_found", "no incident %s", r->params.v[0]);
         return WEB_FAIL;
     }
+    inc_add_id_names(inc);
     return web_reply_json(r, 200, inc);
 }
 

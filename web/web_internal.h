@@ -311,6 +311,19 @@ web_result web_h_token_revoke(web_req *r);
 web_result web_h_console_shell(web_req *r); /* web_static.c */
 web_result web_h_console_asset(web_req *r);
 
+/* The console's own routes: series, overview, audit chain, saved views. */
+web_result web_h_series(web_req *r);        /* api_series.c */
+web_result web_h_overview(web_req *r);      /* api_overview.c */
+web_result web_h_audit_list(web_req *r);    /* api_audit.c */
+web_result web_h_audit_verify(web_req *r);
+web_result web_h_views_list(web_req *r);    /* api_views.c */
+web_result web_h_views_save(web_req *r);
+web_result web_h_views_delete(web_req *r);
+/* Collects a route's query-string arguments named in names into v (NULL
+ * when absent); answers 400 and returns -1 on one unknown, repeated,
+ * empty or longer than maxlen (web_args.c). */
+int web_args(web_req *r, const char *const *names, size_t n, const char **v, size_t maxlen);
+
 /* Metrics of sign-in, counted by the session handlers. */
 void web_count_signin_failure(void);
 void web_count_signin_throttled(void);

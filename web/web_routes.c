@@ -22,6 +22,8 @@ const web_route web_routes[] = {
     {"GET", "/sessions", web_h_console_shell, WEB_NEED_NONE, 0},
     {"GET", "/incidents/{id}", web_h_console_shell, WEB_NEED_NONE, 0},
     {"GET", "/assets/{file}", web_h_console_asset, WEB_NEED_NONE, 0},
+    {"GET", "/overview", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/audit", web_h_console_shell, WEB_NEED_NONE, 0},
 
     /* sign-in and one's own sessions */
     {"POST", "/api/v1/session", web_h_session_create, WEB_NEED_NONE, BODY | DB | AUDITED},
@@ -51,6 +53,17 @@ const web_route web_routes[] = {
      CSRF | DB | AUDITED},
     {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
      CSRF | BODY | DB | AUDITED},
+
+    /* the console's own: charts, overview, the audit chain, saved views
+     * (api_series.c, api_overview.c, api_audit.c, api_views.c) */
+    {"GET", "/api/v1/series", web_h_series, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/overview", web_h_overview, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/audit", web_h_audit_list, WEB_NEED_FORENSIC, DB},
+    {"POST", "/api/v1/audit/verify", web_h_audit_verify, WEB_NEED_FORENSIC, CSRF | DB},
+    {"GET", "/api/v1/views", web_h_views_list, WEB_NEED_SIGNED_IN, DB},
+    {"POST", "/api/v1/views", web_h_views_save, WEB_NEED_SIGNED_IN, CSRF | BODY | DB | AUDITED},
+    {"DELETE", "/api/v1/views/{id}", web_h_views_delete, WEB_NEED_SIGNED_IN,
+     CSRF | DB | AUDITED},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},

@@ -99,10 +99,19 @@ function subject(i) {
   return h('span', { class: 'muted' }, '—');
 }
 
-function ids(i) {
+// The ATLAS and OWASP ids of an incident; their names (from the API:
+// atlas_names, owasp_names) on hover, or beside the id when full is set
+// (the incident's header).
+function ids(i, full) {
   const out = [];
-  for (const a of i.atlas || []) out.push(h('span', { class: 'tag tag-atlas', title: 'MITRE ATLAS' }, a));
-  for (const o of i.owasp || []) out.push(h('span', { class: 'tag tag-owasp', title: 'OWASP LLM Top 10' }, o));
+  const one = (id, name, cls, what) => {
+    const title = name ? `${what} ${id}: ${name}` : `${what} ${id}`;
+    if (!full) return h('span', { class: `tag ${cls}`, title }, id);
+    return h('span', { class: 'id-named', title }, h('span', { class: `tag ${cls}` }, id),
+      name ? h('span', { class: 'id-name' }, name) : null);
+  };
+  for (const a of i.atlas || []) out.push(one(a, (i.atlas_names || {})[a], 'tag-atlas', 'MITRE ATLAS'));
+  for (const o of i.owasp || []) out.push(one(o, (i.owasp_names || {})[o], 'tag-owasp', 'OWASP LLM Top 10'));
   return out.length ? out : h('span', { class: 'muted' }, '—');
 }
 

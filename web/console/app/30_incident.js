@@ -86,7 +86,7 @@ async function pageIncident(main, id) {
       fact('Subject', subject(inc)), fact('Tenant', inc.tenant || '—'),
       fact('Assignee', h('span', { id: 'assignee' }, inc.assignee || 'unassigned')),
       fact('First seen', localTime(inc.first_seen)), fact('Last seen', localTime(inc.last_seen)),
-      fact('Alerts', String(inc.alert_count ?? (inc.alerts || []).length)), fact('ATLAS / OWASP', ids(inc))),
+      fact('Alerts', String(inc.alert_count ?? (inc.alerts || []).length)), fact('ATLAS / OWASP', h('div', { class: 'id-list', id: 'inc-ids' }, ids(inc, true)))),
     inc.closed_at ? h('p', { class: 'closed-note', id: 'closed-note' }, 'Closed ', localTime(inc.closed_at), ` by ${inc.closed_by || '?'}`,
       inc.disposition ? ` as ${inc.disposition.replace('_', ' ')}` : '', ': ', h('q', {}, inc.close_reason || '')) : null);
 
