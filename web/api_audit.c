@@ -1,7 +1,8 @@
 /* /api/v1/audit: the audit chain for auditors and admins, newest first,
  * filtered by actor and kind (the event), keyset pages on seq; and
  * /api/v1/audit/verify, which walks the whole chain recomputing every hash
- * (audit_verify, as `custos audit verify`) and says whether it holds. */
+ * (audit_verify, as `custos audit verify`) and says whether it holds; the
+ * verify itself is then appended to the chain (audit_verified). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,16 @@ web_result web_h_audit_verify(web_req *r)
         return WEB_FAIL;
     if (audit_head(r->db, &seq, hash, r->err, sizeof r->err) < 0)
         return WEB_FAIL;
+    /* who verified, and what they were told, is in the chain too (after
+     * the walk: the row is not among those checked) */
+    char detail[400];
+    snprintf(detail, sizeof detail,
+             "{\"address\":\"%s\",\"ok\":%s,\"rows\":%lld,\"bad_seq\":%lld}", r->addr,
+             rc == 0 ? "true" : "false", (long long)rows, (long long)bad);
+    if (audit_append_tx(r->db, r->auth.actor, "audit_verified", 0, NULL, detail, r->err,
+                        sizeof r->err) < 0)
+        return WEB_FAIL;
+    r->audited = true;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", rc == 0);
     cJSON_AddNumberToObject(o, "rows", (double)rows);

@@ -59,7 +59,7 @@ const web_route web_routes[] = {
     {"GET", "/api/v1/series", web_h_series, WEB_NEED_READ, DB},
     {"GET", "/api/v1/overview", web_h_overview, WEB_NEED_READ, DB},
     {"GET", "/api/v1/audit", web_h_audit_list, WEB_NEED_FORENSIC, DB},
-    {"POST", "/api/v1/audit/verify", web_h_audit_verify, WEB_NEED_FORENSIC, CSRF | DB},
+    {"POST", "/api/v1/audit/verify", web_h_audit_verify, WEB_NEED_FORENSIC, CSRF | DB | AUDITED},
     {"GET", "/api/v1/views", web_h_views_list, WEB_NEED_SIGNED_IN, DB},
     {"POST", "/api/v1/views", web_h_views_save, WEB_NEED_SIGNED_IN, CSRF | BODY | DB | AUDITED},
     {"DELETE", "/api/v1/views/{id}", web_h_views_delete, WEB_NEED_SIGNED_IN,

@@ -18,7 +18,7 @@ w_setup CUSTOS_EFFECTORS_CONTROL=off
 t_sql "$(cat "$HERE/seed.sql")" >/dev/null
 
 ART=$HERE/artifacts
-rm -rf "$ART"
+rm -f "$ART"/*.png  # its own: artifacts/pages/ is pages.sh's
 mkdir -p "$ART"
 BASE=$W_BASE PW=$W_PW ART=$ART DSN=$T_DSN CUSTOS_BIN=$CUSTOS_BIN SERVER_PID=$W_PID \
     node "$HERE/console.mjs" 2>&1 | tee "$T_DIR/node.log" >&2 ||

@@ -137,10 +137,13 @@ for bad in 'before=0' 'before=x' 'limit=0' 'limit=501' 'who=x'; do
 done
 w_req POST /api/v1/audit/verify "${A[@]}"
 w_expect 403 csrf
+before=$(t_sql 'SELECT count(*) FROM audit_log')
 w_req POST /api/v1/audit/verify "${A[@]}" -H "X-CSRF-Token: $ACSRF" -H "Origin: $W_ORIGIN"
 w_expect 200
 [ "$(w_json '["ok"]')" = true ] || t_fail "verify: $(cat "$W_BODY")"
-[ "$(w_json '["rows"]')" = "$(t_sql 'SELECT count(*) FROM audit_log')" ] || t_fail "verify rows: $(cat "$W_BODY")"
+[ "$(w_json '["rows"]')" = "$before" ] || t_fail "verify rows: $(cat "$W_BODY"), $before before"
+[ "$(t_sql "SELECT actor || ' ' || (detail::jsonb->>'ok') FROM audit_log WHERE event = 'audit_verified'")" = 'auditor true' ] ||
+    t_fail "the verify is not in the chain"
 # a tampered row (the append-only trigger set aside as the owner could) is found
 t_sql "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET actor = 'mallory' WHERE seq = 2;
        ALTER TABLE audit_log ENABLE TRIGGER USER" >/dev/null

@@ -19,11 +19,6 @@ const PAGE = 50;
 const LIVE_MS = 4000;
 const FOLD = 400;
 const SIGNED_IN = 'custos.signed_in';
-const VIEWS = 'custos.views'; // saved views: {name: query string}, in this browser
-
-function savedViews() {
-  try { return JSON.parse(localStorage.getItem(VIEWS) || '{}') || {}; } catch (e) { return {}; }
-}
 
 const me = { user: null, role: null, csrf: null };
 let lastQueue = '/';

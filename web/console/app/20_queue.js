@@ -57,20 +57,32 @@ function pageQueue(main) {
     select('type', 'Type', TYPES), select('disposition', 'Disposition', DISPOSITIONS),
     text('tenant', 'Tenant', 'any'), text('api_key', 'Key', 'any'), text('assignee', 'Assignee', 'any'),
     Object.keys(f).length ? h('div', { class: 'filter-actions' }, h('a', { href: '/', 'data-link': true, class: 'clear' }, 'Clear filters'), h('button', { type: 'button', class: 'btn btn-small', id: 'save-view', onclick: async () => {
-      const v = await ask('Save this view', [{ name: 'name', label: 'Name', required: true, max: 60 }], 'Save', 'Saved views are kept in this browser.');
+      const v = await ask('Save this view', [{ name: 'name', label: 'Name', required: true, max: 60 }], 'Save', 'Saved views are kept on the server for your user; a name you have used already is replaced.');
       if (!v) return;
-      const all = savedViews();
-      all[v.name] = filterQuery(f);
-      localStorage.setItem(VIEWS, JSON.stringify(all));
-      render();
+      try { await api('POST', '/api/v1/views', { name: v.name, query: filterQuery(f) }); } catch (e) { toast(e.message, true); return; }
+      toast(`View "${v.name}" saved`);
+      loadViews();
     } }, 'Save view…')) : null);
-  const views = Object.entries(savedViews());
-  const viewBar = views.length ? h('nav', { class: 'views', id: 'views', 'aria-label': 'Saved views' }, h('span', { class: 'muted' }, 'Views:'),
-    views.map(([name, q]) => h('span', { class: 'view' },
-      h('a', { href: '/?' + q, 'data-link': true, class: q === filterQuery(f) ? 'on' : '' }, name),
-      h('button', { type: 'button', class: 'btn-x', 'aria-label': `Forget the view ${name}`, title: 'forget', onclick: () => {
-        const all = savedViews(); delete all[name]; localStorage.setItem(VIEWS, JSON.stringify(all)); render();
-      } }, '×')))) : null;
+  // Saved views, the user's, from the server (GET /api/v1/views); the bar
+  // keeps its height while they load, so the table does not jump.
+  const viewBar = h('nav', { class: 'views', id: 'views', 'aria-label': 'Saved views' }, h('span', { class: 'muted' }, 'Views:'));
+  async function loadViews() {
+    let list;
+    try { list = (await api('GET', '/api/v1/views')).views; } catch (e) {
+      if (!stopped) viewBar.replaceChildren(h('span', { class: 'muted' }, `Views: could not be loaded (${e.message})`));
+      return;
+    }
+    if (stopped) return;
+    const cur = filterQuery(f);
+    viewBar.replaceChildren(h('span', { class: 'muted' }, 'Views:'),
+      ...(list.length ? list.map((w) => h('span', { class: 'view', 'data-view-id': w.id },
+        h('a', { href: '/?' + w.query, 'data-link': true, class: w.query === cur ? 'on' : '' }, w.name),
+        h('button', { type: 'button', class: 'btn-x', 'aria-label': `Forget the view ${w.name}`, title: 'forget', onclick: async () => {
+          try { await api('DELETE', `/api/v1/views/${w.id}`); } catch (e) { toast(e.message, true); return; }
+          loadViews();
+        } }, '×')))
+        : [h('span', { class: 'muted' }, 'none yet: filter the queue, then "Save view…"')]));
+  }
 
   const counts = h('div', { class: 'counts', id: 'counts', role: 'group', 'aria-label': 'Incidents per status' });
   const bulk = h('div', { class: 'bulk', id: 'bulk' });
@@ -87,8 +99,9 @@ function pageQueue(main) {
   const state = h('div', { class: 'state', id: 'queue-state' }, 'Loading incidents…');
   const more = h('button', { type: 'button', class: 'btn', id: 'more', hidden: true, onclick: () => load(true) }, 'Load more');
   const live = h('span', { class: 'live', id: 'live', title: 'new and changed incidents arrive by themselves' }, 'live');
-  main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, viewBar || '', bulk, table, state, more);
+  main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, viewBar, bulk, table, state, more);
   showBulk();
+  loadViews();
 
   function mark(id, tr) {
     const on = selected.has(id);

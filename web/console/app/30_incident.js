@@ -222,7 +222,7 @@ async function pageIncident(main, id) {
   })();
 
   main.replaceChildren(header, controls, h('div', { class: 'inc-body' },
-    h('div', { class: 'col-main' }, timeline, evidence), h('div', { class: 'col-side' }, actions, alerts, related)));
+    h('div', { class: 'col-main' }, incidentCharts(inc), timeline, evidence), h('div', { class: 'col-side' }, actions, alerts, related)));
   document.title = `${inc.incident_id} · custos`;
   view = { key: (ev) => { if (ev.key === 'Escape' || ev.key === 'u') go(lastQueue); } };
 }

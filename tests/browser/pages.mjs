@@ -1,0 +1,146 @@
+// The overview, the audit chain and its verify, the incident charts, the
+// ATLAS/OWASP names and server-side saved views, in chromium against the
+// server and database pages.sh started. Every wait is on a selector, a URL
+// or a response; every figure is checked against psql. "BROWSER PASS" at
+// the end.
+import { harness } from './common.mjs';
+
+const BASE = process.env.BASE;
+const t = harness({ base: BASE, pw: process.env.PW, art: process.env.ART, dsn: process.env.DSN });
+const { sql, check } = t;
+await t.start();
+
+let page = null;
+try {
+  // ---- the overview, as the auditor ----
+  page = await t.newPage('auditor');
+  await t.signin(page, 'auditor');
+  check(!!(await page.$('#nav a.nav-overview')) && !!(await page.$('#nav a.nav-audit')), 'the auditor has Overview and Audit in the navigation');
+  await page.click('#nav a.nav-overview');
+  await page.waitForURL(/\/overview$/);
+  await page.waitForSelector('#overview .tiles');
+  for (const sev of ['critical', 'high', 'medium', 'low']) {
+    const want = sql(`SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'closed') AND severity = '${sev}'`);
+    check((await page.textContent(`#open-by-severity tr[data-severity=${sev}] td.num`)).trim() === want, `open ${sev} incidents: ${want}, as in the database`);
+  }
+  const open = sql("SELECT count(*) FROM incidents WHERE status NOT IN ('resolved', 'closed')");
+  check((await page.textContent('#t-open .tile-value')).trim() === open, `open incidents ${open}`);
+  const pending = sql("SELECT count(*) FROM actions WHERE state = 'pending_approval' AND expires_at > now()");
+  check((await page.textContent('#t-pending .tile-value')).trim() === pending, `pending approvals ${pending}`);
+  check((await page.textContent('#t-events')).includes('not available') && (await page.textContent('#t-lag')).includes('not available'),
+    'events/s and consumer lag are "not available" under custos web alone');
+  for (const w of ['7', '30']) {
+    const want = sql(`SELECT count(*) FROM incidents WHERE detected_at >= now() - interval '${w} days'`);
+    check((await page.textContent(`#times tr[data-window="${w}d"] td:nth-of-type(1)`)).trim() === want, `${w} days: ${want} incidents detected`);
+  }
+  const ackWant = Number(sql(`SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 1) FROM (
+      SELECT extract(epoch FROM min(u.at) - i.detected_at) s FROM incidents i JOIN incident_updates u USING (incident_id)
+      WHERE i.detected_at >= now() - interval '7 days' AND u.actor IS NOT NULL AND u.actor NOT LIKE 'playbook%' GROUP BY i.incident_id, i.detected_at) t`));
+  const ackShown = Number(await page.getAttribute('#times tr[data-window="7d"] td[data-k=ack_median_s] span', 'title').then((s) => s.split(' ')[0]));
+  check(Math.abs(ackShown - ackWant) < 1, `median time to acknowledge ${ackShown} s, psql ${ackWant} s`);
+  const bars = await page.$$eval('[data-chart=opened] rect.bar title', (ts) => ts.map((e) => Number(e.textContent.split(' ').pop())));
+  const opened = sql("SELECT count(*) FROM incidents WHERE detected_at >= date_trunc('hour', now()) - interval '23 hours'");
+  check(bars.reduce((a, b) => a + b, 0) === Number(opened), `the bars of the last 24 hours add up to the ${opened} incidents detected in them`);
+  await t.shot(page, 'overview');
+
+  // ---- the audit chain and its verify ----
+  await page.click('#nav a.nav-audit');
+  await page.waitForURL(/\/audit$/);
+  await page.waitForSelector('#audit-rows tr[data-seq]');
+  const head = sql('SELECT max(seq) FROM audit_log');
+  check((await page.getAttribute('#audit-rows tr:first-child', 'data-seq')) === head, `newest first: the chain's head #${head}`);
+  const shown = (await page.$$('#audit-rows tr')).length;
+  check(shown === Math.min(100, Number(sql('SELECT count(*) FROM audit_log'))), `the first page holds ${shown} rows`);
+  await page.fill('#audit-filters input[name=kind]', 'signin');
+  await Promise.all([page.waitForURL(/kind=signin/), page.press('#audit-filters input[name=kind]', 'Enter')]);
+  await page.waitForFunction(() => { const r = [...document.querySelectorAll('#audit-rows tr')]; return r.length && r.every((x) => x.dataset.kind === 'signin'); });
+  const signins = sql("SELECT string_agg(seq::text, ' ' ORDER BY seq DESC) FROM audit_log WHERE event = 'signin'");
+  check((await page.$$eval('#audit-rows tr', (rs) => rs.map((r) => r.dataset.seq).join(' '))) === signins, 'the kind filter is in the URL and shows the sign-ins of the chain');
+  const rows = sql('SELECT count(*) FROM audit_log');
+  await page.click('#verify');
+  await page.waitForSelector('#verify-result[data-ok]');
+  check((await page.getAttribute('#verify-result', 'data-ok')) === 'true', 'verify says the chain holds');
+  check(sql("SELECT count(*) FROM audit_log WHERE event = 'audit_verified' AND actor = 'auditor'") === '1', 'the verify is itself in the chain');
+  check((await page.textContent('#verify-result')).includes(`${rows} rows checked`), `verify checked the ${rows} rows`);
+  await t.shot(page, 'audit');
+  await page.context().close();
+
+  // ---- a viewer may not open the audit page ----
+  page = await t.newPage('viewer');
+  await t.signin(page, 'viewer');
+  check(!(await page.$('#nav a.nav-audit')), 'no Audit link for a viewer');
+  await page.goto(`${BASE}/audit`);
+  await page.waitForSelector('.state-error');
+  check((await page.textContent('.state-error')).includes('cannot open this page'), 'a viewer is told the audit page is not for the role');
+  await page.context().close();
+
+  // ---- the analyst: ids with names, charts, saved views ----
+  page = await t.newPage('analyst');
+  await t.signin(page, 'analyst');
+  const tip = await page.getAttribute('tr[data-incident-id=inc-p1] .tag-atlas', 'title');
+  check(tip === 'MITRE ATLAS AML.T0024.002: Exfiltration via AI Inference API: Extract AI Model', `the queue's ATLAS id has its name on hover (${tip})`);
+  await page.click('tr[data-incident-id=inc-p1] a.type');
+  await page.waitForSelector('#charts [data-chart=requests]');
+  const names = await page.$$eval('#inc-ids .id-name', (es) => es.map((e) => e.textContent));
+  check(names.includes('Unbounded Consumption') && names.includes('Create Proxy AI Model: Replicate AI Model'), `the header names the ids (${names.join(', ')})`);
+  const ds = await page.$eval('#charts', (e) => ({ ...e.dataset }));
+  const series = await page.evaluate(async (q) => (await fetch(`/api/v1/series?${q}`)).json(),
+    new URLSearchParams({ api_key: 'key-7', since: ds.since, until: ds.until, step: ds.step }).toString());
+  const reqs = series.points.reduce((a, p) => a + p.requests, 0);
+  const reqWant = Number(sql(`SELECT count(*) FROM interactions WHERE api_key_id = 'key-7' AND ts >= '${ds.since}' AND ts < '${ds.until}'`));
+  check(reqs === reqWant && reqs > 0, `the chart's series holds the ${reqWant} requests of key-7 in its span`);
+  check(Number(await page.getAttribute('[data-chart=requests]', 'data-points')) === series.points.length, 'one point per step');
+  check(!!(await page.$('[data-chart=requests] line.ref-line')), 'the request rate is drawn against the key\'s baseline');
+  check((await page.textContent('[data-chart=requests] .legend')).includes('baseline 2'), 'the baseline is the alert\'s 10 per 5 minutes = 2/min');
+  check((await page.$$('[data-chart=novelty] circle.dot')).length === 2, 'novelty: the two values the extraction alerts measured, no more');
+  check(!!(await page.$('[data-chart=refusals] path.series')) && !!(await page.$('[data-chart=tokens] path.series')), 'refusal rate and tokens per minute are drawn');
+  await t.shot(page, 'incident-charts');
+
+  await page.goto(`${BASE}/incidents/inc-p2`);
+  await page.waitForSelector('#charts [data-chart=psi]');
+  check((await page.$$('[data-chart=psi] path.series')).length === 2 && (await page.$$('[data-chart=psi] circle.dot')).length === 6, 'drift: the PSI of both features in the three windows');
+  check((await page.textContent('#charts')).includes('not stored'), 'drift: the distributions that are not stored are said so');
+  await t.shot(page, 'incident-drift');
+
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('tr[data-incident-id]');
+  await Promise.all([page.waitForURL(/severity=high/), page.selectOption('select[name=severity]', 'high')]);
+  await page.waitForSelector('#save-view');
+  await page.click('#save-view');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/views') && r.request().method() === 'POST' && r.status() === 201),
+    t.answer(page, { name: 'my highs' }),
+  ]);
+  await page.waitForSelector('#views a.on');
+  check((await page.textContent('#views a.on')) === 'my highs', 'the saved view is shown as the current one');
+  check(sql("SELECT v.query FROM web_saved_views v JOIN web_users u USING (user_id) WHERE u.username = 'analyst' AND v.name = 'my highs'") === 'severity=high',
+    'the view is kept on the server for the analyst');
+  await t.shot(page, 'queue-saved-view');
+  await page.context().close();
+  // another browser (no local storage in common): the view is there
+  page = await t.newPage('analyst');
+  await t.signin(page, 'analyst');
+  await page.waitForSelector('#views [data-view-id] a');
+  await Promise.all([page.waitForURL((u) => u.search === '?severity=high'), page.click('#views [data-view-id] a')]);
+  check(true, 'in another browser the saved view is there and opens its filters');
+  await page.click('#views [data-view-id] button.btn-x');
+  await page.waitForFunction(() => !document.querySelector('#views [data-view-id]'));
+  check(sql('SELECT count(*) FROM web_saved_views') === '0', 'forgetting the view deletes it on the server');
+  check(sql("SELECT count(*) FROM audit_log WHERE actor = 'analyst' AND event IN ('view_saved', 'view_deleted')") === '2', 'saving and forgetting are audited');
+  await page.context().close();
+
+  check(t.a11y.length === 0, `axe-core finds no serious or critical violation${t.a11y.length ? ': ' + t.a11y.join(' | ') : ''}`);
+  check(t.problems.length === 0, `no console error and no CSP violation${t.problems.length ? ': ' + t.problems.join(' | ') : ''}`);
+  console.log('screenshots:\n' + t.shots.join('\n'));
+  console.log('BROWSER PASS');
+} catch (e) {
+  console.error(e.stack || String(e));
+  if (page && !page.isClosed()) {
+    await page.screenshot({ path: `${process.env.ART}/failure.png` }).catch(() => {});
+    console.error(`at ${page.url()}; screenshot ${process.env.ART}/failure.png`);
+  }
+  if (t.problems.length) console.error('console problems:', t.problems.join(' | '));
+  process.exitCode = 1;
+} finally {
+  await t.browser.close();
+}

@@ -1,0 +1,36 @@
+-- pages.sh's data beside seed.sql: inc-p1, an extraction from key-7 with
+-- 90 minutes of traffic (a burst in the last 30), refusals, and two
+-- alerts whose evidence holds the novelty and the key's baseline; inc-p2,
+-- a drift of chat-large@v3 with three alerts' PSI per feature; incident
+-- updates for the times to acknowledge and to resolve.
+INSERT INTO interactions (ts, event_id, api_key_id, model, model_version, tenant, prompt, response,
+                          prompt_tokens, completion_tokens, refusal)
+SELECT now() - interval '100 minutes' + m * interval '1 minute' + k * interval '2 seconds',
+       'ev-p1-' || m || '-' || k, 'key-7', 'chat-large', 'v2', 'acme', 'p', 'r', 200, 50 + m,
+       m >= 60 AND k % 3 = 0
+FROM generate_series(0, 89) m, generate_series(0, 19) k
+WHERE k < CASE WHEN m >= 60 THEN 20 ELSE 2 END;
+INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, model_version,
+                       first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc, tenant)
+VALUES ('inc-p1', 'extraction', 'high', 'investigating', 'key-7', NULL, NULL, now() - interval '40 minutes',
+        now() - interval '35 minutes', now() - interval '10 minutes', 2,
+        '{AML.T0024.002,AML.T0005.001}', '{LLM10:2025}',
+        'systematic harvesting of completions from key-7', '{}', 'acme'),
+       ('inc-p2', 'drift', 'medium', 'open', NULL, 'chat-large', 'v3', now() - interval '3 hours', now() - interval '2 hours',
+        now() - interval '1 hour', 3, '{AML.T0031}', '{LLM04:2025}',
+        'Model chat-large version v3 drifted from its early traffic', '{}', NULL);
+INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, model_version, summary, evidence)
+VALUES ('inc-p1', 'extraction', 'high', now() - interval '35 minutes', 'ev-p1-65-0', 'key-7', 'chat-large', 'v2',
+        'key-7 harvests completions', '{"pattern":"harvest","novelty":0.93,"key_baseline_per_5min":10}'),
+       ('inc-p1', 'extraction', 'high', now() - interval '20 minutes', 'ev-p1-80-0', 'key-7', 'chat-large', 'v2',
+        'key-7 harvests completions', '{"pattern":"harvest","novelty":0.88,"key_baseline_per_5min":10}');
+INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, model_version, summary, evidence)
+SELECT 'inc-p2', 'drift', 'medium', now() - interval '2 hours' + g * interval '20 minutes', 'ev-p2-' || g, NULL,
+       'chat-large', 'v3', 'drift window ' || g,
+       json_build_object('psi', json_build_object('prompt_tokens', 0.1 + g * 0.12, 'completion_tokens', 0.05 + g * 0.03),
+                         'windows_over_threshold', g + 1)::jsonb
+FROM generate_series(0, 2) g;
+INSERT INTO incident_updates (incident_id, status, actor, at)
+VALUES ('inc-p1', 'investigating', 'analyst', now() - interval '25 minutes'),
+       ('inc-b01', 'resolved', 'analyst', now() - interval '20 minutes');
+UPDATE incidents SET status = 'resolved' WHERE incident_id = 'inc-b01';
