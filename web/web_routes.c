@@ -52,6 +52,9 @@ const web_route web_routes[] = {
     {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
      CSRF | BODY | DB | AUDITED},
 
+    /* the live stream of incident and action changes (web_stream.c) */
+    {"GET", "/api/v1/stream", web_h_stream, WEB_NEED_READ, DB},
+
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
     {"GET", "/api/v1/tokens", web_h_tokens_list, WEB_NEED_ADMIN, DB},
