@@ -3,14 +3,14 @@
 standard library's HTTP client, nothing of custos).
 
   sse.py URL HEADERS_FILE BODY_FILE [--header 'Name: value']... [--events N]
-         [--until-event KIND] [--deadline S]
+         [--until-event KIND] [--until-comment TEXT] [--deadline S]
 
 Writes the answer's status line and headers (CRLF, as curl -D does) to
 HEADERS_FILE and prints the status. A non-200 answer's body goes to
 BODY_FILE. For 200 it reads the stream and writes the events, one JSON
 object a line ({"id","event","data"}; comments as {"comment"}), to BODY_FILE:
 until N events arrived (--events, default 0: just the first block), or an
-event of KIND (--until-event), then closes. Exits 2 when the deadline (30 s)
+event of KIND (--until-event) or a comment (--until-comment), then closes. Exits 2 when the deadline (30 s)
 passes first: the caller polls for progress, it never sleeps."""
 import argparse
 import http.client
@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--events", type=int, default=0)
     ap.add_argument("--until-event", default=None)
+    ap.add_argument("--until-comment", default=None)
     ap.add_argument("--deadline", type=float, default=30.0)
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.url)
@@ -78,7 +79,9 @@ def main():
                         break
                     if a.events and events >= a.events and not a.until_event:
                         break
-                if a.events == 0 and not a.until_event:
+                if a.until_comment and ev.get("comment") == a.until_comment:
+                    break
+                if a.events == 0 and not a.until_event and not a.until_comment:
                     break
             ev = {}
             continue
