@@ -144,6 +144,9 @@ typedef struct core_config {
     int64_t web_signin_free_failures;
     int64_t web_signin_ip_free_failures;
     char *web_metrics_token;      /* secret: "" = /metrics is open */
+    int64_t web_max_streams;      /* open SSE streams at most */
+    int64_t web_stream_ping_ms;
+    int64_t web_stream_buffer_bytes;
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

@@ -275,6 +275,15 @@ const setting core_cfg_settings[] = {
     {"web", "metrics_token", T_STR, OFF(web_metrics_token), "", 0, 0, NULL, true, false,
      "when set, GET /metrics needs 'Authorization: Bearer TOKEN'; empty: /metrics is open; "
      "prefer the environment variable CUSTOS_WEB_METRICS_TOKEN"},
+    /* the live stream (web/web_stream.c) */
+    {"web", "max_streams", T_INT, OFF(web_max_streams), "1000", 1, 65536, NULL, false, false,
+     "open GET /api/v1/stream connections at most (they count in max_connections too); past it "
+     "the answer is 503"},
+    {"web", "stream_ping_ms", T_MS, OFF(web_stream_ping_ms), "15s", 1000, 600000, NULL, false,
+     false, "a ': ping' comment goes to every stream this often (keeps proxies from closing it)"},
+    {"web", "stream_buffer_bytes", T_BYTES, OFF(web_stream_buffer_bytes), "64KiB", 4096,
+     16 << 20, NULL, false, false,
+     "events waiting to be sent to one stream at most; a client slower than that is cut off"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

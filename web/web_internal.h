@@ -254,6 +254,7 @@ struct web_req {
         const char *name;
         char value[320];
     } hdr[4];
+    struct MHD_Response *resp; /* a handler's own response (the stream's), sent instead of body */
 };
 
 /* Answers with a JSON value (consumed) and status. WEB_DONE, or WEB_FAIL
@@ -323,6 +324,21 @@ web_result web_h_views_delete(web_req *r);
  * when absent); answers 400 and returns -1 on one unknown, repeated,
  * empty or longer than maxlen (web_args.c). */
 int web_args(web_req *r, const char *const *names, size_t n, const char **v, size_t maxlen);
+/* ---- the live stream (web_stream.c): one hub thread LISTENs on the
+ * change feed and fans events out to every open GET /api/v1/stream ---- */
+typedef struct web_hub web_hub;
+typedef struct web_stream web_stream;
+/* Connects (LISTEN custos_feed), reads where the feed is and starts the
+ * hub thread. cfg is borrowed. NULL with err. */
+web_hub *web_hub_start(const core_config *cfg, char *err, size_t errlen);
+/* Stops the thread and ends every stream cleanly (resuming the suspended
+ * ones): call before MHD_stop_daemon, which must find none suspended. */
+void web_hub_stop(web_hub *h);
+/* After MHD_stop_daemon: frees h (stopping it first if need be). */
+void web_hub_free(web_hub *h);
+int web_hub_streams(web_hub *h); /* open now */
+web_hub *web_server_hub(web_server *s);
+web_result web_h_stream(web_req *r);
 
 /* Metrics of sign-in, counted by the session handlers. */
 void web_count_signin_failure(void);

@@ -64,6 +64,8 @@ const web_route web_routes[] = {
     {"POST", "/api/v1/views", web_h_views_save, WEB_NEED_SIGNED_IN, CSRF | BODY | DB | AUDITED},
     {"DELETE", "/api/v1/views/{id}", web_h_views_delete, WEB_NEED_SIGNED_IN,
      CSRF | DB | AUDITED},
+    /* the live stream of incident and action changes (web_stream.c) */
+    {"GET", "/api/v1/stream", web_h_stream, WEB_NEED_READ, DB},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},

@@ -27,6 +27,7 @@ struct web_server {
     core_db_pool *pool;
     pb_actions *actions; /* people's decisions on pending actions (the playbooks') */
     web_throttle *throttle;
+    web_hub *hub; /* the live stream's */
     bool tls;
     bool secure_cookie;
     char *cert_pem, *key_pem;
@@ -98,6 +99,7 @@ web_throttle *web_server_throttle(web_server *s) { return s->throttle; }
 pb_actions *web_server_actions(web_server *s) { return s->actions; }
 
 core_db_pool *web_server_pool(web_server *s) { return s->pool; }
+web_hub *web_server_hub(web_server *s) { return s->hub; }
 const char *web_server_cookie_name(const web_server *s) { return s->cookie_name; }
 bool web_server_cookie_secure(const web_server *s) { return s->secure_cookie; }
 
@@ -216,12 +218,16 @@ static const char k_csp[] = "default-src 'self'; script-src 'self'; style-src 's
 static enum MHD_Result send_answer(web_ctx *x)
 {
     web_req *r = &x->r;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
-                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    r->body = NULL; /* the response owns it now */
+    struct MHD_Response *resp = r->resp;
+    r->resp = NULL;
+    if (!resp) {
+        resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+                                               r->body ? MHD_RESPMEM_MUST_FREE
+                                                       : MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        r->body = NULL; /* the response owns it now */
+    }
     if (r->ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
     MHD_add_response_header(resp, "Content-Security-Policy", k_csp);
@@ -397,6 +403,10 @@ static void dispatch(web_ctx *x)
                  core_log_quote(q, sizeof q, r->err));
         core_metric_add(&web_m_internal, 1);
         r->nhdr = 0;
+        if (r->resp) {
+            MHD_destroy_response(r->resp);
+            r->resp = NULL;
+        }
         web_reply_error(r, 500, "internal", "internal error (logged)");
     }
     if (r->db) {
@@ -523,6 +533,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         core_db_pool_put(s->pool, x->r.db);
     cJSON_Delete(x->r.json);
     free(x->r.body);
+    if (x->r.resp)
+        MHD_destroy_response(x->r.resp);
     if (x->buf) {
         sodium_memzero(x->buf, x->cap); /* bodies hold passwords */
         free(x->buf);
@@ -627,6 +639,9 @@ static int open_parts(web_server *s, char *err, size_t errlen)
     s->actions = pb_actions_open(cfg, s->pool, err, errlen);
     if (!s->actions)
         return -1;
+    s->hub = web_hub_start(cfg, err, errlen);
+    if (!s->hub)
+        return -1;
     /* Prepare the dummy hash now, not on the first unknown user's sign-in. */
     (void)web_password_verify(NULL, "");
 
@@ -647,7 +662,10 @@ static int start_daemon(web_server *s, const char *host, int port, char *err, si
         snprintf(err, errlen, "web.listen '%s': %s", cfg->web_listen, gai_strerror(gai));
         return -1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* Internal epoll threads (web.threads of them), each serving many
+     * connections; the streams suspend theirs while they wait (web_stream.c). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (s->tls)
@@ -737,10 +755,12 @@ void web_service_stop(web_server *s)
 {
     if (!s)
         return;
+    web_hub_stop(s->hub); /* no stream may stay suspended past here */
     if (s->d) {
         MHD_stop_daemon(s->d);
         core_log(CORE_LOG_INFO, "web", "web server stopped", "port=%d", s->port);
     }
+    web_hub_free(s->hub);
     pb_actions_close(s->actions);
     core_db_pool_free(s->pool);
     web_throttle_free(s->throttle);

@@ -44,12 +44,21 @@ while read -r method pattern need flags; do
     row="$method $pattern:"
     for who in anonymous "${W_ROLES[@]}" "${W_ROLES[@]/#/token:}"; do
         role=${who#token:}
+        if [ "$method $pattern" = "GET /api/v1/stream" ]; then
+            # A stream does not end: read its first block with an SSE client.
+            case $who in
+                anonymous) w_stream "$path" ;;
+                token:*) w_stream "$path" --header "Authorization: Bearer ${TOKEN[$role]}" ;;
+                *) w_stream "$path" --header "Cookie: $(w_jar_cookie "$T_DIR/jar.$role")" ;;
+            esac
+        else
         case $who in
             anonymous) w_req "$method" "$path" "${args[@]}" ;;
             token:*) w_req "$method" "$path" -H "Authorization: Bearer ${TOKEN[$role]}" "${args[@]}" ;;
             *) w_req "$method" "$path" -b "$T_DIR/jar.$role" -H "X-CSRF-Token: ${CSRF[$role]}" \
                    -H "Origin: $W_ORIGIN" "${args[@]}" ;;
         esac
+        fi
         allowed=0
         [[ " ${ALLOW[$need]} " == *" $role "* ]] && allowed=1
         if [ "$allowed" = 1 ]; then

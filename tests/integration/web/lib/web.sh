@@ -113,6 +113,23 @@ w_req() {
     [ "$W_STATUS" = 000 ] || w_check_headers
 }
 
+# w_stream PATH [--header 'N: v']... [sse.py options]: GET PATH with the
+# independent SSE client (lib/sse.py): W_STATUS, headers checked; the events
+# (one JSON a line) or the error body in $W_BODY.
+W_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+w_stream() {
+    local path=$1
+    shift
+    W_WHAT="GET $path"
+    W_STATUS=$(python3 "$W_LIB/sse.py" "$W_BASE$path" "$W_HDRS" "$W_BODY" "$@") ||
+        t_fail "$W_WHAT: the stream did not give what was waited for within the deadline: $(cat "$W_BODY")"
+    W_REQS=$((W_REQS + 1))
+    w_check_headers
+}
+
+# w_jar_cookie JAR: the session cookie in JAR as a Cookie header value.
+w_jar_cookie() { awk -F'\t' '$6 ~ /custos_session$/ {print $6 "=" $7}' "$1" | tail -n1; }
+
 # w_expect STATUS [CODE]: the last answer's status (and error code).
 w_expect() {
     [ "$W_STATUS" = "$1" ] || t_fail "$W_WHAT: status $W_STATUS, wanted $1: $(head -c 300 "$W_BODY")"
