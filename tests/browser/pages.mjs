@@ -129,6 +129,58 @@ try {
   check(sql("SELECT count(*) FROM audit_log WHERE actor = 'analyst' AND event IN ('view_saved', 'view_deleted')") === '2', 'saving and forgetting are audited');
   await page.context().close();
 
+  // ---- live over SSE: a new incident arrives while a row is selected,
+  // the page scrolled and a search half-typed; nothing of that moves ----
+  page = await t.newPage('analyst');
+  await t.signin(page, 'analyst');
+  await page.waitForSelector('#live[data-mode=stream]');
+  check(true, 'the queue is live on the stream (EventSource on /api/v1/stream)');
+  // the test's own listener on the same stream: the event is on the wire
+  await page.evaluate(() => {
+    window.__events = [];
+    const es = new EventSource('/api/v1/stream');
+    es.addEventListener('incident', (e) => window.__events.push(JSON.parse(e.data)));
+    window.__es = es;
+    return new Promise((ok) => es.addEventListener('open', ok, { once: true }));
+  });
+  const ids = await page.$$eval('#rows tr[data-incident-id]', (rs) => rs.map((r) => r.dataset.incidentId));
+  const pick = ids[8];
+  await page.click(`tr[data-incident-id="${pick}"] td.pick input`);
+  await page.click(`tr[data-incident-id="${pick}"] td:nth-child(3)`); // the keyboard's row
+  await page.focus('#search');
+  await page.keyboard.type('half typed');
+  await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => window.scrollTo(0, r.getBoundingClientRect().top + window.scrollY - 300));
+  const y0 = await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => r.getBoundingClientRect().top);
+  check(await page.evaluate(() => window.scrollY > 0), 'the queue is scrolled');
+  sql(`INSERT INTO incidents (incident_id, type, severity, status, api_key_id, first_seen, detected_at, last_seen,
+         alerts, atlas, owasp, summary, doc, tenant)
+       VALUES ('inc-sse', 'leakage', 'critical', 'open', 'key-8', now(), now(), now(), 1, '{AML.T0057}', '{LLM02:2025}',
+               'arrived over the stream', '{}', 'acme')`);
+  await page.waitForSelector('tr[data-incident-id="inc-sse"]', { state: 'attached' });
+  check((await page.$$eval('#rows tr[data-incident-id]', (rs) => rs[0].dataset.incidentId)) === 'inc-sse', 'the new incident arrived live, on top');
+  await page.waitForFunction(() => window.__events.some((e) => e.incident_id === 'inc-sse' && e.op === 'opened'));
+  check(true, 'it came as an incident event of the stream');
+  check(await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => r.classList.contains('selected') && r.classList.contains('cursor') && r.querySelector('input').checked),
+    'the selection and the keyboard row stayed');
+  const y1 = await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => r.getBoundingClientRect().top);
+  check(Math.abs(y1 - y0) < 2, `the selected row did not move on the screen (${y0} -> ${y1})`);
+  check(await page.evaluate(() => document.activeElement.id === 'search' && document.activeElement.value === 'half typed'),
+    'the search being typed kept its focus and its text');
+  check(new URL(page.url()).search === '', 'the half-typed filter was not applied by the arrival');
+  await page.evaluate(() => window.__es.close());
+  await t.shot(page, 'queue-live-stream');
+  // the incident page: a change by someone else is announced, not applied under the reader's eyes
+  await page.goto(`${BASE}/incidents/inc-p1`);
+  await page.waitForSelector('#timeline');
+  await page.waitForResponse((r) => r.url().endsWith('/api/v1/stream') && r.status() === 200).catch(() => {});
+  sql("UPDATE incidents SET assignee = 'responder' WHERE incident_id = 'inc-p1'");
+  await page.waitForSelector('#inc-changed:not([hidden])');
+  check((await page.textContent('#inc-changed')).includes('responder'), 'the incident page says it changed (assigned to responder) and offers to reload');
+  await page.click('#inc-reload');
+  await page.waitForFunction(() => document.querySelector('#assignee') && document.querySelector('#assignee').textContent === 'responder');
+  check(true, 'reloading shows the change');
+  await page.context().close();
+
   check(t.a11y.length === 0, `axe-core finds no serious or critical violation${t.a11y.length ? ': ' + t.a11y.join(' | ') : ''}`);
   check(t.problems.length === 0, `no console error and no CSP violation${t.problems.length ? ': ' + t.problems.join(' | ') : ''}`);
   console.log('screenshots:\n' + t.shots.join('\n'));

@@ -167,6 +167,39 @@ function explain(e, where) {
     h('p', {}, `${where}: ${e.message} (${e.code})`));
 }
 
+// ---- live: Server-Sent Events (GET /api/v1/stream) ----
+
+const STREAM_RETRY_MS = 15000;
+
+// One EventSource for the page that asks (closed by its view.stop). The
+// browser reconnects by itself with Last-Event-ID after a network error;
+// when the server refuses the stream (401, 503: the EventSource closes) it
+// is tried again every STREAM_RETRY_MS. onState('open' | 'reconnecting')
+// tells the page when to fall back to polling.
+function liveStream({ onIncident, onAction, onReset, onState }) {
+  let es = null; let closed = false; let retry = null;
+  const parse = (fn) => (ev) => {
+    let d = null;
+    try { d = JSON.parse(ev.data); } catch (e) { return; }
+    if (fn) fn(d, ev.lastEventId);
+  };
+  const connect = () => {
+    if (closed) return;
+    es = new EventSource('/api/v1/stream', { withCredentials: true });
+    es.addEventListener('open', () => { if (!closed) onState('open'); });
+    es.addEventListener('incident', parse(onIncident));
+    es.addEventListener('action', parse(onAction));
+    es.addEventListener('reset', parse(onReset));
+    es.addEventListener('error', () => {
+      if (closed) return;
+      onState('reconnecting');
+      if (es.readyState === EventSource.CLOSED) { clearTimeout(retry); retry = setTimeout(connect, STREAM_RETRY_MS); }
+    });
+  };
+  connect();
+  return { close: () => { closed = true; clearTimeout(retry); if (es) es.close(); } };
+}
+
 // ---- navigation ----
 
 function go(url, replace) {

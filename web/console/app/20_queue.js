@@ -98,7 +98,7 @@ function pageQueue(main) {
     h('thead', {}, h('tr', {}, cols.map((c, i) => h('th', { scope: 'col' }, i === 0 ? allBox : c)))), tbody);
   const state = h('div', { class: 'state', id: 'queue-state' }, 'Loading incidents…');
   const more = h('button', { type: 'button', class: 'btn', id: 'more', hidden: true, onclick: () => load(true) }, 'Load more');
-  const live = h('span', { class: 'live', id: 'live', title: 'new and changed incidents arrive by themselves' }, 'live');
+  const live = h('span', { class: 'live', id: 'live', 'data-mode': 'poll', title: 'new and changed incidents arrive by themselves (Server-Sent Events; polling while the stream is down)' }, 'live');
   main.replaceChildren(h('div', { class: 'queue-head' }, h('h1', {}, 'Incidents'), counts, live), filters, viewBar, bulk, table, state, more);
   showBulk();
   loadViews();
@@ -257,16 +257,33 @@ function pageQueue(main) {
     }
   }
 
-  // Live: the first page again, merged in place: new incidents on top,
-  // changed ones replaced where they are; the scroll, the selection, the
-  // keyboard's row and the filters stay as they are.
+  // Live: an event of the stream (an incident opened or changed) asks for
+  // the first page again, merged in place: new incidents on top, changed
+  // ones replaced where they are; the scroll, the selection, the keyboard's
+  // row and the filters stay as they are. Events that come together make
+  // one request. While the stream is down, the first page is asked for
+  // every LIVE_MS instead.
+  let streamOpen = false;
+  let soon = null;
+  const refreshSoon = () => { clearTimeout(soon); soon = setTimeout(refresh, 150); };
+  const stream = liveStream({
+    onIncident: refreshSoon,
+    onReset: refreshSoon, // the stream lost our place: read the page again
+    onState: (st) => {
+      streamOpen = st === 'open';
+      live.dataset.mode = streamOpen ? 'stream' : 'poll';
+      if (streamOpen) refreshSoon(); // what changed before the stream opened
+      else { live.classList.add('off'); live.textContent = 'live: reconnecting'; schedule(); }
+    },
+  });
+
   async function refresh() {
     clearTimeout(timer);
     try {
       const page = await api('GET', `/api/v1/incidents?${filterQuery(f, { limit: PAGE })}`);
       if (stopped) return;
-      live.classList.remove('off');
-      live.textContent = 'live';
+      live.classList.toggle('off', !streamOpen);
+      live.textContent = streamOpen ? 'live' : 'live: reconnecting (polling)';
       showCounts(page.counts);
       const fresh = page.incidents.filter((i) => !rowsById.has(i.incident_id));
       const before = document.documentElement.scrollHeight;
@@ -285,11 +302,11 @@ function pageQueue(main) {
 
   function schedule() {
     clearTimeout(timer);
-    if (!stopped) timer = setTimeout(refresh, LIVE_MS);
+    if (!stopped && !streamOpen) timer = setTimeout(refresh, LIVE_MS);
   }
 
   view = {
-    stop: () => { stopped = true; clearTimeout(timer); },
+    stop: () => { stopped = true; clearTimeout(timer); clearTimeout(soon); stream.close(); },
     key: (ev) => {
       if (ev.key === 'j') move(1);
       else if (ev.key === 'k') move(-1);

@@ -69,7 +69,7 @@ async function pageIncident(main, id) {
   if (g !== gen) return;
   let revealed = null;
   const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
-  const reload = () => pageIncident(main, id);
+  const reload = () => { if (view && view.stop) view.stop(); view = null; pageIncident(main, id); };
   const act = async (fn, done) => {
     try { await fn(); toast(done); reload(); } catch (e) { toast(`${e.message}`, true); }
   };
@@ -224,7 +224,38 @@ async function pageIncident(main, id) {
   main.replaceChildren(header, controls, h('div', { class: 'inc-body' },
     h('div', { class: 'col-main' }, incidentCharts(inc), timeline, evidence), h('div', { class: 'col-side' }, actions, alerts, related)));
   document.title = `${inc.incident_id} · custos`;
-  view = { key: (ev) => { if (ev.key === 'Escape' || ev.key === 'u') go(lastQueue); } };
+
+  // Live: an event of the stream about this incident (or one of its
+  // actions) reads it again; when what the page shows changed (someone
+  // else's change: one's own reloads the page already), a bar says so and
+  // offers to reload, so the page never changes under the analyst's eyes.
+  const print = (x) => JSON.stringify([x.status, x.severity, x.assignee, x.disposition, x.alert_count,
+    (x.timeline || []).length, (x.actions || []).map((a) => [a.id, a.state])]);
+  const seen = print(inc);
+  let checking = null;
+  const changedBar = h('div', { class: 'inc-changed', id: 'inc-changed', role: 'status', hidden: true });
+  header.prepend(changedBar);
+  const recheck = () => {
+    clearTimeout(checking);
+    checking = setTimeout(async () => {
+      let now;
+      try { now = await api('GET', path); } catch (e) { return; }
+      if (g !== gen || print(now) === seen) return;
+      changedBar.replaceChildren(h('span', {}, `This incident changed since you opened it (now ${now.status}, ${now.severity}${now.assignee ? ', ' + now.assignee : ''}). `),
+        h('button', { type: 'button', class: 'btn btn-small', id: 'inc-reload', onclick: reload }, 'Show the changes'));
+      changedBar.hidden = false;
+    }, 200);
+  };
+  const stream = liveStream({
+    onIncident: (d) => { if (d.incident_id === inc.incident_id) recheck(); },
+    onAction: (d) => { if (d.incident_id === inc.incident_id) recheck(); },
+    onReset: recheck,
+    onState: () => {},
+  });
+  view = {
+    key: (ev) => { if (ev.key === 'Escape' || ev.key === 'u') go(lastQueue); },
+    stop: () => { clearTimeout(checking); stream.close(); },
+  };
 }
 
 page('incident', /^\/incidents\/([A-Za-z0-9._:@-]+)$/, pageIncident);
