@@ -58,7 +58,9 @@ function pageOverview(main) {
         return h('tr', { 'data-severity': sv },
           h('th', { scope: 'row' }, sevBadge(sv)),
           h('td', { class: 'num' }, h('a', { href: `/?severity=${sv}`, 'data-link': true }, String(n))),
-          h('td', { class: 'bar-cell' }, h('meter', { min: 0, max: sevMax, value: n, class: `sev-meter m-${sv}`, 'aria-label': `${sv}: ${n}` })));
+          h('td', { class: 'bar-cell' }, s('svg', { viewBox: '0 0 100 10', preserveAspectRatio: 'none', cls: 'sevbar', 'aria-hidden': 'true' },
+            s('rect', { x: 0, y: 0, width: 100, height: 10, cls: 'sevbar-track' }),
+            s('rect', { x: 0, y: 0, width: (100 * n) / sevMax, height: 10, cls: `sevbar-fill f-${sv}` }))));
       }))));
 
     const times = h('section', { class: 'panel', id: 'times' }, h('h2', {}, 'Time to acknowledge and to resolve'),
