@@ -63,7 +63,7 @@ await browser.close();
 const TARGET = { baseline: null, queue: 500, incident: 800, live: 1000 };
 const WHAT = { baseline: 'baseline: "my sessions" page (same shell, one small call)', queue: 'navigation -> first queue rows',
   incident: 'navigation -> incident timeline + evidence', live: 'incident row written -> shown in the open queue (SSE)' };
-console.log(`\n${'measure'.padEnd(56)} ${'median'.padStart(8)} ${'p95'.padStart(8)}   target (p95)`);
+console.log(`\n${'measure'.padEnd(56)} ${'median'.padStart(8)} ${'p95'.padStart(8)}   target`);
 for (const k of Object.keys(res)) {
   console.log(`${WHAT[k].padEnd(56)} ${(q(res[k], 0.5) + ' ms').padStart(8)} ${(q(res[k], 0.95) + ' ms').padStart(8)}   ${TARGET[k] ? '<= ' + TARGET[k] + ' ms' : '-'}`);
 }

@@ -40,9 +40,13 @@ export function harness({ base, pw, art, dsn }) {
       const r = await window.axe.run(document);
       if (!r.passes.length) return ['axe checked nothing'];
       return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`);
+        .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`)
+        .concat(r.violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical').map((v) => `minor:${v.id}`));
     });
-    if (bad.length) t.a11y.push(`${name}: ${bad.join('; ')}`);
+    const minor = bad.filter((b) => b.startsWith('minor:'));
+    if (minor.length) t.log(`axe, ${name}: minor/moderate: ${minor.join(' ')}`);
+    const serious = bad.filter((b) => !b.startsWith('minor:'));
+    if (serious.length) t.a11y.push(`${name}: ${serious.join('; ')}`);
   };
   t.shot = async (page, name) => {
     await t.axe(page, name);

@@ -100,6 +100,8 @@ try {
   await page.waitForSelector('#charts [data-chart=psi]');
   check((await page.$$('[data-chart=psi] path.series')).length === 2 && (await page.$$('[data-chart=psi] circle.dot')).length === 6, 'drift: the PSI of both features in the three windows');
   check((await page.textContent('#charts')).includes('not stored'), 'drift: the distributions that are not stored are said so');
+  await page.waitForSelector('[data-chart=model-requests]');
+  check(true, 'drift: the model version\'s requests are drawn beside the PSI');
   await t.shot(page, 'incident-drift');
 
   await page.goto(`${BASE}/`);

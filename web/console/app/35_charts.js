@@ -139,9 +139,23 @@ function incidentCharts(inc) {
     const feats = [...new Set(alerts.flatMap((a) => Object.keys(a.evidence.psi)))].slice(0, 6);
     const psi = lineChart({ id: 'psi', title: 'PSI per window, by feature (drift alerts)', times: alerts.map((a) => a.at),
       series: feats.map((f, k) => ({ name: f, cls: `c${k}`, values: alerts.map((a) => a.evidence.psi[f] ?? null), dots: alerts.length < 3 })),
-      ref: { value: 0.2, label: 'PSI 0.2 (shift)' },
+      ref: { value: 0.2, label: 'shift mark (the default analytics.drift_psi_x1000)' },
       note: 'The before/after distributions of the drifting feature are not stored by the drift detector (its alerts keep the PSI per feature only), so they are not drawn.' });
     draw(psi);
+    if (inc.model && inc.model_version) {
+      // the version's traffic over the same span, for scale
+      const t0 = new Date(alerts[0].at).getTime() - 60 * 60000;
+      const t1 = Math.min(new Date(alerts[alerts.length - 1].at).getTime() + 10 * 60000, t0 + 7 * 86400000);
+      const step = Math.max(60, Math.ceil((t1 - t0) / 240 / 60000) * 60);
+      const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      const q = new URLSearchParams({ model: inc.model, version: inc.model_version, since: iso(t0), until: iso(t1), step: String(step) });
+      api('GET', `/api/v1/series?${q}`).then((sr) => {
+        if (!box.isConnected && !box.parentNode) return;
+        box.querySelector('.charts').append(lineChart({ id: 'model-requests', title: `Requests per minute, ${inc.model}@${inc.model_version}`,
+          times: sr.points.map((p) => p.t), unit: '/min',
+          series: [{ name: 'requests/min', cls: 'c0', values: sr.points.map((p) => p.requests / (step / 60)) }] }));
+      }, () => {});
+    }
     return box;
   }
   if (!inc.api_key_id) { draw(h('p', { class: 'muted' }, 'No key to chart.')); return box; }
