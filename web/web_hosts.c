@@ -165,8 +165,10 @@ size_t web_hosts_describe(const web_hosts *hs, char *out, size_t outlen)
                     ? snprintf(out + used, outlen - used, "%s%s", i ? "," : "", hs->e[i].host)
                     : snprintf(out + used, outlen - used, "%s%s:%d", i ? "," : "",
                                hs->e[i].host, hs->e[i].port);
-        if (w < 0)
+        if (w < 0 || (size_t)w >= outlen - used) { /* truncated: the log line is bounded */
+            used = outlen - 1;
             break;
+        }
         used += (size_t)w;
     }
     return used;
