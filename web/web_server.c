@@ -438,8 +438,9 @@ static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *
 /* What is refused before the router looks at the path: a connection past
  * web.max_connections (libmicrohttpd's own limit is set higher, so that
  * these get a JSON 503 rather than a bare close), a request line or
- * headers past web.connection_memory_bytes (libmicrohttpd's pool is twice
- * that, so that these get a JSON 414/431 rather than its HTML), and a Host
+ * headers past web.connection_memory_bytes (libmicrohttpd's pool is
+ * WEB_POOL_HEADROOM larger, so that these get a JSON 414/431 rather than
+ * its HTML), and a Host
  * header web.allowed_hosts does not name (421). True when answered. */
 static bool refuse_early(web_ctx *x, const char *url)
 {
@@ -506,6 +507,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         *socket_context = NULL;
     }
 }
+
+/* libmicrohttpd's memory per connection is this much above
+ * web.connection_memory_bytes: room for our JSON 431/414 after headers that
+ * fill the configured amount. Not more: each connection's resident memory
+ * grows with its pool (bench/web: ~110 KiB at a 128 KiB pool, ~60 KiB at
+ * 64 KiB). */
+#define WEB_POOL_HEADROOM (16 << 10)
 
 /* Room above web.max_connections for connections that are answered 503
  * rather than closed unanswered. */
@@ -793,7 +801,8 @@ static int start_daemon(web_server *s, const char *host, int port, char *err, si
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections + conn_headroom(cfg),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->web_connection_timeout_ms / 1000),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->web_connection_memory_bytes * 2,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->web_connection_memory_bytes + WEB_POOL_HEADROOM,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
