@@ -34,7 +34,8 @@ want=$(t_sql 'SELECT max(version) FROM schema_migrations')
 [ "$(w_json '["checks"]["schema"]["version"]')" = "$want" ] || t_fail "schema version: $(cat "$W_BODY")"
 [ "$(w_json '["checks"]["consumer"]["status"]')" = ok ] || t_fail "consumer check: $(cat "$W_BODY")"
 [ "$(w_json '["checks"]["consumer"]["partitions"]')" = "$PARTS" ] || t_fail "partitions: $(cat "$W_BODY")"
-curl -s "$W_BASE/metrics" | grep -q "^custos_consumer_partitions_assigned $PARTS\$" ||
+curl -s -o "$T_DIR/metrics" "$W_BASE/metrics"
+grep -q "^custos_consumer_partitions_assigned $PARTS\$" "$T_DIR/metrics" ||
     t_fail "custos_consumer_partitions_assigned is not $PARTS"
 kill -TERM "$RUN"
 wait "$RUN" || t_fail "custos run exited $? after SIGTERM"
