@@ -33,6 +33,13 @@ CORE_METRIC_DEFINE(coll_m_log_suppressed, CORE_COUNTER, "custos_log_suppressed_t
 CORE_METRIC_DEFINE(coll_m_offset_gaps, CORE_COUNTER, "custos_offset_gaps_total",
                    "jumps in a partition's offsets: messages gone from the broker")
 
+/* For /readyz (web/ reads them by name): whether this process consumes, and
+ * how many partitions it holds. */
+CORE_METRIC_DEFINE(coll_m_running, CORE_GAUGE, "custos_collector_running",
+                   "1 while this process runs the collector")
+CORE_METRIC_DEFINE(coll_m_assigned, CORE_GAUGE, "custos_consumer_partitions_assigned",
+                   "Kafka partitions assigned to this process's consumer now")
+
 core_histogram coll_latency;
 
 static void render_latency(core_metrics_out *out)

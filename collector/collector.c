@@ -215,6 +215,8 @@ static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
         }
         int64_t stored = read_offset_retrying(co, tp->topic, tp->partition);
         p->gen++;
+        if (!p->assigned)
+            core_metric_add(&coll_m_assigned, 1);
         p->assigned = true;
         p->open = NULL;
         p->next_expected = stored;
@@ -263,6 +265,8 @@ static void on_revoke(collector *co, rd_kafka_topic_partition_list_t *parts)
         deadline = co->grace_deadline_ms;
     bool drained = ps ? wait_pending(co, ps, n, deadline) : false;
     for (size_t i = 0; i < n; i++) {
+        if (ps[i]->assigned)
+            core_metric_sub(&coll_m_assigned, 1);
         ps[i]->assigned = false;
         ps[i]->gen++;
         core_log(CORE_LOG_INFO, MOD, "partition revoked", "topic=%s partition=%d committed=%s",
@@ -591,6 +595,7 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     pthread_cond_init(&co.cv_work, NULL);
     pthread_cond_init(&co.cv_done, NULL);
     bool writer_started = false;
+    core_metric_set(&coll_m_running, 1);
     int rc = start_consumer(&co);
     if (rc == 0 && pthread_create(&co.writer, NULL, coll_writer_main, &co) != 0) {
         core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
@@ -607,5 +612,7 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
         drain(&co);
     }
     teardown(&co, writer_started);
+    core_metric_set(&coll_m_assigned, 0);
+    core_metric_set(&coll_m_running, 0);
     return rc;
 }

@@ -147,6 +147,7 @@ typedef struct core_config {
     int64_t web_max_streams;      /* open SSE streams at most */
     int64_t web_stream_ping_ms;
     int64_t web_stream_buffer_bytes;
+    char *web_allowed_hosts;      /* "": the listen address, localhost, 127.0.0.1, web.origin */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

@@ -284,6 +284,11 @@ const setting core_cfg_settings[] = {
     {"web", "stream_buffer_bytes", T_BYTES, OFF(web_stream_buffer_bytes), "64KiB", 4096,
      16 << 20, NULL, false, false,
      "events waiting to be sent to one stream at most; a client slower than that is cut off"},
+    /* the Host allowlist (web/web_hosts.c) */
+    {"web", "allowed_hosts", T_STR, OFF(web_allowed_hosts), "", 0, 0, NULL, false, false,
+     "Host headers the server answers, comma-separated (HOST any port, HOST:PORT, [V6]:PORT); "
+     "others get 421 (a DNS-rebinding defence); empty: the listen address, localhost and "
+     "127.0.0.1 with the port, and web.origin's host when set"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

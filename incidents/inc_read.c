@@ -194,6 +194,24 @@ static int where(query *q, const inc_filter *f, char *err, size_t errlen)
     "'summary', summary, 'closed_at', " TS("closed_at") ", 'closed_by', closed_by, "        \
     "'updated_at', " TS("updated_at") ")::text"
 
+int inc_filter_check(const inc_filter *f, char *err, size_t errlen)
+{
+    if (f->limit < 1 || f->limit > LIST_LIMIT_MAX) {
+        snprintf(err, errlen, "limit must be 1 to %d", LIST_LIMIT_MAX);
+        return -1;
+    }
+    query q = {.sql = "SELECT 1 FROM incidents WHERE true"};
+    if (where(&q, f, err, errlen) < 0)
+        return -1;
+    char cid[CURSOR_ID_MAX + 1];
+    int64_t cus = 0;
+    if (f->cursor && !cursor_parse(f->cursor, &cus, cid)) {
+        snprintf(err, errlen, "bad cursor: pass next_cursor from the previous page as it is");
+        return -1;
+    }
+    return 0;
+}
+
 cJSON *inc_list(PGconn *c, const inc_filter *f, char *err, size_t errlen)
 {
     if (f->limit < 1 || f->limit > LIST_LIMIT_MAX) {

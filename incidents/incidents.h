@@ -180,6 +180,12 @@ typedef struct {
     int limit;                  /* 1..500 */
 } inc_filter;
 
+/* 0 when inc_list and inc_counts_by_status would take f (its values, its
+ * limit, its cursor), else -1 with err saying what is wrong: the caller's
+ * mistake, told apart from a database failure by this call, not by err's
+ * words. */
+int inc_filter_check(const inc_filter *f, char *err, size_t errlen);
+
 /* One page, newest first, keyset-paginated (stable under inserts):
  * {"incidents": [...], "next_cursor": "..." | null}. NULL with err on a
  * database error or a bad cursor (err says which). */

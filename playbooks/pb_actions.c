@@ -75,7 +75,7 @@ int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
 {
     if (!reason || !*reason) {
         snprintf(err, errlen, "a rejection needs a reason");
-        return -1;
+        return PB_DECIDE_NEEDS_REASON;
     }
     pthread_mutex_lock(&pa->mu);
     pb_engine_set_db(pa->eng, db);

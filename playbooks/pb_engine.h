@@ -78,8 +78,8 @@ int pb_engine_incident(pb_engine *e, const char *json, size_t len, int event, in
 int pb_engine_execute(pb_engine *e, int64_t id, char *err, size_t errlen);
 
 /* A human's decision on a pending action. approve executes it at once and
- * writes its final state. Return 0, or -1 with err (not found, not
- * pending, expired). */
+ * writes its final state. Return 0, or a PB_DECIDE_* (playbooks.h) with err:
+ * not found, not pending (decided, expired), or -1 (database). */
 int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
                       char *err, size_t errlen);
 int pb_engine_reject(pb_engine *e, int64_t id, const char *actor, const char *reason, char *err,

@@ -13,6 +13,7 @@
 #include "playbooks/pb_engine.h"
 #include "playbooks/pb_engine_int.h"
 #include "playbooks/pb_store.h"
+#include "playbooks/playbooks.h" /* PB_DECIDE_* */
 
 /* ---- execution ---- */
 
@@ -226,8 +227,9 @@ static int expire_due(pb_engine *e, char *err, size_t errlen)
 }
 
 /* A human's decision: moves a pending action to `to` ("approved" or
- * "rejected") as actor, after expiring what is due. Returns 0, or -1 with err
- * (no database, not found, not pending approval, database error). */
+ * "rejected") as actor, after expiring what is due. Returns 0, or with err
+ * PB_DECIDE_NOT_FOUND, PB_DECIDE_NOT_PENDING, or -1 (no database, database
+ * error). */
 static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *actor,
                           const char *reason, char *err, size_t errlen)
 {
@@ -243,20 +245,26 @@ static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *
         return m < 0 ? -1 : 0;
     pb_action a;
     int got = pb_store_get(e->o.db, id, &a, err, errlen);
-    if (got == 0)
+    int rc = PB_DECIDE_FAILED;
+    if (got == 0) {
         snprintf(err, errlen, "action %" PRId64 " not found", id);
-    else if (got > 0)
+        rc = PB_DECIDE_NOT_FOUND;
+    } else if (got > 0) {
         snprintf(err, errlen, "action %" PRId64 " is %s, not pending approval", id, a.state);
+        rc = PB_DECIDE_NOT_PENDING;
+    }
     pb_action_clear(&a);
-    return -1;
+    return rc;
 }
 
 int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
                       char *err, size_t errlen)
 {
-    if (decide_pending(e, id, "approved", actor, NULL, err, errlen) < 0 ||
-        pb_engine_execute(e, id, err, errlen) < 0)
-        return -1;
+    int d = decide_pending(e, id, "approved", actor, NULL, err, errlen);
+    if (d < 0)
+        return d;
+    if (pb_engine_execute(e, id, err, errlen) < 0)
+        return PB_DECIDE_FAILED;
     pb_action a;
     int got = pb_store_get(e->o.db, id, &a, err, errlen);
     if (got > 0)

@@ -57,13 +57,22 @@ pb_actions *pb_actions_open(const core_config *cfg, core_db_pool *pool, char *er
                             size_t errlen);
 void pb_actions_close(pb_actions *pa); /* NULL is fine */
 
+/* Why pb_action_approve / pb_action_reject refused, so that a caller (the
+ * web API) answers by a code, never by matching err's words. */
+enum {
+    PB_DECIDE_FAILED = -1,       /* the database or an effector: err says */
+    PB_DECIDE_NOT_FOUND = -2,    /* no such action */
+    PB_DECIDE_NOT_PENDING = -3,  /* decided, executed or expired already */
+    PB_DECIDE_NEEDS_REASON = -4, /* a rejection without a reason */
+};
+
 /* Approves pending action id as actor on db (borrowed, not in a
  * transaction; e.g. from the same pool), audited, and executes it at once,
  * writing its final state ("done", "failed", "skipped") into state.
- * Returns 0, or -1 with err (not found, not pending, expired, database). */
+ * Returns 0, or a PB_DECIDE_* (< 0) with err. */
 int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor, char *state,
                       size_t statelen, char *err, size_t errlen);
-/* Rejects it; reason is required. Returns 0, or -1 with err. */
+/* Rejects it; reason is required. Returns 0, or a PB_DECIDE_* with err. */
 int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
                      const char *reason, char *err, size_t errlen);
 

@@ -50,3 +50,6 @@ custos_build() {
         return 1
     fi
 }
+
+# The benchmarks' tools (bench/web/run.sh installs them).
+CUSTOS_BENCH_DEPS=$(deps_group bench)

@@ -10,18 +10,20 @@
 #include "playbooks/playbooks.h"
 #include "web/web_internal.h"
 
-/* The playbooks answer -1 with a message for every refusal; the caller's
- * mistakes are told apart from failures by what the message says (see
- * pb_engine.c decide_pending). */
-static web_result refused(web_req *r, int64_t id)
+/* A refusal of the playbooks, by its code (PB_DECIDE_*): the caller's
+ * mistakes are answered 4xx, anything else is a failure (500). */
+static web_result refused(web_req *r, int rc, int64_t id)
 {
-    if (strstr(r->err, "not found"))
+    switch (rc) {
+    case PB_DECIDE_NOT_FOUND:
         return web_reply_error(r, 404, "not_found", "no action %lld", (long long)id);
-    if (strstr(r->err, "not pending approval"))
+    case PB_DECIDE_NOT_PENDING:
         return web_reply_error(r, 409, "not_pending", "%s", r->err);
-    if (strstr(r->err, "needs a reason"))
+    case PB_DECIDE_NEEDS_REASON:
         return web_reply_error(r, 400, "bad_request", "%s", r->err);
-    return WEB_FAIL;
+    default:
+        return WEB_FAIL;
+    }
 }
 
 web_result web_h_action_approve(web_req *r)
@@ -30,9 +32,10 @@ web_result web_h_action_approve(web_req *r)
     if (id < 0)
         return web_reply_error(r, 400, "bad_id", "an action id is a positive number");
     char state[32] = "";
-    if (pb_action_approve(web_server_actions(r->srv), r->db, id, r->auth.actor, state,
-                          sizeof state, r->err, sizeof r->err) < 0)
-        return refused(r, id);
+    int rc = pb_action_approve(web_server_actions(r->srv), r->db, id, r->auth.actor, state,
+                               sizeof state, r->err, sizeof r->err);
+    if (rc < 0)
+        return refused(r, rc, id);
     r->audited = true; /* by the playbooks, with the actor */
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)id);
@@ -51,9 +54,10 @@ web_result web_h_action_reject(web_req *r)
         return WEB_CLIENT_ERROR;
     if (!*reason)
         return web_reply_error(r, 400, "bad_request", "a rejection needs a reason");
-    if (pb_action_reject(web_server_actions(r->srv), r->db, id, r->auth.actor, reason, r->err,
-                         sizeof r->err) < 0)
-        return refused(r, id);
+    int rc = pb_action_reject(web_server_actions(r->srv), r->db, id, r->auth.actor, reason,
+                              r->err, sizeof r->err);
+    if (rc < 0)
+        return refused(r, rc, id);
     r->audited = true;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)id);

@@ -91,14 +91,6 @@ int64_t web_parse_time_us(const char *s)
     return (int64_t)t * 1000000 + frac;
 }
 
-/* incidents/ prefixes database failures with the query's name; anything
- * else it refuses is the caller's (a bad cursor or filter). */
-static bool db_failure(const char *err)
-{
-    return strncmp(err, "listing incidents", 17) == 0 ||
-           strncmp(err, "counting incidents", 18) == 0;
-}
-
 web_result web_h_incidents_list(web_req *r)
 {
     args a = {0};
@@ -135,19 +127,18 @@ web_result web_h_incidents_list(web_req *r)
     if (until && (f.until_us = web_parse_time_us(until)) <= 0)
         return web_reply_error(r, 400, "bad_filter",
                                "until is an RFC 3339 UTC time (2026-12-01T12:00:00Z)");
-    cJSON *page = inc_list(r->db, &f, r->err, sizeof r->err);
-    if (!page) {
-        if (db_failure(r->err))
-            return WEB_FAIL;
+    /* The caller's mistakes first: past this, a failure is the server's. */
+    if (inc_filter_check(&f, r->err, sizeof r->err) < 0)
         return web_reply_error(r, 400, "bad_filter", "%s", r->err);
-    }
+    cJSON *page = inc_list(r->db, &f, r->err, sizeof r->err);
+    if (!page)
+        return WEB_FAIL;
     /* The first page carries the counts per status over the same filter. */
     if (!f.cursor) {
         cJSON *counts = inc_counts_by_status(r->db, &f, r->err, sizeof r->err);
         if (!counts) {
             cJSON_Delete(page);
-            return db_failure(r->err) ? WEB_FAIL
-                                      : web_reply_error(r, 400, "bad_filter", "%s", r->err);
+            return WEB_FAIL;
         }
         cJSON_AddItemToObject(page, "counts", counts);
     }

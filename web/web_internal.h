@@ -340,6 +340,20 @@ int web_hub_streams(web_hub *h); /* open now */
 web_hub *web_server_hub(web_server *s);
 web_result web_h_stream(web_req *r);
 
+/* ---- the Host header allowlist (web_hosts.c) ---- */
+typedef struct web_hosts web_hosts;
+/* From web.allowed_hosts (comma-separated HOST or HOST:PORT; [V6]), or when
+ * it is empty: listen_host:port, localhost:port, 127.0.0.1:port and the
+ * host of origin (web.origin) when set. NULL with err when malformed or more
+ * than 32. The caller frees it. */
+web_hosts *web_hosts_new(const char *allowed, const char *listen_host, int port,
+                         const char *origin, char *err, size_t errlen);
+void web_hosts_free(web_hosts *hs);
+/* Whether a Host header value is allowed (case-insensitive; NULL: no). */
+bool web_hosts_allow(const web_hosts *hs, const char *host);
+/* The list, comma-separated, for the log; its length. */
+size_t web_hosts_describe(const web_hosts *hs, char *out, size_t outlen);
+
 /* Metrics of sign-in, counted by the session handlers. */
 void web_count_signin_failure(void);
 void web_count_signin_throttled(void);

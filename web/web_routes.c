@@ -12,7 +12,7 @@
 const web_route web_routes[] = {
     /* health and metrics: no session; /metrics checks web.metrics_token */
     {"GET", "/healthz", web_h_healthz, WEB_NEED_NONE, 0},
-    {"GET", "/readyz", web_h_readyz, WEB_NEED_NONE, DB},
+    {"GET", "/readyz", web_h_readyz, WEB_NEED_NONE, 0}, /* takes its own connection */
     {"GET", "/metrics", web_h_metrics, WEB_NEED_NONE, 0},
 
     /* the console (web_static.c): its shell for each page path, its assets */

@@ -28,6 +28,9 @@ struct web_server {
     pb_actions *actions; /* people's decisions on pending actions (the playbooks') */
     web_throttle *throttle;
     web_hub *hub; /* the live stream's */
+    _Atomic(web_hosts *) hosts; /* web.allowed_hosts */
+    web_hosts *hosts_before;    /* the one made before port 0 was bound */
+    _Atomic int64_t open_conns; /* connections open now (NOTIFY_CONNECTION) */
     bool tls;
     bool secure_cookie;
     char *cert_pem, *key_pem;
@@ -51,6 +54,12 @@ CORE_METRIC_DEFINE(web_m_internal, CORE_COUNTER, "custos_web_internal_errors_tot
                    "requests answered 500 (the cause is logged)");
 CORE_METRIC_DEFINE(web_m_denied, CORE_COUNTER, "custos_web_access_denied_total",
                    "requests refused 401 or 403 (no session, wrong role, CSRF or Origin)");
+CORE_METRIC_DEFINE(web_m_misdirected, CORE_COUNTER, "custos_web_misdirected_total",
+                   "requests refused 421: a Host header web.allowed_hosts does not name");
+CORE_METRIC_DEFINE(web_m_conn_refused, CORE_COUNTER, "custos_web_connections_refused_total",
+                   "connections answered 503 (and closed) past web.max_connections");
+CORE_METRIC_DEFINE(web_m_conns, CORE_GAUGE, "custos_web_connections_open",
+                   "TCP connections open now (idle keep-alive and streams included)");
 
 void web_count_signin_failure(void) { core_metric_add(&web_m_signin_failures, 1); }
 void web_count_signin_throttled(void) { core_metric_add(&web_m_signin_throttled, 1); }
@@ -416,6 +425,104 @@ static void dispatch(web_ctx *x)
     }
 }
 
+/* The bytes of the request line and headers, as libmicrohttpd parsed them. */
+static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    size_t *n = cls;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* What is refused before the router looks at the path: a connection past
+ * web.max_connections (libmicrohttpd's own limit is set higher, so that
+ * these get a JSON 503 rather than a bare close), a request line or
+ * headers past web.connection_memory_bytes (libmicrohttpd's pool is
+ * WEB_POOL_HEADROOM larger, so that these get a JSON 414/431 rather than
+ * its HTML), and a Host
+ * header web.allowed_hosts does not name (421). True when answered. */
+static bool refuse_early(web_ctx *x, const char *url)
+{
+    web_req *r = &x->r;
+    web_server *s = r->srv;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) {
+        core_metric_add(&web_m_conn_refused, 1);
+        web_reply_header(r, "Connection", "close");
+        web_reply_header(r, "Retry-After", "1");
+        web_reply_error(r, 503, "too_many_connections",
+                        "%lld connections are open (web.max_connections)",
+                        (long long)s->cfg->web_max_connections);
+        return true;
+    }
+    size_t limit = (size_t)s->cfg->web_connection_memory_bytes;
+    size_t line = strlen(url) + strlen(r->method) + 12;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_size, &line);
+    if (line > limit) {
+        web_reply_header(r, "Connection", "close");
+        web_reply_error(r, 414, "uri_too_long",
+                        "the request line is longer than %zu bytes (web.connection_memory_bytes)",
+                        limit);
+        return true;
+    }
+    size_t all = line;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_size, &all);
+    if (all > limit) {
+        web_reply_header(r, "Connection", "close");
+        web_reply_error(r, 431, "headers_too_large",
+                        "the request line and headers are larger than %zu bytes "
+                        "(web.connection_memory_bytes)",
+                        limit);
+        return true;
+    }
+    const char *host = web_req_header(r, MHD_HTTP_HEADER_HOST);
+    if (!web_hosts_allow(atomic_load(&s->hosts), host)) {
+        char q[300];
+        core_log(CORE_LOG_WARN, "web", "Host not allowed", "host=%s addr=%s",
+                 core_log_quote(q, sizeof q, host ? host : "(none)"), r->addr);
+        core_metric_add(&web_m_misdirected, 1);
+        web_reply_error(r, 421, "misdirected",
+                        "this server does not answer for that Host (web.allowed_hosts)");
+        return true;
+    }
+    return false;
+}
+
+/* Counts connections; marks those past web.max_connections, which the
+ * first request on them finds (refuse_early). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)conn;
+    web_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        int64_t n = atomic_fetch_add(&s->open_conns, 1) + 1;
+        core_metric_add(&web_m_conns, 1);
+        *socket_context = n > s->cfg->web_max_connections ? (void *)s : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&s->open_conns, 1);
+        core_metric_sub(&web_m_conns, 1);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd's memory per connection is this much above
+ * web.connection_memory_bytes: room for our JSON 431/414 after headers that
+ * fill the configured amount. Not more: each connection's resident memory
+ * grows with its pool (bench/web: ~110 KiB at a 128 KiB pool, ~60 KiB at
+ * 64 KiB). */
+#define WEB_POOL_HEADROOM (16 << 10)
+
+/* Room above web.max_connections for connections that are answered 503
+ * rather than closed unanswered. */
+static unsigned conn_headroom(const core_config *cfg)
+{
+    int64_t h = cfg->web_max_connections / 16;
+    return (unsigned)(h < 16 ? 16 : h);
+}
+
 static bool method_has_body(const char *m)
 {
     return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
@@ -444,6 +551,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->tls = s->tls;
         r->status = 500;
         client_addr(conn, r->addr, sizeof r->addr);
+        if (refuse_early(x, url))
+            return send_answer(x);
         char allow[64];
         int idx = web_route_match(web_routes, web_routes_count, method, url, &r->params, allow,
                                   sizeof allow);
@@ -662,6 +771,13 @@ static int start_daemon(web_server *s, const char *host, int port, char *err, si
         snprintf(err, errlen, "web.listen '%s': %s", cfg->web_listen, gai_strerror(gai));
         return -1;
     }
+    web_hosts *first = web_hosts_new(cfg->web_allowed_hosts, host, port, cfg->web_origin, err,
+                                     errlen);
+    if (!first) {
+        freeaddrinfo(ai);
+        return -1;
+    }
+    atomic_store(&s->hosts, first);
     /* Internal epoll threads (web.threads of them), each serving many
      * connections; the streams suspend theirs while they wait (web_stream.c). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
@@ -682,10 +798,12 @@ static int start_daemon(web_server *s, const char *host, int port, char *err, si
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so that it gets every message */
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->web_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections + conn_headroom(cfg),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->web_max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->web_connection_timeout_ms / 1000),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->web_connection_memory_bytes,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->web_connection_memory_bytes + WEB_POOL_HEADROOM,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_ARRAY, s->tls ? tls_opts : no_opts,
@@ -703,12 +821,22 @@ static int start_daemon(web_server *s, const char *host, int port, char *err, si
                  (long long)cfg->web_db_pool, (long long)cfg->web_threads);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;
+    if (s->port != port) {
+        /* Port 0: the default names carry the port the system chose. */
+        web_hosts *h = web_hosts_new(cfg->web_allowed_hosts, host, s->port, cfg->web_origin, err,
+                                     errlen);
+        if (!h)
+            return -1;
+        s->hosts_before = atomic_exchange(&s->hosts, h);
+    }
+    char hosts[512];
+    web_hosts_describe(atomic_load(&s->hosts), hosts, sizeof hosts);
     core_log(CORE_LOG_INFO, "web", "listening",
              "listen=%s port=%d tls=%s threads=%lld max_connections=%lld per_ip=%lld "
-             "timeout_s=%lld",
+             "timeout_s=%lld allowed_hosts=%s",
              cfg->web_listen, s->port, s->tls ? "on" : "off", (long long)cfg->web_threads,
              (long long)cfg->web_max_connections, (long long)cfg->web_max_connections_per_ip,
-             (long long)(cfg->web_connection_timeout_ms / 1000));
+             (long long)(cfg->web_connection_timeout_ms / 1000), hosts);
     return 0;
 }
 
@@ -761,6 +889,8 @@ void web_service_stop(web_server *s)
         core_log(CORE_LOG_INFO, "web", "web server stopped", "port=%d", s->port);
     }
     web_hub_free(s->hub);
+    web_hosts_free(atomic_load(&s->hosts));
+    web_hosts_free(s->hosts_before);
     pb_actions_close(s->actions);
     core_db_pool_free(s->pool);
     web_throttle_free(s->throttle);

@@ -1,6 +1,7 @@
 /* libFuzzer target for what the web server parses from a request before
  * any handler runs: the request line against the real route table, the
- * Cookie, Authorization and Origin headers, web.listen, and the JSON body.
+ * Cookie, Authorization, Origin and Host headers (the Host allowlist),
+ * web.listen, and the JSON body.
  * Input: four lines (METHOD PATH, Cookie, Authorization, Origin TAB Host),
  * then the body. Promises checked: a matched route is the table's row for
  * that method (or HEAD for GET) and its parameters are short and of the
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "web/web_internal.h"
 
@@ -90,6 +92,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool ok = web_origin_ok(origin, "", false, host);
     if (ok)
         CHECK(strncasecmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0);
+    /* The Host allowlist: the defaults, and the header parsed as a list;
+     * an allowed Host is one of the default names (any case) or in it. */
+    static web_hosts *defaults;
+    char herr[256];
+    if (!defaults)
+        defaults = web_hosts_new("", "127.0.0.1", 8440, "", herr, sizeof herr);
+    CHECK(defaults);
+    if (web_hosts_allow(defaults, host))
+        CHECK(strcasecmp(host, "127.0.0.1:8440") == 0 || strcasecmp(host, "localhost:8440") == 0);
+    web_hosts *listed = web_hosts_new(host, "127.0.0.1", 8440, "", herr, sizeof herr);
+    if (listed) {
+        char d[16384]; /* 32 names of at most 268 bytes */
+        size_t dl = web_hosts_describe(listed, d, sizeof d);
+        CHECK(dl < sizeof d - 1 && strlen(d) == dl);
+        web_hosts_free(listed);
+    } else {
+        CHECK(strstr(herr, "web.allowed_hosts"));
+    }
     char h[64];
     int port;
     if (web_parse_listen(path, h, sizeof h, &port) == 0)

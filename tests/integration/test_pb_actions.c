@@ -146,10 +146,12 @@ static void t_decisions_share_one_context(void **s)
     PGconn *c = core_db_pool_get(pool, 10000, err, sizeof err);
     assert_non_null(c);
     /* decided already: refused, naming the state */
-    assert_int_equal(pb_action_approve(pa, c, a1, "alice", buf, sizeof buf, err, sizeof err), -1);
+    assert_int_equal(pb_action_approve(pa, c, a1, "alice", buf, sizeof buf, err, sizeof err),
+                     PB_DECIDE_NOT_PENDING);
     assert_non_null(strstr(err, "is done, not pending approval"));
     /* a rejection needs a reason */
-    assert_int_equal(pb_action_reject(pa, c, a3, "bob", "", err, sizeof err), -1);
+    assert_int_equal(pb_action_reject(pa, c, a3, "bob", "", err, sizeof err),
+                     PB_DECIDE_NEEDS_REASON);
     assert_int_equal(pb_action_reject(pa, c, a3, "bob", "false positive", err, sizeof err), 0);
     snprintf(err, sizeof err,
              "SELECT state || '|' || decided_by || '|' || decision_reason FROM actions WHERE id "
@@ -158,7 +160,7 @@ static void t_decisions_share_one_context(void **s)
     text(err, buf, sizeof buf);
     assert_string_equal(buf, "rejected|bob|false positive");
     assert_int_equal(pb_action_approve(pa, c, 999999, "alice", buf, sizeof buf, err, sizeof err),
-                     -1);
+                     PB_DECIDE_NOT_FOUND);
     assert_non_null(strstr(err, "not found"));
 
     int64_t rows = 0, bad = 0;

@@ -14,9 +14,10 @@ grep -q 'per_ip=4 timeout_s=2' "$T_DIR/web.log" || t_fail "limits not in the sta
 python3 - "$W_PORT" <<'PY' || t_fail "connection limits (see above)"
 import socket, sys, time
 port = int(sys.argv[1])
+HOST = b"Host: 127.0.0.1:%d" % port  # web.allowed_hosts' default
 
 def get(s):
-    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /healthz HTTP/1.1\r\n" + HOST + b"\r\n\r\n")
     s.settimeout(5)
     data = b""
     while b"\r\n\r\n" not in data:
@@ -66,7 +67,7 @@ while True:
 s.close()
 # A slow body (a few bytes, then silence) is dropped after the timeout.
 s = socket.create_connection(("127.0.0.1", port))
-s.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+s.sendall(b"POST /api/v1/session HTTP/1.1\r\n" + HOST + b"\r\nContent-Type: application/json\r\n"
           b"Content-Length: 100\r\n\r\n{\"user")
 s.settimeout(10)
 t0 = time.time()
@@ -75,7 +76,7 @@ assert time.time() - t0 <= 9.0, "a slow body held the connection"
 s.close()
 # Headers larger than the connection's memory: refused, not served.
 s = socket.create_connection(("127.0.0.1", port))
-s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+s.sendall(b"GET /healthz HTTP/1.1\r\n" + HOST + b"\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
 s.settimeout(5)
 data = b""
 try:
@@ -87,7 +88,8 @@ try:
 except (ConnectionResetError, socket.timeout):
     pass
 status = data.split(b"\r\n", 1)[0]
-assert not status.startswith(b"HTTP/1.1 200"), "a 20 KB header was served: %r" % status
+assert status == b"HTTP/1.1 431 Request Header Fields Too Large", "a 20 KB header: %r" % status
+assert b'"code":"headers_too_large"' in data, "the 431 is not the JSON error: %r" % data[-300:]
 print("limits: per-ip refused the 5th, idle closed after %.1f s, big header -> %r" % (waited, status))
 PY
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$W_BASE/healthz")" = 200 ] || t_fail "server not answering after the limits"
