@@ -154,6 +154,9 @@ void an_engine_drain(an_engine *e);
 /* Forgets source: closes its keys' incidents (a last callback each; the new
  * owner continues them), drops its keys and its watermark. */
 void an_engine_release(an_engine *e, int32_t source);
+/* The collector committed source up to next_offset: a state saved now
+ * covers that far (its last messages may have held no event). */
+void an_engine_source_committed(an_engine *e, int32_t source, int64_t next_offset);
 /* True when the engine has processed nothing and holds no key. */
 bool an_engine_fresh(const an_engine *e);
 

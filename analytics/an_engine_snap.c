@@ -274,6 +274,13 @@ int an_engine_load(an_engine *e, int32_t source, const void *blob, size_t n, cha
             an_snap_get(&r, &next, sizeof next);
             int slot = an_engine_source_slot(e, source, true);
             if (slot >= 0) {
+                /* live: a partition restored is a partition appearing; it
+                 * holds the watermark at its saved time until it delivers
+                 * or goes idle, so its older events are not taken as late */
+                if (e->source_idle_ms) {
+                    e->last_new_source_ms = core_mono_ms();
+                    e->src[slot].last_push_ms = e->last_new_source_ms;
+                }
                 if (max_ts > e->src[slot].max_ts)
                     e->src[slot].max_ts = max_ts;
                 if (next > e->src[slot].next_offset)
@@ -316,3 +323,10 @@ void an_engine_release(an_engine *e, int32_t source)
 }
 
 bool an_engine_fresh(const an_engine *e) { return e->now_us == INT64_MIN && !e->nkeys; }
+
+void an_engine_source_committed(an_engine *e, int32_t source, int64_t next_offset)
+{
+    int slot = an_engine_source_slot(e, source, false);
+    if (slot >= 0 && next_offset > e->src[slot].next_offset)
+        e->src[slot].next_offset = next_offset;
+}
