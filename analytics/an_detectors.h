@@ -78,6 +78,7 @@ struct an_key {
     int64_t dr_window;
     uint16_t dr_n;
     int32_t src; /* the source (Kafka partition) of its newest event: whose snapshot holds it */
+    struct an_rp_state *rp; /* owned; NULL until its first refused prompt (an_rephrase.h) */
 };
 
 
@@ -104,6 +105,6 @@ extern const an_detector *const an_detectors[];
 extern const size_t an_detectors_count;
 
 extern const an_detector an_detector_probing, an_detector_extraction, an_detector_leakage,
-    an_detector_flood, an_detector_drift;
+    an_detector_flood, an_detector_drift, an_detector_rephrase;
 
 #endif

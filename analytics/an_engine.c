@@ -9,6 +9,7 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_learned.h"
+#include "analytics/an_rephrase.h"
 #include "core/log.h"
 #include "core/share.h"
 
@@ -71,6 +72,7 @@ error:
 
 static void key_free(an_key *k)
 {
+    free(k->rp);
     free(k->id);
     free(k);
 }
@@ -221,6 +223,8 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
             core_log(CORE_LOG_WARN, "analytics", "signature scan failed", "event_id=%s suppressed=%lld",
                      core_log_quote((char[160]){0}, 160, ev->event_id), (long long)sup);
     }
+    if (o->refusal && ev->prompt)
+        o->has_rp = an_rephrase_sketch(ev->prompt, ev->prompt_len, o->rp);
     if (sysprompt_echoed(ev))
         o->leak |= AN_LEAK_SYSPROMPT;
     return o;

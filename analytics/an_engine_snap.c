@@ -8,6 +8,7 @@
 
 #include "analytics/an_engine_impl.h"
 #include "analytics/an_features.h"
+#include "analytics/an_rephrase.h"
 #include "analytics/an_snapshot.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -21,7 +22,8 @@ static uint64_t fingerprint(const an_engine *e)
 {
     size_t sizes[] = {SNAP_FORMAT,         sizeof(an_key),     sizeof(an_ex_state),
                       sizeof(an_pr_state), sizeof(an_fl_state), sizeof(pop_sketch),
-                      sizeof(tenant_slot), POP_BINS,            AN_PR_WEAK};
+                      sizeof(tenant_slot), POP_BINS,            AN_PR_WEAK,
+                      sizeof(an_rp_state)};
     uint64_t h = an_hash(sizes, sizeof sizes, 0);
     size_t n = an_rules_count(e->rules);
     for (size_t i = 0; i < n; i++) {
@@ -117,6 +119,10 @@ int an_engine_save(an_engine *e, int32_t source, an_snap_cb cb, void *ud)
         put_tag(&s.part[slot], AN_SNAP_KEY);
         an_snap_put_str(&s.part[slot], k->id);
         an_snap_put(&s.part[slot], k, sizeof *k);
+        uint8_t has_rp = k->rp != NULL;
+        an_snap_put(&s.part[slot], &has_rp, 1);
+        if (has_rp)
+            an_snap_put(&s.part[slot], k->rp, sizeof *k->rp);
         s.nkeys[slot]++;
     }
     put_header(e, &s.shared);
@@ -165,14 +171,28 @@ static int load_key(an_engine *e, an_snap_r *r, int32_t source)
     k->id = id;
     k->hnext = k->lru_prev = k->lru_next = NULL;
     k->src = source;
+    k->rp = NULL;
+    uint8_t has_rp = 0;
+    an_snap_get(r, &has_rp, 1);
+    if (has_rp && (!(k->rp = malloc(sizeof *k->rp)) || !an_snap_get(r, k->rp, sizeof *k->rp) ||
+                   k->rp->n > AN_RP_RING || k->rp->i >= AN_RP_RING))
+        r->bad = true;
+    if (r->bad) {
+        free(k->rp);
+        free(id);
+        free(k);
+        return -1;
+    }
     if (k->hash != an_hash(id, strlen(id), 0) || k->ex.ring_n > AN_EX_RING ||
         k->ex.ring_i >= AN_EX_RING || k->ex.dist_n > AN_EX_DIST || k->ex.dist_i >= AN_EX_DIST ||
         k->pr.wk_n > AN_PR_WEAK || k->pr.wk_i >= AN_PR_WEAK) {
+        free(k->rp);
         free(id);
         free(k);
         return -1;
     }
     if (an_engine_key_find(e, id, k->hash)) { /* events of it came here already: ours is newer */
+        free(k->rp);
         free(id);
         free(k);
         return 0;

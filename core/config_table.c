@@ -145,6 +145,10 @@ const setting core_cfg_settings[] = {
     {"analytics", "snapshot_wait_ms", T_MS, OFF(an_snapshot_wait_ms), "10s", 0, 600000, NULL,
      false, false, "live: on assignment, how long to wait for the previous owner's snapshot to "
      "reach the partition's stored offset before going on with the one there is"},
+    {"analytics", "probing_rephrase_min", T_INT, OFF(an_pr_rephrase_min), "5", 2, 255, NULL,
+     false, false, "refused prompts of a key within the hour that are rephrasings of one request "
+     "(near-duplicates by their content words) before they are an attempt (persuasion-style "
+     "iteration)"},
     {"analytics", "probing_attempt_score_pct", T_INT, OFF(an_pr_attempt_score_pct), "100", 1,
      100000, NULL, false, false, "a prompt whose rule weights sum to this (x100) is an attempt"},
     {"analytics", "probing_refusal_min", T_INT, OFF(an_pr_refusal_min), "12", 1, 1000000, NULL,
