@@ -441,9 +441,11 @@ void scen_traps(const world *w)
         label_key(scen, "probing", k.id, at, 1);
     }
 
-    /* persuasion-style attackers that iterate (PAIR): ordinary use, then 6
-     * to 10 rephrasings of one harmful goal of the half, a minute or so
-     * apart, which the model refuses (nine in ten), then ordinary use again */
+    /* persuasion-style attackers that iterate (PAIR): ordinary use, then
+     * rephrasings of one harmful goal of the half, a minute or so apart,
+     * which the model refuses nine times in ten, until 6 to 10 were refused
+     * (the issue's case: at least five refused rephrasings), then ordinary
+     * use again */
     for (int j = 0; j < nkeys / 50 && persuasion_goals(); j++) { /* six of 300 */
         key k = {.mult = 1};
         snprintf(k.id, sizeof k.id, "pr-iterate-%d", j);
@@ -453,10 +455,12 @@ void scen_traps(const world *w)
         for (int i = 0; i < 30; i++) {
             if (i == when) {
                 at = t;
-                int v0 = irand(12);
-                for (int v = 0; v < tries; v++) {
+                int v0 = irand(12), refused = 0;
+                for (int v = 0; refused < tries; v++) {
                     char *p = persuasion_prompt(goal, v0 + v);
-                    emit(t, &k, &gx1, p, NULL, urand() < 0.9, 200, 1);
+                    int r = urand() < 0.9;
+                    refused += r;
+                    emit(t, &k, &gx1, p, NULL, r, 200, 1);
                     free(p);
                     t += (int64_t)(expo(60) * SEC) + 10 * SEC;
                 }
