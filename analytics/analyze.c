@@ -230,10 +230,22 @@ int an_cmd_analyze(int argc, char **argv)
     }
     if (state_out) {
         an_engine_drain(e);
+        int64_t s0 = core_mono_us();
         if (state_save(e, state_out, err, sizeof err) < 0) {
             fprintf(stderr, "custos analyze: --state-out %s\n", err);
             goto done;
         }
+        an_engine_stats sst;
+        an_engine_stats_get(e, &sst);
+        FILE *sf = fopen(state_out, "rb");
+        long bytes = -1;
+        if (sf && fseek(sf, 0, SEEK_END) == 0)
+            bytes = ftell(sf);
+        if (sf)
+            fclose(sf);
+        core_log(CORE_LOG_INFO, "analytics", "state saved",
+                 "file=%s keys=%llu bytes=%ld seconds=%.3f", state_out,
+                 (unsigned long long)sst.keys, bytes, (core_mono_us() - s0) / 1e6);
     } else {
         an_engine_finish(e);
     }
