@@ -12,8 +12,10 @@
 # the incidents of all pieces are scored together. Each piece starts from
 # the state the piece before saved (--state-in/--state-out: what custos run
 # restores from its snapshots); RESTART_STATE=0 starts each piece fresh, as
-# a restart without saved state did. PROMPTS=0 skips the prompt-by-prompt
-# part.
+# a restart without saved state did. It also prints how many incident
+# documents the restarts changed against one uninterrupted run (0 and 0:
+# no incident from a restart, none lost to one). PROMPTS=0 skips the
+# prompt-by-prompt part.
 # Attack prompts come from the held-back test half of data/prompts unless
 # HALF=tune. Prints the scorer's tables; exits non-zero when a target is missed.
 set -euo pipefail
@@ -53,6 +55,11 @@ if [ -n "${RESTARTS:-}" ]; then
         rm -f "$part"
     done
     rm -f "$out/state.bin"
+    # what the restarts changed: the same events in one uninterrupted run
+    "$build/custos" analyze --log-level warn "$out/events.jsonl" | sort >"$out/incidents.whole"
+    sort "$out/incidents.jsonl" >"$out/incidents.cut"
+    echo "restarts: $(comm -13 "$out/incidents.whole" "$out/incidents.cut" | wc -l) incident documents only with the restarts, $(comm -23 "$out/incidents.whole" "$out/incidents.cut" | wc -l) only without (of $(wc -l <"$out/incidents.whole"))"
+    rm -f "$out/incidents.whole" "$out/incidents.cut"
     if [ "${RESTART_STATE:-1}" != 0 ]; then
         echo "restarts at hours: $RESTARTS (each piece continues from the state the one before saved)"
     else
