@@ -327,7 +327,7 @@ void an_engine_key_remove(an_engine *e, an_key *k)
     lru_unlink(e, k);
     e->nkeys--;
     e->st.keys_evicted++;
-    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1;
+    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0);
     key_free(k);
 }
 
@@ -713,6 +713,8 @@ void an_engine_alert(an_engine *e, an_alert *a)
         e->st.alerts_only++;
     an_incidents_alert(e->inc, a);
 }
+
+void an_engine_key_bytes(an_engine *e, size_t n) { e->st.key_state_bytes += n; }
 
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
 {

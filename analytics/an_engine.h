@@ -108,6 +108,8 @@ void an_engine_stats_get(const an_engine *e, an_engine_stats *st);
 /* For detectors: raise an alert (the engine routes it to incident.c). */
 void an_engine_alert(an_engine *e, an_alert *a);
 const core_config *an_engine_cfg(const an_engine *e);
+/* For detectors: n bytes more of per-key state (counted in key_state_bytes). */
+void an_engine_key_bytes(an_engine *e, size_t n);
 const an_rules *an_engine_rules(const an_engine *e);
 
 /* The population of per-key 5-minute volumes (completion tokens), for the

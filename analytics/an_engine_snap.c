@@ -57,8 +57,8 @@ static an_snap_w *route(void *ud, const char *api_key_id)
     if (api_key_id) {
         an_key *k = an_engine_key_find(s->e, api_key_id, an_hash(api_key_id, strlen(api_key_id), 0));
         int slot = k ? an_engine_source_slot(s->e, k->src, false) : -1;
-        if (slot >= 0)
-            return s->only < 0 || slot == s->only ? &s->part[slot] : NULL;
+        if (slot >= 0) /* saving one partition (or none): the others' stay out */
+            return s->only == -1 || slot == s->only ? &s->part[slot] : NULL;
     }
     return &s->shared;
 }
@@ -198,6 +198,8 @@ static int load_key(an_engine *e, an_snap_r *r, int32_t source)
         return 0;
     }
     an_engine_key_link(e, k);
+    if (k->rp)
+        e->st.key_state_bytes += sizeof *k->rp;
     return 0;
 }
 

@@ -133,8 +133,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     (void)state;
     if (!o->refusal || !o->has_rp)
         return;
-    if (!k->rp && !(k->rp = calloc(1, sizeof *k->rp)))
-        return;
+    if (!k->rp) {
+        if (!(k->rp = calloc(1, sizeof *k->rp)))
+            return;
+        an_engine_key_bytes(e, sizeof *k->rp);
+    }
     an_rp_state *s = k->rp;
     int near = 1; /* this one */
     int64_t first = o->ts_us;

@@ -18,6 +18,7 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_rules.h"
+#include "analytics/an_snapshot.h"
 #include "collector/collector.h"
 
 #define T0 1795132800LL /* 2026-11-20T00:00:00Z, seconds */
@@ -925,6 +926,17 @@ static void snapshot_carries_the_state_across_a_cut(void **state)
         for (int r = 0; restore && r < sv.rows; r++)
             if (an_engine_load(b->e, sv.source[r], sv.blob[r], sv.n[r], err, sizeof err) < 0)
                 fail_msg("load: %s", err);
+        /* a partition this engine never had: the shared row alone, whole */
+        saved none = {0};
+        assert_int_equal(an_engine_save(a->e, 7, keep_row, &none), 0);
+        assert_int_equal(none.rows, 1);
+        assert_int_equal(none.source[0], AN_SNAP_SHARED);
+        fixture *c = fx_new();
+        fx_start(c);
+        if (an_engine_load(c->e, AN_SNAP_SHARED, none.blob[0], none.n[0], err, sizeof err) < 0)
+            fail_msg("load the shared row: %s", err);
+        fx_free(c);
+        free(none.blob[0]);
         /* a truncated row is refused, not half taken as whole */
         assert_int_equal(an_engine_load(a->e, sv.source[0], sv.blob[0], sv.n[0] / 2, err,
                                         sizeof err), -1);
