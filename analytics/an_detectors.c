@@ -9,5 +9,6 @@ const an_detector *const an_detectors[] = {
     &an_detector_leakage,
     &an_detector_flood,
     &an_detector_drift,
+    &an_detector_rephrase,
 };
 const size_t an_detectors_count = sizeof an_detectors / sizeof an_detectors[0];

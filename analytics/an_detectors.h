@@ -12,6 +12,9 @@
 #include "analytics/an_obs.h"
 #include "core/config.h"
 
+struct an_snap_w;
+struct an_snap_r;
+
 #define AN_EX_BUCKETS 12  /* 5-minute buckets: one hour */
 #define AN_EX_RING 16     /* recent prompt sketches */
 #define AN_EX_DIST 32     /* recent successive-query distances (PRADA) */
@@ -74,6 +77,8 @@ struct an_key {
     an_fl_state fl;
     int64_t dr_window;
     uint16_t dr_n;
+    int32_t src; /* the source (Kafka partition) of its newest event: whose snapshot holds it */
+    struct an_rp_state *rp; /* owned; NULL until its first refused prompt (an_rephrase.h) */
 };
 
 
@@ -87,6 +92,10 @@ typedef struct an_detector {
     void (*observe)(void *state, an_engine *e, an_key *k, const an_obs *o);
     size_t (*bytes)(const void *state);
     void (*free)(void *state);
+    /* snapshots (an_snapshot.h) of the detector's own state; NULL: none.
+     * load adds what the state does not hold yet; 0, or -1 when malformed */
+    void (*save)(const void *state, struct an_snap_w *w);
+    int (*load)(void *state, struct an_snap_r *r);
 } an_detector;
 
 /* Every detector, in the order they see an observation (probing before
@@ -96,6 +105,6 @@ extern const an_detector *const an_detectors[];
 extern const size_t an_detectors_count;
 
 extern const an_detector an_detector_probing, an_detector_extraction, an_detector_leakage,
-    an_detector_flood, an_detector_drift;
+    an_detector_flood, an_detector_drift, an_detector_rephrase;
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
+#include "analytics/an_snapshot.h"
 
 #define NB 6 /* sextiles: with windows of tens of events, ten bins are mostly noise */
 #define REF_MAX 4000
@@ -364,10 +365,87 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
             m->m[i].cnt[bin_of(&m->m[i], v[i])]++;
 }
 
+/* The models in a snapshot: each dmodel as it is (its pointers replaced on
+ * load), its names, then each metric's reference sample. */
+static void drift_save(const void *state, an_snap_w *w)
+{
+    const an_drift *d = state;
+    an_snap_put_u32(w, (uint32_t)sizeof(dmodel));
+    an_snap_put_u32(w, (uint32_t)d->n);
+    for (size_t b = 0; b < 1024; b++)
+        for (const dmodel *m = d->buckets[b]; m; m = m->next) {
+            an_snap_put(w, m, sizeof *m);
+            an_snap_put_str(w, m->model);
+            an_snap_put_str(w, m->version);
+            for (int i = 0; i < NM; i++)
+                if (m->m[i].sample && m->m[i].nsample)
+                    an_snap_put(w, m->m[i].sample, m->m[i].nsample * sizeof(float));
+        }
+}
+
+/* Adds the snapshot's models this state does not hold yet. */
+static int drift_load(void *state, an_snap_r *r)
+{
+    an_drift *d = state;
+    if (an_snap_get_u32(r) != sizeof(dmodel))
+        return -1;
+    uint32_t n = an_snap_get_u32(r);
+    for (uint32_t k = 0; k < n && !r->bad; k++) {
+        dmodel *m = calloc(1, sizeof *m);
+        if (!m)
+            return -1;
+        an_snap_get(r, m, sizeof *m);
+        m->next = NULL;
+        m->model = m->version = NULL;
+        for (int i = 0; i < NM; i++)
+            m->m[i].sample = NULL;
+        m->model = an_snap_get_str(r, 4096);
+        m->version = an_snap_get_str(r, 4096);
+        bool ok = !r->bad && m->model && m->version;
+        for (int i = 0; ok && i < NM; i++) {
+            metric *mt = &m->m[i];
+            if (mt->nsample > REF_MAX || mt->nbins < 0 || mt->nbins > NB) {
+                ok = false;
+                break;
+            }
+            if (!mt->nsample || m->ref_ready)
+                continue;
+            if (!(mt->sample = malloc(REF_MAX * sizeof *mt->sample)) ||
+                !an_snap_get(r, mt->sample, mt->nsample * sizeof *mt->sample))
+                ok = false;
+        }
+        uint64_t h = an_hash(m->model ? m->model : "", m->model ? strlen(m->model) : 0, 0);
+        if (ok)
+            h = an_hash(m->version, strlen(m->version), h ^ 0x2f);
+        if (!ok || h != m->hash) {
+            model_free(m);
+            return -1;
+        }
+        dmodel **head = &d->buckets[h & 1023];
+        bool have = false;
+        for (dmodel *x = *head; x && !have; x = x->next)
+            have = x->hash == h && !strcmp(x->model, m->model) && !strcmp(x->version, m->version);
+        if (have || d->n >= MAX_MODELS) {
+            model_free(m);
+            continue;
+        }
+        m->next = *head;
+        *head = m;
+        d->n++;
+        d->bytes += sizeof *m;
+        for (int i = 0; i < NM; i++)
+            if (m->m[i].sample)
+                d->bytes += REF_MAX * sizeof *m->m[i].sample;
+    }
+    return r->bad ? -1 : 0;
+}
+
 /* Drift is per model version, not per key: its state is its own. */
 const an_detector an_detector_drift = {.name = "drift",
                                        .type = INC_DRIFT,
                                        .init = drift_new,
                                        .observe = observe,
                                        .bytes = drift_bytes,
-                                       .free = drift_free};
+                                       .free = drift_free,
+                                       .save = drift_save,
+                                       .load = drift_load};

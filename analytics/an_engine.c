@@ -9,64 +9,11 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_learned.h"
+#include "analytics/an_rephrase.h"
 #include "core/log.h"
 #include "core/share.h"
 
-#define TENANT_SLOTS 65536 /* tenants tracked for the extraction baseline */
-#define MAX_SOURCES 4096
-
-typedef struct {
-    uint64_t hash;
-    float base;
-    uint32_t n;
-} tenant_slot;
-
-#define POP_BINS 48       /* bin b >= 1 holds [2^((b-1)/2), 2^(b/2)): up to 2^23.5 */
-#define POP_TENANTS 4096  /* tenants with a population of their own (others: fleet only) */
-#define POP_DECAY 0.95    /* per 5-minute bucket: the population of the last ~2 hours */
-#define POP_MIN_SAMPLES 50.0
-
-typedef struct {
-    uint64_t hash;
-    uint32_t bucket; /* decayed up to this bucket */
-    float total;
-    float w[POP_BINS];
-} pop_sketch;
-
-typedef struct {
-    int32_t id;
-    int64_t max_ts;
-    int64_t last_push_ms; /* live: when its newest event was handed over (monotonic) */
-} src_hw;
-
-struct an_engine {
-    const core_config *cfg;
-    an_rules *rules;
-    an_learned_model *learned; /* NULL: analytics.learned off */
-    an_learned_scratch *lscratch;
-    void *det_state[AN_DETECTORS_MAX]; /* each detector's own state (an_detectors[i]) */
-    an_incidents *inc;
-    /* reorder heap */
-    an_obs **heap;
-    size_t nheap, capheap;
-    src_hw *src;
-    size_t nsrc;
-    uint64_t seq;
-    int64_t now_us;  /* event time of the last observation processed */
-    int64_t jump_us; /* an event far ahead of now_us, waiting for a second one; 0: none */
-    int64_t last_tick_min;
-    int64_t source_idle_ms;
-    int64_t last_new_source_ms; /* live: when a source was last seen for the first time */
-    int64_t newest_arrival_ms;  /* live: the latest hand-over time pushed */
-    /* keys */
-    an_key **buckets;
-    size_t nbuckets, nkeys;
-    an_key *lru_head, *lru_tail; /* head: idle longest */
-    tenant_slot *tenants;
-    pop_sketch fleet, *pop_tenants;
-    pop_sketch *pop_tenants_n; /* the same tenants (same slots): request counts */
-    an_engine_stats st;
-};
+#include "analytics/an_engine_impl.h"
 
 const core_config *an_engine_cfg(const an_engine *e) { return e->cfg; }
 const an_rules *an_engine_rules(const an_engine *e) { return e->rules; }
@@ -125,6 +72,7 @@ error:
 
 static void key_free(an_key *k)
 {
+    free(k->rp);
     free(k->id);
     free(k);
 }
@@ -275,6 +223,8 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
             core_log(CORE_LOG_WARN, "analytics", "signature scan failed", "event_id=%s suppressed=%lld",
                      core_log_quote((char[160]){0}, 160, ev->event_id), (long long)sup);
     }
+    if (o->refusal && ev->prompt)
+        o->has_rp = an_rephrase_sketch(ev->prompt, ev->prompt_len, o->rp);
     if (sysprompt_echoed(ev))
         o->leak |= AN_LEAK_SYSPROMPT;
     return o;
@@ -317,7 +267,7 @@ static int heap_push(an_engine *e, an_obs *o)
     return 0;
 }
 
-static an_obs *heap_pop(an_engine *e)
+an_obs *an_engine_heap_pop(an_engine *e)
 {
     an_obs *top = e->heap[0];
     an_obs *last = e->heap[--e->nheap];
@@ -367,7 +317,7 @@ static void lru_append(an_engine *e, an_key *k)
     e->lru_tail = k;
 }
 
-static void key_remove(an_engine *e, an_key *k)
+void an_engine_key_remove(an_engine *e, an_key *k)
 {
     an_key **pp = &e->buckets[k->hash & (e->nbuckets - 1)];
     while (*pp && *pp != k)
@@ -377,7 +327,7 @@ static void key_remove(an_engine *e, an_key *k)
     lru_unlink(e, k);
     e->nkeys--;
     e->st.keys_evicted++;
-    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1;
+    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0);
     key_free(k);
 }
 
@@ -398,24 +348,17 @@ static void grow(an_engine *e)
     e->nbuckets = nb;
 }
 
-static an_key *key_get(an_engine *e, const an_obs *o)
+an_key *an_engine_key_find(an_engine *e, const char *id, uint64_t h)
 {
-    an_key **head = &e->buckets[o->key_hash & (e->nbuckets - 1)];
-    for (an_key *k = *head; k; k = k->hnext)
-        if (k->hash == o->key_hash && strcmp(k->id, o->api_key_id) == 0) {
-            lru_unlink(e, k);
-            lru_append(e, k);
+    for (an_key *k = e->buckets[h & (e->nbuckets - 1)]; k; k = k->hnext)
+        if (k->hash == h && strcmp(k->id, id) == 0)
             return k;
-        }
-    an_key *k = calloc(1, sizeof *k);
-    if (!k || !(k->id = strdup(o->api_key_id))) {
-        free(k);
-        return NULL;
-    }
-    k->hash = o->key_hash;
-    k->tenant_hash = o->tenant_hash;
-    k->first_ts = o->ts_us;
-    k->dr_window = -1;
+    return NULL;
+}
+
+void an_engine_key_link(an_engine *e, an_key *k)
+{
+    an_key **head = &e->buckets[k->hash & (e->nbuckets - 1)];
     k->hnext = *head;
     *head = k;
     lru_append(e, k);
@@ -424,9 +367,31 @@ static an_key *key_get(an_engine *e, const an_obs *o)
     e->st.key_state_bytes += sizeof *k + strlen(k->id) + 1;
     if (e->nkeys > e->nbuckets)
         grow(e);
+}
+
+static an_key *key_get(an_engine *e, const an_obs *o)
+{
+    an_key *k = an_engine_key_find(e, o->api_key_id, o->key_hash);
+    if (k) {
+        lru_unlink(e, k);
+        lru_append(e, k);
+        k->src = o->source;
+        return k;
+    }
+    k = calloc(1, sizeof *k);
+    if (!k || !(k->id = strdup(o->api_key_id))) {
+        free(k);
+        return NULL;
+    }
+    k->hash = o->key_hash;
+    k->tenant_hash = o->tenant_hash;
+    k->first_ts = o->ts_us;
+    k->dr_window = -1;
+    k->src = o->source;
+    an_engine_key_link(e, k);
     /* the cap holds at every event, not only at the minute's sweep */
     while (e->nkeys > (size_t)e->cfg->an_max_keys && e->lru_head != k)
-        key_remove(e, e->lru_head);
+        an_engine_key_remove(e, e->lru_head);
     return k;
 }
 
@@ -436,7 +401,7 @@ static void evict(an_engine *e)
     int64_t idle_us = e->cfg->an_key_idle_ms * 1000;
     while (e->lru_head && (e->lru_head->last_ts < e->now_us - idle_us ||
                            e->nkeys > (size_t)e->cfg->an_max_keys))
-        key_remove(e, e->lru_head);
+        an_engine_key_remove(e, e->lru_head);
 }
 
 double an_engine_tenant_base(an_engine *e, uint64_t th)
@@ -621,7 +586,7 @@ static void clock_advance(an_engine *e, int64_t ts)
     e->now_us = ts;
 }
 
-static void process(an_engine *e, an_obs *o)
+void an_engine_process(an_engine *e, an_obs *o)
 {
     if (o->ts_us < e->now_us)
         e->st.late++;
@@ -680,7 +645,7 @@ static void release(an_engine *e, int64_t now_ms)
                         e->nheap > (size_t)e->cfg->an_reorder_max_events)) {
         if (e->heap[0]->ts_us > horizon)
             e->st.forced++;
-        process(e, heap_pop(e));
+        an_engine_process(e, an_engine_heap_pop(e));
     }
 }
 
@@ -693,26 +658,36 @@ void an_engine_advance(an_engine *e)
     release(e, now_ms);
 }
 
+int an_engine_source_slot(an_engine *e, int32_t id, bool add)
+{
+    size_t i;
+    for (i = 0; i < e->nsrc && e->src[i].id != id; i++)
+        ;
+    if (i < e->nsrc)
+        return (int)i;
+    if (!add || e->nsrc == MAX_SOURCES)
+        return -1;
+    e->src[e->nsrc] = (src_hw){.id = id, .max_ts = INT64_MIN, .next_offset = -1};
+    return (int)e->nsrc++;
+}
+
 int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
     an_obs *o = make_obs(e, ev, source, arrival_us);
     if (!o)
         return -1;
-    size_t i;
-    for (i = 0; i < e->nsrc && e->src[i].id != source; i++)
-        ;
-    if (i == e->nsrc && e->nsrc < MAX_SOURCES) {
-        e->src[e->nsrc].id = source;
-        e->src[e->nsrc].max_ts = INT64_MIN;
-        e->nsrc++;
+    size_t before = e->nsrc;
+    int i = an_engine_source_slot(e, source, true);
+    if (e->nsrc > before && e->source_idle_ms)
+        e->last_new_source_ms = arrival_us / 1000;
+    if (i >= 0) {
+        src_hw *s = &e->src[i];
+        if (o->ts_us > s->max_ts)
+            s->max_ts = o->ts_us;
         if (e->source_idle_ms)
-            e->last_new_source_ms = arrival_us / 1000;
-    }
-    if (i < e->nsrc) {
-        if (o->ts_us > e->src[i].max_ts)
-            e->src[i].max_ts = o->ts_us;
-        if (e->source_idle_ms)
-            e->src[i].last_push_ms = arrival_us / 1000;
+            s->last_push_ms = arrival_us / 1000;
+        if (ev->offset + 1 > s->next_offset)
+            s->next_offset = ev->offset + 1;
     }
     if (heap_push(e, o) < 0) {
         free(o);
@@ -727,7 +702,7 @@ int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t a
 void an_engine_finish(an_engine *e)
 {
     while (e->nheap)
-        process(e, heap_pop(e));
+        an_engine_process(e, an_engine_heap_pop(e));
     an_incidents_finish(e->inc);
 }
 
@@ -738,6 +713,8 @@ void an_engine_alert(an_engine *e, an_alert *a)
         e->st.alerts_only++;
     an_incidents_alert(e->inc, a);
 }
+
+void an_engine_key_bytes(an_engine *e, size_t n) { e->st.key_state_bytes += n; }
 
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
 {

@@ -108,6 +108,8 @@ void an_engine_stats_get(const an_engine *e, an_engine_stats *st);
 /* For detectors: raise an alert (the engine routes it to incident.c). */
 void an_engine_alert(an_engine *e, an_alert *a);
 const core_config *an_engine_cfg(const an_engine *e);
+/* For detectors: n bytes more of per-key state (counted in key_state_bytes). */
+void an_engine_key_bytes(an_engine *e, size_t n);
 const an_rules *an_engine_rules(const an_engine *e);
 
 /* The population of per-key 5-minute volumes (completion tokens), for the
@@ -129,6 +131,36 @@ double an_engine_pop_tenant_median_n(an_engine *e, uint64_t tenant_hash, uint32_
 bool an_engine_pop_quantile(an_engine *e, uint64_t tenant_hash, uint32_t bucket, double q,
                             const double *own, const uint32_t *own_bucket, int n_own,
                             double *value, double *samples);
+
+/* Snapshots (an_snapshot.h, docs/analytics.md): the state of a source (a
+ * Kafka partition) is its keys (those whose newest event came from it) with
+ * their open incidents, and its offsets; the shared state (AN_SNAP_SHARED)
+ * the clock, the tenant baselines and populations, the detectors' own state
+ * and the model-scoped incidents. */
+#define AN_SNAP_ALL INT32_MIN
+/* One saved row: blob (n bytes, valid for the call) is the state of source
+ * up to next_offset (-1: none), holding keys keys. */
+typedef void (*an_snap_cb)(void *ud, int32_t source, int64_t next_offset, uint32_t keys,
+                           const void *blob, size_t n);
+/* Saves source's state (AN_SNAP_ALL: every source's) and the shared state,
+ * one cb call each. 0, or -1 when out of memory (no call made). */
+int an_engine_save(an_engine *e, int32_t source, an_snap_cb cb, void *ud);
+/* Adds a saved row of source (AN_SNAP_SHARED: the shared state) to the
+ * engine: keys and incidents it does not hold yet. -1 with err when the row
+ * is not this build's or is malformed (a prefix may be loaded). */
+int an_engine_load(an_engine *e, int32_t source, const void *blob, size_t n, char *err,
+                   size_t errlen);
+/* Processes every observation held for reordering (a partition is leaving:
+ * what it delivered is judged here); incidents stay open. */
+void an_engine_drain(an_engine *e);
+/* Forgets source: closes its keys' incidents (a last callback each; the new
+ * owner continues them), drops its keys and its watermark. */
+void an_engine_release(an_engine *e, int32_t source);
+/* The collector committed source up to next_offset: a state saved now
+ * covers that far (its last messages may have held no event). */
+void an_engine_source_committed(an_engine *e, int32_t source, int64_t next_offset);
+/* True when the engine has processed nothing and holds no key. */
+bool an_engine_fresh(const an_engine *e);
 
 /* Tenant volume baseline for extraction: EWMA of a key's 5-minute count. */
 double an_engine_tenant_base(an_engine *e, uint64_t tenant_hash);

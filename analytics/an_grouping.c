@@ -9,6 +9,7 @@
 
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
+#include "analytics/an_snapshot.h"
 
 #define INC_MAX_IDS 8
 #define INC_MAX_EVENTS 16
@@ -334,4 +335,154 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
     }
     if (opened || rose || ts - i->last_emit_us >= g->cfg->an_incident_update_ms * 1000)
         emit(g, i, false);
+}
+
+/* ---- snapshots ---- */
+
+/* The fixed part of an incident in a snapshot (its strings follow). */
+typedef struct {
+    char id[24];
+    int32_t type, sev, emitted_sev;
+    uint64_t subj_hash;
+    int64_t first_us, detected_us, last_us, last_emit_us;
+    int32_t n_alerts;
+    uint8_t dirty, opened_emitted;
+    char atlas[INC_MAX_IDS][24], owasp[INC_MAX_IDS][16];
+    int32_t n_atlas, n_owasp, n_rules, n_events;
+} inc_fixed;
+
+void an_incidents_save(const an_incidents *g, an_snap_w *(*route)(void *ud, const char *api_key_id),
+                       void *ud)
+{
+    for (size_t k = 0; k < g->nopen; k++) {
+        const inc *i = g->open[k];
+        an_snap_w *w = route(ud, i->api_key_id);
+        if (!w)
+            continue;
+        inc_fixed f;
+        memset(&f, 0, sizeof f);
+        memcpy(f.id, i->id, sizeof f.id);
+        f.type = i->type;
+        f.sev = i->sev;
+        f.emitted_sev = i->emitted_sev;
+        f.subj_hash = i->subj_hash;
+        f.first_us = i->first_us;
+        f.detected_us = i->detected_us;
+        f.last_us = i->last_us;
+        f.last_emit_us = i->last_emit_us;
+        f.n_alerts = i->n_alerts;
+        f.dirty = i->dirty;
+        f.opened_emitted = i->opened_emitted;
+        memcpy(f.atlas, i->atlas, sizeof f.atlas);
+        memcpy(f.owasp, i->owasp, sizeof f.owasp);
+        f.n_atlas = i->n_atlas;
+        f.n_owasp = i->n_owasp;
+        f.n_rules = i->n_rules;
+        f.n_events = i->n_events;
+        uint8_t tag = AN_SNAP_INCIDENT;
+        an_snap_put(w, &tag, 1);
+        an_snap_put(w, &f, sizeof f);
+        an_snap_put_str(w, i->api_key_id);
+        an_snap_put_str(w, i->model);
+        an_snap_put_str(w, i->model_version);
+        an_snap_put_str(w, i->summary);
+        an_snap_put_str(w, i->tenant);
+        char *ev = i->evidence ? cJSON_PrintUnformatted(i->evidence) : NULL;
+        if (i->evidence && !ev)
+            w->oom = true;
+        an_snap_put_str(w, ev);
+        free(ev);
+        for (int r = 0; r < i->n_rules; r++)
+            an_snap_put_str(w, i->rules[r]);
+        for (int r = 0; r < i->n_events; r++)
+            an_snap_put_str(w, i->events[r]);
+    }
+}
+
+#define SNAP_STR_MAX (1u << 24)
+
+int an_incidents_load(an_incidents *g, an_snap_r *r)
+{
+    inc_fixed f;
+    an_snap_get(r, &f, sizeof f);
+    inc *i = calloc(1, sizeof *i);
+    if (!i)
+        return -1;
+    f.id[sizeof f.id - 1] = '\0';
+    memcpy(i->id, f.id, sizeof i->id);
+    bool ok = !r->bad && f.type >= 0 && f.type < INC_TYPE_COUNT && f.sev >= 0 &&
+              f.sev < INC_SEVERITY_COUNT && f.n_atlas >= 0 && f.n_atlas <= INC_MAX_IDS &&
+              f.n_owasp >= 0 && f.n_owasp <= INC_MAX_IDS && f.n_rules >= 0 &&
+              f.n_rules <= INC_MAX_RULES && f.n_events >= 0 && f.n_events <= INC_MAX_EVENTS;
+    char *ev = NULL;
+    if (ok) {
+        i->type = (inc_type)f.type;
+        i->sev = (inc_severity)f.sev;
+        i->emitted_sev = (inc_severity)f.emitted_sev;
+        i->subj_hash = f.subj_hash;
+        i->first_us = f.first_us;
+        i->detected_us = f.detected_us;
+        i->last_us = f.last_us;
+        i->last_emit_us = f.last_emit_us;
+        i->n_alerts = f.n_alerts;
+        i->dirty = f.dirty;
+        i->opened_emitted = f.opened_emitted;
+        memcpy(i->atlas, f.atlas, sizeof i->atlas);
+        memcpy(i->owasp, f.owasp, sizeof i->owasp);
+        for (int k = 0; k < INC_MAX_IDS; k++) {
+            i->atlas[k][sizeof i->atlas[k] - 1] = '\0';
+            i->owasp[k][sizeof i->owasp[k] - 1] = '\0';
+        }
+        i->n_atlas = f.n_atlas;
+        i->n_owasp = f.n_owasp;
+        i->api_key_id = an_snap_get_str(r, SNAP_STR_MAX);
+        i->model = an_snap_get_str(r, SNAP_STR_MAX);
+        i->model_version = an_snap_get_str(r, SNAP_STR_MAX);
+        i->summary = an_snap_get_str(r, SNAP_STR_MAX);
+        i->tenant = an_snap_get_str(r, SNAP_STR_MAX);
+        ev = an_snap_get_str(r, SNAP_STR_MAX);
+        for (int k = 0; k < f.n_rules; k++)
+            if ((i->rules[i->n_rules] = an_snap_get_str(r, SNAP_STR_MAX)))
+                i->n_rules++;
+        for (int k = 0; k < f.n_events; k++)
+            if ((i->events[i->n_events] = an_snap_get_str(r, SNAP_STR_MAX)))
+                i->n_events++;
+        if (ev && !(i->evidence = cJSON_Parse(ev)))
+            r->bad = true;
+        /* a key-scoped incident names its key, a model-scoped one its model */
+        ok = !r->bad && i->n_rules == f.n_rules && i->n_events == f.n_events &&
+             (i->api_key_id || (i->model && i->model_version));
+    }
+    free(ev);
+    for (size_t k = 0; ok && k < g->nopen; k++)
+        if (strcmp(g->open[k]->id, i->id) == 0) {
+            inc_free(i); /* already open here: ours is newer */
+            return 0;
+        }
+    if (ok && g->nopen == g->capopen) {
+        size_t nc = g->capopen ? g->capopen * 2 : 64;
+        inc **no = realloc(g->open, nc * sizeof *no);
+        if (no) {
+            g->open = no;
+            g->capopen = nc;
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        inc_free(i);
+        return -1;
+    }
+    g->open[g->nopen++] = i;
+    return 0;
+}
+
+void an_incidents_close_key(an_incidents *g, const char *api_key_id)
+{
+    for (size_t k = 0; k < g->nopen;) {
+        if (g->open[k]->api_key_id && strcmp(g->open[k]->api_key_id, api_key_id) == 0)
+            close_at(g, k);
+        else
+            k++;
+    }
 }

@@ -20,4 +20,19 @@ void an_incidents_tick(an_incidents *g, int64_t now_us);
 void an_incidents_finish(an_incidents *g);
 uint64_t an_incidents_count(const an_incidents *g);
 
+/* Snapshots (an_snapshot.h). Writes every open incident as an
+ * AN_SNAP_INCIDENT record into the writer route() picks for its key (NULL
+ * api_key_id: a model-scoped incident; a NULL writer: not saved). */
+struct an_snap_w;
+struct an_snap_r;
+void an_incidents_save(const an_incidents *g,
+                       struct an_snap_w *(*route)(void *ud, const char *api_key_id), void *ud);
+/* Reads one incident record (its tag already read) and keeps it open, as
+ * it was, unless an incident of that id is open already. 0, or -1 on a
+ * malformed record. */
+int an_incidents_load(an_incidents *g, struct an_snap_r *r);
+/* Closes the open incidents of the key (a last callback each) and forgets
+ * them: its partition went to another owner, who continues them. */
+void an_incidents_close_key(an_incidents *g, const char *api_key_id);
+
 #endif

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "analytics/an_engine.h"
+#include "analytics/an_live_snap.h"
+#include "analytics/an_snapshot.h"
 #include "analytics/analytics.h"
 #include "core/backoff.h"
 #include "core/db.h"
@@ -47,7 +49,24 @@ typedef struct {
     core_event *evs;
     size_t n;
     int64_t enq_us; /* when the collector handed it over (its batch was committed) */
+    /* a partition assigned or revoked (evs NULL): its state restored or saved */
+    enum { Q_EVENTS, Q_ASSIGNED, Q_REVOKED } kind;
+    char *topic;
+    int32_t partition;
+    int64_t next_offset;
 } qitem;
+
+/* A snapshot row waiting for the batch's transaction. */
+typedef struct {
+    char *topic;
+    int32_t partition;
+    int64_t next_offset;
+    uint32_t keys;
+    void *blob;
+    size_t n;
+} snap_row;
+
+#define SNAP_TOPICS 4096 /* partitions whose topic is remembered (the engine's sources) */
 
 /* An incident's newest state in this batch, in the record incidents/ takes
  * (rec's strings point into the owned copies below). */
@@ -86,6 +105,21 @@ struct an_live {
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
     int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
+    /* snapshots (analytics.snapshots): rows for the next transaction, the
+     * topic of each assigned partition, and what they cost */
+    bool snaps;
+    char *group;
+    snap_row *srows;
+    size_t nsrows, capsrows;
+    struct {
+        int32_t partition;
+        char *topic;
+    } topics[SNAP_TOPICS];
+    size_t ntopics;
+    int64_t last_snap_ms;
+    uint64_t snap_count, snap_restored, snap_refused;
+    size_t snap_bytes_last, snap_keys_last;
+    int64_t snap_save_us_max, snap_write_us_max, snap_save_us_sum, snap_write_us_sum;
 };
 
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
@@ -258,6 +292,13 @@ static int write_rows(an_live *al, char *err, size_t errlen)
                                              a->api_key_id, err, errlen) < 0)
             return -1;
     }
+    /* after the incidents: a new owner that reads the state finds them stored */
+    for (size_t i = 0; i < al->nsrows; i++) {
+        const snap_row *r = &al->srows[i];
+        if (an_snap_db_write(al->pg, al->group, r->topic, r->partition, r->next_offset, r->keys,
+                             r->blob, r->n, err, errlen) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -268,6 +309,11 @@ static void rows_clear(an_live *al)
     for (size_t i = 0; i < al->nalerts; i++)
         alert_row_free(&al->alerts[i]);
     al->nincs = al->nalerts = 0;
+    for (size_t i = 0; i < al->nsrows; i++) {
+        free(al->srows[i].topic);
+        free(al->srows[i].blob);
+    }
+    al->nsrows = 0;
 }
 
 /* Writes what the last batch produced in one transaction. On failure the
@@ -276,8 +322,10 @@ static void rows_clear(an_live *al)
  * moved it is incidents/' rule (inc_upsert_detected). */
 static void flush_db(an_live *al)
 {
-    if (!al->nincs && !al->nalerts)
+    if (!al->nincs && !al->nalerts && !al->nsrows)
         return;
+    int64_t t0 = core_mono_us();
+    bool with_snaps = al->nsrows > 0;
     if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms)
         return; /* backing off; the rows wait (bounded) */
     char err[512] = "no connection";
@@ -309,6 +357,12 @@ static void flush_db(an_live *al)
     rows_clear(al);
     al->retry_at_ms = 0;
     core_backoff_reset(&al->backoff);
+    if (with_snaps) {
+        int64_t dt = core_mono_us() - t0;
+        al->snap_write_us_sum += dt;
+        if (dt > al->snap_write_us_max)
+            al->snap_write_us_max = dt;
+    }
     return;
 fail:
     if (in_tx)
@@ -341,7 +395,189 @@ static void qitem_free(void *p)
     for (size_t i = 0; i < q->n; i++)
         core_event_clear(&q->evs[i]);
     free(q->evs);
+    free(q->topic);
     free(q);
+}
+
+/* ---- snapshots (docs/analytics.md, "State across restarts and rebalances") ---- */
+
+static const char *topic_of(const an_live *al, int32_t partition)
+{
+    for (size_t i = 0; i < al->ntopics; i++)
+        if (al->topics[i].partition == partition)
+            return al->topics[i].topic;
+    return NULL;
+}
+
+static void topic_note(an_live *al, const char *topic, int32_t partition)
+{
+    const char *t = topic_of(al, partition);
+    if ((t && !strcmp(t, topic)) || al->ntopics == SNAP_TOPICS)
+        return;
+    char *dup = strdup(topic);
+    if (!dup)
+        return;
+    for (size_t i = 0; i < al->ntopics; i++)
+        if (al->topics[i].partition == partition) {
+            free(al->topics[i].topic);
+            al->topics[i].topic = dup;
+            return;
+        }
+    al->topics[al->ntopics].partition = partition;
+    al->topics[al->ntopics++].topic = dup;
+}
+
+/* an_engine_save's row: queued for the next transaction, replacing an
+ * older row of the same partition. */
+static void snap_row_add(void *ud, int32_t source, int64_t next_offset, uint32_t keys,
+                         const void *blob, size_t n)
+{
+    an_live *al = ud;
+    const char *topic = source == AN_SNAP_SHARED ? "" : topic_of(al, source);
+    if (!topic)
+        return;
+    size_t i;
+    for (i = 0; i < al->nsrows && al->srows[i].partition != source; i++)
+        ;
+    if (i == al->nsrows) {
+        if (core_grow(&al->srows, &al->capsrows, al->nsrows, sizeof *al->srows, 16) < 0)
+            return;
+        al->srows[al->nsrows++] = (snap_row){0};
+    }
+    snap_row *r = &al->srows[i];
+    void *copy = malloc(n ? n : 1);
+    char *t = strdup(topic);
+    if (!copy || !t) {
+        free(copy);
+        free(t);
+        return;
+    }
+    memcpy(copy, blob, n);
+    free(r->topic);
+    free(r->blob);
+    *r = (snap_row){t, source, next_offset, keys, copy, n};
+    if (source != AN_SNAP_SHARED)
+        al->snap_keys_last += keys;
+    al->snap_bytes_last += n;
+}
+
+/* Saves the state of source (AN_SNAP_ALL: every one) for the next
+ * transaction, and measures what it cost. */
+static void snapshot(an_live *al, int32_t source)
+{
+    int64_t t0 = core_mono_us();
+    al->snap_bytes_last = al->snap_keys_last = 0;
+    if (an_engine_save(al->engine, source, snap_row_add, al) < 0) {
+        core_log(CORE_LOG_WARN, "analytics", "out of memory: state not saved", "partition=%d",
+                 (int)source);
+        return;
+    }
+    int64_t dt = core_mono_us() - t0;
+    al->snap_count++;
+    al->snap_save_us_sum += dt;
+    if (dt > al->snap_save_us_max)
+        al->snap_save_us_max = dt;
+    al->last_snap_ms = core_mono_ms();
+}
+
+/* A connection for the state's reads; NULL when PostgreSQL cannot be reached. */
+static PGconn *snap_conn(an_live *al)
+{
+    char err[512];
+    if (al->pg && PQstatus(al->pg) == CONNECTION_OK)
+        return al->pg;
+    if (al->pg)
+        PQreset(al->pg);
+    else
+        al->pg = core_db_connect(al->dsn, (int)al->cfg.pg_connect_timeout_s, err, sizeof err);
+    return al->pg && PQstatus(al->pg) == CONNECTION_OK ? al->pg : NULL;
+}
+
+/* Loads one row into the engine; logs what came of it. */
+static void restore_row(an_live *al, const char *topic, int32_t partition, int64_t stored)
+{
+    PGconn *c = snap_conn(al);
+    char err[512] = "no connection";
+    int64_t next = -1;
+    void *blob = NULL;
+    size_t n = 0;
+    int found = c ? an_snap_db_read(c, al->group, topic, partition, &next, &blob, &n, err,
+                                    sizeof err)
+                  : -1;
+    /* the previous owner saves at its revoke, which may come after our
+     * assignment: wait (bounded) for its row to reach the stored offset */
+    int64_t deadline = core_mono_ms() + al->cfg.an_snapshot_wait_ms;
+    while (found == 1 && partition != AN_SNAP_SHARED && stored >= 0 && next < stored &&
+           core_mono_ms() < deadline && !atomic_load(&al->stopping)) {
+        free(blob);
+        blob = NULL;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        found = an_snap_db_read(c, al->group, topic, partition, &next, &blob, &n, err, sizeof err);
+    }
+    if (found < 0) {
+        core_log(CORE_LOG_WARN, "analytics", "state not restored, starting cold",
+                 "topic=%s partition=%d error=%s", topic, (int)partition,
+                 core_log_quote((char[600]){0}, 600, err));
+    } else if (found == 1) {
+        char lerr[256];
+        if (an_engine_load(al->engine, partition, blob, n, lerr, sizeof lerr) < 0) {
+            al->snap_refused++;
+            core_log(CORE_LOG_WARN, "analytics", "state refused", "topic=%s partition=%d error=%s",
+                     topic, (int)partition, core_log_quote((char[300]){0}, 300, lerr));
+        } else {
+            al->snap_restored++;
+            core_log(CORE_LOG_INFO, "analytics", "state restored",
+                     "topic=%s partition=%d bytes=%zu next_offset=%lld events_behind=%lld", topic,
+                     (int)partition, n, (long long)next,
+                     (long long)(stored >= 0 && next >= 0 && stored > next ? stored - next : 0));
+        }
+    }
+    free(blob);
+}
+
+/* A partition assigned: the shared state when we hold nothing yet, then
+ * the partition's own, before any of its events. */
+static void on_assigned(an_live *al, const qitem *q)
+{
+    topic_note(al, q->topic, q->partition);
+    flush_db(al); /* our own last rows first: we may be taking back what we gave */
+    bool fresh = an_engine_fresh(al->engine);
+    /* the partition's row first: waiting for the previous owner's revoke
+     * also waits for the shared row it writes in the same transaction */
+    restore_row(al, q->topic, q->partition, q->next_offset);
+    if (fresh)
+        restore_row(al, "", AN_SNAP_SHARED, -1);
+}
+
+/* A partition revoked, its last events delivered: judge what it sent, save
+ * its state, close its keys' incidents here (the new owner continues them)
+ * and forget it. */
+static void on_revoked(an_live *al, const qitem *q)
+{
+    an_engine_drain(al->engine);
+    an_engine_source_committed(al->engine, q->partition, q->next_offset);
+    snapshot(al, q->partition);
+    an_engine_release(al->engine, q->partition);
+    flush_db(al);
+}
+
+static void on_partition(void *ud, const char *topic, int32_t partition, int64_t next_offset,
+                         bool assigned)
+{
+    an_live *al = ud;
+    qitem *q = calloc(1, sizeof *q);
+    if (!q || !(q->topic = strdup(topic))) {
+        free(q);
+        core_log(CORE_LOG_ERROR, "analytics", "out of memory: partition state not handled",
+                 "partition=%d", (int)partition);
+        return;
+    }
+    q->kind = assigned ? Q_ASSIGNED : Q_REVOKED;
+    q->partition = partition;
+    q->next_offset = next_offset;
+    if (core_queue_push(al->q, q, 1, CORE_QUEUE_BLOCK, NULL) != CORE_QUEUE_OK)
+        qitem_free(q);
 }
 
 /* A quiet spell: let the watermark move past the last events. */
@@ -367,6 +603,14 @@ static void *run(void *arg)
             idle(al);
             continue;
         }
+        if (q->kind != Q_EVENTS) {
+            if (q->kind == Q_ASSIGNED)
+                on_assigned(al, q);
+            else
+                on_revoked(al, q);
+            qitem_free(q);
+            continue;
+        }
         for (size_t i = 0; i < q->n; i++) {
             core_event *ev = &q->evs[i];
             if (an_engine_push(al->engine, ev, ev->partition, q->enq_us) < 0)
@@ -378,9 +622,17 @@ static void *run(void *arg)
         publish_stats(al);
         free(q->evs);
         free(q);
+        if (al->snaps && core_mono_ms() - al->last_snap_ms >= al->cfg.an_snapshot_interval_ms)
+            snapshot(al, AN_SNAP_ALL);
         flush_db(al);
         if (al->rk)
             rd_kafka_poll(al->rk, 0);
+    }
+    if (al->snaps) {
+        /* what is left (the shared state, partitions never revoked) is
+         * saved before the stop closes the open incidents */
+        an_engine_drain(al->engine);
+        snapshot(al, AN_SNAP_ALL);
     }
     an_engine_finish(al->engine);
     /* the last incident states: a few tries past any back-off, then give up
@@ -409,7 +661,7 @@ static void deliver(void *ud, core_event *evs, size_t n)
         free(evs);
         return;
     }
-    *q = (qitem){evs, n, core_mono_us()};
+    *q = (qitem){.evs = evs, .n = n, .enq_us = core_mono_us(), .kind = Q_EVENTS};
     /* a batch larger than the whole queue still goes in when the queue is
      * empty (core_queue), or it could never be accepted */
     bool waited = false;
@@ -427,7 +679,7 @@ static void deliver(void *ud, core_event *evs, size_t n)
 
 core_event_sink an_live_sink(an_live *al)
 {
-    core_event_sink s = {deliver, al};
+    core_event_sink s = {deliver, al, al->snaps ? on_partition : NULL};
     return s;
 }
 
@@ -499,11 +751,13 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     al->cfg = *cfg;
     al->dsn = dupz(cfg->pg_dsn);
     al->topic = dupz(cfg->an_incidents_topic);
+    al->snaps = strcmp(cfg->an_snapshots, "on") == 0;
+    al->group = dupz(cfg->kafka_group);
     al->q = core_queue_new((size_t)cfg->an_queue_events);
     al->lat_us = calloc(LAT_SAMPLES, sizeof *al->lat_us);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
-    if (!al->dsn || !al->topic || !al->lat_us || !al->q) {
+    if (!al->dsn || !al->topic || !al->lat_us || !al->q || !al->group) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -569,7 +823,11 @@ void an_live_stop(an_live *al)
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
                  "keys=%llu key_state_bytes_avg=%.0f queue_full_waits=%llu db_errors=%llu "
                  "published=%llu kafka_errors=%llu dropped_alerts=%llu "
-                 "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f",
+                 "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
+                 "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
+                 "snapshot_save_ms_avg=%.2f snapshot_save_ms_max=%.2f "
+                 "snapshot_write_ms_avg=%.2f snapshot_write_ms_max=%.2f "
+                 "states_restored=%llu states_refused=%llu",
                  (unsigned long long)al->events, (unsigned long long)al->batches,
                  (unsigned long long)st.incidents, (unsigned long long)st.alerts,
                  (unsigned long long)st.late, (unsigned long long)st.forced,
@@ -577,7 +835,13 @@ void an_live_stop(an_live *al)
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
                  (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
-                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3);
+                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3,
+                 (unsigned long long)al->snap_count, al->snap_bytes_last, al->snap_keys_last,
+                 al->snap_count ? al->snap_save_us_sum / 1e3 / (double)al->snap_count : 0.0,
+                 al->snap_save_us_max / 1e3,
+                 al->snap_count ? al->snap_write_us_sum / 1e3 / (double)al->snap_count : 0.0,
+                 al->snap_write_us_max / 1e3, (unsigned long long)al->snap_restored,
+                 (unsigned long long)al->snap_refused);
     }
     core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
     rows_clear(al);
@@ -587,6 +851,10 @@ void an_live_stop(an_live *al)
     if (al->pg)
         PQfinish(al->pg);
     free(al->lat_us);
+    free(al->srows);
+    for (size_t i = 0; i < al->ntopics; i++)
+        free(al->topics[i].topic);
+    free(al->group);
     free(al->dsn);
     free(al->topic);
     free(al);

@@ -46,6 +46,8 @@ typedef struct an_obs {
     uint16_t rules[AN_OBS_RULES_MAX]; /* matched probe rules (indices) */
     uint32_t leak;                    /* AN_LEAK_* */
     uint16_t n_emails, n_phones;
+    bool has_rp;          /* refused, with a sketch of its content words (an_rephrase.h) */
+    uint16_t rp[32];      /* AN_RP_SKETCH */
     uint8_t n_scores;
     const char *score_name[AN_OBS_SCORES_MAX];
     double score_val[AN_OBS_SCORES_MAX];

@@ -238,6 +238,8 @@ static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
         core_log(CORE_LOG_INFO, MOD, "partition assigned",
                  "topic=%s partition=%d start_offset=%s%" PRId64, tp->topic, (int)tp->partition,
                  stored >= 0 ? "" : "none:", stored >= 0 ? stored : (int64_t)0);
+        if (co->sink && co->sink->partition) /* the analytics restore its state */
+            co->sink->partition(co->sink->ud, tp->topic, tp->partition, stored, true);
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(co->rk, parts);
     if (e)
@@ -271,6 +273,9 @@ static void on_revoke(collector *co, rd_kafka_topic_partition_list_t *parts)
         ps[i]->gen++;
         core_log(CORE_LOG_INFO, MOD, "partition revoked", "topic=%s partition=%d committed=%s",
                  ps[i]->topic, (int)ps[i]->partition, drained ? "all" : "partial");
+        if (co->sink && co->sink->partition) /* the analytics save its state */
+            co->sink->partition(co->sink->ud, ps[i]->topic, ps[i]->partition,
+                                atomic_load(&ps[i]->committed), false);
     }
     free(ps);
     rd_kafka_assign(co->rk, NULL);

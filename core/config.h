@@ -57,6 +57,10 @@ typedef struct core_config {
     char *an_rules_cache_dir;
     char *an_learned;       /* on|off */
     char *an_learned_model; /* empty: <share>/models/learned.bin */
+    char *an_snapshots;     /* on|off (h-analytics: snapshots) */
+    int64_t an_snapshot_interval_ms;
+    int64_t an_snapshot_wait_ms;
+    int64_t an_pr_rephrase_min; /* h-analytics: refused rephrasings */
     char *an_incidents_topic;
     int64_t an_queue_events;
     int64_t an_reorder_window_ms;

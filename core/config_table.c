@@ -134,6 +134,21 @@ const setting core_cfg_settings[] = {
     {"analytics", "learned_model", T_STR, OFF(an_learned_model), "", 0, 0, NULL, false, false,
      "model file of the learned detector (analytics/train_learned.c writes it); empty: the shipped "
      "model, <share>/models/learned.bin"},
+    /* h-analytics: snapshots of the analytics state (docs/analytics.md) */
+    {"analytics", "snapshots", T_ENUM, OFF(an_snapshots), "on", 0, 0, "on|off", false, false,
+     "live: the per-key and per-model baselines are saved to PostgreSQL per Kafka partition and "
+     "restored when a partition is assigned, so a restart or a rebalance continues where the "
+     "previous owner stopped"},
+    {"analytics", "snapshot_interval_ms", T_MS, OFF(an_snapshot_interval_ms), "10s", 100,
+     3600000, NULL, false, false, "live: the state is saved at most this often (at a batch "
+     "commit), and always when a partition is revoked or custos stops"},
+    {"analytics", "snapshot_wait_ms", T_MS, OFF(an_snapshot_wait_ms), "10s", 0, 600000, NULL,
+     false, false, "live: on assignment, how long to wait for the previous owner's snapshot to "
+     "reach the partition's stored offset before going on with the one there is"},
+    {"analytics", "probing_rephrase_min", T_INT, OFF(an_pr_rephrase_min), "5", 2, 255, NULL,
+     false, false, "refused prompts of a key within the hour that are rephrasings of one request "
+     "(near-duplicates by their content words) before they are an attempt (persuasion-style "
+     "iteration)"},
     {"analytics", "probing_attempt_score_pct", T_INT, OFF(an_pr_attempt_score_pct), "100", 1,
      100000, NULL, false, false, "a prompt whose rule weights sum to this (x100) is an attempt"},
     {"analytics", "probing_refusal_min", T_INT, OFF(an_pr_refusal_min), "12", 1, 1000000, NULL,

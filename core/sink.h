@@ -5,7 +5,9 @@
 #ifndef CORE_SINK_H
 #define CORE_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/event.h"
 
@@ -15,6 +17,12 @@
 typedef struct {
     void (*deliver)(void *ud, core_event *evs, size_t n);
     void *ud;
+    /* A partition assigned (before any of its events is delivered;
+     * next_offset: where reading starts, -1 none stored) or revoked (after
+     * its last committed events were delivered). NULL: not wanted. Called
+     * on the collector's thread; must not block long. */
+    void (*partition)(void *ud, const char *topic, int32_t partition, int64_t next_offset,
+                      bool assigned);
 } core_event_sink;
 
 /* An incident opened or updated, as JSON (the shape `custos analyze`

@@ -8,9 +8,14 @@
 #   bench/detect/run.sh [BUILD_DIR] [HALF]    HALF: test (default) or tune
 #
 # RESTARTS="1 3" cuts the events at those hours of event time and runs a
-# fresh `custos analyze` over each piece, as a restart of custos with no
-# state carried over would see them; the incidents of all pieces are scored
-# together. PROMPTS=0 skips the prompt-by-prompt part.
+# `custos analyze` over each piece, as restarts of custos would see them;
+# the incidents of all pieces are scored together. Each piece starts from
+# the state the piece before saved (--state-in/--state-out: what custos run
+# restores from its snapshots); RESTART_STATE=0 starts each piece fresh, as
+# a restart without saved state did. It also prints how many incident
+# documents the restarts changed against one uninterrupted run (0 and 0:
+# no incident from a restart, none lost to one). PROMPTS=0 skips the
+# prompt-by-prompt part.
 # Attack prompts come from the held-back test half of data/prompts unless
 # HALF=tune. Prints the scorer's tables; exits non-zero when a target is missed.
 set -euo pipefail
@@ -36,11 +41,30 @@ if [ -n "${RESTARTS:-}" ]; then
           for (k = 1; k <= n; k++) if (h >= c[k] + 0) p = k
           print > (out "/events.part" p) }' "$out/events.jsonl"
     : >"$out/incidents.jsonl"
-    for part in $(ls "$out"/events.part* | sort -V); do
-        "$build/custos" analyze --log-level "${LOG_LEVEL:-info}" "$part" >>"$out/incidents.jsonl"
+    rm -f "$out/state.bin"
+    parts=$(ls "$out"/events.part* | sort -V)
+    last=$(echo "$parts" | tail -n 1)
+    for part in $parts; do
+        st=()
+        if [ "${RESTART_STATE:-1}" != 0 ]; then
+            [ -f "$out/state.bin" ] && st+=(--state-in "$out/state.bin")
+            [ "$part" != "$last" ] && st+=(--state-out "$out/state.next")
+        fi
+        "$build/custos" analyze --log-level "${LOG_LEVEL:-info}" "${st[@]}" "$part" >>"$out/incidents.jsonl"
+        [ -f "$out/state.next" ] && mv "$out/state.next" "$out/state.bin"
         rm -f "$part"
     done
-    echo "restarts at hours: $RESTARTS (a fresh custos analyze per piece)"
+    rm -f "$out/state.bin"
+    # what the restarts changed: the same events in one uninterrupted run
+    "$build/custos" analyze --log-level warn "$out/events.jsonl" | sort >"$out/incidents.whole"
+    sort "$out/incidents.jsonl" >"$out/incidents.cut"
+    echo "restarts: $(comm -13 "$out/incidents.whole" "$out/incidents.cut" | wc -l) incident documents only with the restarts, $(comm -23 "$out/incidents.whole" "$out/incidents.cut" | wc -l) only without (of $(wc -l <"$out/incidents.whole"))"
+    rm -f "$out/incidents.whole" "$out/incidents.cut"
+    if [ "${RESTART_STATE:-1}" != 0 ]; then
+        echo "restarts at hours: $RESTARTS (each piece continues from the state the one before saved)"
+    else
+        echo "restarts at hours: $RESTARTS (a fresh custos analyze per piece, no state carried over)"
+    fi
 else
     "$build/custos" analyze --log-level "${LOG_LEVEL:-info}" "$out/events.jsonl" >"$out/incidents.jsonl"
 fi

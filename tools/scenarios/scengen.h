@@ -51,6 +51,11 @@ const char *question_prompt(void);
 /* A held-out or tuning attack prompt: a filled jailbreak template, a DAN
  * prompt or a system-prompt extraction attempt. Caller frees. */
 char *attack_prompt(void);
+/* Rephrasing variant of persuasion goal goal (the harmful questions of the
+ * half, in a persuasion frame of variant): PAIR-style iteration. Caller
+ * frees. */
+char *persuasion_prompt(int goal, int variant);
+int persuasion_goals(void);
 /* Small mutations of one template: GPTFuzz-style variants. Caller frees. */
 char *mutate(const char *s);
 

@@ -53,7 +53,7 @@ typedef struct {
 static const target g_targets[] = {
     {"extraction_burst", 5 * 60}, {"extraction_slow", 30 * 60}, {"probing_burst", 5 * 60},
     {"probing_mixed", 30 * 60},   {"drift", 20 * 60},           {"leakage", 5 * 60},
-    {"flood_requests", 5 * 60},   {"flood_errors", 5 * 60},
+    {"flood_requests", 5 * 60},   {"flood_errors", 5 * 60},     {"probing_iterate", 30 * 60},
 };
 
 static const char *const g_types[] = {"extraction", "probing", "drift", "leakage", "flood"};

@@ -1,0 +1,208 @@
+/* Refused rephrasings (an_rephrase.h), a probing signal of its own
+ * detector row: a refused prompt whose content words are near those of at
+ * least probing_rephrase_min - 1 other refused prompts of the key within half
+ * an hour is one goal asked again and again in other words, and refused each
+ * time: persuasion-style iteration (PAIR), when those prompts are at least
+ * probing_weak_share_pct of the key's requests in the hour (a busy key
+ * meets near-duplicates by chance). Each refusal is the model's own
+ * judgement, so five of them on one goal corroborate each other: an
+ * attempt, raising an incident. A benign user who rewords a refused
+ * question once or twice stays below it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/an_detectors.h"
+#include "analytics/an_features.h"
+#include "analytics/an_rephrase.h"
+
+/* PAIR's iterations come seconds to a minute apart (attacker, target and
+ * judge calls); a benign user's refused questions of one session come back
+ * over the hour: half an hour holds the one and not the other */
+#define WINDOW_US (1800LL * 1000000)
+#define PR_BUCKET_US (600LL * 1000000) /* an_probing.c's buckets */
+#define NEAR_MIN 4 /* shared minima of 32: estimated Jaccard >= 0.125 */
+#define WORDS_MAX 400
+#define SCAN_MAX 8192
+
+/* Function words and the commonest verbs and adverbs: they carry no goal. */
+static const char *const g_stop[] = {
+    "the", "and", "for", "are", "but", "not", "you", "your", "yours", "all", "any", "can", "had",
+    "has", "have", "her", "his", "him", "how", "its", "may", "our", "out", "own", "she", "too",
+    "use", "was", "way", "who", "why", "yes", "get", "got", "let", "did", "does", "doing", "done",
+    "about", "above", "after", "again", "also", "because", "been", "before", "being", "below",
+    "between", "both", "could", "each", "even", "ever", "every", "from", "further", "here",
+    "into", "just", "like", "make", "more", "most", "much", "must", "need", "only", "other",
+    "over", "please", "really", "same", "should", "some", "such", "than", "that", "their",
+    "them", "then", "there", "these", "they", "this", "those", "through", "under", "until",
+    "very", "want", "were", "what", "when", "where", "which", "while", "will", "with", "would",
+    "know", "tell", "give", "help", "explain", "describe", "write", "show", "provide", "able",
+    "something", "anything", "someone", "anyone", "thing", "things", "well", "many", "within",
+    "without", "could", "might", "shall", "upon", "onto", "ours", "mine", "what's", "it's",
+    "i'm", "don't", "can't", "won't", "now", "one", "two", "new", "see", "say", "said", "think",
+    "going", "come", "take", "look", "good", "great", "sure", "thank", "thanks", "hello",
+};
+#define NSTOP (sizeof g_stop / sizeof g_stop[0])
+
+static uint64_t g_stop_h[256];
+static bool g_stop_init;
+
+static uint64_t word_hash(const char *w, size_t n) { return an_hash(w, n, 0x5eed); }
+
+static void stop_init(void)
+{
+    for (size_t i = 0; i < NSTOP; i++) {
+        uint64_t h = word_hash(g_stop[i], strlen(g_stop[i]));
+        size_t j = h & 255;
+        while (g_stop_h[j])
+            j = (j + 1) & 255;
+        g_stop_h[j] = h;
+    }
+    g_stop_init = true;
+}
+
+static bool is_stop(uint64_t h)
+{
+    for (size_t j = h & 255; g_stop_h[j]; j = (j + 1) & 255)
+        if (g_stop_h[j] == h)
+            return true;
+    return false;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+bool an_rephrase_sketch(const char *s, size_t n, uint16_t out[AN_RP_SKETCH])
+{
+    if (!g_stop_init) /* the engine's one thread; the table is the same for all */
+        stop_init();
+    for (int k = 0; k < AN_RP_SKETCH; k++)
+        out[k] = UINT16_MAX;
+    if (n > SCAN_MAX)
+        n = SCAN_MAX;
+    int words = 0;
+    char w[32];
+    for (size_t i = 0; i < n && words < WORDS_MAX;) {
+        size_t len = 0;
+        while (i < n && !((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z'))
+            i++;
+        while (i < n && (((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z') || s[i] == '\'')) {
+            if (len < sizeof w)
+                w[len] = (char)(s[i] | 32);
+            len++;
+            i++;
+        }
+        if (len < 3 || len > sizeof w)
+            continue;
+        if (is_stop(word_hash(w, len)))
+            continue;
+        /* crude stems: plural and -ing/-ed forms of one word meet */
+        if (len > 5 && !memcmp(w + len - 3, "ing", 3))
+            len -= 3;
+        else if (len > 4 && !memcmp(w + len - 2, "ed", 2))
+            len -= 2;
+        else if (len > 3 && w[len - 1] == 's' && w[len - 2] != 's')
+            len -= 1;
+        uint64_t h = word_hash(w, len);
+        words++;
+        for (int k = 0; k < AN_RP_SKETCH; k++) {
+            uint16_t v = (uint16_t)(mix64(h + (uint64_t)(k + 1) * 0x9e3779b97f4a7c15ULL) >> 48);
+            if (v < out[k])
+                out[k] = v;
+        }
+    }
+    return words >= 3;
+}
+
+int an_rephrase_match(const uint16_t a[AN_RP_SKETCH], const uint16_t b[AN_RP_SKETCH])
+{
+    int m = 0;
+    for (int k = 0; k < AN_RP_SKETCH; k++)
+        m += a[k] == b[k] && a[k] != UINT16_MAX;
+    return m;
+}
+
+static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
+{
+    (void)state;
+    if (!o->refusal || !o->has_rp)
+        return;
+    if (!k->rp) {
+        if (!(k->rp = calloc(1, sizeof *k->rp)))
+            return;
+        an_engine_key_bytes(e, sizeof *k->rp);
+    }
+    an_rp_state *s = k->rp;
+    int near = 1; /* this one */
+    int64_t first = o->ts_us;
+    for (int j = 0; j < s->n; j++) {
+        if (o->ts_us - s->ts[j] >= WINDOW_US)
+            continue;
+        int m = an_rephrase_match(o->rp, s->mh[j]);
+        /* the same words again is a repeat (a favourite question, a retry
+         * loop), not a rephrasing: it adds nothing */
+        if (m == AN_RP_SKETCH)
+            return;
+        if (m >= NEAR_MIN) {
+            near++;
+            if (s->ts[j] < first)
+                first = s->ts[j];
+        }
+    }
+    memcpy(s->mh[s->i], o->rp, sizeof s->mh[0]);
+    s->ts[s->i] = o->ts_us;
+    s->i = (uint8_t)((s->i + 1) % AN_RP_RING);
+    if (s->n < AN_RP_RING)
+        s->n++;
+    const core_config *cfg = an_engine_cfg(e);
+    if (near < cfg->an_pr_rephrase_min)
+        return;
+    /* and not a chance meeting: a busy key has dozens of refusals an hour,
+     * some of them prompts of one template (the probing detector's 10-minute
+     * buckets, this event counted, hold its requests) */
+    uint32_t cur = (uint32_t)(o->ts_us / PR_BUCKET_US), req = 0;
+    for (int j = 0; j < 6; j++)
+        if (k->pr.id[j] + 6 > cur && k->pr.id[j] <= cur)
+            req += k->pr.req[j];
+    if ((uint64_t)near * 100 < (uint64_t)req * (uint64_t)cfg->an_pr_weak_share_pct)
+        return;
+    /* once per cluster size reached, and again after the quiet period */
+    if (near <= s->alerted_n && o->ts_us - s->alerted_ts < cfg->an_incident_quiet_ms * 1000)
+        return;
+    s->alerted_n = (uint8_t)near;
+    s->alerted_ts = o->ts_us;
+    char summary[400], qk[200];
+    snprintf(qk, sizeof qk, "%s", o->api_key_id);
+    snprintf(summary, sizeof summary,
+             "Key %s had %d refused rephrasings of one request within 30 minutes (near-duplicates "
+             "by their content words): persuasion-style iteration on a refused goal.",
+             qk, near);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "pattern", "refused rephrasings");
+    cJSON_AddNumberToObject(ev, "rephrasings_30m", near);
+    cJSON_AddNumberToObject(ev, "probe_score", (double)((int)(o->probe_score * 100)) / 100);
+    cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
+    cJSON_AddItemToArray(sig, cJSON_CreateString("refused rephrasings"));
+    an_alert a = {
+        .type = INC_PROBING,
+        .severity = near >= 2 * cfg->an_pr_rephrase_min ? INC_MEDIUM : INC_LOW,
+        .trigger = o,
+        .first_ts = first,
+        .api_key_id = o->api_key_id,
+        .model = o->model,
+        .model_version = o->model_version,
+        .summary = summary,
+        .evidence = ev,
+    };
+    an_engine_alert(e, &a);
+    cJSON_Delete(a.evidence);
+}
+
+const an_detector an_detector_rephrase = {
+    .name = "rephrase", .type = INC_PROBING, .observe = observe};
