@@ -3,15 +3,24 @@
  * for their tables). Prompt and response content is never in these
  * answers: revealing it is its own audited call. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit/audit.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "incidents/incidents.h"
 #include "web/web_internal.h"
+
+CORE_METRIC_DEFINE(web_m_counts_hits, CORE_COUNTER, "custos_web_counts_cache_hits_total",
+                   "queue first pages whose counts per status came from the cache")
+CORE_METRIC_DEFINE(web_m_counts_misses, CORE_COUNTER, "custos_web_counts_cache_misses_total",
+                   "queue first pages whose counts per status were counted in PostgreSQL")
 
 /* The query-string parameters of the list, and the inc_filter field each
  * fills (NULL: handled apart). */
@@ -91,6 +100,124 @@ int64_t web_parse_time_us(const char *s)
     return (int64_t)t * 1000000 + frac;
 }
 
+/* ---- the counts per status of the queue's first page, cached ----
+ * Counting reads every incident the filter keeps (a sequential scan of a
+ * large table: 250 ms at 100k incidents), where the page itself is an index
+ * range. So counts are kept per filter while the change feed says that no
+ * incident changed since they were counted (web_hub_mark): exact, as late as
+ * the stream (milliseconds), never older than COUNTS_MAX_AGE_MS, and not
+ * cached at all while the stream hub does not listen. */
+#define COUNTS_SLOTS 32
+#define COUNTS_KEY_MAX 1024
+#define COUNTS_MAX_AGE_MS 60000
+
+static struct {
+    char key[COUNTS_KEY_MAX];
+    web_hub *hub;
+    web_hub_mark_t mark;
+    int64_t made_ms, used_ms;
+    char *json;
+} g_counts[COUNTS_SLOTS];
+static pthread_mutex_t g_counts_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The filter as a cache key ("name=len:value;" per field set); false when
+ * it does not fit (not cached). */
+static bool counts_key(const inc_filter *f, char *out, size_t outlen)
+{
+    const struct {
+        const char *name, *v;
+    } fields[] = {{"status", f->status},     {"disposition", f->disposition},
+                  {"type", f->type},         {"severity", f->severity},
+                  {"api_key", f->api_key_id}, {"tenant", f->tenant},
+                  {"model", f->model},       {"version", f->model_version},
+                  {"assignee", f->assignee}, {"q", f->text}};
+    size_t n = 0;
+    int w = snprintf(out, outlen, "since=%" PRId64 ";until=%" PRId64 ";", f->since_us, f->until_us);
+    if (w < 0 || (size_t)w >= outlen)
+        return false;
+    n = (size_t)w;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (!fields[i].v)
+            continue;
+        w = snprintf(out + n, outlen - n, "%s=%zu:%s;", fields[i].name, strlen(fields[i].v),
+                     fields[i].v);
+        if (w < 0 || (size_t)w >= outlen - n)
+            return false;
+        n += (size_t)w;
+    }
+    return true;
+}
+
+static cJSON *counts_lookup(web_hub *hub, const char *key, int64_t now)
+{
+    cJSON *out = NULL;
+    pthread_mutex_lock(&g_counts_mu);
+    for (int i = 0; i < COUNTS_SLOTS && !out; i++) {
+        if (!g_counts[i].json || g_counts[i].hub != hub || strcmp(g_counts[i].key, key) != 0)
+            continue;
+        if (now - g_counts[i].made_ms < COUNTS_MAX_AGE_MS &&
+            web_hub_incidents_unchanged(hub, &g_counts[i].mark)) {
+            out = cJSON_Parse(g_counts[i].json);
+            g_counts[i].used_ms = now;
+        }
+    }
+    pthread_mutex_unlock(&g_counts_mu);
+    return out;
+}
+
+/* Keeps counts (a copy) in the least recently used slot. */
+static void counts_store(web_hub *hub, const char *key, const web_hub_mark_t *mark,
+                         const cJSON *counts, int64_t now)
+{
+    char *text = cJSON_PrintUnformatted(counts);
+    if (!text)
+        return;
+    pthread_mutex_lock(&g_counts_mu);
+    int slot = -1;
+    for (int i = 0; i < COUNTS_SLOTS && slot < 0; i++)
+        if (g_counts[i].json && g_counts[i].hub == hub && strcmp(g_counts[i].key, key) == 0)
+            slot = i;
+    for (int i = 0; i < COUNTS_SLOTS && slot < 0; i++)
+        if (!g_counts[i].json)
+            slot = i;
+    if (slot < 0) {
+        slot = 0;
+        for (int i = 1; i < COUNTS_SLOTS; i++)
+            if (g_counts[i].used_ms < g_counts[slot].used_ms)
+                slot = i;
+    }
+    free(g_counts[slot].json);
+    snprintf(g_counts[slot].key, sizeof g_counts[slot].key, "%s", key);
+    g_counts[slot].hub = hub;
+    g_counts[slot].mark = *mark;
+    g_counts[slot].made_ms = g_counts[slot].used_ms = now;
+    g_counts[slot].json = text;
+    pthread_mutex_unlock(&g_counts_mu);
+}
+
+static cJSON *counts_by_status(web_req *r, const inc_filter *f)
+{
+    web_hub *hub = web_server_hub(r->srv);
+    char key[COUNTS_KEY_MAX];
+    bool keyed = hub && counts_key(f, key, sizeof key);
+    int64_t now = core_mono_ms();
+    if (keyed) {
+        cJSON *hit = counts_lookup(hub, key, now);
+        if (hit) {
+            core_metric_add(&web_m_counts_hits, 1);
+            return hit;
+        }
+    }
+    core_metric_add(&web_m_counts_misses, 1);
+    /* The mark before the count: a change the count misses has a later id. */
+    web_hub_mark_t mark;
+    bool marked = keyed && web_hub_mark(hub, &mark);
+    cJSON *counts = inc_counts_by_status(r->db, f, r->err, sizeof r->err);
+    if (counts && marked)
+        counts_store(hub, key, &mark, counts, now);
+    return counts;
+}
+
 web_result web_h_incidents_list(web_req *r)
 {
     args a = {0};
@@ -135,7 +262,7 @@ web_result web_h_incidents_list(web_req *r)
         return WEB_FAIL;
     /* The first page carries the counts per status over the same filter. */
     if (!f.cursor) {
-        cJSON *counts = inc_counts_by_status(r->db, &f, r->err, sizeof r->err);
+        cJSON *counts = counts_by_status(r, &f);
         if (!counts) {
             cJSON_Delete(page);
             return WEB_FAIL;

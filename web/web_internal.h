@@ -337,6 +337,20 @@ void web_hub_stop(web_hub *h);
 /* After MHD_stop_daemon: frees h (stopping it first if need be). */
 void web_hub_free(web_hub *h);
 int web_hub_streams(web_hub *h); /* open now */
+/* Where the feed is, for a cache of what incidents look like (the queue's
+ * counts): take a mark before reading, and the read stays true while
+ * web_hub_incidents_unchanged says so: the hub listened all along and has
+ * fanned out no incident row past the mark. Every change committed after
+ * the read's snapshot has a later feed id (ids are given in commit order),
+ * so it ends the read's truth once the hub has fetched it: a few ms after
+ * its commit. web_hub_mark is false (no cache) while the hub does not
+ * listen, or when h is NULL. */
+typedef struct {
+    uint64_t epoch;
+    int64_t id;
+} web_hub_mark_t;
+bool web_hub_mark(web_hub *h, web_hub_mark_t *m);
+bool web_hub_incidents_unchanged(web_hub *h, const web_hub_mark_t *m);
 web_hub *web_server_hub(web_server *s);
 web_result web_h_stream(web_req *r);
 

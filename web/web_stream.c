@@ -85,6 +85,13 @@ struct web_hub {
     bool started;
     pthread_t th;
     PGconn *db; /* the hub thread's */
+    /* For web_hub_mark / web_hub_incidents_unchanged: whether the hub
+     * listens now, bumped at every connect and every loss (a notification
+     * may have been missed while it did not listen), and the feed id of the
+     * last incident row fanned out. */
+    _Atomic bool listening;
+    _Atomic uint64_t epoch;
+    _Atomic int64_t last_incident_id;
 };
 
 /* ---- one stream ---- */
@@ -212,6 +219,8 @@ static void hub_drop_db(web_hub *h, const char *what, const char *why)
              core_log_quote(q, sizeof q, why));
     PQfinish(h->db);
     h->db = NULL;
+    atomic_store(&h->listening, false);
+    atomic_fetch_add(&h->epoch, 1);
 }
 
 static int hub_connect(web_hub *h, char *err, size_t errlen)
@@ -224,6 +233,8 @@ static int hub_connect(web_hub *h, char *err, size_t errlen)
         h->db = NULL;
         return -1;
     }
+    atomic_fetch_add(&h->epoch, 1);
+    atomic_store(&h->listening, true);
     return 0;
 }
 
@@ -250,6 +261,8 @@ static int hub_fetch(web_hub *h, char *err, size_t errlen)
             int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
             size_t len = format_event(ev, sizeof ev, id, PQgetvalue(res, i, 1),
                                       PQgetvalue(res, i, 2));
+            if (strcmp(PQgetvalue(res, i, 1), "incident") == 0)
+                atomic_store(&h->last_incident_id, id);
             for (web_stream *s = h->head; s && len; s = s->next) {
                 if (!s->caught_up || id <= s->next_id || atomic_load(&s->gone))
                     continue;
@@ -480,6 +493,10 @@ web_hub *web_hub_start(const core_config *cfg, char *err, size_t errlen)
     }
     h->cfg = cfg;
     pthread_mutex_init(&h->mu, NULL);
+    /* Epochs unique to this hub: a mark taken on another (a server started
+     * again in the same process) never matches. */
+    static _Atomic uint64_t hubs;
+    atomic_store(&h->epoch, (atomic_fetch_add(&hubs, 1) + 1) << 32);
     h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (h->wake_fd < 0) {
         snprintf(err, errlen, "web: eventfd: %s", strerror(errno));
@@ -556,6 +573,25 @@ void web_hub_free(web_hub *h)
         close(h->wake_fd);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+bool web_hub_mark(web_hub *h, web_hub_mark_t *m)
+{
+    if (!h)
+        return false;
+    m->epoch = atomic_load(&h->epoch);
+    if (!atomic_load(&h->listening))
+        return false;
+    pthread_mutex_lock(&h->mu);
+    m->id = h->last_id;
+    pthread_mutex_unlock(&h->mu);
+    return true;
+}
+
+bool web_hub_incidents_unchanged(web_hub *h, const web_hub_mark_t *m)
+{
+    return h && atomic_load(&h->listening) && atomic_load(&h->epoch) == m->epoch &&
+           atomic_load(&h->last_incident_id) <= m->id;
 }
 
 int web_hub_streams(web_hub *h)

@@ -55,6 +55,27 @@ check_ids 'since=2026-11-30T20:00:00.5Z&until=2026-11-30T22:00:00Z' 'inc-021'
 w_req GET '/api/v1/incidents?status=contained' "${J[@]}"
 [ "$(w_json '["counts"]')" = "{'contained': 5}" ] || t_fail "counts follow the filter: $(w_json '["counts"]')"
 
+# The first page's counts are cached per filter until the change feed
+# reports an incident change: asked again, they come from the cache; after
+# an update in PostgreSQL (not through the API), they follow it.
+w_req GET /api/v1/incidents "${J[@]}"
+w_req GET /api/v1/incidents "${J[@]}"
+[ "$(w_json '["counts"]["open"]')" = 20 ] || t_fail "cached counts: $(w_json '["counts"]')"
+hits=$(curl -s "$W_BASE/metrics" | awk '$1 == "custos_web_counts_cache_hits_total" {print $2}')
+[ "${hits:-0}" -ge 1 ] || t_fail "no counts cache hit in /metrics (${hits:-none})"
+w_sql "UPDATE incidents SET status = 'contained' WHERE incident_id = 'inc-001'" >/dev/null
+deadline=$(($(date +%s) + 30))
+until w_req GET /api/v1/incidents "${J[@]}" && [ "$(w_json '["counts"]["contained"]')" = 6 ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || t_fail "counts never followed the update: $(w_json '["counts"]')"
+    sleep 0.1
+done
+[ "$(w_json '["counts"]["open"]')" = 19 ] || t_fail "counts after the update: $(w_json '["counts"]')"
+w_sql "UPDATE incidents SET status = 'open' WHERE incident_id = 'inc-001'" >/dev/null
+until w_req GET /api/v1/incidents "${J[@]}" && [ "$(w_json '["counts"]["open"]')" = 20 ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || t_fail "counts never followed the second update"
+    sleep 0.1
+done
+
 # Keyset pages of 7, with 3 incidents arriving (newer) while paging: every
 # original incident is seen exactly once, none of the new ones.
 seen="" cursor="" pages=0
