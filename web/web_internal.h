@@ -334,6 +334,10 @@ web_hub *web_hub_start(const core_config *cfg, char *err, size_t errlen);
 /* Stops the thread and ends every stream cleanly (resuming the suspended
  * ones): call before MHD_stop_daemon, which must find none suspended. */
 void web_hub_stop(web_hub *h);
+/* After web_hub_stop: waits up to wait_ms for every stream's last chunk to
+ * be sent (its response freed), so that MHD_stop_daemon does not cut them.
+ * False (logged) when some were still sending. */
+bool web_hub_drain(web_hub *h, int64_t wait_ms);
 /* After MHD_stop_daemon: frees h (stopping it first if need be). */
 void web_hub_free(web_hub *h);
 int web_hub_streams(web_hub *h); /* open now */

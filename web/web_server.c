@@ -884,6 +884,7 @@ void web_service_stop(web_server *s)
     if (!s)
         return;
     web_hub_stop(s->hub); /* no stream may stay suspended past here */
+    web_hub_drain(s->hub, 2000);
     if (s->d) {
         MHD_stop_daemon(s->d);
         core_log(CORE_LOG_INFO, "web", "web server stopped", "port=%d", s->port);

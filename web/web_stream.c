@@ -556,6 +556,27 @@ void web_hub_stop(web_hub *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+bool web_hub_drain(web_hub *h, int64_t wait_ms)
+{
+    if (!h)
+        return true;
+    int64_t until = core_mono_ms() + wait_ms;
+    for (;;) {
+        int open = 0;
+        pthread_mutex_lock(&h->mu);
+        for (web_stream *s = h->head; s; s = s->next)
+            open += !atomic_load(&s->gone);
+        pthread_mutex_unlock(&h->mu);
+        if (open == 0)
+            return true;
+        if (core_mono_ms() >= until) {
+            core_log(CORE_LOG_WARN, "web", "streams still sending at shutdown", "open=%d", open);
+            return false;
+        }
+        poll(NULL, 0, 10); /* the workers are sending the last chunks */
+    }
+}
+
 void web_hub_free(web_hub *h)
 {
     if (!h)
