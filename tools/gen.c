@@ -35,10 +35,33 @@
 #include "core/event.h"
 #include "core/share.h"
 #include "tools/gen.h"
+#include "tools/gen_format.h"
 #include "tools/tools.h"
+
+/* --format: the buffer's whole lines converted and written through stdio. */
+static void flush_converted(out *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->len; i++)
+        n += o->buf[i] == '\n';
+    if (tools_gen_convert(o->format, o->buf, o->len, o->lines, stdout) < 0 || fflush(stdout)) {
+        if (errno == EPIPE) {
+            o->closed = 1;
+        } else {
+            fprintf(stderr, "custos gen: write: %s\n", strerror(errno));
+            o->failed = 1;
+        }
+    }
+    o->lines += n;
+    o->len = 0;
+}
 
 void tools_gen_flush(out *o)
 {
+    if (o->format != GF_NATIVE) {
+        flush_converted(o);
+        return;
+    }
     size_t off = 0;
     while (off < o->len && !o->closed && !o->failed) {
         ssize_t w = write(o->fd, o->buf + off, o->len - off);
@@ -61,6 +84,7 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: custos gen [--count N] [--keys K] [--seed S] [--eps R]\n"
             "                  [--start RFC3339 | --realtime] [--data DIR] [--attacks]\n"
+            "                  [--format F]\n"
             "\n"
             "Writes realistic model-interaction events as JSON lines (the native event\n"
             "format) to stdout, for demos and benchmarks. The output is the same for the\n"
@@ -77,6 +101,12 @@ static int usage(FILE *f)
             "  --data DIR    folder of the prompt sets (default $CUSTOS_PROMPTS_DIR, else\n"
             "                the shipped sets in <share>/prompts: share/custos beside\n"
             "                the binary, or $CUSTOS_SHARE_DIR)\n"
+            "  --format F    native (default), litellm (one StandardLoggingPayload a\n"
+            "                line), otlp_json (one ExportTraceServiceRequest of up to %d\n"
+            "                GenAI spans a line, plus a non-GenAI span) or otlp_proto (the\n"
+            "                same requests as protobuf, each a varint length and its\n"
+            "                bytes; custos produce --format otlp_proto sends them): the\n"
+            "                same events in every format (docs/formats.md)\n"
             "  --attacks     mix in one attacker per detector, in cycles of %d events\n"
             "                (10 minutes at 200 events/s); every cycle has fresh keys\n"
             "                and a fresh drifting model version, so that an endless run\n"
@@ -107,7 +137,7 @@ static int usage(FILE *f)
             "between 30%% and 60%% of the run (events 50000-150000 when endless), and that\n"
             "version is slower and refuses more often. A broken pipe ends the output\n"
             "quietly (exit 0).\n",
-            ATTACK_CYCLE, DRIFT_KEYS, DRIFT_CHANGE_AT);
+            TOOLS_GEN_SPANS_PER_REQUEST, ATTACK_CYCLE, DRIFT_KEYS, DRIFT_CHANGE_AT);
     return f == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
 }
 
@@ -153,6 +183,13 @@ static int parse_args(int argc, char **argv, gen_opts *o)
                 return -1;
             }
             have_start = true;
+        } else if (core_cli_opt(argc, argv, &i, "--format", &v)) {
+            o->format = tools_gen_format_find(v);
+            if (o->format < 0) {
+                fprintf(stderr, "custos gen: --format '%s' is not one of native, litellm, "
+                                "otlp_json, otlp_proto\n", v);
+                return -1;
+            }
         } else if (core_cli_opt(argc, argv, &i, "--data", &v)) {
             o->data_dir = v;
         } else {
@@ -198,6 +235,7 @@ static int gen_init(gen *g)
         return -1;
     }
     g->w.fd = STDOUT_FILENO;
+    g->w.format = g->o.format;
     /* Zipf with s = 1.1 over ranks: with 1000 keys the top key sends ~18 %
      * of the traffic and the bottom half of the keys ~6 % together. Ranks
      * map to key slots in creation order; the ids are hashes, so volume and
