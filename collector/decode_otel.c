@@ -423,10 +423,13 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     if (!finish && cJSON_IsArray(outm))
         finish = coll_map_str(cJSON_GetArrayItem(outm, 0), "finish_reason");
     coll_map_set_str(o, "finish_reason", finish);
+    /* refusal: only what the span says (OTel has no refusal flag): a
+     * content_filter finish or a guardrail's deny is one, an allow is none,
+     * else unknown (absent) */
     const char *dec = attr_str(attrs, "gen_ai.security.decision.type", NULL, 0);
     bool refused = (finish && strcmp(finish, "content_filter") == 0) ||
                    (dec && strcmp(dec, "deny") == 0);
-    if (refused || outm || finish)
+    if (refused || (dec && strcmp(dec, "allow") == 0))
         cJSON_AddBoolToObject(o, "refusal", refused);
     cJSON_Delete(outm);
     cJSON *scores = cJSON_CreateObject();

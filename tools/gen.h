@@ -224,6 +224,7 @@ typedef struct {
     bool attacks;
     const char *data_dir;
     int format; /* tools_gen_format */
+    const char *from; /* --from FILE: convert its native lines instead */
 } gen_opts;
 
 typedef struct {

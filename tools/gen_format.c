@@ -274,8 +274,10 @@ static cJSON *span_of(const cJSON *ev, unsigned long long i)
         cJSON_AddStringToObject(v, "stringValue", finish);
         cJSON_AddItemToArray(vals, v);
     }
-    if (cJSON_IsTrue(get(ev, "refusal")))
-        kv_str(a, "gen_ai.security.decision.type", "deny");
+    /* the refusal as the security proposal's decision (deny / allow) */
+    if (cJSON_IsBool(get(ev, "refusal")))
+        kv_str(a, "gen_ai.security.decision.type", cJSON_IsTrue(get(ev, "refusal")) ? "deny"
+                                                                                    : "allow");
     const cJSON *attrs = get(ev, "attrs");
     if (cJSON_IsNumber(get(attrs, "temperature")))
         kv_double(a, "gen_ai.request.temperature", get(attrs, "temperature")->valuedouble);
