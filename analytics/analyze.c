@@ -101,6 +101,11 @@ int an_cmd_analyze(int argc, char **argv)
         rc = fmt ? CORE_EXIT_USAGE : CORE_EXIT_CONFIG;
         goto done;
     }
+    if (coll_decoders_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "custos analyze: %s\n", err);
+        rc = CORE_EXIT_CONFIG;
+        goto done;
+    }
     coll_decoders_configure(&cfg);
     uint64_t nlines = 0, bad = 0;
     int64_t t0 = core_mono_us();

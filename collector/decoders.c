@@ -135,6 +135,14 @@ int coll_decoders_check(const core_config *cfg, char *err, size_t errlen)
 {
     if (!coll_decoder_for(cfg))
         return core_errf(err, errlen, "collector.format: unknown format '%s'", cfg->coll_format);
+    if (!cfg->otel_api_key_attribute || !cfg->otel_api_key_attribute[0] ||
+        strlen(cfg->otel_api_key_attribute) >= sizeof coll_otel.api_key_attr)
+        return core_errf(err, errlen, "otel.api_key_attribute must name an attribute (1-127 "
+                                      "bytes)");
+    if (!cfg->otel_tenant_attribute || !cfg->otel_tenant_attribute[0] ||
+        strlen(cfg->otel_tenant_attribute) >= sizeof coll_otel.tenant_attr)
+        return core_errf(err, errlen, "otel.tenant_attribute must name an attribute (1-127 "
+                                      "bytes)");
     topic_check tc = {err, errlen};
     return each_topic(cfg->kafka_topics, check_topic, &tc) ? -1 : 0;
 }

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/batch.h"
 #include "collector/collector.h"
 #include "collector/decode_map.h"
+#include "core/config.h"
 #include "tools/gen_format.h"
 
 static coll_limits g_lim;
@@ -334,6 +336,46 @@ static void secrets_are_scrubbed(void **state)
     }
 }
 
+/* A topic's format comes from its kafka.topics entry; a bad one stops the
+ * config load naming the file, the line and the key. */
+static void format_per_topic(void **state)
+{
+    (void)state;
+    core_config cfg;
+    char err[512];
+    core_config_defaults(&cfg);
+    assert_int_equal(core_config_set(&cfg, "kafka", "topics",
+                                     "gw.events, otel.spans=otlp_proto,ll=litellm", err,
+                                     sizeof err), 0);
+    assert_ptr_equal(coll_decoder_for_topic(&cfg, "gw.events"), &coll_decoder_native);
+    assert_ptr_equal(coll_decoder_for_topic(&cfg, "otel.spans"), &coll_decoder_otlp_proto);
+    assert_ptr_equal(coll_decoder_for_topic(&cfg, "ll"), &coll_decoder_litellm);
+    assert_ptr_equal(coll_decoder_for_topic(&cfg, "otel"), &coll_decoder_native);
+    assert_int_equal(coll_decoders_check(&cfg, err, sizeof err), 0);
+    assert_int_equal(core_config_set(&cfg, "otel", "api_key_attribute", "", err, sizeof err), 0);
+    assert_int_equal(coll_decoders_check(&cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "otel.api_key_attribute must name an attribute"));
+    assert_int_equal(core_config_set(&cfg, "kafka", "topics", "a=otel", err, sizeof err), -1);
+    assert_non_null(strstr(err, "topic a: format 'otel' is not one of native|litellm|otlp_json|otlp_proto"));
+    assert_int_equal(core_config_set(&cfg, "kafka", "topics", "=litellm", err, sizeof err), -1);
+    assert_non_null(strstr(err, "names no topic"));
+    core_config_free(&cfg);
+
+    char path[] = "/tmp/custos-formats-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char yaml[] = "kafka:\n  topics: [good, spans=otlp_protobuf]\n";
+    assert_int_equal(write(fd, yaml, sizeof yaml - 1), (ssize_t)(sizeof yaml - 1));
+    close(fd);
+    assert_int_equal(core_config_load(&cfg, path, err, sizeof err), -1);
+    unlink(path);
+    char want[128];
+    snprintf(want, sizeof want, "%s:2: key kafka.topics: topic spans: format 'otlp_protobuf'", path);
+    if (!strstr(err, want))
+        fail_msg("want '%s' in '%s'", want, err);
+    core_config_free(&cfg);
+}
+
 int main(void)
 {
     g_lim = coll_limits_default();
@@ -346,6 +388,7 @@ int main(void)
         cmocka_unit_test(conversions_keep_every_field),
         cmocka_unit_test(wrong_format_is_named),
         cmocka_unit_test(secrets_are_scrubbed),
+        cmocka_unit_test(format_per_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
