@@ -5,9 +5,12 @@
  * decoded through the registry (coll_decode) round after round. Native is
  * measured in the same run, as the baseline; the OTLP protobuf reader alone
  * (wire format -> OTLP/JSON tree, before the mapping) is measured apart.
- * Prints one line a format: events/s, ns/event, and the ratio to native.
+ * The formats take turns, one pass each, round after round; the cost is
+ * the thread's CPU time (a busy machine's waits left out), wall time beside
+ * it. Prints one line a format: events/s, ns/event, and the ratio to native.
  *
  *   bench_decode FILE [SECONDS_PER_FORMAT]   (bench/ingest/decode.sh) */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,61 +38,51 @@ static void add(msgs *m, const void *p, size_t n)
     m->n[m->count++] = n;
 }
 
-static double now_s(void)
+/* This thread's CPU time: the decode cost itself, not the time the thread
+ * waited for a core on a busy machine. */
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Decodes every message of m with d until secs have passed (whole rounds);
- * returns ns per event and sets *eps. */
-static double measure(const coll_decoder *d, const msgs *m, double secs, double *eps,
-                      size_t *events_per_round)
+/* One pass over m with d (read_only: the protobuf reader alone); returns
+ * the events decoded, adds the CPU and wall seconds it took. */
+static size_t pass(const coll_decoder *d, const msgs *m, bool read_only, size_t read_events,
+                   double *cpu, double *wall)
 {
+    static coll_decoded out;
     coll_limits lim = coll_limits_default();
-    coll_decoded out = {0};
     char err[512];
-    size_t events = 0, rounds = 0;
-    double t0 = now_s(), t;
-    do {
-        size_t ev = 0;
-        for (size_t i = 0; i < m->count; i++) {
-            if (coll_decode(d, &lim, m->p[i], m->n[i], &out, err, sizeof err) < 0) {
-                fprintf(stderr, "bench_decode: %s: message %zu refused: %s\n", d->name, i, err);
-                exit(1);
-            }
-            ev += out.n;
-        }
-        events += ev;
-        *events_per_round = ev;
-        rounds++;
-        t = now_s();
-    } while (t - t0 < secs);
-    coll_decoded_free(&out);
-    *eps = (double)events / (t - t0);
-    return (t - t0) * 1e9 / (double)events;
-}
-
-static double measure_read(const msgs *m, double secs, size_t events_per_round, double *eps)
-{
-    char err[256];
-    size_t events = 0;
-    double t0 = now_s(), t;
-    do {
-        for (size_t i = 0; i < m->count; i++) {
+    size_t ev = 0;
+    double c0 = cpu_s(), w0 = wall_s();
+    for (size_t i = 0; i < m->count; i++) {
+        if (read_only) {
             cJSON *j = coll_otlp_proto_read(m->p[i], m->n[i], err, sizeof err);
             if (!j) {
                 fprintf(stderr, "bench_decode: proto read: %s\n", err);
                 exit(1);
             }
             cJSON_Delete(j);
+            continue;
         }
-        events += events_per_round;
-        t = now_s();
-    } while (t - t0 < secs);
-    *eps = (double)events / (t - t0);
-    return (t - t0) * 1e9 / (double)events;
+        if (coll_decode(d, &lim, m->p[i], m->n[i], &out, err, sizeof err) < 0) {
+            fprintf(stderr, "bench_decode: %s: message %zu refused: %s\n", d->name, i, err);
+            exit(1);
+        }
+        ev += out.n;
+    }
+    *cpu += cpu_s() - c0;
+    *wall += wall_s() - w0;
+    return read_only ? read_events : ev;
 }
 
 int main(int argc, char **argv)
@@ -147,22 +140,32 @@ int main(int argc, char **argv)
     for (int f = 0; f < 4; f++)
         for (size_t i = 0; i < fm[f].count; i++)
             bytes[f] += fm[f].n[i];
-    const coll_decoder *decs[4] = {&coll_decoder_native, &coll_decoder_litellm,
-                                   &coll_decoder_otlp_json, &coll_decoder_otlp_proto};
-    printf("# %zu events; %.1f s a format; one core (this process, one thread)\n", total, secs);
-    printf("%-22s %10s %12s %10s %9s %12s\n", "format", "messages", "events/s", "ns/event",
-           "x native", "bytes/event");
-    double base = 0;
-    size_t per_round = 0;
-    for (int f = 0; f < 4; f++) {
-        double eps, ns = measure(decs[f], &fm[f], secs, &eps, &per_round);
-        if (f == 0)
-            base = ns;
-        printf("%-22s %10zu %12.0f %10.0f %9.2f %12.0f\n", decs[f]->name, fm[f].count, eps, ns,
-               ns / base, (double)bytes[f] / (double)total);
+    const coll_decoder *decs[5] = {&coll_decoder_native, &coll_decoder_litellm,
+                                   &coll_decoder_otlp_json, &coll_decoder_otlp_proto,
+                                   &coll_decoder_otlp_proto};
+    const char *names[5] = {"native", "litellm", "otlp_json", "otlp_proto",
+                            "otlp_proto (read only)"};
+    const msgs *ms[5] = {&fm[0], &fm[1], &fm[2], &fm[3], &fm[3]};
+    /* Interleaved: one pass of each format in turn, round after round, so
+     * that the machine's load weighs on every format alike. */
+    double cpu[5] = {0}, wall[5] = {0};
+    size_t events[5] = {0};
+    double t0 = wall_s();
+    int rounds = 0;
+    do {
+        for (int f = 0; f < 5; f++)
+            events[f] += pass(decs[f], ms[f], f == 4, total, &cpu[f], &wall[f]);
+        rounds++;
+    } while (wall_s() - t0 < secs * 5);
+    printf("# %zu events, %d interleaved rounds; CPU time of this one thread (one core), "
+           "wall time beside it\n", total, rounds);
+    printf("%-24s %9s %12s %10s %9s %12s %12s\n", "format", "messages", "events/s(cpu)",
+           "ns/event", "x native", "bytes/event", "events/s(wall)");
+    for (int f = 0; f < 5; f++) {
+        double ns = cpu[f] * 1e9 / (double)events[f], base = cpu[0] * 1e9 / (double)events[0];
+        printf("%-24s %9zu %12.0f %10.0f %9.2f %12.0f %12.0f\n", names[f], ms[f]->count,
+               (double)events[f] / cpu[f], ns, ns / base,
+               f == 4 ? 0.0 : (double)bytes[f] / (double)total, (double)events[f] / wall[f]);
     }
-    double eps, ns = measure_read(&fm[GF_OTLP_PROTO], secs, per_round, &eps);
-    printf("%-22s %10zu %12.0f %10.0f %9.2f %12s\n", "otlp_proto (read only)",
-           fm[GF_OTLP_PROTO].count, eps, ns, ns / base, "-");
     return 0;
 }
