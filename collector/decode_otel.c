@@ -7,6 +7,7 @@
  * protobuf encoding is read into the same shape by decode_otlp_proto.c. */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,51 +330,38 @@ static cJSON *prompt_of(const cJSON *attrs)
     return t;
 }
 
-/* The native object of one GenAI span; NULL with why. */
-static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, char *why,
-                       size_t whylen)
+/* The span's identity: ids, time, key, model and who sent it, into o.
+ * Returns false with why when a required one is missing or bad. */
+static bool span_identity(const cJSON *res, const cJSON *span, cJSON *o, char *tid, char *sid,
+                          int64_t *start, char *why, size_t whylen)
 {
     const cJSON *attrs = get(span, "attributes");
-    char tid[33], sid[17], psid[17];
-    if (!hex_id(coll_map_str(span, "traceId"), 32, tid)) {
-        core_errf(why, whylen, "traceId is not 32 hex digits (not all zero)");
-        return NULL;
-    }
-    if (!hex_id(coll_map_str(span, "spanId"), 16, sid)) {
-        core_errf(why, whylen, "spanId is not 16 hex digits (not all zero)");
-        return NULL;
-    }
+    if (!hex_id(coll_map_str(span, "traceId"), 32, tid))
+        return !core_errf(why, whylen, "traceId is not 32 hex digits (not all zero)");
+    if (!hex_id(coll_map_str(span, "spanId"), 16, sid))
+        return !core_errf(why, whylen, "spanId is not 16 hex digits (not all zero)");
     if (too_big(attrs, why, whylen))
-        return NULL;
-    int64_t start, end;
-    if (!int_of(get(span, "startTimeUnixNano"), &start) || start < 0) {
-        core_errf(why, whylen, "startTimeUnixNano is missing or not a non-negative integer");
-        return NULL;
-    }
+        return false;
+    if (!int_of(get(span, "startTimeUnixNano"), start) || *start < 0)
+        return !core_errf(why, whylen, "startTimeUnixNano is missing or not a non-negative integer");
     char tmp[2][32];
     const char *key = attr_str(attrs, coll_otel.api_key_attr, tmp[0], sizeof tmp[0]);
     if (!key)
         key = attr_str(res, coll_otel.api_key_attr, tmp[0], sizeof tmp[0]);
-    if (!key) {
-        core_errf(why, whylen, "no %s attribute on the span or its resource (otel.api_key_attribute)",
-                  coll_otel.api_key_attr);
-        return NULL;
-    }
+    if (!key)
+        return !core_errf(why, whylen,
+                          "no %s attribute on the span or its resource (otel.api_key_attribute)",
+                          coll_otel.api_key_attr);
     const char *model = attr_str(attrs, "gen_ai.request.model", NULL, 0);
     const char *rmodel = attr_str(attrs, "gen_ai.response.model", NULL, 0);
     if (!model)
         model = rmodel;
-    if (!model) {
-        core_errf(why, whylen, "no gen_ai.request.model or gen_ai.response.model");
-        return NULL;
-    }
-    char ver[CORE_EVENT_VERSION_MAX + 64], ts[40];
-    const cJSON *det = details_event(span);
-    cJSON *o = cJSON_CreateObject();
-    char id[64];
+    if (!model)
+        return !core_errf(why, whylen, "no gen_ai.request.model or gen_ai.response.model");
+    char ver[CORE_EVENT_VERSION_MAX + 64], ts[40], id[64];
     snprintf(id, sizeof id, "%s%s", tid, sid);
     cJSON_AddStringToObject(o, "event_id", id);
-    cJSON_AddStringToObject(o, "ts", core_ts_format(start / 1000, ts, sizeof ts));
+    cJSON_AddStringToObject(o, "ts", core_ts_format(*start / 1000, ts, sizeof ts));
     cJSON_AddStringToObject(o, "api_key_id", key);
     cJSON_AddStringToObject(o, "model", model);
     cJSON_AddStringToObject(o, "model_version",
@@ -387,6 +375,16 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     const char *sess = attr_str(attrs, "gen_ai.conversation.id", NULL, 0);
     coll_map_set_str(o, "session_id", sess ? sess : attr_str(attrs, "session.id", NULL, 0));
     coll_map_set_str(o, "client_ip", attr_str(attrs, "client.address", NULL, 0));
+    return true;
+}
+
+/* What was said and how it ended: prompt, response, tokens, latency,
+ * status, finish reason, refusal, evaluations, into o. */
+static void span_outcome(const cJSON *span, int64_t start, cJSON *o)
+{
+    const cJSON *attrs = get(span, "attributes");
+    const cJSON *det = details_event(span);
+    /* content on the span's attributes, else on its details event */
     const cJSON *ca = attr(attrs, "gen_ai.input.messages") || attr(attrs, "gen_ai.prompt") ||
                               attr(attrs, "gen_ai.system_instructions") || !det
                           ? attrs
@@ -404,7 +402,7 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     t = NULL;
     if (outm && coll_map_messages_text(outm, &t))
         cJSON_AddItemToObject(o, "response", t);
-    int64_t n;
+    int64_t n, end;
     if (attr_int(attrs, "gen_ai.usage.input_tokens", &n) ||
         attr_int(attrs, "gen_ai.usage.prompt_tokens", &n))
         cJSON_AddNumberToObject(o, "prompt_tokens", (double)n);
@@ -438,9 +436,15 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
         cJSON_AddItemToObject(o, "scores", scores);
     else
         cJSON_Delete(scores);
+}
 
+/* attrs: the span's other attributes, where it came from, its resource. */
+static void span_attrs(const cJSON *res, const cJSON *scope, const cJSON *span, const char *tid,
+                       const char *sid, cJSON *o)
+{
+    char psid[17];
     cJSON *a = cJSON_CreateObject();
-    scalars(attrs, a, true);
+    scalars(get(span, "attributes"), a, true);
     cJSON_AddStringToObject(a, "otel.trace_id", tid);
     cJSON_AddStringToObject(a, "otel.span_id", sid);
     if (hex_id(coll_map_str(span, "parentSpanId"), 16, psid))
@@ -460,6 +464,25 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     cJSON_AddStringToObject(a, "source_format", "otlp");
     coll_map_redact_tree(a);
     cJSON_AddItemToObject(o, "attrs", a);
+}
+
+/* The native object of one GenAI span; NULL with why. */
+static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, char *why,
+                       size_t whylen)
+{
+    char tid[33], sid[17];
+    int64_t start;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) {
+        core_errf(why, whylen, "out of memory");
+        return NULL;
+    }
+    if (!span_identity(res, span, o, tid, sid, &start, why, whylen)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    span_outcome(span, start, o);
+    span_attrs(res, scope, span, tid, sid, o);
     return o;
 }
 
