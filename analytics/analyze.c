@@ -106,15 +106,18 @@ static int state_load(an_engine *e, const char *path, char *err, size_t errlen)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: custos analyze [--config FILE] [--log-level LEVEL] [--state-in FILE]\n"
-            "                      [--state-out FILE] FILE...\n"
+            "usage: custos analyze [--config FILE] [--log-level LEVEL] [--format F]\n"
+            "                      [--state-in FILE] [--state-out FILE] FILE...\n"
             "\n"
             "Runs the detectors (extraction, probing, drift, leakage, flood) over events\n"
-            "given as JSON lines (the native event format; '-' reads standard input) and\n"
-            "writes one JSON object per incident to standard output. Detection runs on\n"
-            "event time, so the same events give the same incidents as the live daemon.\n"
-            "Lines that are not valid events are reported on standard error and skipped.\n"
+            "given as messages ('-' reads standard input) and writes one JSON object per\n"
+            "incident to standard output. Detection runs on event time, so the same events\n"
+            "give the same incidents as the live daemon. Messages that are not valid (or\n"
+            "their refused events) are reported on standard error and skipped.\n"
             "\n"
+            "  --format F        the messages' format, as collector.format (default): native,\n"
+            "                    litellm, otlp_json (one message a line), or otlp_proto (each\n"
+            "                    message a varint length and its bytes, as custos gen writes)\n"
             "  --state-in FILE   start from the state a --state-out saved (what a restart\n"
             "                    of custos run restores from its snapshots)\n"
             "  --state-out FILE  at the end, save the state and leave the open incidents\n"
@@ -132,6 +135,7 @@ int an_cmd_analyze(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     coll_decoded dd = {0};
+    const char *fmt = NULL;
     if (!files)
         return CORE_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
@@ -143,6 +147,8 @@ int an_cmd_analyze(int argc, char **argv)
                    i + 1 < argc) {
             *(argv[i][8] == 'i' ? &state_in : &state_out) = argv[i + 1];
             i++;
+        } else if (core_cli_opt(argc, argv, &i, "--format", &fmt)) {
+            continue;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "custos analyze: unknown option '%s'\n", argv[i]);
             usage(stderr);
@@ -174,12 +180,19 @@ int an_cmd_analyze(int argc, char **argv)
     }
     /* the decoder and limits of `custos run` (collector.format), one line a message */
     coll_limits lim = coll_limits_from_config(&cfg);
-    const coll_decoder *dec = coll_decoder_for(&cfg);
+    const coll_decoder *dec = fmt ? coll_decoder_find(fmt) : coll_decoder_for(&cfg);
     if (!dec) {
-        fprintf(stderr, "custos analyze: unknown event format '%s'\n", cfg.coll_format);
+        fprintf(stderr, "custos analyze: unknown event format '%s' (native, litellm, otlp_json, "
+                        "otlp_proto)\n", fmt ? fmt : cfg.coll_format);
+        rc = fmt ? CORE_EXIT_USAGE : CORE_EXIT_CONFIG;
+        goto done;
+    }
+    if (coll_decoders_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "custos analyze: %s\n", err);
         rc = CORE_EXIT_CONFIG;
         goto done;
     }
+    coll_decoders_configure(&cfg);
     if (state_in && state_load(e, state_in, err, sizeof err) < 0) {
         fprintf(stderr, "custos analyze: --state-in %s\n", err);
         goto done;
@@ -196,11 +209,9 @@ int an_cmd_analyze(int argc, char **argv)
         setvbuf(in, NULL, _IOFBF, 1 << 20); /* fewer, larger reads */
         ssize_t n;
         uint64_t lineno = 0;
-        while ((n = getline(&line, &cap, in)) >= 0) {
+        while ((n = coll_read_message(in, dec->framed, &line, &cap, err, sizeof err)) >= 0) {
             lineno++;
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                n--;
-            if (n == 0)
+            if (n == 0 && !dec->framed)
                 continue;
             nlines++;
             if (coll_decode(dec, &lim, line, (size_t)n, &dd, err, sizeof err) < 0) {
@@ -209,6 +220,11 @@ int an_cmd_analyze(int argc, char **argv)
                             is_stdin ? "<stdin>" : files[f], (unsigned long long)lineno, err);
                 continue;
             }
+            for (size_t k = 0; k < dd.n_refused; k++)
+                if (bad++ < 20)
+                    fprintf(stderr, "custos analyze: %s:%llu: skipped: %s\n",
+                            is_stdin ? "<stdin>" : files[f], (unsigned long long)lineno,
+                            dd.refused[k].reason);
             int prc = 0;
             for (size_t k = 0; k < dd.n && prc == 0; k++)
                 prc = an_engine_push(e, &dd.evs[k], 0, 0);
@@ -220,7 +236,9 @@ int an_cmd_analyze(int argc, char **argv)
                 goto done;
             }
         }
-        bool rerr = ferror(in);
+        bool rerr = ferror(in) || n == -2;
+        if (n == -2)
+            fprintf(stderr, "custos analyze: %s: %s\n", files[f], err);
         if (!is_stdin)
             fclose(in);
         if (rerr) {

@@ -119,9 +119,9 @@ int coll_copy_row(coll_buf *b, const core_event *ev)
     return 0;
 }
 
-int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const char *reason,
-                      const void *raw, size_t raw_len, size_t raw_max, const void *key,
-                      size_t key_len)
+int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, int32_t index,
+                      const char *reason, const void *raw, size_t raw_len, size_t raw_max,
+                      coll_redact_fn redact, const void *key, size_t key_len)
 {
     if (core_grow(&b->rej, &b->cap_rej, b->n_rej, sizeof *b->rej, 8) < 0)
         return -1;
@@ -129,6 +129,7 @@ int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const 
     memset(r, 0, sizeof *r);
     r->offset = offset;
     r->kafka_ts_ms = kafka_ts_ms;
+    r->index = index;
     r->raw_size = raw_len;
     r->raw_len = raw_len < raw_max ? raw_len : raw_max;
     r->reason = strdup(reason);
@@ -148,6 +149,8 @@ int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const 
     }
     if (r->raw_len)
         memcpy(r->raw, raw, r->raw_len);
+    if (redact)
+        redact(r->raw, r->raw_len);
     b->n_rej++;
     return 0;
 }
@@ -168,7 +171,8 @@ static int add_events(coll_batch *b, coll_intake *in, const coll_msg *m, size_t 
         if (core_grow(&b->at, &b->cap_at, b->n_at, sizeof *b->at, 256) < 0 ||
             coll_copy_row(&b->copy, ev) < 0)
             return -1;
-        b->at[b->n_at++] = (coll_event_at){m->offset, (uint32_t)i, (uint32_t)d->n};
+        b->at[b->n_at++] = (coll_event_at){m->offset, d->index ? d->index[i] : (uint32_t)i,
+                                           d->next_index};
         b->n_rows++;
         if (in->keep_events) {
             size_t cap = ev->arena_cap; /* the event's memory counts against the cap too */
@@ -185,13 +189,37 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
 {
     int rc = 0;
     *kept_bytes = 0;
-    if (coll_decode(in->dec, &in->lim, m->payload, m->len, &in->out, err, errlen) == 0) {
+    const coll_decoder *dec = in->dec;
+    if (in->cfg) {
+        if (m->topic != in->last_topic) {
+            in->last_topic = m->topic;
+            in->last_dec = coll_decoder_for_topic(in->cfg, m->topic);
+        }
+        if (in->last_dec)
+            dec = in->last_dec;
+    }
+    coll_decoded *d = &in->out;
+    if (coll_decode(dec, &in->lim, m->payload, m->len, d, err, errlen) == 0) {
         if (add_events(b, in, m, kept_bytes) < 0)
             rc = -1;
+        /* items refused one by one: a dead letter each, the message's raw
+         * bytes kept with the first only */
+        for (size_t k = 0; k < d->n_refused && rc == 0; k++) {
+            if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, (int32_t)d->refused[k].index,
+                                  d->refused[k].reason, m->payload, m->len,
+                                  k == 0 ? in->raw_max : 0, dec->redact, m->key, m->key_len) < 0)
+                rc = -1;
+            else if (k == 0)
+                snprintf(err, errlen, "%s", d->refused[k].reason);
+        }
+        if (rc == 0 && d->n_refused)
+            rc = 1;
+        if (d->n_skipped)
+            core_metric_add(&coll_m_spans_skipped, d->n_skipped);
     } else {
         rc = 1;
-        if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, err, m->payload, m->len, in->raw_max,
-                              m->key, m->key_len) < 0)
+        if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, -1, err, m->payload, m->len,
+                              in->raw_max, dec->redact, m->key, m->key_len) < 0)
             rc = -1;
     }
     coll_decoded_reset(&in->out);

@@ -25,6 +25,7 @@ void coll_buf_free(coll_buf *b);
 typedef struct {
     int64_t offset;
     int64_t kafka_ts_ms;
+    int32_t index;     /* the refused item's index in the message, -1: the whole message */
     char *reason;      /* owned */
     void *raw;         /* owned, raw_len bytes (maybe cut) */
     size_t raw_len;
@@ -79,7 +80,10 @@ typedef struct {
 
 /* How a partition's messages are decoded into batches. */
 typedef struct {
-    const coll_decoder *dec;
+    const coll_decoder *dec;   /* collector.format's */
+    const core_config *cfg;    /* when set, a topic's kafka.topics entry may name its own */
+    const char *last_topic;    /* the topic whose decoder is last_dec (a partition's name) */
+    const coll_decoder *last_dec;
     coll_limits lim;
     size_t raw_max;   /* bytes of a refused message its dead letter keeps */
     bool keep_events; /* keep the decoded events for a sink */
@@ -106,10 +110,12 @@ int coll_copy_row(coll_buf *b, const core_event *ev);
     "completion_tokens, latency_ms, status, finish_reason, refusal, scores, attrs, "           \
     "kafka_topic, kafka_partition, kafka_offset, kafka_ts"
 
-/* Adds a dead letter: copies reason, up to raw_max bytes of raw, and key. */
-int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, const char *reason,
-                      const void *raw, size_t raw_len, size_t raw_max, const void *key,
-                      size_t key_len);
+/* Adds a dead letter for the whole message (index -1) or its item index:
+ * copies reason, up to raw_max bytes of raw (scrubbed with redact when not
+ * NULL), and key. */
+int coll_batch_reject(coll_batch *b, int64_t offset, int64_t kafka_ts_ms, int32_t index,
+                      const char *reason, const void *raw, size_t raw_len, size_t raw_max,
+                      coll_redact_fn redact, const void *key, size_t key_len);
 
 /* Keeps a decoded event for the sink: moves *ev into the batch (ev zeroed). */
 int coll_batch_keep_event(coll_batch *b, core_event *ev);

@@ -445,8 +445,9 @@ static int start_consumer(collector *co)
 {
     const core_config *cfg = co->cfg;
     char err[1024];
-    if (!co->intake.dec) {
-        core_log(CORE_LOG_ERROR, MOD, "unknown event format", "format=%s", cfg->coll_format);
+    if (coll_decoders_check(cfg, err, sizeof err) < 0) {
+        core_log(CORE_LOG_ERROR, MOD, "unknown event format", "error=%s",
+                 core_log_quote((char[768]){0}, 768, err));
         return -1;
     }
     co->db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
@@ -593,6 +594,8 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.sink = sink;
     co.stop = stop;
     co.intake.dec = coll_decoder_for(cfg);
+    co.intake.cfg = cfg; /* kafka.topics entries may name their own format */
+    coll_decoders_configure(cfg);
     co.intake.lim = coll_limits_from_config(cfg);
     co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
     co.intake.keep_events = sink != NULL;

@@ -428,4 +428,4 @@ static int decode_native_message(const coll_limits *lim, const void *buf, size_t
     return 0;
 }
 
-const coll_decoder coll_decoder_native = {"native", decode_native_message};
+const coll_decoder coll_decoder_native = {"native", decode_native_message, NULL, false};

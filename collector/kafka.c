@@ -141,8 +141,12 @@ rd_kafka_topic_partition_list_t *coll_kafka_topic_list(const char *topics)
         return NULL;
     }
     char *save = NULL;
-    for (char *t = strtok_r(dup, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+    for (char *t = strtok_r(dup, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        char *eq = strchr(t, '='); /* "topic=format": the format is the decoders' */
+        if (eq)
+            *eq = '\0';
         rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+    }
     free(dup);
     return l;
 }

@@ -97,27 +97,28 @@ static int copy_rows(PGconn *c, const char *rows, size_t len, char *err, size_t 
 }
 
 static int insert_rejected(PGconn *c, const char *group, const char *topic, const char *part,
-                           int64_t offset, int64_t kts_ms, const char *reason, const void *raw,
-                           size_t raw_len, size_t raw_size, const void *key, size_t key_len,
-                           char *err, size_t errlen)
+                           int64_t offset, int32_t index, int64_t kts_ms, const char *reason,
+                           const void *raw, size_t raw_len, size_t raw_size, const void *key,
+                           size_t key_len, char *err, size_t errlen)
 {
-    char off[24], kts[24], size[24];
+    char off[24], kts[24], size[24], idx[16];
     snprintf(off, sizeof off, "%" PRId64, offset);
+    snprintf(idx, sizeof idx, "%d", (int)index);
     snprintf(kts, sizeof kts, "%.3f", (double)kts_ms / 1000.0);
     snprintf(size, sizeof size, "%zu", raw_size);
     const char *vals[] = {group, topic, part, off, kts_ms >= 0 ? kts : NULL,
-                          key,   reason, raw, size, raw_len < raw_size ? "t" : "f"};
-    int lens[] = {0, 0, 0, 0, 0, (int)key_len, 0, (int)raw_len, 0, 0};
-    int fmts[] = {0, 0, 0, 0, 0, 1, 0, 1, 0, 0};
+                          key,   reason, raw, size, raw_len < raw_size ? "t" : "f", idx};
+    int lens[] = {0, 0, 0, 0, 0, (int)key_len, 0, (int)raw_len, 0, 0, 0};
+    int fmts[] = {0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0};
     if (!key || !key_len)
         vals[5] = NULL;
     PGresult *r = PQexecParams(
         c,
         "INSERT INTO rejected_events (consumer_group, topic, kafka_partition, kafka_offset,"
-        " kafka_ts, kafka_key, reason, raw, raw_size, raw_truncated)"
-        " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision), $6, $7, $8, $9, $10)"
+        " kafka_ts, kafka_key, reason, raw, raw_size, raw_truncated, event_index)"
+        " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision), $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT DO NOTHING",
-        10, NULL, vals, lens, fmts, 0);
+        11, NULL, vals, lens, fmts, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         core_db_error(c, "inserting dead letter", err, errlen);
@@ -142,9 +143,8 @@ static int64_t row_offset(const char *row, size_t len)
  * their message's offset. Rows the batch took from messages have their
  * coordinates in b->at (an event of a message that held several is named by
  * its index in the reason); rows added otherwise (tests) are located by
- * their kafka_offset column. rejected_events keeps one dead letter per
- * offset: of two refused events of one message only the first is kept,
- * until its key holds the index. */
+ * their kafka_offset column. A dead letter's key is its offset and the
+ * event's index (-1 for a message of one event). */
 static int copy_row_by_row(PGconn *c, const char *group, const char *part, const coll_batch *b,
                            size_t *refused, char *err, size_t errlen)
 {
@@ -168,7 +168,8 @@ static int copy_row_by_row(PGconn *c, const char *group, const char *part, const
             else
                 snprintf(reason, sizeof reason, "PostgreSQL refused the row: %s", why);
             int64_t offset = at ? at->offset : row_offset(rows->data + start, end - start);
-            if (insert_rejected(c, group, b->part_topic, part, offset, -1, reason,
+            int32_t index = at && at->count > 1 ? (int32_t)at->index : -1;
+            if (insert_rejected(c, group, b->part_topic, part, offset, index, -1, reason,
                                 rows->data + start, end - start, end - start, NULL, 0, err,
                                 errlen) < 0)
                 return -1;
@@ -342,7 +343,8 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         snprintf(part, sizeof part, "%d", (int)bs[i]->part_partition);
         for (size_t k = 0; k < bs[i]->n_rej; k++) {
             const coll_rejected *r = &bs[i]->rej[k];
-            if (insert_rejected(c, group, bs[i]->part_topic, part, r->offset, r->kafka_ts_ms,
+            if (insert_rejected(c, group, bs[i]->part_topic, part, r->offset, r->index,
+                                r->kafka_ts_ms,
                                 r->reason, r->raw, r->raw_len, r->raw_size, r->key, r->key_len,
                                 err, errlen) < 0)
                 goto retry;

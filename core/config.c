@@ -83,10 +83,48 @@ static int parse_scaled(const char *v, ctype t, int64_t *out, char *why, size_t 
     return 0;
 }
 
+/* kafka.topics: each entry "topic" or "topic=format", the format one of
+ * collector.format's choices (the decoders' names). */
+static int check_topics(const char *value, char *why, size_t whylen)
+{
+    const setting *fmt = core_cfg_find("collector", "format");
+    for (const char *p = value; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        if (eq == p) {
+            snprintf(why, whylen, "entry '%.*s' names no topic", (int)(e - p), p);
+            return -1;
+        }
+        if (eq) {
+            size_t n = (size_t)(e - eq - 1);
+            bool ok = false;
+            for (const char *c = fmt->choices; *c && !ok;) {
+                const char *bar = strchr(c, '|');
+                size_t cn = bar ? (size_t)(bar - c) : strlen(c);
+                ok = cn == n && strncmp(c, eq + 1, n) == 0;
+                c += cn + (bar ? 1 : 0);
+            }
+            if (!ok) {
+                snprintf(why, whylen, "topic %.*s: format '%.*s' is not one of %s",
+                         (int)(eq - p), p, (int)n, eq + 1, fmt->choices);
+                return -1;
+            }
+        }
+        p = e;
+    }
+    return 0;
+}
+
 int core_cfg_apply(core_config *cfg, const setting *s, const char *value, char *why, size_t whylen)
 {
     switch (s->type) {
     case T_STR: {
+        if (s->off == OFF(kafka_topics) && check_topics(value, why, whylen) < 0)
+            return -1;
         char *dup = strdup(value);
         if (!dup) {
             snprintf(why, whylen, "out of memory");

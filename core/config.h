@@ -21,7 +21,7 @@ typedef struct core_config {
 
     /* kafka */
     char *kafka_brokers;
-    char *kafka_topics;      /* comma-separated */
+    char *kafka_topics;      /* comma-separated, each "topic" or "topic=format" */
     char *kafka_group;
     char *kafka_client_id;
     char *kafka_auto_offset_reset;
@@ -46,6 +46,10 @@ typedef struct core_config {
     int64_t coll_retry_max_ms;
     char *coll_format;
     char *coll_analytics;    /* on|off: hand committed events to the detectors */
+
+    /* otel: the OTLP decoders (collector/decode_otel.c) */
+    char *otel_api_key_attribute;
+    char *otel_tenant_attribute;
 
     /* log */
     char *log_level;

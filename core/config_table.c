@@ -18,7 +18,8 @@ const setting core_cfg_settings[] = {
     {"kafka", "brokers", T_STR, OFF(kafka_brokers), "localhost:9092", 0, 0, NULL, false, false,
      "bootstrap servers, comma-separated host:port"},
     {"kafka", "topics", T_STR, OFF(kafka_topics), "custos.interactions", 0, 0, NULL, false, false,
-     "topics to consume, comma-separated"},
+     "topics to consume, comma-separated; an entry topic=FORMAT reads that topic in FORMAT (one "
+     "of collector.format's), the others in collector.format (docs/formats.md)"},
     {"kafka", "group", T_STR, OFF(kafka_group), "custos", 0, 0, NULL, false, false,
      "consumer group id; offsets are kept in PostgreSQL per group"},
     {"kafka", "client_id", T_STR, OFF(kafka_client_id), "custos", 0, 0, NULL, false, false,
@@ -64,10 +65,19 @@ const setting core_cfg_settings[] = {
      true, "first back-off when PostgreSQL fails"},
     {"collector", "retry_max_ms", T_MS, OFF(coll_retry_max_ms), "10s", 1, 600000, NULL, false,
      true, "back-off cap when PostgreSQL keeps failing"},
-    {"collector", "format", T_ENUM, OFF(coll_format), "native", 0, 0, "native", false, false,
-     "event format of the Kafka messages (native JSON; more decoders plug in here)"},
+    {"collector", "format", T_ENUM, OFF(coll_format), "native", 0, 0,
+     "native|litellm|otlp_json|otlp_proto", false, false,
+     "event format of the Kafka messages of topics whose kafka.topics entry names none: native "
+     "JSON, LiteLLM StandardLoggingPayload, OTLP traces as JSON or protobuf (docs/formats.md)"},
     {"collector", "analytics", T_ENUM, OFF(coll_analytics), "on", 0, 0, "on|off", false, false,
      "hand committed events to the detectors (off: ingest only)"},
+
+    /* otel: the OTLP decoders (docs/formats.md) */
+    {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,
+     NULL, false, false, "span attribute (else resource attribute) that holds the api key id; "
+     "OpenTelemetry has none of its own"},
+    {"otel", "tenant_attribute", T_STR, OFF(otel_tenant_attribute), "tenant.id", 0, 0, NULL,
+     false, false, "span attribute (else resource attribute) that holds the tenant"},
 
     {"log", "level", T_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error", false, true,
      "lowest level written to stderr (also --log-level)"},

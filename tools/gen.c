@@ -34,11 +34,35 @@
 #include "core/cli.h"
 #include "core/event.h"
 #include "core/share.h"
+#include "collector/collector.h"
 #include "tools/gen.h"
+#include "tools/gen_format.h"
 #include "tools/tools.h"
+
+/* --format: the buffer's whole lines converted and written through stdio. */
+static void flush_converted(out *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->len; i++)
+        n += o->buf[i] == '\n';
+    if (tools_gen_convert(o->format, o->buf, o->len, o->lines, stdout) < 0 || fflush(stdout)) {
+        if (errno == EPIPE) {
+            o->closed = 1;
+        } else {
+            fprintf(stderr, "custos gen: write: %s\n", strerror(errno));
+            o->failed = 1;
+        }
+    }
+    o->lines += n;
+    o->len = 0;
+}
 
 void tools_gen_flush(out *o)
 {
+    if (o->format != GF_NATIVE) {
+        flush_converted(o);
+        return;
+    }
     size_t off = 0;
     while (off < o->len && !o->closed && !o->failed) {
         ssize_t w = write(o->fd, o->buf + off, o->len - off);
@@ -61,6 +85,7 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: custos gen [--count N] [--keys K] [--seed S] [--eps R]\n"
             "                  [--start RFC3339 | --realtime] [--data DIR] [--attacks]\n"
+            "                  [--format F] [--from FILE]\n"
             "\n"
             "Writes realistic model-interaction events as JSON lines (the native event\n"
             "format) to stdout, for demos and benchmarks. The output is the same for the\n"
@@ -77,6 +102,14 @@ static int usage(FILE *f)
             "  --data DIR    folder of the prompt sets (default $CUSTOS_PROMPTS_DIR, else\n"
             "                the shipped sets in <share>/prompts: share/custos beside\n"
             "                the binary, or $CUSTOS_SHARE_DIR)\n"
+            "  --format F    native (default), litellm (one StandardLoggingPayload a\n"
+            "                line), otlp_json (one ExportTraceServiceRequest of up to %d\n"
+            "                GenAI spans a line, plus a non-GenAI span) or otlp_proto (the\n"
+            "                same requests as protobuf, each a varint length and its\n"
+            "                bytes; custos produce --format otlp_proto sends them): the\n"
+            "                same events in every format (docs/formats.md)\n"
+            "  --from FILE   instead of generating, convert the native events of FILE\n"
+            "                (JSON lines, e.g. a scengen scenario) to --format\n"
             "  --attacks     mix in one attacker per detector, in cycles of %d events\n"
             "                (10 minutes at 200 events/s); every cycle has fresh keys\n"
             "                and a fresh drifting model version, so that an endless run\n"
@@ -107,7 +140,7 @@ static int usage(FILE *f)
             "between 30%% and 60%% of the run (events 50000-150000 when endless), and that\n"
             "version is slower and refuses more often. A broken pipe ends the output\n"
             "quietly (exit 0).\n",
-            ATTACK_CYCLE, DRIFT_KEYS, DRIFT_CHANGE_AT);
+            TOOLS_GEN_SPANS_PER_REQUEST, ATTACK_CYCLE, DRIFT_KEYS, DRIFT_CHANGE_AT);
     return f == stdout ? CORE_EXIT_OK : CORE_EXIT_USAGE;
 }
 
@@ -153,6 +186,15 @@ static int parse_args(int argc, char **argv, gen_opts *o)
                 return -1;
             }
             have_start = true;
+        } else if (core_cli_opt(argc, argv, &i, "--format", &v)) {
+            o->format = tools_gen_format_find(v);
+            if (o->format < 0) {
+                fprintf(stderr, "custos gen: --format '%s' is not one of native, litellm, "
+                                "otlp_json, otlp_proto\n", v);
+                return -1;
+            }
+        } else if (core_cli_opt(argc, argv, &i, "--from", &v)) {
+            o->from = v;
         } else if (core_cli_opt(argc, argv, &i, "--data", &v)) {
             o->data_dir = v;
         } else {
@@ -198,6 +240,7 @@ static int gen_init(gen *g)
         return -1;
     }
     g->w.fd = STDOUT_FILENO;
+    g->w.format = g->o.format;
     /* Zipf with s = 1.1 over ranks: with 1000 keys the top key sends ~18 %
      * of the traffic and the bottom half of the keys ~6 % together. Ranks
      * map to key slots in creation order; the ids are hashes, so volume and
@@ -249,6 +292,63 @@ static void gen_free(gen *g)
     free(g->w.buf);
 }
 
+/* --from FILE: its native lines converted to o->format, a request's worth
+ * (TOOLS_GEN_SPANS_PER_REQUEST lines) at a time. */
+static int convert_file(const gen_opts *o)
+{
+    FILE *in = strcmp(o->from, "-") == 0 ? stdin : fopen(o->from, "rb");
+    if (!in) {
+        fprintf(stderr, "custos gen: %s: %s\n", o->from, strerror(errno));
+        return CORE_EXIT_FAIL;
+    }
+    char *line = NULL, *acc = NULL, err[256];
+    size_t cap = 0, acc_len = 0, acc_cap = 0, n_acc = 0;
+    unsigned long long done = 0;
+    ssize_t n;
+    int rc = CORE_EXIT_OK;
+    for (;;) {
+        n = coll_read_message(in, false, &line, &cap, err, sizeof err);
+        if (n > 0) {
+            if (acc_len + (size_t)n + 1 > acc_cap) {
+                acc_cap = (acc_len + (size_t)n + 1) * 2;
+                char *na = realloc(acc, acc_cap);
+                if (!na) {
+                    rc = CORE_EXIT_FAIL;
+                    break;
+                }
+                acc = na;
+            }
+            memcpy(acc + acc_len, line, (size_t)n);
+            acc_len += (size_t)n;
+            acc[acc_len++] = '\n';
+            n_acc++;
+        }
+        if ((n < 0 && acc_len) || n_acc == TOOLS_GEN_SPANS_PER_REQUEST) {
+            if (tools_gen_convert(o->format, acc, acc_len, done, stdout) < 0) {
+                fprintf(stderr, "custos gen: %s: a line near event %llu is not a native event "
+                                "(or stdout failed)\n", o->from, done + n_acc);
+                rc = CORE_EXIT_FAIL;
+                break;
+            }
+            done += n_acc;
+            acc_len = n_acc = 0;
+        }
+        if (n < 0)
+            break;
+    }
+    if (n == -2) {
+        fprintf(stderr, "custos gen: %s: %s\n", o->from, err);
+        rc = CORE_EXIT_FAIL;
+    }
+    if (fflush(stdout) != 0)
+        rc = CORE_EXIT_FAIL;
+    free(line);
+    free(acc);
+    if (in != stdin)
+        fclose(in);
+    return rc;
+}
+
 int tools_cmd_gen(int argc, char **argv)
 {
     gen g;
@@ -260,6 +360,8 @@ int tools_cmd_gen(int argc, char **argv)
     /* a reader that goes away (head, a stopped producer) ends the output with
      * EPIPE from write(), not with a signal */
     signal(SIGPIPE, SIG_IGN);
+    if (g.o.from)
+        return convert_file(&g.o);
     if (gen_init(&g) < 0)
         goto done;
 

@@ -119,6 +119,8 @@ typedef struct {
     int fd;
     int closed; /* the reader went away (EPIPE): stop quietly */
     int failed; /* any other write error */
+    int format; /* --format (gen_format.h): not native: lines converted at each flush */
+    unsigned long long lines; /* lines converted so far */
 } out;
 
 /* Writes the buffer out (EPIPE: closed; other errors: failed, said). */
@@ -221,6 +223,8 @@ typedef struct {
     bool realtime;
     bool attacks;
     const char *data_dir;
+    int format; /* tools_gen_format */
+    const char *from; /* --from FILE: convert its native lines instead */
 } gen_opts;
 
 typedef struct {

@@ -41,11 +41,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: custos produce --rate EPS [--brokers B] [--topic T] [--count N]\n"
-            "                      [--linger-ms MS] [--config FILE] [--log-level L] FILE|-\n"
+            "                      [--linger-ms MS] [--format F] [--config FILE]\n"
+            "                      [--log-level L] FILE|-\n"
             "\n"
             "Sends each non-empty line of FILE (- for stdin) as one Kafka message, keyed\n"
-            "by its api_key_id when the line is a JSON object that has one, at EPS\n"
-            "messages per second (0: as fast as possible). The brokers and topic default\n"
+            "by its api_key_id when the line is a JSON object that has one (LiteLLM:\n"
+            "metadata.user_api_key_hash), at EPS messages per second (0: as fast as\n"
+            "possible). With --format otlp_proto (or a topic whose kafka.topics entry\n"
+            "says so) FILE holds varint-length-delimited messages instead, as custos gen\n"
+            "--format otlp_proto writes them. The brokers and topic default\n"
             "to kafka.brokers and the first of kafka.topics from the config. --linger-ms\n"
             "is how long the producer waits to fill a batch (librdkafka linger.ms,\n"
             "default 5). Prints a summary on stderr; exits 1 if any message was not\n"
@@ -59,10 +63,13 @@ static void usage(FILE *out)
  * is still sent, unkeyed, so that poison reaches the collector). */
 static char *key_of(const char *line, size_t len)
 {
-    cJSON *j = cJSON_ParseWithLength(line, len);
+    cJSON *j = len && line[0] == '{' ? cJSON_ParseWithLength(line, len) : NULL;
     char *k = NULL;
     if (j) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "api_key_id");
+        if (!v)
+            v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"),
+                                                 "user_api_key_hash");
         if (cJSON_IsString(v))
             k = strdup(v->valuestring);
         cJSON_Delete(j);
@@ -80,7 +87,8 @@ static void sleep_until_us(int64_t t)
 }
 
 typedef struct {
-    const char *brokers, *topic, *file;
+    const char *brokers, *topic, *file, *format;
+    bool framed;
     double rate;
     long long count, linger_ms;
 } produce_opts;
@@ -107,6 +115,13 @@ static int parse_args(int argc, char **argv, produce_opts *o)
             o->topic = v;
         } else if (core_cli_opt(argc, argv, &i, "--linger-ms", &v)) {
             o->linger_ms = core_cli_num("--linger-ms", v, 0, 10000);
+        } else if (core_cli_opt(argc, argv, &i, "--format", &v)) {
+            if (!coll_decoder_find(v)) {
+                fprintf(stderr, "custos produce: --format '%s' is not one of native, litellm, "
+                                "otlp_json, otlp_proto\n", v);
+                return CORE_EXIT_USAGE;
+            }
+            o->format = v;
         } else if (core_cli_opt(argc, argv, &i, "--count", &v)) {
             o->count = core_cli_num("--count", v, 0, (long long)1 << 60);
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -177,22 +192,21 @@ static int wait_brokers(rd_kafka_t *rk, const char *brokers)
 
 /* Sends the lines of in at o->rate until the end, o->count lines or a stop
  * request; returns how many were handed to librdkafka. */
-static uint64_t send_lines(rd_kafka_t *rk, FILE *in, const char *topic, const produce_opts *o,
+static uint64_t send_lines(rd_kafka_t *rk, FILE *in, const char *topic, produce_opts *o,
                            int64_t t0)
 {
     char *line = NULL;
     size_t cap = 0;
     uint64_t sent = 0;
-    ssize_t n;
+    ssize_t n = -1;
+    char err[256];
     while (!core_stop && (o->count == 0 || (long long)sent < o->count) &&
-           (n = getline(&line, &cap, in)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (n == 0)
+           (n = coll_read_message(in, o->framed, &line, &cap, err, sizeof err)) >= 0) {
+        if (n == 0 && !o->framed)
             continue;
         if (o->rate > 0)
             sleep_until_us(t0 + (int64_t)((double)sent * 1e6 / o->rate));
-        char *key = key_of(line, (size_t)n);
+        char *key = o->framed ? NULL : key_of(line, (size_t)n);
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(line, (size_t)n),
@@ -211,6 +225,10 @@ static uint64_t send_lines(rd_kafka_t *rk, FILE *in, const char *topic, const pr
         free(key);
         sent++;
         rd_kafka_poll(rk, 0);
+    }
+    if (n == -2) {
+        fprintf(stderr, "custos produce: %s: %s\n", o->file, err);
+        g_failed++;
     }
     free(line);
     return sent;
@@ -241,8 +259,14 @@ int tools_cmd_produce(int argc, char **argv)
         char *comma = tfirst ? strchr(tfirst, ',') : NULL;
         if (comma)
             *comma = '\0';
+        char *eq = tfirst ? strchr(tfirst, '=') : NULL;
+        if (eq)
+            *eq = '\0';
         topic = tfirst;
     }
+    const coll_decoder *dec = o.format ? coll_decoder_find(o.format)
+                                       : coll_decoder_for_topic(&cfg, topic);
+    o.framed = dec && dec->framed;
     in = strcmp(o.file, "-") == 0 ? stdin : fopen(o.file, "rb");
     if (!in) {
         fprintf(stderr, "custos produce: %s: %s\n", o.file, strerror(errno));

@@ -2,7 +2,9 @@
 # Builds the libFuzzer targets with clang, ASan and UBSan in build-fuzz (or
 # BUILD_DIR), seeds each corpus, and fuzzes: the event decoder for SECONDS,
 # then the config loader, the incident parser, the playbook loader + Lua
-# API and the web server's request parsing for CUSTOS_FUZZ_TARGET_SECONDS each (default 30). Exits non-zero when a
+# API and the web server's request parsing for CUSTOS_FUZZ_TARGET_SECONDS each (default 30),
+# then the LiteLLM, OTLP/JSON and OTLP protobuf decoders for
+# CUSTOS_FUZZ_FORMAT_SECONDS each (default 20). Exits non-zero when a
 # fuzzer finds a crash, a sanitizer report or a broken promise; the input
 # that caused it is kept under BUILD_DIR/fuzz-artifacts/. Prints each
 # target's run count.
@@ -13,7 +15,8 @@ tsecs=${CUSTOS_FUZZ_TARGET_SECONDS:-30}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${2:-$src/build-fuzz}
 jobs=${CUSTOS_BUILD_JOBS:-2}
-targets="fuzz_decode fuzz_config fuzz_incident fuzz_playbook fuzz_web"
+targets="fuzz_decode fuzz_config fuzz_incident fuzz_playbook fuzz_web fuzz_litellm fuzz_otlp_json fuzz_otlp_proto"
+fsecs=${CUSTOS_FUZZ_FORMAT_SECONDS:-20}
 
 mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCUSTOS_FUZZ=ON \
@@ -44,6 +47,12 @@ seed config "$src"/tests/fuzz/seeds-config/*
 seed incident "$src"/tests/integration/playbooks/data/* "$src"/tests/fuzz/seeds/*
 seed playbook "$src"/tests/fuzz/seeds-lua/* "$src"/playbooks/*.lua
 seed web "$src"/tests/fuzz/seeds-web/*
+# the foreign formats: the golden messages, the poison corpus (made here),
+# and gen's own conversions of a few events
+python3 "$src/tests/poison/formats/make.py" "$build/fuzz-formats" >/dev/null
+for f in litellm otlp_json otlp_proto; do
+    seed "$f" "$src"/tests/formats/*."$f" "$build/fuzz-formats"/*."$f"
+done
 
 # run TARGET CORPUS SECONDS DICT [OPTIONS...]
 fail=0
@@ -71,4 +80,7 @@ run fuzz_config config "$tsecs" "$src/tests/fuzz/config.dict" -max_len=4096
 run fuzz_incident incident "$tsecs" "$src/tests/fuzz/decode.dict" -max_len=16384
 run fuzz_playbook playbook "$tsecs" "$src/tests/fuzz/lua.dict" -max_len=4096
 run fuzz_web web "$tsecs" "$src/tests/fuzz/web.dict" -max_len=8192
+run fuzz_litellm litellm "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+run fuzz_otlp_json otlp_json "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+run fuzz_otlp_proto otlp_proto "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
 exit "$fail"

@@ -200,7 +200,7 @@ static void test_refused_row_becomes_dead_letter(void **state)
     assert_int_equal(coll_buf_add(&b->copy, bad, strlen(bad)), 0);
     b->n_rows++;
     b->next_offset = 3;
-    assert_int_equal(coll_batch_reject(b, 5, -1, "not json", "{", 1, 100, NULL, 0), 0);
+    assert_int_equal(coll_batch_reject(b, 5, -1, -1, "not json", "{", 1, 100, NULL, NULL, 0), 0);
     store(&b, 1, res, st);
     assert_int_equal(res[0], COLL_STORE_OK);
     assert_int_equal(b->n_rows, 2);

@@ -100,8 +100,8 @@ static void test_reject_keeps_coordinates_and_caps_raw(void **state)
     assert_non_null(b);
     char raw[100];
     memset(raw, 'x', sizeof raw);
-    assert_int_equal(coll_batch_reject(b, 17, 1234, "bad thing", raw, sizeof raw, 10, "key", 3), 0);
-    assert_int_equal(coll_batch_reject(b, 18, -1, "empty", "", 0, 10, NULL, 0), 0);
+    assert_int_equal(coll_batch_reject(b, 17, 1234, -1, "bad thing", raw, sizeof raw, 10, NULL, "key", 3), 0);
+    assert_int_equal(coll_batch_reject(b, 18, -1, -1, "empty", "", 0, 10, NULL, NULL, 0), 0);
     assert_int_equal(b->n_rej, 2);
     assert_int_equal(b->rej[0].offset, 17);
     assert_int_equal(b->rej[0].kafka_ts_ms, 1234);

@@ -40,7 +40,7 @@ static int decode_lines(const coll_limits *lim, const void *buf, size_t len, col
     return 0;
 }
 
-static const coll_decoder g_lines = {"test-lines", decode_lines};
+static const coll_decoder g_lines = {"test-lines", decode_lines, NULL, false};
 
 static int setup(void **state)
 {
@@ -61,7 +61,7 @@ static void registry_finds_the_configured_format(void **state)
     assert_null(coll_decoder_find(NULL));
     /* a name is registered once, and built-in names are taken */
     assert_int_equal(coll_decoder_register(&g_lines), -1);
-    const coll_decoder twin = {"native", decode_lines};
+    const coll_decoder twin = {"native", decode_lines, NULL, false};
     assert_int_equal(coll_decoder_register(&twin), -1);
     assert_ptr_equal(coll_decoder_find("native"), &coll_decoder_native);
 
