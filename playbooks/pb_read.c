@@ -26,6 +26,7 @@
 
 /* Timestamps as core_ts_format writes them (microseconds, UTC, Z). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 /* One action as the API shows it. Manual actions with no incident keep ''
  * as their incident_id (the column is NOT NULL): shown as null. */
@@ -96,13 +97,28 @@ static void action_explain(cJSON *a, const core_config *cfg)
     free(would);
 }
 
-/* Parses "a<id>"; -1 when it is not a cursor this code made. */
-static int64_t cursor_parse(const char *s)
+/* Cursors: "a<id>" for the newest-first lists, "p<requested us>.<id>" for
+ * the pending ones (oldest first). False when s is not one this code made
+ * for that order. */
+static bool cursor_parse(const char *s, bool pending, int64_t *us, int64_t *id)
 {
     size_t n = strlen(s);
-    if (n < 2 || n > 19 || s[0] != 'a' || s[1] == '0' || strspn(s + 1, "0123456789") != n - 1)
-        return -1;
-    return strtoll(s + 1, NULL, 10);
+    if (n < 2 || n > 40 || s[0] != (pending ? 'p' : 'a'))
+        return false;
+    const char *p = s + 1;
+    char *end;
+    if (pending) {
+        if (!(isdigit((unsigned char)*p) || *p == '-'))
+            return false;
+        *us = strtoll(p, &end, 10);
+        if (*end != '.')
+            return false;
+        p = end + 1;
+    }
+    if (!isdigit((unsigned char)*p) || *p == '0')
+        return false;
+    *id = strtoll(p, &end, 10);
+    return *end == '\0' && *id > 0;
 }
 
 const char *pb_action_state_word(const char *s)
@@ -135,29 +151,33 @@ cJSON *pb_actions_page(PGconn *c, const pb_action_filter *f, const core_config *
         snprintf(err, errlen, "limit is 1 to %d", LIMIT_MAX);
         return NULL;
     }
-    int64_t after = 0;
-    if (f->cursor && (after = cursor_parse(f->cursor)) < 0) {
+    /* Pending approvals oldest first (the next to expire on top: the
+     * expiry is a fixed time after the request); any other view newest
+     * first by id, which only grows. */
+    bool oldest_first = state && strcmp(state, "pending_approval") == 0;
+    int64_t cus = 0, cid = 0;
+    if (f->cursor && !cursor_parse(f->cursor, oldest_first, &cus, &cid)) {
         snprintf(err, errlen, "bad cursor: pass next_cursor from the previous page as it is");
         return NULL;
     }
     *bad = false;
-    /* Pending approvals oldest first (the next to expire on top); any other
-     * view newest first. The id is the key: it only grows. */
-    bool oldest_first = state && strcmp(state, "pending_approval") == 0;
-    char cur[24], lim[16];
-    snprintf(cur, sizeof cur, "%" PRId64, after);
+    char cu[24], ci[24], lim[16];
+    snprintf(cu, sizeof cu, "%" PRId64, cus);
+    snprintf(ci, sizeof ci, "%" PRId64, cid);
     snprintf(lim, sizeof lim, "%d", f->limit + 1);
-    const char *v[] = {state, f->incident, f->cursor ? cur : NULL, lim};
+    const char *v[] = {state, f->incident, f->cursor ? ci : NULL, lim, f->cursor ? cu : NULL};
     PGresult *r = core_db_query(
             c,
             oldest_first
-                    ? "SELECT " ACTION_JSON("a") "::text, a.id FROM actions a WHERE a.state = $1 "
-                      "AND ($2::text IS NULL OR a.incident_id = $2) AND ($3::bigint IS NULL OR "
-                      "a.id > $3::bigint) ORDER BY a.id LIMIT $4::int"
-                    : "SELECT " ACTION_JSON("a") "::text, a.id FROM actions a WHERE ($1::text IS "
-                      "NULL OR a.state = $1) AND ($2::text IS NULL OR a.incident_id = $2) AND "
+                    ? "SELECT " ACTION_JSON("a") "::text, a.id, " US("a.created_at") " FROM "
+                      "actions a WHERE a.state = $1 AND ($2::text IS NULL OR a.incident_id = $2) "
+                      "AND ($3::bigint IS NULL OR (a.created_at, a.id) > ('epoch'::timestamptz + "
+                      "$5::bigint * interval '1 microsecond', $3::bigint)) ORDER BY a.created_at, "
+                      "a.id LIMIT $4::int"
+                    : "SELECT " ACTION_JSON("a") "::text, a.id, 0 FROM actions a WHERE ($1::text "
+                      "IS NULL OR a.state = $1) AND ($2::text IS NULL OR a.incident_id = $2) AND "
                       "($3::bigint IS NULL OR a.id < $3::bigint) ORDER BY a.id DESC LIMIT $4::int",
-            4, v, "listing actions", err, errlen);
+            oldest_first ? 5 : 4, v, "listing actions", err, errlen);
     if (!r)
         return NULL;
     cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "actions");
@@ -170,8 +190,12 @@ cJSON *pb_actions_page(PGconn *c, const pb_action_filter *f, const core_config *
         cJSON_AddItemToArray(arr, a);
     }
     if (rows > f->limit) {
-        char next[24];
-        snprintf(next, sizeof next, "a%s", PQgetvalue(r, shown - 1, 1));
+        char next[48];
+        if (oldest_first)
+            snprintf(next, sizeof next, "p%s.%s", PQgetvalue(r, shown - 1, 2),
+                     PQgetvalue(r, shown - 1, 1));
+        else
+            snprintf(next, sizeof next, "a%s", PQgetvalue(r, shown - 1, 1));
         cJSON_AddStringToObject(out, "next_cursor", next);
     } else {
         cJSON_AddNullToObject(out, "next_cursor");
