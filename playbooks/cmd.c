@@ -421,28 +421,51 @@ done:
 
 /* ---- custos actions ---- */
 
+/* What a person's decision or request needs: pb_actions on a pool of one
+ * connection, and that connection. 0, or -1 said on stderr (what cmd
+ * failed); *pool, *pa, *db are set for close_actions either way. */
+static int open_actions(const core_config *cfg, const char *cmd, core_db_pool **pool,
+                        pb_actions **pa, PGconn **db)
+{
+    char err[1024];
+    *pa = NULL;
+    *db = NULL;
+    *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
+    if (!*pool) {
+        fprintf(stderr, "custos actions %s: out of memory\n", cmd);
+        return -1;
+    }
+    *pa = pb_actions_open(cfg, *pool, err, sizeof err);
+    if (*pa)
+        *db = core_db_pool_get(*pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
+    if (!*pa || !*db) {
+        fprintf(stderr, "custos actions %s: %s\n", cmd, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_actions(core_db_pool *pool, pb_actions *pa, PGconn *db)
+{
+    if (db)
+        core_db_pool_put(pool, db);
+    pb_actions_close(pa);
+    core_db_pool_free(pool);
+}
+
 /* actions approve | reject: one decision through pb_actions, as the web
- * console makes it, on a pool of one connection. */
+ * console makes it. */
 static int decide(const core_config *cfg, bool approve, int64_t id, const char *actor,
                   const char *reason)
 {
     const char *verb = approve ? "approve" : "reject";
     char err[1024], st[32] = "";
     int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    pb_actions *pa = NULL;
-    core_db_pool *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
-    if (!pool) {
-        fprintf(stderr, "custos actions %s: out of memory\n", verb);
-        return CORE_EXIT_FAIL;
-    }
-    pa = pb_actions_open(cfg, pool, err, sizeof err);
-    if (pa)
-        db = core_db_pool_get(pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
-    if (!pa || !db) {
-        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+    core_db_pool *pool;
+    pb_actions *pa;
+    PGconn *db;
+    if (open_actions(cfg, verb, &pool, &pa, &db) < 0)
         goto done;
-    }
     if (approve ? pb_action_approve(pa, db, id, actor, st, sizeof st, err, sizeof err)
                 : pb_action_reject(pa, db, id, actor, reason, err, sizeof err)) {
         fprintf(stderr, "custos actions %s: %s\n", verb, err);
@@ -456,10 +479,7 @@ static int decide(const core_config *cfg, bool approve, int64_t id, const char *
         rc = CORE_EXIT_OK;
     }
 done:
-    if (db)
-        core_db_pool_put(pool, db);
-    pb_actions_close(pa);
-    core_db_pool_free(pool);
+    close_actions(pool, pa, db);
     return rc;
 }
 
@@ -469,19 +489,11 @@ static int request(const core_config *cfg, const pb_request *rq, const char *act
 {
     char err[1024], st[32] = "";
     int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    core_db_pool *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
-    if (!pool) {
-        fprintf(stderr, "custos actions request: out of memory\n");
-        return CORE_EXIT_FAIL;
-    }
-    pb_actions *pa = pb_actions_open(cfg, pool, err, sizeof err);
-    if (pa)
-        db = core_db_pool_get(pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
-    if (!pa || !db) {
-        fprintf(stderr, "custos actions request: %s\n", err);
+    core_db_pool *pool;
+    pb_actions *pa;
+    PGconn *db;
+    if (open_actions(cfg, "request", &pool, &pa, &db) < 0)
         goto done;
-    }
     int64_t id = 0;
     int got = pb_action_request(pa, db, rq, actor, &id, st, sizeof st, err, sizeof err);
     if (got != 0) {
@@ -493,10 +505,7 @@ static int request(const core_config *cfg, const pb_request *rq, const char *act
            rq->key_id ? rq->key_id : rq->model, actor, st);
     rc = strcmp(st, "done") == 0 || strcmp(st, "dry_run") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
 done:
-    if (db)
-        core_db_pool_put(pool, db);
-    pb_actions_close(pa);
-    core_db_pool_free(pool);
+    close_actions(pool, pa, db);
     return rc;
 }
 

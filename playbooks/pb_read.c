@@ -221,6 +221,45 @@ cJSON *pb_action_read(PGconn *c, int64_t id, const core_config *cfg, char *err, 
     return a;
 }
 
+/* The arguments of a list by name: q (1 to ID_MAX bytes), a cursor made
+ * by by_name_page with prefix, limit. 0, or -1 with err. */
+static int by_name_check(const char *q, const char *cursor, char prefix, int limit, char *err,
+                         size_t errlen)
+{
+    if (q && (!*q || strlen(q) > ID_MAX)) {
+        snprintf(err, errlen, "q is 1 to %d bytes", ID_MAX);
+        return -1;
+    }
+    if (cursor && (cursor[0] != prefix || !id_ok(cursor + 1))) {
+        snprintf(err, errlen, "bad cursor: pass next_cursor from the previous page as it is");
+        return -1;
+    }
+    if (limit < 1 || limit > LIMIT_MAX) {
+        snprintf(err, errlen, "limit is 1 to %d", LIMIT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* A page of a list by name from r (column 0 the JSON, column 1 the name;
+ * limit + 1 rows asked): {"<member>": [...], "next_cursor": "<prefix><last
+ * name>" or null}. Clears r. */
+static cJSON *by_name_page(PGresult *r, const char *member, char prefix, int limit)
+{
+    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, member);
+    int rows = PQntuples(r), shown = rows > limit ? limit : rows;
+    for (int i = 0; i < shown; i++)
+        cJSON_AddItemToArray(arr, cJSON_Parse(PQgetvalue(r, i, 0)));
+    char *next = NULL;
+    if (rows > limit && asprintf(&next, "%c%s", prefix, PQgetvalue(r, shown - 1, 1)) >= 0)
+        cJSON_AddStringToObject(out, "next_cursor", next);
+    else
+        cJSON_AddNullToObject(out, "next_cursor");
+    free(next);
+    PQclear(r);
+    return out;
+}
+
 /* ---- keys ---- */
 
 /* A key's registry state as the console shows it: revoked wins over a
@@ -253,18 +292,8 @@ cJSON *pb_keys_page(PGconn *c, const pb_key_filter *f, bool *bad, char *err, siz
         snprintf(err, errlen, "unknown status '%.64s' (active, throttled, revoked)", f->status);
         return NULL;
     }
-    if (f->q && (!*f->q || strlen(f->q) > ID_MAX)) {
-        snprintf(err, errlen, "q is 1 to %d bytes", ID_MAX);
+    if (by_name_check(f->q, f->cursor, 'k', f->limit, err, errlen) < 0)
         return NULL;
-    }
-    if (f->cursor && (strncmp(f->cursor, "k", 1) != 0 || !id_ok(f->cursor + 1))) {
-        snprintf(err, errlen, "bad cursor: pass next_cursor from the previous page as it is");
-        return NULL;
-    }
-    if (f->limit < 1 || f->limit > LIMIT_MAX) {
-        snprintf(err, errlen, "limit is 1 to %d", LIMIT_MAX);
-        return NULL;
-    }
     *bad = false;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", f->limit + 1);
@@ -285,53 +314,27 @@ cJSON *pb_keys_page(PGconn *c, const pb_key_filter *f, bool *bad, char *err, siz
             4, v, "listing keys", err, errlen);
     if (!r)
         return NULL;
-    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "keys");
-    int rows = PQntuples(r), shown = rows > f->limit ? f->limit : rows;
-    for (int i = 0; i < shown; i++)
-        cJSON_AddItemToArray(arr, cJSON_Parse(PQgetvalue(r, i, 0)));
-    if (rows > f->limit) {
-        size_t n = strlen(PQgetvalue(r, shown - 1, 1)) + 2;
-        char *next = malloc(n);
-        if (next) {
-            snprintf(next, n, "k%s", PQgetvalue(r, shown - 1, 1));
-            cJSON_AddStringToObject(out, "next_cursor", next);
-        }
-        free(next);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
-    PQclear(r);
-    return out;
+    return by_name_page(r, "keys", 'k', f->limit);
 }
 
 /* The last hour of traffic per minute, oldest first: requests, tokens
  * (prompt and completion), refusals, 5xx answers. where is a fixed
  * fragment over interactions (i) with $1 (and $2) the subject. */
-static const char *SQL_KEY_TRAFFIC =
-    "SELECT json_build_object('step_s', 60, 'since', " TS("(date_trunc('minute', now()) - "
-    "interval '59 minutes')") ", 'points', coalesce(json_agg(json_build_object('t', " TS("m.t")
-    ", 'requests', coalesce(c.n, 0), 'tokens', coalesce(c.tok, 0), 'refusals', coalesce(c.ref, "
-    "0), 'errors', coalesce(c.errs, 0)) ORDER BY m.t), '[]'))::text FROM generate_series("
-    "date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), "
-    "interval '1 minute') m(t) LEFT JOIN (SELECT date_trunc('minute', i.ts) AS t, count(*) AS n, "
-    "sum(coalesce(i.prompt_tokens, 0) + coalesce(i.completion_tokens, 0)) AS tok, count(*) "
-    "FILTER (WHERE i.refusal) AS ref, count(*) FILTER (WHERE i.status >= 500) AS errs FROM "
-    "interactions i WHERE i.api_key_id = $1 AND i.ts >= date_trunc('minute', now()) - interval "
-    "'59 minutes' AND i.ts < date_trunc('minute', now()) + interval '1 minute' GROUP BY 1) c "
-    "USING (t)";
+#define TRAFFIC_SQL(where)                                                                        \
+    "SELECT json_build_object('step_s', 60, 'since', " TS("(date_trunc('minute', now()) - "     \
+    "interval '59 minutes')") ", 'points', coalesce(json_agg(json_build_object('t', " TS("m.t")  \
+    ", 'requests', coalesce(c.n, 0), 'tokens', coalesce(c.tok, 0), 'refusals', coalesce(c.ref, " \
+    "0), 'errors', coalesce(c.errs, 0)) ORDER BY m.t), '[]'))::text FROM generate_series("      \
+    "date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), "        \
+    "interval '1 minute') m(t) LEFT JOIN (SELECT date_trunc('minute', i.ts) AS t, count(*) AS n, " \
+    "sum(coalesce(i.prompt_tokens, 0) + coalesce(i.completion_tokens, 0)) AS tok, count(*) "    \
+    "FILTER (WHERE i.refusal) AS ref, count(*) FILTER (WHERE i.status >= 500) AS errs FROM "    \
+    "interactions i WHERE " where " AND i.ts >= date_trunc('minute', now()) - interval "       \
+    "'59 minutes' AND i.ts < date_trunc('minute', now()) + interval '1 minute' GROUP BY 1) c "  \
+    "USING (t)"
 
-static const char *SQL_VERSION_TRAFFIC =
-    "SELECT json_build_object('step_s', 60, 'since', " TS("(date_trunc('minute', now()) - "
-    "interval '59 minutes')") ", 'points', coalesce(json_agg(json_build_object('t', " TS("m.t")
-    ", 'requests', coalesce(c.n, 0), 'tokens', coalesce(c.tok, 0), 'refusals', coalesce(c.ref, "
-    "0), 'errors', coalesce(c.errs, 0)) ORDER BY m.t), '[]'))::text FROM generate_series("
-    "date_trunc('minute', now()) - interval '59 minutes', date_trunc('minute', now()), "
-    "interval '1 minute') m(t) LEFT JOIN (SELECT date_trunc('minute', i.ts) AS t, count(*) AS n, "
-    "sum(coalesce(i.prompt_tokens, 0) + coalesce(i.completion_tokens, 0)) AS tok, count(*) "
-    "FILTER (WHERE i.refusal) AS ref, count(*) FILTER (WHERE i.status >= 500) AS errs FROM "
-    "interactions i WHERE i.model = $1 AND i.model_version = $2 AND i.ts >= "
-    "date_trunc('minute', now()) - interval '59 minutes' AND i.ts < date_trunc('minute', now()) "
-    "+ interval '1 minute' GROUP BY 1) c USING (t)";
+static const char *SQL_KEY_TRAFFIC = TRAFFIC_SQL("i.api_key_id = $1");
+static const char *SQL_VERSION_TRAFFIC = TRAFFIC_SQL("i.model = $1 AND i.model_version = $2");
 
 /* A key's actions (its status history), newest first. */
 static const char *SQL_KEY_HISTORY =
@@ -420,18 +423,8 @@ cJSON *pb_key_read(PGconn *c, const char *key, const core_config *cfg, bool *fou
 cJSON *pb_models_page(PGconn *c, const pb_model_filter *f, bool *bad, char *err, size_t errlen)
 {
     *bad = true;
-    if (f->q && (!*f->q || strlen(f->q) > ID_MAX)) {
-        snprintf(err, errlen, "q is 1 to %d bytes", ID_MAX);
+    if (by_name_check(f->q, f->cursor, 'm', f->limit, err, errlen) < 0)
         return NULL;
-    }
-    if (f->cursor && (strncmp(f->cursor, "m", 1) != 0 || !id_ok(f->cursor + 1))) {
-        snprintf(err, errlen, "bad cursor: pass next_cursor from the previous page as it is");
-        return NULL;
-    }
-    if (f->limit < 1 || f->limit > LIMIT_MAX) {
-        snprintf(err, errlen, "limit is 1 to %d", LIMIT_MAX);
-        return NULL;
-    }
     *bad = false;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", f->limit + 1);
@@ -456,23 +449,7 @@ cJSON *pb_models_page(PGconn *c, const pb_model_filter *f, bool *bad, char *err,
             3, v, "listing models", err, errlen);
     if (!r)
         return NULL;
-    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "models");
-    int rows = PQntuples(r), shown = rows > f->limit ? f->limit : rows;
-    for (int i = 0; i < shown; i++)
-        cJSON_AddItemToArray(arr, cJSON_Parse(PQgetvalue(r, i, 0)));
-    if (rows > f->limit) {
-        size_t n = strlen(PQgetvalue(r, shown - 1, 1)) + 2;
-        char *next = malloc(n);
-        if (next) {
-            snprintf(next, n, "m%s", PQgetvalue(r, shown - 1, 1));
-            cJSON_AddStringToObject(out, "next_cursor", next);
-        }
-        free(next);
-    } else {
-        cJSON_AddNullToObject(out, "next_cursor");
-    }
-    PQclear(r);
-    return out;
+    return by_name_page(r, "models", 'm', f->limit);
 }
 
 static const char *SQL_DEPLOYMENTS =

@@ -4,81 +4,9 @@
 // checks go through psql. Prints "BROWSER PASS" at the end.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { BASE, PW, ART, DSN, sql, check, problems, a11y, shots, browser, newPage, shot, signin, answer } from './lib.mjs';
 
-const BASE = process.env.BASE;
-const PW = process.env.PW;
-const ART = process.env.ART;
-const DSN = process.env.DSN;
-const SIZES = [[1280, 800], [1920, 1080]];
 const ROLES = ['viewer', 'analyst', 'responder', 'auditor', 'admin'];
-
-const sql = (q) => execFileSync('psql', ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', DSN, '-c', q],
-  { encoding: 'utf8' }).trim();
-const log = (...a) => console.log('[browser]', ...a);
-function check(cond, what) {
-  if (!cond) throw new Error(`FAIL: ${what}`);
-  log('ok:', what);
-}
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-const problems = []; // console errors, page errors, CSP violations: none allowed
-const a11y = []; // axe-core's serious and critical violations: none allowed
-const AXE = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-const shots = [];
-
-async function newPage(role) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'Europe/Paris' });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${role} console ${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`${role} page error: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  return page;
-}
-
-// axe-core over the page as it is (run through the DevTools protocol, as
-// the test's own code, not as a script of the page: the page's CSP holds).
-async function axe(page, name) {
-  await page.evaluate(AXE);
-  const bad = await page.evaluate(async () => {
-    const r = await window.axe.run(document);
-    if (!r.passes.length) return ['axe checked nothing'];
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`)
-      .concat(r.violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical').map((v) => `minor:${v.id}`));
-  });
-  const minor = bad.filter((b) => b.startsWith('minor:'));
-  if (minor.length) log(`axe, ${name}: minor/moderate: ${minor.join(' ')}`);
-  bad.splice(0, bad.length, ...bad.filter((b) => !b.startsWith('minor:')));
-  if (bad.length) a11y.push(`${name}: ${bad.join('; ')}`);
-}
-
-async function shot(page, name) {
-  await axe(page, name);
-  for (const [w, hgt] of SIZES) {
-    await page.setViewportSize({ width: w, height: hgt });
-    const path = `${ART}/${name}-${w}x${hgt}.png`;
-    await page.screenshot({ path });
-    shots.push(path);
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
-async function signin(page, user) {
-  await page.goto(`${BASE}/`);
-  await page.waitForURL(/\/signin/);
-  await page.fill('#username', user);
-  await page.fill('#password', PW);
-  await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST'),
-    page.click('#signin-form button[type=submit]'),
-  ]);
-  await page.waitForSelector('tr[data-incident-id]');
-}
 
 const queueIds = (page) => page.$$eval('#rows tr[data-incident-id]', (rs) => rs.map((r) => r.dataset.incidentId));
 
@@ -86,17 +14,6 @@ async function openIncident(page, id) {
   await page.click(`tr[data-incident-id="${id}"] a.type`);
   await page.waitForURL(new RegExp(`/incidents/${id}$`));
   await page.waitForSelector('#timeline');
-}
-
-// A dialog's form: fill what is given, submit.
-async function answer(page, fields) {
-  await page.waitForSelector('#dialog[open] form');
-  for (const [name, v] of Object.entries(fields)) {
-    const el = await page.$(`#dialog [name="${name}"]`);
-    if ((await el.evaluate((e) => e.tagName)) === 'SELECT') await el.selectOption(v);
-    else await el.fill(v);
-  }
-  await page.click('#dialog button[type=submit]');
 }
 
 let page = null;

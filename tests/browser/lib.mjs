@@ -48,8 +48,12 @@ export async function axe(page, name) {
     const r = await window.axe.run(document);
     if (!r.passes.length) return ['axe checked nothing'];
     return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`);
+      .map((v) => `${v.id} (${v.impact}) x${v.nodes.length}: ${v.nodes[0].target.join(' ')}`)
+      .concat(r.violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical').map((v) => `minor:${v.id}`));
   });
+  const minor = bad.filter((b) => b.startsWith('minor:'));
+  if (minor.length) log(`axe, ${name}: minor/moderate: ${minor.join(' ')}`);
+  bad.splice(0, bad.length, ...bad.filter((b) => !b.startsWith('minor:')));
   if (bad.length) a11y.push(`${name}: ${bad.join('; ')}`);
 }
 
