@@ -421,28 +421,51 @@ done:
 
 /* ---- custos actions ---- */
 
+/* What a person's decision or request needs: pb_actions on a pool of one
+ * connection, and that connection. 0, or -1 said on stderr (what cmd
+ * failed); *pool, *pa, *db are set for close_actions either way. */
+static int open_actions(const core_config *cfg, const char *cmd, core_db_pool **pool,
+                        pb_actions **pa, PGconn **db)
+{
+    char err[1024];
+    *pa = NULL;
+    *db = NULL;
+    *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
+    if (!*pool) {
+        fprintf(stderr, "custos actions %s: out of memory\n", cmd);
+        return -1;
+    }
+    *pa = pb_actions_open(cfg, *pool, err, sizeof err);
+    if (*pa)
+        *db = core_db_pool_get(*pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
+    if (!*pa || !*db) {
+        fprintf(stderr, "custos actions %s: %s\n", cmd, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_actions(core_db_pool *pool, pb_actions *pa, PGconn *db)
+{
+    if (db)
+        core_db_pool_put(pool, db);
+    pb_actions_close(pa);
+    core_db_pool_free(pool);
+}
+
 /* actions approve | reject: one decision through pb_actions, as the web
- * console makes it, on a pool of one connection. */
+ * console makes it. */
 static int decide(const core_config *cfg, bool approve, int64_t id, const char *actor,
                   const char *reason)
 {
     const char *verb = approve ? "approve" : "reject";
     char err[1024], st[32] = "";
     int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    pb_actions *pa = NULL;
-    core_db_pool *pool = core_db_pool_new(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, 1);
-    if (!pool) {
-        fprintf(stderr, "custos actions %s: out of memory\n", verb);
-        return CORE_EXIT_FAIL;
-    }
-    pa = pb_actions_open(cfg, pool, err, sizeof err);
-    if (pa)
-        db = core_db_pool_get(pool, (int64_t)cfg->pg_connect_timeout_s * 1000, err, sizeof err);
-    if (!pa || !db) {
-        fprintf(stderr, "custos actions %s: %s\n", verb, err);
+    core_db_pool *pool;
+    pb_actions *pa;
+    PGconn *db;
+    if (open_actions(cfg, verb, &pool, &pa, &db) < 0)
         goto done;
-    }
     if (approve ? pb_action_approve(pa, db, id, actor, st, sizeof st, err, sizeof err)
                 : pb_action_reject(pa, db, id, actor, reason, err, sizeof err)) {
         fprintf(stderr, "custos actions %s: %s\n", verb, err);
@@ -456,10 +479,33 @@ static int decide(const core_config *cfg, bool approve, int64_t id, const char *
         rc = CORE_EXIT_OK;
     }
 done:
-    if (db)
-        core_db_pool_put(pool, db);
-    pb_actions_close(pa);
-    core_db_pool_free(pool);
+    close_actions(pool, pa, db);
+    return rc;
+}
+
+/* actions request: a person's own containment through pb_actions, as the
+ * web console's keys and models pages ask for it. */
+static int request(const core_config *cfg, const pb_request *rq, const char *actor)
+{
+    char err[1024], st[32] = "";
+    int rc = CORE_EXIT_FAIL;
+    core_db_pool *pool;
+    pb_actions *pa;
+    PGconn *db;
+    if (open_actions(cfg, "request", &pool, &pa, &db) < 0)
+        goto done;
+    int64_t id = 0;
+    int got = pb_action_request(pa, db, rq, actor, &id, st, sizeof st, err, sizeof err);
+    if (got != 0) {
+        fprintf(stderr, "custos actions request: %s\n", err);
+        rc = got > 0 ? CORE_EXIT_USAGE : CORE_EXIT_FAIL;
+        goto done;
+    }
+    printf("action %" PRId64 " (%s %s) requested and approved by %s: %s\n", id, rq->kind,
+           rq->key_id ? rq->key_id : rq->model, actor, st);
+    rc = strcmp(st, "done") == 0 || strcmp(st, "dry_run") == 0 ? CORE_EXIT_OK : CORE_EXIT_FAIL;
+done:
+    close_actions(pool, pa, db);
     return rc;
 }
 
@@ -469,19 +515,29 @@ static void actions_usage(FILE *out)
             "usage: custos actions list [--state S] [--incident ID] [--limit N] [--json]\n"
             "       custos actions approve ID [--actor NAME]\n"
             "       custos actions reject ID --reason TEXT [--actor NAME]\n"
+            "       custos actions request --kind KIND (--key ID | --model M --from V [--to V])\n"
+            "                              --reason TEXT [--rps N] [--ttl SECONDS]\n"
+            "                              [--incident ID] [--actor NAME]\n"
             "       custos actions tick\n"
             "       (all take --config FILE and --log-level LEVEL)\n"
             "\n"
+            "list shows the newest first (--state pending: the approval queue).\n"
             "approve executes the action at once through the configured effectors and\n"
             "prints its final state; reject records the reason. Both are audited with the\n"
-            "actor (default cli:$USER). tick expires overdue approvals and reverts actions\n"
-            "whose ttl ran out, as the daemon does every playbooks.tick_ms.\n");
+            "actor (default cli:$USER). request is a person's own containment: KIND is\n"
+            "revoke_key, restore_key, throttle_key (--rps required), unthrottle_key or\n"
+            "rollback_model (--to a version or previous, the default); --ttl undoes a\n"
+            "revoke or a throttle after SECONDS. It is recorded, approved by the actor and\n"
+            "executed at once through the effectors, audited at every step; exit 0 when it\n"
+            "is done. tick expires overdue approvals and reverts actions whose ttl ran out,\n"
+            "as the daemon does every playbooks.tick_ms.\n");
 }
 
 int pb_cmd_actions(int argc, char **argv)
 {
     const char *state = NULL, *incident = NULL, *limit = "50",
-               *actor = NULL, *reason = NULL;
+               *actor = NULL, *reason = NULL, *kind = NULL, *key = NULL, *model = NULL,
+               *from = NULL, *to = NULL, *rps = NULL, *ttl = NULL;
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
     bool json = false;
@@ -500,6 +556,20 @@ int pb_cmd_actions(int argc, char **argv)
             actor = v;
         } else if (core_cli_opt(argc, argv, &i, "--reason", &v)) {
             reason = v;
+        } else if (core_cli_opt(argc, argv, &i, "--kind", &v)) {
+            kind = v;
+        } else if (core_cli_opt(argc, argv, &i, "--key", &v)) {
+            key = v;
+        } else if (core_cli_opt(argc, argv, &i, "--model", &v)) {
+            model = v;
+        } else if (core_cli_opt(argc, argv, &i, "--from", &v)) {
+            from = v;
+        } else if (core_cli_opt(argc, argv, &i, "--to", &v)) {
+            to = v;
+        } else if (core_cli_opt(argc, argv, &i, "--rps", &v)) {
+            rps = v;
+        } else if (core_cli_opt(argc, argv, &i, "--ttl", &v)) {
+            ttl = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (argv[i][0] != '-' && npos < 2) {
@@ -514,8 +584,9 @@ int pb_cmd_actions(int argc, char **argv)
         return CORE_EXIT_USAGE;
     }
     bool list = strcmp(pos[0], "list") == 0, approve = strcmp(pos[0], "approve") == 0,
-         reject = strcmp(pos[0], "reject") == 0, tick = strcmp(pos[0], "tick") == 0;
-    if (!list && !approve && !reject && !tick) {
+         reject = strcmp(pos[0], "reject") == 0, tick = strcmp(pos[0], "tick") == 0,
+         req = strcmp(pos[0], "request") == 0;
+    if (!list && !approve && !reject && !tick && !req) {
         actions_usage(stderr);
         return CORE_EXIT_USAGE;
     }
@@ -531,6 +602,26 @@ int pb_cmd_actions(int argc, char **argv)
         fprintf(stderr, "custos actions reject: --reason TEXT is required\n");
         return CORE_EXIT_USAGE;
     }
+    pb_request rq = {.kind = kind, .key_id = key, .model = model, .from = from, .to = to,
+                     .reason = reason, .incident_id = incident};
+    if (req) {
+        if (!kind || !reason) {
+            fprintf(stderr, "custos actions request: --kind KIND and --reason TEXT are required\n");
+            return CORE_EXIT_USAGE;
+        }
+        if (rps) {
+            char *end;
+            rq.rps = strtod(rps, &end);
+            if (end == rps || *end) {
+                fprintf(stderr, "custos actions request: --rps takes a number\n");
+                return CORE_EXIT_USAGE;
+            }
+        }
+        if (ttl)
+            rq.ttl_s = core_cli_num("--ttl", ttl, 1, 30LL * 24 * 3600);
+    }
+    if (list && state && pb_action_state_word(state))
+        state = pb_action_state_word(state); /* "pending" is pending_approval */
     int lim = (int)core_cli_num("--limit", limit, 1, 100000);
     core_config cfg;
     int rc = CORE_EXIT_FAIL;
@@ -557,6 +648,8 @@ int pb_cmd_actions(int argc, char **argv)
         rc = CORE_EXIT_OK;
     } else if (approve || reject) {
         rc = decide(&cfg, approve, id, actor, reason);
+    } else if (req) {
+        rc = request(&cfg, &rq, actor);
     } else {
         int n = pb_engine_tick(e, err, sizeof err);
         if (n < 0) {

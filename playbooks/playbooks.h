@@ -6,8 +6,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
 #include "core/config.h"
@@ -76,6 +78,94 @@ int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
 int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
                      const char *reason, char *err, size_t errlen);
 
+/* ---- containment a person asks for (the console's keys and models pages,
+ * custos actions request) ----
+ * One action through the same path as a playbook's that waits for
+ * approval: recorded (playbook "manual", proposed by actor, audited), then
+ * approved by the same actor at once and executed through the effectors
+ * (pb_action_approve), so it is audited, escalates on failure and reverts
+ * after its ttl like any other. With playbooks.dry_run on it is only
+ * recorded as dry_run. */
+typedef struct pb_request {
+    const char *kind;        /* revoke_key, restore_key, throttle_key, unthrottle_key,
+                                rollback_model */
+    const char *key_id;      /* the key kinds */
+    const char *model, *from, *to; /* rollback_model: to is a version or "previous" (NULL) */
+    double rps;              /* throttle_key: requests per second, 0.001 to 1e6 */
+    int64_t ttl_s;           /* revoke_key, throttle_key: undone after it; 0: not */
+    const char *reason;      /* required: one line, at most 1000 bytes */
+    const char *incident_id; /* NULL: not tied to an incident (it must exist if given) */
+} pb_request;
+
+/* Records and runs rq as actor on db (borrowed, not in a transaction).
+ * Writes the new action's id and its final state ("done", "failed",
+ * "skipped", "dry_run"). Returns 0; 1 when rq is refused (err says why: the
+ * caller's mistake, nothing recorded), 2 when rq->incident_id names no
+ * incident; -1 on a failure (err). */
+int pb_action_request(pb_actions *pa, PGconn *db, const pb_request *rq, const char *actor,
+                      int64_t *id, char *state, size_t statelen, char *err, size_t errlen);
+
+/* ---- reads for the console's API (pb_read.c) ---- */
+
+/* "pending" (for pending_approval) or a state's own name, as stored; NULL
+ * when s is neither. */
+const char *pb_action_state_word(const char *s);
+
+typedef struct {
+    const char *state;    /* NULL: any; "pending" or a state */
+    const char *incident; /* NULL: any */
+    const char *cursor;   /* next_cursor of the previous page; NULL: the first */
+    int limit;            /* 1..500 */
+} pb_action_filter;
+
+/* One page of actions across incidents: {"actions": [...], "next_cursor"}.
+ * Pending approvals oldest first (the next to expire on top), any other
+ * filter newest first; keyset on the id, stable under inserts. Each action
+ * says what it will do ("will", from cfg's effectors, and "target") and,
+ * while pending, "expires_in_s" by the database's clock. NULL with err; *bad
+ * true when the filter was refused (the caller's mistake). */
+cJSON *pb_actions_page(PGconn *c, const pb_action_filter *f, const core_config *cfg, bool *bad,
+                       char *err, size_t errlen);
+/* One action in the same shape; NULL with err (also when not found). */
+cJSON *pb_action_read(PGconn *c, int64_t id, const core_config *cfg, char *err, size_t errlen);
+
+typedef struct {
+    const char *q;      /* part of the key id, case-insensitive; NULL: any */
+    const char *status; /* active, throttled, revoked; NULL: any */
+    const char *cursor;
+    int limit;          /* 1..500 */
+} pb_key_filter;
+
+/* The keys of the registry (api_keys) and of incidents, by key id: each
+ * with its status (active, throttled, revoked) and until when, reason,
+ * last seen, open and total incident counts. {"keys": [...],
+ * "next_cursor"}; NULL with err, *bad as above. */
+cJSON *pb_keys_page(PGconn *c, const pb_key_filter *f, bool *bad, char *err, size_t errlen);
+
+/* One key: its registry state as in the list, first seen, its actions
+ * (the status history, newest first) and the last hour's traffic per
+ * minute (requests, tokens, refusals, errors). NULL with err; *found false
+ * (err empty) when no table knows the key. */
+cJSON *pb_key_read(PGconn *c, const char *key, const core_config *cfg, bool *found, char *err,
+                   size_t errlen);
+
+typedef struct {
+    const char *q; /* part of the model name; NULL: any */
+    const char *cursor;
+    int limit;     /* 1..500 */
+} pb_model_filter;
+
+/* Models of the registry (model_deployments) and of incidents, by name,
+ * each with its active version and its versions (deployment, open
+ * incidents, drift state). {"models": [...], "next_cursor"}. */
+cJSON *pb_models_page(PGconn *c, const pb_model_filter *f, bool *bad, char *err, size_t errlen);
+
+/* One model version: its deployment, the model's versions, deployment
+ * history, rollbacks (actions), drift state with its last PSI evidence,
+ * the last hour's traffic per minute. NULL with err; *found as above. */
+cJSON *pb_model_version_read(PGconn *c, const char *model, const char *version,
+                             const core_config *cfg, bool *found, char *err, size_t errlen);
+
 /* config check's playbooks row: every playbook in playbooks.dir loads in
  * the sandbox (which passes its allow-list), as custos run would load it;
  * writes "# playbooks: N loaded from DIR" to out, or returns -1 with err
@@ -84,7 +174,7 @@ int pb_config_check(const core_config *cfg, FILE *out, char *err, size_t errlen)
 
 /* custos playbook test FILE --incident F | check [DIR] | reload */
 int pb_cmd_playbook(int argc, char **argv);
-/* custos actions list | approve ID | reject ID --reason R */
+/* custos actions list | approve ID | reject ID --reason R | request ... */
 int pb_cmd_actions(int argc, char **argv);
 
 /* The actions waiting for approval and not yet expired; -1 with err. */

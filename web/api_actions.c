@@ -1,8 +1,11 @@
-/* /api/v1/actions/{id}/approve and /reject: a person's decision on a
- * pending containment action, through the same path and audit as
- * `custos actions approve|reject` (pb_action_approve / pb_action_reject:
- * the playbooks audit the decision with the actor and, on approval, run
- * the action through their effectors at once). */
+/* /api/v1/actions: the actions across incidents (the approval queue), and
+ * /{id}/approve and /reject: a person's decision on a pending containment
+ * action, through the same path and audit as `custos actions
+ * approve|reject` (pb_action_approve / pb_action_reject: the playbooks
+ * audit the decision with the actor and, on approval, run the action
+ * through their effectors at once). Also the body of a person's own
+ * containment request (web_contain), which the keys and models routes
+ * share. The queries are playbooks/'s (pb_read.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,4 +67,46 @@ web_result web_h_action_reject(web_req *r)
     cJSON_AddStringToObject(o, "decision", "rejected");
     cJSON_AddStringToObject(o, "state", "rejected");
     return web_reply_json(r, 200, o);
+}
+
+/* ---- GET /api/v1/actions: the approval queue and every other state ---- */
+
+web_result web_h_actions_list(web_req *r)
+{
+    static const char *const names[] = {"state", "incident", "cursor", "limit"};
+    const char *v[4];
+    if (web_query_args(r, names, 4, v) < 0)
+        return WEB_CLIENT_ERROR;
+    pb_action_filter f = {.state = v[0], .incident = v[1], .cursor = v[2]};
+    if ((f.limit = web_query_limit(r, v[3], 50, 500)) < 0)
+        return WEB_CLIENT_ERROR;
+    bool bad = false;
+    cJSON *page = pb_actions_page(r->db, &f, r->cfg, &bad, r->err, sizeof r->err);
+    if (!page)
+        return bad ? web_reply_error(r, 400, "bad_filter", "%s", r->err) : WEB_FAIL;
+    return web_reply_json(r, 200, page);
+}
+
+/* ---- a person's containment (keys and models routes) ---- */
+
+web_result web_contain(web_req *r, pb_request *rq)
+{
+    if (web_json_string(r, "reason", 1000, true, &rq->reason) < 0 ||
+        web_json_string(r, "incident_id", 256, false, &rq->incident_id) < 0)
+        return WEB_CLIENT_ERROR;
+    int64_t id = 0;
+    char state[32] = "";
+    int rc = pb_action_request(web_server_actions(r->srv), r->db, rq, r->auth.actor, &id, state,
+                               sizeof state, r->err, sizeof r->err);
+    if (rc == 1)
+        return web_reply_error(r, 400, "bad_request", "%s", r->err);
+    if (rc == 2)
+        return web_reply_error(r, 404, "not_found", "%s", r->err);
+    if (rc < 0)
+        return WEB_FAIL;
+    r->audited = true; /* by the playbooks, with the actor, at every step */
+    cJSON *a = pb_action_read(r->db, id, r->cfg, r->err, sizeof r->err);
+    if (!a)
+        return WEB_FAIL;
+    return web_reply_json(r, 201, a);
 }

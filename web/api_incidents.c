@@ -299,25 +299,6 @@ static bool db_broke(PGconn *c)
     return PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) == PQTRANS_INERROR;
 }
 
-/* Only the members in allowed (NULL-terminated) may be in r->json. */
-static bool only_members(web_req *r, const char *const *allowed)
-{
-    const cJSON *m;
-    cJSON_ArrayForEach(m, r->json)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            if (m->string && strcmp(m->string, *a) == 0)
-                ok = true;
-        if (!ok) {
-            web_reply_error(r, 400, "bad_request", "unknown member '%.64s'",
-                            m->string ? m->string : "");
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Applies ch in a transaction of its own. The audit row is incidents/'s
  * (inc_apply_change appends it); the chain's head moving shows it did.
  * Returns 1 applied (*changed: a row was written), 0 no such incident, 2
@@ -409,7 +390,7 @@ web_result web_h_incident_change(web_req *r)
 {
     static const char *const allowed[] = {"status", "disposition", "severity", "assignee",
                                           "reason", NULL};
-    if (!only_members(r, allowed))
+    if (!web_json_only(r, allowed))
         return WEB_CLIENT_ERROR;
     inc_change ch = {.incident_id = r->params.v[0], .actor = r->auth.actor};
     if (change_members(r, &ch) < 0)
@@ -436,7 +417,7 @@ web_result web_h_incidents_bulk(web_req *r)
 {
     static const char *const allowed[] = {"ids", "status", "disposition", "severity", "assignee",
                                           "reason", NULL};
-    if (!only_members(r, allowed))
+    if (!web_json_only(r, allowed))
         return WEB_CLIENT_ERROR;
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r->json, "ids");
     int n = cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : -1;
@@ -494,7 +475,7 @@ web_result web_h_incident_take(web_req *r)
 web_result web_h_incident_comment(web_req *r)
 {
     static const char *const allowed[] = {"text", NULL};
-    if (!only_members(r, allowed))
+    if (!web_json_only(r, allowed))
         return WEB_CLIENT_ERROR;
     const char *text = NULL;
     if (web_json_string(r, "text", TEXT_MAX, true, &text) < 0)
@@ -526,7 +507,7 @@ web_result web_h_incident_comment(web_req *r)
 web_result web_h_incident_reveal(web_req *r)
 {
     static const char *const allowed[] = {"reason", NULL};
-    if (!only_members(r, allowed))
+    if (!web_json_only(r, allowed))
         return WEB_CLIENT_ERROR;
     const char *reason = NULL;
     if (web_json_string(r, "reason", 1000, true, &reason) < 0)

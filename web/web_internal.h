@@ -85,6 +85,9 @@ typedef struct {
 int web_route_match(const web_route *routes, size_t n, const char *method, const char *path,
                     web_params *params, char *allow, size_t allowlen);
 
+/* The route table (web_routes.c); at most WEB_MAX_ROUTES (checked when it
+ * compiles): the request metrics keep one row per route. */
+#define WEB_MAX_ROUTES 128
 extern const web_route web_routes[];
 extern const size_t web_routes_count;
 
@@ -287,6 +290,45 @@ bool web_server_cookie_secure(const web_server *s);
  * (answered 400 when required), -1 answered 400 (not a string, too long). */
 int web_json_string(web_req *r, const char *name, size_t maxlen, bool required,
                     const char **out);
+
+/* ---- lists and bodies of the containment, keys and models routes (web_query.c) ---- */
+
+/* The query-string arguments of a list: each of names (n of them) at most
+ * once, 1 to 256 bytes, no other. 0 with out[i] set (borrowed for the
+ * request, NULL when absent), or -1 answered 400 bad_filter. */
+int web_query_args(web_req *r, const char *const *names, size_t n, const char **out);
+/* limit=: def when s is NULL, else 1..max; -1 answered 400. */
+int web_query_limit(web_req *r, const char *s, int def, int max);
+/* Only the members in allowed (NULL-terminated) are in r->json; false
+ * answered 400. */
+bool web_json_only(web_req *r, const char *const *allowed);
+/* A number member of r->json from min to max (whole when integer): 1
+ * found, 0 absent, -1 answered 400. */
+int web_json_number(web_req *r, const char *name, double min, double max, bool integer,
+                    double *out);
+
+/* A person's containment request (api_actions.c): the body's reason
+ * (required) and incident_id (optional) into rq, then pb_action_request as
+ * the signed-in actor; answers 201 with the action in its final state. */
+struct pb_request;
+web_result web_contain(web_req *r, struct pb_request *rq);
+/* The newest 50 incidents of a key, or of a model version, as
+ * "incidents" of o, and "incidents_more" (api_keys.c). 0, or -1 with
+ * r->err. */
+int web_add_incidents(web_req *r, cJSON *o, const char *api_key, const char *model,
+                      const char *version);
+
+
+web_result web_h_actions_list(web_req *r);
+web_result web_h_key_revoke(web_req *r);
+web_result web_h_key_restore(web_req *r);
+web_result web_h_key_throttle(web_req *r);
+web_result web_h_key_unthrottle(web_req *r);
+web_result web_h_model_rollback(web_req *r);
+web_result web_h_keys_list(web_req *r);
+web_result web_h_key_get(web_req *r);
+web_result web_h_models_list(web_req *r);
+web_result web_h_model_version_get(web_req *r);
 
 /* Handlers (one file per resource). */
 web_result web_h_healthz(web_req *r);

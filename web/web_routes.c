@@ -24,6 +24,12 @@ const web_route web_routes[] = {
     {"GET", "/assets/{file}", web_h_console_asset, WEB_NEED_NONE, 0},
     {"GET", "/overview", web_h_console_shell, WEB_NEED_NONE, 0},
     {"GET", "/audit", web_h_console_shell, WEB_NEED_NONE, 0},
+    /* the approvals, keys and models pages */
+    {"GET", "/approvals", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/keys", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/keys/{key}", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/models", web_h_console_shell, WEB_NEED_NONE, 0},
+    {"GET", "/models/{model}/versions/{version}", web_h_console_shell, WEB_NEED_NONE, 0},
 
     /* sign-in and one's own sessions */
     {"POST", "/api/v1/session", web_h_session_create, WEB_NEED_NONE, BODY | DB | AUDITED},
@@ -66,6 +72,25 @@ const web_route web_routes[] = {
      CSRF | DB | AUDITED},
     /* the live stream of incident and action changes (web_stream.c) */
     {"GET", "/api/v1/stream", web_h_stream, WEB_NEED_READ, DB},
+    /* the approval queue; a person's containment of a key or a model
+     * version, each an action through the playbooks' effectors; keys and
+     * models as the registry, incidents and traffic show them */
+    {"GET", "/api/v1/actions", web_h_actions_list, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/keys", web_h_keys_list, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/keys/{key}", web_h_key_get, WEB_NEED_READ, DB},
+    {"POST", "/api/v1/keys/{key}/revoke", web_h_key_revoke, WEB_NEED_RESPOND,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/keys/{key}/restore", web_h_key_restore, WEB_NEED_RESPOND,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/keys/{key}/throttle", web_h_key_throttle, WEB_NEED_RESPOND,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/keys/{key}/unthrottle", web_h_key_unthrottle, WEB_NEED_RESPOND,
+     CSRF | BODY | DB | AUDITED},
+    {"GET", "/api/v1/models", web_h_models_list, WEB_NEED_READ, DB},
+    {"GET", "/api/v1/models/{model}/versions/{version}", web_h_model_version_get, WEB_NEED_READ,
+     DB},
+    {"POST", "/api/v1/models/{model}/versions/{version}/rollback", web_h_model_rollback,
+     WEB_NEED_RESPOND, CSRF | BODY | DB | AUDITED},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},
@@ -74,3 +99,5 @@ const web_route web_routes[] = {
 };
 
 const size_t web_routes_count = sizeof web_routes / sizeof web_routes[0];
+_Static_assert(sizeof web_routes / sizeof web_routes[0] <= WEB_MAX_ROUTES,
+               "more routes than WEB_MAX_ROUTES (web_internal.h)");

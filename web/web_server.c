@@ -41,8 +41,7 @@ struct web_server {
 /* ---- metrics: requests by route and status class, in flight, failures ---- */
 
 #define N_CLASSES 5 /* 1xx..5xx */
-static _Atomic uint64_t g_requests[64 + 1][N_CLASSES]; /* last row: no route matched */
-_Static_assert(64 >= 13, "route slots");
+static _Atomic uint64_t g_requests[WEB_MAX_ROUTES + 1][N_CLASSES]; /* last: no route matched */
 
 CORE_METRIC_DEFINE(web_m_in_flight, CORE_GAUGE, "custos_web_requests_in_flight",
                    "HTTP requests being served now");
@@ -70,7 +69,7 @@ static void render_requests(core_metrics_out *out)
                         "HTTP requests answered, by route pattern and status class");
     static const char *const cls[N_CLASSES] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     for (size_t i = 0; i <= web_routes_count; i++) {
-        size_t row = i < web_routes_count ? i : 64;
+        size_t row = i < web_routes_count ? i : WEB_MAX_ROUTES;
         for (int c = 0; c < N_CLASSES; c++) {
             uint64_t v = atomic_load_explicit(&g_requests[row][c], memory_order_relaxed);
             if (v == 0 && (c == 0 || c == 2)) /* 1xx, 3xx: only once seen */
@@ -262,7 +261,7 @@ static enum MHD_Result send_answer(web_ctx *x)
     x->answered = true;
     int cls = r->status / 100 - 1;
     if (cls >= 0 && cls < N_CLASSES)
-        atomic_fetch_add_explicit(&g_requests[x->route_idx >= 0 ? x->route_idx : 64][cls], 1,
+        atomic_fetch_add_explicit(&g_requests[x->route_idx >= 0 ? x->route_idx : WEB_MAX_ROUTES][cls], 1,
                                   memory_order_relaxed);
     if (r->status == 401 || r->status == 403)
         core_metric_add(&web_m_denied, 1);
@@ -847,10 +846,6 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     bool tls;
     if (web_parse_listen(cfg->web_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "web.listen '%s' is not HOST:PORT or [IPV6]:PORT", cfg->web_listen);
-        return NULL;
-    }
-    if (web_routes_count > 64) {
-        snprintf(err, errlen, "web: more routes than metric slots (64)");
         return NULL;
     }
     if (check_tls(cfg, &tls, err, errlen) < 0)

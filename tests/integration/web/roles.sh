@@ -39,6 +39,9 @@ while read -r method pattern need flags; do
     grep -qF "### \`$method $pattern\`" "$CUSTOS_SOURCE_DIR/docs/api.md" ||
         t_fail "docs/api.md does not document $method $pattern"
     path=${pattern//\{id\}/999999}
+    path=${path//\{key\}/k-nobody}
+    path=${path//\{model\}/m-nobody}
+    path=${path//\{version\}/v-nobody}
     args=()
     [[ " $flags " == *" body "* ]] && args=(-H 'Content-Type: application/json' -d '{}')
     row="$method $pattern:"
