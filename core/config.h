@@ -144,6 +144,14 @@ typedef struct core_config {
     int64_t web_signin_free_failures;
     int64_t web_signin_ip_free_failures;
     char *web_metrics_token;      /* secret: "" = /metrics is open */
+
+    /* audit: the instance's signing key, checkpoints; forensics; retention */
+    char *audit_signing_key;          /* path of the Ed25519 secret key file ("": none) */
+    int64_t audit_checkpoint_interval_ms;
+    int64_t fo_max_range_days;        /* a forensic query's time range at most */
+    int64_t fo_page_max;              /* rows per page at most (JSON pages) */
+    int64_t ret_interactions_days;    /* daily partitions older than this are dropped */
+    int64_t ret_interval_ms;          /* how often custos run applies retention */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

@@ -23,6 +23,7 @@
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
+#include "forensics/forensics.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
@@ -73,6 +74,10 @@ static const command g_commands[] = {
      "run the embedded Kafka-protocol broker (testing and demos only)"},
     {"produce", NULL, tools_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
     {"gen", NULL, tools_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
+    {"keys", forensics_cmd_keys, NULL, CORE_CMD_SCHEMA,
+     "init [--force] | public: the instance's Ed25519 signing key"},
+    {"evidence", forensics_cmd_evidence, NULL, CORE_CMD_CONFIG | CORE_CMD_SCHEMA,
+     "export --incident ID | --key K --since T --until T -o F | verify F: signed bundles"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 
