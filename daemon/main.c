@@ -78,6 +78,10 @@ static const command g_commands[] = {
      "init [--force] | public: the instance's Ed25519 signing key"},
     {"evidence", forensics_cmd_evidence, NULL, CORE_CMD_CONFIG | CORE_CMD_SCHEMA,
      "export --incident ID | --key K --since T --until T -o F | verify F: signed bundles"},
+    {"hold", forensics_cmd_hold, NULL, CORE_CMD_SCHEMA,
+     "add --incident ID | --key K | --since T --until T --reason R | list | release ID"},
+    {"retention", forensics_cmd_retention, NULL, CORE_CMD_SCHEMA,
+     "run [--dry-run]: drop interactions past retention.interactions_days, holds kept"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 

@@ -81,7 +81,35 @@ int forensics_export(PGconn *c, const core_config *cfg, const audit_key *key,
 int forensics_verify(const char *path, const unsigned char *pk, FILE *out, char *err,
                      size_t errlen);
 
-/* ---- commands (fo_cmd.c) ---- */
+/* ---- retention and legal holds (fo_retention.c, fo_hold.c) ---- */
+
+typedef struct {
+    int64_t partitions;      /* daily partitions dropped (or that would be) */
+    int64_t rows_dropped;    /* their rows under no hold */
+    int64_t rows_held;       /* their rows kept (moved to the default partition) */
+    int64_t default_deleted; /* old rows of the default partition deleted */
+} forensics_retention_result;
+
+/* Drops the daily partitions of interactions past
+ * retention.interactions_days, keeping held rows; each drop a transaction
+ * and an audit row by actor. dry: counts only, changes nothing. One line
+ * per partition to out (may be NULL). 0 or -1 with err. */
+int forensics_retention_run(PGconn *c, const core_config *cfg, bool dry, const char *actor,
+                            FILE *out, forensics_retention_result *res, char *err,
+                            size_t errlen);
+
+/* ---- the service of custos run (fo_service.c): audit checkpoints every
+ * audit.checkpoint_interval_ms, retention every retention.interval_ms ---- */
+typedef struct forensics_service forensics_service;
+forensics_service *forensics_service_start(const core_config *cfg, char *err, size_t errlen);
+void forensics_service_stop(forensics_service *s); /* NULL: no-op */
+
+/* ---- commands (fo_cmd.c, fo_hold.c) ---- */
+
+/* custos retention run [--dry-run] */
+int forensics_cmd_retention(core_cmd_ctx *ctx, int argc, char **argv);
+/* custos hold add ... | list | release ID --reason R */
+int forensics_cmd_hold(core_cmd_ctx *ctx, int argc, char **argv);
 
 /* custos keys init [--force] | public */
 int forensics_cmd_keys(core_cmd_ctx *ctx, int argc, char **argv);
