@@ -78,6 +78,8 @@ static const command g_commands[] = {
      "init [--force] | public: the instance's Ed25519 signing key"},
     {"evidence", forensics_cmd_evidence, NULL, CORE_CMD_CONFIG | CORE_CMD_SCHEMA,
      "export --incident ID | --key K --since T --until T -o F | verify F: signed bundles"},
+    {"forensics", forensics_cmd_forensics, NULL, CORE_CMD_SCHEMA,
+     "query --since T --until T [filters] | named NAME [P=V] | list: forensic queries"},
     {"hold", forensics_cmd_hold, NULL, CORE_CMD_SCHEMA,
      "add --incident ID | --key K | --since T --until T --reason R | list | release ID"},
     {"retention", forensics_cmd_retention, NULL, CORE_CMD_SCHEMA,

@@ -81,6 +81,57 @@ int forensics_export(PGconn *c, const core_config *cfg, const audit_key *key,
 int forensics_verify(const char *path, const unsigned char *pk, FILE *out, char *err,
                      size_t errlen);
 
+/* ---- forensic queries (fo_query.c, fo_named.c) ---- */
+
+enum { FORENSICS_NDJSON, FORENSICS_JSON, FORENSICS_CSV };
+
+/* A query over interactions. since and until are required (RFC 3339, at
+ * most forensics.max_range_days apart); every other filter may be NULL. */
+typedef struct {
+    const char *since, *until;
+    const char *api_key_id, *tenant, *user_id, *session_id, *model, *model_version;
+    const char *client_ip;     /* an address, as stored (inet) */
+    const char *text;          /* in prompt or response, case-insensitive */
+    const char *updated_since; /* received_at at or after */
+    const char *cursor;        /* the next_cursor of the page before */
+    int64_t limit;             /* rows per page (<= forensics.page_max); 0: all, streamed */
+    int format;                /* FORENSICS_* */
+    bool reveal;               /* prompt and response themselves, with reason */
+    const char *reason;
+    const char *address;       /* the client's, for the audit row (web), or NULL */
+    const char *named;         /* the named query's name, for the audit row, or NULL */
+} forensics_query;
+
+typedef struct {
+    uint64_t rows, bytes;
+    char sha256[65];        /* of the bytes produced */
+    char next_cursor[600];  /* "" when there is no next page */
+    bool truncated;         /* the sink stopped the page early (a byte cap) */
+} forensics_query_result;
+
+/* Where the output goes: p == NULL asks whether n more bytes of rows fit
+ * (0 yes, -1 no: the page ends there); otherwise writes p (always taken:
+ * rows only after a yes, framing of a few hundred bytes at most besides). */
+typedef int (*forensics_sink)(void *ud, const void *p, size_t n);
+
+/* Runs q from one snapshot, streaming to sink, then appends the
+ * forensic_query audit row (actor, filter, rows, SHA-256 of the output).
+ * Returns 0, 1 when q is refused (err says why: a client error), -1. */
+int forensics_query_run(PGconn *c, const core_config *cfg, const forensics_query *q,
+                        const char *actor, forensics_sink sink, void *ud,
+                        forensics_query_result *res, char *err, size_t errlen);
+/* "ndjson" (also NULL), "json", "csv" -> FORENSICS_*, else -1. */
+int forensics_format_parse(const char *s);
+
+/* A named query (sql/forensics/NAME.sql in the share folder): its
+ * parameters in order as NAME=VALUE strings; rows as NDJSON to sink;
+ * audited as forensic_query with the name. 0, 1 refused, -1. */
+int forensics_named_run(PGconn *c, const char *name, int nparams, const char *const *params,
+                        const char *actor, forensics_sink sink, void *ud,
+                        forensics_query_result *res, char *err, size_t errlen);
+/* Lists the named queries (name, parameters, description) to out. */
+int forensics_named_list(FILE *out, char *err, size_t errlen);
+
 /* ---- retention and legal holds (fo_retention.c, fo_hold.c) ---- */
 
 typedef struct {
@@ -106,6 +157,8 @@ void forensics_service_stop(forensics_service *s); /* NULL: no-op */
 
 /* ---- commands (fo_cmd.c, fo_hold.c) ---- */
 
+/* custos forensics query ... | named NAME [P=V...] | list */
+int forensics_cmd_forensics(core_cmd_ctx *ctx, int argc, char **argv);
 /* custos retention run [--dry-run] */
 int forensics_cmd_retention(core_cmd_ctx *ctx, int argc, char **argv);
 /* custos hold add ... | list | release ID --reason R */

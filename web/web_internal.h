@@ -249,6 +249,8 @@ struct web_req {
     char *body;
     size_t body_len;
     const char *ctype;
+    int body_fd1;           /* a file sent instead of body: its fd + 1 (0: none); closed after */
+    uint64_t body_fd_size;
     int nhdr;
     struct {
         const char *name;
@@ -308,6 +310,9 @@ web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);
 web_result web_h_tokens_list(web_req *r);
 web_result web_h_token_revoke(web_req *r);
+/* forensics (api_forensics.c): queries and evidence bundles, auditor/admin */
+web_result web_h_forensics_events(web_req *r);
+web_result web_h_evidence_export(web_req *r);
 web_result web_h_console_shell(web_req *r); /* web_static.c */
 web_result web_h_console_asset(web_req *r);
 

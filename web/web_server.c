@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -216,9 +217,17 @@ static const char k_csp[] = "default-src 'self'; script-src 'self'; style-src 's
 static enum MHD_Result send_answer(web_ctx *x)
 {
     web_req *r = &x->r;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
-                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp;
+    if (r->body_fd1 > 0) {
+        /* A file (an evidence bundle): MHD closes it with the response. */
+        resp = MHD_create_response_from_fd64(r->body_fd_size, r->body_fd1 - 1);
+        if (resp)
+            r->body_fd1 = 0;
+    } else {
+        resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+                                               r->body ? MHD_RESPMEM_MUST_FREE
+                                                       : MHD_RESPMEM_PERSISTENT);
+    }
     if (!resp)
         return MHD_NO;
     r->body = NULL; /* the response owns it now */
@@ -523,6 +532,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         core_db_pool_put(s->pool, x->r.db);
     cJSON_Delete(x->r.json);
     free(x->r.body);
+    if (x->r.body_fd1 > 0)
+        close(x->r.body_fd1 - 1);
     if (x->buf) {
         sodium_memzero(x->buf, x->cap); /* bodies hold passwords */
         free(x->buf);

@@ -91,3 +91,42 @@ BEGIN
     EXECUTE format('DROP TABLE %I', part);
 END
 $$;
+
+-- custos_auditor: a read-only role for auditors who use psql. It has no
+-- right on any table; it reads these views, which show content masked
+-- (its length and SHA-256, as the forensic queries do) and nothing of the
+-- web identities. Roles belong to the whole cluster, so it may already
+-- exist (another custos database on the same server): created only when
+-- missing. Give a person a login in it: CREATE ROLE alice LOGIN PASSWORD
+-- '...' IN ROLE custos_auditor (docs/forensics.md).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'custos_auditor') THEN
+        CREATE ROLE custos_auditor NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+    END IF;
+END
+$$;
+
+CREATE VIEW auditor_interactions AS
+    SELECT ts, event_id, api_key_id, model, model_version, tenant, user_id, session_id,
+           client_ip, length(prompt) AS prompt_chars,
+           encode(sha256(convert_to(prompt, 'UTF8')), 'hex') AS prompt_sha256,
+           length(response) AS response_chars,
+           encode(sha256(convert_to(response, 'UTF8')), 'hex') AS response_sha256,
+           prompt_truncated, response_truncated, prompt_tokens, completion_tokens, latency_ms,
+           status, finish_reason, refusal, scores, attrs, kafka_topic, kafka_partition,
+           kafka_offset, kafka_ts, received_at
+    FROM interactions;
+CREATE VIEW auditor_incidents AS SELECT * FROM incidents;
+CREATE VIEW auditor_alerts AS SELECT * FROM alerts;
+CREATE VIEW auditor_incident_events AS SELECT * FROM incident_events;
+CREATE VIEW auditor_actions AS SELECT * FROM actions;
+CREATE VIEW auditor_audit_log AS SELECT * FROM audit_log;
+CREATE VIEW auditor_audit_checkpoints AS SELECT * FROM audit_checkpoints;
+CREATE VIEW auditor_legal_holds AS SELECT * FROM legal_holds;
+CREATE VIEW auditor_evidence_records AS
+    SELECT id, incident_id, action_id, created_at, sha256, events FROM evidence_records;
+
+GRANT SELECT ON auditor_interactions, auditor_incidents, auditor_alerts,
+    auditor_incident_events, auditor_actions, auditor_audit_log, auditor_audit_checkpoints,
+    auditor_legal_holds, auditor_evidence_records TO custos_auditor;
