@@ -291,8 +291,9 @@ const setting core_cfg_settings[] = {
     {"retention", "interactions_days", T_INT, OFF(ret_interactions_days), "180", 1, 36500, NULL,
      false, true, "daily partitions of interactions older than this many days are dropped "
      "(rows under a legal hold are kept; the EU AI Act asks for at least six months)"},
-    {"retention", "interval_ms", T_MS, OFF(ret_interval_ms), "1h", 60000, 86400000, NULL, false,
-     false, "how often custos run applies the retention"},
+    {"retention", "interval_ms", T_MS, OFF(ret_interval_ms), "1h", 1000, 86400000, NULL, false,
+     false, "how often custos run applies the retention (the first time one interval after it "
+     "starts)"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

@@ -84,7 +84,10 @@ static bool wait_ms(forensics_service *s, int64_t ms)
 static void *service_main(void *arg)
 {
     forensics_service *s = arg;
-    int64_t next_cp = 0, next_ret = 0;
+    /* Checkpoints at once; the first retention pass one interval after
+     * start, so a restart loop cannot turn into a drop loop, and a daemon
+     * started to look at old data has an interval to be told otherwise. */
+    int64_t next_cp = 0, next_ret = core_mono_ms() + s->cfg->ret_interval_ms;
     for (;;) {
         int64_t now = core_mono_ms();
         if (s->have_key && now >= next_cp) {

@@ -67,9 +67,10 @@ set -e
 [ "$(t_sql "SELECT count(*) FROM audit_log WHERE event = 'legal_hold_released' AND detail::jsonb->>'reason' = 'case closed'")" = 1 ] || t_fail "release not audited"
 "$C" hold list | grep -q "released by cli:" || t_fail "the released hold is not listed"
 
-# custos run applies the retention by itself (its first pass at start-up).
+# custos run applies the retention by itself, one interval (2 s here)
+# after it starts.
 t_broker 1
-CUSTOS_COLLECTOR_ANALYTICS=off CUSTOS_WEB_ENABLED=off t_start run "$C" run
+CUSTOS_COLLECTOR_ANALYTICS=off CUSTOS_WEB_ENABLED=off CUSTOS_RETENTION_INTERVAL_MS=2s t_start run "$C" run
 t_wait_sql "SELECT count(*) FROM interactions WHERE event_id LIKE 'old-%'" 0 60
 t_wait_sql "SELECT count(*) FROM audit_log WHERE event = 'retention_deleted' AND actor = 'system' AND detail::jsonb->>'rows_deleted' = '$want_held'" 1 60
 kill -TERM "$T_LAST_PID"; wait "$T_LAST_PID" || t_fail "custos run exited $?"
