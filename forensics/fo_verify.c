@@ -341,6 +341,28 @@ static void check_files(vstate *v, const cJSON *m)
                    "%.0f)", hs->valuedouble);
 }
 
+/* The newest audit checkpoint at export, when the same key signed it: its
+ * signature (the text audit/audit_checkpoint.c signs). */
+static void check_checkpoint(vstate *v, const cJSON *m, const unsigned char pk[32])
+{
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(m, "audit_checkpoint");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(k, "seq");
+    const char *hash = str_of(k, "hash"), *ts = str_of(k, "ts_us"), *kid = str_of(k, "key_id");
+    const char *sigb = str_of(k, "signature");
+    char id[17], msg[256];
+    audit_key_id(pk, id);
+    if (!cJSON_IsObject(k) || !kid || strcmp(kid, id) != 0)
+        return; /* none, or made by another key (an older one) */
+    unsigned char sig[64];
+    int n = snprintf(msg, sizeof msg, "custos-audit-checkpoint-v1\n%.0f\n%s\n%s\n",
+                     cJSON_IsNumber(seq) ? seq->valuedouble : -1, hash ? hash : "",
+                     ts ? ts : "");
+    if (!sigb || audit_unb64(sigb, sig, sizeof sig) < 0 ||
+        !audit_sig_ok(pk, msg, (size_t)n, sig))
+        problem(v, "manifest.json: the audit checkpoint it names does not verify with key %s",
+                id);
+}
+
 static void summary(vstate *v, const cJSON *m, const unsigned char pk[32], bool given)
 {
     char id[17];
@@ -428,7 +450,8 @@ int forensics_verify(const char *path, const unsigned char *pk_given, FILE *out,
     }
     unsigned char pk[32];
     bool given = false;
-    check_signature(&v, m, pk_given, pk, &given);
+    if (check_signature(&v, m, pk_given, pk, &given) == 0)
+        check_checkpoint(&v, m, pk);
     check_files(&v, m);
     if (v.problems == 0)
         summary(&v, m, pk, given);

@@ -7,13 +7,13 @@
 # in the same run on the same database. Each is run ROUNDS times,
 # alternating; the best of each is compared. Target: export >= 0.8 of COPY.
 #
-#   bench/forensics/run.sh [BUILD_DIR]        (EVENTS=1000000 ROUNDS=2)
+#   bench/forensics/run.sh [BUILD_DIR]        (EVENTS=1000000 ROUNDS=3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
 EVENTS=${EVENTS:-1000000}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 work=$(mktemp -d /tmp/custos-bench-fo.XXXXXX)
 db=custos_bench_fo_$$
 cleanup() {
@@ -36,6 +36,7 @@ C=$build/custos
 echo "== loading $EVENTS events of one key (2026-11-20)"
 t0=$(date +%s.%N)
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<SQL
+\o /dev/null
 SELECT custos_ensure_partitions('2026-11-19', 3);
 INSERT INTO interactions (ts, event_id, api_key_id, model, model_version, tenant, user_id,
                           session_id, client_ip, prompt, response, prompt_tokens,

@@ -36,6 +36,8 @@ chmod 600 "$CUSTOS_AUDIT_SIGNING_KEY"
 
 # An audited change of the incident, so its audit rows are in the bundle.
 "$C" incidents close inc-fx-1 --disposition true_positive --reason "fixture" >/dev/null
+# A signed checkpoint of the head, which the manifest names (and verify checks).
+"$C" audit checkpoint >/dev/null
 
 # ---- export one incident ----
 B="$T_DIR/inc.tar"
@@ -63,6 +65,7 @@ for f in m["files"]:
 assert m["format"] == "custos-evidence-v1" and m["query"] == {"incident_id": "inc-fx-1"}
 for k in ("custos_version", "exported_at", "exporter", "time_range", "audit_head", "signing_key"):
     assert k in m, k
+assert m["audit_checkpoint"]["seq"] == m["audit_head"]["seq"], m["audit_checkpoint"]
 PY
 # The rows are psql's, in order, content intact (quotes, backslashes,
 # newlines, tabs, non-ASCII), compared as JSON values.
