@@ -11,7 +11,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: custos audit verify [--pubkey FILE] | head | checkpoint [--config FILE]\n");
+    fprintf(out,
+            "usage: custos audit verify [--pubkey FILE] | head | checkpoint [--config FILE]\n");
 }
 
 /* The key checkpoints are checked against: --pubkey, else the public half

@@ -65,10 +65,11 @@ static const char *const k_events_key =
     "FROM audit_log WHERE incident_id IN (SELECT incident_id FROM inc) OR action_id IN "    \
     "(SELECT id FROM actions WHERE incident_id IN (SELECT incident_id FROM inc)) OR seq = "  \
     "(SELECT seq FROM audit_head WHERE id = 1) ORDER BY seq) x)" AS_LINES
+#define ISO_US "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 #define INCIDENTS(INC)                                                                        \
     "WITH " INC " SELECT coalesce(json_agg(row_to_json(inc) ORDER BY detected_at, "          \
-    "incident_id), '[]')::text, count(*), to_char(min(first_seen), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
-    "to_char(max(last_seen), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM inc"
+    "incident_id), '[]')::text, count(*), to_char(min(first_seen), " ISO_US "), "           \
+    "to_char(max(last_seen), " ISO_US ") FROM inc"
 
 typedef struct {
     const char *events, *alerts, *actions, *audit, *incidents;
