@@ -60,7 +60,60 @@ int64_t audit_evidence_freeze(PGconn *c, const char *incident_id, const char *in
                               const char *actor, int64_t max_events, char sha256[65], char *err,
                               size_t errlen);
 
-/* custos audit verify | head */
+
+/* ---- the instance's Ed25519 signing key (audit_sign.c) ---- */
+
+#include <stdbool.h>
+
+typedef struct {
+    unsigned char sk[64]; /* libsodium's secret key (seed and public key) */
+    unsigned char pk[32];
+    char id[17]; /* the first 16 hex digits of SHA-256(pk) */
+} audit_key;
+
+#define AUDIT_PUBKEY_TEXT 96 /* "custos-ed25519 BASE64 ID" */
+
+/* Makes a new key and writes it to path, mode 0600; refuses an existing
+ * file unless force. Fills k (wipe it with audit_key_wipe). 0 or -1 with
+ * err (never the key). */
+int audit_key_generate(const char *path, bool force, audit_key *k, char *err, size_t errlen);
+/* Reads the key at path; refuses a file that group or others may read. */
+int audit_key_load(const char *path, audit_key *k, char *err, size_t errlen);
+void audit_key_wipe(audit_key *k);
+/* The key id of a public key. */
+void audit_key_id(const unsigned char pk[32], char id[17]);
+/* The public key as one line of text, and back (also the bare base64). */
+void audit_pubkey_text(const unsigned char pk[32], char out[AUDIT_PUBKEY_TEXT]);
+int audit_pubkey_parse(const char *text, unsigned char pk[32]);
+/* The first line of a file, parsed as above. 0 or -1 with err. */
+int audit_pubkey_load(const char *path, unsigned char pk[32], char *err, size_t errlen);
+/* Detached Ed25519 signature of msg, and its check. */
+void audit_sign(const audit_key *k, const void *msg, size_t len, unsigned char sig[64]);
+bool audit_sig_ok(const unsigned char pk[32], const void *msg, size_t len,
+                  const unsigned char sig[64]);
+/* Standard base64 (with padding): out needs 4*ceil(len/3)+1 bytes; unb64
+ * needs exactly len bytes decoded, else -1. */
+void audit_b64(const unsigned char *bin, size_t len, char *out, size_t outlen);
+int audit_unb64(const char *text, unsigned char *bin, size_t len);
+
+/* ---- signed checkpoints of the chain head (audit_checkpoint.c) ---- */
+
+/* Signs the chain head with k and stores it in audit_checkpoints, unless
+ * the newest checkpoint already covers the head (*written false). *seq is
+ * the head checkpointed. 0 or -1 with err. */
+int audit_checkpoint(PGconn *c, const audit_key *k, int64_t *seq, bool *written, char *err,
+                     size_t errlen);
+
+/* Checks every checkpoint against the chain (run after audit_verify held):
+ * its signature (against pk; NULL: the key stored with it, which only
+ * shows the row is whole, not who signed it), and that the row it covers
+ * is in the log with the hash it signed. Returns 0 when all hold (*n
+ * checked, *last_seq the newest covered row), 1 with why when one does
+ * not (a chain cut short, a rewritten row, a forged checkpoint), -1 err. */
+int audit_checkpoints_verify(PGconn *c, const unsigned char *pk, int64_t *n, int64_t *last_seq,
+                             char *why, size_t whylen, char *err, size_t errlen);
+
+/* custos audit verify | head | checkpoint */
 int audit_cmd(int argc, char **argv);
 
 /* The chain newest first (audit_read.c): {"entries": [{"seq","ts","actor",

@@ -2,9 +2,11 @@
 #include "core/cli.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/db.h"
 #include "core/log.h"
@@ -111,4 +113,17 @@ long long core_cli_num(const char *name, const char *value, long long min, long 
         exit(CORE_EXIT_USAGE);
     }
     return v;
+}
+
+void core_cli_actor(char *out, size_t len)
+{
+    const char *u = getenv("USER");
+    if (!u || !*u) {
+        struct passwd *pw = getpwuid(geteuid());
+        u = pw && pw->pw_name ? pw->pw_name : "unknown";
+    }
+    snprintf(out, len, "cli:%.100s", u);
+    for (char *p = out; *p; p++) /* an identifier: no control characters */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }

@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/config.h"
 
@@ -73,6 +74,10 @@ PGconn *core_cli_db_err(const core_config *cfg, bool check_schema, char *err, si
 /* The command's database connection (CORE_CMD_DB), connecting on first
  * use; NULL after printing the error (the command then exits 1). */
 PGconn *core_cmd_db(core_cmd_ctx *x);
+
+/* The actor a command-line change is audited as: "cli:USER" ($USER, else
+ * the effective user's name), control characters replaced. */
+void core_cli_actor(char *out, size_t len);
 
 long long core_cli_num(const char *name, const char *value, long long min, long long max);
 

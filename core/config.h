@@ -156,6 +156,14 @@ typedef struct core_config {
     int64_t web_stream_ping_ms;
     int64_t web_stream_buffer_bytes;
     char *web_allowed_hosts;      /* "": the listen address, localhost, 127.0.0.1, web.origin */
+
+    /* audit: the instance's signing key, checkpoints; forensics; retention */
+    char *audit_signing_key;          /* path of the Ed25519 secret key file ("": none) */
+    int64_t audit_checkpoint_interval_ms;
+    int64_t fo_max_range_days;        /* a forensic query's time range at most */
+    int64_t fo_page_max;              /* rows per page at most (JSON pages) */
+    int64_t ret_interactions_days;    /* daily partitions older than this are dropped */
+    int64_t ret_interval_ms;          /* how often custos run applies retention */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

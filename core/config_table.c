@@ -314,6 +314,25 @@ const setting core_cfg_settings[] = {
      "Host headers the server answers, comma-separated (HOST any port, HOST:PORT, [V6]:PORT); "
      "others get 421 (a DNS-rebinding defence); empty: the listen address, localhost and "
      "127.0.0.1 with the port, and web.origin's host when set"},
+
+    /* the signing key, checkpoints, forensic queries and retention (docs/forensics.md) */
+    {"audit", "signing_key", T_STR, OFF(audit_signing_key), "", 0, 0, NULL, false, false,
+     "path of the instance's Ed25519 secret key file ('custos keys init' makes it, mode 0600); "
+     "it signs evidence bundles and audit checkpoints; empty: no key, no signing"},
+    {"audit", "checkpoint_interval_ms", T_MS, OFF(audit_checkpoint_interval_ms), "10m", 1000,
+     (int64_t)7 * 86400000, NULL, false, false,
+     "custos run signs the audit chain's head this often (when audit.signing_key is set and "
+     "the head moved)"},
+    {"forensics", "max_range_days", T_INT, OFF(fo_max_range_days), "31", 1, 3660, NULL, false,
+     true, "a forensic query or export covers at most this many days (--since to --until)"},
+    {"forensics", "page_max", T_INT, OFF(fo_page_max), "1000", 1, 100000, NULL, false, true,
+     "rows per page of a forensic query at most (--limit, ?limit=)"},
+    {"retention", "interactions_days", T_INT, OFF(ret_interactions_days), "180", 1, 36500, NULL,
+     false, true, "daily partitions of interactions older than this many days are dropped "
+     "(rows under a legal hold are kept; the EU AI Act asks for at least six months)"},
+    {"retention", "interval_ms", T_MS, OFF(ret_interval_ms), "1h", 1000, 86400000, NULL, false,
+     false, "how often custos run applies the retention (the first time one interval after it "
+     "starts)"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

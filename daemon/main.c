@@ -23,6 +23,7 @@
 #include "core/cli.h"
 #include "core/commands.h"
 #include "daemon/daemon.h"
+#include "forensics/forensics.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
@@ -68,11 +69,22 @@ static const command g_commands[] = {
      "list | show ID | close ID --disposition D --reason R: the analyst's queue"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
-    {"audit", NULL, audit_cmd, 0, "audit verify | head: walk the audit log's hash chain"},
+    {"audit", NULL, audit_cmd, 0,
+     "verify | head | checkpoint: the audit log's hash chain and its signed checkpoints"},
     {"broker", NULL, tools_cmd_broker, 0,
      "run the embedded Kafka-protocol broker (testing and demos only)"},
     {"produce", NULL, tools_cmd_produce, 0, "send JSON lines to Kafka at a paced rate"},
     {"gen", NULL, tools_cmd_gen, 0, "generate realistic demo traffic as JSON lines"},
+    {"keys", forensics_cmd_keys, NULL, CORE_CMD_SCHEMA,
+     "init [--force] | public: the instance's Ed25519 signing key"},
+    {"evidence", forensics_cmd_evidence, NULL, CORE_CMD_CONFIG | CORE_CMD_SCHEMA,
+     "export --incident ID | --key K --since T --until T -o F | verify F: signed bundles"},
+    {"forensics", forensics_cmd_forensics, NULL, CORE_CMD_SCHEMA,
+     "query --since T --until T [filters] | named NAME [P=V] | list: forensic queries"},
+    {"hold", forensics_cmd_hold, NULL, CORE_CMD_SCHEMA,
+     "add --incident ID | --key K | --since T --until T --reason R | list | release ID"},
+    {"retention", forensics_cmd_retention, NULL, CORE_CMD_SCHEMA,
+     "run [--dry-run]: drop interactions past retention.interactions_days, holds kept"},
 };
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
 

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "daemon/daemon.h"
+#include "forensics/forensics.h"
 #include "playbooks/playbooks.h"
 #include "web/web.h"
 
@@ -25,6 +26,7 @@ typedef struct {
     const core_config *cfg;
     pb_live *playbooks;
     web_server *web;
+    forensics_service *forensics;
     an_live *analytics;
     core_incident_sink incidents; /* into the playbooks (deliver NULL: none) */
     core_event_sink events;       /* into the analytics (deliver NULL: none) */
@@ -150,6 +152,20 @@ static void web_stop(run_ctx *x)
     x->web = NULL;
 }
 
+/* ---- forensics: audit checkpoints and retention, on the database alone ---- */
+
+static int forensics_start(run_ctx *x, char *err, size_t errlen)
+{
+    x->forensics = forensics_service_start(x->cfg, err, errlen);
+    return x->forensics ? 0 : -1;
+}
+
+static void forensics_stop(run_ctx *x)
+{
+    forensics_service_stop(x->forensics);
+    x->forensics = NULL;
+}
+
 /* In flow order; started from the last, stopped from the first. The web
  * server is last: it starts first (/readyz answers while the rest starts)
  * and stops last. */
@@ -158,6 +174,7 @@ static const service g_services[] = {
     {"analytics", analytics_enabled, analytics_start, analytics_stop},
     {"playbooks", playbooks_enabled, playbooks_start, playbooks_stop},
     {"web", web_enabled, web_start, web_stop},
+    {"forensics", always, forensics_start, forensics_stop},
 };
 #define N_SERVICES (sizeof g_services / sizeof g_services[0])
 
@@ -176,7 +193,9 @@ static void usage(FILE *out)
             "analytics), and the console and API (web.enabled, on web.listen). Committed events go to the detectors; incidents are stored in\n"
             "PostgreSQL, published to analytics.incidents_topic and handed to the\n"
             "playbooks (playbooks.dir). SIGHUP, or 'custos playbook reload', reloads the\n"
-            "playbooks.\n"
+            "playbooks. The forensics service signs an audit checkpoint every\n"
+            "audit.checkpoint_interval_ms (with audit.signing_key) and applies the\n"
+            "retention every retention.interval_ms (docs/forensics.md).\n"
             "\n"
             "SIGTERM/SIGINT commit the open batches (collector.shutdown_grace_ms), leave the\n"
             "group and exit 0. Logs are logfmt lines on stderr. The database must be at\n"

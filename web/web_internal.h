@@ -351,6 +351,9 @@ web_result web_h_action_reject(web_req *r);
 web_result web_h_users_list(web_req *r);
 web_result web_h_tokens_list(web_req *r);
 web_result web_h_token_revoke(web_req *r);
+/* forensics (api_forensics.c): queries and evidence bundles, auditor/admin */
+web_result web_h_forensics_events(web_req *r);
+web_result web_h_evidence_export(web_req *r);
 web_result web_h_console_shell(web_req *r); /* web_static.c */
 web_result web_h_console_asset(web_req *r);
 

@@ -91,6 +91,12 @@ const web_route web_routes[] = {
      DB},
     {"POST", "/api/v1/models/{model}/versions/{version}/rollback", web_h_model_rollback,
      WEB_NEED_RESPOND, CSRF | BODY | DB | AUDITED},
+    /* forensics: auditor and admin; every query and export is an audit row;
+     * content masked unless revealed with a reason (api_forensics.c) */
+    {"GET", "/api/v1/forensics/events", web_h_forensics_events, WEB_NEED_FORENSIC,
+     DB | AUDITED},
+    {"POST", "/api/v1/evidence", web_h_evidence_export, WEB_NEED_FORENSIC,
+     CSRF | BODY | DB | AUDITED},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},

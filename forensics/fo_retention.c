@@ -1,0 +1,162 @@
+/* Retention of interactions: whole daily partitions past
+ * retention.interactions_days are dropped, one transaction and one audit
+ * row (retention_dropped) each; rows under a legal hold are moved into the
+ * default partition first and so survive (custos_retention_drop in schema
+ * 10). Rows in the default partition past retention and under no hold are
+ * deleted (retention_deleted). The audit chain, alerts, incidents and
+ * actions are never dropped. */
+#include "forensics/forensics.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/log.h"
+#include "forensics/fo_internal.h"
+
+static const char *const k_old_parts =
+    "SELECT c.relname, to_char(to_date(substr(c.relname, 14), 'YYYYMMDD'), 'YYYY-MM-DD') "
+    "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'interactions'::regclass AND c.relname ~ '^interactions_[0-9]{8}$' "
+    "AND (to_date(substr(c.relname, 14), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' "
+    "<= now() - make_interval(days => $1::int) ORDER BY c.relname";
+
+/* The ids of the active holds, as a JSON array text (caller frees). */
+static char *active_holds(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = core_db_query(c, "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text "
+                                   "FROM legal_holds WHERE released_at IS NULL",
+                                0, NULL, "reading the legal holds", err, errlen);
+    if (!r)
+        return NULL;
+    char *s = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return s;
+}
+
+/* One partition, in a transaction of its own. */
+static int drop_one(PGconn *c, const char *part, const char *day, bool dry, const char *actor,
+                    FILE *out, forensics_retention_result *res, char *err, size_t errlen)
+{
+    if (core_db_begin(c, err, errlen) < 0)
+        return -1;
+    char *holds = NULL;
+    const char *v[] = {part, dry ? "true" : "false"};
+    PGresult *r = NULL;
+    if (core_db_exec(c, "SELECT pg_advisory_xact_lock(hashtext('custos_retention'))", err,
+                     errlen) < 0)
+        goto fail;
+    r = core_db_query(c, "SELECT total, held FROM custos_retention_drop($1, $2::boolean)", 2, v,
+                      "dropping a partition", err, errlen);
+    if (!r || !(holds = active_holds(c, err, errlen)))
+        goto fail;
+    int64_t total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    int64_t held = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    if (!dry) {
+        char detail[512];
+        snprintf(detail, sizeof detail,
+                 "{\"partition\":\"%s\",\"day\":\"%s\",\"rows_dropped\":%" PRId64
+                 ",\"rows_held\":%" PRId64 ",\"holds\":%.200s}",
+                 part, day, total - held, held, holds);
+        if (audit_append(c, actor, "retention_dropped", 0, NULL, detail, err, errlen) < 0)
+            goto fail;
+    }
+    if (dry ? (core_db_rollback(c), 0) : core_db_commit(c, err, errlen))
+        goto fail;
+    res->partitions++;
+    res->rows_dropped += total - held;
+    res->rows_held += held;
+    if (out)
+        fprintf(out, "%s %s (%s): %" PRId64 " rows dropped, %" PRId64 " held rows kept\n",
+                dry ? "would drop" : "dropped", part, day, total - held, held);
+    PQclear(r);
+    free(holds);
+    return 0;
+fail:
+    PQclear(r);
+    free(holds);
+    core_db_rollback(c);
+    return -1;
+}
+
+/* Rows in the default partition past retention and under no hold. */
+static int trim_default(PGconn *c, const char *days, bool dry, const char *actor, FILE *out,
+                        forensics_retention_result *res, char *err, size_t errlen)
+{
+    static const char *const count_sql =
+        "SELECT count(*) FROM interactions_default WHERE ts < now() - make_interval(days => "
+        "$1::int) AND NOT custos_held(ts, event_id, api_key_id, model, model_version)";
+    static const char *const delete_sql =
+        "DELETE FROM interactions_default WHERE ts < now() - make_interval(days => $1::int) "
+        "AND NOT custos_held(ts, event_id, api_key_id, model, model_version)";
+    const char *v[] = {days};
+    if (core_db_begin(c, err, errlen) < 0)
+        return -1;
+    long long n;
+    if (dry) {
+        PGresult *r = core_db_query(c, count_sql, 1, v, "counting old rows", err, errlen);
+        n = r ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+        PQclear(r);
+        core_db_rollback(c);
+        if (n < 0)
+            return -1;
+    } else {
+        n = core_db_exec_params(c, delete_sql, 1, v, "deleting old rows", err, errlen);
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "{\"partition\":\"interactions_default\",\"rows_deleted\":%lld}", n);
+        if (n < 0 ||
+            (n > 0 && audit_append(c, actor, "retention_deleted", 0, NULL, detail, err,
+                                   errlen) < 0) ||
+            core_db_commit(c, err, errlen) < 0) {
+            core_db_rollback(c);
+            return -1;
+        }
+    }
+    res->default_deleted = n;
+    if (out && n > 0)
+        fprintf(out, "%s %lld rows of interactions_default past retention\n",
+                dry ? "would delete" : "deleted", n);
+    return 0;
+}
+
+int forensics_retention_run(PGconn *c, const core_config *cfg, bool dry, const char *actor,
+                            FILE *out, forensics_retention_result *res, char *err,
+                            size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    char days[32];
+    snprintf(days, sizeof days, "%" PRId64, cfg->ret_interactions_days);
+    const char *v[] = {days};
+    PGresult *r = core_db_query(c, k_old_parts, 1, v, "listing partitions", err, errlen);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = drop_one(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), dry, actor, out, res, err,
+                      errlen);
+    PQclear(r);
+    if (rc == 0)
+        rc = trim_default(c, days, dry, actor, out, res, err, errlen);
+    return rc;
+}
+
+void forensics_service_retention(forensics_service *s)
+{
+    PGconn *c = forensics_service_db(s);
+    if (!c)
+        return;
+    char err[1024], q[1100];
+    forensics_retention_result res;
+    if (forensics_retention_run(c, forensics_service_cfg(s), false, "system", NULL, &res, err,
+                                sizeof err) < 0)
+        core_log(CORE_LOG_WARN, "forensics", "retention failed", "error=%s",
+                 core_log_quote(q, sizeof q, err));
+    else if (res.partitions > 0 || res.default_deleted > 0)
+        core_log(CORE_LOG_INFO, "forensics", "retention applied",
+                 "partitions_dropped=%" PRId64 " rows_dropped=%" PRId64 " rows_held=%" PRId64
+                 " default_deleted=%" PRId64,
+                 res.partitions, res.rows_dropped, res.rows_held, res.default_deleted);
+}
