@@ -14,6 +14,7 @@
 #include "analytics/analytics.h"
 #include "core/backoff.h"
 #include "core/db.h"
+#include "core/hdr.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
@@ -41,8 +42,6 @@ static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_
                           "alerts or incident updates given up after retries")
 
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
-#define LAT_SAMPLES 65536
-
 typedef struct {
     core_event *evs;
     size_t n;
@@ -81,8 +80,7 @@ struct an_live {
     size_t nincs, capincs;
     alert_row *alerts;
     size_t nalerts, capalerts;
-    int64_t *lat_us; /* committed event -> alert/incident rows committed */
-    size_t nlat;
+    core_hdr *lat; /* committed event -> alert/incident rows committed, us */
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
     int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
@@ -300,12 +298,9 @@ static void flush_db(an_live *al)
         goto fail;
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
-    for (size_t i = 0; i < al->nalerts && al->lat_us; i++) {
-        if (!al->alerts[i].arrival_us)
-            continue;
-        al->lat_us[al->nlat % LAT_SAMPLES] = now - al->alerts[i].arrival_us;
-        al->nlat++;
-    }
+    for (size_t i = 0; i < al->nalerts && al->lat; i++)
+        if (al->alerts[i].arrival_us)
+            core_hdr_observe(al->lat, now - al->alerts[i].arrival_us);
     rows_clear(al);
     al->retry_at_ms = 0;
     core_backoff_reset(&al->backoff);
@@ -500,10 +495,10 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     al->dsn = dupz(cfg->pg_dsn);
     al->topic = dupz(cfg->an_incidents_topic);
     al->q = core_queue_new((size_t)cfg->an_queue_events);
-    al->lat_us = calloc(LAT_SAMPLES, sizeof *al->lat_us);
+    al->lat = calloc(1, sizeof *al->lat);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
-    if (!al->dsn || !al->topic || !al->lat_us || !al->q) {
+    if (!al->dsn || !al->topic || !al->lat || !al->q) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -534,12 +529,6 @@ error:
     return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 void an_live_stop(an_live *al)
 {
     if (!al)
@@ -558,18 +547,15 @@ void an_live_stop(an_live *al)
     if (al->started) {
         an_engine_stats st;
         an_engine_stats_get(al->engine, &st);
-        size_t n = al->nlat < LAT_SAMPLES ? al->nlat : LAT_SAMPLES;
-        int64_t p50 = 0, p99 = 0;
-        if (n) {
-            qsort(al->lat_us, n, sizeof *al->lat_us, cmp_i64);
-            p50 = al->lat_us[n / 2];
-            p99 = al->lat_us[n * 99 / 100];
-        }
+        int64_t p50 = al->lat ? core_hdr_quantile(al->lat, 0.50) : 0;
+        int64_t p99 = al->lat ? core_hdr_quantile(al->lat, 0.99) : 0;
+        int64_t p999 = al->lat ? core_hdr_quantile(al->lat, 0.999) : 0;
         core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
                  "keys=%llu key_state_bytes_avg=%.0f queue_full_waits=%llu db_errors=%llu "
                  "published=%llu kafka_errors=%llu dropped_alerts=%llu "
-                 "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f",
+                 "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
+                 "commit_to_incident_p999_ms=%.1f",
                  (unsigned long long)al->events, (unsigned long long)al->batches,
                  (unsigned long long)st.incidents, (unsigned long long)st.alerts,
                  (unsigned long long)st.late, (unsigned long long)st.forced,
@@ -577,7 +563,7 @@ void an_live_stop(an_live *al)
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
                  (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
-                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3);
+                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3);
     }
     core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
     rows_clear(al);
@@ -586,7 +572,7 @@ void an_live_stop(an_live *al)
     an_engine_free(al->engine);
     if (al->pg)
         PQfinish(al->pg);
-    free(al->lat_us);
+    free(al->lat);
     free(al->dsn);
     free(al->topic);
     free(al);

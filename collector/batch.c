@@ -1,6 +1,8 @@
 /* Batches: COPY text rows, dead letters and kept events of one partition. */
 #include "collector/batch.h"
 
+#include "collector/coll_stages.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #include <stdarg.h>
@@ -185,9 +187,14 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
 {
     int rc = 0;
     *kept_bytes = 0;
-    if (coll_decode(in->dec, &in->lim, m->payload, m->len, &in->out, err, errlen) == 0) {
+    int64_t t0 = core_mono_us();
+    int dec = coll_decode(in->dec, &in->lim, m->payload, m->len, &in->out, err, errlen);
+    int64_t t1 = core_mono_us();
+    coll_stage_add(COLL_ST_DECODE, t1 - t0);
+    if (dec == 0) {
         if (add_events(b, in, m, kept_bytes) < 0)
             rc = -1;
+        coll_stage_add(COLL_ST_BUILD, core_mono_us() - t1);
     } else {
         rc = 1;
         if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, err, m->payload, m->len, in->raw_max,

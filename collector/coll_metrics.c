@@ -34,6 +34,7 @@ CORE_METRIC_DEFINE(coll_m_offset_gaps, CORE_COUNTER, "custos_offset_gaps_total",
                    "jumps in a partition's offsets: messages gone from the broker")
 
 core_histogram coll_latency;
+core_hdr coll_latency_hdr;
 
 static void render_latency(core_metrics_out *out)
 {

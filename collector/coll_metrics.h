@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "core/hdr.h"
 #include "core/metrics.h"
 
 extern core_metric coll_m_consumed, coll_m_stored, coll_m_rejected, coll_m_batches,
@@ -12,6 +13,8 @@ extern core_metric coll_m_consumed, coll_m_stored, coll_m_rejected, coll_m_batch
 
 /* produce (Kafka timestamp) -> commit latency */
 extern core_histogram coll_latency;
+/* the same, log-linear (exact to 1/64), for the stats line's percentiles */
+extern core_hdr coll_latency_hdr;
 
 /* Per-partition consumer lag (messages behind the high watermark). */
 void coll_metrics_set_lag(const char *topic, int32_t partition, int64_t lag);

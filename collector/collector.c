@@ -29,6 +29,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "collector/coll_metrics.h"
+#include "collector/coll_stages.h"
 
 #include "collector/coll_internal.h"
 
@@ -395,17 +396,24 @@ static void ensure_partitions(collector *co)
 
 static void log_stats(const char *msg)
 {
+    char stages[256];
+    coll_stages_format(stages, sizeof stages);
     core_log(CORE_LOG_INFO, MOD, msg,
              "consumed=%" PRIu64 " stored=%" PRIu64 " rejected=%" PRIu64 " batches=%" PRIu64
              " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
-             " latency_p50_ms=%.1f latency_p99_ms=%.1f analyzed=%" PRIu64 " alerts=%" PRIu64
-             " incidents=%" PRIu64,
+             " latency_p50_ms=%.1f latency_p99_ms=%.1f latency_p999_ms=%.1f latency_max_ms=%.1f"
+             " analyzed=%" PRIu64 " alerts=%" PRIu64
+             " incidents=%" PRIu64 " transactions=%" PRIu64 " stage_ms=%s",
              core_metric_get(&coll_m_consumed), core_metric_get(&coll_m_stored), core_metric_get(&coll_m_rejected),
              core_metric_get(&coll_m_batches), core_metric_get(&coll_m_batch_retries),
              core_metric_get(&coll_m_fenced), core_metric_get(&coll_m_inflight_bytes),
-             (double)core_histogram_quantile_us(&coll_latency, 0.50) / 1000.0,
-             (double)core_histogram_quantile_us(&coll_latency, 0.99) / 1000.0, core_metrics_value("custos_analytics_events_total"),
-             core_metrics_value("custos_analytics_alerts_total"), core_metrics_value("custos_analytics_incidents_total"));
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.50) / 1000.0,
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.99) / 1000.0,
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.999) / 1000.0,
+             (double)core_hdr_max(&coll_latency_hdr) / 1000.0,
+             core_metrics_value("custos_analytics_events_total"),
+             core_metrics_value("custos_analytics_alerts_total"), core_metrics_value("custos_analytics_incidents_total"),
+             core_metric_get(&coll_m_transactions), stages);
 }
 
 /* ---- the loop -------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/coll_stages.h"
 #include "core/db.h"
 #include "core/log.h"
 
@@ -278,10 +279,17 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
                       int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
                       size_t errlen)
 {
+    int64_t t = core_mono_us(), t1;
     if (fence_chains(c, group, bs, n, res, stored, adv, ini, err, errlen) < 0)
         return -1;
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_FENCE, t1 - t);
+    t = t1;
     if (core_db_exec(c, "BEGIN", err, errlen) < 0)
         return -1;
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_BEGIN, t1 - t);
+    t = t1;
     bool any_rows = false;
     for (size_t i = 0; i < n; i++)
         if (res[i] == COLL_STORE_OK && bs[i]->copy.len)
@@ -307,6 +315,9 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         }
         if (PQputCopyEnd(c, ok ? NULL : "custos: sending rows failed") != 1)
             ok = 0;
+        t1 = core_mono_us();
+        coll_stage_add(COLL_ST_COPY_SEND, t1 - t);
+        t = t1;
         int bad = !ok;
         while ((r = PQgetResult(c)) != NULL) {
             if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
@@ -335,6 +346,9 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             bs[i]->n_rows -= refused;
         }
     }
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_COPY_EXEC, t1 - t);
+    t = t1;
     for (size_t i = 0; i < n; i++) {
         if (res[i] != COLL_STORE_OK)
             continue;
@@ -348,6 +362,9 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
                 goto retry;
         }
     }
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_DEAD, t1 - t);
+    t = t1;
     /* Advance each partition whose chain moved. */
     for (size_t i = 0; i < n; i++) {
         if (adv[i] < 0)
@@ -361,8 +378,13 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             return 2;
         }
     }
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_OFFSETS, t1 - t);
+    t = t1;
     if (core_db_exec(c, "COMMIT", err, errlen) < 0)
         goto retry;
+    coll_stage_add(COLL_ST_COMMIT, core_mono_us() - t);
+    core_metric_add(&coll_m_transactions, 1);
     return 0;
 retry:
     rollback(c);

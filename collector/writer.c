@@ -83,8 +83,10 @@ static void deliver_stats(collector *co, coll_batch *b)
 {
     int64_t now_ms = core_wall_us() / 1000;
     for (size_t i = 0; i < b->n_kts; i++)
-        if (b->kts[i] > 0)
+        if (b->kts[i] > 0) {
             core_histogram_observe_us(&coll_latency, (now_ms - b->kts[i]) * 1000);
+            core_hdr_observe(&coll_latency_hdr, (now_ms - b->kts[i]) * 1000);
+        }
     core_metric_add(&coll_m_stored, b->n_rows);
     core_metric_add(&coll_m_rejected, b->n_rej);
     core_metric_add(&coll_m_batches, 1);
