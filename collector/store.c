@@ -128,6 +128,30 @@ static int insert_rejected(PGconn *c, const char *group, const char *topic, cons
     return rc;
 }
 
+/* Records that [first, next) of the partition was gone from the broker, in
+ * the transaction of the batch that starts at next. Idempotent (a batch
+ * stored twice over a lost COMMIT answer records it once). */
+static int insert_gap(PGconn *c, const char *group, const char *topic, const char *part,
+                      int64_t first, int64_t next, char *err, size_t errlen)
+{
+    char f[24], nx[24];
+    snprintf(f, sizeof f, "%" PRId64, first);
+    snprintf(nx, sizeof nx, "%" PRId64, next);
+    const char *vals[] = {group, topic, part, f, nx};
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO ingest_gaps (consumer_group, topic, kafka_partition,"
+                               " first_missing, next_present) VALUES ($1, $2, $3, $4, $5)"
+                               " ON CONFLICT DO NOTHING",
+                               5, NULL, vals, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        core_db_error(c, "recording an offset gap", err, errlen);
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* The 24th tab-separated field of a COPY row is kafka_offset. */
 static int64_t row_offset(const char *row, size_t len)
 {
@@ -256,6 +280,7 @@ static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
                 x->n_rows = 0;
                 x->n_rej = 0;
                 x->copy.len = 0;
+                x->gap_first = x->gap_next = 0; /* recorded with it */
             } else {
                 res[j] = COLL_STORE_FENCED;
                 broken = true;
@@ -361,6 +386,10 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
                                 err, errlen) < 0)
                 goto retry;
         }
+        if (bs[i]->gap_next > bs[i]->gap_first &&
+            insert_gap(c, group, bs[i]->part_topic, part, bs[i]->gap_first, bs[i]->gap_next, err,
+                       errlen) < 0)
+            goto retry;
     }
     t1 = core_mono_us();
     coll_stage_add(COLL_ST_DEAD, t1 - t);

@@ -90,6 +90,8 @@ static void deliver_stats(collector *co, coll_batch *b)
     core_metric_add(&coll_m_stored, b->n_rows);
     core_metric_add(&coll_m_rejected, b->n_rej);
     core_metric_add(&coll_m_batches, 1);
+    if (b->gap_next > b->gap_first)
+        core_metric_add(&coll_m_gap_messages, (uint64_t)(b->gap_next - b->gap_first));
     if (co->sink && b->n_evs) {
         co->sink->deliver(co->sink->ud, b->evs, b->n_evs);
         b->evs = NULL;
