@@ -51,6 +51,11 @@ static coll_part *part_get(collector *co, const char *topic, int32_t partition, 
         return NULL;
     }
     p->partition = partition;
+    /* the same writer for good: a partition's batches are stored in order */
+    uint32_t h = 2166136261u;
+    for (const char *c = topic; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    p->writer = (int)((h + (uint32_t)partition) % (uint32_t)co->nwriters);
     p->next_expected = -1;
     p->read_pos = -1;
     atomic_store(&p->committed, -1);
@@ -575,15 +580,17 @@ static void teardown(collector *co, bool writer_started)
     if (writer_started) {
         pthread_mutex_lock(&co->mu);
         co->writer_abort = true;
-        pthread_cond_broadcast(&co->cv_work);
+        for (int i = 0; i < co->nwriters; i++)
+            pthread_cond_broadcast(&co->w[i].cv_work);
         pthread_mutex_unlock(&co->mu);
     }
     if (co->rk) {
         rd_kafka_consumer_close(co->rk);
         rd_kafka_destroy(co->rk);
     }
-    if (writer_started)
-        pthread_join(co->writer, NULL);
+    for (int i = 0; i < co->nwriters; i++)
+        if (co->w[i].started)
+            pthread_join(co->w[i].thread, NULL);
     while (co->parts) {
         coll_part *p = co->parts;
         co->parts = p->next;
@@ -597,7 +604,8 @@ static void teardown(collector *co, bool writer_started)
     coll_decoded_free(&co->intake.out);
     log_stats("collector stopped");
     pthread_cond_destroy(&co->cv_done);
-    pthread_cond_destroy(&co->cv_work);
+    for (int i = 0; i < co->nwriters; i++)
+        pthread_cond_destroy(&co->w[i].cv_work);
     pthread_mutex_destroy(&co->mu);
 }
 
@@ -613,21 +621,34 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
     co.intake.keep_events = sink != NULL;
     pthread_mutex_init(&co.mu, NULL);
-    pthread_cond_init(&co.cv_work, NULL);
     pthread_cond_init(&co.cv_done, NULL);
+    co.nwriters = (int)cfg->coll_writers;
+    if (co.nwriters < 1 || co.nwriters > COLL_WRITERS_MAX)
+        co.nwriters = 1;
+    for (int i = 0; i < co.nwriters; i++) {
+        co.w[i].co = &co;
+        co.w[i].idx = i;
+        pthread_cond_init(&co.w[i].cv_work, NULL);
+    }
     bool writer_started = false;
     int rc = start_consumer(&co);
-    if (rc == 0 && pthread_create(&co.writer, NULL, coll_writer_main, &co) != 0) {
-        core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
-        rc = -1;
+    for (int i = 0; rc == 0 && i < co.nwriters; i++) {
+        if (pthread_create(&co.w[i].thread, NULL, coll_writer_main, &co.w[i]) != 0) {
+            core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
+            rc = -1;
+            break;
+        }
+        co.w[i].started = writer_started = true;
+        char name[16];
+        snprintf(name, sizeof name, "custos-writer%d", i);
+        pthread_setname_np(co.w[i].thread, name); /* for top -H and perf */
     }
     if (rc == 0) {
-        pthread_setname_np(co.writer, "custos-writer"); /* for top -H and perf */
-        writer_started = true;
         core_log(CORE_LOG_INFO, MOD, "collector started",
-                 "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,
+                 "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64
+                 " writers=%d",
                  cfg->kafka_group, cfg->kafka_topics, cfg->coll_batch_max_events,
-                 cfg->coll_batch_max_ms);
+                 cfg->coll_batch_max_ms, co.nwriters);
         rc = consume(&co);
         drain(&co);
     }

@@ -68,6 +68,9 @@ const setting core_cfg_settings[] = {
      "event format of the Kafka messages (native JSON; more decoders plug in here)"},
     {"collector", "analytics", T_ENUM, OFF(coll_analytics), "on", 0, 0, "on|off", false, false,
      "hand committed events to the detectors (off: ingest only)"},
+    {"collector", "writers", T_INT, OFF(coll_writers), "2", 1, 8, NULL, false, false,
+     "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
+     "to the same one (in order, fenced as with one)"},
 
     {"log", "level", T_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error", false, true,
      "lowest level written to stderr (also --log-level)"},
