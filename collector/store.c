@@ -194,18 +194,13 @@ static int insert_gap(PGconn *c, const char *group, const char *topic, const cha
     snprintf(f, sizeof f, "%" PRId64, first);
     snprintf(nx, sizeof nx, "%" PRId64, next);
     const char *vals[] = {group, topic, part, f, nx};
-    PGresult *r = PQexecParams(c,
+    return core_db_exec_params(c,
                                "INSERT INTO ingest_gaps (consumer_group, topic, kafka_partition,"
                                " first_missing, next_present) VALUES ($1, $2, $3, $4, $5)"
                                " ON CONFLICT DO NOTHING",
-                               5, NULL, vals, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        core_db_error(c, "recording an offset gap", err, errlen);
-        rc = -1;
-    }
-    PQclear(r);
-    return rc;
+                               5, vals, "recording an offset gap", err, errlen) < 0
+               ? -1
+               : 0;
 }
 
 /* The 24th tab-separated field of a COPY row is kafka_offset. */
