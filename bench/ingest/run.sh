@@ -41,6 +41,10 @@ PREP_S=${BENCH_PREP_SECONDS:-12}
 ATTACKS=${BENCH_ATTACKS:-1}         # custos gen --attacks for the ladder's traffic
 STORM=${BENCH_STORM:-1}             # the storm steps (every event matches a rule)
 MAX_SPREAD_PCT=${BENCH_MAX_CEILING_SPREAD_PCT:-25} # (max - min) / median of the ceiling
+# A baseline binary (another build of custos) run at every ladder step
+# beside this one, alternately first and second: before/after under the
+# same load, in the same run.
+BASE_BIN=${BENCH_BASE_BIN:-}
 PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-pg}
 PGPORT_BENCH=${BENCH_PG_PORT:-55452}
 WORK=$(mktemp -d /tmp/custos-bench.XXXXXX)
@@ -93,7 +97,7 @@ nsteps=0
 for _ in $RATES; do nsteps=$((nsteps + 1)); done
 TOPIC_ARGS=()
 # prep, the ladder, the refinement, the latency run, up to three storm steps
-for ((i = 1; i <= nsteps + 7; i++)); do TOPIC_ARGS+=(--topic "bench.$i"); done
+for ((i = 1; i <= 2 * nsteps + 12; i++)); do TOPIC_ARGS+=(--topic "bench.$i"); done
 "$B" broker --partitions "$PARTS" "${TOPIC_ARGS[@]}" >"$WORK/broker.out" 2>"$WORK/broker.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
@@ -167,9 +171,9 @@ run_step() {
     S_DB=$db
     dropdb --if-exists "$db" 2>/dev/null || true
     createdb "$db"
-    CUSTOS_POSTGRES_DSN=$(dsn "$db") "$B" migrate --log-level warn
+    CUSTOS_POSTGRES_DSN=$(dsn "$db") "${RUN_BIN:-$B}" migrate --log-level warn
     : >"$dir/collector.log"
-    CUSTOS_POSTGRES_DSN=$(dsn "$db") CUSTOS_KAFKA_TOPICS=$topic "$B" run --log-level info \
+    CUSTOS_POSTGRES_DSN=$(dsn "$db") CUSTOS_KAFKA_TOPICS=$topic "${RUN_BIN:-$B}" run --log-level info \
         2>"$dir/collector.log" &
     local coll=$!
     PIDS+=("$coll")
@@ -234,7 +238,7 @@ run_step() {
     S_CI999=$(field commit_to_incident_p999_ms "$an")
     S_DROPPED=$(field dropped_alerts "$an")
     S_GAP_ROWS=$(q "$db" "SELECT count(*) FROM ingest_gaps" 2>/dev/null || echo "-")
-    printf '%6s %8s %6s %s\n' "$TOPIC_NO" "$rate" "${S_TX:-?}" "${S_STAGES:-?}" >>"$WORK/stages.txt"
+    printf '%6s %8s %6s %s\n' "$TOPIC_NO${RUN_BIN:+b}" "$rate" "${S_TX:-?}" "${S_STAGES:-?}" >>"$WORK/stages.txt"
     S_ACHIEVED=$(sed -nE 's/^.* rate=([0-9]+).*$/\1/p' "$dir/producer.log" | tail -n1)
     S_ACHIEVED=${S_ACHIEVED:-0}
     local counts
@@ -267,7 +271,7 @@ run_step() {
     S_RESULT=ok
     [ -z "$S_WHY" ] || S_RESULT=FAIL
     printf '%6s %8s %8s %8s %6s %8s %6s %8s %8s %8s %8s %6s %6s %5s %5s %7s %6s  %s\n' \
-        "$TOPIC_NO" "$rate" "$S_ACHIEVED" "$S_STORED" "$S_LOST" "$S_MAXLAG" "${S_DRAIN}s" \
+        "$TOPIC_NO${RUN_BIN:+b}" "$rate" "$S_ACHIEVED" "$S_STORED" "$S_LOST" "$S_MAXLAG" "${S_DRAIN}s" \
         "${S_P50:-?}" "${S_P99:-?}" "$S_SQL_P50" "$S_SQL_P99" "$((S_RSS_KB / 1024))" "$S_CPU" \
         ${S_LOAD:-? ?} "${S_ALERTS:-?}" "${S_INCS:-?}" \
         "$S_RESULT${S_WHY:+: ${S_WHY%; }}" | tee -a "$WORK/steps.txt" >&2
@@ -357,21 +361,33 @@ ceiling_sample before
 
 # ---- the ladder -----------------------------------------------------------------
 
-SUSTAINED=0 SUST_DB="" FIRST_FAIL=0 PEAK_RSS_KB=0
+SUSTAINED=0 SUST_DB="" FIRST_FAIL=0 PEAK_RSS_KB=0 BASE_SUST=0 BASE_FAIL=0
 keep_db() {
     [ -n "$SUST_DB" ] && [ "$SUST_DB" != "$1" ] && dropdb --if-exists "$SUST_DB" 2>/dev/null || true
     SUST_DB=$1
 }
+# base_step RATE: the baseline binary at RATE (while it still passes).
+base_step() {
+    [ -n "$BASE_BIN" ] && [ "$BASE_FAIL" = 0 ] || return 0
+    if RUN_BIN=$BASE_BIN run_step "$1"; then BASE_SUST=$1; else BASE_FAIL=$1; fi
+    dropdb --if-exists "$S_DB" 2>/dev/null || true
+}
+k=0
 for r in $RATES; do
-    if run_step "$r"; then
-        SUSTAINED=$r
-        keep_db "$S_DB"
-    else
-        FIRST_FAIL=$r
-        dropdb --if-exists "$S_DB" 2>/dev/null || true
+    k=$((k + 1))
+    [ $((k % 2)) = 0 ] && base_step "$r" # alternately before and after this binary's step
+    if [ "$FIRST_FAIL" = 0 ]; then
+        if run_step "$r"; then
+            SUSTAINED=$r
+            keep_db "$S_DB"
+        else
+            FIRST_FAIL=$r
+            dropdb --if-exists "$S_DB" 2>/dev/null || true
+        fi
+        [ "$S_RSS_KB" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$S_RSS_KB
     fi
-    [ "$S_RSS_KB" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$S_RSS_KB
-    [ "$FIRST_FAIL" = 0 ] || break
+    [ $((k % 2)) = 1 ] && base_step "$r"
+    [ "$FIRST_FAIL" = 0 ] || { [ -n "$BASE_BIN" ] && [ "$BASE_FAIL" = 0 ]; } || break
     ceiling_sample "after$TOPIC_NO"
 done
 if [ "$REFINE" = 1 ] && [ "$FIRST_FAIL" -gt 0 ] && [ "$SUSTAINED" -gt 0 ]; then
@@ -397,7 +413,7 @@ dropdb --if-exists "$S_DB" 2>/dev/null || true
 
 STORM_OK=0
 if [ "$STORM" = 1 ]; then
-    python3 - "$EVENTS" "$WORK/storm.jsonl" $((SUSTAINED * STEP_S)) <<'PY'
+    python3 - "$EVENTS" "$WORK/storm.jsonl" $(((SUSTAINED > BASE_SUST ? SUSTAINED : BASE_SUST) * STEP_S)) <<'PY'
 import json, sys
 src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 with open(src) as f, open(dst, "w") as out:
@@ -418,6 +434,15 @@ PY
         [ "$S_RSS_KB" -gt "$PEAK_RSS_KB" ] && PEAK_RSS_KB=$S_RSS_KB
         dropdb --if-exists "$S_DB" 2>/dev/null || true
         [ "$STORM_OK" = 0 ] || break
+    done
+    BASE_STORM_OK=0
+    for pct in 100 90 80; do
+        [ -n "$BASE_BIN" ] && [ "$BASE_SUST" -gt 0 ] || break
+        sr=$((BASE_SUST * pct / 100 / 100 * 100))
+        log "baseline storm at $pct % of its sustained rate: $sr ev/s"
+        if RUN_BIN=$BASE_BIN run_step "$sr" "$STEP_S" "$WORK/storm.jsonl"; then BASE_STORM_OK=$sr; fi
+        dropdb --if-exists "$S_DB" 2>/dev/null || true
+        [ "$BASE_STORM_OK" = 0 ] || break
     done
 fi
 ceiling_sample after
@@ -443,7 +468,7 @@ yes_no() { if awk "BEGIN {exit !($1)}"; then echo yes; else echo no; fi; }
 # stage_table: each step's stage totals as ms per writer transaction and as
 # a share of the transaction's time (decode and build are the consumer's).
 stage_table() {
-    awk 'NR == 1 {next} {
+    awk 'NR == 1 || $3 == "?" {next} {
         n = split($4, kv, ","); tx = $3 > 0 ? $3 : 1; tot = 0
         for (i = 1; i <= n; i++) { split(kv[i], p, ":"); name[i] = p[1]; ms[i] = p[2]; if (i > 2) tot += p[2] }
         if (!hdr) { printf "%6s %8s %6s", "step", "offered", "tx"; for (i = 1; i <= n; i++) printf " %12s", name[i]; printf "   (ms per transaction, %% of the writer'"'"'s time)\n"; hdr = 1 }
@@ -473,6 +498,12 @@ stage_table() {
     printf '%-46s %-34s %-10s %s\n' "sustained / single ceiling" "$R_MED [$R_LO..$R_HI]" ">= 0.90" \
         "$(yes_no "$R_MED >= 0.90")${FLAG:+ ($FLAG)}"
     printf '%-46s %-34s %-10s %s\n' "sustained / parallel ceiling" "$RP_MED [$RP_LO..$RP_HI]" "" ""
+    if [ -n "$BASE_BIN" ]; then
+        printf '%-46s %-34s %-10s %s\n' "baseline binary: sustained (steps marked b)" "$BASE_SUST ev/s" "" "$BASE_BIN"
+        printf '%-46s %-34s %-10s %s\n' "baseline / single ceiling" \
+            "$(ratio "$BASE_SUST" "$C_MED") [$(ratio "$BASE_SUST" "$C_MAX")..$(ratio "$BASE_SUST" "$C_MIN")]" "" ""
+        printf '%-46s %-34s %-10s %s\n' "this / baseline, same run" "$(ratio "$SUSTAINED" "$BASE_SUST")" "" ""
+    fi
     printf '%-46s %-34s %-10s %s\n' "broker ceiling: bare librdkafka (kcat)" "$BARE_RATE msg/s" "" \
         "custos / bare $(ratio "$SUSTAINED" "$BARE_RATE")"
     printf '%-46s %-34s %-10s %s\n' "p99 produce->commit at 80 % ($R80 ev/s)" "${P99_S} s (p50 ${L_P50} ms, p99.9 ${L_P999} ms)" \
@@ -485,6 +516,8 @@ stage_table() {
         printf '%-46s %-34s %-10s %s\n' "storm (every event a rule match): highest ok" "$STORM_OK ev/s" "" \
             "(alerts ${ST_ALERTS:-?}, incidents ${ST_INCS:-?}, dropped ${ST_DROPPED:-?}, commit->incident p99 ${ST_CI99:-?} ms)"
         printf '%-46s %-34s %-10s %s\n' "storm / benign" "$STORM_RATIO" ">= 0.80" "$(yes_no "$STORM_RATIO >= 0.80")"
+        [ -z "$BASE_BIN" ] || printf '%-46s %-34s %-10s %s\n' "baseline storm / benign" \
+            "$BASE_STORM_OK / $BASE_SUST = $(ratio "$BASE_STORM_OK" "$BASE_SUST")" "" ""
     fi
     printf '%-46s %-34s %-10s %s\n' "peak RSS of custos run (VmHWM, all steps)" "$RSS_MB MB" "<= 256 MB" \
         "$(yes_no "$RSS_MB <= 256")"
