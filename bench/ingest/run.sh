@@ -93,20 +93,28 @@ pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL in 
 export PGUSER=postgres
 log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') in $PGDIR (port $PGPORT_BENCH)"
 
-nsteps=0
-for _ in $RATES; do nsteps=$((nsteps + 1)); done
-TOPIC_ARGS=()
-# prep, the ladder, the refinement, the latency run, up to three storm steps
-for ((i = 1; i <= 2 * nsteps + 12; i++)); do TOPIC_ARGS+=(--topic "bench.$i"); done
-"$B" broker --partitions "$PARTS" "${TOPIC_ARGS[@]}" >"$WORK/broker.out" 2>"$WORK/broker.log" &
-PIDS+=($!)
-for _ in $(seq 100); do
-    BROKER=$(head -n1 "$WORK/broker.out" 2>/dev/null || true)
-    [ -n "$BROKER" ] && break
-    sleep 0.1
-done
-[ -n "$BROKER" ] || die "broker did not start: $(cat "$WORK/broker.log")"
-export CUSTOS_KAFKA_BROKERS=$BROKER CUSTOS_KAFKA_GROUP=bench
+export CUSTOS_KAFKA_GROUP=bench
+BROKER="" BROKER_PID=""
+# new_broker TOPIC DIR: a fresh embedded broker holding TOPIC for one step
+# (the previous step's broker is stopped first; the last one stays until
+# the next step, so that the prep topic can be read again); sets BROKER.
+new_broker() {
+    if [ -n "$BROKER_PID" ]; then
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
+    "$B" broker --partitions "$PARTS" --topic "$1" >"$2/broker.out" 2>"$2/broker.log" &
+    BROKER_PID=$!
+    PIDS+=("$BROKER_PID")
+    BROKER=""
+    for _ in $(seq 100); do
+        BROKER=$(head -n1 "$2/broker.out" 2>/dev/null || true)
+        [ -n "$BROKER" ] && break
+        sleep 0.1
+    done
+    [ -n "$BROKER" ] || die "broker did not start: $(cat "$2/broker.log")"
+    export CUSTOS_KAFKA_BROKERS=$BROKER
+}
 
 # ---- input ------------------------------------------------------------------
 
@@ -168,6 +176,7 @@ run_step() {
     TOPIC_NO=$((TOPIC_NO + 1))
     local topic=bench.$TOPIC_NO db=bench_$TOPIC_NO dir=$WORK/step$TOPIC_NO
     mkdir -p "$dir"
+    new_broker "$topic" "$dir"
     S_DB=$db
     dropdb --if-exists "$db" 2>/dev/null || true
     createdb "$db"
