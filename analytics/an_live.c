@@ -16,6 +16,7 @@
 #include "analytics/analytics.h"
 #include "core/backoff.h"
 #include "core/db.h"
+#include "core/hdr.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/queue.h"
@@ -39,12 +40,19 @@ static CORE_METRIC_DEFINE(an_m_db_errors, CORE_COUNTER, "custos_analytics_db_err
                           "failed writes of alerts and incidents")
 static CORE_METRIC_DEFINE(an_m_published, CORE_COUNTER, "custos_analytics_published_total",
                           "incident messages delivered to the incidents topic")
+static CORE_METRIC_DEFINE(an_m_alerts_stored, CORE_COUNTER, "custos_analytics_alerts_stored_total",
+                          "alerts committed to PostgreSQL (raised = stored + dropped + pending)")
+static CORE_METRIC_DEFINE(an_m_flushes, CORE_COUNTER, "custos_analytics_flushes_total",
+                          "transactions that stored incidents and alerts")
 static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_total",
                           "alerts or incident updates given up after retries")
 
 #define PENDING_MAX 100000 /* rows held while PostgreSQL is down; older ones are dropped */
-#define LAT_SAMPLES 65536
-
+/* A flush (one transaction) waits while more batches are queued, for at
+ * most FLUSH_MS or FLUSH_ROWS rows: under load one upsert per incident and
+ * one fsync cover many batches, and the collector never waits for it. */
+#define FLUSH_MS 250
+#define FLUSH_ROWS 20000
 typedef struct {
     core_event *evs;
     size_t n;
@@ -100,10 +108,11 @@ struct an_live {
     size_t nincs, capincs;
     alert_row *alerts;
     size_t nalerts, capalerts;
-    int64_t *lat_us; /* committed event -> alert/incident rows committed */
-    size_t nlat;
+    core_hdr *lat; /* committed event -> alert/incident rows committed, us */
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
+    int64_t pending_since_ms;        /* rows waiting for a flush since (0: none) */
+    uint64_t alerts_stored, flushes;
     int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
     /* snapshots (analytics.snapshots): rows for the next transaction, the
      * topic of each assigned partition, and what they cost */
@@ -278,21 +287,9 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
 }
 
 /* The batch's rows through incidents/, in the open transaction. */
-static int write_rows(an_live *al, char *err, size_t errlen)
+/* After the incidents: a new owner that reads the state finds them stored. */
+static int write_snapshots(an_live *al, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < al->nincs; i++)
-        if (inc_upsert_detected(al->pg, &al->incs[i].rec, err, errlen) < 0)
-            return -1;
-    for (size_t i = 0; i < al->nalerts; i++) {
-        const inc_alert *a = &al->alerts[i].a;
-        if (inc_alert_insert(al->pg, a, err, errlen) < 0)
-            return -1;
-        /* a weak signal alone: no incident, no evidence link */
-        if (a->incident_id && inc_link_event(al->pg, a->incident_id, a->event_id, a->ts_us,
-                                             a->api_key_id, err, errlen) < 0)
-            return -1;
-    }
-    /* after the incidents: a new owner that reads the state finds them stored */
     for (size_t i = 0; i < al->nsrows; i++) {
         const snap_row *r = &al->srows[i];
         if (an_snap_db_write(al->pg, al->group, r->topic, r->partition, r->next_offset, r->keys,
@@ -300,6 +297,28 @@ static int write_rows(an_live *al, char *err, size_t errlen)
             return -1;
     }
     return 0;
+}
+
+static int write_rows(an_live *al, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < al->nincs; i++)
+        if (inc_upsert_detected(al->pg, &al->incs[i].rec, err, errlen) < 0)
+            return -1;
+    if (!al->nalerts)
+        return write_snapshots(al, err, errlen);
+    /* the alerts and their evidence links in a few statements, not two per alert */
+    inc_alert *as = malloc(al->nalerts * sizeof *as);
+    if (!as) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < al->nalerts; i++)
+        as[i] = al->alerts[i].a;
+    int rc = inc_alerts_insert(al->pg, as, al->nalerts, err, errlen);
+    free(as);
+    if (rc < 0)
+        return -1;
+    return write_snapshots(al, err, errlen);
 }
 
 static void rows_clear(an_live *al)
@@ -348,12 +367,14 @@ static void flush_db(an_live *al)
         goto fail;
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
-    for (size_t i = 0; i < al->nalerts && al->lat_us; i++) {
-        if (!al->alerts[i].arrival_us)
-            continue;
-        al->lat_us[al->nlat % LAT_SAMPLES] = now - al->alerts[i].arrival_us;
-        al->nlat++;
-    }
+    for (size_t i = 0; i < al->nalerts && al->lat; i++)
+        if (al->alerts[i].arrival_us)
+            core_hdr_observe(al->lat, now - al->alerts[i].arrival_us);
+    al->alerts_stored += al->nalerts;
+    al->flushes++;
+    core_metric_add(&an_m_alerts_stored, al->nalerts);
+    core_metric_add(&an_m_flushes, 1);
+    al->pending_since_ms = 0;
     rows_clear(al);
     al->retry_at_ms = 0;
     core_backoff_reset(&al->backoff);
@@ -624,7 +645,11 @@ static void *run(void *arg)
         free(q);
         if (al->snaps && core_mono_ms() - al->last_snap_ms >= al->cfg.an_snapshot_interval_ms)
             snapshot(al, AN_SNAP_ALL);
-        flush_db(al);
+        if ((al->nincs || al->nalerts || al->nsrows) && !al->pending_since_ms)
+            al->pending_since_ms = core_mono_ms();
+        if (core_queue_len(al->q) == 0 || al->nalerts >= FLUSH_ROWS || al->nincs >= FLUSH_ROWS ||
+            (al->pending_since_ms && core_mono_ms() - al->pending_since_ms >= FLUSH_MS))
+            flush_db(al);
         if (al->rk)
             rd_kafka_poll(al->rk, 0);
     }
@@ -754,10 +779,10 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     al->snaps = strcmp(cfg->an_snapshots, "on") == 0;
     al->group = dupz(cfg->kafka_group);
     al->q = core_queue_new((size_t)cfg->an_queue_events);
-    al->lat_us = calloc(LAT_SAMPLES, sizeof *al->lat_us);
+    al->lat = calloc(1, sizeof *al->lat);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
-    if (!al->dsn || !al->topic || !al->lat_us || !al->q || !al->group) {
+    if (!al->dsn || !al->topic || !al->lat || !al->q || !al->group) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -788,12 +813,6 @@ error:
     return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 void an_live_stop(an_live *al)
 {
     if (!al)
@@ -812,18 +831,15 @@ void an_live_stop(an_live *al)
     if (al->started) {
         an_engine_stats st;
         an_engine_stats_get(al->engine, &st);
-        size_t n = al->nlat < LAT_SAMPLES ? al->nlat : LAT_SAMPLES;
-        int64_t p50 = 0, p99 = 0;
-        if (n) {
-            qsort(al->lat_us, n, sizeof *al->lat_us, cmp_i64);
-            p50 = al->lat_us[n / 2];
-            p99 = al->lat_us[n * 99 / 100];
-        }
+        int64_t p50 = al->lat ? core_hdr_quantile(al->lat, 0.50) : 0;
+        int64_t p99 = al->lat ? core_hdr_quantile(al->lat, 0.99) : 0;
+        int64_t p999 = al->lat ? core_hdr_quantile(al->lat, 0.999) : 0;
         core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
                  "keys=%llu key_state_bytes_avg=%.0f queue_full_waits=%llu db_errors=%llu "
                  "published=%llu kafka_errors=%llu dropped_alerts=%llu "
                  "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
+                 "commit_to_incident_p999_ms=%.1f alerts_stored=%llu flushes=%llu "
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
                  "snapshot_save_ms_avg=%.2f snapshot_save_ms_max=%.2f "
                  "snapshot_write_ms_avg=%.2f snapshot_write_ms_max=%.2f "
@@ -835,7 +851,8 @@ void an_live_stop(an_live *al)
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
                  (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
-                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3,
+                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3,
+                 (unsigned long long)al->alerts_stored, (unsigned long long)al->flushes,
                  (unsigned long long)al->snap_count, al->snap_bytes_last, al->snap_keys_last,
                  al->snap_count ? al->snap_save_us_sum / 1e3 / (double)al->snap_count : 0.0,
                  al->snap_save_us_max / 1e3,
@@ -850,7 +867,7 @@ void an_live_stop(an_live *al)
     an_engine_free(al->engine);
     if (al->pg)
         PQfinish(al->pg);
-    free(al->lat_us);
+    free(al->lat);
     free(al->srows);
     for (size_t i = 0; i < al->ntopics; i++)
         free(al->topics[i].topic);

@@ -1,5 +1,5 @@
 /* The snapshot rows in PostgreSQL (an_live_snap.c), for the live analytics
- * (an_live.c): table analytics_snapshots, sql/migrations/0014. */
+ * (an_live.c): table analytics_snapshots, sql/migrations/0013. */
 #ifndef AN_LIVE_SNAP_H
 #define AN_LIVE_SNAP_H
 

@@ -1,6 +1,8 @@
 /* Batches: COPY text rows, dead letters and kept events of one partition. */
 #include "collector/batch.h"
 
+#include "collector/coll_stages.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #include <stdarg.h>
@@ -199,9 +201,14 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
             dec = in->last_dec;
     }
     coll_decoded *d = &in->out;
-    if (coll_decode(dec, &in->lim, m->payload, m->len, d, err, errlen) == 0) {
+    int64_t t0 = core_mono_us();
+    int drc = coll_decode(dec, &in->lim, m->payload, m->len, d, err, errlen);
+    int64_t t1 = core_mono_us();
+    coll_stage_add(COLL_ST_DECODE, t1 - t0);
+    if (drc == 0) {
         if (add_events(b, in, m, kept_bytes) < 0)
             rc = -1;
+        coll_stage_add(COLL_ST_BUILD, core_mono_us() - t1);
         /* items refused one by one: a dead letter each, the message's raw
          * bytes kept with the first only */
         for (size_t k = 0; k < d->n_refused && rc == 0; k++) {

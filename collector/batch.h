@@ -51,6 +51,8 @@ typedef struct coll_batch {
     uint64_t gen;            /* the partition's assignment generation */
     int64_t expected;        /* next_offset PostgreSQL must hold before this batch (-1: none) */
     int64_t next_offset;     /* last offset in the batch + 1 */
+    int64_t gap_first;       /* offsets [gap_first, gap_next) were gone from the broker */
+    int64_t gap_next;        /* before this batch's first message (gap_next = 0: no gap) */
     int64_t opened_ms;       /* monotonic time of its first message */
     size_t n_msgs;           /* messages (valid + rejected) */
     size_t n_rows;           /* valid events, one COPY row each */

@@ -19,11 +19,13 @@
 #define MOD "collector"
 #define WRITER_GROUP_MAX 256          /* batches per transaction */
 #define WRITER_GROUP_BYTES (32 << 20) /* COPY bytes per transaction */
+#define COLL_WRITERS_MAX 8            /* collector.writers */
 
 typedef struct coll_part {
     struct coll_part *next;
     char *topic;
     int32_t partition;
+    int writer;               /* the writer thread that stores its batches, for good */
     bool assigned;
     uint64_t gen;             /* bumped on every assignment and revocation */
     int64_t next_expected;    /* stored offset once every sealed batch commits */
@@ -34,7 +36,23 @@ typedef struct coll_part {
     _Atomic int pending;       /* batches sealed and not yet finished by the writer */
 } coll_part;
 
+struct collector;
+
+/* One writer thread and its queue; a partition's batches always go to the
+ * same writer, so they are stored in order, each writer on its own
+ * connection (disjoint partitions: the per-partition fencing is the same). */
 typedef struct {
+    struct collector *co;
+    int idx;
+    bool started;
+    pthread_t thread;
+    pthread_cond_t cv_work; /* batches queued, or stop/abort */
+    coll_batch *qhead, *qtail;
+    size_t qlen;
+    bool failing; /* its last attempt failed (see collector.db_ok) */
+} coll_writer;
+
+typedef struct collector {
     const core_config *cfg;
     const core_event_sink *sink;
     volatile sig_atomic_t *stop;
@@ -46,23 +64,27 @@ typedef struct {
     uint64_t seal_seq;
     int64_t grace_deadline_ms; /* set once stopping */
 
-    /* writer queue */
+    /* writer queues (under mu) */
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    coll_batch *qhead, *qtail;
-    size_t qlen;
+    pthread_cond_t cv_done;
+    coll_writer w[COLL_WRITERS_MAX];
+    int nwriters;
     bool writer_stop;   /* drain then exit */
     bool writer_abort;  /* exit now, leaving batches uncommitted */
-    pthread_t writer;
     _Atomic int64_t inflight;
+    /* PostgreSQL as the writers see it, so that an outage is logged once
+     * (unavailable, then available again) however many writers meet it */
+    _Atomic bool db_down;
+    _Atomic int64_t down_since;
 } collector;
 
 /* Errors of the database, rate-limited together (consumer and writer). */
 extern core_log_limit coll_db_rl;
 
-/* The writer thread (writer.c): sealed batches go in with enqueue; the
- * writer stores them in groups, one transaction each, then finishes them
- * (frees them, lowers the in-flight bytes, wakes waiters on cv_done). */
+/* The writer threads (writer.c): sealed batches go in with enqueue, to
+ * their partition's writer; a writer stores them in groups, one transaction
+ * each, then finishes them (frees them, lowers the in-flight bytes, wakes
+ * waiters on cv_done). coll_writer_main takes its coll_writer. */
 void coll_writer_enqueue(collector *co, coll_batch *b);
 void coll_writer_finish(collector *co, coll_batch *b);
 void *coll_writer_main(void *arg);

@@ -32,6 +32,8 @@ CORE_METRIC_DEFINE(coll_m_log_suppressed, CORE_COUNTER, "custos_log_suppressed_t
                    "log lines dropped by the rate limiter")
 CORE_METRIC_DEFINE(coll_m_offset_gaps, CORE_COUNTER, "custos_offset_gaps_total",
                    "jumps in a partition's offsets: messages gone from the broker")
+CORE_METRIC_DEFINE(coll_m_gap_messages, CORE_COUNTER, "custos_ingest_gap_messages_total",
+                   "messages recorded in ingest_gaps: gone from the broker before they were read")
 
 /* For /readyz (web/ reads them by name): whether this process consumes, and
  * how many partitions it holds. */
@@ -41,6 +43,7 @@ CORE_METRIC_DEFINE(coll_m_assigned, CORE_GAUGE, "custos_consumer_partitions_assi
                    "Kafka partitions assigned to this process's consumer now")
 
 core_histogram coll_latency;
+core_hdr coll_latency_hdr;
 
 static void render_latency(core_metrics_out *out)
 {

@@ -29,6 +29,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "collector/coll_metrics.h"
+#include "collector/coll_stages.h"
 
 #include "collector/coll_internal.h"
 
@@ -50,6 +51,11 @@ static coll_part *part_get(collector *co, const char *topic, int32_t partition, 
         return NULL;
     }
     p->partition = partition;
+    /* the same writer for good: a partition's batches are stored in order */
+    uint32_t h = 2166136261u;
+    for (const char *c = topic; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    p->writer = (int)((h + (uint32_t)partition) % (uint32_t)co->nwriters);
     p->next_expected = -1;
     p->read_pos = -1;
     atomic_store(&p->committed, -1);
@@ -116,6 +122,7 @@ static int take_message(collector *co, rd_kafka_message_t *m)
         return 0; /* a message from before a revocation: its new owner reads it */
     if (atomic_load(&p->fenced_gen) == p->gen)
         return 0; /* waiting for the re-seek */
+    int64_t gap_first = -1;
     if (p->read_pos >= 0 && m->offset < p->read_pos) {
         /* librdkafka only goes backwards on an offset reset (the stored
          * offset is past the log's end: the topic was recreated). Follow it,
@@ -126,16 +133,25 @@ static int take_message(collector *co, rd_kafka_message_t *m)
                  (int)m->partition, p->read_pos, m->offset);
     } else if (p->read_pos >= 0 && m->offset > p->read_pos) {
         /* Offsets are dense on a normal topic: a jump means the broker no
-         * longer has them (retention), or transaction markers. */
+         * longer has them (retention), or transaction markers. One line, and
+         * the partition goes on from here: the range is recorded in
+         * ingest_gaps with the batch that starts at this message. */
         core_metric_add(&coll_m_offset_gaps, 1);
         core_log(CORE_LOG_ERROR, MOD, "offset gap: messages missing from the broker",
-                 "topic=%s partition=%d first_missing=%" PRId64 " next_present=%" PRId64, topic,
-                 (int)m->partition, p->read_pos, m->offset);
+                 "topic=%s partition=%d first_missing=%" PRId64 " next_present=%" PRId64
+                 " lost=%" PRId64, topic, (int)m->partition, p->read_pos, m->offset,
+                 m->offset - p->read_pos);
+        gap_first = p->read_pos;
+        seal(co, p); /* a gap always opens a batch: its row goes with that batch */
     }
     p->read_pos = m->offset + 1;
     coll_batch *b = p->open ? p->open : open_batch(co, p);
     if (!b)
         return -1;
+    if (gap_first >= 0) {
+        b->gap_first = gap_first;
+        b->gap_next = m->offset;
+    }
     rd_kafka_timestamp_type_t tstype;
     coll_msg msg = {p->topic, m->partition, m->offset, rd_kafka_message_timestamp(m, &tstype),
                     m->payload, m->len, m->key, m->key_len};
@@ -204,6 +220,17 @@ static int64_t read_offset_retrying(collector *co, const char *topic, int32_t pa
     }
 }
 
+/* Where a partition's messages should start: the stored offset, or with
+ * nothing stored and kafka.auto_offset_reset = earliest, offset 0, so that a
+ * log whose head the broker already deleted shows as a gap from 0 (with
+ * "latest", starting at the end is the choice made, not a loss: -1). */
+static int64_t first_read_pos(const collector *co, int64_t stored)
+{
+    if (stored >= 0)
+        return stored;
+    return strcmp(co->cfg->kafka_auto_offset_reset, "earliest") == 0 ? 0 : -1;
+}
+
 static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {
@@ -220,15 +247,7 @@ static void on_assign(collector *co, rd_kafka_topic_partition_list_t *parts)
         p->assigned = true;
         p->open = NULL;
         p->next_expected = stored;
-        p->read_pos = stored;
-        if (stored < 0 && strcmp(co->cfg->kafka_auto_offset_reset, "earliest") == 0) {
-            /* Nothing stored: the first message should be the log's start,
-             * so that anything the broker drops before we read it is seen. */
-            int64_t lo, hi;
-            if (rd_kafka_query_watermark_offsets(co->rk, tp->topic, tp->partition, &lo, &hi,
-                                                 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-                p->read_pos = lo;
-        }
+        p->read_pos = first_read_pos(co, stored);
         atomic_store(&p->committed, stored);
         if (stored >= 0)
             tp->offset = stored;
@@ -326,7 +345,7 @@ static void reseek_fenced(collector *co)
         } else {
             p->gen++;
             p->next_expected = stored;
-            p->read_pos = stored;
+            p->read_pos = first_read_pos(co, stored);
             core_log(CORE_LOG_INFO, MOD, "partition re-read from stored offset",
                      "topic=%s partition=%d offset=%" PRId64, p->topic, (int)p->partition, stored);
         }
@@ -404,17 +423,26 @@ static void ensure_partitions(collector *co)
 
 static void log_stats(const char *msg)
 {
+    char stages[256];
+    coll_stages_format(stages, sizeof stages);
     core_log(CORE_LOG_INFO, MOD, msg,
              "consumed=%" PRIu64 " stored=%" PRIu64 " rejected=%" PRIu64 " batches=%" PRIu64
              " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
-             " latency_p50_ms=%.1f latency_p99_ms=%.1f analyzed=%" PRIu64 " alerts=%" PRIu64
-             " incidents=%" PRIu64,
+             " gaps=%" PRIu64 " gap_messages=%" PRIu64
+             " latency_p50_ms=%.1f latency_p99_ms=%.1f latency_p999_ms=%.1f latency_max_ms=%.1f"
+             " analyzed=%" PRIu64 " alerts=%" PRIu64
+             " incidents=%" PRIu64 " transactions=%" PRIu64 " stage_ms=%s",
              core_metric_get(&coll_m_consumed), core_metric_get(&coll_m_stored), core_metric_get(&coll_m_rejected),
              core_metric_get(&coll_m_batches), core_metric_get(&coll_m_batch_retries),
              core_metric_get(&coll_m_fenced), core_metric_get(&coll_m_inflight_bytes),
-             (double)core_histogram_quantile_us(&coll_latency, 0.50) / 1000.0,
-             (double)core_histogram_quantile_us(&coll_latency, 0.99) / 1000.0, core_metrics_value("custos_analytics_events_total"),
-             core_metrics_value("custos_analytics_alerts_total"), core_metrics_value("custos_analytics_incidents_total"));
+             core_metric_get(&coll_m_offset_gaps), core_metric_get(&coll_m_gap_messages),
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.50) / 1000.0,
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.99) / 1000.0,
+             (double)core_hdr_quantile(&coll_latency_hdr, 0.999) / 1000.0,
+             (double)core_hdr_max(&coll_latency_hdr) / 1000.0,
+             core_metrics_value("custos_analytics_events_total"),
+             core_metrics_value("custos_analytics_alerts_total"), core_metrics_value("custos_analytics_incidents_total"),
+             core_metric_get(&coll_m_transactions), stages);
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -425,8 +453,10 @@ static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
         return;
     core_metric_add(&coll_m_kafka_errors, 1);
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-        /* The stored offset is gone from the broker (retention): say so loudly. */
-        core_log(CORE_LOG_ERROR, MOD, "stored offset no longer on the broker; events were lost to retention",
+        /* The stored offset is gone from the broker (retention): librdkafka
+         * goes on from the log's start, and the next message's "offset gap"
+         * line gives the lost range (ingest_gaps records it). */
+        core_log(CORE_LOG_INFO, MOD, "stored offset no longer on the broker: resuming at the log's start",
                  "topic=%s partition=%d detail=%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
                  (int)m->partition, core_log_quote((char[512]){0}, 512, rd_kafka_message_errstr(m)));
         return;
@@ -560,15 +590,17 @@ static void teardown(collector *co, bool writer_started)
     if (writer_started) {
         pthread_mutex_lock(&co->mu);
         co->writer_abort = true;
-        pthread_cond_broadcast(&co->cv_work);
+        for (int i = 0; i < co->nwriters; i++)
+            pthread_cond_broadcast(&co->w[i].cv_work);
         pthread_mutex_unlock(&co->mu);
     }
     if (co->rk) {
         rd_kafka_consumer_close(co->rk);
         rd_kafka_destroy(co->rk);
     }
-    if (writer_started)
-        pthread_join(co->writer, NULL);
+    for (int i = 0; i < co->nwriters; i++)
+        if (co->w[i].started)
+            pthread_join(co->w[i].thread, NULL);
     while (co->parts) {
         coll_part *p = co->parts;
         co->parts = p->next;
@@ -582,7 +614,8 @@ static void teardown(collector *co, bool writer_started)
     coll_decoded_free(&co->intake.out);
     log_stats("collector stopped");
     pthread_cond_destroy(&co->cv_done);
-    pthread_cond_destroy(&co->cv_work);
+    for (int i = 0; i < co->nwriters; i++)
+        pthread_cond_destroy(&co->w[i].cv_work);
     pthread_mutex_destroy(&co->mu);
 }
 
@@ -600,22 +633,35 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
     co.intake.keep_events = sink != NULL;
     pthread_mutex_init(&co.mu, NULL);
-    pthread_cond_init(&co.cv_work, NULL);
     pthread_cond_init(&co.cv_done, NULL);
+    co.nwriters = (int)cfg->coll_writers;
+    if (co.nwriters < 1 || co.nwriters > COLL_WRITERS_MAX)
+        co.nwriters = 1;
+    for (int i = 0; i < co.nwriters; i++) {
+        co.w[i].co = &co;
+        co.w[i].idx = i;
+        pthread_cond_init(&co.w[i].cv_work, NULL);
+    }
     bool writer_started = false;
     core_metric_set(&coll_m_running, 1);
     int rc = start_consumer(&co);
-    if (rc == 0 && pthread_create(&co.writer, NULL, coll_writer_main, &co) != 0) {
-        core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
-        rc = -1;
+    for (int i = 0; rc == 0 && i < co.nwriters; i++) {
+        if (pthread_create(&co.w[i].thread, NULL, coll_writer_main, &co.w[i]) != 0) {
+            core_log(CORE_LOG_ERROR, MOD, "cannot start writer thread", NULL);
+            rc = -1;
+            break;
+        }
+        co.w[i].started = writer_started = true;
+        char name[16];
+        snprintf(name, sizeof name, "custos-writer%d", i);
+        pthread_setname_np(co.w[i].thread, name); /* for top -H and perf */
     }
     if (rc == 0) {
-        pthread_setname_np(co.writer, "custos-writer"); /* for top -H and perf */
-        writer_started = true;
         core_log(CORE_LOG_INFO, MOD, "collector started",
-                 "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64,
+                 "group=%s topics=%s batch_max_events=%" PRId64 " batch_max_ms=%" PRId64
+                 " writers=%d",
                  cfg->kafka_group, cfg->kafka_topics, cfg->coll_batch_max_events,
-                 cfg->coll_batch_max_ms);
+                 cfg->coll_batch_max_ms, co.nwriters);
         rc = consume(&co);
         drain(&co);
     }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/coll_stages.h"
 #include "core/db.h"
 #include "core/log.h"
 
@@ -39,28 +40,84 @@ int64_t coll_store_read_offset(PGconn *c, const char *group, const char *topic,
     return v;
 }
 
-/* Reads the partition's stored offset outside any transaction, creating the
- * row as -1 on first use. No lock is taken: the conditional UPDATE at commit
- * time re-checks the value, so a member frozen mid-transaction holds no row
- * lock that would stall the member taking its partitions over. Returns the
- * offset (-1: nothing stored yet) or -2 on error. */
-static int64_t read_offset(PGconn *c, const char *const p[3], char *err, size_t errlen)
+/* The first of each chain of bs (ordered by partition): chain[k] is the
+ * index in bs of chain k's first batch. Returns the number of chains. */
+static size_t chain_starts(coll_batch **bs, size_t n, size_t *chain)
 {
-    int32_t part = (int32_t)strtol(p[2], NULL, 10);
-    int64_t v = coll_store_read_offset(c, p[0], p[1], part, err, errlen);
-    if (v != -1)
-        return v;
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition,"
-                               " next_offset) VALUES ($1, $2, $3, -1) ON CONFLICT DO NOTHING",
-                               3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        core_db_error(c, "creating offset row", err, errlen);
-        PQclear(r);
-        return -2;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || bs[i]->part_partition != bs[i - 1]->part_partition ||
+            strcmp(bs[i]->part_topic, bs[i - 1]->part_topic) != 0)
+            chain[k++] = i;
+    return k;
+}
+
+/* Reads the stored offset of every chain's partition in one query, outside
+ * any transaction, creating missing rows as -1 on first use: cur[k] for
+ * chain k (-1: nothing stored yet). No lock is taken: the conditional UPDATE
+ * at commit time re-checks the values, so a member frozen mid-transaction
+ * holds no row lock that would stall the member taking its partitions over.
+ * Returns 0, or -1 with err. */
+static int read_offsets(PGconn *c, const char *group, coll_batch **bs, const size_t *chain,
+                        size_t k, int64_t *cur, char *err, size_t errlen)
+{
+    core_db_array topics = {0}, parts = {0};
+    int rc = -1;
+    for (size_t ci = 0; ci < k; ci++) {
+        core_db_array_add(&topics, bs[chain[ci]]->part_topic);
+        core_db_array_add_i64(&parts, bs[chain[ci]]->part_partition);
     }
-    PQclear(r);
-    return coll_store_read_offset(c, p[0], p[1], part, err, errlen);
+    const char *p[] = {group, core_db_array_text(&topics), core_db_array_text(&parts)};
+    if (!p[1] || !p[2]) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (int round = 0; round < 2; round++) {
+        PGresult *r = PQexecParams(
+            c,
+            "SELECT v.i, o.next_offset FROM unnest($2::text[], $3::int[]) WITH ORDINALITY"
+            " AS v(topic, part, i) LEFT JOIN ingest_offsets o ON o.consumer_group = $1"
+            " AND o.topic = v.topic AND o.kafka_partition = v.part",
+            3, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != k) {
+            core_db_error(c, "reading stored offsets", err, errlen);
+            PQclear(r);
+            goto done;
+        }
+        bool missing = false;
+        for (int t = 0; t < PQntuples(r); t++) {
+            long long i = strtoll(PQgetvalue(r, t, 0), NULL, 10);
+            if (i < 1 || (size_t)i > k)
+                continue;
+            if (PQgetisnull(r, t, 1))
+                missing = true;
+            else
+                cur[i - 1] = strtoll(PQgetvalue(r, t, 1), NULL, 10);
+        }
+        PQclear(r);
+        if (!missing) {
+            rc = 0;
+            goto done;
+        }
+        if (round == 1)
+            break;
+        r = PQexecParams(c,
+                         "INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition,"
+                         " next_offset) SELECT $1, topic, part, -1 FROM unnest($2::text[],"
+                         " $3::int[]) AS v(topic, part) ON CONFLICT DO NOTHING",
+                         3, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            core_db_error(c, "creating offset rows", err, errlen);
+            PQclear(r);
+            goto done;
+        }
+        PQclear(r);
+    }
+    snprintf(err, errlen, "offset rows missing after creating them");
+done:
+    core_db_array_free(&topics);
+    core_db_array_free(&parts);
+    return rc;
 }
 
 /* Sends rows[0..len) through COPY. Returns 0, or -1 with err. */
@@ -126,6 +183,25 @@ static int insert_rejected(PGconn *c, const char *group, const char *topic, cons
     }
     PQclear(r);
     return rc;
+}
+
+/* Records that [first, next) of the partition was gone from the broker, in
+ * the transaction of the batch that starts at next. Idempotent (a batch
+ * stored twice over a lost COMMIT answer records it once). */
+static int insert_gap(PGconn *c, const char *group, const char *topic, const char *part,
+                      int64_t first, int64_t next, char *err, size_t errlen)
+{
+    char f[24], nx[24];
+    snprintf(f, sizeof f, "%" PRId64, first);
+    snprintf(nx, sizeof nx, "%" PRId64, next);
+    const char *vals[] = {group, topic, part, f, nx};
+    return core_db_exec_params(c,
+                               "INSERT INTO ingest_gaps (consumer_group, topic, kafka_partition,"
+                               " first_missing, next_present) VALUES ($1, $2, $3, $4, $5)"
+                               " ON CONFLICT DO NOTHING",
+                               5, vals, "recording an offset gap", err, errlen) < 0
+               ? -1
+               : 0;
 }
 
 /* The 24th tab-separated field of a COPY row is kafka_offset. */
@@ -196,30 +272,89 @@ static int cmp_batch(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Advances the partition from `from` to `next`, only if it still holds
- * `from`. Returns 0, 1 when another member moved it meanwhile (the caller
- * re-reads and fences again), or -1 with err. */
-static int update_offset(PGconn *c, const char *group, const char *topic, int32_t partition,
-                         int64_t from, int64_t next, char *err, size_t errlen)
+/* Reads what a pipeline left, up to its sync point, so that the
+ * connection can leave pipeline mode. */
+static void pipeline_drain(PGconn *c)
 {
-    char part[16], off[24], was[24];
-    snprintf(part, sizeof part, "%d", (int)partition);
-    snprintf(off, sizeof off, "%" PRId64, next);
-    snprintf(was, sizeof was, "%" PRId64, from);
-    const char *up[] = {group, topic, part, off, was};
-    PGresult *r = PQexecParams(c,
-                               "UPDATE ingest_offsets SET next_offset = $4, updated_at = now()"
-                               " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3"
-                               " AND next_offset = $5",
-                               5, NULL, up, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        core_db_error(c, "advancing offset", err, errlen);
-        rc = -1;
-    } else if (strcmp(PQcmdTuples(r), "1") != 0) {
-        rc = 1;
+    for (int nulls = 0; nulls < 2 && !conn_lost(c);) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            nulls++;
+            continue;
+        }
+        nulls = 0;
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
     }
-    PQclear(r);
+    PQexitPipelineMode(c);
+}
+
+/* Advances each partition whose chain moved (adv[i] >= 0 for the first batch
+ * i of the chain; ini[i] the offset read) from ini[i] to adv[i], only if it
+ * still holds ini[i]: one UPDATE per partition, in the chains' global order
+ * (so collectors lock the rows in one order and cannot deadlock), sent as
+ * one pipeline (one round trip). Returns 0, 1 when another member moved a
+ * partition meanwhile (the caller rolls back, re-reads and fences again),
+ * or -1 with err. */
+static int update_offsets(PGconn *c, const char *group, coll_batch **bs, size_t n,
+                          const int64_t *adv, const int64_t *ini, char *err, size_t errlen)
+{
+    if (PQenterPipelineMode(c) != 1) {
+        core_db_error(c, "advancing offsets (pipeline)", err, errlen);
+        return -1;
+    }
+    int rc = 0;
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (adv[i] < 0)
+            continue;
+        char part[16], off[24], was[24];
+        snprintf(part, sizeof part, "%d", (int)bs[i]->part_partition);
+        snprintf(off, sizeof off, "%" PRId64, adv[i]);
+        snprintf(was, sizeof was, "%" PRId64, ini[i]);
+        const char *up[] = {group, bs[i]->part_topic, part, off, was};
+        if (PQsendQueryParams(c,
+                              "UPDATE ingest_offsets SET next_offset = $4, updated_at = now()"
+                              " WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3"
+                              " AND next_offset = $5",
+                              5, NULL, up, NULL, NULL, 0) != 1) {
+            core_db_error(c, "advancing offset", err, errlen);
+            rc = -1;
+            break;
+        }
+        sent++;
+    }
+    if (PQpipelineSync(c) != 1) {
+        core_db_error(c, "advancing offsets (sync)", err, errlen);
+        rc = -1;
+    }
+    for (size_t q = 0; q < sent && rc >= 0; q++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            core_db_error(c, "advancing offset", err, errlen);
+            rc = -1;
+            break;
+        }
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            core_db_error(c, "advancing offset", err, errlen);
+            rc = -1;
+        } else if (strcmp(PQcmdTuples(r), "1") != 0) {
+            rc = 1; /* read the rest: the caller rolls back */
+        }
+        PQclear(r);
+        if (rc >= 0 && (r = PQgetResult(c)) != NULL) { /* each query's end */
+            PQclear(r);
+            snprintf(err, errlen, "advancing offsets: unexpected result");
+            rc = -1;
+        }
+    }
+    pipeline_drain(c);
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && rc == 0) {
+        snprintf(err, errlen, "advancing offsets: pipeline not closed");
+        rc = -1;
+    }
     return rc;
 }
 
@@ -231,20 +366,22 @@ static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
                         coll_store_rc *res, int64_t *stored, int64_t *adv, int64_t *ini,
                         char *err, size_t errlen)
 {
-    for (size_t i = 0; i < n;) {
-        coll_batch *b = bs[i];
-        char part[16];
-        snprintf(part, sizeof part, "%d", (int)b->part_partition);
-        const char *key[] = {group, b->part_topic, part};
-        int64_t cur = read_offset(c, key, err, errlen);
-        if (cur == -2)
-            return -1;
+    size_t *chain = malloc(n * sizeof *chain);
+    int64_t *cur_of = malloc(n * sizeof *cur_of);
+    int rc = -1;
+    if (!chain || !cur_of) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    size_t k = chain_starts(bs, n, chain);
+    if (read_offsets(c, group, bs, chain, k, cur_of, err, errlen) < 0)
+        goto done;
+    for (size_t ci = 0; ci < k; ci++) {
+        size_t i = chain[ci], end = ci + 1 < k ? chain[ci + 1] : n;
+        int64_t cur = cur_of[ci];
         int64_t initial = cur;
-        size_t j = i;
         bool broken = false;
-        for (; j < n && bs[j]->part_partition == b->part_partition &&
-               strcmp(bs[j]->part_topic, b->part_topic) == 0;
-             j++) {
+        for (size_t j = i; j < end; j++) {
             coll_batch *x = bs[j];
             stored[j] = cur;
             if (!broken && cur == x->expected) {
@@ -256,6 +393,7 @@ static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
                 x->n_rows = 0;
                 x->n_rej = 0;
                 x->copy.len = 0;
+                x->gap_first = x->gap_next = 0; /* recorded with it */
             } else {
                 res[j] = COLL_STORE_FENCED;
                 broken = true;
@@ -265,9 +403,12 @@ static int fence_chains(PGconn *c, const char *group, coll_batch **bs, size_t n,
         /* adv[first of the chain] = where the partition ends up, if it moved */
         adv[i] = cur != initial ? cur : -1;
         ini[i] = initial;
-        i = j;
     }
-    return 0;
+    rc = 0;
+done:
+    free(chain);
+    free(cur_of);
+    return rc;
 }
 
 /* One pass: read offsets, fence, then in one transaction COPY (whole or row
@@ -279,10 +420,17 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
                       int64_t *stored, int64_t *adv, int64_t *ini, bool by_row, char *err,
                       size_t errlen)
 {
+    int64_t t = core_mono_us(), t1;
     if (fence_chains(c, group, bs, n, res, stored, adv, ini, err, errlen) < 0)
         return -1;
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_FENCE, t1 - t);
+    t = t1;
     if (core_db_exec(c, "BEGIN", err, errlen) < 0)
         return -1;
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_BEGIN, t1 - t);
+    t = t1;
     bool any_rows = false;
     for (size_t i = 0; i < n; i++)
         if (res[i] == COLL_STORE_OK && bs[i]->copy.len)
@@ -308,6 +456,9 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
         }
         if (PQputCopyEnd(c, ok ? NULL : "custos: sending rows failed") != 1)
             ok = 0;
+        t1 = core_mono_us();
+        coll_stage_add(COLL_ST_COPY_SEND, t1 - t);
+        t = t1;
         int bad = !ok;
         while ((r = PQgetResult(c)) != NULL) {
             if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
@@ -336,6 +487,9 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             bs[i]->n_rows -= refused;
         }
     }
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_COPY_EXEC, t1 - t);
+    t = t1;
     for (size_t i = 0; i < n; i++) {
         if (res[i] != COLL_STORE_OK)
             continue;
@@ -349,13 +503,20 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
                                 err, errlen) < 0)
                 goto retry;
         }
+        if (bs[i]->gap_next > bs[i]->gap_first &&
+            insert_gap(c, group, bs[i]->part_topic, part, bs[i]->gap_first, bs[i]->gap_next, err,
+                       errlen) < 0)
+            goto retry;
     }
-    /* Advance each partition whose chain moved. */
-    for (size_t i = 0; i < n; i++) {
-        if (adv[i] < 0)
-            continue;
-        int u = update_offset(c, group, bs[i]->part_topic, bs[i]->part_partition, ini[i], adv[i],
-                              err, errlen);
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_DEAD, t1 - t);
+    t = t1;
+    /* Advance each partition whose chain moved: one round trip. */
+    {
+        bool any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = adv[i] >= 0;
+        int u = any ? update_offsets(c, group, bs, n, adv, ini, err, errlen) : 0;
         if (u < 0)
             goto retry;
         if (u > 0) {
@@ -363,8 +524,13 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             return 2;
         }
     }
+    t1 = core_mono_us();
+    coll_stage_add(COLL_ST_OFFSETS, t1 - t);
+    t = t1;
     if (core_db_exec(c, "COMMIT", err, errlen) < 0)
         goto retry;
+    coll_stage_add(COLL_ST_COMMIT, core_mono_us() - t);
+    core_metric_add(&coll_m_transactions, 1);
     return 0;
 retry:
     rollback(c);

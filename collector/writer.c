@@ -20,15 +20,16 @@
 void coll_writer_enqueue(collector *co, coll_batch *b)
 {
     atomic_fetch_add(&b->part->pending, 1);
+    coll_writer *w = &co->w[b->part->writer];
     pthread_mutex_lock(&co->mu);
     b->next = NULL;
-    if (co->qtail)
-        co->qtail->next = b;
+    if (w->qtail)
+        w->qtail->next = b;
     else
-        co->qhead = b;
-    co->qtail = b;
-    co->qlen++;
-    pthread_cond_signal(&co->cv_work);
+        w->qhead = b;
+    w->qtail = b;
+    w->qlen++;
+    pthread_cond_signal(&w->cv_work);
     pthread_mutex_unlock(&co->mu);
 }
 
@@ -59,14 +60,15 @@ struct timespec coll_deadline_in(int64_t ms)
 }
 
 /* Sleeps up to ms, waking early when the writer is told to abort. */
-static void writer_sleep(collector *co, int64_t ms)
+static void writer_sleep(coll_writer *w, int64_t ms)
 {
+    collector *co = w->co;
     struct timespec ts = coll_deadline_in(ms);
     /* cv_work is also signalled by every coll_writer_enqueue: keep waiting until the
      * deadline, or the backoff would end at the next sealed batch. */
     pthread_mutex_lock(&co->mu);
     while (!co->writer_abort)
-        if (pthread_cond_timedwait(&co->cv_work, &co->mu, &ts) == ETIMEDOUT)
+        if (pthread_cond_timedwait(&w->cv_work, &co->mu, &ts) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&co->mu);
 }
@@ -83,11 +85,15 @@ static void deliver_stats(collector *co, coll_batch *b)
 {
     int64_t now_ms = core_wall_us() / 1000;
     for (size_t i = 0; i < b->n_kts; i++)
-        if (b->kts[i] > 0)
+        if (b->kts[i] > 0) {
             core_histogram_observe_us(&coll_latency, (now_ms - b->kts[i]) * 1000);
+            core_hdr_observe(&coll_latency_hdr, (now_ms - b->kts[i]) * 1000);
+        }
     core_metric_add(&coll_m_stored, b->n_rows);
     core_metric_add(&coll_m_rejected, b->n_rej);
     core_metric_add(&coll_m_batches, 1);
+    if (b->gap_next > b->gap_first)
+        core_metric_add(&coll_m_gap_messages, (uint64_t)(b->gap_next - b->gap_first));
     if (co->sink && b->n_evs) {
         co->sink->deliver(co->sink->ud, b->evs, b->n_evs);
         b->evs = NULL;
@@ -98,9 +104,9 @@ static void deliver_stats(collector *co, coll_batch *b)
 /* Commits a group of batches in one transaction, retrying with capped
  * exponential backoff for as long as PostgreSQL fails, unless the writer is
  * aborted. Fenced batches mark their partition for a re-read. */
-static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_since,
-                        coll_batch **bs, size_t n)
+static void store_group(coll_writer *w, PGconn **db, coll_batch **bs, size_t n)
 {
+    collector *co = w->co;
     const core_config *cfg = co->cfg;
     int64_t backoff = cfg->coll_retry_min_ms;
     char err[1024];
@@ -119,7 +125,7 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
     n = k;
     if (!n)
         return;
-    for (;;) {
+    for (int attempt = 0;; attempt++) {
         if (!*db) {
             *db = core_db_connect(cfg->pg_dsn, (int)cfg->pg_connect_timeout_s, err, sizeof err);
             /* A member frozen inside a batch transaction (SIGSTOP, a paused
@@ -136,13 +142,17 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
         }
         coll_store_rc rc = COLL_STORE_RETRY;
         int64_t t0 = core_mono_us();
+        bool had_conn = *db != NULL;
         if (*db)
             rc = coll_store_batches(*db, cfg->kafka_group, bs, n, res, stored, err, sizeof err);
         if (rc == COLL_STORE_OK) {
-            if (!*db_ok) {
-                core_log(CORE_LOG_INFO, MOD, "postgres available again", "down_ms=%" PRId64,
-                         core_mono_ms() - *down_since);
-                *db_ok = true;
+            /* Only a writer that met the outage ends it: another one's
+             * success says nothing of the server the failing one met. */
+            if (w->failing) {
+                w->failing = false;
+                if (atomic_exchange(&co->db_down, false))
+                    core_log(CORE_LOG_INFO, MOD, "postgres available again", "down_ms=%" PRId64,
+                             core_mono_ms() - atomic_load(&co->down_since));
             }
             size_t rows = 0;
             for (size_t i = 0; i < n; i++) {
@@ -171,11 +181,19 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
         }
         core_metric_add(&coll_m_db_errors, 1);
         core_metric_add(&coll_m_batch_retries, 1);
-        if (*db_ok) {
+        if (attempt == 0 && had_conn && *db && PQstatus(*db) != CONNECTION_OK && !w->failing) {
+            /* A connection that went stale while this writer had nothing to
+             * store (the server restarted meanwhile): reconnect and retry at
+             * once before calling PostgreSQL unavailable. */
+            PQfinish(*db);
+            *db = NULL;
+            continue;
+        }
+        w->failing = true;
+        if (!atomic_exchange(&co->db_down, true)) {
+            atomic_store(&co->down_since, core_mono_ms());
             core_log(CORE_LOG_ERROR, MOD, "postgres unavailable, pausing and retrying",
                      "error=%s", core_log_quote((char[768]){0}, 768, err));
-            *db_ok = false;
-            *down_since = core_mono_ms();
         } else {
             int64_t sup = core_log_limit_check(&coll_db_rl, cfg->log_error_interval_ms);
             if (sup >= 0)
@@ -194,58 +212,57 @@ static void store_group(collector *co, PGconn **db, bool *db_ok, int64_t *down_s
                 coll_writer_finish(co, bs[i]);
             return;
         }
-        writer_sleep(co, backoff);
+        writer_sleep(w, backoff);
         backoff = backoff * 2 > cfg->coll_retry_max_ms ? cfg->coll_retry_max_ms : backoff * 2;
     }
 }
 
 void *coll_writer_main(void *arg)
 {
-    collector *co = arg;
+    coll_writer *w = arg;
+    collector *co = w->co;
     PGconn *db = NULL;
-    bool db_ok = true;
-    int64_t down_since = 0;
     for (;;) {
         pthread_mutex_lock(&co->mu);
-        while (!co->qhead && !co->writer_stop && !co->writer_abort)
-            pthread_cond_wait(&co->cv_work, &co->mu);
-        if (co->writer_abort || (!co->qhead && co->writer_stop)) {
+        while (!w->qhead && !co->writer_stop && !co->writer_abort)
+            pthread_cond_wait(&w->cv_work, &co->mu);
+        if (co->writer_abort || (!w->qhead && co->writer_stop)) {
             pthread_mutex_unlock(&co->mu);
             break;
         }
         /* Take what is queued, up to a bound: one transaction, one fsync. */
         coll_batch *bs[WRITER_GROUP_MAX];
         size_t n = 0, bytes = 0;
-        while (co->qhead && n < WRITER_GROUP_MAX && bytes < WRITER_GROUP_BYTES) {
-            coll_batch *b = co->qhead;
-            co->qhead = b->next;
-            co->qlen--;
+        while (w->qhead && n < WRITER_GROUP_MAX && bytes < WRITER_GROUP_BYTES) {
+            coll_batch *b = w->qhead;
+            w->qhead = b->next;
+            w->qlen--;
             bytes += b->copy.len;
             bs[n++] = b;
         }
-        if (!co->qhead)
-            co->qtail = NULL;
+        if (!w->qhead)
+            w->qtail = NULL;
         pthread_mutex_unlock(&co->mu);
-        store_group(co, &db, &db_ok, &down_since, bs, n);
+        store_group(w, &db, bs, n);
     }
     /* Whatever is left was not committed: its offsets were not advanced, so
      * the next owner of the partition reads it again. */
     pthread_mutex_lock(&co->mu);
     size_t left = 0;
-    while (co->qhead) {
-        coll_batch *b = co->qhead;
-        co->qhead = b->next;
+    while (w->qhead) {
+        coll_batch *b = w->qhead;
+        w->qhead = b->next;
         left++;
         pthread_mutex_unlock(&co->mu);
         coll_writer_finish(co, b);
         pthread_mutex_lock(&co->mu);
     }
-    co->qtail = NULL;
-    co->qlen = 0;
+    w->qtail = NULL;
+    w->qlen = 0;
     pthread_mutex_unlock(&co->mu);
     if (left)
         core_log(CORE_LOG_WARN, MOD, "batches left uncommitted; they will be read again",
-                 "batches=%zu", left);
+                 "writer=%d batches=%zu", w->idx, left);
     if (db)
         PQfinish(db);
     return NULL;

@@ -46,6 +46,7 @@ typedef struct core_config {
     int64_t coll_retry_max_ms;
     char *coll_format;
     char *coll_analytics;    /* on|off: hand committed events to the detectors */
+    int64_t coll_writers;    /* writer threads, each with its own connection */
 
     /* otel: the OTLP decoders (collector/decode_otel.c) */
     char *otel_api_key_attribute;

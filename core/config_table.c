@@ -71,6 +71,9 @@ const setting core_cfg_settings[] = {
      "JSON, LiteLLM StandardLoggingPayload, OTLP traces as JSON or protobuf (docs/formats.md)"},
     {"collector", "analytics", T_ENUM, OFF(coll_analytics), "on", 0, 0, "on|off", false, false,
      "hand committed events to the detectors (off: ingest only)"},
+    {"collector", "writers", T_INT, OFF(coll_writers), "2", 1, 8, NULL, false, false,
+     "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
+     "to the same one (in order, fenced as with one)"},
 
     /* otel: the OTLP decoders (docs/formats.md) */
     {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,
@@ -111,8 +114,9 @@ const setting core_cfg_settings[] = {
      NULL, false, false, "events held for reordering at most; past it the oldest is processed early"},
     {"analytics", "key_idle_ms", T_MS, OFF(an_key_idle_ms), "6h", 60000, (int64_t)30 * 86400000,
      NULL, false, false, "per-key detection state is dropped after this much event time without events"},
-    {"analytics", "max_keys", T_INT, OFF(an_max_keys), "1000000", 16, 100000000, NULL, false, false,
-     "keys tracked at most; past it the longest idle key is dropped"},
+    {"analytics", "max_keys", T_INT, OFF(an_max_keys), "100000", 16, 100000000, NULL, false, false,
+     "keys tracked at most; past it the longest idle key is dropped (a key costs ~1 KB "
+     "of RSS; bench/ingest/keys_rss.sh measures custos run with 1M keys)"},
     {"analytics", "incident_quiet_ms", T_MS, OFF(an_incident_quiet_ms), "30m", 1000, 86400000, NULL,
      false, false, "an incident with no alert for this long closes; a later alert opens a new one"},
     {"analytics", "incident_update_ms", T_MS, OFF(an_incident_update_ms), "1m", 0, 3600000, NULL,

@@ -91,4 +91,20 @@ void core_db_pool_put(core_db_pool *p, PGconn *c);
 /* Closes every connection; none may be out. NULL is a no-op. */
 void core_db_pool_free(core_db_pool *p);
 
+/* A PostgreSQL array literal built element by element, for statements that
+ * take many rows in one parameter (unnest($1::text[], ...)): one round trip
+ * instead of one per row. Elements are quoted and escaped; NULL adds a NULL
+ * element. Zero-initialise, add, take the text with core_db_array_text
+ * (NUL-terminated, owned by the array; NULL when out of memory), free. */
+typedef struct {
+    char *data;
+    size_t len, cap, n;
+    int oom;
+} core_db_array;
+
+void core_db_array_add(core_db_array *a, const char *s);
+void core_db_array_add_i64(core_db_array *a, int64_t v);
+const char *core_db_array_text(core_db_array *a);
+void core_db_array_free(core_db_array *a);
+
 #endif

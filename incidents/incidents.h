@@ -111,6 +111,10 @@ int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen);
 /* Links an interactions row (event_id, ts) to an incident as evidence. */
 int inc_link_event(PGconn *c, const char *incident_id, const char *event_id, int64_t ts_us,
                    const char *api_key_id, char *err, size_t errlen);
+/* n alerts, and the evidence link of each that went to an incident, in the
+ * caller's transaction, a few statements in all (inc_write_many.c): what
+ * inc_alert_insert and inc_link_event do for one, for a whole flush. */
+int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, char *err, size_t errlen);
 
 /* ---- changes by playbooks and analysts (the one status rule) ---- */
 

@@ -21,18 +21,25 @@ RATE=${RATE:-50}
 work=$(mktemp -d /tmp/custos-bench-pb.XXXXXX)
 pids=()
 db=custos_bench_pb_$$
+pg_started=""
 cleanup() {
     for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     dropdb --if-exists -f "$db" 2>/dev/null || true
+    # the PostgreSQL this run started, and only that one (not a PGHOST given)
+    [ -n "$pg_started" ] && { pg_stop "$pg_started" >/dev/null 2>&1 || true; }
     rm -rf "$work"
 }
 trap cleanup EXIT
 if [ -z "${PGHOST:-}" ]; then
     . "$src/scripts/pg.sh"
-    pg_start /tmp/custos-test-pg 55432 >/dev/null
+    pg_dir=${BENCH_PG_DIR:-/tmp/custos-bench-pb-pg}
+    pg_start "$pg_dir" "${BENCH_PG_PORT:-55453}" >/dev/null
+    pg_started=$pg_dir
 fi
 export PGUSER=${PGUSER:-postgres}
+# the bench program lives in $work, beside no share folder: the build tree's
+export CUSTOS_SHARE_DIR=${CUSTOS_SHARE_DIR:-$build/share/custos}
 cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$src" -I/usr/include/lua5.4 -I/usr/include/postgresql \
     -o "$work/bench" "$here/bench.c" "$build/libcustos_lib.a" \
     $(pkg-config --libs lua5.4 libcjson libpq libcurl libcrypto rdkafka libsodium yaml-0.1 libmicrohttpd libhs) -lpthread -lm

@@ -238,12 +238,69 @@ static void t_list_and_counts(void **state)
     }
 }
 
+/* inc_alerts_insert stores what inc_alert_insert and inc_link_event store
+ * one by one: every alert (across the 2,000-row statements), a repeat
+ * ignored, alerts alone without a link, text with quotes, backslashes,
+ * commas and braces kept byte for byte. */
+static void t_alerts_many(void **state)
+{
+    (void)state;
+    char err[1024];
+    upsert(&(inc_record){.incident_id = "inc-many", .type = INC_PROBING,
+                         .severity = INC_HIGH, .status = INC_OPEN, .api_key_id = "key-m",
+                         .first_seen_us = 1, .detected_at_us = 1, .last_seen_us = 2,
+                         .alerts = 1, .atlas_array = "{}", .owasp_array = "{}",
+                         .summary = "many", .doc_json = "{}"});
+    enum { N = 4500 };
+    static inc_alert as[N + 2];
+    static char ids[N][32];
+    const char *odd = "a \"quoted\", back\\slash, {braces} NULL";
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "ev-%d", i);
+        as[i] = (inc_alert){.incident_id = i % 3 ? "inc-many" : NULL, .type = INC_PROBING,
+                            .severity = INC_HIGH, .ts_us = 1700000000000000LL + i,
+                            .event_id = ids[i], .api_key_id = "key-m", .model = "m",
+                            .model_version = i % 2 ? "v1" : NULL, .summary = odd,
+                            .evidence_json = "{\"rule\": \"jb\\\\x\"}"};
+    }
+    as[N] = as[1];     /* a repeat of an incident's alert */
+    as[N + 1] = as[0]; /* a repeat of an alert alone */
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_alerts_insert(g_c, as, N + 2, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    char want[32];
+    snprintf(want, sizeof want, "%d", N);
+    assert_string_equal(one("SELECT count(*) FROM alerts WHERE api_key_id = 'key-m'"), want);
+    snprintf(want, sizeof want, "%d", N / 3);
+    assert_string_equal(one("SELECT count(*) FROM alerts WHERE api_key_id = 'key-m'"
+                            " AND incident_id IS NULL"), want);
+    snprintf(want, sizeof want, "%d", N - N / 3);
+    assert_string_equal(one("SELECT count(*) FROM incident_events WHERE incident_id = 'inc-many'"),
+                        want);
+    assert_string_equal(one("SELECT count(DISTINCT summary) || ' ' || min(summary) FROM alerts"
+                            " WHERE api_key_id = 'key-m'"),
+                        "1 a \"quoted\", back\\slash, {braces} NULL");
+    assert_string_equal(one("SELECT evidence->>'rule' FROM alerts WHERE event_id = 'ev-7'"),
+                        "jb\\x");
+    assert_string_equal(one("SELECT count(*) FROM alerts WHERE event_id = 'ev-2'"
+                            " AND model_version IS NULL AND ts = '2023-11-14 22:13:20.000002+00'"),
+                        "1");
+    /* a bad row refuses the whole call, in the caller's transaction */
+    inc_alert bad = as[5];
+    bad.event_id = NULL;
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_int_equal(inc_alerts_insert(g_c, &bad, 1, err, sizeof err), -1);
+    core_db_rollback(g_c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_detector_and_changes),
         cmocka_unit_test(t_comments),
         cmocka_unit_test(t_list_and_counts),
+        cmocka_unit_test(t_alerts_many),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -51,10 +51,11 @@ w_expect 200
 # Schema behind: 503 not_ready, the schema check failed, the others said.
 t_sql "CREATE TABLE t_saved AS SELECT * FROM schema_migrations WHERE version = $want;
        DELETE FROM schema_migrations WHERE version = $want" >/dev/null
+behind=$(t_sql "SELECT max(version) FROM schema_migrations")
 w_req GET /readyz
 w_expect 503 not_ready
 [ "$(w_json '["checks"]["schema"]["status"]')" = failed ] || t_fail "schema check: $(cat "$W_BODY")"
-[ "$(w_json '["checks"]["schema"]["version"]')" = $((want - 1)) ] || t_fail "schema version behind: $(cat "$W_BODY")"
+[ "$(w_json '["checks"]["schema"]["version"]')" = "$behind" ] || t_fail "schema version behind ($behind): $(cat "$W_BODY")"
 [ "$(w_json '["checks"]["schema"]["want"]')" = "$want" ] || t_fail "schema want: $(cat "$W_BODY")"
 [ "$(w_json '["checks"]["database"]["status"]')" = ok ] || t_fail "database check while behind"
 [ "$(w_json '["checks"]["consumer"]["status"]')" = not_applicable ] || t_fail "consumer check while behind"

@@ -1,4 +1,4 @@
--- custos schema 14: the analytics' state per Kafka partition, so that a
+-- custos schema 13: the analytics' state per Kafka partition, so that a
 -- restart or a rebalance continues where the previous owner of a partition
 -- stopped (docs/analytics.md, "State across restarts and rebalances").
 -- One row per (consumer group, topic, partition): the keys whose newest event

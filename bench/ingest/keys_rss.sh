@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Memory with many api keys: custos run (collector + live analytics) fed
+# N events, each of a distinct api key (default 1,000,000), through the
+# embedded broker into a private PostgreSQL; prints the peak RSS (VmHWM) of
+# custos run and the keys the analytics held at the end, for the
+# analytics.max_keys given (CUSTOS_ANALYTICS_MAX_KEYS, default: the
+# configured default). Target: <= 256 MB with 1M keys by default.
+#
+#   bash bench/ingest/keys_rss.sh [N]      (BENCH_KEYS_RATE=12000 events/s)
+#
+# A measurement, not a test: it exits 0 when it ran, whatever the figure.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${CUSTOS_BIN:-$ROOT/build/custos}
+N=${1:-1000000}
+RATE=${BENCH_KEYS_RATE:-12000}
+PARTS=16
+PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-keys-pg}
+PGPORT_BENCH=${BENCH_PG_PORT:-55454}
+WORK=$(mktemp -d /tmp/custos-bench-keys.XXXXXX)
+PIDS=()
+PG_STARTED=0
+log() { printf '[keys %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+cleanup() {
+    set +e
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    [ "$PG_STARTED" = 1 ] && pg_stop "$PGDIR" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+. "$ROOT/scripts/pg.sh"
+exec 9>"$PGDIR.lock"
+flock -n 9 || die "another run is using $PGDIR"
+PG_STARTED=1
+pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL"
+export PGUSER=postgres
+DSN="host=$PGDIR port=$PGPORT_BENCH user=postgres dbname=bench_keys"
+dropdb --if-exists bench_keys 2>/dev/null || true
+createdb bench_keys
+CUSTOS_POSTGRES_DSN=$DSN "$B" migrate --log-level warn
+
+# N events of N distinct keys: custos gen's events with the key replaced
+# and the texts cut to 120 characters (memory per key is what is measured).
+"$B" gen --count 20000 --seed 5 >"$WORK/base.jsonl"
+python3 - "$WORK/base.jsonl" "$WORK/keys.jsonl" "$N" <<'PY'
+import json, sys
+src = [json.loads(l) for l in open(sys.argv[1])]
+with open(sys.argv[2], "w") as out:
+    for i in range(int(sys.argv[3])):
+        ev = dict(src[i % len(src)])
+        ev["event_id"] = "keys-%07d" % i
+        ev["api_key_id"] = "ak_%014x" % i
+        for f in ("prompt", "response"):
+            if isinstance(ev.get(f), str):
+                ev[f] = ev[f][:120]
+        out.write(json.dumps(ev, separators=(",", ":")) + "\n")
+PY
+
+"$B" broker --partitions "$PARTS" --topic bench.keys >"$WORK/broker.out" 2>"$WORK/broker.log" &
+PIDS+=($!)
+for _ in $(seq 100); do BROKER=$(head -n1 "$WORK/broker.out" 2>/dev/null || true); [ -n "$BROKER" ] && break; sleep 0.1; done
+[ -n "$BROKER" ] || die "broker did not start"
+CUSTOS_POSTGRES_DSN=$DSN CUSTOS_KAFKA_BROKERS=$BROKER CUSTOS_KAFKA_TOPICS=bench.keys \
+    CUSTOS_KAFKA_GROUP=bench-keys "$B" run --log-level info 2>"$WORK/run.log" &
+COLL=$!
+PIDS+=("$COLL")
+deadline=$((SECONDS + 60))
+until [ "$(grep -c 'msg="partition assigned"' "$WORK/run.log")" -ge "$PARTS" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || die "collector not assigned: $(tail -n 3 "$WORK/run.log")"
+    sleep 0.2
+done
+log "producing $N events of $N distinct keys at $RATE ev/s"
+"$B" produce --rate "$RATE" --topic bench.keys --brokers "$BROKER" --linger-ms 25 \
+    "$WORK/keys.jsonl" 2>"$WORK/producer.log" || die "producer failed: $(tail -n 2 "$WORK/producer.log")"
+deadline=$((SECONDS + 300))
+q() { psql -X -A -t -q -d "$DSN" -c "$1"; }
+while [ "$(q "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM ingest_offsets")" -lt "$N" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || die "not all stored 300 s after the producer"
+    sleep 1
+done
+HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$COLL/status")
+kill -TERM "$COLL"
+wait "$COLL" 2>/dev/null || true
+an=$(grep 'msg="live analytics stopped"' "$WORK/run.log" || true)
+keys=$(sed -nE 's/^.* keys=([0-9]+) .*$/\1/p' <<<"$an")
+avg=$(sed -nE 's/^.* key_state_bytes_avg=([0-9]+) .*$/\1/p' <<<"$an")
+stored=$(q "SELECT count(*) FROM interactions")
+printf '%-40s %s\n' "events (distinct keys) stored" "$stored of $N"
+printf '%-40s %s\n' "analytics.max_keys" "${CUSTOS_ANALYTICS_MAX_KEYS:-default}"
+printf '%-40s %s\n' "keys held at the end" "${keys:-?} (key state ${avg:-?} B a key, engine's count)"
+printf '%-40s %s MB   (target <= 256 MB)\n' "peak RSS of custos run (VmHWM)" "$((HWM_KB / 1024))"
