@@ -156,7 +156,7 @@ static int evidence_export(core_cmd_ctx *x, const forensics_filter *f, const cha
     audit_key_wipe(&k);
     if (rc != 0) {
         fprintf(stderr, "custos evidence export: %s\n", err);
-        return rc == 1 ? CORE_EXIT_USAGE : CORE_EXIT_FAIL;
+        return rc == 1 || rc == FORENSICS_NO_INCIDENT ? CORE_EXIT_USAGE : CORE_EXIT_FAIL;
     }
     printf("bundle %s: %" PRIu64 " incidents, %" PRIu64 " events, %" PRIu64 " alerts, %" PRIu64
            " actions, %" PRIu64 " audit rows; manifest sha256 %s, signed by key %s\n",

@@ -165,7 +165,7 @@ static int set_filter(PGconn *c, const core_config *cfg, const forensics_filter 
         PQclear(r);
         if (!found) {
             snprintf(err, errlen, "no incident %s", f->incident_id);
-            return 1;
+            return FORENSICS_NO_INCIDENT;
         }
         return 0;
     }

@@ -67,8 +67,10 @@ typedef struct {
  * not exist... it must not exist: never overwrites), signed with key, and
  * appends the evidence_exported audit row (actor, the filter, the counts,
  * the manifest's digest). Rows are streamed from one snapshot with COPY.
- * Returns 0, 1 when the filter is refused (err says why), -1 with err;
- * on failure the file is removed. */
+ * Returns 0, 1 when the filter is refused (err says why),
+ * FORENSICS_NO_INCIDENT when it names an incident that does not exist, -1
+ * with err; on failure the file is removed. */
+#define FORENSICS_NO_INCIDENT 2
 int forensics_export(PGconn *c, const core_config *cfg, const audit_key *key,
                      const forensics_filter *f, const char *actor, const char *path,
                      forensics_export_result *res, char *err, size_t errlen);

@@ -177,11 +177,10 @@ web_result web_h_evidence_export(web_req *r)
     int rc = forensics_export(r->db, r->cfg, &key, &f, r->auth.actor, path, &res, err,
                               sizeof err);
     audit_key_wipe(&key);
-    if (rc == 1) {
-        bool missing = strncmp(err, "no incident", 11) == 0;
-        return web_reply_error(r, missing ? 404 : 400, missing ? "not_found" : "bad_request",
-                               "%s", err);
-    }
+    if (rc == FORENSICS_NO_INCIDENT)
+        return web_reply_error(r, 404, "not_found", "%s", err);
+    if (rc == 1)
+        return web_reply_error(r, 400, "bad_request", "%s", err);
     if (rc < 0)
         return web_fail(r, "%s", err);
     r->audited = true;
