@@ -26,6 +26,10 @@ wait_metric() {
     done
     t_fail "$1 is ${v:-absent}, waited for $2 $3"
 }
+# A stream a client has left keeps its slot until the hub's next ping finds
+# the connection gone (a suspended connection is not polled): wait for a free
+# slot before opening another, or web.max_streams refuses it.
+room() { wait_metric custos_web_streams_open -lt "$MAX"; }
 # bg_stream OUT ARGS...: an SSE client in the background; its PID in BG.
 bg_stream() {
     local out=$1
@@ -82,6 +86,7 @@ t_sql "UPDATE actions SET state = 'rejected', decided_by = 'x' WHERE id = $act"
 id4=$(t_sql "SELECT max(id) FROM change_feed")
 
 t_log "resume after id $id1 (Last-Event-ID): only the newer ones"
+room
 w_stream /api/v1/stream "${A[@]}" --header "Last-Event-ID: $id1" --events 3
 w_expect 200
 [ "$(events_of "$W_BODY")" = 3 ] || t_fail "resume: $(cat "$W_BODY")"
@@ -105,25 +110,30 @@ id5=$(t_sql "SELECT max(id) FROM change_feed")
 w_stream "/api/v1/stream?last_event_id=$id4" "${A[@]}" --events 1
 [ "$(jl "$W_BODY" 1 '["id"]')" = "$id5" ] || t_fail "?last_event_id=$id4 gave: $(cat "$W_BODY")"
 # A malformed id is a 400, in JSON.
+room
 w_stream /api/v1/stream "${A[@]}" --header "Last-Event-ID: 12x"
 w_expect 400 bad_request
 
 t_log "reset: an id older than what the feed holds"
 t_sql "UPDATE change_feed_state SET pruned_upto = $id2"
 t_sql "DELETE FROM change_feed WHERE id <= $id2"
+room
 w_stream /api/v1/stream "${A[@]}" --header "Last-Event-ID: $id1" --until-event reset
 [ "$(events_of "$W_BODY")" = 1 ] || t_fail "reset came after other events: $(cat "$W_BODY")"
 [ "$(jl "$W_BODY" 1 '["data"]["last_event_id"]')" = "$id1" ] || t_fail "reset data: $(cat "$W_BODY")"
 [ "$(jl "$W_BODY" 1 '["data"]["resume_id"]')" = "$id5" ] || t_fail "reset resume_id: $(cat "$W_BODY")"
 [ "$(jl "$W_BODY" 1 '["id"]')" = "$id5" ] || t_fail "reset id: $(cat "$W_BODY")"
 # The id it gave just before the pruned ones is still fine; one never handed out is a reset.
+room
 w_stream /api/v1/stream "${A[@]}" --header "Last-Event-ID: $id2" --events 1
 [ "$(jl "$W_BODY" 1 '["id"]')" = "$id3" ] || t_fail "after $id2: $(cat "$W_BODY")"
+room
 w_stream /api/v1/stream "${A[@]}" --header "Last-Event-ID: 999999999" --until-event reset
 [ "$(wc -l <"$W_BODY")" -ge 2 ] || t_fail "no reset for an id never given"
 [ "$(metric custos_web_stream_resets_total)" -ge 2 ] || t_fail "resets not counted"
 
 t_log "pings"
+room
 w_stream /api/v1/stream "${A[@]}" --until-comment ping
 grep -q '"comment": "ping"' "$W_BODY" || t_fail "no ping: $(cat "$W_BODY")"
 
