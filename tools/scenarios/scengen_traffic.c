@@ -82,6 +82,7 @@ void scen_benign(const world *w)
         free(own.v);
         label_key("benign", "none", k->id, T0, 0);
     }
+    free(keys);
 }
 
 /* Look-alikes of extraction: batch jobs and busy ordinary users. */
