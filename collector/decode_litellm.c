@@ -182,6 +182,8 @@ static cJSON *map_payload(const cJSON *p, char *why, size_t whylen)
     const cJSON *choice0 = cJSON_GetArrayItem(get(resp, "choices"), 0);
     const cJSON *hp = get(p, "hidden_params");
     const char *exact = first_str(resp, "model", hp, "litellm_model_name", p, "model");
+    if (!exact)
+        exact = model; /* only model_group named it */
     const char *provider = coll_map_str(p, "custom_llm_provider");
     if (provider && strncmp(exact, provider, strlen(provider)) == 0 &&
         exact[strlen(provider)] == '/')
