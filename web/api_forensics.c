@@ -25,40 +25,20 @@ static const char *const k_params[] = {"since",   "until",   "api_key",   "tenan
 
 typedef struct {
     const char *v[N_PARAMS];
-    const char *bad, *why;
 } args;
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
-{
-    (void)kind;
-    args *a = cls;
-    if (a->bad)
-        return MHD_YES;
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (strcmp(key, k_params[i]) == 0) {
-            if (a->v[i]) {
-                a->bad = key;
-                a->why = "is given twice";
-            } else if (!value || strlen(value) > (strcmp(key, "cursor") == 0 ? 600 : VALUE_MAX)) {
-                a->bad = key;
-                a->why = value ? "is too long" : "has no value";
-            } else {
-                a->v[i] = value;
-            }
-            return MHD_YES;
-        }
-    a->bad = key;
-    a->why = "is not a parameter of this query";
-    return MHD_YES;
-}
+static const web_args_rules k_rules = {.code = "bad_request",
+                                       .unknown = "is not a parameter of this query",
+                                       .too_long = "is too long",
+                                       .maxlen = VALUE_MAX,
+                                       .long_name = "cursor",
+                                       .long_maxlen = 600,
+                                       .empty_ok = true,
+                                       .whole_key = true};
 
 static const char *arg(const args *a, const char *name)
 {
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (strcmp(k_params[i], name) == 0)
-            return a->v[i];
-    return NULL;
+    return web_arg(k_params, N_PARAMS, a->v, name);
 }
 
 /* The answer's body, grown up to a cap. */
@@ -92,10 +72,9 @@ static int to_body(void *ud, const void *p, size_t n)
 
 web_result web_h_forensics_events(web_req *r)
 {
-    args a = {0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
-    if (a.bad)
-        return web_reply_error(r, 400, "bad_request", "'%s' %s", a.bad, a.why);
+    args a;
+    if (web_args_with(r, &k_rules, k_params, N_PARAMS, a.v) < 0)
+        return WEB_CLIENT_ERROR;
     forensics_query q = {
         .since = arg(&a, "since"), .until = arg(&a, "until"), .api_key_id = arg(&a, "api_key"),
         .tenant = arg(&a, "tenant"), .user_id = arg(&a, "user"),

@@ -33,41 +33,17 @@ static const char *const k_params[] = {"status", "disposition", "type",     "sev
 
 typedef struct {
     const char *v[N_PARAMS];
-    const char *bad; /* first unknown, repeated or overlong parameter */
-    const char *why;
 } args;
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
-{
-    (void)kind;
-    args *a = cls;
-    if (a->bad)
-        return MHD_YES;
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (strcmp(key, k_params[i]) == 0) {
-            if (a->v[i]) {
-                a->bad = key;
-                a->why = "is given twice";
-            } else if (!value || strlen(value) > VALUE_MAX) {
-                a->bad = key;
-                a->why = value ? "is longer than 256 bytes" : "has no value";
-            } else {
-                a->v[i] = value;
-            }
-            return MHD_YES;
-        }
-    a->bad = key;
-    a->why = "is not a filter of this list";
-    return MHD_YES;
-}
+static const web_args_rules k_rules = {.code = "bad_filter",
+                                       .unknown = "is not a filter of this list",
+                                       .too_long = "is longer than 256 bytes",
+                                       .maxlen = VALUE_MAX,
+                                       .empty_ok = true};
 
 static const char *arg(const args *a, const char *name)
 {
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (strcmp(k_params[i], name) == 0)
-            return a->v[i];
-    return NULL;
+    return web_arg(k_params, N_PARAMS, a->v, name);
 }
 
 /* RFC 3339 in UTC ("2026-12-01T12:00:00Z", optional fraction up to
@@ -220,10 +196,9 @@ static cJSON *counts_by_status(web_req *r, const inc_filter *f)
 
 web_result web_h_incidents_list(web_req *r)
 {
-    args a = {0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
-    if (a.bad)
-        return web_reply_error(r, 400, "bad_filter", "'%.64s' %s", a.bad, a.why);
+    args a;
+    if (web_args_with(r, &k_rules, k_params, N_PARAMS, a.v) < 0)
+        return WEB_CLIENT_ERROR;
     inc_filter f = {
         .status = arg(&a, "status"),
         .disposition = arg(&a, "disposition"),

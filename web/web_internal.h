@@ -365,9 +365,27 @@ web_result web_h_audit_verify(web_req *r);
 web_result web_h_views_list(web_req *r);    /* api_views.c */
 web_result web_h_views_save(web_req *r);
 web_result web_h_views_delete(web_req *r);
-/* Collects a route's query-string arguments named in names into v (NULL
- * when absent); answers 400 and returns -1 on one unknown, repeated,
- * empty or longer than maxlen (web_args.c). */
+/* ---- query-string arguments (web_args.c): one walker for every route ---- */
+/* What differs between route families: the 400's code and wording. */
+typedef struct {
+    const char *code;     /* the error code of the 400 */
+    const char *unknown;  /* what a name not in the list "is" */
+    const char *too_long; /* what an overlong value "is" */
+    size_t maxlen;        /* a value's bytes at most */
+    const char *long_name; /* one argument with its own bound (NULL: none) */
+    size_t long_maxlen;
+    bool empty_ok;  /* an empty value is taken ("") rather than refused */
+    bool whole_key; /* the message quotes the whole name, not its first 64 bytes */
+} web_args_rules;
+/* Collects the arguments named in names (n) into v (borrowed for the
+ * request; NULL when absent); answers 400 and returns -1 on the first
+ * unknown, repeated, valueless or overlong one. */
+int web_args_with(web_req *r, const web_args_rules *rules, const char *const *names, size_t n,
+                  const char **v);
+/* v's value for name (names and v as given to web_args_with); NULL when absent. */
+const char *web_arg(const char *const *names, size_t n, const char *const *v, const char *name);
+/* web_args_with with a route's plain rules: 400 bad_query, empty refused,
+ * values of at most maxlen bytes. */
 int web_args(web_req *r, const char *const *names, size_t n, const char **v, size_t maxlen);
 /* ---- the live stream (web_stream.c): one hub thread LISTENs on the
  * change feed and fans events out to every open GET /api/v1/stream ---- */

@@ -9,51 +9,13 @@
 
 #include "web/web_internal.h"
 
-#define ARG_MAX 256
-
-typedef struct {
-    const char *const *names;
-    size_t n;
-    const char **out;
-    const char *bad, *why;
-} arg_walk;
-
-static enum MHD_Result take(void *cls, enum MHD_ValueKind kind, const char *key,
-                            const char *value)
-{
-    (void)kind;
-    arg_walk *w = cls;
-    if (w->bad)
-        return MHD_YES;
-    for (size_t i = 0; i < w->n; i++)
-        if (strcmp(key, w->names[i]) == 0) {
-            if (w->out[i]) {
-                w->bad = key;
-                w->why = "is given twice";
-            } else if (!value || !*value || strlen(value) > ARG_MAX) {
-                w->bad = key;
-                w->why = value && *value ? "is longer than 256 bytes" : "has no value";
-            } else {
-                w->out[i] = value;
-            }
-            return MHD_YES;
-        }
-    w->bad = key;
-    w->why = "is not a filter of this list";
-    return MHD_YES;
-}
-
 int web_query_args(web_req *r, const char *const *names, size_t n, const char **out)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = NULL;
-    arg_walk w = {.names = names, .n = n, .out = out};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, take, &w);
-    if (w.bad) {
-        web_reply_error(r, 400, "bad_filter", "'%.64s' %s", w.bad, w.why);
-        return -1;
-    }
-    return 0;
+    static const web_args_rules rules = {.code = "bad_filter",
+                                         .unknown = "is not a filter of this list",
+                                         .too_long = "is longer than 256 bytes",
+                                         .maxlen = 256};
+    return web_args_with(r, &rules, names, n, out);
 }
 
 int web_query_limit(web_req *r, const char *s, int def, int max)
