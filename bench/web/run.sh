@@ -162,8 +162,8 @@ for r in $ORDER; do
     log "$r: throughput (wrk -t2 -c8 -d${SECS}s)"
     wrk_run "$WORK/$r.tput" -t2 -c8 -d"${SECS}s" "$BASE${PATHS[$r]}"
     TPUT[$r]=$(field "$WORK/$r.tput")
-    log "$r: paced at $RATE req/s (10 connections, one request each ${PACE_MS} ms)"
-    PACE_MS=$PACE_MS wrk_run "$WORK/$r.paced" -t2 -c10 -d"${SECS}s" -s "$HERE/pace.lua" "$BASE${PATHS[$r]}"
+    log "$r: paced at $RATE req/s (10 connections, a send slot each $((PACE_MS / 5)) ms per thread)"
+    PACE_MS=$PACE_MS PACE_CONNS=5 wrk_run "$WORK/$r.paced" -t2 -c10 -d"${SECS}s" -s "$HERE/pace.lua" "$BASE${PATHS[$r]}"
     PACED[$r]=$(field "$WORK/$r.paced")
 done
 RSS_LOAD=$(rss)
@@ -178,7 +178,7 @@ OPEN=$(curl -s "$BASE/metrics" | awk '$1 == "custos_web_connections_open" {print
 STREAMS=$(curl -s "$BASE/metrics" | awk '$1 == "custos_web_streams_open" {print $2}')
 RSS_HOLD=$(rss)
 log "held: $HELD; the server counts $OPEN connections, $STREAMS streams; RSS $RSS_HOLD"
-PACE_MS=$PACE_MS wrk_run "$WORK/held.paced" -t2 -c10 -d"${SECS}s" -s "$HERE/pace.lua" "$BASE/api/v1/incidents"
+PACE_MS=$PACE_MS PACE_CONNS=5 wrk_run "$WORK/held.paced" -t2 -c10 -d"${SECS}s" -s "$HERE/pace.lua" "$BASE/api/v1/incidents"
 HELD_PACED=$(field "$WORK/held.paced")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/incidents/$DETAIL")
 exec {HOLDER_IN}>&-
@@ -217,5 +217,5 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "  GET /api/v1/incidents at 200 req/s meanwhile: $h_rps req/s, p50 $h_p50 ms, p99 $h_p99 ms, $h_bad not 2xx (target 0); a detail: $code"
     echo "  after: $STILL"
     echo "RSS of custos web: $RSS_IDLE idle, $RSS_LOAD after the load, $RSS_HOLD holding, peak (VmHWM) $RSS_HWM"
-    echo "wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}'): throughput -t2 -c8 -d${SECS}s; @200: -t2 -c10 with pace.lua (${PACE_MS} ms between a connection's requests; latency from send to answer, no coordinated-omission correction)"
+    echo "wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}'): throughput -t2 -c8 -d${SECS}s; @200: -t2 -c10 with pace.lua (send slots on the wall clock, each connection one per ${PACE_MS} ms; latency from send to answer, no coordinated-omission correction)"
 } | tee "$WORK/table.txt"
