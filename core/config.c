@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "core/config_int.h"
+#include "core/hostport.h"
 
 
 
@@ -125,6 +126,16 @@ int core_cfg_apply(core_config *cfg, const setting *s, const char *value, char *
     case T_STR: {
         if (s->off == OFF(kafka_topics) && check_topics(value, why, whylen) < 0)
             return -1;
+        if (s->off == OFF(web_allowed_hosts) && core_hostlist_check(value, why, whylen) < 0)
+            return -1;
+        if (s->off == OFF(web_listen)) {
+            char host[CORE_HOST_MAX + 1];
+            int port;
+            if (core_listen_split(value, host, sizeof host, &port) < 0) {
+                snprintf(why, whylen, "'%s' is not HOST:PORT or [IPV6]:PORT", value);
+                return -1;
+            }
+        }
         char *dup = strdup(value);
         if (!dup) {
             snprintf(why, whylen, "out of memory");

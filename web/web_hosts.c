@@ -8,64 +8,30 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hostport.h"
 #include "web/web_internal.h"
-
-#define MAX_HOSTS 32
-#define HOST_MAX 262 /* "[" 255 "]:" 5 */
 
 struct web_hosts {
     int n;
     struct {
-        char host[HOST_MAX + 1]; /* lower case, [v6] in brackets */
-        int port;                /* -1: any */
-    } e[MAX_HOSTS];
+        char host[CORE_HOST_MAX + 1]; /* lower case, [v6] in brackets */
+        int port;                     /* -1: any */
+    } e[CORE_HOSTLIST_MAX];
 };
 
-/* Splits "host", "host:port", "[v6]" or "[v6]:port" into its host (kept
- * with its brackets) and port (-1 when none). -1 when malformed. */
+/* core_hostport_split, the host lower-cased: names compare case-blind. */
 static int split_host(const char *s, size_t len, char *host, size_t hostlen, int *port)
 {
-    *port = -1;
-    if (len == 0 || len > HOST_MAX)
+    if (core_hostport_split(s, len, host, hostlen, port) < 0)
         return -1;
-    size_t hl;
-    if (s[0] == '[') {
-        const char *close = memchr(s, ']', len);
-        if (!close)
-            return -1;
-        hl = (size_t)(close - s) + 1;
-    } else {
-        const char *colon = memchr(s, ':', len);
-        hl = colon ? (size_t)(colon - s) : len;
-    }
-    if (hl == 0 || hl >= hostlen)
-        return -1;
-    for (size_t i = 0; i < hl; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && !strchr(".-_[]:", c))
-            return -1;
-        host[i] = (char)tolower(c);
-    }
-    host[hl] = '\0';
-    if (hl < len) {
-        if (s[hl] != ':' || len - hl - 1 == 0 || len - hl - 1 > 5)
-            return -1;
-        int p = 0;
-        for (size_t i = hl + 1; i < len; i++) {
-            if (!isdigit((unsigned char)s[i]))
-                return -1;
-            p = p * 10 + (s[i] - '0');
-        }
-        if (p > 65535)
-            return -1;
-        *port = p;
-    }
+    for (char *c = host; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
     return 0;
 }
 
 static int add(web_hosts *hs, const char *s, size_t len, char *err, size_t errlen)
 {
-    char host[HOST_MAX + 1];
+    char host[CORE_HOST_MAX + 1];
     int port;
     if (split_host(s, len, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "web.allowed_hosts: '%.*s' is not HOST or HOST:PORT", (int)len, s);
@@ -74,8 +40,8 @@ static int add(web_hosts *hs, const char *s, size_t len, char *err, size_t errle
     for (int i = 0; i < hs->n; i++)
         if (hs->e[i].port == port && strcmp(hs->e[i].host, host) == 0)
             return 0; /* named twice */
-    if (hs->n >= MAX_HOSTS) {
-        snprintf(err, errlen, "web.allowed_hosts: more than %d names", MAX_HOSTS);
+    if (hs->n >= CORE_HOSTLIST_MAX) {
+        snprintf(err, errlen, "web.allowed_hosts: more than %d names", CORE_HOSTLIST_MAX);
         return -1;
     }
     snprintf(hs->e[hs->n].host, sizeof hs->e[hs->n].host, "%s", host);
@@ -93,19 +59,11 @@ web_hosts *web_hosts_new(const char *allowed, const char *listen_host, int port,
         return NULL;
     }
     if (allowed && *allowed) {
-        const char *s = allowed;
-        while (*s) {
-            while (*s == ' ' || *s == ',')
-                s++;
-            if (!*s)
-                break;
-            const char *e = s;
-            while (*e && *e != ',' && *e != ' ')
-                e++;
-            if (add(hs, s, (size_t)(e - s), err, errlen) < 0)
+        const char *p = allowed, *item;
+        size_t len;
+        while (core_hostlist_next(&p, &item, &len))
+            if (add(hs, item, len, err, errlen) < 0)
                 goto error;
-            s = e;
-        }
         if (hs->n == 0) {
             snprintf(err, errlen, "web.allowed_hosts names no host");
             goto error;
@@ -113,7 +71,7 @@ web_hosts *web_hosts_new(const char *allowed, const char *listen_host, int port,
         return hs;
     }
     /* The default: what a client on this machine types, with the port. */
-    char buf[HOST_MAX + 16];
+    char buf[CORE_HOST_MAX + 16];
     bool v6 = strchr(listen_host, ':') != NULL;
     snprintf(buf, sizeof buf, v6 ? "[%s]:%d" : "%s:%d", listen_host, port);
     if (add(hs, buf, strlen(buf), err, errlen) < 0)
@@ -143,7 +101,7 @@ bool web_hosts_allow(const web_hosts *hs, const char *hdr)
 {
     if (!hs || !hdr)
         return false;
-    char host[HOST_MAX + 1];
+    char host[CORE_HOST_MAX + 1];
     int port;
     if (split_host(hdr, strlen(hdr), host, sizeof host, &port) < 0)
         return false;

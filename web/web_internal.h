@@ -108,9 +108,6 @@ int web_bearer_get(const char *header, char *out, size_t outlen);
  * Compared exactly (case-insensitive for scheme and host). */
 bool web_origin_ok(const char *origin, const char *want, bool tls, const char *host);
 
-/* Parses "HOST:PORT" or "[V6]:PORT" into host and port. -1 when malformed. */
-int web_parse_listen(const char *s, char *host, size_t hostlen, int *port);
-
 /* Parses a request body (len bytes, buf[len] == '\0') as one JSON object
  * with nothing after it but whitespace. Returns the object (the caller
  * cJSON_Delete()s it), or NULL with *why set and *at the byte offset where

@@ -246,43 +246,6 @@ bool web_origin_ok(const char *origin, const char *want, bool tls, const char *h
     return strlen(origin) == bl && strncasecmp(origin, buf, bl) == 0;
 }
 
-int web_parse_listen(const char *s, char *host, size_t hostlen, int *port)
-{
-    if (!s || !*s)
-        return -1;
-    const char *colon;
-    const char *h = s;
-    size_t hl;
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        h = s + 1;
-        hl = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || strchr(s, ':') != colon)
-            return -1;
-        hl = (size_t)(colon - s);
-    }
-    if (hl == 0 || hl >= hostlen)
-        return -1;
-    const char *p = colon + 1;
-    if (!*p || strlen(p) > 5)
-        return -1;
-    for (const char *q = p; *q; q++)
-        if (!isdigit((unsigned char)*q))
-            return -1;
-    long v = strtol(p, NULL, 10);
-    if (v < 0 || v > 65535)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (int)v;
-    return 0;
-}
-
 cJSON *web_body_parse(const char *buf, size_t len, const char **why, size_t *at)
 {
     *at = 0;

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "web/web.h"
@@ -845,7 +846,7 @@ web_server *web_service_start(const core_config *cfg, char *err, size_t errlen)
     char host[256];
     int port;
     bool tls;
-    if (web_parse_listen(cfg->web_listen, host, sizeof host, &port) < 0) {
+    if (core_listen_split(cfg->web_listen, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "web.listen '%s' is not HOST:PORT or [IPV6]:PORT", cfg->web_listen);
         return NULL;
     }

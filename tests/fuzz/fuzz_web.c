@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hostport.h"
 #include "web/web_internal.h"
 
 #define CHECK(cond)                                                                  \
@@ -112,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char h[64];
     int port;
-    if (web_parse_listen(path, h, sizeof h, &port) == 0)
+    if (core_listen_split(path, h, sizeof h, &port) == 0)
         CHECK(port >= 0 && port <= 65535 && h[0] && strlen(h) < sizeof h);
 
     /* The body, NUL-terminated as the server keeps it. */

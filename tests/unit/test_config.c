@@ -474,6 +474,16 @@ static void file_refusals_name_the_source(void **state)
                       "given twice", "line 2");
     EXPECT_FILE_ERROR("log:\n  level: warn\nkafka:\n  group: g\nlog:\n  error_interval_ms: 1s\n",
                       "bad.yaml:5:", "log", "section is given twice");
+    /* addresses the web server would refuse at start are refused at load */
+    EXPECT_FILE_ERROR("web:\n  allowed_hosts: \"soc.example.com, bad/host\"\n", "bad.yaml:2:",
+                      "web.allowed_hosts", "'bad/host' is not HOST");
+    EXPECT_FILE_ERROR("web:\n  allowed_hosts: \"a:99999\"\n", "bad.yaml:2:",
+                      "web.allowed_hosts");
+    EXPECT_FILE_ERROR("web:\n  allowed_hosts: \" , \"\n", "bad.yaml:2:", "web.allowed_hosts",
+                      "names no host");
+    EXPECT_FILE_ERROR("web:\n  listen: \"0.0.0.0\"\n", "bad.yaml:2:", "web.listen",
+                      "not HOST:PORT");
+    EXPECT_FILE_ERROR("web:\n  listen: \"::1:8440\"\n", "bad.yaml:2:", "web.listen");
     /* a second document */
     EXPECT_FILE_ERROR("log:\n  level: warn\n---\nlog:\n  level: debug\n", "bad.yaml:3:",
                       "second YAML document");

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/hostport.h"
 #include "web/web_internal.h"
 
 static void t_defaults(void **st)
@@ -78,11 +79,38 @@ static void t_configured(void **st)
     assert_null(web_hosts_new(many, "127.0.0.1", 1, "", err, sizeof err));
 }
 
+/* The load-time check (core_hostlist_check) takes what web_hosts_new takes
+ * and refuses what it refuses, so a value that loads also starts. */
+static void t_check_agrees(void **st)
+{
+    (void)st;
+    const char *good[] = {"soc.example.com", "soc.example.com:443, [::1]:8440",
+                          "a,b c", "[fe80::1]", "Host-1.example_x:0"};
+    const char *bad[] = {"bad/host", "a:", "a:99999", "a:8x", "::1", "[::1", " , ", ":80"};
+    char err[256], why[256];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(core_hostlist_check(good[i], why, sizeof why), 0);
+        web_hosts *h = web_hosts_new(good[i], "127.0.0.1", 8440, "", err, sizeof err);
+        assert_non_null(h);
+        web_hosts_free(h);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(core_hostlist_check(bad[i], why, sizeof why), -1);
+        assert_null(web_hosts_new(bad[i], "127.0.0.1", 8440, "", err, sizeof err));
+    }
+    char many[33 * 4 + 1] = "";
+    for (int i = 0; i < 33; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "h%02d,", i);
+    assert_int_equal(core_hostlist_check(many, why, sizeof why), -1);
+    assert_non_null(strstr(why, "more than 32"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_defaults),
         cmocka_unit_test(t_configured),
+        cmocka_unit_test(t_check_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/hostport.h"
 #include "web/web_internal.h"
 
 static web_result h_dummy(web_req *r)
@@ -223,17 +224,17 @@ static void t_listen(void **s)
     (void)s;
     char h[64];
     int port;
-    assert_int_equal(web_parse_listen("127.0.0.1:8440", h, sizeof h, &port), 0);
+    assert_int_equal(core_listen_split("127.0.0.1:8440", h, sizeof h, &port), 0);
     assert_string_equal(h, "127.0.0.1");
     assert_int_equal(port, 8440);
-    assert_int_equal(web_parse_listen("[::1]:0", h, sizeof h, &port), 0);
+    assert_int_equal(core_listen_split("[::1]:0", h, sizeof h, &port), 0);
     assert_string_equal(h, "::1");
     assert_int_equal(port, 0);
-    assert_int_equal(web_parse_listen("localhost:65535", h, sizeof h, &port), 0);
+    assert_int_equal(core_listen_split("localhost:65535", h, sizeof h, &port), 0);
     const char *bad[] = {"", "127.0.0.1", ":8440", "h:", "h:65536", "h:-1", "h:80x", "::1:80",
                          "[::1]80", "h:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(web_parse_listen(bad[i], h, sizeof h, &port), -1);
+        assert_int_equal(core_listen_split(bad[i], h, sizeof h, &port), -1);
 }
 
 static void t_tokens_and_passwords(void **s)
