@@ -29,11 +29,10 @@ HOLD=${BENCH_HOLD:-1000}
 RATE=200
 PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-web-pg}
 PGPORT_BENCH=${BENCH_PG_PORT:-55462}
-WORK=$(mktemp -d /tmp/custos-bench-web.XXXXXX)
-KEEP=${BENCH_KEEP:-0}
 
-log() { printf '[bench-web %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_NAME=web
+. "$ROOT/bench/lib.sh"
+bench_setup
 
 # ---- tools, build, PostgreSQL -------------------------------------------------
 
@@ -57,26 +56,9 @@ done
 ulimit -n "$(( HOLD * 2 + 1024 > 4096 ? HOLD * 2 + 1024 : 4096 ))" 2>/dev/null ||
     die "cannot raise the open-file limit to hold $HOLD + $HOLD connections"
 
-PIDS=()
-PG_STARTED=0
 HOLDER_IN=""
-cleanup() {
-    local rc=$?
-    [ -n "$HOLDER_IN" ] && exec {HOLDER_IN}>&- 2>/dev/null
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ "$PG_STARTED" = 1 ] && { pg_stop "$PGDIR" 2>/dev/null || true; }
-    if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-. "$ROOT/scripts/pg.sh"
-mkdir -p "$(dirname "$PGDIR")"
-exec 9>"$PGDIR.lock"
-flock -n 9 || die "another benchmark is using $PGDIR (BENCH_PG_DIR and BENCH_PG_PORT choose another)"
-PG_STARTED=1
-pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL in $PGDIR"
-export PGUSER=postgres
+bench_on_exit() { [ -z "$HOLDER_IN" ] || exec {HOLDER_IN}>&- 2>/dev/null; }
+bench_pg "$PGDIR" "$PGPORT_BENCH"
 DB=custos_bench_web
 DSN="host=$PGDIR port=$PGPORT_BENCH user=postgres dbname=$DB"
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DSN" -c "$1"; }
