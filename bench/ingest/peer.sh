@@ -28,12 +28,11 @@ PARTS=${BENCH_PEER_PARTITIONS:-64}
 ROUNDS=${BENCH_PEER_ROUNDS:-3}
 PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-peer-pg}
 PGPORT_BENCH=${BENCH_PG_PORT:-55453}
-KEEP=${BENCH_KEEP:-0}
-WORK=$(mktemp -d /tmp/custos-bench-peer.XXXXXX)
 TIMEOUT_S=300 # one consumer's whole run, at most
 
-log() { printf '[bench-peer %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_NAME=peer
+. "$ROOT/bench/lib.sh"
+bench_setup
 
 CUSTOS_ROOT=$ROOT
 . "$ROOT/scripts/deps.sh"
@@ -44,23 +43,7 @@ for tool in psql createdb kcat rsyslogd awk; do
     command -v "$tool" >/dev/null || die "$tool is needed"
 done
 
-PIDS=()
-PG_STARTED=0
-cleanup() {
-    local rc=$?
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ "$PG_STARTED" = 1 ] && { pg_stop "$PGDIR" 2>/dev/null || true; }
-    if [ "$KEEP" = 1 ] || [ "$rc" != 0 ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-. "$ROOT/scripts/pg.sh"
-exec 9>"$PGDIR.lock"
-flock -n 9 || die "another benchmark is using $PGDIR (BENCH_PG_DIR and BENCH_PG_PORT choose another)"
-PG_STARTED=1
-pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL in $PGDIR"
-export PGUSER=postgres
+bench_pg "$PGDIR" "$PGPORT_BENCH"
 dsn() { echo "host=$PGDIR port=$PGPORT_BENCH user=postgres dbname=$1"; }
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
 
@@ -84,13 +67,19 @@ fresh_topic() {
         sleep 0.1
     done
     [ -n "$BROKER" ] || die "broker did not start: $(cat "$1/broker.log")"
-    kcat -P -b "$BROKER" -t peer -l -X linger.ms=20 "$WORK/events.jsonl" 2>"$1/kcat-p.log" ||
+    # Keyed by line number: spread evenly by the hash (a null key would
+    # stick to one partition per batch and overrun its retention).
+    awk '{print NR "\t" $0}' "$WORK/events.jsonl" |
+        kcat -P -b "$BROKER" -t peer -K $'\t' -X linger.ms=20 2>"$1/kcat-p.log" ||
         die "kcat -P failed: $(tail -3 "$1/kcat-p.log")"
-    local args=() held
-    for ((p = 0; p < PARTS; p++)); do args+=(-t "peer:$p:-1"); done
-    held=$(kcat -Q -b "$BROKER" "${args[@]}" 2>/dev/null |
-        sed -nE 's/^.* offset (-?[0-9]+)$/\1/p' | awk '{s += $1} END {print s + 0}')
-    [ "$held" = "$N" ] || die "the broker holds $held of $N events after the preload"
+    # Every event still held: high minus low watermarks, summed.
+    local hi=() lo=() held
+    for ((p = 0; p < PARTS; p++)); do hi+=(-t "peer:$p:-1"); lo+=(-t "peer:$p:-2"); done
+    held=$({
+        kcat -Q -b "$BROKER" "${hi[@]}" 2>/dev/null | sed -nE 's/^.* offset (-?[0-9]+)$/\1/p'
+        kcat -Q -b "$BROKER" "${lo[@]}" 2>/dev/null | sed -nE 's/^.* offset (-?[0-9]+)$/-\1/p'
+    } | awk '{s += $1} END {print s + 0}')
+    [ "$held" = "$N" ] || die "the broker holds $held of $N events after the preload (retention overrun?)"
 }
 
 # time_rows DB TABLE PID: waits until TABLE in DB holds N rows; prints
@@ -110,6 +99,15 @@ time_rows() {
         'BEGIN {d = b - a; printf "%.0f %.1f", (d > 0 ? n / d : 0), d}'
 }
 
+# finish DB TABLE PID: times TABLE's rows (R), stops PID, and counts the
+# distinct events stored (DISTINCT).
+finish() {
+    R=$(time_rows "$1" "$2" "$3")
+    kill -TERM "$3" 2>/dev/null || true
+    wait "$3" 2>/dev/null || true
+    DISTINCT=$(q "$1" "SELECT count(DISTINCT event_id) FROM $2")
+}
+
 run_custos() {
     local dir=$1 db=peer_custos_$2
     dropdb --if-exists "$db" 2>/dev/null || true
@@ -120,12 +118,8 @@ run_custos() {
         "$B" run --log-level warn 2>"$dir/custos.log" &
     local pid=$!
     PIDS+=("$pid")
-    R=$(time_rows "$db" interactions "$pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local distinct
-    distinct=$(q "$db" "SELECT count(DISTINCT event_id) FROM interactions")
-    [ "$distinct" = "$N" ] || die "custos stored $distinct distinct events of $N"
+    finish "$db" interactions "$pid"
+    [ "$DISTINCT" = "$N" ] || die "custos stored $DISTINCT distinct events of $N"
 }
 
 run_rsyslog() {
@@ -172,12 +166,8 @@ run_rsyslog() {
     rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslog.pid" >"$dir/rsyslog.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    R=$(time_rows "$db" peer_events "$pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local distinct
-    distinct=$(q "$db" "SELECT count(DISTINCT event_id) FROM peer_events")
-    [ "$distinct" = "$N" ] || log "rsyslog stored $distinct distinct events of $N (at-least-once: duplicates are its own)"
+    finish "$db" peer_events "$pid"
+    [ "$DISTINCT" = "$N" ] || log "rsyslog stored $DISTINCT distinct events of $N (at-least-once: duplicates are its own)"
 }
 
 run_kcat() {
@@ -191,14 +181,6 @@ run_kcat() {
 }
 
 printf '%-8s %6s %10s %8s  %s\n' system round rows/s seconds "busy load1" >"$WORK/rounds.txt"
-cpu_mark() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
-busy_since() {
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$1"
-    read -r b1 t1 <<<"$(cpu_mark)"
-    awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
-        'BEGIN {printf "%.0f%% %s", (t > 0 ? 100 * b / t : 0), l}'
-}
 declare -A RATES=([custos]="" [rsyslog]="" [kcat]="")
 for ((r = 1; r <= ROUNDS; r++)); do
     order="custos rsyslog"
@@ -208,11 +190,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
         mkdir -p "$dir"
         fresh_topic "$dir"
         log "round $r: $sys draining $N events from $PARTS partitions"
-        mark=$(cpu_mark)
+        mark=$(bench_cpu_mark)
         "run_$sys" "$dir" "$r"
         read -r rate secs <<<"$R"
         RATES[$sys]+="$rate "
-        printf '%-8s %6s %10s %8s  %s\n' "$sys" "$r" "$rate" "$secs" "$(busy_since "$mark")" |
+        printf '%-8s %6s %10s %8s  %s\n' "$sys" "$r" "$rate" "$secs" "$(bench_busy_since "$mark")" |
             tee -a "$WORK/rounds.txt" >&2
     done
 done
