@@ -123,7 +123,8 @@ static int check_topics(const char *value, char *why, size_t whylen)
 /* forensics.tsa_url: empty, or an http:// or https:// URL. */
 static int check_tsa_url(const char *value, char *why, size_t whylen)
 {
-    if (*value && strncasecmp(value, "http://", 7) != 0 && strncasecmp(value, "https://", 8) != 0) {
+    if (*value && strncasecmp(value, "http://", 7) != 0 &&
+        strncasecmp(value, "https://", 8) != 0) {
         snprintf(why, whylen, "the TSA's URL must start with http:// or https://");
         return -1;
     }

@@ -38,10 +38,13 @@ static TS_REQ *make_request(const unsigned char digest[32])
     X509_ALGOR *alg = X509_ALGOR_new();
     BIGNUM *bn = BN_new();
     ASN1_INTEGER *nonce = NULL;
+    /* The setters copy what they are given: ours are freed below. */
     bool ok = req && mi && alg && bn && TS_REQ_set_version(req, 1) &&
               X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) &&
-              TS_MSG_IMPRINT_set_algo(mi, alg) && TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)digest, 32) &&
-              TS_REQ_set_msg_imprint(req, mi) && BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
+              TS_MSG_IMPRINT_set_algo(mi, alg) &&
+              TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)digest, 32) &&
+              TS_REQ_set_msg_imprint(req, mi) &&
+              BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
               (nonce = BN_to_ASN1_INTEGER(bn, NULL)) && TS_REQ_set_nonce(req, nonce) &&
               TS_REQ_set_cert_req(req, 1);
     ASN1_INTEGER_free(nonce);
@@ -169,7 +172,8 @@ int forensics_tsa_stamp(const core_config *cfg, const unsigned char digest[32],
     char why[256];
     TS_REQ *req = make_request(digest);
     if (!req) {
-        snprintf(err, errlen, "cannot make the time-stamp request: %s", ssl_reason(why, sizeof why));
+        snprintf(err, errlen, "cannot make the time-stamp request: %s",
+                 ssl_reason(why, sizeof why));
         goto done;
     }
     int dlen = i2d_TS_REQ(req, &der);

@@ -101,6 +101,7 @@ CUSTOS_POSTGRES_DSN="host=/nonexistent dbname=none" "$C" evidence verify "$B" --
     || t_fail "the stamped bundle does not verify: $(cat "$T_DIR/v.out")"
 grep -q "timestamp: .* by /CN=custos test tsa, for the manifest's SHA-256; signature verified against $A/ca.pem" "$T_DIR/v.out" \
     || t_fail "verify said: $(cat "$T_DIR/v.out")"
+cat "$T_DIR/v.out" >&2
 "$C" evidence verify "$B" --pubkey "$T_DIR/pub.txt" >"$T_DIR/v.out" || t_fail "without --tsa-ca: $(cat "$T_DIR/v.out")"
 grep -q "its signature is not checked (give --tsa-ca FILE)" "$T_DIR/v.out" || t_fail "verify without --tsa-ca said: $(cat "$T_DIR/v.out")"
 
@@ -159,6 +160,7 @@ row token_truncated "$T_DIR/t-cut.tar" 1 "timestamp.tsr is not a timestamp token
 row token_removed "$T_DIR/t-none.tar" 0 "no timestamp (the bundle has no timestamp.tsr)"
 row token_removed_ca_asked "$T_DIR/t-none.tar" 1 "the bundle has no timestamp.tsr (no timestamp), but --tsa-ca asks for one" --tsa-ca "$A/ca.pem"
 cat "$T_DIR/table.txt"
+for f in "$T_DIR"/v-token_*.out; do printf '%s: %s\n' "$(basename "$f" .out)" "$(grep -m1 -e FAIL -e 'timestamp' "$f")" >&2; done
 [ "$failed" = 0 ] || t_fail "a timestamp check gave the wrong answer"
 # The other CA's bundle is whole otherwise: its token verifies with its CA.
 "$C" evidence verify "$T_DIR/other.tar" --pubkey "$T_DIR/pub.txt" --tsa-ca "$A/other-ca.pem" >/dev/null || t_fail "the other CA's bundle does not verify with its CA"
@@ -198,5 +200,29 @@ case $got in "the TSA did not answer: "*) ;; *) t_fail "the unstamped export's a
 CUSTOS_FORENSICS_TSA_URL= "$C" evidence export --incident inc-fx-1 -o "$T_DIR/plain.tar" >/dev/null 2>"$T_DIR/err.txt"
 [ ! -s "$T_DIR/err.txt" ] && [ "$(t_sql "SELECT detail::jsonb->'timestamp' FROM audit_log WHERE event = 'evidence_exported' ORDER BY seq DESC LIMIT 1")" = null ] \
     || t_fail "an export without a TSA: $(cat "$T_DIR/err.txt")"
+
+# ---- over HTTP: POST /api/v1/evidence stamps the same way ----
+. "$(dirname "$0")/../web/lib/web.sh"
+w_user auditor auditor
+w_start CUSTOS_FORENSICS_TSA_URL="$TSA/tsa" CUSTOS_FORENSICS_TSA_CA_FILE="$A/ca.pem"
+w_signin auditor
+w_req POST /api/v1/evidence -b "$W_JAR" -H "X-CSRF-Token: $W_CSRF" -H "Origin: $W_ORIGIN" -H 'Content-Type: application/json' -d '{"incident_id":"inc-fx-1"}'
+w_expect 200
+[[ "$(w_header X-Timestamp)" =~ ^20[0-9-]+T[0-9:]+Z$ ]] || t_fail "X-Timestamp: [$(w_header X-Timestamp)]"
+cp "$W_BODY" "$T_DIR/http.tar"
+"$C" evidence verify "$T_DIR/http.tar" --pubkey "$T_DIR/pub.txt" --tsa-ca "$A/ca.pem" >"$T_DIR/v.out" || t_fail "the HTTP bundle: $(cat "$T_DIR/v.out")"
+w_stop
+w_start CUSTOS_FORENSICS_TSA_URL="$DOWN"
+w_signin auditor
+w_req POST /api/v1/evidence -b "$W_JAR" -H "X-CSRF-Token: $W_CSRF" -H "Origin: $W_ORIGIN" -H 'Content-Type: application/json' -d '{"incident_id":"inc-fx-1"}'
+w_expect 200
+case $(w_header X-Timestamp-Error) in "the TSA did not answer: "*) ;; *) t_fail "X-Timestamp-Error: [$(w_header X-Timestamp-Error)]" ;; esac
+w_stop
+w_start CUSTOS_FORENSICS_TSA_URL="$DOWN" CUSTOS_FORENSICS_TSA_REQUIRED=on
+w_signin auditor
+w_req POST /api/v1/evidence -b "$W_JAR" -H "X-CSRF-Token: $W_CSRF" -H "Origin: $W_ORIGIN" -H 'Content-Type: application/json' -d '{"incident_id":"inc-fx-1"}'
+w_expect 500
+w_stop
+
 "$C" audit verify >/dev/null || t_fail "the audit chain does not verify"
-t_log "ok: stamped bundle verified by custos and openssl; 3 bad tokens caught; 4 TSA failures refused, one allowed"
+t_log "ok: stamped bundle verified by custos and openssl; 3 bad tokens caught; 4 TSA failures refused, one allowed; the same over HTTP"
