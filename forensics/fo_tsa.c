@@ -296,6 +296,13 @@ int forensics_tsa_check(const unsigned char *tsr, size_t len, const unsigned cha
         rc = -1;
         goto done;
     }
+    /* The TSA's certificate must have been valid when it stamped, not
+     * now: a bundle is checked years later, after that certificate has
+     * expired. (Revocation is not checked: offline, there is no CRL.) */
+    struct tm gt;
+    const ASN1_GENERALIZEDTIME *g = TS_TST_INFO_get_time(ti);
+    if (g && ASN1_TIME_to_tm(g, &gt) == 1)
+        X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), timegm(&gt));
     if (!(vc = TS_VERIFY_CTX_new())) {
         X509_STORE_free(st);
         snprintf(err, errlen, "out of memory");
