@@ -2,7 +2,8 @@
  * key over a time range), read from one snapshot and streamed row by row
  * with COPY into the archive (nothing held whole in memory), with a
  * manifest of each file's SHA-256, bytes and rows, signed with the
- * instance's Ed25519 key, and an audit row for the export itself.
+ * instance's Ed25519 key, optionally an RFC 3161 timestamp token over the
+ * manifest (fo_tsa.c), and an audit row for the export itself.
  *
  * COPY takes no parameters: the filter goes in as transaction-local
  * settings (set_config, parameterised) that the fixed statements read with

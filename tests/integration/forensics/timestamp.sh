@@ -187,6 +187,12 @@ refused "$TSA/big" "the TSA's answer is larger than forensics.tsa_max_bytes (655
 refused "$TSA/notts" "the TSA's answer is not a time-stamp response"
 [ "$(t_sql "SELECT count(*) FROM audit_log WHERE event = 'evidence_exported'")" = "$exports_before" ] || t_fail "a refused export was audited"
 ! grep -q "127.0.0.1" "$T_DIR/err.txt" || t_fail "the error names the TSA's URL"
+# A URL that is not http(s) stops start-up, naming the setting.
+set +e
+CUSTOS_FORENSICS_TSA_URL="ftp://127.0.0.1/tsa" "$C" evidence export --incident inc-fx-1 -o "$T_DIR/ftp.tar" >/dev/null 2>"$T_DIR/err.txt"; rc=$?
+set -e
+[ "$rc" = 3 ] && [ ! -e "$T_DIR/ftp.tar" ] && grep -q "CUSTOS_FORENSICS_TSA_URL: key forensics.tsa_url: the TSA's URL must start with http:// or https://" "$T_DIR/err.txt" \
+    || t_fail "an ftp TSA URL: rc $rc, $(cat "$T_DIR/err.txt")"
 # Off (the default): the bundle goes without a token, said and audited.
 CUSTOS_FORENSICS_TSA_URL="$DOWN" "$C" evidence export --incident inc-fx-1 -o "$T_DIR/unstamped.tar" >/dev/null 2>"$T_DIR/err.txt" \
     || t_fail "with tsa_required off, a TSA down failed the export: $(cat "$T_DIR/err.txt")"
