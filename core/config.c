@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <libpq-fe.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -120,6 +121,17 @@ static int check_topics(const char *value, char *why, size_t whylen)
     return 0;
 }
 
+/* forensics.tsa_url: empty, or an http:// or https:// URL. */
+static int check_tsa_url(const char *value, char *why, size_t whylen)
+{
+    if (*value && strncasecmp(value, "http://", 7) != 0 &&
+        strncasecmp(value, "https://", 8) != 0) {
+        snprintf(why, whylen, "the TSA's URL must start with http:// or https://");
+        return -1;
+    }
+    return 0;
+}
+
 int core_cfg_apply(core_config *cfg, const setting *s, const char *value, char *why, size_t whylen)
 {
     switch (s->type) {
@@ -136,6 +148,8 @@ int core_cfg_apply(core_config *cfg, const setting *s, const char *value, char *
                 return -1;
             }
         }
+        if (s->off == OFF(fo_tsa_url) && check_tsa_url(value, why, whylen) < 0)
+            return -1;
         char *dup = strdup(value);
         if (!dup) {
             snprintf(why, whylen, "out of memory");

@@ -165,6 +165,13 @@ typedef struct core_config {
     int64_t fo_page_max;              /* rows per page at most (JSON pages) */
     int64_t ret_interactions_days;    /* daily partitions older than this are dropped */
     int64_t ret_interval_ms;          /* how often custos run applies retention */
+    int64_t ret_rejected_days;        /* rejected events older than this are deleted (0: never) */
+    int64_t ret_alerts_days;          /* alerts older than this are deleted (0: never) */
+    char *fo_tsa_url;                 /* RFC 3161 TSA ("": no timestamp tokens) */
+    char *fo_tsa_ca_file;             /* PEM CA the TSA chains to ("": not checked at export) */
+    int64_t fo_tsa_timeout_ms;
+    int64_t fo_tsa_max_bytes;         /* the TSA's answer at most */
+    char *fo_tsa_required;            /* on|off: no token fails the export */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

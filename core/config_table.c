@@ -331,12 +331,33 @@ const setting core_cfg_settings[] = {
      true, "a forensic query or export covers at most this many days (--since to --until)"},
     {"forensics", "page_max", T_INT, OFF(fo_page_max), "1000", 1, 100000, NULL, false, true,
      "rows per page of a forensic query at most (--limit, ?limit=)"},
+    /* RFC 3161 timestamp tokens on evidence bundles (forensics/fo_tsa.c) */
+    {"forensics", "tsa_url", T_STR, OFF(fo_tsa_url), "", 0, 0, NULL, false, true,
+     "URL of an RFC 3161 time-stamping authority (http:// or https://): each evidence bundle "
+     "gets a timestamp token over its manifest's SHA-256 (timestamp.tsr); empty: none"},
+    {"forensics", "tsa_ca_file", T_STR, OFF(fo_tsa_ca_file), "", 0, 0, NULL, false, true,
+     "PEM file of the CA the TSA's certificate chains to: the token is checked against it at "
+     "export; empty: checked for the digest and nonce only"},
+    {"forensics", "tsa_timeout_ms", T_MS, OFF(fo_tsa_timeout_ms), "10s", 100, 300000, NULL,
+     false, true, "longest wait for the TSA's answer (connection included)"},
+    {"forensics", "tsa_max_bytes", T_BYTES, OFF(fo_tsa_max_bytes), "64KiB", 1024, 16 << 20,
+     NULL, false, true, "a larger answer from the TSA is refused"},
+    {"forensics", "tsa_required", T_ENUM, OFF(fo_tsa_required), "off", 0, 0, "off|on",
+     false, true, "on: an export fails (and leaves no file) when the TSA gives no valid "
+     "token; off: the bundle is written without one, which the export says and audits"},
     {"retention", "interactions_days", T_INT, OFF(ret_interactions_days), "180", 1, 36500, NULL,
      false, true, "daily partitions of interactions older than this many days are dropped "
      "(rows under a legal hold are kept; the EU AI Act asks for at least six months)"},
     {"retention", "interval_ms", T_MS, OFF(ret_interval_ms), "1h", 1000, 86400000, NULL, false,
      false, "how often custos run applies the retention (the first time one interval after it "
      "starts)"},
+    /* retention of rejected events and alerts (forensics/fo_retention.c) */
+    {"retention", "rejected_days", T_INT, OFF(ret_rejected_days), "30", 0, 36500, NULL, false,
+     true, "rejected events (dead letters, with their raw payload) received longer ago than "
+     "this many days are deleted, except under a range hold; 0: kept for ever"},
+    {"retention", "alerts_days", T_INT, OFF(ret_alerts_days), "365", 0, 36500, NULL, false, true,
+     "alerts whose event time is older than this many days are deleted, except under a hold "
+     "of their incident, key or time; their incidents stay; 0: kept for ever"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

@@ -100,7 +100,7 @@ static void evidence_usage(FILE *out)
     fprintf(out,
             "usage: custos evidence export (--incident ID | --key K --since T --until T)\n"
             "                              -o FILE.tar\n"
-            "       custos evidence verify BUNDLE [--pubkey FILE]\n"
+            "       custos evidence verify BUNDLE [--pubkey FILE] [--tsa-ca FILE]\n"
             "\n"
             "export  writes one tar archive (ustar) of the evidence, read from one snapshot\n"
             "        and streamed: incident.json (the incidents, an array), events.ndjson\n"
@@ -109,18 +109,23 @@ static void evidence_usage(FILE *out)
             "        row hash covers), manifest.json (custos version, query, time range, rows,\n"
             "        bytes and SHA-256 of each file, the audit head and newest checkpoint,\n"
             "        exporter, time) and manifest.sig (its Ed25519 signature with\n"
-            "        audit.signing_key). --key exports the key's events in [--since, --until)\n"
-            "        (RFC 3339, at most forensics.max_range_days) and the incidents of the\n"
-            "        key overlapping it. FILE must not exist. The export is audited\n"
-            "        (evidence_exported: actor, filter, rows, the manifest's SHA-256).\n"
+            "        audit.signing_key); with forensics.tsa_url set, timestamp.tsr (an\n"
+            "        RFC 3161 token over manifest.json's SHA-256; without one the export\n"
+            "        fails when forensics.tsa_required is on, else warns). --key exports\n"
+            "        the key's events in [--since, --until) (RFC 3339, at most\n"
+            "        forensics.max_range_days) and the incidents of the key overlapping it.\n"
+            "        FILE must not exist. The export is audited (evidence_exported: actor,\n"
+            "        filter, rows, the manifest's SHA-256, the timestamp token's).\n"
             "verify  checks a bundle offline (no database): the signature, against --pubkey\n"
             "        FILE ('custos keys public'; without it, against the key the bundle\n"
             "        names, which shows it is whole but not who signed it), every file's\n"
-            "        rows, order and SHA-256, the audit rows' hashes. Names each problem;\n"
-            "        exit 0 when it verifies, 1 when not.\n");
+            "        rows, order and SHA-256, the audit rows' hashes, the timestamp token's\n"
+            "        digest and, with --tsa-ca FILE (the TSA's CA, PEM), its signature (a\n"
+            "        bundle without a token then fails). Names each problem; exit 0 when\n"
+            "        it verifies, 1 when not.\n");
 }
 
-static int evidence_verify(const char *bundle, const char *pubkey)
+static int evidence_verify(const char *bundle, const char *pubkey, const char *tsa_ca)
 {
     char err[1024];
     unsigned char pk[32];
@@ -128,7 +133,7 @@ static int evidence_verify(const char *bundle, const char *pubkey)
         fprintf(stderr, "custos evidence verify: %s\n", err);
         return CORE_EXIT_FAIL;
     }
-    int rc = forensics_verify(bundle, pubkey ? pk : NULL, stdout, err, sizeof err);
+    int rc = forensics_verify(bundle, pubkey ? pk : NULL, tsa_ca, stdout, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "custos evidence verify: %s\n", err);
         return CORE_EXIT_FAIL;
@@ -162,12 +167,17 @@ static int evidence_export(core_cmd_ctx *x, const forensics_filter *f, const cha
            " actions, %" PRIu64 " audit rows; manifest sha256 %s, signed by key %s\n",
            outpath, res.incidents, res.events, res.alerts, res.actions, res.audit,
            res.manifest_sha256, res.key_id);
+    if (res.tsa_time[0])
+        printf("timestamp token from the TSA at %s (timestamp.tsr)\n", res.tsa_time);
+    else if (res.tsa_error[0])
+        fprintf(stderr, "custos evidence export: warning: the bundle has no timestamp token "
+                        "(forensics.tsa_required is off): %s\n", res.tsa_error);
     return CORE_EXIT_OK;
 }
 
 int forensics_cmd_evidence(core_cmd_ctx *x, int argc, char **argv)
 {
-    const char *what = NULL, *out = NULL, *pubkey = NULL, *bundle = NULL;
+    const char *what = NULL, *out = NULL, *pubkey = NULL, *bundle = NULL, *tsa_ca = NULL;
     forensics_filter f = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -180,7 +190,8 @@ int forensics_cmd_evidence(core_cmd_ctx *x, int argc, char **argv)
             core_cli_opt(argc, argv, &i, "--until", &f.until) ||
             core_cli_opt(argc, argv, &i, "-o", &out) ||
             core_cli_opt(argc, argv, &i, "--output", &out) ||
-            core_cli_opt(argc, argv, &i, "--pubkey", &pubkey))
+            core_cli_opt(argc, argv, &i, "--pubkey", &pubkey) ||
+            core_cli_opt(argc, argv, &i, "--tsa-ca", &tsa_ca))
             continue;
         if (!what && (strcmp(argv[i], "export") == 0 || strcmp(argv[i], "verify") == 0)) {
             what = argv[i];
@@ -200,7 +211,7 @@ int forensics_cmd_evidence(core_cmd_ctx *x, int argc, char **argv)
             fprintf(stderr, "custos evidence verify: which BUNDLE?\n");
             return CORE_EXIT_USAGE;
         }
-        return evidence_verify(bundle, pubkey);
+        return evidence_verify(bundle, pubkey, tsa_ca);
     }
     bool by_key = f.api_key_id || f.since || f.until;
     if (!out || (f.incident_id ? by_key : !(f.api_key_id && f.since && f.until))) {

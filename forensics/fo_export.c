@@ -2,7 +2,8 @@
  * key over a time range), read from one snapshot and streamed row by row
  * with COPY into the archive (nothing held whole in memory), with a
  * manifest of each file's SHA-256, bytes and rows, signed with the
- * instance's Ed25519 key, and an audit row for the export itself.
+ * instance's Ed25519 key, optionally an RFC 3161 timestamp token over the
+ * manifest (fo_tsa.c), and an audit row for the export itself.
  *
  * COPY takes no parameters: the filter goes in as transaction-local
  * settings (set_config, parameterised) that the fixed statements read with
@@ -260,6 +261,16 @@ static int audit_export(PGconn *c, const forensics_filter *f, const char *actor,
     cJSON_AddNumberToObject(rows, "audit", (double)res->audit);
     cJSON_AddStringToObject(d, "manifest_sha256", res->manifest_sha256);
     cJSON_AddStringToObject(d, "key_id", res->key_id);
+    if (res->tsa_time[0]) {
+        cJSON *ts = cJSON_AddObjectToObject(d, "timestamp");
+        cJSON_AddStringToObject(ts, "time", res->tsa_time);
+        cJSON_AddStringToObject(ts, "sha256", res->tsa_sha256);
+    } else if (res->tsa_error[0]) {
+        cJSON *ts = cJSON_AddObjectToObject(d, "timestamp");
+        cJSON_AddStringToObject(ts, "error", res->tsa_error);
+    } else {
+        cJSON_AddNullToObject(d, "timestamp");
+    }
     char *s = cJSON_PrintUnformatted(d);
     cJSON_Delete(d);
     if (!s) {
@@ -271,7 +282,35 @@ static int audit_export(PGconn *c, const forensics_filter *f, const char *actor,
     return rc;
 }
 
-/* Writes the entries from the snapshot; the manifest and its signature. */
+/* The RFC 3161 token over the manifest's SHA-256, when forensics.tsa_url
+ * is set: -1 when none is had and forensics.tsa_required is on; otherwise
+ * 0, with res->tsa_error saying why there is none. */
+static int stamp(const core_config *cfg, const char *man, size_t ml, unsigned char **tsr,
+                 size_t *tsr_len, forensics_export_result *res, char *err, size_t errlen)
+{
+    if (!cfg->fo_tsa_url[0])
+        return 0;
+    unsigned char digest[32];
+    unsigned int dl = 0;
+    EVP_Digest(man, ml, digest, &dl, EVP_sha256(), NULL);
+    char why[sizeof res->tsa_error - 16];
+    if (forensics_tsa_stamp(cfg, digest, tsr, tsr_len, res->tsa_time, why, sizeof why) == 0) {
+        audit_sha256_hex(*tsr, *tsr_len, res->tsa_sha256);
+        return 0;
+    }
+    if (strcmp(cfg->fo_tsa_required, "on") == 0) {
+        snprintf(err, errlen, "no timestamp token (forensics.tsa_required is on): %s", why);
+        return -1;
+    }
+    snprintf(res->tsa_error, sizeof res->tsa_error, "%s", why);
+    char q[400];
+    core_log(CORE_LOG_WARN, "forensics", "bundle exported without a timestamp token",
+             "error=%s", core_log_quote(q, sizeof q, why));
+    return 0;
+}
+
+/* Writes the entries from the snapshot; the manifest, its signature and
+ * (forensics.tsa_url) its timestamp token. */
 static int write_bundle(PGconn *c, const core_config *cfg, const audit_key *key,
                         const forensics_filter *f, const char *actor, forensics_tar *t,
                         forensics_export_result *res, char *err, size_t errlen)
@@ -280,6 +319,8 @@ static int write_bundle(PGconn *c, const core_config *cfg, const audit_key *key,
     int64_t mtime = (int64_t)time(NULL);
     int rc = -1;
     char *man = NULL;
+    unsigned char *tsr = NULL;
+    size_t tsr_len = 0;
     cJSON *m = cJSON_CreateObject();
     PGresult *r = NULL;
     if (core_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen) < 0)
@@ -348,8 +389,12 @@ static int write_bundle(PGconn *c, const core_config *cfg, const audit_key *key,
                       "custos-evidence-signature-v1\nkey_id: %s\nmanifest_sha256: %s\n"
                       "signature: %s\n",
                       key->id, res->manifest_sha256, sigb);
+    if (stamp(cfg, man, ml, &tsr, &tsr_len, res, err, errlen) < 0)
+        goto done;
     if (put_entry(t, "manifest.json", man, ml, 1, mtime, NULL, err, errlen) < 0 ||
         put_entry(t, "manifest.sig", sigfile, (size_t)sl, 1, mtime, NULL, err, errlen) < 0 ||
+        (tsr && put_entry(t, "timestamp.tsr", (const char *)tsr, tsr_len, 1, mtime, NULL, err,
+                          errlen) < 0) ||
         forensics_tar_close(t, err, errlen) < 0)
         goto done;
     rc = audit_export(c, f, actor, res, err, errlen);
@@ -359,6 +404,7 @@ rollback:
 done:
     PQclear(r);
     free(man);
+    free(tsr);
     cJSON_Delete(m);
     return rc;
 }

@@ -24,7 +24,9 @@ static void hold_usage(FILE *out)
             "A legal hold keeps interactions from retention ('custos retention run'): an\n"
             "incident's (its evidence events, and its key's or, for drift, its model\n"
             "version's events over its span), a key's (within [--since, --until) when\n"
-            "given), or every event in [--since, --until). Times are RFC 3339. Placing and\n"
+            "given), or every event in [--since, --until). It keeps the alerts of the\n"
+            "incident, of the key (in its range) or in the range, and a range hold the\n"
+            "rejected events received in it. Times are RFC 3339. Placing and\n"
             "releasing are audited (legal_hold_placed, legal_hold_released, with the\n"
             "reason). Release is for the admin (this command; no HTTP route releases a\n"
             "hold); a released hold stays listed.\n");
@@ -40,9 +42,13 @@ static void retention_usage(FILE *out)
             "(retention_dropped: partition, rows dropped, rows held, the active holds) each.\n"
             "Rows under a legal hold ('custos hold') are moved into the default partition\n"
             "first and stay queryable; rows of the default partition past retention and\n"
-            "under no hold are deleted (retention_deleted). Alerts, incidents, actions and\n"
-            "the audit chain are never dropped. --dry-run prints what would go and changes\n"
-            "nothing. custos run applies it every retention.interval_ms.\n");
+            "under no hold are deleted (retention_deleted). Rejected events older than\n"
+            "retention.rejected_days (30) and alerts older than retention.alerts_days (365)\n"
+            "are deleted unless a hold keeps them (an alert: a hold on its incident, its\n"
+            "key or its time; a rejected event: a range hold), one audit row per table\n"
+            "(retention_deleted). Incidents, actions and the audit chain are never\n"
+            "dropped. --dry-run prints what would go and changes nothing. custos run\n"
+            "applies it every retention.interval_ms.\n");
 }
 
 int forensics_cmd_retention(core_cmd_ctx *x, int argc, char **argv)
@@ -80,6 +86,11 @@ int forensics_cmd_retention(core_cmd_ctx *x, int argc, char **argv)
            dry ? "dry run" : "retention", res.partitions, x->cfg->ret_interactions_days,
            res.rows_dropped, dry ? "would be dropped" : "dropped", res.rows_held,
            res.default_deleted, dry ? "would be deleted" : "deleted");
+    printf("%s: %" PRId64 " rejected events %s (%" PRId64 " held), %" PRId64 " alerts %s (%" PRId64
+           " held)\n",
+           dry ? "dry run" : "retention", res.rejected_deleted,
+           dry ? "would be deleted" : "deleted", res.rejected_held, res.alerts_deleted,
+           dry ? "would be deleted" : "deleted", res.alerts_held);
     return CORE_EXIT_OK;
 }
 

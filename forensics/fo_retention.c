@@ -3,8 +3,11 @@
  * row (retention_dropped) each; rows under a legal hold are moved into the
  * default partition first and so survive (custos_retention_drop in schema
  * 10). Rows in the default partition past retention and under no hold are
- * deleted (retention_deleted). The audit chain, alerts, incidents and
- * actions are never dropped. */
+ * deleted (retention_deleted). Rejected events and alerts past their own
+ * settings (retention.rejected_days, retention.alerts_days) and under no
+ * hold are deleted, one transaction and one retention_deleted row per
+ * table (custos_rejected_held, custos_alert_held in schema 15). The audit
+ * chain, incidents and actions are never dropped. */
 #include "forensics/forensics.h"
 
 #include <cjson/cJSON.h>
@@ -122,6 +125,90 @@ static int trim_default(PGconn *c, const char *days, bool dry, const char *actor
     return 0;
 }
 
+/* A table whose old rows are deleted row by row: what its rows are called,
+ * and the statements (parameter $1: the days), counting (rows to go, rows
+ * held, the oldest and newest time of those to go) and deleting (its count). */
+typedef struct {
+    const char *table, *rows;
+    const char *count_sql, *delete_sql;
+} trim_spec;
+
+#define ISO_S "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+#define TRIM_COUNT(T, TS, HELD)                                                               \
+    "SELECT count(*) FILTER (WHERE NOT held), count(*) FILTER (WHERE held), "                \
+    "coalesce(to_char(min(t) FILTER (WHERE NOT held) AT TIME ZONE 'UTC', " ISO_S "), ''), "   \
+    "coalesce(to_char(max(t) FILTER (WHERE NOT held) AT TIME ZONE 'UTC', " ISO_S "), '') "    \
+    "FROM (SELECT " TS " AS t, " HELD " AS held FROM " T " WHERE " TS                         \
+    " < now() - make_interval(days => $1::int)) x"
+#define TRIM_DELETE(T, TS, HELD)                                                              \
+    "WITH d AS (DELETE FROM " T " WHERE " TS " < now() - make_interval(days => $1::int) "    \
+    "AND NOT " HELD " RETURNING 1) SELECT count(*) FROM d"
+#define REJ_HELD "custos_rejected_held(received_at, kafka_ts)"
+#define ALERT_HELD "custos_alert_held(incident_id, ts, api_key_id)"
+
+static const trim_spec k_rejected = {
+    "rejected_events", "rejected events",
+    TRIM_COUNT("rejected_events", "received_at", REJ_HELD),
+    TRIM_DELETE("rejected_events", "received_at", REJ_HELD)};
+static const trim_spec k_alerts = {"alerts", "alerts", TRIM_COUNT("alerts", "ts", ALERT_HELD),
+                                   TRIM_DELETE("alerts", "ts", ALERT_HELD)};
+
+/* Deletes (or, dry, counts) the rows of one table older than days and
+ * under no hold, in one transaction with its audit row. */
+static int trim_table(PGconn *c, const trim_spec *t, int64_t days, bool dry, const char *actor,
+                      FILE *out, int64_t *deleted, int64_t *held, char *err, size_t errlen)
+{
+    char d[32], what[64];
+    snprintf(d, sizeof d, "%" PRId64, days);
+    snprintf(what, sizeof what, "counting old %s", t->rows);
+    const char *v[] = {d};
+    char *holds = NULL;
+    PGresult *r = NULL;
+    if (core_db_begin(c, err, errlen) < 0)
+        return -1;
+    if (core_db_exec(c, "SELECT pg_advisory_xact_lock(hashtext('custos_retention'))", err,
+                     errlen) < 0 ||
+        !(r = core_db_query(c, t->count_sql, 1, v, what, err, errlen)) ||
+        !(holds = active_holds(c, err, errlen)))
+        goto fail;
+    int64_t n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *held = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    char oldest[32], newest[32];
+    snprintf(oldest, sizeof oldest, "%s", PQgetvalue(r, 0, 2));
+    snprintf(newest, sizeof newest, "%s", PQgetvalue(r, 0, 3));
+    PQclear(r);
+    r = NULL;
+    if (!dry && n > 0) {
+        snprintf(what, sizeof what, "deleting old %s", t->rows);
+        if (!(r = core_db_query(c, t->delete_sql, 1, v, what, err, errlen)))
+            goto fail;
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        char detail[600];
+        snprintf(detail, sizeof detail,
+                 "{\"table\":\"%s\",\"days\":%s,\"rows_deleted\":%" PRId64
+                 ",\"rows_held\":%" PRId64 ",\"oldest\":\"%s\",\"newest\":\"%s\",\"holds\":%.200s}",
+                 t->table, d, n, *held, oldest, newest, holds);
+        if (audit_append(c, actor, "retention_deleted", 0, NULL, detail, err, errlen) < 0)
+            goto fail;
+    }
+    if (dry ? (core_db_rollback(c), 0) : core_db_commit(c, err, errlen))
+        goto fail;
+    *deleted = n;
+    if (out && (n > 0 || *held > 0))
+        fprintf(out, "%s %" PRId64 " %s older than %s days (%s .. %s), %" PRId64
+                     " held kept\n",
+                dry ? "would delete" : "deleted", n, t->rows, d, n ? oldest : "-",
+                n ? newest : "-", *held);
+    PQclear(r);
+    free(holds);
+    return 0;
+fail:
+    PQclear(r);
+    free(holds);
+    core_db_rollback(c);
+    return -1;
+}
+
 int forensics_retention_run(PGconn *c, const core_config *cfg, bool dry, const char *actor,
                             FILE *out, forensics_retention_result *res, char *err,
                             size_t errlen)
@@ -140,6 +227,12 @@ int forensics_retention_run(PGconn *c, const core_config *cfg, bool dry, const c
     PQclear(r);
     if (rc == 0)
         rc = trim_default(c, days, dry, actor, out, res, err, errlen);
+    if (rc == 0 && cfg->ret_rejected_days > 0)
+        rc = trim_table(c, &k_rejected, cfg->ret_rejected_days, dry, actor, out,
+                        &res->rejected_deleted, &res->rejected_held, err, errlen);
+    if (rc == 0 && cfg->ret_alerts_days > 0)
+        rc = trim_table(c, &k_alerts, cfg->ret_alerts_days, dry, actor, out,
+                        &res->alerts_deleted, &res->alerts_held, err, errlen);
     return rc;
 }
 
@@ -154,9 +247,12 @@ void forensics_service_retention(forensics_service *s)
                                 sizeof err) < 0)
         core_log(CORE_LOG_WARN, "forensics", "retention failed", "error=%s",
                  core_log_quote(q, sizeof q, err));
-    else if (res.partitions > 0 || res.default_deleted > 0)
+    else if (res.partitions > 0 || res.default_deleted > 0 || res.rejected_deleted > 0 ||
+             res.alerts_deleted > 0)
         core_log(CORE_LOG_INFO, "forensics", "retention applied",
                  "partitions_dropped=%" PRId64 " rows_dropped=%" PRId64 " rows_held=%" PRId64
-                 " default_deleted=%" PRId64,
-                 res.partitions, res.rows_dropped, res.rows_held, res.default_deleted);
+                 " default_deleted=%" PRId64 " rejected_deleted=%" PRId64
+                 " alerts_deleted=%" PRId64,
+                 res.partitions, res.rows_dropped, res.rows_held, res.default_deleted,
+                 res.rejected_deleted, res.alerts_deleted);
 }

@@ -18,10 +18,16 @@
 #define MANIFEST_MAX (1u << 20)
 #define INCIDENTS_MAX (64u << 20)
 
-enum { F_INCIDENT, F_EVENTS, F_ALERTS, F_ACTIONS, F_AUDIT, F_MANIFEST, F_SIG, F_COUNT };
+#define TSR_MAX (1u << 20)
+
+/* timestamp.tsr, the RFC 3161 answer over manifest.json's SHA-256, is
+ * optional and, like manifest.sig, not in the manifest (it is made after
+ * it): its message imprint binds it to the manifest, its signature to the
+ * TSA. */
+enum { F_INCIDENT, F_EVENTS, F_ALERTS, F_ACTIONS, F_AUDIT, F_MANIFEST, F_SIG, F_TSR, F_COUNT };
 static const char *const k_names[F_COUNT] = {"incident.json", "events.ndjson", "alerts.ndjson",
                                              "actions.ndjson", "audit.ndjson", "manifest.json",
-                                             "manifest.sig"};
+                                             "manifest.sig", "timestamp.tsr"};
 
 typedef struct {
     bool seen;
@@ -32,8 +38,9 @@ typedef struct {
 
 typedef struct {
     vfile f[F_COUNT];
-    char *manifest, *sig; /* whole (small) */
-    size_t manifest_len;
+    char *manifest, *sig, *tsr; /* whole (small) */
+    size_t manifest_len, tsr_len;
+    char tsa_line[600];         /* what the timestamp check found */
     /* row order and chain state of the file being read */
     char prev_ts[64], prev_id[160];
     double prev_num;
@@ -363,6 +370,34 @@ static void check_checkpoint(vstate *v, const cJSON *m, const unsigned char pk[3
                 id);
 }
 
+/* timestamp.tsr against the SHA-256 of the manifest as read. -1 when the
+ * CA file cannot be read (err). */
+static int check_timestamp(vstate *v, const char *tsa_ca, char *err, size_t errlen)
+{
+    if (!v->f[F_TSR].seen) {
+        snprintf(v->tsa_line, sizeof v->tsa_line, "no timestamp (the bundle has no "
+                                                  "timestamp.tsr)");
+        if (tsa_ca)
+            problem(v, "the bundle has no timestamp.tsr (no timestamp), but --tsa-ca asks "
+                       "for one");
+        return 0;
+    }
+    if (!v->tsr) {
+        problem(v, "timestamp.tsr: %s", v->f[F_TSR].problem);
+        return 0;
+    }
+    unsigned char digest[32];
+    unsigned int dl = 0;
+    EVP_Digest(v->manifest, v->manifest_len, digest, &dl, EVP_sha256(), NULL);
+    int rc = forensics_tsa_check((const unsigned char *)v->tsr, v->tsr_len, digest, tsa_ca,
+                                 v->tsa_line, sizeof v->tsa_line, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        problem(v, "%s", v->tsa_line);
+    return 0;
+}
+
 static void summary(vstate *v, const cJSON *m, const unsigned char pk[32], bool given)
 {
     char id[17];
@@ -379,10 +414,11 @@ static void summary(vstate *v, const cJSON *m, const unsigned char pk[32], bool 
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(head, "seq");
     fprintf(v->out, "  audit head at export: row %.0f %s\n",
             cJSON_IsNumber(hs) ? hs->valuedouble : 0, str_of(head, "hash") ?: "?");
+    fprintf(v->out, "  %s\n", v->tsa_line);
 }
 
-int forensics_verify(const char *path, const unsigned char *pk_given, FILE *out, char *err,
-                     size_t errlen)
+int forensics_verify(const char *path, const unsigned char *pk_given, const char *tsa_ca,
+                     FILE *out, char *err, size_t errlen)
 {
     FILE *in = fopen(path, "rb");
     if (!in) {
@@ -421,8 +457,9 @@ int forensics_verify(const char *path, const unsigned char *pk_given, FILE *out,
         }
         v.f[w].seen = true;
         char **keep = w == F_MANIFEST ? &v.manifest : w == F_SIG ? &v.sig
-                      : w == F_INCIDENT ? &incidents : NULL;
-        size_t cap = w == F_INCIDENT ? INCIDENTS_MAX : w == F_SIG ? 4096 : MANIFEST_MAX;
+                      : w == F_TSR ? &v.tsr : w == F_INCIDENT ? &incidents : NULL;
+        size_t cap = w == F_INCIDENT ? INCIDENTS_MAX : w == F_SIG ? 4096
+                     : w == F_TSR ? TSR_MAX : MANIFEST_MAX;
         if (read_entry(&v, in, w, size, keep, cap, err, errlen) < 0) {
             problem(&v, "%s", err);
             rc = 1;
@@ -430,6 +467,8 @@ int forensics_verify(const char *path, const unsigned char *pk_given, FILE *out,
         }
         if (w == F_MANIFEST)
             v.manifest_len = (size_t)size;
+        if (w == F_TSR)
+            v.tsr_len = (size_t)size;
         if (w == F_INCIDENT && incidents)
             check_incidents(&v.f[w], incidents, (size_t)size);
         if (forensics_tar_skip_pad(in, size) < 0)
@@ -453,6 +492,8 @@ int forensics_verify(const char *path, const unsigned char *pk_given, FILE *out,
     if (check_signature(&v, m, pk_given, pk, &given) == 0)
         check_checkpoint(&v, m, pk);
     check_files(&v, m);
+    if (check_timestamp(&v, tsa_ca, err, errlen) < 0)
+        goto done; /* rc -1: the CA file cannot be read */
     if (v.problems == 0)
         summary(&v, m, pk, given);
     rc = v.problems ? 1 : 0;
@@ -465,6 +506,7 @@ done:
     free(incidents);
     free(v.manifest);
     free(v.sig);
+    free(v.tsr);
     fclose(in);
     return rc;
 }

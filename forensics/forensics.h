@@ -61,6 +61,9 @@ typedef struct {
     uint64_t incidents, events, alerts, actions, audit;
     char manifest_sha256[65];
     char key_id[17];
+    char tsa_time[32];    /* the timestamp token's time, "" when the bundle has none */
+    char tsa_sha256[65];  /* SHA-256 of timestamp.tsr */
+    char tsa_error[300];  /* why it has none although forensics.tsa_url is set */
 } forensics_export_result;
 
 /* Writes the bundle for f to path (created, or replaced only when it does
@@ -77,11 +80,35 @@ int forensics_export(PGconn *c, const core_config *cfg, const audit_key *key,
 
 /* Verifies the bundle at path, offline. pk: the signer's public key (NULL:
  * the key the manifest names, which proves integrity but not who signed).
- * Writes one line per problem to out (and a summary when it holds).
+ * tsa_ca: a PEM CA file the timestamp token's signature must chain to
+ * (NULL: the token's digest is checked, not its signature; given, a
+ * bundle without a token fails). Writes one line per problem to out (and
+ * a summary when it holds).
  * Returns 0 when it verifies, 1 when something is wrong, -1 when the file
  * cannot be read (err). */
-int forensics_verify(const char *path, const unsigned char *pk, FILE *out, char *err,
-                     size_t errlen);
+int forensics_verify(const char *path, const unsigned char *pk, const char *tsa_ca, FILE *out,
+                     char *err, size_t errlen);
+
+/* ---- RFC 3161 timestamp tokens (fo_tsa.c) ---- */
+
+/* Asks forensics.tsa_url for a token over digest (the SHA-256 of
+ * manifest.json): a TimeStampReq with a nonce, POSTed as
+ * application/timestamp-query, within forensics.tsa_timeout_ms and
+ * forensics.tsa_max_bytes. The answer must be granted, for digest and the
+ * nonce, and signed by a certificate chaining to forensics.tsa_ca_file when
+ * that is set. 0 with *tsr (the DER TimeStampResp, the caller frees it) and
+ * the token's time, or -1 with err (never naming the URL, which may hold
+ * credentials). */
+int forensics_tsa_stamp(const core_config *cfg, const unsigned char digest[32],
+                        unsigned char **tsr, size_t *tsr_len, char gen_time[32], char *err,
+                        size_t errlen);
+/* Checks a TimeStampResp offline: a granted token whose message imprint is
+ * the SHA-256 digest, signed (when ca_file is given) by a certificate
+ * chaining to ca_file. 0 when it holds, 1 when not; either way *what says
+ * so in one line. -1 with err when ca_file cannot be read. */
+int forensics_tsa_check(const unsigned char *tsr, size_t len, const unsigned char digest[32],
+                        const char *ca_file, char *what, size_t whatlen, char *err,
+                        size_t errlen);
 
 /* ---- forensic queries (fo_query.c, fo_named.c) ---- */
 
@@ -141,11 +168,16 @@ typedef struct {
     int64_t rows_dropped;    /* their rows under no hold */
     int64_t rows_held;       /* their rows kept (moved to the default partition) */
     int64_t default_deleted; /* old rows of the default partition deleted */
+    int64_t rejected_deleted, rejected_held; /* rejected_events past retention.rejected_days */
+    int64_t alerts_deleted, alerts_held;     /* alerts past retention.alerts_days */
 } forensics_retention_result;
 
 /* Drops the daily partitions of interactions past
  * retention.interactions_days, keeping held rows; each drop a transaction
- * and an audit row by actor. dry: counts only, changes nothing. One line
+ * and an audit row by actor. Then deletes the rejected events and the
+ * alerts past retention.rejected_days and retention.alerts_days under no
+ * hold, one transaction and one audit row (retention_deleted) per table.
+ * The audit chain is never touched. dry: counts only, changes nothing. One line
  * per partition to out (may be NULL). 0 or -1 with err. */
 int forensics_retention_run(PGconn *c, const core_config *cfg, bool dry, const char *actor,
                             FILE *out, forensics_retention_result *res, char *err,

@@ -186,5 +186,10 @@ web_result web_h_evidence_export(web_req *r)
              res.manifest_sha256);
     web_reply_header(r, "Content-Disposition", disp);
     web_reply_header(r, "X-Manifest-SHA256", res.manifest_sha256);
+    /* forensics.tsa_url: the token's time, or why the bundle has none. */
+    if (res.tsa_time[0])
+        web_reply_header(r, "X-Timestamp", res.tsa_time);
+    else if (res.tsa_error[0])
+        web_reply_header(r, "X-Timestamp-Error", res.tsa_error);
     return WEB_DONE;
 }
