@@ -22,7 +22,8 @@ const char *core_rd_class_name(core_rd_class c)
 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static inline bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-static inline bool is_alnum(unsigned char c) { return isalnum(c) != 0; }
+static inline bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+static inline bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
 /* API key bodies: base64url-ish */
 static inline bool is_key(unsigned char c) { return is_alnum(c) || c == '_' || c == '-'; }
 /* a bearer token: RFC 6750 b64token */
@@ -215,7 +216,7 @@ static bool is_userinfo(unsigned char c)
  * into *from. */
 static size_t url_password(const text *x, size_t i, size_t *from)
 {
-    if (!at(x, i, "://") || i == 0 || !isalpha(x->t[i - 1]))
+    if (!at(x, i, "://") || i == 0 || !is_alpha(x->t[i - 1]))
         return 0;
     size_t j = i + 3, u = 0;
     while (j < x->n && u < 256 && x->t[j] && is_userinfo(x->t[j])) {
@@ -270,7 +271,7 @@ static size_t email(const text *x, size_t i, size_t floor, size_t *from)
         labels++;
         bool tld = j - l >= 2;
         for (size_t k = l; k < j && tld; k++)
-            tld = isalpha(x->t[k]);
+            tld = is_alpha(x->t[k]);
         if (labels >= 2 && tld)
             end = j;
         if (j + 1 < x->n && x->t[j] == '.' && is_alnum(x->t[j + 1]))
@@ -385,9 +386,12 @@ static size_t iban(const text *x, size_t i)
 enum { M_KEY = 1, M_JWT = 2, M_BEARER = 4, M_PEM = 8, M_URL = 16, M_EMAIL = 32, M_DIGITS = 64,
        M_IBAN = 128 };
 
-/* The matchers byte c may start, for the classes in mask. Built per call:
- * 256 bytes, far less than one event's text. */
-static void dispatch(unsigned mask, unsigned char tab[256])
+/* The matchers byte c may start, for the classes in mask (tab), and those a
+ * byte after prev may still start (after[prev]: the word-start ones not
+ * after a word character), so the loop's test is one AND of two lookups
+ * and most bytes of prose, inside words, go by without a branch taken. The
+ * tables are the thread's, rebuilt when the mask changes. */
+static void dispatch(unsigned mask, unsigned char tab[256], unsigned char after[256])
 {
     memset(tab, 0, 256);
     if (mask & (1u << CORE_RD_API_KEY))
@@ -412,27 +416,42 @@ static void dispatch(unsigned mask, unsigned char tab[256])
     if (mask & (1u << CORE_RD_IBAN))
         for (int c = 'A'; c <= 'Z'; c++)
             tab[c] |= M_IBAN;
+    for (int c = 0; c < 256; c++) {
+        unsigned a = 0xff;
+        if (is_key((unsigned char)c))
+            a &= ~(unsigned)(M_KEY | M_JWT | M_BEARER);
+        if (is_alnum((unsigned char)c) || c == '+')
+            a &= ~(unsigned)M_DIGITS;
+        if (is_alnum((unsigned char)c))
+            a &= ~(unsigned)M_IBAN;
+        after[c] = (unsigned char)a;
+    }
 }
 
 size_t core_rd_scan(const char *s, size_t n, unsigned mask, core_rd_hit *hits, size_t max)
 {
-    unsigned char tab[256];
-    dispatch(mask, tab);
+    static _Thread_local unsigned t_mask = ~0u;
+    static _Thread_local unsigned char tab[256], after[256];
+    if (mask != t_mask) {
+        dispatch(mask, tab, after);
+        t_mask = mask;
+    }
     text x = {(const unsigned char *)s, n};
     size_t nh = 0, floor = 0; /* floor: the end of the last finding */
+    unsigned char prev = ' '; /* the text's start and a finding's end start a word */
     for (size_t i = 0; i < n; i++) {
-        unsigned m = tab[x.t[i]];
-        if (!m)
+        unsigned char c = x.t[i];
+        unsigned m = tab[c] & after[prev];
+        prev = c;
+        if (__builtin_expect(!m, 1))
             continue;
-        unsigned char prev = i ? x.t[i - 1] : ' ';
-        bool word_start = i == floor || !is_key(prev);
         size_t from = i, to = 0;
         core_rd_class cls = CORE_RD_N;
-        if ((m & M_BEARER) && word_start && (to = bearer(&x, i, &from)))
+        if ((m & M_BEARER) && (to = bearer(&x, i, &from)))
             cls = CORE_RD_BEARER;
-        else if ((m & M_KEY) && word_start && (to = api_key(&x, i)))
+        else if ((m & M_KEY) && (to = api_key(&x, i)))
             cls = CORE_RD_API_KEY;
-        else if ((m & M_JWT) && word_start && (to = jwt(&x, i)))
+        else if ((m & M_JWT) && (to = jwt(&x, i)))
             cls = CORE_RD_JWT;
         else if ((m & M_PEM) && (to = private_key(&x, i)))
             cls = CORE_RD_PRIVATE_KEY;
@@ -440,12 +459,13 @@ size_t core_rd_scan(const char *s, size_t n, unsigned mask, core_rd_hit *hits, s
             cls = CORE_RD_PASSWORD;
         else if ((m & M_EMAIL) && (to = email(&x, i, floor, &from)))
             cls = CORE_RD_EMAIL;
-        else if ((m & M_DIGITS) && (i == floor || (!is_alnum(prev) && prev != '+'))) {
-            if ((mask & (1u << CORE_RD_CARD)) && is_digit(x.t[i]) && (to = card(&x, i)))
+        else if (m & M_DIGITS) {
+            if ((mask & (1u << CORE_RD_CARD)) && is_digit(c) && (to = card(&x, i)))
                 cls = CORE_RD_CARD;
             else if ((mask & (1u << CORE_RD_PHONE)) && (to = phone(&x, i)))
                 cls = CORE_RD_PHONE;
-        } else if ((m & M_IBAN) && (i == floor || !is_alnum(prev)) && (to = iban(&x, i)))
+        }
+        if (cls == CORE_RD_N && (m & M_IBAN) && (to = iban(&x, i)))
             cls = CORE_RD_IBAN;
         if (cls == CORE_RD_N)
             continue;
@@ -456,6 +476,7 @@ size_t core_rd_scan(const char *s, size_t n, unsigned mask, core_rd_hit *hits, s
         nh++;
         floor = to;
         i = to - 1;
+        prev = ' ';
     }
     return nh;
 }
