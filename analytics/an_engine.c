@@ -1,6 +1,7 @@
 /* The engine: events -> observations -> reorder heap -> detectors in
  * event-time order; per-key state with idle eviction. */
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,7 @@ void an_engine_free(an_engine *e)
 {
     if (!e)
         return;
+    sodium_memzero(e->rd_key, sizeof e->rd_key);
     for (size_t i = 0; i < e->nheap; i++)
         obs_free(e->heap[i]);
     free(e->heap);
