@@ -270,8 +270,9 @@ static void test_batch_rows_and_dead_letters(void **state)
     char err[512];
     assert_int_equal(coll_batch_add_message(b, &in, &m1, &kept, err, sizeof err), 0);
     assert_int_equal(coll_batch_add_message(b, &in, &m2, &kept, err, sizeof err), 1);
-    assert_non_null(strstr(b->copy.data, "card [redacted:card]\t[redacted:api_key]\t"));
-    assert_null(strstr(b->copy.data, "4111"));
+    const char *want = "card [redacted:card]\t[redacted:api_key]\t";
+    assert_non_null(memmem(b->copy.data, b->copy.len, want, strlen(want)));
+    assert_null(memmem(b->copy.data, b->copy.len, "4111", 4));
     assert_int_equal(b->n_evs, 1);
     assert_string_equal(b->evs[0].prompt, "card 4111 1111 1111 1111");
     assert_int_equal(b->n_rej, 1);
