@@ -1,6 +1,7 @@
 /* The engine: events -> observations -> reorder heap -> detectors in
  * event-time order; per-key state with idle eviction. */
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 
 #include "analytics/an_engine_impl.h"
 
+static void obs_free(an_obs *o);
+
 const core_config *an_engine_cfg(const an_engine *e) { return e->cfg; }
 const an_rules *an_engine_rules(const an_engine *e) { return e->rules; }
 
@@ -27,6 +30,14 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
     }
     e->cfg = cfg;
     e->now_us = INT64_MIN;
+    /* the key of the collector's pseudonyms, so that a leak's evidence hash
+     * starts with the token the stored row holds (made here when missing:
+     * the analytics start before the collector) */
+    if (cfg->coll_redact_key && *cfg->coll_redact_key) {
+        if (core_pseudonym_key_load(cfg->coll_redact_key, true, e->rd_key, err, errlen) < 0)
+            goto error;
+        e->rd_keyed = true;
+    }
     e->last_tick_min = INT64_MIN;
     const char *dir = cfg->an_rules_dir && *cfg->an_rules_dir ? cfg->an_rules_dir
                                                                : core_share_default("rules");
@@ -81,8 +92,9 @@ void an_engine_free(an_engine *e)
 {
     if (!e)
         return;
+    sodium_memzero(e->rd_key, sizeof e->rd_key);
     for (size_t i = 0; i < e->nheap; i++)
-        free(e->heap[i]);
+        obs_free(e->heap[i]);
     free(e->heap);
     for (an_key *k = e->lru_head, *n; k; k = n) {
         n = k->lru_next;
@@ -165,6 +177,44 @@ static float learned_score(an_engine *e, const core_event *ev, uint8_t *level, c
     return (float)z;
 }
 
+/* The values behind a response's leak findings, as evidence: class, field,
+ * offsets and HMAC-SHA256 under collector.redact_key (whose first 12 hex
+ * digits are the stored row's pseudonym token), never the value. NULL when
+ * none is found or out of memory (the alert then goes without them). */
+#define LEAK_VALUES_MAX 16
+static char *leak_values(const an_engine *e, const char *t, size_t n)
+{
+    core_rd_hit h[LEAK_VALUES_MAX];
+    size_t nh = core_rd_scan(t, n, CORE_RD_SECRETS | CORE_RD_PERSONAL, h, LEAK_VALUES_MAX);
+    if (!nh)
+        return NULL;
+    if (nh > LEAK_VALUES_MAX)
+        nh = LEAK_VALUES_MAX;
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < nh; i++) {
+        char hex[65];
+        core_pseudonym_hex(e->rd_key, t + h[i].from, h[i].to - h[i].from, hex);
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "class", core_rd_class_name(h[i].cls));
+        cJSON_AddStringToObject(v, "field", "response");
+        cJSON_AddNumberToObject(v, "from", h[i].from);
+        cJSON_AddNumberToObject(v, "to", h[i].to);
+        cJSON_AddStringToObject(v, "hash", hex);
+        cJSON_AddBoolToObject(v, "keyed", e->rd_keyed);
+        cJSON_AddItemToArray(a, v);
+    }
+    char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+    return s;
+}
+
+static void obs_free(an_obs *o)
+{
+    if (o)
+        cJSON_free(o->leak_values);
+    free(o);
+}
+
 static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int64_t arrival_us)
 {
     float learned = -INFINITY;
@@ -227,6 +277,8 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
         o->has_rp = an_rephrase_sketch(ev->prompt, ev->prompt_len, o->rp);
     if (sysprompt_echoed(ev))
         o->leak |= AN_LEAK_SYSPROMPT;
+    if ((o->leak & ~(uint32_t)AN_LEAK_SYSPROMPT) && ev->response)
+        o->leak_values = leak_values(e, ev->response, ev->response_len);
     return o;
 }
 
@@ -606,7 +658,7 @@ void an_engine_process(an_engine *e, an_obs *o)
         an_incidents_tick(e->inc, e->now_us);
         evict(e);
     }
-    free(o);
+    obs_free(o);
 }
 
 /* Idleness is judged on hand-over times (when the collector delivered),
@@ -690,7 +742,7 @@ int an_engine_push(an_engine *e, const core_event *ev, int32_t source, int64_t a
             s->next_offset = ev->offset + 1;
     }
     if (heap_push(e, o) < 0) {
-        free(o);
+        obs_free(o);
         return -1;
     }
     if (arrival_us / 1000 > e->newest_arrival_ms)

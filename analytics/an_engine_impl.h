@@ -5,6 +5,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_engine.h"
+#include "core/redact_scan.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_learned.h"
 
@@ -39,6 +40,8 @@ typedef struct {
 struct an_engine {
     const core_config *cfg;
     an_rules *rules;
+    unsigned char rd_key[CORE_PSEUDONYM_KEY_BYTES]; /* collector.redact_key's: leak value hashes */
+    bool rd_keyed;                                  /* false: no key set (all-zero key) */
     an_learned_model *learned; /* NULL: analytics.learned off */
     an_learned_scratch *lscratch;
     void *det_state[AN_DETECTORS_MAX]; /* each detector's own state (an_detectors[i]) */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analytics/an_features.h"
+#include "core/redact_scan.h"
 
 uint64_t an_hash(const void *p, size_t n, uint64_t seed)
 {
@@ -132,58 +133,10 @@ uint32_t an_prefix_hash(const char *s, size_t n)
 
 int an_hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
 
-bool an_luhn(const char *d, size_t n)
-{
-    if (n < 13 || n > 19)
-        return false;
-    int sum = 0;
-    bool dbl = false;
-    bool all_same = true;
-    for (size_t i = n; i-- > 0;) {
-        int x = d[i] - '0';
-        if (x < 0 || x > 9)
-            return false;
-        if (d[i] != d[0])
-            all_same = false;
-        if (dbl) {
-            x *= 2;
-            if (x > 9)
-                x -= 9;
-        }
-        sum += x;
-        dbl = !dbl;
-    }
-    /* 0000 0000 0000 0000 passes Luhn but is nobody's card */
-    return sum % 10 == 0 && !all_same;
-}
+/* the checks redaction at ingest uses too (core/redact_scan.c) */
+bool an_luhn(const char *d, size_t n) { return core_luhn(d, n); }
 
-bool an_iban_valid(const char *s, size_t n)
-{
-    char c[40];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == ' ')
-            continue;
-        if (k >= sizeof c || !isalnum((unsigned char)s[i]))
-            return false;
-        c[k++] = (char)toupper((unsigned char)s[i]);
-    }
-    if (k < 15 || k > 34 || !isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1]) ||
-        !isdigit((unsigned char)c[2]) || !isdigit((unsigned char)c[3]))
-        return false;
-    /* move the first four to the end, letters as 10..35, mod 97 == 1 */
-    unsigned rem = 0;
-    for (size_t j = 0; j < k; j++) {
-        char ch = c[(j + 4) % k];
-        if (isdigit((unsigned char)ch)) {
-            rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
-        } else {
-            unsigned v = (unsigned)(ch - 'A') + 10;
-            rem = (rem * 100 + v) % 97;
-        }
-    }
-    return rem == 1;
-}
+bool an_iban_valid(const char *s, size_t n) { return core_iban_valid(s, n); }
 
 double an_entropy(const char *s, size_t n)
 {

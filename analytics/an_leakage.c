@@ -5,7 +5,9 @@
  * the engine adds the system prompt echoed back (a 40-byte piece of
  * attrs.system_prompt in the response). Every response with a finding is an
  * alert for its key; credentials and payment data are high severity, several
- * kinds at once critical. */
+ * kinds at once critical. The evidence names the kinds, the counts and each
+ * value found (class, offsets in the response, its keyed hash: see
+ * leak_values() in an_engine.c), never a value itself. */
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +55,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     if (o->n_phones)
         cJSON_AddNumberToObject(ev, "phone_numbers", o->n_phones);
     cJSON_AddNumberToObject(ev, "response_bytes", o->response_len);
+    /* what leaked, by hash: the value never enters the evidence */
+    cJSON *vals = o->leak_values ? cJSON_Parse(o->leak_values) : NULL;
+    if (vals)
+        cJSON_AddItemToObject(ev, "values", vals);
     char summary[320];
     snprintf(summary, sizeof summary,
              "A response to key %.64s from %.64s %.32s contained %s.", o->api_key_id, o->model,

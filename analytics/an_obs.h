@@ -46,6 +46,8 @@ typedef struct an_obs {
     uint16_t rules[AN_OBS_RULES_MAX]; /* matched probe rules (indices) */
     uint32_t leak;                    /* AN_LEAK_* */
     uint16_t n_emails, n_phones;
+    char *leak_values;    /* owned (freed with the obs): JSON array of the leaked values' class,
+                           * field, byte offsets and keyed hash (never the value), or NULL */
     bool has_rp;          /* refused, with a sketch of its content words (an_rephrase.h) */
     uint16_t rp[32];      /* AN_RP_SKETCH */
     uint8_t n_scores;

@@ -2,6 +2,7 @@
 #include "collector/batch.h"
 
 #include "collector/coll_stages.h"
+#include "collector/redact_event.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -170,8 +171,10 @@ static int add_events(coll_batch *b, coll_intake *in, const coll_msg *m, size_t 
         ev->partition = m->partition;
         ev->offset = m->offset;
         ev->kafka_ts_ms = m->kafka_ts_ms;
-        if (core_grow(&b->at, &b->cap_at, b->n_at, sizeof *b->at, 256) < 0 ||
-            coll_copy_row(&b->copy, ev) < 0)
+        /* the row holds the redacted text; the kept event, for the detectors, the original */
+        const core_event *row = coll_redact_timed(in->redact, ev);
+        if (!row || core_grow(&b->at, &b->cap_at, b->n_at, sizeof *b->at, 256) < 0 ||
+            coll_copy_row(&b->copy, row) < 0)
             return -1;
         b->at[b->n_at++] = (coll_event_at){m->offset, d->index ? d->index[i] : (uint32_t)i,
                                            d->next_index};
@@ -212,11 +215,14 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
         /* items refused one by one: a dead letter each, the message's raw
          * bytes kept with the first only */
         for (size_t k = 0; k < d->n_refused && rc == 0; k++) {
+            coll_redact_mask(in->redact, d->refused[k].reason, strlen(d->refused[k].reason));
             if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, (int32_t)d->refused[k].index,
                                   d->refused[k].reason, m->payload, m->len,
                                   k == 0 ? in->raw_max : 0, dec->redact, m->key, m->key_len) < 0)
                 rc = -1;
-            else if (k == 0)
+            else
+                coll_redact_mask(in->redact, b->rej[b->n_rej - 1].raw, b->rej[b->n_rej - 1].raw_len);
+            if (rc == 0 && k == 0)
                 snprintf(err, errlen, "%s", d->refused[k].reason);
         }
         if (rc == 0 && d->n_refused)
@@ -225,9 +231,12 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
             core_metric_add(&coll_m_spans_skipped, d->n_skipped);
     } else {
         rc = 1;
+        coll_redact_mask(in->redact, err, strnlen(err, errlen));
         if (coll_batch_reject(b, m->offset, m->kafka_ts_ms, -1, err, m->payload, m->len,
                               in->raw_max, dec->redact, m->key, m->key_len) < 0)
             rc = -1;
+        else
+            coll_redact_mask(in->redact, b->rej[b->n_rej - 1].raw, b->rej[b->n_rej - 1].raw_len);
     }
     coll_decoded_reset(&in->out);
     if (rc < 0)

@@ -89,6 +89,7 @@ typedef struct {
     coll_limits lim;
     size_t raw_max;   /* bytes of a refused message its dead letter keeps */
     bool keep_events; /* keep the decoded events for a sink */
+    struct coll_redactor *redact; /* what is stored of the events and dead letters (NULL: as is) */
     coll_decoded out; /* scratch reused from message to message (coll_decoded_free at the end) */
 } coll_intake;
 

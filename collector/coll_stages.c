@@ -7,7 +7,7 @@
 
 static const char *const g_names[COLL_ST_N] = {
     "decode", "build", "fence", "begin", "copy_send", "copy_exec", "dead_letters", "offsets",
-    "commit",
+    "commit", "redact",
 };
 
 static _Atomic uint64_t g_us[COLL_ST_N];

@@ -21,6 +21,7 @@ typedef enum {
     COLL_ST_DEAD,      /* dead letters */
     COLL_ST_OFFSETS,   /* the conditional offset updates */
     COLL_ST_COMMIT,    /* COMMIT: WAL flush (synchronous_commit on) */
+    COLL_ST_REDACT,    /* collector.redact_*: the stored text of the events (part of build) */
     COLL_ST_N
 } coll_stage;
 

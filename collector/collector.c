@@ -32,6 +32,7 @@
 #include "collector/coll_stages.h"
 
 #include "collector/coll_internal.h"
+#include "collector/redact_event.h"
 
 static core_log_limit g_kafka_rl;
 core_log_limit coll_db_rl;
@@ -612,6 +613,7 @@ static void teardown(collector *co, bool writer_started)
     if (co->db)
         PQfinish(co->db);
     coll_decoded_free(&co->intake.out);
+    coll_redactor_free(co->intake.redact);
     log_stats("collector stopped");
     pthread_cond_destroy(&co->cv_done);
     for (int i = 0; i < co->nwriters; i++)
@@ -632,6 +634,13 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.intake.lim = coll_limits_from_config(cfg);
     co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
     co.intake.keep_events = sink != NULL;
+    char rerr[512];
+    if (coll_redactor_open(cfg, &co.intake.redact, rerr, sizeof rerr) < 0) {
+        char q[600];
+        core_log(CORE_LOG_ERROR, MOD, "cannot start the redaction", "error=%s",
+                 core_log_quote(q, sizeof q, rerr));
+        return -1;
+    }
     pthread_mutex_init(&co.mu, NULL);
     pthread_cond_init(&co.cv_done, NULL);
     co.nwriters = (int)cfg->coll_writers;

@@ -47,6 +47,10 @@ typedef struct core_config {
     char *coll_format;
     char *coll_analytics;    /* on|off: hand committed events to the detectors */
     int64_t coll_writers;    /* writer threads, each with its own connection */
+    /* redaction at ingest (collector/redact_event.c, docs/formats.md) */
+    char *coll_redact_secrets;  /* mask|pseudonymise|off */
+    char *coll_redact_personal; /* off|mask|pseudonymise */
+    char *coll_redact_key;      /* path of the pseudonym key file ("": none) */
 
     /* otel: the OTLP decoders (collector/decode_otel.c) */
     char *otel_api_key_attribute;

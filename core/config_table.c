@@ -75,6 +75,23 @@ const setting core_cfg_settings[] = {
      "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
      "to the same one (in order, fenced as with one)"},
 
+    /* collector.redact_*: what is stored of secrets and personal data (docs/formats.md,
+     * "Redaction at ingest"); the detectors always see the original */
+    {"collector", "redact_secrets", T_ENUM, OFF(coll_redact_secrets), "mask", 0, 0,
+     "mask|pseudonymise|off", false, false,
+     "API keys and tokens, JWTs, bearer tokens, PEM private keys and URL passwords in stored "
+     "prompts, responses and attrs (and dead letters, always masked unless off): mask writes "
+     "[redacted:CLASS], pseudonymise [CLASS:HMAC] (the same value, the same token; needs "
+     "collector.redact_key)"},
+    {"collector", "redact_personal", T_ENUM, OFF(coll_redact_personal), "off", 0, 0,
+     "off|mask|pseudonymise", false, false,
+     "e-mail addresses, phone numbers, card numbers (Luhn) and IBANs (mod 97), as "
+     "redact_secrets; off: kept as received"},
+    {"collector", "redact_key", T_STR, OFF(coll_redact_key), "", 0, 0, NULL, false, false,
+     "file of the pseudonym key (64 hex digits, mode 0600), made at first start when missing; "
+     "also keys the hashes of leaked values in leakage evidence. Keep it: a new key gives the "
+     "same values new tokens"},
+
     /* otel: the OTLP decoders (docs/formats.md) */
     {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,
      NULL, false, false, "span attribute (else resource attribute) that holds the api key id; "

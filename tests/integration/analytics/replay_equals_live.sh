@@ -18,6 +18,13 @@ RATE=${REPLAY_RATE:-4000}
 # for longer than the default 500 ms; give it 10 s before it stops counting.
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s
 
+# Redaction at ingest on, both classes pseudonymised with one key file (made
+# by whichever starts first): the stored rows hold tokens, the detectors see
+# the original in both runs, and the leakage evidence's keyed hashes are the
+# same live and in the replay.
+export CUSTOS_COLLECTOR_REDACT_SECRETS=pseudonymise CUSTOS_COLLECTOR_REDACT_PERSONAL=pseudonymise
+export CUSTOS_COLLECTOR_REDACT_KEY=$T_DIR/redact.key
+
 "$CUSTOS_SCENGEN" --data "$CUSTOS_PROMPTS_DIR" --half test --seed 7 --hours 6 --keys 60 \
     --events "$T_DIR/events.jsonl" --labels "$T_DIR/labels.jsonl" 2>"$T_DIR/scengen.log"
 N=$(wc -l <"$T_DIR/events.jsonl")
@@ -93,4 +100,15 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$T_DSN" -c "\\copy topic (doc) FROM '$T_DIR/to
 # (messages of one incident share a key, so one partition: their order holds)
 stale=$(t_sql "SELECT count(*) FROM replay r WHERE NOT EXISTS (SELECT 1 FROM topic t WHERE t.doc = r.doc)")
 [ "$stale" = 0 ] || t_fail "$stale final incident documents are missing from the topic"
+# redaction: the scenario's leaked credentials are stored as tokens only,
+# and the leakage incidents name them by keyed hash
+leaked=$(grep -c 'AKIA[0-9A-Z]\{16\}' "$T_DIR/events.jsonl" || true)
+[ "$leaked" -ge 1 ] || t_fail "the scenario leaks no AWS key: nothing to redact"
+raw=$(t_sql "SELECT count(*) FROM interactions WHERE concat(prompt, response) ~ 'AKIA[0-9A-Z]{16}'")
+[ "$raw" = 0 ] || t_fail "$raw stored rows hold an AWS key"
+toks=$(t_sql "SELECT count(*) FROM interactions WHERE response ~ '\\[api_key:[0-9a-f]{12}\\]'")
+[ "$toks" -ge 1 ] || t_fail "no stored response holds an api_key token"
+hashed=$(t_sql "SELECT count(*) FROM incidents, jsonb_array_elements(doc->'evidence'->'values') v
+                WHERE type = 'leakage' AND (v->>'keyed')::boolean AND v->>'hash' ~ '^[0-9a-f]{64}$'")
+[ "$hashed" -ge 1 ] || t_fail "no leakage evidence names a value by keyed hash"
 t_log "live == replay: $R incidents, $alerts alerts ($ALONE without an incident), $links evidence links, all published"
