@@ -11,6 +11,13 @@ set -euo pipefail
 : "${CUSTOS_SCORE:=$(dirname "$CUSTOS_BIN")/tools/score}"
 : "${CUSTOS_PROMPTS_DIR:=$CUSTOS_SOURCE_DIR/data/prompts}"
 export CUSTOS_SOURCE_DIR CUSTOS_BIN CUSTOS_SCENGEN CUSTOS_SCORE CUSTOS_PROMPTS_DIR
+# At SIGTERM the playbook worker first runs what is queued; on a loaded
+# machine (sanitizers, parallel tests) that outlasted the default 10 s grace
+# and a custos run exited 4 ("abandoned") in tests that are not about the
+# stop. The grace is an upper bound: a stop still ends when the queue is
+# done. Tests about the grace set their own (stuck_run.sh).
+: "${CUSTOS_COLLECTOR_SHUTDOWN_GRACE_MS:=120s}"
+export CUSTOS_COLLECTOR_SHUTDOWN_GRACE_MS
 
 if [ -z "${PGHOST:-}" ]; then
     # shellcheck source=../../scripts/pg.sh

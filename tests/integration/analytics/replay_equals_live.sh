@@ -17,11 +17,6 @@ RATE=${REPLAY_RATE:-4000}
 # loaded machine (sanitizers, parallel tests) a partition may deliver nothing
 # for longer than the default 500 ms; give it 10 s before it stops counting.
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s
-# At SIGTERM the playbook worker first runs what is queued; on a loaded
-# machine that outlasts the default 10 s grace (the run then exits 4 with
-# "abandoned"), which is not what this test is about: the grace is an upper
-# bound, the stop still ends as soon as the queue is done.
-export CUSTOS_COLLECTOR_SHUTDOWN_GRACE_MS=120s
 
 # Redaction at ingest on, both classes pseudonymised with one key file (made
 # by whichever starts first): the stored rows hold tokens, the detectors see
