@@ -10,6 +10,10 @@ B=$CUSTOS_BIN
 t_db
 pb_hook_server litellm --token sk-admin-t0ken
 export CUSTOS_EFFECTORS_CONTROL=off CUSTOS_PLAYBOOKS_TICK_MS=200 CUSTOS_LOG_ERROR_INTERVAL_MS=0
+# The hostile playbooks must be stopped by their instruction and memory caps
+# (what is checked below), not by the clock: at the default 1 s deadline a
+# loaded machine reached the deadline first.
+export CUSTOS_SECURITY_LUA_DEADLINE_MS=20s
 export CUSTOS_EFFECTORS_LITELLM_URL=http://127.0.0.1:$PB_HOOK_PORT CUSTOS_EFFECTORS_LITELLM_TOKEN=sk-admin-t0ken
 pbdir=$T_DIR/pb; mkdir -p "$pbdir"; export CUSTOS_PLAYBOOKS_DIR=$pbdir
 cat >"$pbdir/aaa_evil.lua" <<'LUA'
