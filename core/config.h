@@ -165,6 +165,9 @@ typedef struct core_config {
     int64_t fo_page_max;              /* rows per page at most (JSON pages) */
     int64_t ret_interactions_days;    /* daily partitions older than this are dropped */
     int64_t ret_interval_ms;          /* how often custos run applies retention */
+    /* incidents: serious incidents (EU AI Act Art. 73, incidents/inc_serious.c) */
+    int64_t inc_serious_notify_before_ms; /* notify this long before a report is due */
+    int64_t inc_serious_check_ms;         /* how often custos run checks the deadlines */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

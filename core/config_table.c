@@ -337,6 +337,15 @@ const setting core_cfg_settings[] = {
     {"retention", "interval_ms", T_MS, OFF(ret_interval_ms), "1h", 1000, 86400000, NULL, false,
      false, "how often custos run applies the retention (the first time one interval after it "
      "starts)"},
+
+    /* serious incidents (EU AI Act Art. 73): docs/incidents.md */
+    {"incidents", "serious_notify_before_ms", T_MS, OFF(inc_serious_notify_before_ms), "24h",
+     60000, (int64_t)15 * 86400000, NULL, false, true,
+     "a serious incident with no report filed is notified (once, audited) this long before its "
+     "Art. 73 report is due"},
+    {"incidents", "serious_check_interval_ms", T_MS, OFF(inc_serious_check_ms), "1m", 1000,
+     3600000, NULL, false, false,
+     "how often custos run checks the serious incidents' report deadlines"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "                             [--limit N] [--cursor C] [--json]\n"
             "       custos incidents show ID [--json] [--no-content]\n"
             "       custos incidents close ID --disposition D --reason TEXT\n"
+            "       custos incidents serious | report-filed | report | deadlines ... (Art. 73;\n"
+            "                             custos incidents serious --help)\n"
             "options: --config FILE, --log-level LEVEL\n"
             "dispositions: true_positive, false_positive, benign, duplicate\n"
             "times: RFC 3339 (2026-11-21T13:04:00Z); exit 0 ok, 1 failure, 2 usage, 3 config\n");
@@ -392,6 +394,8 @@ static int check_usage(opts *o, bool list, bool show, bool close)
 
 int inc_cmd_incidents(int argc, char **argv)
 {
+    if (argc > 1 && inc_serious_is_cmd(argv[1]))
+        return inc_serious_cmd(argc, argv);
     opts o = {0};
     int p = parse(argc, argv, &o);
     if (p)
