@@ -24,9 +24,9 @@ static void usage(FILE *out)
             "                             [--tenant T] [--model M] [--since TIME] [--until TIME]\n"
             "                             [--limit N] [--cursor C] [--json]\n"
             "       custos incidents show ID [--json] [--no-content]\n"
-            "       custos incidents close ID --disposition D --reason TEXT\n"
-            "       custos incidents serious | report-filed | report | deadlines ... (Art. 73;\n"
-            "                             custos incidents serious --help)\n"
+            "       custos incidents close ID --disposition D --reason TEXT\n");
+    inc_serious_usage(out);
+    fprintf(out,
             "options: --config FILE, --log-level LEVEL\n"
             "dispositions: true_positive, false_positive, benign, duplicate\n"
             "times: RFC 3339 (2026-11-21T13:04:00Z); exit 0 ok, 1 failure, 2 usage, 3 config\n");

@@ -15,10 +15,10 @@
 #include "core/log.h"
 #include "incidents/incidents.h"
 
-static void usage(FILE *out)
+void inc_serious_usage(FILE *out)
 {
     fprintf(out,
-            "usage: custos incidents serious ID --category C [--aware-at TIME]\n"
+            "       custos incidents serious ID --category C [--aware-at TIME]\n"
             "       custos incidents report-filed ID --kind initial|complete --reference R\n"
             "                                     [--filed-by WHO] [--filed-at TIME]\n"
             "       custos incidents report ID --kind initial|complete [--format json|md]\n"
@@ -27,8 +27,9 @@ static void usage(FILE *out)
             "categories (EU AI Act Art. 73): general (15 days from awareness),\n"
             "  widespread_infringement and critical_infrastructure (2 days), death (10 days)\n"
             "--aware-at defaults to now; times: RFC 3339 (2026-11-21T13:04:00Z)\n"
-            "options: --config FILE, --log-level LEVEL\n"
-            "exit 0 ok, 1 failure (also: no such incident), 2 usage, 3 config\n");
+            "serious incidents (EU AI Act Art. 73): report-filed records a report filed with\n"
+            "the authority; report exports one (JSON, or Markdown of the same facts);\n"
+            "deadlines notifies and escalates what is due now, as custos run does\n");
 }
 
 bool inc_serious_is_cmd(const char *word)
@@ -49,7 +50,8 @@ static int parse(int argc, char **argv, opts *o)
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+            fprintf(stdout, "usage:\n");
+            inc_serious_usage(stdout);
             return 1;
         }
         struct {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- vocabulary (the one definition) ---- */
 
@@ -307,6 +308,8 @@ char *inc_serious_report_md(const cJSON *report);
 int inc_cmd_incidents(int argc, char **argv);
 /* custos incidents serious | report-filed | report | deadlines (inc_serious_cmd.c) */
 int inc_serious_cmd(int argc, char **argv);
+/* Its lines of the usage text. */
+void inc_serious_usage(FILE *out);
 /* True for the subcommand words inc_serious_cmd takes. */
 bool inc_serious_is_cmd(const char *word);
 
