@@ -259,9 +259,11 @@ char *pb_describe(pb_kind kind, const cJSON *params, const core_config *cfg)
         rc = asprintf(&s, "notify %s", ps(params, "target"));
         break;
     case PB_K_SET_INCIDENT:
-        rc = asprintf(&s, "update the incident:%s%s%s%s%s", *ps(params, "status") ? " status " : "",
+        rc = asprintf(&s, "update the incident:%s%s%s%s%s%s%s", *ps(params, "status") ? " status " : "",
                       ps(params, "status"), *ps(params, "severity") ? " severity " : "",
-                      ps(params, "severity"), *ps(params, "note") ? " note" : "");
+                      ps(params, "severity"), *ps(params, "note") ? " note" : "",
+                      *ps(params, "serious") ? " mark serious (EU AI Act Art. 73) " : "",
+                      ps(params, "serious"));
         break;
     case PB_K_COUNT:
         break;

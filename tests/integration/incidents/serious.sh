@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../web/lib/web.sh"
 
 w_setup
-for i in 1 2 3 4 5 6 7; do
+for i in 1 2 3 4 5 6 7 8; do
     t_sql "INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, model_version,
                first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc)
            VALUES ('inc-$i', 'leakage', 'high', 'open', 'k-$i', 'm-$i', 'v1', now() - interval '1 hour',
@@ -246,6 +246,31 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q 'File exists' "$T_DIR/err" || t_fail "report -o over an existing file: exit $rc $(cat "$T_DIR/err")"
+
+# ---- a playbook marks one: custos.set_incident({serious = CATEGORY}) ----
+mkdir -p "$T_DIR/pb"
+cat >"$T_DIR/pb/mark.lua" <<'LUA'
+return {
+  name = "mark-serious",
+  on = { types = { "leakage" }, min_severity = "high" },
+  run = function(incident)
+    custos.set_incident({ serious = "widespread_infringement", note = "personal data of many users" })
+  end,
+}
+LUA
+cat >"$T_DIR/pb/bad.lua" <<'LUA'
+return { name = "bad-serious", on = { types = { "leakage" } },
+  run = function(incident) custos.set_incident({ serious = "minor" }) end }
+LUA
+printf '%s\n' '{"incident_id":"inc-8","type":"leakage","severity":"high","api_key_id":"k-8","model":"m-8","model_version":"v1","first_seen":"2026-11-21T09:00:00Z","detected_at":"2026-11-21T10:00:00Z","atlas":[],"owasp":[],"summary":"leak","evidence":{}}' >"$T_DIR/inc-8.json"
+CUSTOS_PLAYBOOKS_DIR=$T_DIR/pb "$CUSTOS_BIN" playbook apply --incident "$T_DIR/inc-8.json" --log-level warn \
+    >"$T_DIR/apply.out" 2>&1 || true
+grep -q "serious 'minor' is not one of general" "$T_DIR/apply.out" || t_fail "a bad category from Lua: $(cat "$T_DIR/apply.out")"
+[ "$(t_sql "SELECT category || '|' || marked_by || '|' || (deadline_at = aware_at + interval '2 days')
+            FROM serious_incidents WHERE incident_id = 'inc-8'")" = "widespread_infringement|playbook:mark-serious|true" ] ||
+    t_fail "the playbook did not mark inc-8: $(cat "$T_DIR/apply.out")"
+[ "$(t_sql "SELECT count(*) FROM audit_log WHERE event = 'serious_incident_marked' AND incident_id = 'inc-8'
+            AND actor = 'playbook:mark-serious'")" = 1 ] || t_fail "the playbook's marking is not audited"
 
 "$CUSTOS_BIN" audit verify --log-level warn >"$T_DIR/verify" || t_fail "audit chain: $(cat "$T_DIR/verify")"
 w_stop
