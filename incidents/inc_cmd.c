@@ -94,15 +94,11 @@ typedef struct {
 static int parse(int argc, char **argv, opts *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 1;
         }
-        struct {
-            const char *name;
-            const char **dst;
-        } kv[] = {
+        const core_cli_optv kv[] = {
             {"--status", &o->f.status},
             {"--type", &o->f.type},
             {"--severity", &o->f.severity},
@@ -116,13 +112,7 @@ static int parse(int argc, char **argv, opts *o)
             {"--disposition", &o->disposition},
             {"--reason", &o->reason},
         };
-        bool matched = false;
-        for (size_t k = 0; !matched && k < sizeof kv / sizeof kv[0]; k++)
-            if (core_cli_opt(argc, argv, &i, kv[k].name, &v)) {
-                *kv[k].dst = v;
-                matched = true;
-            }
-        if (matched)
+        if (core_cli_opt_table(argc, argv, &i, kv, sizeof kv / sizeof kv[0]))
             continue;
         if (strcmp(argv[i], "--json") == 0)
             o->json = true;

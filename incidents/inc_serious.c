@@ -66,7 +66,8 @@ static bool one_line(const char *s, size_t max)
 
 /* Appends an incident_updates row (the feed the console and the stream
  * follow: touching the incident's updated_at fires its change_feed
- * trigger) and the audit row, in the caller's transaction. */
+ * trigger) and the audit row (detail is consumed), in the caller's
+ * transaction. */
 static int record(PGconn *c, const char *incident_id, const char *actor, const char *event,
                   const char *note, cJSON *detail, char *err, size_t errlen)
 {
@@ -76,16 +77,11 @@ static int record(PGconn *c, const char *incident_id, const char *actor, const c
                             "$2, $3)",
                             3, u, "recording the incident update", err, errlen) < 0 ||
         core_db_exec_params(c, "UPDATE incidents SET updated_at = now() WHERE incident_id = $1",
-                            1, u, "touching the incident", err, errlen) < 0)
-        return -1;
-    char *d = cJSON_PrintUnformatted(detail);
-    if (!d) {
-        snprintf(err, errlen, "out of memory");
+                            1, u, "touching the incident", err, errlen) < 0) {
+        cJSON_Delete(detail);
         return -1;
     }
-    int rc = audit_append(c, actor, event, 0, incident_id, d, err, errlen);
-    free(d);
-    return rc;
+    return audit_append_json(c, actor, event, 0, incident_id, detail, err, errlen);
 }
 
 int inc_serious_mark(PGconn *c, const char *incident_id, inc_serious_category cat,
@@ -155,9 +151,9 @@ int inc_serious_mark(PGconn *c, const char *incident_id, inc_serious_category ca
     char note[300];
     snprintf(note, sizeof note, "serious incident (Art. %s, %s): report due %s", k_cat[cat].article,
              k_cat[cat].label, due);
-    int rc = record(c, incident_id, actor, again ? "serious_incident_changed" : "serious_incident_marked",
-                    note, d, err, errlen);
-    cJSON_Delete(d);
+    int rc = record(c, incident_id, actor,
+                    again ? "serious_incident_changed" : "serious_incident_marked", note, d, err,
+                    errlen);
     if (rc < 0 || core_db_commit(c, err, errlen) < 0)
         goto fail;
     if (deadline_us)
@@ -241,7 +237,6 @@ int64_t inc_serious_report_filed(PGconn *c, const inc_serious_filing *f, char *e
     snprintf(note, sizeof note, "%s Art. 73 report filed by %s at %s, reference %s", f->kind,
              filed_by, ats, f->reference);
     int rc = record(c, f->incident_id, f->actor, "serious_report_filed", note, d, err, errlen);
-    cJSON_Delete(d);
     if (rc < 0 || core_db_commit(c, err, errlen) < 0)
         goto fail;
     return id;
@@ -380,7 +375,6 @@ static int raise_due(PGconn *c, bool passed, int64_t notify_before_ms, char *err
         int rc = record(c, id, "custos:art73",
                         passed ? "serious_deadline_passed" : "serious_deadline_near", note, d, err,
                         errlen);
-        cJSON_Delete(d);
         if (rc < 0)
             goto fail_r;
         char q[300];

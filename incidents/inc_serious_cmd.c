@@ -48,29 +48,19 @@ static int parse(int argc, char **argv, opts *o)
 {
     o->cmd = argv[1];
     for (int i = 2; i < argc; i++) {
-        const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fprintf(stdout, "usage:\n");
             inc_serious_usage(stdout);
             return 1;
         }
-        struct {
-            const char *name;
-            const char **dst;
-        } kv[] = {
+        const core_cli_optv kv[] = {
             {"--category", &o->category}, {"--aware-at", &o->aware_at},
             {"--kind", &o->kind},         {"--reference", &o->reference},
             {"--filed-by", &o->filed_by}, {"--filed-at", &o->filed_at},
             {"--format", &o->format},     {"-o", &o->out},
             {"--output", &o->out},
         };
-        bool matched = false;
-        for (size_t k = 0; !matched && k < sizeof kv / sizeof kv[0]; k++)
-            if (core_cli_opt(argc, argv, &i, kv[k].name, &v)) {
-                *kv[k].dst = v;
-                matched = true;
-            }
-        if (matched)
+        if (core_cli_opt_table(argc, argv, &i, kv, sizeof kv / sizeof kv[0]))
             continue;
         if (argv[i][0] == '-' || o->id) {
             fprintf(stderr, "custos incidents %s: unexpected argument %s\n", o->cmd, argv[i]);

@@ -101,34 +101,13 @@ done:
 
 /* ---- Markdown ---- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} buf;
+/* The text is written to a memory stream (open_memstream): it grows as
+ * needed and says at the end whether all of it was written. */
+typedef FILE buf;
 
-static void put(buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
+static void put(buf *b, const char *s, size_t n) { fwrite(s, 1, n, b); }
 
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
+static void puts_(buf *b, const char *s) { fputs(s, b); }
 
 /* A value as Markdown text: the characters that make markup are escaped
  * with a backslash, line breaks become spaces. */
@@ -224,41 +203,46 @@ static void list_section(buf *b, const char *title, const cJSON *arr, const char
 
 char *inc_serious_report_md(const cJSON *rep)
 {
-    buf b = {0};
+    char *text = NULL;
+    size_t len = 0;
+    buf *b = open_memstream(&text, &len);
+    if (!b)
+        return NULL;
     const cJSON *inc = get(rep, "incident"), *s = get(rep, "serious");
     const char *kind = cJSON_GetStringValue(get(rep, "kind"));
-    puts_(&b, "# Serious incident report (EU AI Act Art. 73): ");
-    puts_(&b, kind && strcmp(kind, "complete") == 0 ? "complete" : "initial");
-    puts_(&b, " report\n\n");
+    puts_(b, "# Serious incident report (EU AI Act Art. 73): ");
+    puts_(b, kind && strcmp(kind, "complete") == 0 ? "complete" : "initial");
+    puts_(b, " report\n\n");
     /* The article, the label and the time are custos's own words. */
     const char *art = cJSON_GetStringValue(get(s, "article")),
                *label = cJSON_GetStringValue(get(s, "category_label")),
                *due = cJSON_GetStringValue(get(s, "deadline_at"));
-    puts_(&b, "Incident ");
-    put_value(&b, get(inc, "incident_id"));
-    puts_(&b, ". Serious incident (Art. ");
-    puts_(&b, art ? art : "73");
-    puts_(&b, ", ");
-    puts_(&b, label ? label : "?");
-    puts_(&b, "): report due ");
-    puts_(&b, due ? due : "?");
-    puts_(&b, ".\n\n| fact | value |\n|---|---|\n");
-    row(&b, "format", get(rep, "format"));
-    row(&b, "kind", get(rep, "kind"));
-    row(&b, "regulation", get(rep, "regulation"));
-    row(&b, "generated_at", get(rep, "generated_at"));
-    row(&b, "generated_by", get(rep, "generated_by"));
-    puts_(&b, "\n## The incident\n\n");
-    table(&b, inc);
-    puts_(&b, "\n## Seriousness and deadline\n\n");
-    table(&b, s);
-    list_section(&b, "Reports filed with the authority", get(s, "reports"), "None yet.");
-    list_section(&b, "Containment actions and their approvals", get(rep, "actions"),
+    puts_(b, "Incident ");
+    put_value(b, get(inc, "incident_id"));
+    puts_(b, ". Serious incident (Art. ");
+    puts_(b, art ? art : "73");
+    puts_(b, ", ");
+    puts_(b, label ? label : "?");
+    puts_(b, "): report due ");
+    puts_(b, due ? due : "?");
+    puts_(b, ".\n\n| fact | value |\n|---|---|\n");
+    row(b, "format", get(rep, "format"));
+    row(b, "kind", get(rep, "kind"));
+    row(b, "regulation", get(rep, "regulation"));
+    row(b, "generated_at", get(rep, "generated_at"));
+    row(b, "generated_by", get(rep, "generated_by"));
+    puts_(b, "\n## The incident\n\n");
+    table(b, inc);
+    puts_(b, "\n## Seriousness and deadline\n\n");
+    table(b, s);
+    list_section(b, "Reports filed with the authority", get(s, "reports"), "None yet.");
+    list_section(b, "Containment actions and their approvals", get(rep, "actions"),
                  "No action recorded.");
-    list_section(&b, "Evidence frozen", get(rep, "evidence"), "No evidence record.");
-    if (b.oom) {
-        free(b.p);
+    list_section(b, "Evidence frozen", get(rep, "evidence"), "No evidence record.");
+    bool failed = ferror(b) != 0;
+    if (fclose(b) != 0 || failed) {
+        free(text);
         return NULL;
     }
-    return b.p;
+    return text;
 }
