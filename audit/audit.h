@@ -28,6 +28,12 @@ int audit_append(PGconn *c, const char *actor, const char *event, int64_t action
 int audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t action_id,
                     const char *incident_id, const char *detail_json, char *err, size_t errlen);
 
+/* audit_append (in the caller's transaction) with the detail as a cJSON
+ * object, printed and then deleted: the caller gives detail up, also on a
+ * failure (NULL: out of memory, -1). */
+int audit_append_json(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                      const char *incident_id, cJSON *detail, char *err, size_t errlen);
+
 /* Walks the whole chain in order, recomputing every hash. Returns 0 when it
  * holds (*rows counted), 1 when it is broken (*bad_seq is the first bad row,
  * why says what is wrong), -1 on a database error (err). */

@@ -119,6 +119,20 @@ int audit_append_tx(PGconn *c, const char *actor, const char *event, int64_t act
     return 0;
 }
 
+int audit_append_json(PGconn *c, const char *actor, const char *event, int64_t action_id,
+                      const char *incident_id, cJSON *detail, char *err, size_t errlen)
+{
+    char *js = detail ? cJSON_PrintUnformatted(detail) : NULL;
+    cJSON_Delete(detail);
+    if (!js) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = audit_append(c, actor, event, action_id, incident_id, js, err, errlen);
+    free(js);
+    return rc;
+}
+
 int audit_head(PGconn *c, int64_t *seq, char hash[65], char *err, size_t errlen)
 {
     PGresult *r = core_db_query(c, "SELECT seq, hash FROM audit_head WHERE id = 1", 0, NULL,

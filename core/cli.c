@@ -102,6 +102,17 @@ bool core_cli_opt(int argc, char **argv, int *i, const char *name, const char **
     return true;
 }
 
+bool core_cli_opt_table(int argc, char **argv, int *i, const core_cli_optv *t, size_t n)
+{
+    const char *v;
+    for (size_t k = 0; k < n; k++)
+        if (core_cli_opt(argc, argv, i, t[k].name, &v)) {
+            *t[k].dst = v;
+            return true;
+        }
+    return false;
+}
+
 long long core_cli_num(const char *name, const char *value, long long min, long long max)
 {
     char *end;

@@ -61,6 +61,15 @@ int core_cli_config(core_config *cfg, const char *path, const char *log_level_ov
  * prints an error and exits with CORE_EXIT_USAGE. */
 bool core_cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* A table of such options, each with where its value goes. */
+typedef struct {
+    const char *name;
+    const char **dst;
+} core_cli_optv;
+/* core_cli_opt for each of the n rows of t at argv[*i]: sets the first
+ * matching row's *dst and returns true, false when none matched. */
+bool core_cli_opt_table(int argc, char **argv, int *i, const core_cli_optv *t, size_t n);
+
 /* Parses a whole number in [min, max] for option name, or exits with a usage
  * error naming the option. */
 /* Connects to PostgreSQL for a command (postgres.dsn), and with

@@ -176,6 +176,9 @@ typedef struct core_config {
     int64_t fo_tsa_timeout_ms;
     int64_t fo_tsa_max_bytes;         /* the TSA's answer at most */
     char *fo_tsa_required;            /* on|off: no token fails the export */
+    /* incidents: serious incidents (EU AI Act Art. 73, incidents/inc_serious.c) */
+    int64_t inc_serious_notify_before_ms; /* notify this long before a report is due */
+    int64_t inc_serious_check_ms;         /* how often custos run checks the deadlines */
 } core_config;
 
 /* Fills cfg with the built-in defaults. Strings are heap-owned by cfg. */

@@ -375,6 +375,15 @@ const setting core_cfg_settings[] = {
     {"retention", "alerts_days", T_INT, OFF(ret_alerts_days), "365", 0, 36500, NULL, false, true,
      "alerts whose event time is older than this many days are deleted, except under a hold "
      "of their incident, key or time; their incidents stay; 0: kept for ever"},
+
+    /* serious incidents (EU AI Act Art. 73): docs/incidents.md */
+    {"incidents", "serious_notify_before_ms", T_MS, OFF(inc_serious_notify_before_ms), "24h",
+     60000, (int64_t)15 * 86400000, NULL, false, true,
+     "a serious incident with no report filed is notified (once, audited) this long before its "
+     "Art. 73 report is due"},
+    {"incidents", "serious_check_interval_ms", T_MS, OFF(inc_serious_check_ms), "1m", 1000,
+     3600000, NULL, false, false,
+     "how often custos run checks the serious incidents' report deadlines"},
 };
 
 const size_t core_cfg_nsettings = sizeof core_cfg_settings / sizeof core_cfg_settings[0];

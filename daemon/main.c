@@ -66,7 +66,8 @@ static const command g_commands[] = {
     {"analyze", NULL, an_cmd_analyze, 0,
      "run the detectors over JSON-lines event files, print incidents"},
     {"incidents", NULL, inc_cmd_incidents, 0,
-     "list | show ID | close ID --disposition D --reason R: the analyst's queue"},
+     "list | show ID | close ID --disposition D --reason R | serious | report-filed | report | "
+     "deadlines: the analyst's queue, Art. 73"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},
     {"actions", NULL, pb_cmd_actions, 0, "list | approve ID | reject ID --reason R: containment"},
     {"audit", NULL, audit_cmd, 0,

@@ -1,7 +1,9 @@
 /* The forensics service of custos run: one thread with its own database
  * connection that signs an audit checkpoint every
- * audit.checkpoint_interval_ms (when audit.signing_key is set) and applies
- * the retention every retention.interval_ms (fo_retention.c). It waits on
+ * audit.checkpoint_interval_ms (when audit.signing_key is set), applies
+ * the retention every retention.interval_ms (fo_retention.c) and checks
+ * the serious incidents' Art. 73 report deadlines every
+ * incidents.serious_check_interval_ms (incidents/inc_serious.c). It waits on
  * a condition variable against the monotonic clock, so a stop is prompt and
  * a wall clock set back does not stretch a wait. */
 #include "forensics/forensics.h"
@@ -16,6 +18,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "forensics/fo_internal.h"
+#include "incidents/incidents.h"
 
 struct forensics_service {
     const core_config *cfg;
@@ -62,6 +65,20 @@ static void checkpoint(forensics_service *s)
                  (long long)seq, s->key.id);
 }
 
+/* Notifies and escalates the serious incidents' report deadlines. */
+static void serious_deadlines(forensics_service *s)
+{
+    PGconn *c = forensics_service_db(s);
+    if (!c)
+        return;
+    char err[1024], q[1100];
+    int notified = 0, escalated = 0;
+    if (inc_serious_check(c, s->cfg->inc_serious_notify_before_ms, &notified, &escalated, err,
+                          sizeof err) < 0)
+        core_log(CORE_LOG_WARN, "forensics", "serious incident deadline check failed",
+                 "error=%s", core_log_quote(q, sizeof q, err));
+}
+
 /* Waits until ms from now on the monotonic clock, or a stop. */
 static bool wait_ms(forensics_service *s, int64_t ms)
 {
@@ -87,9 +104,13 @@ static void *service_main(void *arg)
     /* Checkpoints at once; the first retention pass one interval after
      * start, so a restart loop cannot turn into a drop loop, and a daemon
      * started to look at old data has an interval to be told otherwise. */
-    int64_t next_cp = 0, next_ret = core_mono_ms() + s->cfg->ret_interval_ms;
+    int64_t next_cp = 0, next_ret = core_mono_ms() + s->cfg->ret_interval_ms, next_serious = 0;
     for (;;) {
         int64_t now = core_mono_ms();
+        if (now >= next_serious) {
+            serious_deadlines(s);
+            next_serious = now + s->cfg->inc_serious_check_ms;
+        }
         if (s->have_key && now >= next_cp) {
             checkpoint(s);
             next_cp = now + s->cfg->audit_checkpoint_interval_ms;
@@ -101,6 +122,8 @@ static void *service_main(void *arg)
         int64_t wait = next_ret - core_mono_ms();
         if (s->have_key && next_cp - core_mono_ms() < wait)
             wait = next_cp - core_mono_ms();
+        if (next_serious - core_mono_ms() < wait)
+            wait = next_serious - core_mono_ms();
         if (!wait_ms(s, wait > 0 ? wait : 0))
             break;
     }

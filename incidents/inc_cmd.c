@@ -24,7 +24,9 @@ static void usage(FILE *out)
             "                             [--tenant T] [--model M] [--since TIME] [--until TIME]\n"
             "                             [--limit N] [--cursor C] [--json]\n"
             "       custos incidents show ID [--json] [--no-content]\n"
-            "       custos incidents close ID --disposition D --reason TEXT\n"
+            "       custos incidents close ID --disposition D --reason TEXT\n");
+    inc_serious_usage(out);
+    fprintf(out,
             "options: --config FILE, --log-level LEVEL\n"
             "dispositions: true_positive, false_positive, benign, duplicate\n"
             "times: RFC 3339 (2026-11-21T13:04:00Z); exit 0 ok, 1 failure, 2 usage, 3 config\n");
@@ -92,15 +94,11 @@ typedef struct {
 static int parse(int argc, char **argv, opts *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *v;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 1;
         }
-        struct {
-            const char *name;
-            const char **dst;
-        } kv[] = {
+        const core_cli_optv kv[] = {
             {"--status", &o->f.status},
             {"--type", &o->f.type},
             {"--severity", &o->f.severity},
@@ -114,13 +112,7 @@ static int parse(int argc, char **argv, opts *o)
             {"--disposition", &o->disposition},
             {"--reason", &o->reason},
         };
-        bool matched = false;
-        for (size_t k = 0; !matched && k < sizeof kv / sizeof kv[0]; k++)
-            if (core_cli_opt(argc, argv, &i, kv[k].name, &v)) {
-                *kv[k].dst = v;
-                matched = true;
-            }
-        if (matched)
+        if (core_cli_opt_table(argc, argv, &i, kv, sizeof kv / sizeof kv[0]))
             continue;
         if (strcmp(argv[i], "--json") == 0)
             o->json = true;
@@ -392,6 +384,8 @@ static int check_usage(opts *o, bool list, bool show, bool close)
 
 int inc_cmd_incidents(int argc, char **argv)
 {
+    if (argc > 1 && inc_serious_is_cmd(argv[1]))
+        return inc_serious_cmd(argc, argv);
     opts o = {0};
     int p = parse(argc, argv, &o);
     if (p)

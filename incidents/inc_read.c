@@ -430,5 +430,9 @@ cJSON *inc_get(PGconn *c, const char *incident_id, bool with_content, bool *foun
             cJSON_Delete(o);
             return NULL;
         }
+    if (inc_serious_attach(c, o, incident_id, err, errlen) < 0) { /* Art. 73 (inc_serious.c) */
+        cJSON_Delete(o);
+        return NULL;
+    }
     return o;
 }

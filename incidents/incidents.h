@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- vocabulary (the one definition) ---- */
 
@@ -214,9 +215,102 @@ cJSON *inc_get(PGconn *c, const char *incident_id, bool with_content, bool *foun
  * when none). NULL with err. */
 cJSON *inc_overview(PGconn *c, char *err, size_t errlen);
 
+/* ---- serious incidents (EU AI Act Art. 73; inc_serious.c, inc_serious_report.c) ----
+ * An incident marked serious carries its category and the time the
+ * provider became aware of it; the reporting deadline follows from them
+ * (73(2) 15 days; 73(3) 2 days; 73(4) 10 days). A report filed (initial or
+ * complete) meets the deadline; until then the deadline check notifies
+ * once before it and escalates once after it. Every change is audited. */
+typedef enum {
+    INC_SERIOUS_GENERAL,        /* 73(2): 15 days */
+    INC_SERIOUS_WIDESPREAD,     /* 73(3), widespread infringement: 2 days */
+    INC_SERIOUS_CRITICAL_INFRA, /* 73(3), critical infrastructure (Art. 3(49)(b)): 2 days */
+    INC_SERIOUS_DEATH,          /* 73(4): 10 days */
+    INC_SERIOUS_CATEGORY_COUNT
+} inc_serious_category;
+
+#define INC_SERIOUS_REFUSED (-2) /* the caller's mistake: err says what */
+
+const char *inc_serious_category_name(inc_serious_category c); /* "?" when out of range */
+int inc_serious_category_parse(const char *s);                 /* -1 when unknown */
+int inc_serious_deadline_days(inc_serious_category c);
+const char *inc_serious_article(inc_serious_category c);       /* "73(3)" */
+
+/* Marks incident_id serious (or changes its category or awareness: a
+ * moved deadline may be notified and escalated again) as actor, in a
+ * transaction of its own, with an incident_updates row and a
+ * serious_incident_marked (or _changed) audit row. Writes the deadline.
+ * Returns 1, 0 when no such incident, INC_SERIOUS_REFUSED (an awareness
+ * in the future, a bad category or actor) or -1 with err. */
+int inc_serious_mark(PGconn *c, const char *incident_id, inc_serious_category cat,
+                     int64_t aware_at_us, const char *actor, int64_t *deadline_us, char *err,
+                     size_t errlen);
+
+typedef struct {
+    const char *incident_id;
+    const char *kind;      /* "initial" or "complete" */
+    const char *reference; /* the authority's reference: one line, 1..1000 bytes */
+    const char *filed_by;  /* who filed it; NULL: actor */
+    int64_t filed_at_us;   /* 0: now */
+    const char *actor;     /* who records it */
+} inc_serious_filing;
+
+/* Records a report filed with the authority (one initial, then one
+ * complete; a complete one may come alone), audited
+ * (serious_report_filed), in a transaction of its own. Returns the
+ * report's id, 0 when the incident is not marked serious,
+ * INC_SERIOUS_REFUSED or -1 with err. */
+int64_t inc_serious_report_filed(PGconn *c, const inc_serious_filing *f, char *err,
+                                 size_t errlen);
+
+/* The serious part of an incident: {"category","article","category_label",
+ * "deadline_days","aware_at","deadline_at","due_in_s" (negative: overdue),
+ * "state" (report_due, overdue, initial_report_filed,
+ * complete_report_filed),"marked_by","marked_at","updated_at",
+ * "notified_at","escalated_at","reports":[...]}. NULL with err empty when
+ * the incident is not serious; NULL with err on a failure. Caller owns. */
+cJSON *inc_serious_get(PGconn *c, const char *incident_id, char *err, size_t errlen);
+/* Adds "serious" (the above, or null) to an incident object. 0 or -1. */
+int inc_serious_attach(PGconn *c, cJSON *incident, const char *incident_id, char *err,
+                       size_t errlen);
+
+/* The deadline check (custos run's forensics service, `custos incidents
+ * deadlines`): for serious incidents with no report filed, a notification
+ * (serious_deadline_near) once the deadline is notify_before_ms away and an
+ * escalation (serious_deadline_passed) once it has passed, each once, each
+ * an incident_updates row (the console's feed) and an audit row. Writes
+ * how many of each were raised. 0 or -1 with err. */
+int inc_serious_check(PGconn *c, int64_t notify_before_ms, int *notified, int *escalated,
+                      char *err, size_t errlen);
+
+/* The serious incidents an action that alters a model touches (the
+ * preservation gate of 73(6)): incident_id's own when it is serious, and
+ * every serious incident not closed or resolved about model. A JSON array
+ * of their ids (caller owns; empty: none), or NULL with err. */
+cJSON *inc_serious_touching(PGconn *c, const char *incident_id, const char *model, char *err,
+                            size_t errlen);
+
+/* The report of kind "initial" or "complete" as JSON (format
+ * custos-art73-report-v1: the incident, its serious part, the actions and
+ * their approvals, the frozen evidence), exported by actor and audited
+ * (serious_report_exported, with the SHA-256 of the JSON). NULL with
+ * *found false when the incident is not serious (err empty), or with err.
+ * Caller owns. */
+cJSON *inc_serious_report(PGconn *c, const char *incident_id, const char *kind,
+                          const char *actor, bool *found, char *err, size_t errlen);
+/* The same facts as readable Markdown (values escaped: attacker-written
+ * text cannot add markup). malloc'd; NULL when out of memory. */
+char *inc_serious_report_md(const cJSON *report);
+
 /* ---- the analyst's CLI ---- */
 
 /* custos incidents list | show ID | close ID --disposition D --reason R */
 int inc_cmd_incidents(int argc, char **argv);
+/* custos incidents serious | report-filed | report | deadlines (inc_serious_cmd.c) */
+int inc_serious_cmd(int argc, char **argv);
+/* Its lines of the usage text. */
+void inc_serious_usage(FILE *out);
+/* True for the subcommand words inc_serious_cmd takes. */
+bool inc_serious_is_cmd(const char *word);
 
 #endif

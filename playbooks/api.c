@@ -570,10 +570,10 @@ static int l_notify(lua_State *L)
     return submit(L, c, PB_K_NOTIFY, target, p, 0, false);
 }
 
-/* custos.set_incident({status=, severity=, note=}) */
+/* custos.set_incident({status=, severity=, note=, serious=}) */
 static int l_set_incident(lua_State *L)
 {
-    static const char *const allowed[] = {"status", "severity", "note", NULL};
+    static const char *const allowed[] = {"status", "severity", "note", "serious", NULL};
     api_ctx *c = run_ctx(L, "set_incident");
     if (!lua_istable(L, 1))
         return luaL_error(L, "custos.set_incident: argument #1 must be a table");
@@ -581,8 +581,14 @@ static int l_set_incident(lua_State *L)
     const char *status = opt_string(L, 1, "set_incident", "status", 64);
     const char *sev = opt_string(L, 1, "set_incident", "severity", 16);
     const char *note = opt_string_k(L, 1, "set_incident", "note", 2000, TEXT_FREE);
-    if (!status && !sev && !note)
-        return luaL_error(L, "custos.set_incident: give at least one of status, severity, note");
+    /* A serious incident (EU AI Act Art. 73): its category; aware from when it runs. */
+    const char *serious = opt_string(L, 1, "set_incident", "serious", 64);
+    if (!status && !sev && !note && !serious)
+        return luaL_error(L, "custos.set_incident: give at least one of status, severity, note, "
+                             "serious");
+    if (serious && inc_serious_category_parse(serious) < 0)
+        return luaL_error(L, "custos.set_incident: serious '%s' is not one of general, "
+                             "widespread_infringement, critical_infrastructure, death", serious);
     if (sev && inc_severity_parse(sev) < 0)
         return luaL_error(L, "custos.set_incident: severity '%s' is not one of low, medium, "
                              "high, critical", sev);
@@ -611,6 +617,8 @@ static int l_set_incident(lua_State *L)
         cJSON_AddStringToObject(p, "severity", inc_severity_name((inc_severity)inc_severity_parse(sev)));
     if (note)
         cJSON_AddStringToObject(p, "note", note);
+    if (serious)
+        cJSON_AddStringToObject(p, "serious", serious);
     return submit(L, c, PB_K_SET_INCIDENT, c->inc->id, p, 0, false);
 }
 

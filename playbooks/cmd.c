@@ -456,7 +456,7 @@ static void close_actions(core_db_pool *pool, pb_actions *pa, PGconn *db)
 /* actions approve | reject: one decision through pb_actions, as the web
  * console makes it. */
 static int decide(const core_config *cfg, bool approve, int64_t id, const char *actor,
-                  const char *reason)
+                  const char *reason, pb_gate gate)
 {
     const char *verb = approve ? "approve" : "reject";
     char err[1024], st[32] = "";
@@ -466,7 +466,8 @@ static int decide(const core_config *cfg, bool approve, int64_t id, const char *
     PGconn *db;
     if (open_actions(cfg, verb, &pool, &pa, &db) < 0)
         goto done;
-    if (approve ? pb_action_approve(pa, db, id, actor, st, sizeof st, err, sizeof err)
+    if (approve ? pb_action_approve(pa, db, id, actor, reason, gate, st, sizeof st, err,
+                                    sizeof err)
                 : pb_action_reject(pa, db, id, actor, reason, err, sizeof err)) {
         fprintf(stderr, "custos actions %s: %s\n", verb, err);
         goto done;
@@ -497,8 +498,12 @@ static int request(const core_config *cfg, const pb_request *rq, const char *act
     int64_t id = 0;
     int got = pb_action_request(pa, db, rq, actor, &id, st, sizeof st, err, sizeof err);
     if (got != 0) {
-        fprintf(stderr, "custos actions request: %s\n", err);
-        rc = got > 0 ? CORE_EXIT_USAGE : CORE_EXIT_FAIL;
+        if (got == 3)
+            fprintf(stderr, "custos actions request: action %" PRId64 " is recorded and waits "
+                            "for approval: %s\n", id, err);
+        else
+            fprintf(stderr, "custos actions request: %s\n", err);
+        rc = got == 1 || got == 2 ? CORE_EXIT_USAGE : CORE_EXIT_FAIL;
         goto done;
     }
     printf("action %" PRId64 " (%s %s) requested and approved by %s: %s\n", id, rq->kind,
@@ -513,11 +518,12 @@ static void actions_usage(FILE *out)
 {
     fprintf(out,
             "usage: custos actions list [--state S] [--incident ID] [--limit N] [--json]\n"
-            "       custos actions approve ID [--actor NAME]\n"
+            "       custos actions approve ID [--reason TEXT] [--gate G] [--actor NAME]\n"
             "       custos actions reject ID --reason TEXT [--actor NAME]\n"
             "       custos actions request --kind KIND (--key ID | --model M --from V [--to V])\n"
             "                              --reason TEXT [--rps N] [--ttl SECONDS]\n"
-            "                              [--incident ID] [--actor NAME]\n"
+            "                              [--incident ID] [--gate G --gate-reason TEXT]\n"
+            "                              [--actor NAME]\n"
             "       custos actions tick\n"
             "       (all take --config FILE and --log-level LEVEL)\n"
             "\n"
@@ -530,14 +536,21 @@ static void actions_usage(FILE *out)
             "revoke or a throttle after SECONDS. It is recorded, approved by the actor and\n"
             "executed at once through the effectors, audited at every step; exit 0 when it\n"
             "is done. tick expires overdue approvals and reverts actions whose ttl ran out,\n"
-            "as the daemon does every playbooks.tick_ms.\n");
+            "as the daemon does every playbooks.tick_ms.\n"
+            "The preservation gate (EU AI Act Art. 73(6)): a rollback_model that a serious\n"
+            "incident concerns is approved only with --gate authority_informed (the reason\n"
+            "says how and when the authority was informed) or --gate override (the reason\n"
+            "says why it cannot wait); approve takes the reason as --reason, request as\n"
+            "--gate-reason. The reason is one line of at most 1000 bytes, kept with the\n"
+            "approval and in the audit chain.\n");
 }
 
 int pb_cmd_actions(int argc, char **argv)
 {
     const char *state = NULL, *incident = NULL, *limit = "50",
                *actor = NULL, *reason = NULL, *kind = NULL, *key = NULL, *model = NULL,
-               *from = NULL, *to = NULL, *rps = NULL, *ttl = NULL;
+               *from = NULL, *to = NULL, *rps = NULL, *ttl = NULL, *gate = NULL,
+               *gate_reason = NULL;
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
     bool json = false;
@@ -570,6 +583,10 @@ int pb_cmd_actions(int argc, char **argv)
             rps = v;
         } else if (core_cli_opt(argc, argv, &i, "--ttl", &v)) {
             ttl = v;
+        } else if (core_cli_opt(argc, argv, &i, "--gate", &v)) {
+            gate = v;
+        } else if (core_cli_opt(argc, argv, &i, "--gate-reason", &v)) {
+            gate_reason = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (argv[i][0] != '-' && npos < 2) {
@@ -602,8 +619,15 @@ int pb_cmd_actions(int argc, char **argv)
         fprintf(stderr, "custos actions reject: --reason TEXT is required\n");
         return CORE_EXIT_USAGE;
     }
+    int g = gate ? pb_gate_parse(gate) : PB_GATE_NONE;
+    if (g < 0 || (gate && !approve && !req) || (gate_reason && !req)) {
+        fprintf(stderr, "custos actions: --gate is authority_informed or override, for approve "
+                        "and request; --gate-reason is request's\n");
+        return CORE_EXIT_USAGE;
+    }
     pb_request rq = {.kind = kind, .key_id = key, .model = model, .from = from, .to = to,
-                     .reason = reason, .incident_id = incident};
+                     .reason = reason, .incident_id = incident, .gate = (pb_gate)g,
+                     .gate_reason = gate_reason};
     if (req) {
         if (!kind || !reason) {
             fprintf(stderr, "custos actions request: --kind KIND and --reason TEXT are required\n");
@@ -647,7 +671,7 @@ int pb_cmd_actions(int argc, char **argv)
         }
         rc = CORE_EXIT_OK;
     } else if (approve || reject) {
-        rc = decide(&cfg, approve, id, actor, reason);
+        rc = decide(&cfg, approve, id, actor, reason, (pb_gate)g);
     } else if (req) {
         rc = request(&cfg, &rq, actor);
     } else {

@@ -1,11 +1,14 @@
 /* The registry effector for incidents: set_incident changes the incident
  * through the incidents module's one status rule (inc_apply_change: the
- * row, its incident_updates row, its audit row), in one transaction. */
+ * row, its incident_updates row, its audit row), in one transaction, and
+ * with serious= marks it a serious incident (EU AI Act Art. 73,
+ * inc_serious_mark: aware from now, audited) after it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/db.h"
+#include "core/log.h"
 #include "incidents/incidents.h"
 #include "playbooks/fx_effector.h"
 
@@ -73,6 +76,24 @@ static fx_rc run(pb_fx *fx, PGconn *db, const pb_action *a, const char *msg, cJS
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return fx_db_fail(db, r, "committing the incident change", err, errlen);
     PQclear(r);
+    const char *serious = fx_pstr(a->params, "serious");
+    if (serious) {
+        int cat = inc_serious_category_parse(serious);
+        int m = cat < 0 ? INC_SERIOUS_REFUSED
+                        : inc_serious_mark(db, a->incident_id, (inc_serious_category)cat,
+                                           core_wall_us(), actor, NULL, err, errlen);
+        if (m == 0 || m == INC_SERIOUS_REFUSED) {
+            if (m == 0)
+                snprintf(err, errlen, "set_incident: incident %s is not stored, so it cannot be "
+                         "marked serious", a->incident_id);
+            else if (cat < 0)
+                snprintf(err, errlen, "set_incident: serious '%s' is not a category", serious);
+            return FX_PERMANENT;
+        }
+        if (m < 0)
+            return FX_TRANSIENT;
+        cJSON_AddStringToObject(res, "serious", serious);
+    }
     cJSON_AddStringToObject(res, "registry", "ok");
     return FX_OK;
 }

@@ -72,12 +72,25 @@ void pb_actions_close(pb_actions *pa)
     free(pa);
 }
 
-int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor, char *state,
-                      size_t statelen, char *err, size_t errlen)
+static bool line_ok(const char *s, size_t max);
+
+int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
+                      const char *reason, pb_gate gate, char *state, size_t statelen, char *err,
+                      size_t errlen)
 {
+    if (reason && !*reason)
+        reason = NULL;
+    if (reason && !line_ok(reason, REASON_MAX)) {
+        snprintf(err, errlen, "the reason is one line of at most %d bytes", REASON_MAX);
+        return PB_DECIDE_BAD_REASON;
+    }
+    if (!pb_gate_name(gate) && gate != PB_GATE_NONE) {
+        snprintf(err, errlen, "the gate is authority_informed or override");
+        return PB_DECIDE_BAD_REASON;
+    }
     pthread_mutex_lock(&pa->mu);
     pb_engine_set_db(pa->eng, db);
-    int rc = pb_engine_approve(pa->eng, id, actor, state, statelen, err, errlen);
+    int rc = pb_engine_approve(pa->eng, id, actor, reason, gate, state, statelen, err, errlen);
     pb_engine_set_db(pa->eng, NULL);
     pthread_mutex_unlock(&pa->mu);
     return rc;
@@ -130,6 +143,13 @@ static cJSON *request_params(const pb_request *rq, const char *actor, pb_kind *k
     }
     if (!line_ok(rq->reason, REASON_MAX)) {
         snprintf(err, errlen, "the reason is one line of at most %d bytes", REASON_MAX);
+        return NULL;
+    }
+    if ((rq->gate != PB_GATE_NONE && !pb_gate_name(rq->gate)) ||
+        (rq->gate != PB_GATE_NONE && !line_ok(rq->gate_reason, REASON_MAX)) ||
+        (rq->gate == PB_GATE_NONE && rq->gate_reason)) {
+        snprintf(err, errlen, "the gate (authority_informed or override) comes with its "
+                              "gate_reason, one line of at most %d bytes", REASON_MAX);
         return NULL;
     }
     if (rq->incident_id && !line_ok(rq->incident_id, 256)) {
@@ -250,14 +270,20 @@ int pb_action_request(pb_actions *pa, PGconn *db, const pb_request *rq, const ch
         got = -1;
     }
     if (got == 0 && !dry) {
+        /* The same approval path, the preservation gate included: a
+         * person's own rollback is held like a playbook's. */
         pb_engine_set_db(pa->eng, db);
-        got = pb_engine_approve(pa->eng, *id, actor, st, sizeof st, err, errlen);
+        got = pb_engine_approve(pa->eng, *id, actor, rq->gate_reason, rq->gate, st, sizeof st,
+                                err, errlen);
         pb_engine_set_db(pa->eng, NULL);
     }
     pthread_mutex_unlock(&pa->mu);
     if (got == 0) {
         snprintf(state, statelen, "%s", st);
         rc = 0;
+    } else if (got == PB_DECIDE_GATE || got == PB_DECIDE_NEEDS_REASON) {
+        snprintf(state, statelen, "pending_approval");
+        rc = 3;
     }
 done:
     cJSON_Delete(params);

@@ -12,6 +12,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/share.h"
+#include "playbooks/pb_gate.h"
 #include "playbooks/pb_store.h"
 
 const char *pb_engine_dir(const core_config *cfg)
@@ -258,9 +259,11 @@ char *pb_describe(pb_kind kind, const cJSON *params, const core_config *cfg)
         rc = asprintf(&s, "notify %s", ps(params, "target"));
         break;
     case PB_K_SET_INCIDENT:
-        rc = asprintf(&s, "update the incident:%s%s%s%s%s", *ps(params, "status") ? " status " : "",
+        rc = asprintf(&s, "update the incident:%s%s%s%s%s%s%s", *ps(params, "status") ? " status " : "",
                       ps(params, "status"), *ps(params, "severity") ? " severity " : "",
-                      ps(params, "severity"), *ps(params, "note") ? " note" : "");
+                      ps(params, "severity"), *ps(params, "note") ? " note" : "",
+                      *ps(params, "serious") ? " mark serious (EU AI Act Art. 73) " : "",
+                      ps(params, "serious"));
         break;
     case PB_K_COUNT:
         break;
@@ -303,6 +306,15 @@ static int host_action(void *ud, const pb_call *c, int64_t *id, char *state, siz
     bool dry = e->o.force_dry_run || !e->o.persist || strcmp(cfg->pb_dry_run, "on") == 0 ||
                c->playbook->dry_run;
     bool appr = c->approval || kind_listed(cfg->pb_approval_kinds, c->kind);
+    if (!appr && !dry && pb_gate_alters_system(c->kind)) {
+        /* The preservation gate (Art. 73(6)): a change to the AI system
+         * that a serious incident concerns waits for a person. */
+        cJSON *ids = pb_gate_serious(e->o.db, c->kind, c->inc->id, c->params, err, errlen);
+        if (!ids)
+            return -1;
+        appr = cJSON_GetArraySize(ids) > 0;
+        cJSON_Delete(ids);
+    }
     const char *first = dry ? "dry_run" : appr ? "pending_approval" : "approved";
     char *params = cJSON_PrintUnformatted(c->params);
     char *would = dry ? pb_describe(c->kind, c->params, cfg) : NULL;

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "playbooks/fx.h"
 #include "playbooks/pb.h"
+#include "playbooks/playbooks.h" /* pb_gate */
 
 typedef struct pb_engine pb_engine;
 
@@ -78,10 +79,13 @@ int pb_engine_incident(pb_engine *e, const char *json, size_t len, int event, in
 int pb_engine_execute(pb_engine *e, int64_t id, char *err, size_t errlen);
 
 /* A human's decision on a pending action. approve executes it at once and
- * writes its final state. Return 0, or a PB_DECIDE_* (playbooks.h) with err:
- * not found, not pending (decided, expired), or -1 (database). */
-int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
-                      char *err, size_t errlen);
+ * writes its final state; reason (may be NULL) is kept with the approval,
+ * and an action altering the AI system for a serious incident needs gate
+ * and a reason (pb_gate.h). Return 0, or a PB_DECIDE_* (playbooks.h) with
+ * err: not found, not pending (decided, expired), the gate, or -1
+ * (database). */
+int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, const char *reason,
+                      pb_gate gate, char *state, size_t statelen, char *err, size_t errlen);
 int pb_engine_reject(pb_engine *e, int64_t id, const char *actor, const char *reason, char *err,
                      size_t errlen);
 

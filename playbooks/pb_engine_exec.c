@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "playbooks/pb_engine.h"
 #include "playbooks/pb_engine_int.h"
+#include "playbooks/pb_gate.h"
 #include "playbooks/pb_store.h"
 #include "playbooks/playbooks.h" /* PB_DECIDE_* */
 
@@ -152,6 +153,10 @@ int pb_engine_execute(pb_engine *e, int64_t id, char *err, size_t errlen)
     int ok = -1;
     if (!e->o.fx)
         snprintf(why, sizeof why, "no effectors configured in this process");
+    else if (pb_gate_alters_system(a.kind) &&
+             pb_gate_before_execute(e->o.db, &a, e->o.cfg->pb_evidence_max_events, why,
+                                    sizeof why) != 0)
+        ; /* the preservation gate (Art. 73(6)) holds it, or its evidence failed */
     else if (a.kind == PB_K_ROLLBACK_MODEL && freeze_evidence(e, &a, why, sizeof why) < 0)
         ; /* no rollback without its evidence */
     else
@@ -231,7 +236,7 @@ static int expire_due(pb_engine *e, char *err, size_t errlen)
  * PB_DECIDE_NOT_FOUND, PB_DECIDE_NOT_PENDING, or -1 (no database, database
  * error). */
 static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *actor,
-                          const char *reason, char *err, size_t errlen)
+                          const char *reason, pb_gate gate, char *err, size_t errlen)
 {
     if (!e->o.persist) {
         snprintf(err, errlen, "no database");
@@ -239,8 +244,23 @@ static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *
     }
     if (expire_due(e, err, errlen) < 0)
         return -1;
-    int m = pb_store_transition(e->o.db, id, "{pending_approval}", to, actor, reason, NULL, err,
-                                errlen);
+    bool approve = strcmp(to, "approved") == 0;
+    if (approve) {
+        /* The preservation gate, before anything moves. */
+        pb_action a;
+        int got = pb_store_get(e->o.db, id, &a, err, errlen);
+        int g = got > 0 && strcmp(a.state, "pending_approval") == 0
+                    ? pb_gate_check_approval(e->o.db, &a, gate, reason, err, errlen)
+                    : 0;
+        pb_action_clear(&a);
+        if (got < 0)
+            return -1;
+        if (g != 0)
+            return g;
+    }
+    int m = approve ? pb_store_approve(e->o.db, id, actor, reason, pb_gate_name(gate), err, errlen)
+                    : pb_store_transition(e->o.db, id, "{pending_approval}", to, actor, reason,
+                                          NULL, err, errlen);
     if (m != 0)
         return m < 0 ? -1 : 0;
     pb_action a;
@@ -257,10 +277,10 @@ static int decide_pending(pb_engine *e, int64_t id, const char *to, const char *
     return rc;
 }
 
-int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, size_t statelen,
-                      char *err, size_t errlen)
+int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, const char *reason,
+                      pb_gate gate, char *state, size_t statelen, char *err, size_t errlen)
 {
-    int d = decide_pending(e, id, "approved", actor, NULL, err, errlen);
+    int d = decide_pending(e, id, "approved", actor, reason, gate, err, errlen);
     if (d < 0)
         return d;
     if (pb_engine_execute(e, id, err, errlen) < 0)
@@ -276,7 +296,7 @@ int pb_engine_approve(pb_engine *e, int64_t id, const char *actor, char *state, 
 int pb_engine_reject(pb_engine *e, int64_t id, const char *actor, const char *reason, char *err,
                      size_t errlen)
 {
-    return decide_pending(e, id, "rejected", actor, reason, err, errlen);
+    return decide_pending(e, id, "rejected", actor, reason, PB_GATE_NONE, err, errlen);
 }
 
 static int revert_due(pb_engine *e, char *err, size_t errlen)

@@ -24,13 +24,15 @@ void pb_action_clear(pb_action *a)
 /* ---- actions ---- */
 
 static char *audit_detail_transition(const char *from, const char *to, const char *note,
-                                     const char *result_json)
+                                     const char *result_json, const char *gate)
 {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "from", from);
     cJSON_AddStringToObject(d, "to", to);
     if (note)
         cJSON_AddStringToObject(d, "note", note);
+    if (gate) /* the preservation gate's answer (EU AI Act Art. 73(6)) */
+        cJSON_AddStringToObject(d, "gate", gate);
     if (result_json) {
         cJSON *res = cJSON_Parse(result_json);
         if (res)
@@ -127,7 +129,7 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
             4, v3, "moving the new action", err, errlen);
     if (!r)
         goto done;
-    detail2 = audit_detail_transition("proposed", first_state, NULL, result_json);
+    detail2 = audit_detail_transition("proposed", first_state, NULL, result_json, NULL);
     if (!detail2 ||
         audit_append(c, actor, first_state, *id, incident_id, detail2, err, errlen) < 0 ||
         core_db_commit(c, err, errlen) < 0)
@@ -144,9 +146,9 @@ done:
     return rc;
 }
 
-int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
-                        const char *actor, const char *note, const char *result_json,
-                        char *err, size_t errlen)
+static int transition(PGconn *c, int64_t id, const char *from, const char *to,
+                      const char *actor, const char *note, const char *result_json,
+                      const char *gate, char *err, size_t errlen)
 {
     int rc = -1;
     char *detail = NULL;
@@ -154,14 +156,16 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
     snprintf(ids, sizeof ids, "%" PRId64, id);
     if (core_db_begin(c, err, errlen) < 0)
         return -1;
-    const char *v[] = {ids, to, from, actor, note, result_json};
+    const char *v[] = {ids, to, from, actor, note, result_json, gate};
     PGresult *r = core_db_query(
             c,
             "WITH old AS (SELECT id, state FROM actions WHERE id = $1::bigint FOR UPDATE) "
             "UPDATE actions a SET state = $2, updated_at = now(), "
             "decided_at = CASE WHEN $2 IN ('approved', 'rejected') THEN now() ELSE a.decided_at END, "
             "decided_by = CASE WHEN $2 IN ('approved', 'rejected') THEN $4 ELSE a.decided_by END, "
-            "decision_reason = CASE WHEN $2 = 'rejected' THEN $5 ELSE a.decision_reason END, "
+            "decision_reason = CASE WHEN $2 IN ('approved', 'rejected') THEN $5 "
+            "ELSE a.decision_reason END, "
+            "approval_gate = CASE WHEN $2 = 'approved' THEN $7 ELSE a.approval_gate END, "
             "started_at = CASE WHEN $2 = 'executing' THEN now() ELSE a.started_at END, "
             "attempts = CASE WHEN $2 = 'executing' THEN a.attempts + 1 ELSE a.attempts END, "
             "finished_at = CASE WHEN $2 IN ('done', 'failed', 'skipped', 'rejected', 'expired') "
@@ -173,7 +177,7 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
             "THEN now() + a.ttl_s * interval '1 second' ELSE a.revert_at END "
             "FROM old WHERE a.id = old.id AND old.state = ANY($3::text[]) "
             "RETURNING old.state, a.incident_id",
-            6, v, "moving the action", err, errlen);
+            7, v, "moving the action", err, errlen);
     if (!r)
         goto done;
     if (PQntuples(r) == 0) {
@@ -181,7 +185,7 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
         core_db_rollback(c);
         return 0;
     }
-    detail = audit_detail_transition(PQgetvalue(r, 0, 0), to, note, result_json);
+    detail = audit_detail_transition(PQgetvalue(r, 0, 0), to, note, result_json, gate);
     char inc[256];
     snprintf(inc, sizeof inc, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
@@ -196,6 +200,20 @@ done:
     return rc;
 }
 
+int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
+                        const char *actor, const char *note, const char *result_json,
+                        char *err, size_t errlen)
+{
+    return transition(c, id, from, to, actor, note, result_json, NULL, err, errlen);
+}
+
+int pb_store_approve(PGconn *c, int64_t id, const char *actor, const char *reason,
+                     const char *gate, char *err, size_t errlen)
+{
+    return transition(c, id, "{pending_approval}", "approved", actor, reason, NULL, gate, err,
+                      errlen);
+}
+
 int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
@@ -205,7 +223,7 @@ int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen)
     PGresult *r = core_db_query(c,
             "SELECT id, incident_id, playbook, kind, subject, params::text, state, "
             "coalesce(ttl_s, 0), coalesce(revert_of, 0), dry_run, approval_required, "
-            "actor FROM actions WHERE id = $1::bigint",
+            "actor, coalesce(approval_gate, '') FROM actions WHERE id = $1::bigint",
             1, v, "reading the action", err, errlen);
     if (!r)
         return -1;
@@ -225,6 +243,7 @@ int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen)
     a->dry_run = PQgetvalue(r, 0, 9)[0] == 't';
     a->approval_required = PQgetvalue(r, 0, 10)[0] == 't';
     a->actor = strdup(PQgetvalue(r, 0, 11));
+    snprintf(a->approval_gate, sizeof a->approval_gate, "%s", PQgetvalue(r, 0, 12));
     PQclear(r);
     if (!a->incident_id || !a->playbook || !a->subject || !a->params || !a->state || !a->actor ||
         (int)a->kind < 0) {

@@ -23,6 +23,7 @@ typedef struct {
     int64_t ttl_s;     /* 0: none */
     int64_t revert_of; /* 0: none */
     bool dry_run, approval_required;
+    char approval_gate[24]; /* "authority_informed", "override", or "" (schema 14) */
 } pb_action;
 
 void pb_action_clear(pb_action *a);
@@ -51,6 +52,14 @@ int pb_store_transition(PGconn *c, int64_t id, const char *from, const char *to,
 
 /* Reads one action. Returns 1 found, 0 not found, -1 error. */
 int pb_store_get(PGconn *c, int64_t id, pb_action *a, char *err, size_t errlen);
+
+/* A person's approval: pending_approval -> approved as actor, with the
+ * reason (NULL: none) in decision_reason and the audit row, and the
+ * preservation gate's answer (NULL, "authority_informed" or "override") in
+ * approval_gate and the audit row, in one transaction. As
+ * pb_store_transition: 1 moved, 0 not pending, -1 error. */
+int pb_store_approve(PGconn *c, int64_t id, const char *actor, const char *reason,
+                     const char *gate, char *err, size_t errlen);
 
 /* Counts a delivery of an incident and keeps its JSON; writes how many
  * deliveries there have been (this one included) and how many actions it

@@ -65,15 +65,35 @@ enum {
     PB_DECIDE_FAILED = -1,       /* the database or an effector: err says */
     PB_DECIDE_NOT_FOUND = -2,    /* no such action */
     PB_DECIDE_NOT_PENDING = -3,  /* decided, executed or expired already */
-    PB_DECIDE_NEEDS_REASON = -4, /* a rejection without a reason */
+    PB_DECIDE_NEEDS_REASON = -4, /* a rejection without a reason (or a gate answer without one) */
+    PB_DECIDE_GATE = -5,         /* the preservation gate (Art. 73(6)): the approval of an
+                                    action altering the AI system for a serious incident must
+                                    say the authority was informed, or override, with a reason */
+    PB_DECIDE_BAD_REASON = -6,   /* a reason that is not one line of at most 1000 bytes */
 };
+
+/* The preservation gate's answer on an approval (pb_gate.c). */
+typedef enum {
+    PB_GATE_NONE,               /* no answer: refused for a serious incident's rollback */
+    PB_GATE_AUTHORITY_INFORMED, /* the reason states how and when the authority was informed */
+    PB_GATE_OVERRIDE,           /* the reason says why it goes ahead before that */
+} pb_gate;
+/* "authority_informed", "override"; NULL for PB_GATE_NONE. */
+const char *pb_gate_name(pb_gate g);
+/* -1 when s is neither name. */
+int pb_gate_parse(const char *s);
 
 /* Approves pending action id as actor on db (borrowed, not in a
  * transaction; e.g. from the same pool), audited, and executes it at once,
  * writing its final state ("done", "failed", "skipped") into state.
+ * reason (NULL: none; one line, at most 1000 bytes) lands in the audit row
+ * and the action's decision_reason. An action that alters the AI system
+ * (rollback_model) for a serious incident needs gate (authority informed,
+ * or override) and a reason: else PB_DECIDE_GATE and nothing changes.
  * Returns 0, or a PB_DECIDE_* (< 0) with err. */
-int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor, char *state,
-                      size_t statelen, char *err, size_t errlen);
+int pb_action_approve(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
+                      const char *reason, pb_gate gate, char *state, size_t statelen, char *err,
+                      size_t errlen);
 /* Rejects it; reason is required. Returns 0, or a PB_DECIDE_* with err. */
 int pb_action_reject(pb_actions *pa, PGconn *db, int64_t id, const char *actor,
                      const char *reason, char *err, size_t errlen);
@@ -95,13 +115,19 @@ typedef struct pb_request {
     int64_t ttl_s;           /* revoke_key, throttle_key: undone after it; 0: not */
     const char *reason;      /* required: one line, at most 1000 bytes */
     const char *incident_id; /* NULL: not tied to an incident (it must exist if given) */
+    pb_gate gate;            /* rollback_model of a serious incident's model: the
+                                preservation gate's answer, with gate_reason */
+    const char *gate_reason; /* one line, at most 1000 bytes */
 } pb_request;
 
 /* Records and runs rq as actor on db (borrowed, not in a transaction).
  * Writes the new action's id and its final state ("done", "failed",
  * "skipped", "dry_run"). Returns 0; 1 when rq is refused (err says why: the
  * caller's mistake, nothing recorded), 2 when rq->incident_id names no
- * incident; -1 on a failure (err). */
+ * incident; 3 when the preservation gate held it (a rollback for a serious
+ * incident without rq->gate: the action is recorded and left
+ * pending_approval, its id written, err says what an approval needs); -1
+ * on a failure (err). */
 int pb_action_request(pb_actions *pa, PGconn *db, const pb_request *rq, const char *actor,
                       int64_t *id, char *state, size_t statelen, char *err, size_t errlen);
 

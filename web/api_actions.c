@@ -23,10 +23,30 @@ static web_result refused(web_req *r, int rc, int64_t id)
     case PB_DECIDE_NOT_PENDING:
         return web_reply_error(r, 409, "not_pending", "%s", r->err);
     case PB_DECIDE_NEEDS_REASON:
+    case PB_DECIDE_BAD_REASON:
         return web_reply_error(r, 400, "bad_request", "%s", r->err);
+    case PB_DECIDE_GATE:
+        return web_reply_error(r, 409, "preservation_gate", "%s", r->err);
     default:
         return WEB_FAIL;
     }
+}
+
+/* The preservation gate's answer, "gate" of the body (absent: none). 0,
+ * or -1 answered 400. */
+static int gate_of(web_req *r, pb_gate *gate)
+{
+    const char *g = NULL;
+    *gate = PB_GATE_NONE;
+    if (r->json && web_json_string(r, "gate", 32, false, &g) < 0)
+        return -1;
+    if (g && pb_gate_parse(g) < 0) {
+        web_reply_error(r, 400, "bad_request", "gate is authority_informed or override");
+        return -1;
+    }
+    if (g)
+        *gate = (pb_gate)pb_gate_parse(g);
+    return 0;
 }
 
 web_result web_h_action_approve(web_req *r)
@@ -34,9 +54,18 @@ web_result web_h_action_approve(web_req *r)
     int64_t id = web_parse_id(r->params.v[0]);
     if (id < 0)
         return web_reply_error(r, 400, "bad_id", "an action id is a positive number");
+    /* The body is optional: {"reason": "...", "gate": "..."} */
+    static const char *const allowed[] = {"reason", "gate", NULL};
+    const char *reason = NULL;
+    pb_gate gate;
+    if (r->json && (!web_json_only(r, allowed) ||
+                    web_json_string(r, "reason", 1000, false, &reason) < 0))
+        return WEB_CLIENT_ERROR;
+    if (gate_of(r, &gate) < 0)
+        return WEB_CLIENT_ERROR;
     char state[32] = "";
-    int rc = pb_action_approve(web_server_actions(r->srv), r->db, id, r->auth.actor, state,
-                               sizeof state, r->err, sizeof r->err);
+    int rc = pb_action_approve(web_server_actions(r->srv), r->db, id, r->auth.actor, reason,
+                               gate, state, sizeof state, r->err, sizeof r->err);
     if (rc < 0)
         return refused(r, rc, id);
     r->audited = true; /* by the playbooks, with the actor */
@@ -92,7 +121,9 @@ web_result web_h_actions_list(web_req *r)
 web_result web_contain(web_req *r, pb_request *rq)
 {
     if (web_json_string(r, "reason", 1000, true, &rq->reason) < 0 ||
-        web_json_string(r, "incident_id", 256, false, &rq->incident_id) < 0)
+        web_json_string(r, "incident_id", 256, false, &rq->incident_id) < 0 ||
+        web_json_string(r, "gate_reason", 1000, false, &rq->gate_reason) < 0 ||
+        gate_of(r, &rq->gate) < 0)
         return WEB_CLIENT_ERROR;
     int64_t id = 0;
     char state[32] = "";
@@ -102,6 +133,11 @@ web_result web_contain(web_req *r, pb_request *rq)
         return web_reply_error(r, 400, "bad_request", "%s", r->err);
     if (rc == 2)
         return web_reply_error(r, 404, "not_found", "%s", r->err);
+    if (rc == 3) { /* recorded, held pending by the preservation gate */
+        r->audited = true;
+        return web_reply_error(r, 409, "preservation_gate", "action %lld is recorded and waits "
+                               "for approval: %s", (long long)id, r->err);
+    }
     if (rc < 0)
         return WEB_FAIL;
     r->audited = true; /* by the playbooks, with the actor, at every step */

@@ -50,7 +50,8 @@ web_result web_h_model_version_get(web_req *r)
  * version to "to" (a version, or "previous": the one deployed before it). */
 web_result web_h_model_rollback(web_req *r)
 {
-    static const char *const allowed[] = {"reason", "incident_id", "to", NULL};
+    static const char *const allowed[] = {"reason", "incident_id", "to", "gate", "gate_reason",
+                                          NULL};
     if (!web_json_only(r, allowed))
         return WEB_CLIENT_ERROR;
     pb_request rq = {.kind = "rollback_model", .model = r->params.v[0], .from = r->params.v[1]};

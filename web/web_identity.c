@@ -26,15 +26,7 @@ static void hash_param(const char *secret, char out[67])
 static int audit(PGconn *c, const char *actor, const char *event, cJSON *detail, char *err,
                  size_t errlen)
 {
-    char *js = detail ? cJSON_PrintUnformatted(detail) : NULL;
-    cJSON_Delete(detail);
-    if (!js) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = audit_append(c, actor, event, 0, NULL, js, err, errlen);
-    free(js);
-    return rc;
+    return audit_append_json(c, actor, event, 0, NULL, detail, err, errlen);
 }
 
 /* ---- look-ups on every request ---- */

@@ -62,6 +62,7 @@ enum {
     WEB_F_AUDITED = 2, /* a success must have appended an audit row (r->audited) */
     WEB_F_BODY = 4,    /* takes a JSON object body */
     WEB_F_DB = 8,      /* the handler gets r->db from the pool */
+    WEB_F_BODY_OPTIONAL = 16, /* with WEB_F_BODY: an empty body is fine (r->json NULL) */
 };
 
 typedef struct {
@@ -315,6 +316,11 @@ web_result web_contain(web_req *r, struct pb_request *rq);
 int web_add_incidents(web_req *r, cJSON *o, const char *api_key, const char *model,
                       const char *version);
 
+
+/* serious incidents, EU AI Act Art. 73 (api_serious.c) */
+web_result web_h_incident_serious(web_req *r);
+web_result web_h_incident_serious_report_filed(web_req *r);
+web_result web_h_incident_report(web_req *r);
 
 web_result web_h_actions_list(web_req *r);
 web_result web_h_key_revoke(web_req *r);

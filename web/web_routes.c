@@ -56,7 +56,7 @@ const web_route web_routes[] = {
 
     /* containment decisions, through the playbooks' approval path */
     {"POST", "/api/v1/actions/{id}/approve", web_h_action_approve, WEB_NEED_RESPOND,
-     CSRF | DB | AUDITED},
+     CSRF | BODY | WEB_F_BODY_OPTIONAL | DB | AUDITED}, /* {"reason","gate"} optional */
     {"POST", "/api/v1/actions/{id}/reject", web_h_action_reject, WEB_NEED_RESPOND,
      CSRF | BODY | DB | AUDITED},
 
@@ -97,6 +97,15 @@ const web_route web_routes[] = {
      DB | AUDITED},
     {"POST", "/api/v1/evidence", web_h_evidence_export, WEB_NEED_FORENSIC,
      CSRF | BODY | DB | AUDITED},
+
+    /* serious incidents (EU AI Act Art. 73; api_serious.c): marking and
+     * reports filed are the analyst's and up; the report export reads */
+    {"POST", "/api/v1/incidents/{id}/serious", web_h_incident_serious, WEB_NEED_TRIAGE,
+     CSRF | BODY | DB | AUDITED},
+    {"POST", "/api/v1/incidents/{id}/serious/reports", web_h_incident_serious_report_filed,
+     WEB_NEED_TRIAGE, CSRF | BODY | DB | AUDITED},
+    {"GET", "/api/v1/incidents/{id}/report", web_h_incident_report, WEB_NEED_READ,
+     DB | AUDITED},
 
     /* administration */
     {"GET", "/api/v1/users", web_h_users_list, WEB_NEED_ADMIN, DB},

@@ -354,7 +354,7 @@ static web_result run_route(web_ctx *x)
 {
     web_req *r = &x->r;
     const web_route *rt = r->route;
-    if (rt->flags & WEB_F_BODY) {
+    if ((rt->flags & WEB_F_BODY) && !((rt->flags & WEB_F_BODY_OPTIONAL) && x->len == 0)) {
         const char *why;
         size_t at;
         r->json = web_body_parse(x->buf ? x->buf : "", x->len, &why, &at);
@@ -581,7 +581,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                             (long long)s->cfg->web_max_body_bytes);
             return send_answer(x);
         }
-        if ((r->route->flags & WEB_F_BODY) && method_has_body(method)) {
+        bool no_body = (r->route->flags & WEB_F_BODY_OPTIONAL) &&
+                       (!cl || strtoull(cl, NULL, 10) == 0) &&
+                       !MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if ((r->route->flags & WEB_F_BODY) && method_has_body(method) && !no_body) {
             const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          MHD_HTTP_HEADER_CONTENT_TYPE);
             size_t n = strlen("application/json");

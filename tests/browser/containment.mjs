@@ -161,6 +161,15 @@ try {
   await page.goto(`${BASE}/models/chat-large/versions/v1`);
   await page.waitForSelector('#model-head');
   check(!(await page.$('#rollback')), 'a viewer sees no rollback button');
+  // an incident marked serious (EU AI Act Art. 73) says in its header when its report is due
+  sql(`INSERT INTO serious_incidents (incident_id, category, aware_at, deadline_at, marked_by)
+       VALUES ('inc-b05', 'critical_infrastructure', now() - interval '1 day', now() + interval '1 day', 'analyst')`);
+  await page.goto(`${BASE}/incidents/inc-b05`);
+  await page.waitForSelector('#serious-note');
+  const note = await page.textContent('#serious-note');
+  check(/^Serious incident \(Art\. 73\(3\), critical infrastructure\): report due .+, in (1 d 0 h|23 h \d\d min)$/.test(note),
+    `the incident header says when its Art. 73 report is due (${note})`);
+  await shot(page, 'containment-serious-incident');
   await page.goto(`${BASE}/keys/no-such-key`);
   await page.waitForSelector('.state-error');
   check((await page.textContent('.state-error')).includes('Not found'), 'an unknown key says so');

@@ -3,7 +3,8 @@
 # a responder approves a pending revocation on the Approvals page (the key
 # revoked in api_keys, the audit chain verifies), rejects a throttle with a
 # reason, restores and revokes a key from its page, rolls a model version
-# back; a viewer sees the same pages without a containment button. Every
+# back; a viewer sees the same pages without a containment button, and an
+# incident marked serious shows its Art. 73 report deadline in its header. Every
 # result is checked with psql; zero console errors and CSP violations.
 # Screenshots of each page at 1280x800 and 1920x1080 in
 # tests/browser/artifacts/containment-*.png.

@@ -93,7 +93,7 @@ static void *approve_one(void *arg)
 {
     approval *a = arg;
     PGconn *c = core_db_pool_get(a->pool, 10000, a->err, sizeof a->err);
-    a->rc = c ? pb_action_approve(a->pa, c, a->id, "alice", a->state, sizeof a->state, a->err,
+    a->rc = c ? pb_action_approve(a->pa, c, a->id, "alice", NULL, PB_GATE_NONE, a->state, sizeof a->state, a->err,
                                   sizeof a->err)
               : -1;
     if (c)
@@ -146,7 +146,7 @@ static void t_decisions_share_one_context(void **s)
     PGconn *c = core_db_pool_get(pool, 10000, err, sizeof err);
     assert_non_null(c);
     /* decided already: refused, naming the state */
-    assert_int_equal(pb_action_approve(pa, c, a1, "alice", buf, sizeof buf, err, sizeof err),
+    assert_int_equal(pb_action_approve(pa, c, a1, "alice", NULL, PB_GATE_NONE, buf, sizeof buf, err, sizeof err),
                      PB_DECIDE_NOT_PENDING);
     assert_non_null(strstr(err, "is done, not pending approval"));
     /* a rejection needs a reason */
@@ -159,7 +159,7 @@ static void t_decisions_share_one_context(void **s)
              (long long)a3);
     text(err, buf, sizeof buf);
     assert_string_equal(buf, "rejected|bob|false positive");
-    assert_int_equal(pb_action_approve(pa, c, 999999, "alice", buf, sizeof buf, err, sizeof err),
+    assert_int_equal(pb_action_approve(pa, c, 999999, "alice", NULL, PB_GATE_NONE, buf, sizeof buf, err, sizeof err),
                      PB_DECIDE_NOT_FOUND);
     assert_non_null(strstr(err, "not found"));
 

@@ -82,6 +82,7 @@ async function pageIncident(main, id) {
       sevBadge(inc.severity), statusBadge(inc.status),
       inc.disposition ? h('span', { class: 'tag', id: 'disposition' }, inc.disposition.replace('_', ' ')) : null),
     h('p', { class: 'inc-summary' }, inc.summary || ''),
+    seriousLine(inc),
     h('dl', { class: 'facts' },
       fact('Subject', subject(inc)), fact('Tenant', inc.tenant || '—'),
       fact('Assignee', h('span', { id: 'assignee' }, inc.assignee || 'unassigned')),
