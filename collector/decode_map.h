@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "collector/collector.h"
+#include "core/json_scan.h"
 
 /* Items per message and values per attribute array a foreign decoder takes:
  * past them the item (or message) is refused. */
@@ -27,6 +28,11 @@
  * of memory (err says so). obj stays the caller's. */
 int coll_map_event(const coll_limits *lim, const char *format, const char *item, cJSON *obj,
                    coll_decoded *out, char *err, size_t errlen);
+
+/* Appends v's compact JSON to b, byte for byte what cJSON_PrintUnformatted
+ * writes (its number and string rules). Returns 0, or -1 when out of memory
+ * or v holds an invalid item. */
+int coll_map_print(core_json_buf *b, const cJSON *v);
 
 /* Refuses item out->next_index with "FORMAT ITEM N: " and the printf text. */
 int coll_map_refuse(coll_decoded *out, const char *format, const char *item, const char *fmt,

@@ -1,0 +1,129 @@
+/* The foreign decoders' shared parts (collector/decode_map.c): the compact
+ * JSON printer that hands each mapped object to the native decoder writes,
+ * byte for byte, what cJSON_PrintUnformatted writes (so that its rows stay
+ * those of the golden files), over numbers at the edges of its rules,
+ * escapes, nesting and the golden messages' own trees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/decode_map.h"
+
+/* coll_map_print(v) equals cJSON_PrintUnformatted(v). */
+static void same_as_cjson(const cJSON *v)
+{
+    char *want = cJSON_PrintUnformatted(v);
+    assert_non_null(want);
+    core_json_buf b;
+    core_json_buf_init(&b);
+    assert_int_equal(coll_map_print(&b, v), 0);
+    char *w = core_json_buf_room(&b, 0);
+    assert_non_null(w);
+    *w = '\0';
+    if (strcmp(b.p, want) != 0)
+        fail_msg("printed %s\n   cJSON %s", b.p, want);
+    core_json_buf_free(&b);
+    free(want);
+}
+
+static void numbers(void **state)
+{
+    (void)state;
+    const double xs[] = {0,       -0.0,         1,        -1,        855.4,      0.1,
+                         1e-7,    123456789012, 1e12,     2147483647, 2147483648, -2147483648.0,
+                         -2147483649.0, 9.2e18,  1e300,    DBL_MIN,   DBL_MAX,    0.30000000000000004,
+                         1.0 / 3, 2.5e-300,     123.456,  1e21,      NAN,        INFINITY,
+                         -INFINITY, 4.35,       0.009,    191};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        cJSON *n = cJSON_CreateNumber(xs[i]);
+        same_as_cjson(n);
+        cJSON_Delete(n);
+    }
+}
+
+static void strings_and_nesting(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "plain", "hello");
+    cJSON_AddStringToObject(o, "escapes", "q\" b\\ /slash \b\f\n\r\t \x01\x1f end");
+    cJSON_AddStringToObject(o, "utf8", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    cJSON_AddStringToObject(o, "", "empty key");
+    cJSON_AddStringToObject(o, "k\"ey\n", "odd key");
+    cJSON_AddStringToObject(o, "empty", "");
+    cJSON_AddTrueToObject(o, "t");
+    cJSON_AddFalseToObject(o, "f");
+    cJSON_AddNullToObject(o, "n");
+    cJSON_AddArrayToObject(o, "ea");
+    cJSON_AddObjectToObject(o, "eo");
+    cJSON *a = cJSON_AddArrayToObject(o, "a");
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(1.5));
+    cJSON_AddItemToArray(a, cJSON_CreateString("x"));
+    cJSON *in = cJSON_CreateObject();
+    cJSON_AddItemToObject(in, "deep", cJSON_CreateArray());
+    cJSON_AddItemToArray(a, in);
+    cJSON_AddRawToObject(o, "raw", "{\"r\":1}");
+    same_as_cjson(o);
+    cJSON_Delete(o);
+}
+
+/* Every golden message of tests/formats, parsed, prints as cJSON prints it. */
+static void golden_trees(void **state)
+{
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/tests/formats", CUSTOS_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int seen = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "README.md") == 0 ||
+            strstr(e->d_name, ".refused"))
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static char buf[1 << 20];
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        /* one JSON value, or JSON lines (NDJSON, expected events) */
+        cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 1);
+        if (j) {
+            same_as_cjson(j);
+            cJSON_Delete(j);
+            seen++;
+            continue;
+        }
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+            if (!(j = cJSON_Parse(line)))
+                continue;
+            same_as_cjson(j);
+            cJSON_Delete(j);
+            seen++;
+        }
+    }
+    closedir(d);
+    assert_true(seen >= 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(numbers),
+        cmocka_unit_test(strings_and_nesting),
+        cmocka_unit_test(golden_trees),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
