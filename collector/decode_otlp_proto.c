@@ -113,6 +113,40 @@ static int skip(rd *r, int wt)
     }
 }
 
+/* A cJSON string item holding the n bytes p wrote into it: one allocation
+ * for the text (cJSON_malloc, which cJSON_Delete frees) instead of a copy
+ * made first and copied again by cJSON_CreateString. fill writes n bytes
+ * of text from src; NULL when out of memory. */
+static cJSON *new_str(size_t n, void (*fill)(char *dst, const uint8_t *src, size_t n),
+                      const uint8_t *src)
+{
+    char *t = cJSON_malloc(n + 1);
+    cJSON *j = t ? cJSON_CreateNull() : NULL;
+    if (!j) {
+        cJSON_free(t);
+        return NULL;
+    }
+    fill(t, src, n);
+    t[n] = '\0';
+    j->type = cJSON_String;
+    j->valuestring = t;
+    return j;
+}
+
+static void fill_copy(char *dst, const uint8_t *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+static void fill_hex(char *dst, const uint8_t *src, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n / 2; i++) {
+        dst[2 * i] = d[src[i] >> 4];
+        dst[2 * i + 1] = d[src[i] & 15];
+    }
+}
+
 /* A string field: valid UTF-8 without NUL, as a cJSON string. */
 static cJSON *str(ctx *c, const rd *s, const char *where)
 {
@@ -125,33 +159,15 @@ static cJSON *str(ctx *c, const rd *s, const char *where)
         fail(c, "a string holding NUL", where);
         return NULL;
     }
-    char *t = malloc(n + 1);
-    if (!t) {
+    cJSON *j = new_str(n, fill_copy, s->p);
+    if (!j)
         core_errf(c->err, c->errlen, "out of memory");
-        return NULL;
-    }
-    memcpy(t, s->p, n);
-    t[n] = '\0';
-    cJSON *j = cJSON_CreateString(t);
-    free(t);
     return j;
 }
 
 static cJSON *hex(const rd *s)
 {
-    static const char d[] = "0123456789abcdef";
-    size_t n = (size_t)(s->end - s->p);
-    char *t = malloc(2 * n + 1);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        t[2 * i] = d[s->p[i] >> 4];
-        t[2 * i + 1] = d[s->p[i] & 15];
-    }
-    t[2 * n] = '\0';
-    cJSON *j = cJSON_CreateString(t);
-    free(t);
-    return j;
+    return new_str(2 * (size_t)(s->end - s->p), fill_hex, s->p);
 }
 
 static cJSON *u64_str(uint64_t v)
