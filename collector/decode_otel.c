@@ -21,9 +21,70 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+/* Attribute look-ups, a span's thirty or so on each of its attributes
+ * arrays, go through an index of the arrays last looked in: each key's
+ * bytes, length and value, the first of each key (what a scan finds). It
+ * holds pointers into the request, so coll_otel_map_request empties it
+ * before and after (the request is not changed while it is mapped). */
+#define ATTR_INDEXES 4
+typedef struct {
+    const char *k;
+    size_t n;
+    const cJSON *v;
+} attr_ent;
+typedef struct {
+    const cJSON *arr; /* NULL: a free slot */
+    int n;
+    attr_ent e[COLL_MAP_MAX_ATTRS];
+} attr_index;
+static _Thread_local attr_index g_idx[ATTR_INDEXES];
+static _Thread_local int g_idx_next;
+
+static void attr_index_reset(void)
+{
+    for (int i = 0; i < ATTR_INDEXES; i++)
+        g_idx[i].arr = NULL;
+    g_idx_next = 0;
+}
+
+/* The index of attrs, built on first use; NULL when attrs holds more
+ * attributes than an index (those are refused anyway: too_big). */
+static const attr_index *attr_index_of(const cJSON *attrs)
+{
+    for (int i = 0; i < ATTR_INDEXES; i++)
+        if (g_idx[i].arr == attrs)
+            return &g_idx[i];
+    attr_index *x = &g_idx[g_idx_next];
+    int n = 0;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, attrs)
+    {
+        const cJSON *k = get(kv, "key");
+        if (!cJSON_IsString(k))
+            continue;
+        if (n == COLL_MAP_MAX_ATTRS)
+            return NULL;
+        x->e[n++] = (attr_ent){k->valuestring, strlen(k->valuestring), get(kv, "value")};
+    }
+    x->arr = attrs;
+    x->n = n;
+    g_idx_next = (g_idx_next + 1) % ATTR_INDEXES;
+    return x;
+}
+
 /* The AnyValue of attribute key in an attributes array, or NULL. */
 static const cJSON *attr(const cJSON *attrs, const char *key)
 {
+    if (!attrs)
+        return NULL;
+    const attr_index *x = attr_index_of(attrs);
+    if (x) {
+        size_t n = strlen(key);
+        for (int i = 0; i < x->n; i++)
+            if (x->e[i].n == n && memcmp(x->e[i].k, key, n) == 0)
+                return x->e[i].v;
+        return NULL;
+    }
     const cJSON *kv;
     cJSON_ArrayForEach(kv, attrs)
     {
@@ -486,8 +547,20 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     return o;
 }
 
+static int map_request(const coll_limits *lim, const char *format, const cJSON *req,
+                       coll_decoded *out, char *err, size_t errlen);
+
 int coll_otel_map_request(const coll_limits *lim, const char *format, const cJSON *req,
                           coll_decoded *out, char *err, size_t errlen)
+{
+    attr_index_reset();
+    int rc = map_request(lim, format, req, out, err, errlen);
+    attr_index_reset();
+    return rc;
+}
+
+static int map_request(const coll_limits *lim, const char *format, const cJSON *req,
+                       coll_decoded *out, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(req))
         return core_errf(err, errlen, "%s: not an ExportTraceServiceRequest: not an object",
