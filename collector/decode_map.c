@@ -202,7 +202,7 @@ const char *coll_map_str(const cJSON *obj, const char *name)
 void coll_map_set_str(cJSON *obj, const char *name, const char *s)
 {
     if (s)
-        cJSON_AddStringToObject(obj, name, s);
+        coll_map_add_cs(obj, name, cJSON_CreateString(s));
 }
 
 /* Appends the text of one content value (a string, or parts with text). */

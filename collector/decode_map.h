@@ -44,10 +44,23 @@ int coll_map_refuse(coll_decoded *out, const char *format, const char *item, con
  * the tree (the caller's, cJSON_Delete) or NULL with the reason in err. */
 cJSON *coll_map_parse(const void *buf, size_t len, char *err, size_t errlen);
 
+/* Adds item to obj as member name, a string literal that lives as long as
+ * the program: the name is not copied (cJSON_AddItemToObjectCS), one
+ * allocation less a member. Returns item, or NULL (item freed) when it
+ * could not be added. */
+static inline cJSON *coll_map_add_cs(cJSON *obj, const char *name, cJSON *item)
+{
+    if (cJSON_AddItemToObjectCS(obj, name, item))
+        return item;
+    cJSON_Delete(item);
+    return NULL;
+}
+
 /* The value of obj's member name when it is a non-empty string, else NULL. */
 const char *coll_map_str(const cJSON *obj, const char *name);
 
-/* Sets obj's member name to a copy of s (NULL: nothing set). */
+/* Sets obj's member name (a string literal, coll_map_add_cs) to a copy of
+ * s (NULL: nothing set). */
 void coll_map_set_str(cJSON *obj, const char *name, const char *s);
 
 /* The text of chat messages, as custos keeps prompts and responses: a
