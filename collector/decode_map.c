@@ -187,7 +187,10 @@ cJSON *coll_map_parse(const void *buf, size_t len, char *err, size_t errlen)
         if (rc < 0)
             return NULL;
     }
-    cJSON *j = cJSON_ParseWithLength((const char *)s + i, len - i);
+    /* the tree with fewer allocations (decode_tree.c), else cJSON's own */
+    cJSON *j = coll_map_tree(s + i, len - i);
+    if (!j)
+        j = cJSON_ParseWithLength((const char *)s + i, len - i);
     if (!j)
         core_errf(err, errlen, "not JSON");
     return j;

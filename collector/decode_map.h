@@ -56,6 +56,13 @@ static inline cJSON *coll_map_add_cs(cJSON *obj, const char *name, cJSON *item)
     return NULL;
 }
 
+/* The tree cJSON_ParseWithLength makes of buf[0..len), JSON that
+ * core_json_check_object accepted (as an object, or as the member of one),
+ * built with fewer allocations (decode_tree.c: common member names by
+ * reference, each string copied once). NULL when it meets what it does not
+ * expect (or is out of memory): the caller then parses with cJSON. */
+cJSON *coll_map_tree(const void *buf, size_t len);
+
 /* The value of obj's member name when it is a non-empty string, else NULL. */
 const char *coll_map_str(const cJSON *obj, const char *name);
 

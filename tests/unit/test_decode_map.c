@@ -76,7 +76,67 @@ static void strings_and_nesting(void **state)
     cJSON_Delete(o);
 }
 
-/* Every golden message of tests/formats, parsed, prints as cJSON prints it. */
+/* coll_map_tree(text) is the tree cJSON_Parse makes of it: same members,
+ * names, order, types and values (printed by cJSON, compared), and the same
+ * tail links (child->prev, walked back). */
+static void same_tree(const char *text)
+{
+    cJSON *want = cJSON_ParseWithOpts(text, NULL, 1); /* nothing after: checked before */
+    cJSON *got = coll_map_tree(text, strlen(text));
+    if (!want) {
+        cJSON_Delete(got); /* cJSON refuses what the check before accepts: */
+        return;            /* the caller falls back to cJSON, so either is right */
+    }
+    if (!got)
+        fail_msg("coll_map_tree gave up on %.200s", text);
+    char *a = cJSON_PrintUnformatted(want), *b = cJSON_PrintUnformatted(got);
+    if (strcmp(a, b) != 0)
+        fail_msg("tree %.300s\n cJSON %.300s", b, a);
+    /* walking back from the last child of each container meets them all */
+    const cJSON *stack[64];
+    int top = 0;
+    stack[top++] = got;
+    while (top) {
+        const cJSON *c = stack[--top];
+        int fwd = 0, back = 0;
+        for (const cJSON *x = c->child; x; x = x->next) {
+            fwd++;
+            if (top < 64)
+                stack[top++] = x;
+        }
+        if (c->child)
+            for (const cJSON *x = c->child->prev; x != c->child; x = x->prev)
+                back++;
+        assert_int_equal(fwd ? back + 1 : 0, fwd);
+    }
+    free(a);
+    free(b);
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+}
+
+static void tree_like_cjson(void **state)
+{
+    (void)state;
+    const char *const texts[] = {
+        "{}", "[]", "{\"a\":{}}", "[[],[[]],{}]", " { \"key\" : \"value\" , \"n\" : -0 } ",
+        "{\"key\":\"k\",\"value\":{\"stringValue\":\"x\",\"intValue\":\"12\"}}",
+        "{\"s\":\"q\\\" b\\\\ \\/ \\b\\f\\n\\r\\t \\u00e9 \\u20AC \\ud83d\\ude00 end\"}",
+        "{\"k\\u0065y\":1,\"na\\/me\":2}",
+        "{\"nums\":[0,1,-1,1.5,1e3,1E-7,-2.5e+300,123456789012345678901234567890,1e400,0.1]}",
+        "{\"t\":true,\"f\":false,\"z\":null}", "\"just a string\"", "12.5", "true", "null",
+        "[1,\"two\",{\"three\":[3]}]", "[ 1 , \"two\" ,\n\t{ \"three\" : [ 3 , 4 ] } ]", "{\"name\":\"caf\xc3\xa9\",\"role\":\"user\"}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        same_tree(texts[i]);
+    /* what the reader does not take it gives up on (the caller parses) */
+    assert_null(coll_map_tree("{\"a\":1", 6));
+    assert_null(coll_map_tree("[1,]", 4));
+    assert_null(coll_map_tree("{\"a\":1} x", 10));
+}
+
+/* Every golden message of tests/formats, parsed, prints as cJSON prints it,
+ * and coll_map_tree parses it as cJSON does. */
 static void golden_trees(void **state)
 {
     (void)state;
@@ -101,14 +161,16 @@ static void golden_trees(void **state)
         /* one JSON value, or JSON lines (NDJSON, expected events) */
         cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 1);
         if (j) {
+            same_tree(buf);
             same_as_cjson(j);
             cJSON_Delete(j);
             seen++;
             continue;
         }
         for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-            if (!(j = cJSON_Parse(line)))
+            if (!(j = cJSON_ParseWithOpts(line, NULL, 1)))
                 continue;
+            same_tree(line);
             same_as_cjson(j);
             cJSON_Delete(j);
             seen++;
@@ -123,6 +185,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(numbers),
         cmocka_unit_test(strings_and_nesting),
+        cmocka_unit_test(tree_like_cjson),
         cmocka_unit_test(golden_trees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
