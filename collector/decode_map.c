@@ -56,6 +56,45 @@ static void print_string(core_json_buf *b, const char *s)
     core_json_buf_put(b, "\"", 1);
 }
 
+/* d when it is the double nearest a decimal of at most 6 places between
+ * 10^-4 and 10^9 (latencies, scores, costs): what %1.15g writes of it is
+ * that decimal, trailing zeros cut (its 15 digits hold it, and d is closer
+ * to it than half a step of the 15th digit), which then reads back; written
+ * here without printf. false for any other number. */
+static bool short_decimal(core_json_buf *b, double d)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e9))
+        return false;
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    for (int k = 1; k <= 6; k++) {
+        double m = nearbyint(a * p10[k]);
+        if (m / p10[k] != a)
+            continue;
+        unsigned long long u = (unsigned long long)m;
+        char t[40], *w = t + sizeof t;
+        int frac = k;
+        while (frac > 0 && u % 10 == 0) { /* trailing zeros cut */
+            u /= 10;
+            frac--;
+        }
+        for (int i = 0; i < frac; i++) {
+            *--w = (char)('0' + u % 10);
+            u /= 10;
+        }
+        if (frac > 0)
+            *--w = '.';
+        do
+            *--w = (char)('0' + u % 10);
+        while (u /= 10);
+        if (d < 0)
+            *--w = '-';
+        core_json_buf_put(b, w, (size_t)(t + sizeof t - w));
+        return true;
+    }
+    return false;
+}
+
 /* A number as cJSON 1.7.15 prints it: null when not finite, else %1.15g
  * when that reads back (within DBL_EPSILON), else %1.17g. An integer below
  * 10^15 is what %1.15g writes of it, its digits (written here without
@@ -77,6 +116,8 @@ static void print_number(core_json_buf *b, const cJSON *v)
         if (x < 0)
             *--w = '-';
         core_json_buf_put(b, w, (size_t)(t + sizeof t - w));
+        return;
+    } else if (short_decimal(b, d)) {
         return;
     } else {
         n = snprintf(t, sizeof t, "%1.15g", d);

@@ -17,20 +17,30 @@
 
 /* Member names taken by reference: OTLP/JSON's (trace, common, resource
  * protos, lowerCamelCase), the GenAI message parts', LiteLLM's most common. */
-static const char *const g_names[] = {
-    "resourceSpans", "resource", "attributes", "scopeSpans", "scope", "name", "version", "spans",
-    "traceId", "spanId", "parentSpanId", "kind", "startTimeUnixNano", "endTimeUnixNano",
-    "events", "timeUnixNano", "status", "code", "message", "key", "value", "stringValue",
-    "intValue", "doubleValue", "boolValue", "arrayValue", "kvlistValue", "values", "bytesValue",
-    "droppedAttributesCount", "droppedEventsCount", "droppedLinksCount", "flags", "traceState",
-    "links", "schemaUrl", "role", "content", "parts", "type", "text", "finish_reason", "id",
-    "model", "metadata", "messages", "response", "choices", "index", "usage"};
+#define NAME(s) {s, sizeof s - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} g_names[] = {
+    NAME("resourceSpans"), NAME("resource"), NAME("attributes"), NAME("scopeSpans"),
+    NAME("scope"), NAME("name"), NAME("version"), NAME("spans"), NAME("traceId"),
+    NAME("spanId"), NAME("parentSpanId"), NAME("kind"), NAME("startTimeUnixNano"),
+    NAME("endTimeUnixNano"), NAME("events"), NAME("timeUnixNano"), NAME("status"), NAME("code"),
+    NAME("message"), NAME("key"), NAME("value"), NAME("stringValue"), NAME("intValue"),
+    NAME("doubleValue"), NAME("boolValue"), NAME("arrayValue"), NAME("kvlistValue"),
+    NAME("values"), NAME("bytesValue"), NAME("droppedAttributesCount"),
+    NAME("droppedEventsCount"), NAME("droppedLinksCount"), NAME("flags"), NAME("traceState"),
+    NAME("links"), NAME("schemaUrl"), NAME("role"), NAME("content"), NAME("parts"),
+    NAME("type"), NAME("text"), NAME("finish_reason"), NAME("id"), NAME("model"),
+    NAME("metadata"), NAME("messages"), NAME("response"), NAME("choices"), NAME("index"),
+    NAME("usage")};
+#undef NAME
 
 static const char *intern(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < sizeof g_names / sizeof g_names[0]; i++)
-        if (g_names[i][0] == (char)s[0] && strlen(g_names[i]) == n && memcmp(g_names[i], s, n) == 0)
-            return g_names[i];
+        if (g_names[i].n == n && memcmp(g_names[i].s, s, n) == 0)
+            return g_names[i].s;
     return NULL;
 }
 

@@ -42,9 +42,32 @@ static void numbers(void **state)
                          1e-7,    123456789012, 1e12,     2147483647, 2147483648, -2147483648.0,
                          -2147483649.0, 9.2e18,  1e300,    DBL_MIN,   DBL_MAX,    0.30000000000000004,
                          1.0 / 3, 2.5e-300,     123.456,  1e21,      NAN,        INFINITY,
-                         -INFINITY, 4.35,       0.009,    191};
+                         -INFINITY, 4.35,       0.009,    191,
+                         1e-4,    0.0001234,    999999999.5, 999999999.999999, 1e9, 0.5,
+                         -0.25,   123456.789012, 0.000099999, 12.3456789};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
         cJSON *n = cJSON_CreateNumber(xs[i]);
+        same_as_cjson(n);
+        cJSON_Delete(n);
+    }
+    /* decimals of 0 to 8 places and doubles in between, around the short
+     * path's edges (10^-4, 10^9, 6 places) and across it */
+    unsigned long long r = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17; /* xorshift64 */
+        double x;
+        int places = (int)(r % 9);
+        long long m = (long long)(r >> 20) % 100000000000LL;
+        static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+        switch (i % 4) {
+        case 0: x = (double)m / p10[places]; break;                      /* a decimal */
+        case 1: x = (double)(m % 100000) / p10[places] / 10000; break;    /* small */
+        case 2: x = 1e9 - (double)(m % 1000) / p10[places]; break;        /* near 10^9 */
+        default: memcpy(&x, &r, sizeof x); if (isnan(x)) x = 1.5; break; /* any double */
+        }
+        if (r & 1)
+            x = -x;
+        cJSON *n = cJSON_CreateNumber(x);
         same_as_cjson(n);
         cJSON_Delete(n);
     }
