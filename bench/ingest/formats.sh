@@ -22,7 +22,10 @@
 # 20000 24000"), BENCH_FORMATS (default "native litellm otlp_json
 # otlp_proto"), BENCH_STEP_SECONDS (default 20 here), BENCH_REFINE (one more
 # step per format between its last pass and its first failure, default 1),
-# and run.sh's (BENCH_PARTITIONS, BENCH_LINGER_MS, BENCH_PG_DIR, ...).
+# BENCH_FORMAT_INPUT (a work folder kept by an earlier run, BENCH_KEEP=1:
+# its converted files are taken instead of converting again when its
+# events.jsonl is this run's), and run.sh's (BENCH_PARTITIONS,
+# BENCH_LINGER_MS, BENCH_PG_DIR, ...).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 F_RATES=${BENCH_FORMAT_RATES:-"4000 8000 12000 16000 20000 24000"}
@@ -48,7 +51,14 @@ for f in $FORMATS; do
     esac
     if [ "$f" != native ]; then
         FILE[$f]=$WORK/events.$f
-        "$B" gen --format "$f" --from "$EVENTS" >"${FILE[$f]}"
+        if [ -n "${BENCH_FORMAT_INPUT:-}" ] && [ -s "$BENCH_FORMAT_INPUT/events.$f" ]; then
+            # converted before from the same events (a kept work folder): gen is slow
+            cmp -s "$BENCH_FORMAT_INPUT/events.jsonl" "$EVENTS" ||
+                die "$BENCH_FORMAT_INPUT/events.jsonl is not this run's events"
+            ln -s "$BENCH_FORMAT_INPUT/events.$f" "${FILE[$f]}"
+        else
+            "$B" gen --format "$f" --from "$EVENTS" >"${FILE[$f]}"
+        fi
     fi
     SUST[$f]=0 FAIL[$f]=0
     log "$f: $(($(wc -c <"${FILE[$f]}") / max_events)) bytes an event, ${PER_MSG[$f]} event(s) a message"
