@@ -67,16 +67,20 @@ done
 # whole messages, so the events a step sends are its messages x SPANS.
 [ $((max_events % SPANS)) = 0 ] || die "$max_events events are not whole OTLP requests of $SPANS"
 
-printf '%-11s %9s %9s %9s %9s %6s  %s\n' format ev/s_off msg/s_off stored expected cores result \
-    >"$WORK/formats.txt"
+printf '%-11s %9s %9s %9s %9s %6s %9s  %s\n' format ev/s_off msg/s_off stored expected cores \
+    decode_us result >"$WORK/formats.txt"
 # fmt_step FORMAT EVENT_RATE: one run_step of FORMAT at EVENT_RATE events/s.
 fmt_step() {
     local f=$1 r=$2 per=${PER_MSG[$1]} rc=0
     local mr=$((r / per))
     log "format $f: $((mr * per)) events/s = $mr messages/s"
     CUSTOS_COLLECTOR_FORMAT=$f BENCH_EVENTS_PER_MESSAGE=$per run_step "$mr" "$STEP_S" "${FILE[$f]}" || rc=$?
-    printf '%-11s %9s %9s %9s %9s %6s  %s\n' "$f" "$((mr * per))" "$mr" "$S_STORED" \
-        "$((mr * STEP_S * per))" "$S_CPU" "$S_RESULT${S_WHY:+: ${S_WHY%; }}" >>"$WORK/formats.txt"
+    # the collector's decode stage (wall time of the consumer thread), per event stored
+    local dec
+    dec=$(sed -nE 's/^(.*,)?decode:([0-9]+).*$/\2/p' <<<"${S_STAGES:-}")
+    dec=$(awk -v d="${dec:-0}" -v n="${S_STORED:-0}" 'BEGIN {printf (n > 0 ? "%.0f" : "-"), (n > 0 ? 1000 * d / n : 0)}')
+    printf '%-11s %9s %9s %9s %9s %6s %9s  %s\n' "$f" "$((mr * per))" "$mr" "$S_STORED" \
+        "$((mr * STEP_S * per))" "$S_CPU" "$dec" "$S_RESULT${S_WHY:+: ${S_WHY%; }}" >>"$WORK/formats.txt"
     dropdb --if-exists "$S_DB" 2>/dev/null || true
     return $rc
 }
@@ -132,5 +136,7 @@ BASE=${SUST[native]:-0}
     echo
     echo "sustained = the highest offered event rate stored exactly once (rows stored = events sent),"
     echo "no offset gap, lag <= ${MAX_LAG_S}s of traffic, drained within ${MAX_DRAIN_S}s; native's in the same run is the baseline."
+    echo "run_step's lag is in messages (an OTLP message holds $SPANS events); cores = the collector's CPU;"
+    echo "decode_us = the collector's decode stage (consumer thread, wall time: a busy machine's waits in it) per event stored."
     [ "${SUST[native]:-0}" -lt "$F_MAX" ] || echo "native passed the highest step: raise BENCH_FORMAT_RATES to find its limit"
 } | tee "$WORK/report.txt"
