@@ -4,7 +4,8 @@
  * LiteLLM payload repeats for every attribute and span ("key", "value",
  * "stringValue", ...) are taken by reference from a table of literals
  * instead of copied, and each string is copied once (cJSON parses it twice
- * and copies it into a buffer of its own). The JSON is checked before (no
+ * and copies it into a buffer of its own); strings and numbers are read by
+ * the scanner's functions (core/json_scan.h). The JSON is checked before (no
  * NUL, no lone surrogate, RFC 8259 numbers, bounded depth, nothing after the
  * value), so the reader only walks it; wherever it meets what it does not
  * expect it gives up (NULL) and the caller parses with cJSON instead, so
@@ -46,111 +47,34 @@ static const char *intern(const unsigned char *s, size_t n)
 
 typedef struct {
     const unsigned char *p, *end;
+    core_json_buf scratch; /* unescaped strings, copied out at once */
 } reader;
 
-/* Appends the UTF-8 of code point c to w; returns the byte after it. */
-static char *utf8_put(char *w, unsigned c)
-{
-    if (c < 0x80) {
-        *w++ = (char)c;
-    } else if (c < 0x800) {
-        *w++ = (char)(0xC0 | c >> 6);
-        *w++ = (char)(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        *w++ = (char)(0xE0 | c >> 12);
-        *w++ = (char)(0x80 | (c >> 6 & 0x3F));
-        *w++ = (char)(0x80 | (c & 0x3F));
-    } else {
-        *w++ = (char)(0xF0 | c >> 18);
-        *w++ = (char)(0x80 | (c >> 12 & 0x3F));
-        *w++ = (char)(0x80 | (c >> 6 & 0x3F));
-        *w++ = (char)(0x80 | (c & 0x3F));
-    }
-    return w;
-}
-
-/* Scans the string at r->p (its opening quote): its text is [*s, *q),
- * *esc when it holds an escape. false when it is not one. */
-static bool scan_string(reader *r, const unsigned char **s, const unsigned char **q, bool *esc)
+/* The string at r->p (its opening quote, scanned by the scanner's rules):
+ * *v says where it lies; false when it is not one. */
+static bool scan_string(reader *r, core_json_val *v)
 {
     if (r->p >= r->end || *r->p != '"')
         return false;
-    const unsigned char *i = r->p + 1;
-    *esc = false;
-    while (i < r->end && *i != '"') {
-        if (*i == '\\') {
-            *esc = true;
-            if (++i >= r->end)
-                return false;
-        }
-        i++;
-    }
-    if (i >= r->end)
+    const unsigned char *after = core_json_scan_string(r->p, r->end, v);
+    if (!after)
         return false;
-    *s = r->p + 1;
-    *q = i;
-    r->p = i + 1;
+    r->p = after;
     return true;
 }
 
-/* The text [s, q) unescaped into a new buffer (cJSON_malloc: cJSON_Delete
- * frees it); NULL when out of memory or an escape is not one. */
-static char *unescape(const unsigned char *s, const unsigned char *q)
+/* String v's decoded text in a new buffer (cJSON_malloc: cJSON_Delete frees
+ * it), NULL when out of memory. */
+static char *copy_string(reader *r, const core_json_val *v)
 {
-    /* unescaped, never longer than the text */
-    char *t = cJSON_malloc((size_t)(q - s) + 1), *w = t;
-    if (!t)
-        return NULL;
-    for (const unsigned char *i = s; i < q;) {
-        if (*i != '\\') {
-            const unsigned char *e = memchr(i, '\\', (size_t)(q - i));
-            if (!e)
-                e = q;
-            memcpy(w, i, (size_t)(e - i));
-            w += e - i;
-            i = e;
-            continue;
-        }
-        if (q - i < 2)
-            goto bad;
-        unsigned char c = i[1];
-        i += 2;
-        switch (c) {
-        case '"': *w++ = '"'; break;
-        case '\\': *w++ = '\\'; break;
-        case '/': *w++ = '/'; break;
-        case 'b': *w++ = '\b'; break;
-        case 'f': *w++ = '\f'; break;
-        case 'n': *w++ = '\n'; break;
-        case 'r': *w++ = '\r'; break;
-        case 't': *w++ = '\t'; break;
-        case 'u': {
-            if (q - i < 4 || !core_json_hex4_ok(i))
-                goto bad;
-            unsigned cp = core_json_hex4(i);
-            i += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (q - i < 6 || i[0] != '\\' || i[1] != 'u' || !core_json_hex4_ok(i + 2))
-                    goto bad;
-                unsigned lo = core_json_hex4(i + 2);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    goto bad;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                i += 6;
-            } else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0) {
-                goto bad; /* refused by the check before: not expected here */
-            }
-            w = utf8_put(w, cp);
-            break;
-        }
-        default: goto bad;
-        }
+    size_t n;
+    const char *t = core_json_str_bytes(&r->scratch, v, false, &n);
+    char *c = t ? cJSON_malloc(n + 1) : NULL;
+    if (c) {
+        memcpy(c, t, n);
+        c[n] = '\0';
     }
-    *w = '\0';
-    return t;
-bad:
-    cJSON_free(t);
-    return NULL;
+    return c;
 }
 
 static cJSON *value(reader *r, int depth);
@@ -169,12 +93,11 @@ static cJSON *container(reader *r, int depth, bool obj)
         const char *lit = NULL;
         char *name = NULL;
         if (obj) {
-            const unsigned char *s, *q;
-            bool esc;
+            core_json_val k;
             r->p = core_json_skip_ws(r->p, r->end);
-            if (!scan_string(r, &s, &q, &esc))
+            if (!scan_string(r, &k))
                 goto bad;
-            if (!(lit = esc ? NULL : intern(s, (size_t)(q - s))) && !(name = unescape(s, q)))
+            if (!(lit = k.esc ? NULL : intern(k.p, k.n)) && !(name = copy_string(r, &k)))
                 goto bad;
             r->p = core_json_skip_ws(r->p, r->end);
             if (r->p >= r->end || *r->p != ':') {
@@ -230,11 +153,10 @@ static cJSON *value(reader *r, int depth)
     if (c == '{' || c == '[')
         return container(r, depth, c == '{');
     if (c == '"') {
-        const unsigned char *s, *q;
-        bool esc;
-        if (!scan_string(r, &s, &q, &esc))
+        core_json_val v;
+        if (!scan_string(r, &v))
             return NULL;
-        char *t = unescape(s, q);
+        char *t = copy_string(r, &v);
         cJSON *j = t ? cJSON_CreateNull() : NULL;
         if (!j) {
             cJSON_free(t);
@@ -256,25 +178,25 @@ static cJSON *value(reader *r, int depth)
         r->p += 4;
         return cJSON_CreateNull();
     }
-    size_t n = core_json_number_len(r->p, left);
     /* cJSON reads at most 63 bytes of a number: past that its parse differs */
-    char num[64];
-    if (n == 0 || n >= sizeof num)
+    size_t n = core_json_number_len(r->p, left);
+    double d;
+    if (n == 0 || n >= 64 || !core_json_scan_number(r->p, r->end, &d) || d != d)
         return NULL;
-    memcpy(num, r->p, n);
-    num[n] = '\0';
     r->p += n;
-    return cJSON_CreateNumber(strtod(num, NULL));
+    return cJSON_CreateNumber(d);
 }
 
 cJSON *coll_map_tree(const void *buf, size_t len)
 {
-    reader r = {buf, (const unsigned char *)buf + len};
+    reader r = {.p = buf, .end = (const unsigned char *)buf + len};
+    core_json_buf_init(&r.scratch);
     r.p = core_json_skip_ws(r.p, r.end);
     cJSON *j = value(&r, 0);
     if (j && core_json_skip_ws(r.p, r.end) != r.end) {
         cJSON_Delete(j);
-        return NULL;
+        j = NULL;
     }
+    core_json_buf_free(&r.scratch);
     return j;
 }
