@@ -134,17 +134,17 @@ static void add_attrs(const cJSON *p, const cJSON *meta, cJSON *attrs)
     const cJSON *hp = get(p, "hidden_params");
     const cJSON *ah = get(hp, "additional_headers");
     if (cJSON_IsObject(ah))
-        cJSON_AddItemToObject(attrs, "additional_headers", cJSON_Duplicate(ah, true));
+        cJSON_AddItemToObjectCS(attrs, "additional_headers", cJSON_Duplicate(ah, true));
     const cJSON *sf = get(p, "status_fields");
     if (cJSON_IsObject(sf))
-        cJSON_AddItemToObject(attrs, "status_fields", cJSON_Duplicate(sf, true));
+        cJSON_AddItemToObjectCS(attrs, "status_fields", cJSON_Duplicate(sf, true));
     const cJSON *ei = get(p, "error_information");
     if (cJSON_IsObject(ei)) {
         cJSON *e = cJSON_Duplicate(ei, true);
         cJSON_DeleteItemFromObjectCaseSensitive(e, "traceback"); /* long, and paths */
-        cJSON_AddItemToObject(attrs, "error_information", e);
+        cJSON_AddItemToObjectCS(attrs, "error_information", e);
     }
-    cJSON_AddStringToObject(attrs, "source_format", FMT);
+    coll_map_add_cs(attrs, "source_format", cJSON_CreateString(FMT));
     coll_map_redact_tree(attrs);
 }
 
@@ -197,11 +197,12 @@ static cJSON *map_payload(const cJSON *p, char *why, size_t whylen)
         return NULL;
     }
     char ts[40];
-    cJSON_AddStringToObject(o, "event_id", id);
-    cJSON_AddStringToObject(o, "ts", core_ts_format(start_us, ts, sizeof ts));
-    cJSON_AddStringToObject(o, "api_key_id", key);
-    cJSON_AddStringToObject(o, "model", model);
-    cJSON_AddStringToObject(o, "model_version", coll_map_version(model, exact, ver, sizeof ver));
+    coll_map_add_cs(o, "event_id", cJSON_CreateString(id));
+    coll_map_add_cs(o, "ts", cJSON_CreateString(core_ts_format(start_us, ts, sizeof ts)));
+    coll_map_add_cs(o, "api_key_id", cJSON_CreateString(key));
+    coll_map_add_cs(o, "model", cJSON_CreateString(model));
+    coll_map_add_cs(o, "model_version",
+                    cJSON_CreateString(coll_map_version(model, exact, ver, sizeof ver)));
     coll_map_set_str(o, "tenant", first_str(meta, "user_api_key_org_id", meta,
                                             "user_api_key_team_id", NULL, NULL));
     coll_map_set_str(o, "user_id", first_str(p, "end_user", meta, "user_api_key_end_user_id", meta,
@@ -211,23 +212,23 @@ static cJSON *map_payload(const cJSON *p, char *why, size_t whylen)
                      first_str(p, "requester_ip_address", meta, "requester_ip_address", NULL, NULL));
     cJSON *t = NULL;
     if (coll_map_messages_text(get(p, "messages"), &t))
-        cJSON_AddItemToObject(o, "prompt", t);
+        cJSON_AddItemToObjectCS(o, "prompt", t);
     t = NULL;
     const cJSON *content = get(get(choice0, "message"), "content");
     if (cJSON_IsString(resp))
-        cJSON_AddStringToObject(o, "response", resp->valuestring);
+        coll_map_add_cs(o, "response", cJSON_CreateString(resp->valuestring));
     else if (content && coll_map_messages_text(content, &t))
-        cJSON_AddItemToObject(o, "response", t);
+        cJSON_AddItemToObjectCS(o, "response", t);
     const cJSON *pt = get(p, "prompt_tokens"), *ct = get(p, "completion_tokens");
     if (cJSON_IsNumber(pt))
-        cJSON_AddItemToObject(o, "prompt_tokens", cJSON_Duplicate(pt, false));
+        cJSON_AddItemToObjectCS(o, "prompt_tokens", cJSON_Duplicate(pt, false));
     if (cJSON_IsNumber(ct))
-        cJSON_AddItemToObject(o, "completion_tokens", cJSON_Duplicate(ct, false));
+        cJSON_AddItemToObjectCS(o, "completion_tokens", cJSON_Duplicate(ct, false));
     if (time_of(get(p, "endTime"), &end_us))
-        cJSON_AddNumberToObject(o, "latency_ms", (double)(end_us - start_us) / 1e3);
+        coll_map_add_cs(o, "latency_ms", cJSON_CreateNumber((double)(end_us - start_us) / 1e3));
     int status;
     if (status_of(p, &status))
-        cJSON_AddNumberToObject(o, "status", status);
+        coll_map_add_cs(o, "status", cJSON_CreateNumber(status));
     const char *finish = coll_map_str(choice0, "finish_reason");
     coll_map_set_str(o, "finish_reason", finish);
     const char *gs = coll_map_str(get(p, "status_fields"), "guardrail_status");
@@ -237,13 +238,13 @@ static cJSON *map_payload(const cJSON *p, char *why, size_t whylen)
     if (finish && strcmp(finish, "content_filter") == 0)
         blocked = true;
     if (blocked || gs)
-        cJSON_AddBoolToObject(o, "refusal", blocked);
+        coll_map_add_cs(o, "refusal", cJSON_CreateBool(blocked));
     if (cJSON_GetArraySize(scores) > 0)
-        cJSON_AddItemToObject(o, "scores", scores);
+        cJSON_AddItemToObjectCS(o, "scores", scores);
     else
         cJSON_Delete(scores);
     add_attrs(p, meta, attrs);
-    cJSON_AddItemToObject(o, "attrs", attrs);
+    cJSON_AddItemToObjectCS(o, "attrs", attrs);
     return o;
 }
 

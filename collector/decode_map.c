@@ -1,6 +1,8 @@
 /* The shared part of the foreign decoders (decode_map.h). */
 #include "collector/decode_map.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +24,172 @@ int coll_map_refuse(coll_decoded *out, const char *format, const char *item, con
     return coll_decoded_refuse(out, reason);
 }
 
+/* A string as cJSON prints it: ", \\ and the controls escaped, the
+ * rest as it is (runs copied whole). */
+static void print_string(core_json_buf *b, const char *s)
+{
+    static const char short_esc[32] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
+                                       ['\t'] = 't'};
+    core_json_buf_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 32 && c != '"' && c != '\\')
+            continue;
+        core_json_buf_put(b, run, (size_t)(s - run));
+        run = s + 1;
+        char e[8];
+        if (c == '"' || c == '\\') {
+            e[0] = '\\';
+            e[1] = (char)c;
+            core_json_buf_put(b, e, 2);
+        } else if (short_esc[c]) {
+            e[0] = '\\';
+            e[1] = short_esc[c];
+            core_json_buf_put(b, e, 2);
+        } else {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            core_json_buf_put(b, e, 6);
+        }
+    }
+    core_json_buf_put(b, run, (size_t)(s - run));
+    core_json_buf_put(b, "\"", 1);
+}
+
+/* d when it is the double nearest a decimal of at most 6 places between
+ * 10^-4 and 10^9 (latencies, scores, costs): what %1.15g writes of it is
+ * that decimal, trailing zeros cut (its 15 digits hold it, and d is closer
+ * to it than half a step of the 15th digit), which then reads back; written
+ * here without printf. false for any other number. */
+static bool short_decimal(core_json_buf *b, double d)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e9))
+        return false;
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    for (int k = 1; k <= 6; k++) {
+        double m = nearbyint(a * p10[k]);
+        if (m / p10[k] != a)
+            continue;
+        unsigned long long u = (unsigned long long)m;
+        char t[40], *w = t + sizeof t;
+        int frac = k;
+        while (frac > 0 && u % 10 == 0) { /* trailing zeros cut */
+            u /= 10;
+            frac--;
+        }
+        for (int i = 0; i < frac; i++) {
+            *--w = (char)('0' + u % 10);
+            u /= 10;
+        }
+        if (frac > 0)
+            *--w = '.';
+        do
+            *--w = (char)('0' + u % 10);
+        while (u /= 10);
+        if (d < 0)
+            *--w = '-';
+        core_json_buf_put(b, w, (size_t)(t + sizeof t - w));
+        return true;
+    }
+    return false;
+}
+
+/* A number as cJSON 1.7.15 prints it: null when not finite, else %1.15g
+ * when that reads back (within DBL_EPSILON), else %1.17g. An integer below
+ * 10^15 is what %1.15g writes of it, its digits (written here without
+ * printf); the read back is strtod rather than sscanf. */
+static void print_number(core_json_buf *b, const cJSON *v)
+{
+    double d = v->valuedouble;
+    char t[32];
+    int n;
+    if (isnan(d) || isinf(d)) {
+        n = snprintf(t, sizeof t, "null");
+    } else if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) {
+        long long x = (long long)d;
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        char *w = t + sizeof t;
+        do
+            *--w = (char)('0' + u % 10);
+        while (u /= 10);
+        if (x < 0)
+            *--w = '-';
+        core_json_buf_put(b, w, (size_t)(t + sizeof t - w));
+        return;
+    } else if (short_decimal(b, d)) {
+        return;
+    } else {
+        n = snprintf(t, sizeof t, "%1.15g", d);
+        double back = strtod(t, NULL);
+        double m = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+        if (!(fabs(back - d) <= m * DBL_EPSILON))
+            n = snprintf(t, sizeof t, "%1.17g", d);
+    }
+    core_json_buf_put(b, t, (size_t)n);
+}
+
+int coll_map_print(core_json_buf *b, const cJSON *v)
+{
+    switch (v->type & 0xff) {
+    case cJSON_False: core_json_buf_put(b, "false", 5); break;
+    case cJSON_True: core_json_buf_put(b, "true", 4); break;
+    case cJSON_NULL: core_json_buf_put(b, "null", 4); break;
+    case cJSON_Number: print_number(b, v); break;
+    case cJSON_String: print_string(b, v->valuestring ? v->valuestring : ""); break;
+    case cJSON_Raw:
+        if (!v->valuestring)
+            return -1;
+        core_json_buf_put(b, v->valuestring, strlen(v->valuestring));
+        break;
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool obj = (v->type & 0xff) == cJSON_Object;
+        core_json_buf_put(b, obj ? "{" : "[", 1);
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (obj) {
+                print_string(b, c->string ? c->string : "");
+                core_json_buf_put(b, ":", 1);
+            }
+            if (coll_map_print(b, c) < 0)
+                return -1;
+            if (c->next)
+                core_json_buf_put(b, ",", 1);
+        }
+        core_json_buf_put(b, obj ? "}" : "]", 1);
+        break;
+    }
+    default: return -1;
+    }
+    return b->oom ? -1 : 0;
+}
+
 int coll_map_event(const coll_limits *lim, const char *format, const char *item, cJSON *obj,
                    coll_decoded *out, char *err, size_t errlen)
 {
-    char *txt = cJSON_PrintUnformatted(obj);
-    if (!txt)
+    /* the object's compact JSON, byte for byte cJSON_PrintUnformatted's,
+     * written straight into one buffer (no second tree walk, no sscanf) */
+    core_json_buf txt;
+    core_json_buf_init(&txt);
+    if (coll_map_print(&txt, obj) < 0) {
+        core_json_buf_free(&txt);
         return core_errf(err, errlen, "out of memory");
+    }
     core_event *ev = coll_decoded_add(out, err, errlen);
     if (!ev) {
-        free(txt);
+        core_json_buf_free(&txt);
         /* more items than a message may hold: the message is refused */
         return -1;
     }
     char why[512];
     int rc = 0;
-    if (coll_decode_native(lim, txt, strlen(txt), ev, why, sizeof why) < 0) {
+    if (coll_decode_native(lim, txt.p, txt.n, ev, why, sizeof why) < 0) {
         out->n--; /* the slot was cleared; the item is refused instead */
         out->next_index--;
         if (coll_map_refuse(out, format, item, "%s", why) < 0)
             rc = core_errf(err, errlen, "out of memory");
     }
-    free(txt);
+    core_json_buf_free(&txt);
     return rc;
 }
 
@@ -81,7 +228,10 @@ cJSON *coll_map_parse(const void *buf, size_t len, char *err, size_t errlen)
         if (rc < 0)
             return NULL;
     }
-    cJSON *j = cJSON_ParseWithLength((const char *)s + i, len - i);
+    /* the tree with fewer allocations (decode_tree.c), else cJSON's own */
+    cJSON *j = coll_map_tree(s + i, len - i);
+    if (!j)
+        j = cJSON_ParseWithLength((const char *)s + i, len - i);
     if (!j)
         core_errf(err, errlen, "not JSON");
     return j;
@@ -96,7 +246,7 @@ const char *coll_map_str(const cJSON *obj, const char *name)
 void coll_map_set_str(cJSON *obj, const char *name, const char *s)
 {
     if (s)
-        cJSON_AddStringToObject(obj, name, s);
+        coll_map_add_cs(obj, name, cJSON_CreateString(s));
 }
 
 /* Appends the text of one content value (a string, or parts with text). */
@@ -184,6 +334,9 @@ static bool secret_member(const char *k)
 {
     static const char *const names[] = {"secret_fields", "raw_headers", "headers",
                                         "authorization", "api_key", "x-api-key", "cookie"};
+    size_t n = strlen(k);
+    if (n < 6 || n > 13)
+        return false; /* shorter or longer than every name */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(k, names[i]) == 0)
             return true;

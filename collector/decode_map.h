@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "collector/collector.h"
+#include "core/json_scan.h"
 
 /* Items per message and values per attribute array a foreign decoder takes:
  * past them the item (or message) is refused. */
@@ -28,6 +29,11 @@
 int coll_map_event(const coll_limits *lim, const char *format, const char *item, cJSON *obj,
                    coll_decoded *out, char *err, size_t errlen);
 
+/* Appends v's compact JSON to b, byte for byte what cJSON_PrintUnformatted
+ * writes (its number and string rules). Returns 0, or -1 when out of memory
+ * or v holds an invalid item. */
+int coll_map_print(core_json_buf *b, const cJSON *v);
+
 /* Refuses item out->next_index with "FORMAT ITEM N: " and the printf text. */
 int coll_map_refuse(coll_decoded *out, const char *format, const char *item, const char *fmt,
                     ...) __attribute__((format(printf, 4, 5)));
@@ -38,10 +44,30 @@ int coll_map_refuse(coll_decoded *out, const char *format, const char *item, con
  * the tree (the caller's, cJSON_Delete) or NULL with the reason in err. */
 cJSON *coll_map_parse(const void *buf, size_t len, char *err, size_t errlen);
 
+/* Adds item to obj as member name, a string literal that lives as long as
+ * the program: the name is not copied (cJSON_AddItemToObjectCS), one
+ * allocation less a member. Returns item, or NULL (item freed) when it
+ * could not be added. */
+static inline cJSON *coll_map_add_cs(cJSON *obj, const char *name, cJSON *item)
+{
+    if (cJSON_AddItemToObjectCS(obj, name, item))
+        return item;
+    cJSON_Delete(item);
+    return NULL;
+}
+
+/* The tree cJSON_ParseWithLength makes of buf[0..len), JSON that
+ * core_json_check_object accepted (as an object, or as the member of one),
+ * built with fewer allocations (decode_tree.c: common member names by
+ * reference, each string copied once). NULL when it meets what it does not
+ * expect (or is out of memory): the caller then parses with cJSON. */
+cJSON *coll_map_tree(const void *buf, size_t len);
+
 /* The value of obj's member name when it is a non-empty string, else NULL. */
 const char *coll_map_str(const cJSON *obj, const char *name);
 
-/* Sets obj's member name to a copy of s (NULL: nothing set). */
+/* Sets obj's member name (a string literal, coll_map_add_cs) to a copy of
+ * s (NULL: nothing set). */
 void coll_map_set_str(cJSON *obj, const char *name, const char *s);
 
 /* The text of chat messages, as custos keeps prompts and responses: a

@@ -21,9 +21,70 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+/* Attribute look-ups, a span's thirty or so on each of its attributes
+ * arrays, go through an index of the arrays last looked in: each key's
+ * bytes, length and value, the first of each key (what a scan finds). It
+ * holds pointers into the request, so coll_otel_map_request empties it
+ * before and after (the request is not changed while it is mapped). */
+#define ATTR_INDEXES 4
+typedef struct {
+    const char *k;
+    size_t n;
+    const cJSON *v;
+} attr_ent;
+typedef struct {
+    const cJSON *arr; /* NULL: a free slot */
+    int n;
+    attr_ent e[COLL_MAP_MAX_ATTRS];
+} attr_index;
+static _Thread_local attr_index g_idx[ATTR_INDEXES];
+static _Thread_local int g_idx_next;
+
+static void attr_index_reset(void)
+{
+    for (int i = 0; i < ATTR_INDEXES; i++)
+        g_idx[i].arr = NULL;
+    g_idx_next = 0;
+}
+
+/* The index of attrs, built on first use; NULL when attrs holds more
+ * attributes than an index (those are refused anyway: too_big). */
+static const attr_index *attr_index_of(const cJSON *attrs)
+{
+    for (int i = 0; i < ATTR_INDEXES; i++)
+        if (g_idx[i].arr == attrs)
+            return &g_idx[i];
+    attr_index *x = &g_idx[g_idx_next];
+    int n = 0;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, attrs)
+    {
+        const cJSON *k = get(kv, "key");
+        if (!cJSON_IsString(k))
+            continue;
+        if (n == COLL_MAP_MAX_ATTRS)
+            return NULL;
+        x->e[n++] = (attr_ent){k->valuestring, strlen(k->valuestring), get(kv, "value")};
+    }
+    x->arr = attrs;
+    x->n = n;
+    g_idx_next = (g_idx_next + 1) % ATTR_INDEXES;
+    return x;
+}
+
 /* The AnyValue of attribute key in an attributes array, or NULL. */
 static const cJSON *attr(const cJSON *attrs, const char *key)
 {
+    if (!attrs)
+        return NULL;
+    const attr_index *x = attr_index_of(attrs);
+    if (x) {
+        size_t n = strlen(key);
+        for (int i = 0; i < x->n; i++)
+            if (x->e[i].n == n && memcmp(x->e[i].k, key, n) == 0)
+                return x->e[i].v;
+        return NULL;
+    }
     const cJSON *kv;
     cJSON_ArrayForEach(kv, attrs)
     {
@@ -309,8 +370,8 @@ static cJSON *prompt_of(const cJSON *attrs)
     cJSON *t = NULL;
     if (sys && in && cJSON_IsArray(in)) {
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "role", "system");
-        cJSON_AddItemToObject(m, "parts", sys);
+        coll_map_add_cs(m, "role", cJSON_CreateString("system"));
+        cJSON_AddItemToObjectCS(m, "parts", sys);
         sys = NULL;
         cJSON_InsertItemInArray(in, 0, m);
         coll_map_messages_text(in, &t);
@@ -318,8 +379,8 @@ static cJSON *prompt_of(const cJSON *attrs)
         coll_map_messages_text(in, &t);
     } else if (sys) {
         cJSON *m = cJSON_CreateArray(), *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "role", "system");
-        cJSON_AddItemToObject(o, "parts", sys);
+        coll_map_add_cs(o, "role", cJSON_CreateString("system"));
+        cJSON_AddItemToObjectCS(o, "parts", sys);
         sys = NULL;
         cJSON_AddItemToArray(m, o);
         coll_map_messages_text(m, &t);
@@ -360,12 +421,12 @@ static bool span_identity(const cJSON *res, const cJSON *span, cJSON *o, char *t
         return !core_errf(why, whylen, "no gen_ai.request.model or gen_ai.response.model");
     char ver[CORE_EVENT_VERSION_MAX + 64], ts[40], id[64];
     snprintf(id, sizeof id, "%s%s", tid, sid);
-    cJSON_AddStringToObject(o, "event_id", id);
-    cJSON_AddStringToObject(o, "ts", core_ts_format(*start / 1000, ts, sizeof ts));
-    cJSON_AddStringToObject(o, "api_key_id", key);
-    cJSON_AddStringToObject(o, "model", model);
-    cJSON_AddStringToObject(o, "model_version",
-                            coll_map_version(model, rmodel ? rmodel : model, ver, sizeof ver));
+    coll_map_add_cs(o, "event_id", cJSON_CreateString(id));
+    coll_map_add_cs(o, "ts", cJSON_CreateString(core_ts_format(*start / 1000, ts, sizeof ts)));
+    coll_map_add_cs(o, "api_key_id", cJSON_CreateString(key));
+    coll_map_add_cs(o, "model", cJSON_CreateString(model));
+    coll_map_add_cs(o, "model_version", cJSON_CreateString(coll_map_version(
+                                            model, rmodel ? rmodel : model, ver, sizeof ver)));
     const char *tenant = attr_str(attrs, coll_otel.tenant_attr, tmp[1], sizeof tmp[1]);
     if (!tenant)
         tenant = attr_str(res, coll_otel.tenant_attr, tmp[1], sizeof tmp[1]);
@@ -391,7 +452,7 @@ static void span_outcome(const cJSON *span, int64_t start, cJSON *o)
                           : det;
     cJSON *t = prompt_of(ca);
     if (t)
-        cJSON_AddItemToObject(o, "prompt", t);
+        cJSON_AddItemToObjectCS(o, "prompt", t);
     const cJSON *ra = attr(attrs, "gen_ai.output.messages") || attr(attrs, "gen_ai.completion") ||
                               !det
                           ? attrs
@@ -401,18 +462,18 @@ static void span_outcome(const cJSON *span, int64_t start, cJSON *o)
         outm = content(ra, "gen_ai.completion");
     t = NULL;
     if (outm && coll_map_messages_text(outm, &t))
-        cJSON_AddItemToObject(o, "response", t);
+        cJSON_AddItemToObjectCS(o, "response", t);
     int64_t n, end;
     if (attr_int(attrs, "gen_ai.usage.input_tokens", &n) ||
         attr_int(attrs, "gen_ai.usage.prompt_tokens", &n))
-        cJSON_AddNumberToObject(o, "prompt_tokens", (double)n);
+        coll_map_add_cs(o, "prompt_tokens", cJSON_CreateNumber((double)n));
     if (attr_int(attrs, "gen_ai.usage.output_tokens", &n) ||
         attr_int(attrs, "gen_ai.usage.completion_tokens", &n))
-        cJSON_AddNumberToObject(o, "completion_tokens", (double)n);
+        coll_map_add_cs(o, "completion_tokens", cJSON_CreateNumber((double)n));
     if (get(span, "endTimeUnixNano") && int_of(get(span, "endTimeUnixNano"), &end) && end > 0)
-        cJSON_AddNumberToObject(o, "latency_ms", (double)(end - start) / 1e6);
+        coll_map_add_cs(o, "latency_ms", cJSON_CreateNumber((double)(end - start) / 1e6));
     if (attr_int(attrs, "http.response.status_code", &n))
-        cJSON_AddNumberToObject(o, "status", (double)n);
+        coll_map_add_cs(o, "status", cJSON_CreateNumber((double)n));
     /* finish reason: the span's list, else the first output message's */
     const cJSON *fr = get(get(attr(attrs, "gen_ai.response.finish_reasons"), "arrayValue"),
                           "values");
@@ -428,12 +489,12 @@ static void span_outcome(const cJSON *span, int64_t start, cJSON *o)
     bool refused = (finish && strcmp(finish, "content_filter") == 0) ||
                    (dec && strcmp(dec, "deny") == 0);
     if (refused || (dec && strcmp(dec, "allow") == 0))
-        cJSON_AddBoolToObject(o, "refusal", refused);
+        coll_map_add_cs(o, "refusal", cJSON_CreateBool(refused));
     cJSON_Delete(outm);
     cJSON *scores = cJSON_CreateObject();
     evaluations(span, scores);
     if (cJSON_GetArraySize(scores) > 0)
-        cJSON_AddItemToObject(o, "scores", scores);
+        cJSON_AddItemToObjectCS(o, "scores", scores);
     else
         cJSON_Delete(scores);
 }
@@ -445,25 +506,25 @@ static void span_attrs(const cJSON *res, const cJSON *scope, const cJSON *span, 
     char psid[17];
     cJSON *a = cJSON_CreateObject();
     scalars(get(span, "attributes"), a, true);
-    cJSON_AddStringToObject(a, "otel.trace_id", tid);
-    cJSON_AddStringToObject(a, "otel.span_id", sid);
+    coll_map_add_cs(a, "otel.trace_id", cJSON_CreateString(tid));
+    coll_map_add_cs(a, "otel.span_id", cJSON_CreateString(sid));
     if (hex_id(coll_map_str(span, "parentSpanId"), 16, psid))
-        cJSON_AddStringToObject(a, "otel.parent_span_id", psid);
+        coll_map_add_cs(a, "otel.parent_span_id", cJSON_CreateString(psid));
     coll_map_set_str(a, "otel.span_name", coll_map_str(span, "name"));
     const cJSON *code = get(get(span, "status"), "code");
     if (cJSON_IsNumber(code))
-        cJSON_AddNumberToObject(a, "otel.status_code", code->valuedouble);
+        coll_map_add_cs(a, "otel.status_code", cJSON_CreateNumber(code->valuedouble));
     coll_map_set_str(a, "otel.scope", coll_map_str(scope, "name"));
     cJSON *r = cJSON_CreateObject();
     scalars(res, r, false);
     cJSON_DeleteItemFromObjectCaseSensitive(r, coll_otel.api_key_attr);
     if (cJSON_GetArraySize(r) > 0)
-        cJSON_AddItemToObject(a, "resource", r);
+        cJSON_AddItemToObjectCS(a, "resource", r);
     else
         cJSON_Delete(r);
-    cJSON_AddStringToObject(a, "source_format", "otlp");
+    coll_map_add_cs(a, "source_format", cJSON_CreateString("otlp"));
     coll_map_redact_tree(a);
-    cJSON_AddItemToObject(o, "attrs", a);
+    cJSON_AddItemToObjectCS(o, "attrs", a);
 }
 
 /* The native object of one GenAI span; NULL with why. */
@@ -486,8 +547,20 @@ static cJSON *map_span(const cJSON *res, const cJSON *scope, const cJSON *span, 
     return o;
 }
 
+static int map_request(const coll_limits *lim, const char *format, const cJSON *req,
+                       coll_decoded *out, char *err, size_t errlen);
+
 int coll_otel_map_request(const coll_limits *lim, const char *format, const cJSON *req,
                           coll_decoded *out, char *err, size_t errlen)
+{
+    attr_index_reset();
+    int rc = map_request(lim, format, req, out, err, errlen);
+    attr_index_reset();
+    return rc;
+}
+
+static int map_request(const coll_limits *lim, const char *format, const cJSON *req,
+                       coll_decoded *out, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(req))
         return core_errf(err, errlen, "%s: not an ExportTraceServiceRequest: not an object",

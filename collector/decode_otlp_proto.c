@@ -113,6 +113,40 @@ static int skip(rd *r, int wt)
     }
 }
 
+/* A cJSON string item holding the n bytes p wrote into it: one allocation
+ * for the text (cJSON_malloc, which cJSON_Delete frees) instead of a copy
+ * made first and copied again by cJSON_CreateString. fill writes n bytes
+ * of text from src; NULL when out of memory. */
+static cJSON *new_str(size_t n, void (*fill)(char *dst, const uint8_t *src, size_t n),
+                      const uint8_t *src)
+{
+    char *t = cJSON_malloc(n + 1);
+    cJSON *j = t ? cJSON_CreateNull() : NULL;
+    if (!j) {
+        cJSON_free(t);
+        return NULL;
+    }
+    fill(t, src, n);
+    t[n] = '\0';
+    j->type = cJSON_String;
+    j->valuestring = t;
+    return j;
+}
+
+static void fill_copy(char *dst, const uint8_t *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+
+static void fill_hex(char *dst, const uint8_t *src, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n / 2; i++) {
+        dst[2 * i] = d[src[i] >> 4];
+        dst[2 * i + 1] = d[src[i] & 15];
+    }
+}
+
 /* A string field: valid UTF-8 without NUL, as a cJSON string. */
 static cJSON *str(ctx *c, const rd *s, const char *where)
 {
@@ -125,33 +159,15 @@ static cJSON *str(ctx *c, const rd *s, const char *where)
         fail(c, "a string holding NUL", where);
         return NULL;
     }
-    char *t = malloc(n + 1);
-    if (!t) {
+    cJSON *j = new_str(n, fill_copy, s->p);
+    if (!j)
         core_errf(c->err, c->errlen, "out of memory");
-        return NULL;
-    }
-    memcpy(t, s->p, n);
-    t[n] = '\0';
-    cJSON *j = cJSON_CreateString(t);
-    free(t);
     return j;
 }
 
 static cJSON *hex(const rd *s)
 {
-    static const char d[] = "0123456789abcdef";
-    size_t n = (size_t)(s->end - s->p);
-    char *t = malloc(2 * n + 1);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        t[2 * i] = d[s->p[i] >> 4];
-        t[2 * i + 1] = d[s->p[i] & 15];
-    }
-    t[2 * n] = '\0';
-    cJSON *j = cJSON_CreateString(t);
-    free(t);
-    return j;
+    return new_str(2 * (size_t)(s->end - s->p), fill_hex, s->p);
 }
 
 static cJSON *u64_str(uint64_t v)
@@ -169,12 +185,12 @@ static int counted(ctx *c)
     return 0;
 }
 
-/* Puts item into the array member name of o (created on first use). */
+/* Puts item into the array member name (a literal) of o, created on first use. */
 static void push(cJSON *o, const char *name, cJSON *item)
 {
     cJSON *a = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!a)
-        a = cJSON_AddArrayToObject(o, name);
+        a = coll_map_add_cs(o, name, cJSON_CreateArray());
     cJSON_AddItemToArray(a, item);
 }
 
@@ -200,17 +216,17 @@ static int any_value(ctx *c, rd r, cJSON *dst, int depth)
             if (!(s = str(c, &sub, "AnyValue.string_value")))
                 return -1;
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "stringValue");
-            cJSON_AddItemToObject(dst, "stringValue", s);
+            cJSON_AddItemToObjectCS(dst, "stringValue", s);
         } else if (num == 2 && wt == WT_VARINT) {
             if (varint(&r, &v) < 0)
                 return fail(c, "a truncated varint", "AnyValue.bool_value");
-            cJSON_AddBoolToObject(dst, "boolValue", v != 0);
+            coll_map_add_cs(dst, "boolValue", cJSON_CreateBool(v != 0));
         } else if (num == 3 && wt == WT_VARINT) {
             if (varint(&r, &v) < 0)
                 return fail(c, "a truncated varint", "AnyValue.int_value");
             char tmp[24];
             snprintf(tmp, sizeof tmp, "%lld", (long long)(int64_t)v);
-            cJSON_AddStringToObject(dst, "intValue", tmp);
+            coll_map_add_cs(dst, "intValue", cJSON_CreateString(tmp));
         } else if (num == 4 && wt == WT_I64) {
             double d;
             if (fixed64(&r, &v) < 0)
@@ -218,12 +234,13 @@ static int any_value(ctx *c, rd r, cJSON *dst, int depth)
             memcpy(&d, &v, sizeof d);
             if (d != d || d - d != 0)
                 return fail(c, "a double that is not finite", "AnyValue.double_value");
-            cJSON_AddNumberToObject(dst, "doubleValue", d);
+            coll_map_add_cs(dst, "doubleValue", cJSON_CreateNumber(d));
         } else if ((num == 5 || num == 6) && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated array or kvlist", "AnyValue");
-            cJSON *holder = cJSON_AddObjectToObject(dst, num == 5 ? "arrayValue" : "kvlistValue");
-            cJSON *vals = cJSON_AddArrayToObject(holder, "values");
+            cJSON *holder =
+                coll_map_add_cs(dst, num == 5 ? "arrayValue" : "kvlistValue", cJSON_CreateObject());
+            cJSON *vals = coll_map_add_cs(holder, "values", cJSON_CreateArray());
             uint32_t n2;
             int wt2, t2;
             while ((t2 = tag(&sub, &n2, &wt2)) == 0) {
@@ -246,7 +263,7 @@ static int any_value(ctx *c, rd r, cJSON *dst, int depth)
         } else if (num == 7 && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "truncated bytes", "AnyValue.bytes_value");
-            cJSON_AddItemToObject(dst, "bytesValue", hex(&sub));
+            cJSON_AddItemToObjectCS(dst, "bytesValue", hex(&sub));
         } else if (skip(&r, wt) < 0) {
             return fail(c, "a truncated field", "AnyValue");
         }
@@ -268,11 +285,11 @@ static int key_value(ctx *c, rd r, cJSON *dst, int depth)
             if (!s)
                 return -1;
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "key");
-            cJSON_AddItemToObject(dst, "key", s);
+            cJSON_AddItemToObjectCS(dst, "key", s);
         } else if (num == 2 && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated value", "KeyValue");
-            cJSON *v = cJSON_AddObjectToObject(dst, "value");
+            cJSON *v = coll_map_add_cs(dst, "value", cJSON_CreateObject());
             if (any_value(c, sub, v, depth) < 0)
                 return -1;
         } else if (skip(&r, wt) < 0) {
@@ -306,7 +323,7 @@ static int event(ctx *c, rd r, cJSON *dst)
         if (num == 1 && wt == WT_I64) {
             if (fixed64(&r, &v) < 0)
                 return fail(c, "a truncated time", "Span.Event");
-            cJSON_AddItemToObject(dst, "timeUnixNano", u64_str(v));
+            cJSON_AddItemToObjectCS(dst, "timeUnixNano", u64_str(v));
         } else if (num == 2 && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated name", "Span.Event");
@@ -314,7 +331,7 @@ static int event(ctx *c, rd r, cJSON *dst)
             if (!s)
                 return -1;
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "name");
-            cJSON_AddItemToObject(dst, "name", s);
+            cJSON_AddItemToObjectCS(dst, "name", s);
         } else if (num == 3 && wt == WT_LEN) {
             if (attribute(c, &r, dst, "Span.Event") < 0)
                 return -1;
@@ -336,7 +353,7 @@ static int status(ctx *c, rd r, cJSON *dst)
             if (varint(&r, &v) < 0)
                 return fail(c, "a truncated code", "Status");
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "code");
-            cJSON_AddNumberToObject(dst, "code", (double)(uint32_t)v);
+            coll_map_add_cs(dst, "code", cJSON_CreateNumber((double)(uint32_t)v));
         } else if (num == 2 && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated message", "Status");
@@ -344,7 +361,7 @@ static int status(ctx *c, rd r, cJSON *dst)
             if (!s)
                 return -1;
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "message");
-            cJSON_AddItemToObject(dst, "message", s);
+            cJSON_AddItemToObjectCS(dst, "message", s);
         } else if (skip(&r, wt) < 0) {
             return fail(c, "a truncated field", "Status");
         }
@@ -366,7 +383,7 @@ static int span(ctx *c, rd r, cJSON *dst)
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated id", "Span");
             cJSON_DeleteItemFromObjectCaseSensitive(dst, ids[num]);
-            cJSON_AddItemToObject(dst, ids[num], hex(&sub));
+            cJSON_AddItemToObjectCS(dst, ids[num], hex(&sub));
         } else if (num == 5 && wt == WT_LEN) {
             if (len_field(&r, &sub) < 0)
                 return fail(c, "a truncated name", "Span");
@@ -374,18 +391,18 @@ static int span(ctx *c, rd r, cJSON *dst)
             if (!s)
                 return -1;
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "name");
-            cJSON_AddItemToObject(dst, "name", s);
+            cJSON_AddItemToObjectCS(dst, "name", s);
         } else if (num == 6 && wt == WT_VARINT) {
             if (varint(&r, &v) < 0)
                 return fail(c, "a truncated kind", "Span");
             cJSON_DeleteItemFromObjectCaseSensitive(dst, "kind");
-            cJSON_AddNumberToObject(dst, "kind", (double)(uint32_t)v);
+            coll_map_add_cs(dst, "kind", cJSON_CreateNumber((double)(uint32_t)v));
         } else if ((num == 7 || num == 8) && wt == WT_I64) {
             if (fixed64(&r, &v) < 0)
                 return fail(c, "a truncated time", "Span");
             const char *k = num == 7 ? "startTimeUnixNano" : "endTimeUnixNano";
             cJSON_DeleteItemFromObjectCaseSensitive(dst, k);
-            cJSON_AddItemToObject(dst, k, u64_str(v));
+            cJSON_AddItemToObjectCS(dst, k, u64_str(v));
         } else if (num == 9 && wt == WT_LEN) {
             if (attribute(c, &r, dst, "Span") < 0)
                 return -1;
@@ -402,7 +419,7 @@ static int span(ctx *c, rd r, cJSON *dst)
             } else {
                 cJSON *s = cJSON_GetObjectItemCaseSensitive(dst, "status");
                 if (!s)
-                    s = cJSON_AddObjectToObject(dst, "status");
+                    s = coll_map_add_cs(dst, "status", cJSON_CreateObject());
                 if (status(c, sub, s) < 0)
                     return -1;
             }
@@ -432,7 +449,7 @@ static int resource_or_scope(ctx *c, rd r, cJSON *dst, bool scope)
                 return -1;
             const char *k = num == 1 ? "name" : "version";
             cJSON_DeleteItemFromObjectCaseSensitive(dst, k);
-            cJSON_AddItemToObject(dst, k, s);
+            cJSON_AddItemToObjectCS(dst, k, s);
         } else if (skip(&r, wt) < 0) {
             return fail(c, "a truncated field", where);
         }
@@ -455,7 +472,7 @@ static int scope_spans(ctx *c, rd r, cJSON *dst)
             if (num == 1) {
                 cJSON *s = cJSON_GetObjectItemCaseSensitive(dst, "scope");
                 if (!s)
-                    s = cJSON_AddObjectToObject(dst, "scope");
+                    s = coll_map_add_cs(dst, "scope", cJSON_CreateObject());
                 if (resource_or_scope(c, sub, s, true) < 0)
                     return -1;
             } else {
@@ -483,7 +500,7 @@ static int resource_spans(ctx *c, rd r, cJSON *dst)
             if (num == 1) {
                 cJSON *res = cJSON_GetObjectItemCaseSensitive(dst, "resource");
                 if (!res)
-                    res = cJSON_AddObjectToObject(dst, "resource");
+                    res = coll_map_add_cs(dst, "resource", cJSON_CreateObject());
                 if (resource_or_scope(c, sub, res, false) < 0)
                     return -1;
             } else {
@@ -509,7 +526,7 @@ cJSON *coll_otlp_proto_read(const void *buf, size_t len, char *err, size_t errle
         core_errf(err, errlen, "out of memory");
         return NULL;
     }
-    cJSON_AddArrayToObject(req, "resourceSpans");
+    coll_map_add_cs(req, "resourceSpans", cJSON_CreateArray());
     uint32_t num;
     int wt, t;
     while ((t = tag(&r, &num, &wt)) == 0) {

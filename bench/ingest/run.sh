@@ -173,6 +173,8 @@ lag_sample() {
 run_step() {
     local rate=$1 secs=${2:-$STEP_S} file=${3:-$EVENTS}
     local n=$((rate * secs))
+    # events the n messages hold (bench/ingest/formats.sh: an OTLP request holds many spans)
+    local nev=$((n * ${BENCH_EVENTS_PER_MESSAGE:-1}))
     TOPIC_NO=$((TOPIC_NO + 1))
     local topic=bench.$TOPIC_NO db=bench_$TOPIC_NO dir=$WORK/step$TOPIC_NO
     mkdir -p "$dir"
@@ -266,12 +268,12 @@ run_step() {
     S_WORST_SHARE=$(hwm_list "$topic" | awk -v p="$S_WORST" -v n="$n" '$1 == p {printf "%.0f", 100 * $2 / n}')
     local hwm
     hwm=$(hwm_sum "$topic")
-    S_LOST=$((n - S_DISTINCT))
+    S_LOST=$((nev - S_DISTINCT))
     S_WHY=""
     [ "$prc" = 0 ] || S_WHY+="producer failed ($prc); "
     [ "$hwm" = "$n" ] || S_WHY+="broker holds $hwm of $n; "
     [ "$S_ACHIEVED" -ge $((rate * 95 / 100)) ] || S_WHY+="producer reached only $S_ACHIEVED ev/s; "
-    [ "$S_STORED" = "$n" ] && [ "$S_DISTINCT" = "$n" ] || S_WHY+="stored $S_STORED ($S_DISTINCT distinct) of $n; "
+    [ "$S_STORED" = "$nev" ] && [ "$S_DISTINCT" = "$nev" ] || S_WHY+="stored $S_STORED ($S_DISTINCT distinct) of $nev; "
     [ "$S_GAPS" = 0 ] || S_WHY+="$S_GAPS offset gaps (broker retention overrun); "
     [ "$drained" = yes ] || S_WHY+="not drained 60 s after the producer; "
     [ "$S_DRAIN" -le "$MAX_DRAIN_S" ] || S_WHY+="drain took ${S_DRAIN}s; "
@@ -340,6 +342,9 @@ stats() {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "%.0f %.0f %.0f %.0f", m, v[1], v[NR], (m > 0 ? 100 * (v[NR] - v[1]) / m : 0)}'
 }
+
+# Sourced by bench/ingest/formats.sh for the set-up and run_step alone.
+[ "${BENCH_SOURCED:-0}" = 1 ] && return 0
 
 # ---- prep: the rows of the ceiling, the broker ceiling, the "before" sample -----------
 
