@@ -41,7 +41,12 @@ w_start() {
         T_PIDS+=("$W_PID")
         local deadline=$((SECONDS + 30))
         while [ "$SECONDS" -lt "$deadline" ]; do
-            curl -sk -o /dev/null "$W_BASE/healthz" 2>/dev/null && return 0
+            # Answering, and its start-up line written (it may come just
+            # after the first answer; tests read the limits it names).
+            if curl -sk -o /dev/null "$W_BASE/healthz" 2>/dev/null &&
+                tail -n +"$((logstart + 1))" "$T_DIR/web.log" | grep -q 'msg="listening"'; then
+                return 0
+            fi
             if ! kill -0 "$W_PID" 2>/dev/null; then
                 tail -n +"$((logstart + 1))" "$T_DIR/web.log" | grep -q 'Address already in use' && continue 2
                 t_fail "custos web exited: $(tail -5 "$T_DIR/web.log")"
