@@ -19,12 +19,12 @@
 #include <stdint.h>
 
 #define AN_LEARNED_FORMAT 1
-#define AN_LEARNED_FEAT_VERSION 1
+#define AN_LEARNED_FEAT_VERSION 2
 /* Longer prompts keep their head and their tail (an injection planted at
  * the end of a document is in the tail). */
 #define AN_LEARNED_MAX_BYTES 8192
 #define AN_LEARNED_HEAD 6144
-#define AN_LEARNED_NDENSE 4
+#define AN_LEARNED_NDENSE 6
 #define AN_LEARNED_LM_BYTES 65536 /* bigram table: 256 x 256 NLL, 1/16 nat units */
 #define AN_LEARNED_CMD_MAX 1024
 #define AN_LEARNED_TOP 5
