@@ -67,7 +67,8 @@ static const char *const g_sent_imperative[] = {
     "include",   "add",       "append",    "insert",    "rewrite",   "pretend",   "replace",
     "integrate", "incorporate", "enhance", "embed",     "encrypt",   "encode",    "mention",
     "promote",   "fuse",      "conclude",  "begin",     "end",       "use",       "provide",
-    "answer",    "write",     "always",    "never",     "start",     "ensure"};
+    "answer",    "write",     "always",    "never",     "start",     "ensure",    "modify",
+    "render",    "remove",    "reverse",   "scramble",  "format"};
 
 /* Nouns that name the assistant's answer after "your" within two words
  * ("in your response", "your final answer"). */
@@ -77,7 +78,7 @@ static const char *const g_answer_noun[] = {"response", "responses", "reply",   
 
 static int in_list(const char *const *list, size_t nlist, const unsigned char *w, size_t n)
 {
-    if (n < 2 || n > 14)
+    if (n < 2 || n > 14 || w[0] < 'a' || w[0] > 'z') /* every entry opens with a letter */
         return 0;
     for (size_t i = 0; i < nlist; i++)
         if (list[i][0] == (char)w[0] && strlen(list[i]) == n && memcmp(list[i], w, n) == 0)
@@ -247,7 +248,10 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
                 sent_imp++;
             if (i - b == 4 && memcmp(t + b, "your", 4) == 0)
                 your_at = wi;
-            else if (wi - your_at <= 2 && IN_LIST(g_answer_noun, t + b, i - b))
+            else if (wi - your_at <= 2 &&
+                     (IN_LIST(g_answer_noun, t + b, i - b) ||
+                      (i - b > 2 && t[i - 2] == '\'' && t[i - 1] == 's' &&
+                       IN_LIST(g_answer_noun, t + b, i - b - 2)))) /* "your answer's" */
                 to_answer++;
         }
         sent_start = 0;
