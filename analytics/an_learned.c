@@ -188,21 +188,23 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     size_t prev_pos = 0;
     int have_prev = 0, in_ctx = 0, line_word = 0, prose = 0, addressed = 0, imp_first = 0;
     int imperatives = 0, table_lines = 0, before = 0, pending = 0, between = 0;
-    /* sentences of carried content: after the first line or after a colon
-     * of the first line ("Here is the e-mail: ..."); a sentence opens at a
-     * line start or after . ! ? | */
-    int quoted = 0, sent_start = 1, sent_imp = 0, to_answer = 0;
+    /* sentences of carried content (after the first line: a colon inside
+     * the user's own request, "answer with one of these options: ...", is
+     * not content); a sentence opens at a line start or after . ! ? : | */
+    int sent_start = 1, sent_imp = 0, to_answer = 0;
     long wi = 0, your_at = -10;
     for (size_t i = 0; i <= len;) {
         if (i == len || t[i] == '\n') {
             /* a line ends */
             if (in_ctx && prose && (imp_first || addressed))
                 imperatives++;
-            if (in_ctx && prose && line_word >= 3)
+            /* a line ending in a colon introduces what follows ("The
+             * puzzle is:"), it was not planted in it */
+            if (in_ctx && prose && line_word >= 3 && t[i - 1] != ':')
                 *(table_lines ? &pending : &before) += 1;
             if (i == len)
                 break;
-            in_ctx = quoted = sent_start = 1;
+            in_ctx = sent_start = 1;
             line_word = addressed = imp_first = 0;
             i++;
             prose = i < len && ((t[i] >= 'a' && t[i] <= 'z') || t[i] >= 0x80);
@@ -215,10 +217,8 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
         }
         if (!is_word(t[i])) {
             unsigned char c = t[i];
-            if (c == '.' || c == '!' || c == '?' || c == '|')
+            if (c == '.' || c == '!' || c == '?' || c == ':' || c == '|')
                 sent_start = 1;
-            else if (c == ':')
-                quoted = sent_start = 1;
             i++;
             continue;
         }
@@ -243,7 +243,7 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
                 (i - b == 4 && memcmp(t + b, "your", 4) == 0))
                 addressed = 1;
         }
-        if (quoted) {
+        if (in_ctx) {
             if (sent_start && IN_LIST(g_sent_imperative, t + b, i - b))
                 sent_imp++;
             if (i - b == 4 && memcmp(t + b, "your", 4) == 0)
