@@ -71,10 +71,11 @@ static const char *const g_sent_imperative[] = {
     "render",    "remove",    "reverse",   "scramble",  "format"};
 
 /* Nouns that name the assistant's answer after "your" within two words
- * ("in your response", "your final answer"). */
+ * ("in your response", "your final answer"; not "solution": "code up your
+ * solution" is how people talk to people). */
 static const char *const g_answer_noun[] = {"response", "responses", "reply",   "replies",
                                             "answer",   "answers",   "output",  "outputs",
-                                            "implementation", "algorithm", "solution"};
+                                            "implementation", "algorithm"};
 
 static int in_list(const char *const *list, size_t nlist, const unsigned char *w, size_t n)
 {
