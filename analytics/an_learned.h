@@ -1,7 +1,8 @@
 /* The learned prompt detector (private to analytics/): a featurizer of hashed
  * word 1-2 grams and character 3-5 grams plus a few dense features (a
  * character-bigram language model's worst windowed perplexity, instructions
- * at the start of lines inside carried content), and a logistic regression
+ * at the start of lines inside carried content, instructions about the
+ * answer inside its sentences), and a logistic regression
  * over them. The training tool (tools/train_learned.c) and the engine call
  * the same featurizer, so a prompt gets the same features in both.
  *
