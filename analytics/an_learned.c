@@ -15,8 +15,9 @@
 #define HDR_FIXED (8 + 4 * 6 + 4 * 4 + 4 * AN_LEARNED_NDENSE + 32 + 4)
 #define LM_WINDOW 24
 
-static const char *const g_dense_name[AN_LEARNED_NDENSE] = {"lm_worst_window", "lm_mean",
-                                                             "ctx_imperatives", "prose_in_table"};
+static const char *const g_dense_name[AN_LEARNED_NDENSE] = {
+    "lm_worst_window", "lm_mean", "ctx_imperatives", "prose_in_table", "ctx_to_answer",
+    "ctx_sentence_imperatives"};
 static const char *const g_kind_name[] = {"char", "word", "word2", "ctx", "line"};
 
 static inline uint32_t hmix(uint64_t x, uint64_t kind)
@@ -58,15 +59,38 @@ static const char *const g_imperative[] = {
     "from",    "always",    "never",  "make",      "change",  "replace", "visit",  "click",
     "new",     "system",    "note",   "important", "attention"};
 
-static int imperative(const unsigned char *w, size_t n)
+/* Verbs that open an instruction about the answer inside a sentence of
+ * carried content ("... Integrate a link in your reply."): the line-start
+ * list plus the verbs of edits to an answer. */
+static const char *const g_sent_imperative[] = {
+    "ignore",    "disregard", "forget",    "translate", "respond",   "reply",     "output",
+    "include",   "add",       "append",    "insert",    "rewrite",   "pretend",   "replace",
+    "integrate", "incorporate", "enhance", "embed",     "encrypt",   "encode",    "mention",
+    "promote",   "fuse",      "conclude",  "begin",     "end",       "use",       "provide",
+    "answer",    "write",     "always",    "never",     "start",     "ensure",    "modify",
+    "render",    "remove",    "reverse",   "scramble",  "format"};
+
+/* Nouns that name the assistant's answer after "your" within two words
+ * ("in your response", "your final answer"; not "solution": "code up your
+ * solution" is how people talk to people). */
+static const char *const g_answer_noun[] = {"response", "responses", "reply",   "replies",
+                                            "answer",   "answers",   "output",  "outputs",
+                                            "implementation", "algorithm"};
+
+static int in_list(const char *const *list, size_t nlist, const unsigned char *w, size_t n)
 {
-    if (n < 2 || n > 9)
+    if (n < 2 || n > 14 || w[0] < 'a' || w[0] > 'z') /* every entry opens with a letter */
         return 0;
-    for (size_t i = 0; i < sizeof g_imperative / sizeof g_imperative[0]; i++)
-        if (g_imperative[i][0] == (char)w[0] && strlen(g_imperative[i]) == n &&
-            memcmp(g_imperative[i], w, n) == 0)
+    for (size_t i = 0; i < nlist; i++)
+        if (list[i][0] == (char)w[0] && strlen(list[i]) == n && memcmp(list[i], w, n) == 0)
             return 1;
     return 0;
+}
+#define IN_LIST(l, w, n) in_list(l, sizeof l / sizeof l[0], w, n)
+
+static int imperative(const unsigned char *w, size_t n)
+{
+    return n <= 9 && IN_LIST(g_imperative, w, n);
 }
 
 an_learned_scratch *an_learned_scratch_new(void) { return calloc(1, sizeof(an_learned_scratch)); }
@@ -165,16 +189,23 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     size_t prev_pos = 0;
     int have_prev = 0, in_ctx = 0, line_word = 0, prose = 0, addressed = 0, imp_first = 0;
     int imperatives = 0, table_lines = 0, before = 0, pending = 0, between = 0;
+    /* sentences of carried content (after the first line: a colon inside
+     * the user's own request, "answer with one of these options: ...", is
+     * not content); a sentence opens at a line start or after . ! ? : | */
+    int sent_start = 1, sent_imp = 0, to_answer = 0;
+    long wi = 0, your_at = -10;
     for (size_t i = 0; i <= len;) {
         if (i == len || t[i] == '\n') {
             /* a line ends */
             if (in_ctx && prose && (imp_first || addressed))
                 imperatives++;
-            if (in_ctx && prose && line_word >= 3)
+            /* a line ending in a colon introduces what follows ("The
+             * puzzle is:"), it was not planted in it */
+            if (in_ctx && prose && line_word >= 3 && t[i - 1] != ':')
                 *(table_lines ? &pending : &before) += 1;
             if (i == len)
                 break;
-            in_ctx = 1;
+            in_ctx = sent_start = 1;
             line_word = addressed = imp_first = 0;
             i++;
             prose = i < len && ((t[i] >= 'a' && t[i] <= 'z') || t[i] >= 0x80);
@@ -186,6 +217,9 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
             continue;
         }
         if (!is_word(t[i])) {
+            unsigned char c = t[i];
+            if (c == '.' || c == '!' || c == '?' || c == ':' || c == '|')
+                sent_start = 1;
             i++;
             continue;
         }
@@ -210,6 +244,19 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
                 (i - b == 4 && memcmp(t + b, "your", 4) == 0))
                 addressed = 1;
         }
+        if (in_ctx) {
+            if (sent_start && IN_LIST(g_sent_imperative, t + b, i - b))
+                sent_imp++;
+            if (i - b == 4 && memcmp(t + b, "your", 4) == 0)
+                your_at = wi;
+            else if (wi - your_at <= 2 &&
+                     (IN_LIST(g_answer_noun, t + b, i - b) ||
+                      (i - b > 2 && t[i - 2] == '\'' && t[i - 1] == 's' &&
+                       IN_LIST(g_answer_noun, t + b, i - b - 2)))) /* "your answer's" */
+                to_answer++;
+        }
+        sent_start = 0;
+        wi++;
         line_word++;
         prev = wh;
         prev_pos = b;
@@ -240,6 +287,10 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     /* a sentence before the rows of a table or between them (after the last
      * row is where the user's question goes) */
     s->dense[3] = table_lines >= 2 && before + between > 0 ? 1.0f : 0.0f;
+    /* instructions about the answer inside carried content: "your
+     * response/reply/answer ..." and sentences opening with an edit verb */
+    s->dense[4] = (float)(to_answer > 2 ? 2 : to_answer) / 2.0f;
+    s->dense[5] = (float)(sent_imp > 3 ? 3 : sent_imp) / 3.0f;
     s->nf = a.nf;
     s->fsum = a.fsum;
     return s->nf;

@@ -178,11 +178,15 @@ static uint32_t req_hour(const an_pr_state *s, uint32_t cur)
  * one signal, corroborated by a weak signature on the same prompt, by
  * another learned or weak-signature prompt of the key in the hour (when the
  * two are at least probing_weak_share_pct of its requests: a busy key meets
- * them by chance), or by its open incident. Returns how the attempt is
- * named, or NULL with *alone set: alone it raises an alert. */
-static const char *learned_how(const core_config *cfg, const an_pr_state *s, const an_obs *o,
+ * them by chance), or by its open incident. The same prompt again (its
+ * sketch equal to one of the key's last 16, a retry or a favourite
+ * question) is a repeat: neither another learned prompt nor the open
+ * incident corroborates it. Returns how the attempt
+ * is named, or NULL with *alone set: alone it raises an alert. */
+static const char *learned_how(const core_config *cfg, const an_key *k, const an_obs *o,
                                uint32_t cur, bool weak, bool *alone)
 {
+    const an_pr_state *s = &k->pr;
     bool open = s->last_incident_alert &&
                 o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
     bool other = s->learned_ts && o->ts_us - s->learned_ts < NB * BUCKET_US;
@@ -191,13 +195,16 @@ static const char *learned_how(const core_config *cfg, const an_pr_state *s, con
         other = b + NB > cur && b <= cur;
     }
     uint32_t req_h = req_hour(s, cur);
+    bool repeat = false;
+    for (int j = 0; j < k->ex.ring_n && o->has_prompt && !repeat; j++)
+        repeat = k->ex.ring[j] == o->simhash;
     if (o->learned_level == 2)
         return "learned detector";
     if (weak)
         return "learned detector and weak signature";
-    if (open)
+    if (open && !repeat)
         return "learned score, incident open";
-    if (other && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
+    if (other && !repeat && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
         return "learned detector, corroborated";
     *alone = true;
     return NULL;
@@ -242,7 +249,7 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     bool learned_alone = false;
     if (o->learned_level > 0) {
         if (!attempt) {
-            how = learned_how(cfg, s, o, cur, weak, &learned_alone);
+            how = learned_how(cfg, k, o, cur, weak, &learned_alone);
             attempt = how != NULL;
         }
         s->learned_ts = o->ts_us;

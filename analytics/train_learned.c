@@ -447,6 +447,28 @@ static void score_part(const an_learned_model *m, an_learned_scratch *s, int hel
     }
 }
 
+/* --dump: the tuning half's logits, one prompt a line (part, set, logit,
+ * the prompt's start with tabs and line breaks as spaces), to read what the
+ * model misses; the held-back half is never written. */
+static int dump_tuning(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    for (size_t i = 0; i < g_nex; i++) {
+        const ex_t *e = &g_ex[i];
+        if (e->heldback)
+            continue;
+        fprintf(f, "%s\t%s\t%.3f\t", e->val ? "val" : "train", g_set[e->set].name, e->score);
+        for (size_t k = 0; k < e->len && k < 300; k++)
+            fputc(e->text[k] == '\t' || e->text[k] == '\n' ? ' ' : e->text[k], f);
+        fputc('\n', f);
+    }
+    return fclose(f);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -475,6 +497,22 @@ static int eval(const char *path, an_learned_scratch *s)
     score_part(m, s, 1);
     table("Held-back half (odd FNV-1a 64 hash), never trained or tuned on", 1, 0, m->threshold,
           m->strong, 1);
+    /* benign prompts mostly not in Latin script (a third of their bytes or
+     * more non-ASCII): the only benign counterpart of the multilingual set */
+    size_t nn = 0, nh = 0;
+    for (size_t i = 0; i < g_nex; i++) {
+        const ex_t *e = &g_ex[i];
+        if (!e->heldback || e->label)
+            continue;
+        size_t hi = 0;
+        for (size_t k = 0; k < e->len; k++)
+            hi += (unsigned char)e->text[k] >= 0x80;
+        if (3 * hi >= e->len) {
+            nn++;
+            nh += e->score >= m->threshold;
+        }
+    }
+    printf("benign prompts mostly non-ASCII (non-Latin script), all sets: %zu of %zu flagged\n", nh, nn);
     /* cost: score every held-back prompt, best of three passes, one thread */
     double best = 1e30;
     size_t bytes = 0;
@@ -500,18 +538,18 @@ static int eval(const char *path, an_learned_scratch *s)
 }
 
 typedef struct {
-    const char *data, *out, *evalf;
+    const char *data, *out, *evalf, *dump;
     uint32_t bits;
     int epochs, synth;
     uint64_t seed;
-    double lr, l2, target_fp, hard_fp;
+    double lr, l2, target_fp, hard_fp, hard_weight;
 } train_opts;
 
 /* 0, or 2 after a usage message. */
 static int parse_args(int argc, char **argv, train_opts *o)
 {
-    *o = (train_opts){"data/prompts", "analytics/models/learned.bin", NULL, 16, 8, 1, 1,
-                      0.1, 1e-5, 0.001, 0.005};
+    *o = (train_opts){"data/prompts", "analytics/models/learned.bin", NULL, NULL, 16, 8, 1, 1,
+                      0.1, 1e-5, 0.001, 0.005, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -538,10 +576,14 @@ static int parse_args(int argc, char **argv, train_opts *o)
             o->target_fp = atof(v);
         else if (!strcmp(a, "--synth-suffix"))
             o->synth = atoi(v);
+        else if (!strcmp(a, "--hard-weight"))
+            o->hard_weight = atof(v);
+        else if (!strcmp(a, "--dump"))
+            o->dump = v;
         else {
             fprintf(stderr, "usage: train_learned [--data DIR] [--out FILE] [--bits 10..24] "
                             "[--epochs N] [--seed N] [--lr X] [--l2 X] [--target-fp X] "
-                            "[--synth-suffix 0|1] | --eval FILE [--data DIR]\n");
+                            "[--synth-suffix 0|1] [--hard-weight X] [--dump FILE] | --eval FILE [--data DIR]\n");
             return 2;
         }
         i++;
@@ -556,7 +598,7 @@ static int parse_args(int argc, char **argv, train_opts *o)
 /* Every set weighs about the same (a set's weight: the median set size
  * over its size, within 1/4..4), then both classes the same: fills setw
  * and returns the positive class's weight. */
-static double set_weights(const size_t *idx, size_t ntr, double *setw)
+static double set_weights(const size_t *idx, size_t ntr, double *setw, double hard_weight)
 {
     size_t nset_tr[MAX_SETS] = {0};
     for (size_t q = 0; q < ntr; q++)
@@ -574,7 +616,8 @@ static double set_weights(const size_t *idx, size_t ntr, double *setw)
     double med = ns ? (double)sizes[ns / 2] : 1, cw[2] = {0, 0};
     for (int st = 0; st < g_nset; st++) {
         double x = nset_tr[st] ? med / (double)nset_tr[st] : 1;
-        setw[st] = getenv("NOSETW") ? 1 : x < 0.25 ? 0.25 : x > 4 ? 4 : x;
+        setw[st] = (getenv("NOSETW") ? 1 : x < 0.25 ? 0.25 : x > 4 ? 4 : x) *
+                   (g_set[st].hard ? hard_weight : 1);
         cw[g_set[st].label] += setw[st] * (double)nset_tr[st];
     }
     return cw[1] > 0 ? cw[0] / cw[1] : 1;
@@ -586,7 +629,7 @@ static double set_weights(const size_t *idx, size_t ntr, double *setw)
 static size_t sgd(an_learned_model *m, const train_opts *o, size_t *idx, size_t ntr)
 {
     double setw[MAX_SETS];
-    double wpos = set_weights(idx, ntr, setw);
+    double wpos = set_weights(idx, ntr, setw, o->hard_weight);
     uint32_t bits = o->bits;
     double lr = o->lr, l2 = o->l2;
     uint64_t seed = o->seed;
@@ -700,9 +743,10 @@ static void report(an_learned_model *m, an_learned_scratch *s, const train_opts 
         printf("%02x", sha[i]);
     printf("\ntrain %zu prompts (%zu attacks), 2^%u buckets (%zu non-zero), %d epochs, %.1f s\n",
            ntr, npos, bits, nz, epochs, now_s() - t0);
-    printf("dense weights: lm_worst_window %.3f lm_mean %.3f ctx_imperatives %.3f prose_in_table %.3f; "
-           "bias %.3f\n",
-           m->dense_w[0], m->dense_w[1], m->dense_w[2], m->dense_w[3], m->bias);
+    printf("dense weights: lm_worst_window %.3f lm_mean %.3f ctx_imperatives %.3f prose_in_table %.3f "
+           "ctx_to_answer %.3f ctx_sentence_imperatives %.3f; bias %.3f\n",
+           m->dense_w[0], m->dense_w[1], m->dense_w[2], m->dense_w[3], m->dense_w[4],
+           m->dense_w[5], m->bias);
     printf("validation benign: %zu prompts; threshold logit %.3f (pooled FP <= %.2f%%, hard-negative "
            "sets <= %.1f%%), strong %.3f (every validation benign + %.1f)\n",
            nb, m->threshold, 100 * target_fp, 100 * hard_fp, m->strong, STRONG_MARGIN);
@@ -764,6 +808,8 @@ int main(int argc, char **argv)
         return 1;
     }
     report(m, s, &o, sha, ntr, npos, nz, nb, t0);
+    if (o.dump && dump_tuning(o.dump) != 0)
+        return 1;
     printf("wrote %s\n", o.out);
     free(idx);
     an_learned_free(m);

@@ -14,6 +14,8 @@
 #
 #   bench/detect/speed.sh [BUILD_DIR] [EVENTS_FILE]
 #   SPEED_EVENTS=N  SPEED_CORE=C  SPEED_RUNS=R
+#   SPEED_LEARNED_OFF=1 adds the default layout with analytics.learned=off:
+#   what the learned detector's pass costs, measured in the same run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -33,12 +35,13 @@ n=$(wc -l <"$events")
 bytes=$(wc -c <"$events")
 cat "$events" >/dev/null # in the page cache: the disk is not what is measured
 
-one() { # layout -> "wall_rate steady_rate startup_source"
-    local layout=$1 t0 t1 log
+one() { # layout[:learned] -> "wall_rate steady_rate startup_source"
+    local layout=${1%%:*} learned=on t0 t1 log
+    [ "$1" != "$layout" ] && learned=${1#*:}
     log=$(mktemp)
     t0=$(date +%s.%N)
-    CUSTOS_ANALYTICS_RULES_DB=$layout taskset -c "$core" "$custos" analyze "$events" \
-        >/dev/null 2>"$log"
+    CUSTOS_ANALYTICS_LEARNED=$learned CUSTOS_ANALYTICS_RULES_DB=$layout \
+        taskset -c "$core" "$custos" analyze "$events" >/dev/null 2>"$log"
     t1=$(date +%s.%N)
     awk -v n="$n" -v t0="$t0" -v t1="$t1" '
         /msg="signature rules ready"/ { for (i = 1; i <= NF; i++) if ($i ~ /^source=/) src = substr($i, 8) }
@@ -50,8 +53,10 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf 'analyze speed: %d events of %.0f bytes, core %s, median of %d runs\n' "$n" \
     "$((bytes / n))" "$core" "$runs"
-for layout in per_field single; do
-    CUSTOS_ANALYTICS_RULES_DB=$layout "$custos" analyze --log-level warn /dev/null >/dev/null
+layouts="per_field single"
+[ "${SPEED_LEARNED_OFF:-0}" = 1 ] && layouts="$layouts per_field:off"
+for layout in $layouts; do
+    CUSTOS_ANALYTICS_RULES_DB=${layout%%:*} "$custos" analyze --log-level warn /dev/null >/dev/null
     walls=() steadies=() srcs=()
     for _ in $(seq "$runs"); do
         read -r w s c < <(one "$layout")
@@ -63,8 +68,12 @@ for layout in per_field single; do
     steady=$(printf '%s\n' "${steadies[@]}" | median)
     verdict="NOT met"
     [ "$wall" -ge 150000 ] && verdict=met
-    label="rules_db=$layout"
-    [ "$layout" = per_field ] && label="$label (default)" || label="$label (baseline)"
+    label="rules_db=${layout%%:*}"
+    case $layout in
+    per_field) label="$label (default)" ;;
+    *:off) label="$label, learned=off" ;;
+    *) label="$label (baseline)" ;;
+    esac
     printf '  %-30s wall %7d ev/s, steady %7d ev/s (runs: %s; rules from %s)  target >= 150000: %s\n' \
         "$label" "$wall" "$steady" "${walls[*]}" "${srcs[0]}" "$verdict"
 done
