@@ -632,6 +632,7 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
     co.intake.lim = coll_limits_from_config(cfg);
     co.intake.raw_max = (size_t)cfg->coll_rejected_raw_max_bytes;
     co.intake.keep_events = sink != NULL;
+    co.intake.binary = strcmp(cfg->coll_copy_format, "binary") == 0;
     pthread_mutex_init(&co.mu, NULL);
     pthread_cond_init(&co.cv_done, NULL);
     co.nwriters = (int)cfg->coll_writers;

@@ -47,6 +47,7 @@ typedef struct core_config {
     char *coll_format;
     char *coll_analytics;    /* on|off: hand committed events to the detectors */
     int64_t coll_writers;    /* writer threads, each with its own connection */
+    char *coll_copy_format;  /* binary|text: the COPY format of the rows */
 
     /* otel: the OTLP decoders (collector/decode_otel.c) */
     char *otel_api_key_attribute;

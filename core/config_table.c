@@ -74,6 +74,9 @@ const setting core_cfg_settings[] = {
     {"collector", "writers", T_INT, OFF(coll_writers), "2", 1, 8, NULL, false, false,
      "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
      "to the same one (in order, fenced as with one)"},
+    {"collector", "copy_format", T_ENUM, OFF(coll_copy_format), "binary", 0, 0, "binary|text",
+     false, false, "how rows go to PostgreSQL: COPY binary (the values in their send formats, "
+     "less parsing in the server) or COPY text; the same rows either way"},
 
     /* otel: the OTLP decoders (docs/formats.md) */
     {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,
