@@ -178,26 +178,26 @@ static int bin_bool(coll_buf *b, bool v) { return bin_int(b, v ? 1 : 0, 1); }
 
 /* inet's send format: family, mask bits, is_cidr, address length, address.
  * The decoders only hand over what inet_pton reads; anything else is sent
- * with family 0, which PostgreSQL refuses, so the row becomes a dead letter
- * exactly as its text would. */
+ * as family 0 followed by its text, which PostgreSQL refuses, so the row
+ * becomes a dead letter exactly as its text would (coll_copy_bin_to_text
+ * gives the text back). */
 static int bin_inet(coll_buf *b, const char *s)
 {
     if (!s)
         return bin_null(b);
-    unsigned char p[4 + 16];
-    int nb = 0;
+    unsigned char p[4 + 16] = {0};
+    size_t nb = 0, extra = 0;
     if (inet_pton(AF_INET, s, p + 4) == 1) {
         p[0] = PGSQL_AF_INET, p[1] = 32, nb = 4;
     } else if (inet_pton(AF_INET6, s, p + 4) == 1) {
         p[0] = PGSQL_AF_INET6, p[1] = 128, nb = 16;
-    } else {
-        p[0] = 0, p[1] = 0;
-    }
-    p[2] = 0;
-    p[3] = (unsigned char)nb;
-    if (bin_len(b, 4 + nb) < 0)
+    } else if ((extra = strlen(s)) > INT32_MAX - 4) {
         return -1;
-    return coll_buf_add(b, p, 4 + (size_t)nb);
+    }
+    p[3] = (unsigned char)nb;
+    if (bin_len(b, (int32_t)(4 + nb + extra)) < 0 || coll_buf_add(b, p, 4 + nb) < 0)
+        return -1;
+    return coll_buf_add(b, s, extra);
 }
 
 int coll_copy_row_bin(coll_buf *b, const core_event *ev)
@@ -306,13 +306,15 @@ int coll_copy_bin_to_text(const void *tuple, size_t len, coll_buf *out)
         case C_TS: rc |= n != 8 ? -1 : add_ts(out, (int64_t)get_be(v, 8) + PG_EPOCH_US); break;
         case C_INET: {
             char s[INET6_ADDRSTRLEN];
-            int fam = n >= 4 && v[0] == PGSQL_AF_INET && v[3] == 4 && n == 8 ? AF_INET
-                      : n >= 4 && v[0] == PGSQL_AF_INET6 && v[3] == 16 && n == 20 ? AF_INET6
-                                                                                   : 0;
+            int fam = n == 8 && v[0] == PGSQL_AF_INET && v[3] == 4       ? AF_INET
+                      : n == 20 && v[0] == PGSQL_AF_INET6 && v[3] == 16 ? AF_INET6
+                                                                        : 0;
             if (fam && inet_ntop(fam, v + 4, s, sizeof s))
                 rc |= coll_buf_add(out, s, strlen(s));
+            else if (n >= 4 && v[0] == 0) /* the text the encoder could not read */
+                rc |= add_text(out, (const char *)v + 4, (size_t)n - 4);
             else
-                rc |= coll_buf_add(out, "?", 1); /* what the encoder could not read */
+                rc = -1;
             break;
         }
         }
