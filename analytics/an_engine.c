@@ -70,11 +70,20 @@ error:
     return NULL;
 }
 
-static void key_free(an_key *k)
+void an_engine_key_free(an_key *k)
 {
     free(k->rp);
-    free(k->id);
+    free(k->ex.b);
+    free(k->ex.hist);
+    free(k->pr.rare);
     free(k);
+}
+
+size_t an_key_size(const an_key *k)
+{
+    return sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0) +
+           (k->ex.b ? AN_EX_BUCKETS * sizeof *k->ex.b : 0) +
+           (k->ex.hist ? sizeof *k->ex.hist : 0) + (k->pr.rare ? sizeof *k->pr.rare : 0);
 }
 
 void an_engine_free(an_engine *e)
@@ -86,7 +95,7 @@ void an_engine_free(an_engine *e)
     free(e->heap);
     for (an_key *k = e->lru_head, *n; k; k = n) {
         n = k->lru_next;
-        key_free(k);
+        an_engine_key_free(k);
     }
     free(e->buckets);
     free(e->tenants);
@@ -327,8 +336,8 @@ void an_engine_key_remove(an_engine *e, an_key *k)
     lru_unlink(e, k);
     e->nkeys--;
     e->st.keys_evicted++;
-    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0);
-    key_free(k);
+    e->st.key_state_bytes -= an_key_size(k);
+    an_engine_key_free(k);
 }
 
 static void grow(an_engine *e)
@@ -364,7 +373,7 @@ void an_engine_key_link(an_engine *e, an_key *k)
     lru_append(e, k);
     e->nkeys++;
     e->st.keys++;
-    e->st.key_state_bytes += sizeof *k + strlen(k->id) + 1;
+    e->st.key_state_bytes += an_key_size(k); /* with what a restored key brought */
     if (e->nkeys > e->nbuckets)
         grow(e);
 }
@@ -378,11 +387,10 @@ static an_key *key_get(an_engine *e, const an_obs *o)
         k->src = o->source;
         return k;
     }
-    k = calloc(1, sizeof *k);
-    if (!k || !(k->id = strdup(o->api_key_id))) {
-        free(k);
+    size_t idlen = strlen(o->api_key_id);
+    if (!(k = calloc(1, sizeof *k + idlen + 1)))
         return NULL;
-    }
+    memcpy(k->id, o->api_key_id, idlen + 1);
     k->hash = o->key_hash;
     k->tenant_hash = o->tenant_hash;
     k->first_ts = o->ts_us;
