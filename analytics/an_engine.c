@@ -373,7 +373,9 @@ void an_engine_key_link(an_engine *e, an_key *k)
     lru_append(e, k);
     e->nkeys++;
     e->st.keys++;
-    e->st.key_state_bytes += an_key_size(k); /* with what a restored key brought */
+    an_engine_key_bytes(e, an_key_size(k)); /* with what a restored key brought */
+    if (e->nkeys > e->st.keys_peak)
+        e->st.keys_peak = e->nkeys;
     if (e->nkeys > e->nbuckets)
         grow(e);
 }
@@ -722,7 +724,12 @@ void an_engine_alert(an_engine *e, an_alert *a)
     an_incidents_alert(e->inc, a);
 }
 
-void an_engine_key_bytes(an_engine *e, size_t n) { e->st.key_state_bytes += n; }
+void an_engine_key_bytes(an_engine *e, size_t n)
+{
+    e->st.key_state_bytes += n;
+    if (e->st.key_state_bytes > e->st.key_state_bytes_peak)
+        e->st.key_state_bytes_peak = e->st.key_state_bytes;
+}
 
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
 {
