@@ -124,7 +124,8 @@ done:
 #define COPY_BIN_SQL COPY_TEXT_SQL " (FORMAT binary)"
 
 /* Starts COPY in the batch format (binary: with its header sent). Returns
- * 0, or -1 with err. */
+ * 0; -1 with err when COPY did not start; -2 when the header could not be
+ * sent (COPY is on: the caller ends it, failed, and its error says why). */
 static int copy_start(PGconn *c, bool binary, char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, binary ? COPY_BIN_SQL : COPY_TEXT_SQL);
