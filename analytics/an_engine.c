@@ -81,11 +81,20 @@ error:
     return NULL;
 }
 
-static void key_free(an_key *k)
+void an_engine_key_free(an_key *k)
 {
     free(k->rp);
-    free(k->id);
+    free(k->ex.b);
+    free(k->ex.hist);
+    free(k->pr.rare);
     free(k);
+}
+
+size_t an_key_size(const an_key *k)
+{
+    return sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0) +
+           (k->ex.b ? AN_EX_BUCKETS * sizeof *k->ex.b : 0) +
+           (k->ex.hist ? sizeof *k->ex.hist : 0) + (k->pr.rare ? sizeof *k->pr.rare : 0);
 }
 
 void an_engine_free(an_engine *e)
@@ -98,7 +107,7 @@ void an_engine_free(an_engine *e)
     free(e->heap);
     for (an_key *k = e->lru_head, *n; k; k = n) {
         n = k->lru_next;
-        key_free(k);
+        an_engine_key_free(k);
     }
     free(e->buckets);
     free(e->tenants);
@@ -379,8 +388,8 @@ void an_engine_key_remove(an_engine *e, an_key *k)
     lru_unlink(e, k);
     e->nkeys--;
     e->st.keys_evicted++;
-    e->st.key_state_bytes -= sizeof *k + strlen(k->id) + 1 + (k->rp ? sizeof *k->rp : 0);
-    key_free(k);
+    e->st.key_state_bytes -= an_key_size(k);
+    an_engine_key_free(k);
 }
 
 static void grow(an_engine *e)
@@ -416,7 +425,9 @@ void an_engine_key_link(an_engine *e, an_key *k)
     lru_append(e, k);
     e->nkeys++;
     e->st.keys++;
-    e->st.key_state_bytes += sizeof *k + strlen(k->id) + 1;
+    an_engine_key_bytes(e, an_key_size(k)); /* with what a restored key brought */
+    if (e->nkeys > e->st.keys_peak)
+        e->st.keys_peak = e->nkeys;
     if (e->nkeys > e->nbuckets)
         grow(e);
 }
@@ -430,11 +441,10 @@ static an_key *key_get(an_engine *e, const an_obs *o)
         k->src = o->source;
         return k;
     }
-    k = calloc(1, sizeof *k);
-    if (!k || !(k->id = strdup(o->api_key_id))) {
-        free(k);
+    size_t idlen = strlen(o->api_key_id);
+    if (!(k = calloc(1, sizeof *k + idlen + 1)))
         return NULL;
-    }
+    memcpy(k->id, o->api_key_id, idlen + 1);
     k->hash = o->key_hash;
     k->tenant_hash = o->tenant_hash;
     k->first_ts = o->ts_us;
@@ -766,7 +776,12 @@ void an_engine_alert(an_engine *e, an_alert *a)
     an_incidents_alert(e->inc, a);
 }
 
-void an_engine_key_bytes(an_engine *e, size_t n) { e->st.key_state_bytes += n; }
+void an_engine_key_bytes(an_engine *e, size_t n)
+{
+    e->st.key_state_bytes += n;
+    if (e->st.key_state_bytes > e->st.key_state_bytes_peak)
+        e->st.key_state_bytes_peak = e->st.key_state_bytes;
+}
 
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
 {

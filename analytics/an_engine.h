@@ -99,6 +99,8 @@ typedef struct {
     uint64_t events, late, forced, keys, keys_evicted, alerts, incidents;
     uint64_t alerts_only; /* of alerts: those that opened no incident */
     size_t key_state_bytes;
+    uint64_t keys_peak;          /* the most keys held at once */
+    size_t key_state_bytes_peak; /* the most key state held at once */
     /* events more than analytics.key_idle_ms ahead of the clock that no
      * second such event confirmed: processed, but the clock stayed */
     uint64_t clock_outliers;

@@ -68,6 +68,8 @@ struct an_engine {
     an_engine_stats st;
 };
 
+/* Frees k and what it owns (k is in no table). */
+void an_engine_key_free(an_key *k);
 /* Takes k out of the table and the LRU and frees it. */
 void an_engine_key_remove(an_engine *e, an_key *k);
 /* The key of id (hash h), or NULL. */

@@ -14,7 +14,8 @@
 #include "core/util.h"
 
 #define SNAP_MAGIC 0x31504e5354535543ull /* "CUSTSNP1" */
-#define SNAP_FORMAT 1
+#define SNAP_FORMAT 2 /* 2: key ids inline; extraction's ring and history, probing's signal
+                        * state out of line */
 #define SNAP_ID_MAX 4096
 
 /* This build's layout and the rule set (keys hold rule indices). */
@@ -23,7 +24,8 @@ static uint64_t fingerprint(const an_engine *e)
     size_t sizes[] = {SNAP_FORMAT,         sizeof(an_key),     sizeof(an_ex_state),
                       sizeof(an_pr_state), sizeof(an_fl_state), sizeof(pop_sketch),
                       sizeof(tenant_slot), POP_BINS,            AN_PR_WEAK,
-                      sizeof(an_rp_state)};
+                      sizeof(an_rp_state), sizeof(an_ex_bucket), AN_EX_BUCKETS,
+                      sizeof(an_ex_hist),  sizeof(an_pr_rare)};
     uint64_t h = an_hash(sizes, sizeof sizes, 0);
     size_t n = an_rules_count(e->rules);
     for (size_t i = 0; i < n; i++) {
@@ -119,10 +121,20 @@ int an_engine_save(an_engine *e, int32_t source, an_snap_cb cb, void *ud)
         put_tag(&s.part[slot], AN_SNAP_KEY);
         an_snap_put_str(&s.part[slot], k->id);
         an_snap_put(&s.part[slot], k, sizeof *k);
-        uint8_t has_rp = k->rp != NULL;
+        uint8_t has_rp = k->rp != NULL, has_b = k->ex.b != NULL, has_hist = k->ex.hist != NULL;
         an_snap_put(&s.part[slot], &has_rp, 1);
         if (has_rp)
             an_snap_put(&s.part[slot], k->rp, sizeof *k->rp);
+        an_snap_put(&s.part[slot], &has_b, 1);
+        if (has_b)
+            an_snap_put(&s.part[slot], k->ex.b, AN_EX_BUCKETS * sizeof *k->ex.b);
+        an_snap_put(&s.part[slot], &has_hist, 1);
+        if (has_hist)
+            an_snap_put(&s.part[slot], k->ex.hist, sizeof *k->ex.hist);
+        uint8_t has_rare = k->pr.rare != NULL;
+        an_snap_put(&s.part[slot], &has_rare, 1);
+        if (has_rare)
+            an_snap_put(&s.part[slot], k->pr.rare, sizeof *k->pr.rare);
         s.nkeys[slot]++;
     }
     put_header(e, &s.shared);
@@ -159,47 +171,67 @@ static void evict_over_cap(an_engine *e)
         an_engine_key_remove(e, e->lru_head);
 }
 
+/* Reads an optional piece of a key (a flag byte, then n bytes) into a new
+ * allocation at *out; false when malformed or out of memory. */
+static bool load_piece(an_snap_r *r, void **out, size_t n)
+{
+    uint8_t has = 0;
+    *out = NULL;
+    if (!an_snap_get(r, &has, 1) || has > 1)
+        return false;
+    if (!has)
+        return true;
+    if (!(*out = malloc(n)) || !an_snap_get(r, *out, n)) {
+        free(*out);
+        *out = NULL;
+        r->bad = true;
+        return false;
+    }
+    return true;
+}
+
 static int load_key(an_engine *e, an_snap_r *r, int32_t source)
 {
     char *id = an_snap_get_str(r, SNAP_ID_MAX);
-    an_key *k = calloc(1, sizeof *k);
+    size_t idlen = id ? strlen(id) : 0;
+    an_key *k = id ? calloc(1, sizeof *k + idlen + 1) : NULL;
     if (!id || !k || !an_snap_get(r, k, sizeof *k)) {
         free(id);
         free(k);
         return -1;
     }
-    k->id = id;
+    memcpy(k->id, id, idlen + 1);
+    free(id);
     k->hnext = k->lru_prev = k->lru_next = NULL;
     k->src = source;
     k->rp = NULL;
-    uint8_t has_rp = 0;
-    an_snap_get(r, &has_rp, 1);
-    if (has_rp && (!(k->rp = malloc(sizeof *k->rp)) || !an_snap_get(r, k->rp, sizeof *k->rp) ||
-                   k->rp->n > AN_RP_RING || k->rp->i >= AN_RP_RING))
+    k->ex.b = NULL;
+    k->ex.hist = NULL;
+    k->pr.rare = NULL;
+    void *rp = NULL, *b = NULL, *hist = NULL, *rare = NULL;
+    bool ok = load_piece(r, &rp, sizeof *k->rp);
+    k->rp = rp;
+    ok = ok && load_piece(r, &b, AN_EX_BUCKETS * sizeof *k->ex.b);
+    k->ex.b = b;
+    ok = ok && load_piece(r, &hist, sizeof *k->ex.hist);
+    k->ex.hist = hist;
+    ok = ok && load_piece(r, &rare, sizeof *k->pr.rare);
+    k->pr.rare = rare;
+    const an_ex_state *x = &k->ex;
+    if (!ok || r->bad || k->hash != an_hash(k->id, idlen, 0) ||
+        (k->rp && (k->rp->n > AN_RP_RING || k->rp->i >= AN_RP_RING)) || x->ring_n > AN_EX_RING ||
+        x->ring_i >= AN_EX_RING || x->dist_n > AN_EX_DIST || x->dist_i >= AN_EX_DIST ||
+        (!x->hist && (x->ring_n > 1 || x->dist_n)) ||
+        (k->pr.rare && (k->pr.rare->wk_n > AN_PR_WEAK || k->pr.rare->wk_i >= AN_PR_WEAK))) {
         r->bad = true;
-    if (r->bad) {
-        free(k->rp);
-        free(id);
-        free(k);
+        an_engine_key_free(k);
         return -1;
     }
-    if (k->hash != an_hash(id, strlen(id), 0) || k->ex.ring_n > AN_EX_RING ||
-        k->ex.ring_i >= AN_EX_RING || k->ex.dist_n > AN_EX_DIST || k->ex.dist_i >= AN_EX_DIST ||
-        k->pr.wk_n > AN_PR_WEAK || k->pr.wk_i >= AN_PR_WEAK) {
-        free(k->rp);
-        free(id);
-        free(k);
-        return -1;
-    }
-    if (an_engine_key_find(e, id, k->hash)) { /* events of it came here already: ours is newer */
-        free(k->rp);
-        free(id);
-        free(k);
+    if (an_engine_key_find(e, k->id, k->hash)) { /* events of it came here already: ours is newer */
+        an_engine_key_free(k);
         return 0;
     }
-    an_engine_key_link(e, k);
-    if (k->rp)
-        e->st.key_state_bytes += sizeof *k->rp;
+    an_engine_key_link(e, k); /* counts what it brought */
     return 0;
 }
 

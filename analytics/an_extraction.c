@@ -16,6 +16,7 @@
  * attack cannot make itself its own normal while it is being judged. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analytics/an_detectors.h"
@@ -27,7 +28,46 @@
 #define REALERT_US (10LL * 60 * 1000000)
 #define BASE_ALPHA 0.1
 
-static an_ex_bucket *slot(an_ex_state *s, uint32_t id) { return &s->b[id % AN_EX_BUCKETS]; }
+static const an_ex_bucket k_empty; /* what a slot the key never used reads as */
+
+const an_ex_bucket *an_ex_at(const an_ex_state *s, int j)
+{
+    if (s->b)
+        return &s->b[j];
+    return (int)(s->one.id % AN_EX_BUCKETS) == j ? &s->one : &k_empty;
+}
+
+an_ex_bucket *an_ex_slot(an_engine *e, an_key *k, uint32_t id)
+{
+    an_ex_state *s = &k->ex;
+    if (s->b)
+        return &s->b[id % AN_EX_BUCKETS];
+    /* one bucket stands for the ring while it is the only one used */
+    if (s->one.id % AN_EX_BUCKETS == id % AN_EX_BUCKETS || s->one.n == 0)
+        return &s->one;
+    if (!(s->b = calloc(AN_EX_BUCKETS, sizeof *s->b)))
+        return NULL;
+    an_engine_key_bytes(e, AN_EX_BUCKETS * sizeof *s->b);
+    s->b[s->one.id % AN_EX_BUCKETS] = s->one;
+    memset(&s->one, 0, sizeof s->one);
+    return &s->b[id % AN_EX_BUCKETS];
+}
+
+/* The ring of recent prompts, allocated at the key's second prompt with
+ * the first one's sketch moved in; NULL when out of memory. */
+static an_ex_hist *hist_of(an_engine *e, an_ex_state *s)
+{
+    if (s->hist)
+        return s->hist;
+    if (!(s->hist = calloc(1, sizeof *s->hist)))
+        return NULL;
+    an_engine_key_bytes(e, sizeof *s->hist);
+    s->hist->ring[0] = s->ring0;
+    s->hist->pref[0] = s->pref0;
+    s->ring0 = 0;
+    s->pref0 = 0;
+    return s->hist;
+}
 
 /* Folds buckets that left the judged windows into the key's baseline. */
 static void fold(an_engine *e, an_key *k, uint32_t cur)
@@ -50,7 +90,7 @@ static void fold(an_engine *e, an_key *k, uint32_t cur)
         from = upto + 1 - AN_EX_BUCKETS;
     }
     for (uint32_t j = from; j <= upto; j++) {
-        an_ex_bucket *b = slot(s, j);
+        const an_ex_bucket *b = an_ex_peek(s, j);
         double c = b->id == j ? b->n : 0;
         s->base = s->base_n ? (float)((1 - BASE_ALPHA) * s->base + BASE_ALPHA * c) : (float)c;
         s->base_n++;
@@ -64,11 +104,11 @@ typedef struct {
     double n, novel, tmpl, longout, ctok, iat_sum, iat_sq;
 } sums;
 
-static sums window(an_ex_state *s, uint32_t cur, int nb)
+static sums window(const an_ex_state *s, uint32_t cur, int nb)
 {
     sums w = {0};
     for (int i = 0; i < nb && (uint32_t)i <= cur; i++) {
-        an_ex_bucket *b = slot(s, cur - (uint32_t)i);
+        const an_ex_bucket *b = an_ex_peek(s, cur - (uint32_t)i);
         if (b->id != cur - (uint32_t)i)
             continue;
         w.n += b->n;
@@ -96,26 +136,32 @@ static double prada_w(const an_ex_state *s)
         return 1;
     double x[AN_EX_DIST];
     for (int i = 0; i < s->dist_n; i++)
-        x[i] = s->dist[i];
+        x[i] = s->hist->dist[i]; /* dist_n > 0: the ring is there */
     return an_shapiro_w(x, s->dist_n);
 }
 
 /* Folds o into the key's state: its 5-minute bucket, pacing, novelty
- * against the recent prompt sketches, long answers. Returns its bucket. */
+ * against the recent prompt sketches, long answers. Returns its bucket
+ * (NULL when out of memory: nothing recorded). */
 static an_ex_bucket *record(an_engine *e, an_key *k, const an_obs *o, uint32_t cur)
 {
     const core_config *cfg = an_engine_cfg(e);
     an_ex_state *s = &k->ex;
-    an_ex_bucket *b = slot(s, cur);
+    an_ex_hist *h = NULL;
+    if (o->has_prompt && s->ring_n && !(h = hist_of(e, s)))
+        return NULL;
     /* the key's previous bucket has closed: into the population, unless
      * it was mostly one template (a batch job cannot be extraction, so its
      * volume says nothing about what a diverse-prompt key may send) */
     if (s->last_ts) {
         uint32_t prev = (uint32_t)(s->last_ts / BUCKET_US);
-        an_ex_bucket *pb = slot(s, prev);
+        const an_ex_bucket *pb = an_ex_peek(s, prev);
         if (prev < cur && pb->id == prev && pb->n && 2u * pb->tmpl <= pb->n)
             an_engine_pop_note(e, k->tenant_hash, prev, pb->ctok, pb->n);
     }
+    an_ex_bucket *b = an_ex_slot(e, k, cur);
+    if (!b)
+        return NULL;
     if (b->id != cur) {
         memset(b, 0, sizeof *b);
         b->id = cur;
@@ -135,23 +181,28 @@ static an_ex_bucket *record(an_engine *e, an_key *k, const an_obs *o, uint32_t c
         int mind = 64;
         bool tmpl = false;
         for (int i = 0; i < s->ring_n; i++) {
-            int d = an_hamming(s->ring[i], o->simhash);
+            int d = an_hamming(an_ex_ring_at(s, i), o->simhash);
             if (d < mind)
                 mind = d;
-            tmpl |= s->pref[i] == o->prefix_hash;
+            tmpl |= an_ex_pref_at(s, i) == o->prefix_hash;
         }
         if (mind >= cfg->an_ex_novel_bits && b->novel < UINT16_MAX)
             b->novel++;
         if (tmpl && b->tmpl < UINT16_MAX)
             b->tmpl++;
         if (s->ring_n) {
-            s->dist[s->dist_i] = (uint8_t)mind;
+            h->dist[s->dist_i] = (uint8_t)mind;
             s->dist_i = (uint8_t)((s->dist_i + 1) % AN_EX_DIST);
             if (s->dist_n < AN_EX_DIST)
                 s->dist_n++;
         }
-        s->ring[s->ring_i] = o->simhash;
-        s->pref[s->ring_i] = o->prefix_hash;
+        if (h) {
+            h->ring[s->ring_i] = o->simhash;
+            h->pref[s->ring_i] = o->prefix_hash;
+        } else { /* the key's first prompt */
+            s->ring0 = o->simhash;
+            s->pref0 = o->prefix_hash;
+        }
         s->ring_i = (uint8_t)((s->ring_i + 1) % AN_EX_RING);
         if (s->ring_n < AN_EX_RING)
             s->ring_n++;
@@ -244,6 +295,8 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     uint32_t cur = (uint32_t)(o->ts_us / BUCKET_US);
     fold(e, k, cur);
     an_ex_bucket *b = record(e, k, o, cur);
+    if (!b)
+        return;
 
     if (b->n % EVAL_EVERY)
         return;
@@ -271,12 +324,13 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         double own[AN_EX_BUCKETS];
         uint32_t own_b[AN_EX_BUCKETS];
         int n_own = 0;
-        for (int j = 0; j < AN_EX_BUCKETS; j++) /* the closed buckets it has noted */
-            if (s->b[j].n && 2u * s->b[j].tmpl <= s->b[j].n && s->b[j].id < cur &&
-                s->b[j].id + AN_EX_BUCKETS > cur) {
-                own[n_own] = s->b[j].ctok;
-                own_b[n_own++] = s->b[j].id;
+        for (int j = 0; j < AN_EX_BUCKETS; j++) { /* the closed buckets it has noted */
+            const an_ex_bucket *bj = an_ex_at(s, j);
+            if (bj->n && 2u * bj->tmpl <= bj->n && bj->id < cur && bj->id + AN_EX_BUCKETS > cur) {
+                own[n_own] = bj->ctok;
+                own_b[n_own++] = bj->id;
             }
+        }
         pop = an_engine_pop_quantile(e, k->tenant_hash, cur, 0.99, own, own_b, n_own, &fence,
                                      &pop_n);
     }

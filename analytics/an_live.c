@@ -836,8 +836,8 @@ void an_live_stop(an_live *al)
         int64_t p999 = al->lat ? core_hdr_quantile(al->lat, 0.999) : 0;
         core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
-                 "keys=%llu key_state_bytes_avg=%.0f queue_full_waits=%llu db_errors=%llu "
-                 "published=%llu kafka_errors=%llu dropped_alerts=%llu "
+                 "keys=%llu key_state_bytes_avg=%.0f keys_peak=%llu key_state_mb_peak=%.1f "
+                 "queue_full_waits=%llu db_errors=%llu published=%llu kafka_errors=%llu dropped_alerts=%llu "
                  "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
                  "commit_to_incident_p999_ms=%.1f alerts_stored=%llu flushes=%llu "
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
@@ -849,6 +849,7 @@ void an_live_stop(an_live *al)
                  (unsigned long long)st.late, (unsigned long long)st.forced,
                  (unsigned long long)st.keys,
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
+                 (unsigned long long)st.keys_peak, (double)st.key_state_bytes_peak / 1048576.0,
                  (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
                  (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3,

@@ -20,6 +20,7 @@
  * summary names the signals that fired. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analytics/an_detectors.h"
@@ -41,10 +42,21 @@ static inc_severity level(uint32_t attempts)
 
 #define WEAK_MIN 0.3f
 
+static const an_pr_rare k_none; /* what a key that never fired a signal reads */
+
+/* The key's signal state, allocated at its first signal (NULL when out of
+ * memory: the signal is then not remembered). */
+static an_pr_rare *rare_of(an_engine *e, an_pr_state *s)
+{
+    if (!s->rare && (s->rare = calloc(1, sizeof *s->rare)))
+        an_engine_key_bytes(e, sizeof *s->rare);
+    return s->rare;
+}
+
 /* Records the weak prompt's rules; true when the weak hits of the hour now
  * corroborate each other (>= 2 rules, >= 2 prompts, weights together >= the
  * attempt score). The rules that did are put in out (the caller's). */
-static bool corroborated(const an_rules *rules, an_pr_state *s, const an_obs *o, uint32_t cur,
+static bool corroborated(const an_rules *rules, an_pr_rare *s, const an_obs *o, uint32_t cur,
                          double need, uint32_t req, int64_t share_pct, const an_rule **out,
                          int *nout, int64_t *first_ts)
 {
@@ -116,7 +128,7 @@ typedef struct {
 } pr_alert;
 
 /* Raises alert pa (its evidence built here). */
-static void raise_alert(an_engine *e, const an_pr_state *s, const an_obs *o, const pr_alert *pa)
+static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, const pr_alert *pa)
 {
     const char *pattern = pa->pattern;
     const an_rule *const *fired = pa->fired;
@@ -186,7 +198,8 @@ static uint32_t req_hour(const an_pr_state *s, uint32_t cur)
 static const char *learned_how(const core_config *cfg, const an_key *k, const an_obs *o,
                                uint32_t cur, bool weak, bool *alone)
 {
-    const an_pr_state *s = &k->pr;
+    const an_pr_state *ps = &k->pr;
+    const an_pr_rare *s = ps->rare ? ps->rare : &k_none;
     bool open = s->last_incident_alert &&
                 o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
     bool other = s->learned_ts && o->ts_us - s->learned_ts < NB * BUCKET_US;
@@ -194,10 +207,10 @@ static const char *learned_how(const core_config *cfg, const an_key *k, const an
         uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
         other = b + NB > cur && b <= cur;
     }
-    uint32_t req_h = req_hour(s, cur);
+    uint32_t req_h = req_hour(ps, cur);
     bool repeat = false;
     for (int j = 0; j < k->ex.ring_n && o->has_prompt && !repeat; j++)
-        repeat = k->ex.ring[j] == o->simhash;
+        repeat = an_ex_ring_at(&k->ex, j) == o->simhash;
     if (o->learned_level == 2)
         return "learned detector";
     if (weak)
@@ -235,11 +248,12 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         fired[nfired++] = an_rules_get(rules, o->rules[j]);
     const char *how = attempt ? "signature" : NULL;
     int64_t first_ts = o->ts_us;
-    if (weak) {
-        bool open = s->last_incident_alert &&
-                    o->ts_us - s->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
+    an_pr_rare *w = NULL; /* the signal state, once a signal needs it */
+    if (weak && (w = rare_of(e, s))) {
+        bool open = w->last_incident_alert &&
+                    o->ts_us - w->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
         uint32_t req_h = req_hour(s, cur);
-        if (corroborated(rules, s, o, cur, cfg->an_pr_attempt_score_pct, req_h,
+        if (corroborated(rules, w, o, cur, cfg->an_pr_attempt_score_pct, req_h,
                          cfg->an_pr_weak_share_pct, fired, &nfired, &first_ts))
             how = "corroborated signatures";
         else if (open)
@@ -252,14 +266,15 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
             how = learned_how(cfg, k, o, cur, weak, &learned_alone);
             attempt = how != NULL;
         }
-        s->learned_ts = o->ts_us;
+        if ((w = rare_of(e, s)))
+            w->learned_ts = o->ts_us;
     }
     /* a variant: close to one of the key's recent prompts (the extraction
      * ring, which has not seen this prompt yet) */
     bool variant = false;
     if (attempt && o->has_prompt)
         for (int j = 0; j < k->ex.ring_n && !variant; j++)
-            variant = an_hamming(k->ex.ring[j], o->simhash) <= VARIANT_BITS;
+            variant = an_hamming(an_ex_ring_at(&k->ex, j), o->simhash) <= VARIANT_BITS;
     if (attempt && s->attempts[i] < UINT16_MAX)
         s->attempts[i]++;
     if (variant && s->variants[i] < UINT16_MAX)
@@ -281,8 +296,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         snprintf(names + nl, sizeof names - nl, "%slearned score %.3f", nl ? " and " : "",
                  1 / (1 + exp(-(double)o->learned)));
     }
+    if (attempt && (w = rare_of(e, s)))
+        w->total_attempts++;
+    const an_pr_rare *rd = s->rare ? s->rare : &k_none;
     if (attempt) {
-        s->total_attempts++;
         sev = level(att);
         if (var >= 5 && sev < INC_CRITICAL)
             sev++;
@@ -301,8 +318,9 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     } else if (req >= cfg->an_pr_refusal_min && ref >= REFUSALS_MIN &&
                ref * 100 >= req * cfg->an_pr_refusal_pct &&
                o->refusal == 1 &&
-               (!s->last_refusal_alert || o->ts_us - s->last_refusal_alert >= REFUSAL_REALERT_US)) {
-        s->last_refusal_alert = o->ts_us;
+               (!rd->last_refusal_alert || o->ts_us - rd->last_refusal_alert >= REFUSAL_REALERT_US) &&
+               (w = rare_of(e, s))) {
+        w->last_refusal_alert = o->ts_us;
         sev = INC_MEDIUM;
         pattern = "refusal rate";
         nfired = 0;
@@ -327,10 +345,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         return;
     bool alert_only = !attempt && (strcmp(pattern, "weak signature") == 0 ||
                                    strcmp(pattern, "learned score") == 0);
-    if (!alert_only)
-        s->last_incident_alert = o->ts_us;
+    if (!alert_only && (w = rare_of(e, s)))
+        w->last_incident_alert = o->ts_us;
     pr_alert pa = {pattern, sev, summary, fired, nfired, first_ts, alert_only, att, var, req, ref};
-    raise_alert(e, s, o, &pa);
+    raise_alert(e, s->rare ? s->rare : &k_none, o, &pa);
 }
 
 const an_detector an_detector_probing = {

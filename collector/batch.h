@@ -1,7 +1,8 @@
 /* A batch: the events read from one Kafka partition that will be committed
  * to PostgreSQL in one transaction, together with the partition's next
  * offset. A message holds N events (decode.h): its valid events are kept as
- * COPY text rows, ready to send, each with its coordinates; a refused
+ * COPY rows (text, or binary tuples when collector.copy_format is binary),
+ * ready to send, each with its coordinates; a refused
  * message as one dead letter. A message is never split between batches. */
 #ifndef COLL_BATCH_H
 #define COLL_BATCH_H
@@ -40,6 +41,7 @@ typedef struct {
     int64_t offset;
     uint32_t index; /* 0 for the message's first event */
     uint32_t count; /* events the message held */
+    size_t end;     /* where its COPY row ends in the batch's copy buffer */
 } coll_event_at;
 
 typedef struct coll_batch {
@@ -59,7 +61,8 @@ typedef struct coll_batch {
     coll_event_at *at;       /* at[i]: where COPY row i (and kept event i) came from */
     size_t n_at, cap_at;
     size_t bytes;            /* message bytes counted against the in-flight cap */
-    coll_buf copy;           /* COPY text rows */
+    coll_buf copy;           /* COPY rows: text, or binary tuples (no header) when binary */
+    bool binary;             /* copy holds binary tuples (coll_copy_row_bin) */
     coll_rejected *rej;
     size_t n_rej, cap_rej;
     int64_t *kts;            /* Kafka timestamps of the messages, for latency */
@@ -90,6 +93,7 @@ typedef struct {
     size_t raw_max;   /* bytes of a refused message its dead letter keeps */
     bool keep_events; /* keep the decoded events for a sink */
     struct coll_redactor *redact; /* what is stored of the events and dead letters (NULL: as is) */
+    bool binary;      /* COPY rows as binary tuples (collector.copy_format binary) */
     coll_decoded out; /* scratch reused from message to message (coll_decoded_free at the end) */
 } coll_intake;
 
@@ -105,6 +109,26 @@ int coll_batch_add_message(coll_batch *b, coll_intake *in, const coll_msg *m,
 
 /* Appends ev as one COPY text row (columns of COLL_COPY_COLUMNS). */
 int coll_copy_row(coll_buf *b, const core_event *ev);
+
+/* Appends ev as one COPY binary tuple (columns of COLL_COPY_COLUMNS), in
+ * network byte order: NULL as length -1, timestamptz as microseconds since
+ * 2000-01-01, jsonb as version 1 and the text, inet in its send format. A
+ * stream of them goes between coll_copy_bin_header() and
+ * coll_copy_bin_trailer(). */
+int coll_copy_row_bin(coll_buf *b, const core_event *ev);
+
+/* Appends the COPY text row that the binary tuple [tuple, tuple + len)
+ * stands for (the same text coll_copy_row writes for the same event), for a
+ * dead letter of a refused row. Returns -1 when the tuple is malformed or
+ * out of memory (out unchanged). */
+int coll_copy_bin_to_text(const void *tuple, size_t len, coll_buf *out);
+
+#define COLL_COPY_BIN_HEADER_LEN 19 /* signature, flags, header extension length */
+#define COLL_COPY_BIN_TRAILER_LEN 2 /* field count -1 */
+const char *coll_copy_bin_header(void);
+const char *coll_copy_bin_trailer(void);
+
+#define COLL_COPY_NCOLUMNS 25
 
 /* The column list the COPY rows follow. */
 #define COLL_COPY_COLUMNS                                                                      \

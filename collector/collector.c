@@ -641,6 +641,7 @@ int coll_run(const core_config *cfg, const core_event_sink *sink, volatile sig_a
                  core_log_quote(q, sizeof q, rerr));
         return -1;
     }
+    co.intake.binary = strcmp(cfg->coll_copy_format, "binary") == 0;
     pthread_mutex_init(&co.mu, NULL);
     pthread_cond_init(&co.cv_done, NULL);
     co.nwriters = (int)cfg->coll_writers;

@@ -120,25 +120,47 @@ done:
     return rc;
 }
 
-/* Sends rows[0..len) through COPY. Returns 0, or -1 with err. */
-static int copy_rows(PGconn *c, const char *rows, size_t len, char *err, size_t errlen)
+#define COPY_TEXT_SQL "COPY interactions (" COLL_COPY_COLUMNS ") FROM STDIN"
+#define COPY_BIN_SQL COPY_TEXT_SQL " (FORMAT binary)"
+
+/* Starts COPY in the batch format (binary: with its header sent). Returns
+ * 0; -1 with err when COPY did not start; -2 when the header could not be
+ * sent (COPY is on: the caller ends it, failed, and its error says why). */
+static int copy_start(PGconn *c, bool binary, char *err, size_t errlen)
 {
-    PGresult *r = PQexec(c, "COPY interactions (" COLL_COPY_COLUMNS ") FROM STDIN");
+    PGresult *r = PQexec(c, binary ? COPY_BIN_SQL : COPY_TEXT_SQL);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         core_db_error(c, "starting COPY", err, errlen);
         PQclear(r);
         return -1;
     }
     PQclear(r);
-    int ok = 1;
-    for (size_t off = 0; off < len && ok; off += COPY_CHUNK) {
+    if (binary && PQputCopyData(c, coll_copy_bin_header(), COLL_COPY_BIN_HEADER_LEN) != 1)
+        return -2; /* the caller ends the COPY (its error says why) */
+    return 0;
+}
+
+/* Sends data[0..len) in chunks; 0 when a send failed. */
+static int copy_send(PGconn *c, const char *data, size_t len)
+{
+    for (size_t off = 0; off < len; off += COPY_CHUNK) {
         size_t n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
-        if (PQputCopyData(c, rows + off, (int)n) != 1)
-            ok = 0;
+        if (PQputCopyData(c, data + off, (int)n) != 1)
+            return 0;
     }
+    return 1;
+}
+
+/* Ends a COPY (binary: trailer first) and reads its result. Returns 0, or
+ * -1 with err. */
+static int copy_end(PGconn *c, bool binary, int ok, char *err, size_t errlen)
+{
+    if (ok && binary && PQputCopyData(c, coll_copy_bin_trailer(), COLL_COPY_BIN_TRAILER_LEN) != 1)
+        ok = 0;
     if (PQputCopyEnd(c, ok ? NULL : "custos: sending rows failed") != 1)
         ok = 0;
     int rc = 0;
+    PGresult *r;
     while ((r = PQgetResult(c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
             core_db_error(c, "COPY into interactions", err, errlen);
@@ -151,6 +173,17 @@ static int copy_rows(PGconn *c, const char *rows, size_t len, char *err, size_t 
         rc = -1;
     }
     return rc;
+}
+
+/* Sends rows[0..len) (text rows, or binary tuples) through one COPY.
+ * Returns 0, or -1 with err. */
+static int copy_rows(PGconn *c, bool binary, const char *rows, size_t len, char *err,
+                     size_t errlen)
+{
+    int s = copy_start(c, binary, err, errlen);
+    if (s == -1)
+        return -1;
+    return copy_end(c, binary, s == 0 && copy_send(c, rows, len), err, errlen);
 }
 
 static int insert_rejected(PGconn *c, const char *group, const char *topic, const char *part,
@@ -226,16 +259,27 @@ static int copy_row_by_row(PGconn *c, const char *group, const char *part, const
 {
     const coll_buf *rows = &b->copy;
     size_t start = 0;
+    coll_buf text = {0};
+    int rc = -1;
     *refused = 0;
     for (size_t r = 0; start < rows->len; r++) {
-        const char *nl = memchr(rows->data + start, '\n', rows->len - start);
-        size_t end = nl ? (size_t)(nl - rows->data) + 1 : rows->len;
+        size_t end;
+        if (b->binary) { /* binary tuples are delimited by their coordinates */
+            if (r >= b->n_at || b->at[r].end <= start || b->at[r].end > rows->len) {
+                snprintf(err, errlen, "binary COPY rows without their bounds");
+                goto done;
+            }
+            end = b->at[r].end;
+        } else {
+            const char *nl = memchr(rows->data + start, '\n', rows->len - start);
+            end = nl ? (size_t)(nl - rows->data) + 1 : rows->len;
+        }
         if (core_db_exec(c, "SAVEPOINT custos_row", err, errlen) < 0)
-            return -1;
+            goto done;
         char why[512];
-        if (copy_rows(c, rows->data + start, end - start, why, sizeof why) < 0) {
+        if (copy_rows(c, b->binary, rows->data + start, end - start, why, sizeof why) < 0) {
             if (conn_lost(c) || core_db_exec(c, "ROLLBACK TO SAVEPOINT custos_row", err, errlen) < 0)
-                return -1;
+                goto done;
             const coll_event_at *at = r < b->n_at ? &b->at[r] : NULL;
             char reason[640];
             if (at && at->count > 1)
@@ -243,19 +287,29 @@ static int copy_row_by_row(PGconn *c, const char *group, const char *part, const
                          (unsigned)at->index, why);
             else
                 snprintf(reason, sizeof reason, "PostgreSQL refused the row: %s", why);
-            int64_t offset = at ? at->offset : row_offset(rows->data + start, end - start);
+            /* the dead letter keeps the row as COPY text, whatever was sent */
+            const char *raw = rows->data + start;
+            size_t raw_len = end - start;
+            text.len = 0;
+            if (b->binary && coll_copy_bin_to_text(raw, raw_len, &text) == 0) {
+                raw = text.data;
+                raw_len = text.len;
+            }
+            int64_t offset = at ? at->offset : row_offset(raw, raw_len);
             int32_t index = at && at->count > 1 ? (int32_t)at->index : -1;
-            if (insert_rejected(c, group, b->part_topic, part, offset, index, -1, reason,
-                                rows->data + start, end - start, end - start, NULL, 0, err,
-                                errlen) < 0)
-                return -1;
+            if (insert_rejected(c, group, b->part_topic, part, offset, index, -1, reason, raw,
+                                raw_len, raw_len, NULL, 0, err, errlen) < 0)
+                goto done;
             (*refused)++;
         } else if (core_db_exec(c, "RELEASE SAVEPOINT custos_row", err, errlen) < 0) {
-            return -1;
+            goto done;
         }
         start = end;
     }
-    return 0;
+    rc = 0;
+done:
+    coll_buf_free(&text);
+    return rc;
 }
 
 /* Orders batches by partition, keeping queue order within one partition, so
@@ -435,39 +489,25 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
     for (size_t i = 0; i < n; i++)
         if (res[i] == COLL_STORE_OK && bs[i]->copy.len)
             any_rows = true;
-    if (any_rows && !by_row) {
-        PGresult *r = PQexec(c, "COPY interactions (" COLL_COPY_COLUMNS ") FROM STDIN");
-        if (PQresultStatus(r) != PGRES_COPY_IN) {
-            core_db_error(c, "starting COPY", err, errlen);
-            PQclear(r);
+    /* one COPY per format the batches hold (one, unless the setting changed
+     * between them) */
+    for (int fmt = 0; fmt < 2 && any_rows && !by_row; fmt++) {
+        bool binary = fmt == 1, any = false;
+        for (size_t i = 0; i < n && !any; i++)
+            any = res[i] == COLL_STORE_OK && bs[i]->copy.len && bs[i]->binary == binary;
+        if (!any)
+            continue;
+        int s = copy_start(c, binary, err, errlen);
+        if (s == -1)
             goto retry;
-        }
-        PQclear(r);
-        int ok = 1;
-        for (size_t i = 0; i < n && ok; i++) {
-            if (res[i] != COLL_STORE_OK)
-                continue;
-            const coll_buf *cb = &bs[i]->copy;
-            for (size_t off = 0; off < cb->len && ok; off += COPY_CHUNK) {
-                size_t len = cb->len - off < COPY_CHUNK ? cb->len - off : COPY_CHUNK;
-                if (PQputCopyData(c, cb->data + off, (int)len) != 1)
-                    ok = 0;
-            }
-        }
-        if (PQputCopyEnd(c, ok ? NULL : "custos: sending rows failed") != 1)
-            ok = 0;
+        int ok = s == 0;
+        for (size_t i = 0; i < n && ok; i++)
+            if (res[i] == COLL_STORE_OK && bs[i]->binary == binary)
+                ok = copy_send(c, bs[i]->copy.data, bs[i]->copy.len);
         t1 = core_mono_us();
         coll_stage_add(COLL_ST_COPY_SEND, t1 - t);
         t = t1;
-        int bad = !ok;
-        while ((r = PQgetResult(c)) != NULL) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
-                core_db_error(c, "COPY into interactions", err, errlen);
-                bad = 1;
-            }
-            PQclear(r);
-        }
-        if (bad) {
+        if (copy_end(c, binary, ok, err, errlen) < 0) {
             if (conn_lost(c))
                 goto retry;
             core_log(CORE_LOG_WARN, "collector", "COPY refused, storing row by row", "error=%s",
@@ -475,7 +515,8 @@ static int store_pass(PGconn *c, const char *group, coll_batch **bs, size_t n, c
             rollback(c);
             return 1;
         }
-    } else if (any_rows) {
+    }
+    if (any_rows && by_row) {
         for (size_t i = 0; i < n; i++) {
             if (res[i] != COLL_STORE_OK || !bs[i]->copy.len)
                 continue;

@@ -51,6 +51,7 @@ typedef struct core_config {
     char *coll_redact_secrets;  /* mask|pseudonymise|off */
     char *coll_redact_personal; /* off|mask|pseudonymise */
     char *coll_redact_key;      /* path of the pseudonym key file ("": none) */
+    char *coll_copy_format;  /* binary|text: the COPY format of the rows */
 
     /* otel: the OTLP decoders (collector/decode_otel.c) */
     char *otel_api_key_attribute;

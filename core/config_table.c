@@ -74,6 +74,9 @@ const setting core_cfg_settings[] = {
     {"collector", "writers", T_INT, OFF(coll_writers), "2", 1, 8, NULL, false, false,
      "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
      "to the same one (in order, fenced as with one)"},
+    {"collector", "copy_format", T_ENUM, OFF(coll_copy_format), "binary", 0, 0, "binary|text",
+     false, false, "how rows go to PostgreSQL: COPY binary (the values in their send formats, "
+     "less parsing in the server) or COPY text; the same rows either way"},
 
     /* collector.redact_*: what is stored of secrets and personal data (docs/formats.md,
      * "Redaction at ingest"); the detectors always see the original */
@@ -132,8 +135,10 @@ const setting core_cfg_settings[] = {
     {"analytics", "key_idle_ms", T_MS, OFF(an_key_idle_ms), "6h", 60000, (int64_t)30 * 86400000,
      NULL, false, false, "per-key detection state is dropped after this much event time without events"},
     {"analytics", "max_keys", T_INT, OFF(an_max_keys), "100000", 16, 100000000, NULL, false, false,
-     "keys tracked at most; past it the longest idle key is dropped (a key costs ~1 KB "
-     "of RSS; bench/ingest/keys_rss.sh measures custos run with 1M keys)"},
+     "keys tracked at most; past it the longest idle key is dropped. A key seen once costs "
+     "~0.33 KB of RSS, a busy one ~1.2 KB (docs/analytics.md, Per-key state): the default "
+     "holds even 100k busy keys in ~120 MB, so custos run stays within 256 MB; "
+     "bench/ingest/keys_rss.sh measures custos run with 1M keys"},
     {"analytics", "incident_quiet_ms", T_MS, OFF(an_incident_quiet_ms), "30m", 1000, 86400000, NULL,
      false, false, "an incident with no alert for this long closes; a later alert opens a new one"},
     {"analytics", "incident_update_ms", T_MS, OFF(an_incident_update_ms), "1m", 0, 3600000, NULL,

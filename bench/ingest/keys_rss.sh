@@ -84,10 +84,16 @@ HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$COLL/status")
 kill -TERM "$COLL"
 wait "$COLL" 2>/dev/null || true
 an=$(grep 'msg="live analytics stopped"' "$WORK/run.log" || true)
-keys=$(sed -nE 's/^.* keys=([0-9]+) .*$/\1/p' <<<"$an")
-avg=$(sed -nE 's/^.* key_state_bytes_avg=([0-9]+) .*$/\1/p' <<<"$an")
+# the most keys held at once and the most key state (the engine's count:
+# the keys' allocations as sized, not malloc's overhead); at the end the
+# partitions are handed back, so the keys are gone by then
+keys=$(sed -nE 's/^.* keys_peak=([0-9]+) .*$/\1/p' <<<"$an")
+mb=$(sed -nE 's/^.* key_state_mb_peak=([0-9.]+) .*$/\1/p' <<<"$an")
+avg=$(awk -v k="${keys:-0}" -v m="${mb:-0}" 'BEGIN { if (k > 0) printf "%.0f", m * 1048576 / k; else print "?" }')
 stored=$(q "SELECT count(*) FROM interactions")
-printf '%-40s %s\n' "events (distinct keys) stored" "$stored of $N"
+gaps=$(q "SELECT coalesce(sum(next_present - first_missing), 0) FROM ingest_gaps")
+printf '%-40s %s\n' "events (distinct keys) stored" "$stored of $N (lost to retention: $gaps)"
 printf '%-40s %s\n' "analytics.max_keys" "${CUSTOS_ANALYTICS_MAX_KEYS:-default}"
-printf '%-40s %s\n' "keys held at the end" "${keys:-?} (key state ${avg:-?} B a key, engine's count)"
+printf '%-40s %s\n' "keys held at most" "${keys:-?} (key state ${mb:-?} MB at most, ${avg} B a key, engine's count)"
+printf '%-40s %s\n' "load average at the end" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-40s %s MB   (target <= 256 MB)\n' "peak RSS of custos run (VmHWM)" "$((HWM_KB / 1024))"

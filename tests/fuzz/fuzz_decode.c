@@ -10,7 +10,9 @@
  * control characters and "\u00G1", which it read as U+0000). The input is
  * also decoded through the registry's native row (coll_decode, the contract
  * of one message -> N events), which must give one event with the same
- * fields, or no event and the same reason. A broken promise aborts, which
+ * fields, or no event and the same reason. An accepted event's COPY binary
+ * tuple, read back as text, must be its COPY text row byte for byte (the
+ * two formats carry the same values). A broken promise aborts, which
  * libFuzzer reports as a crash with its input. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/batch.h"
 #include "collector/collector.h"
 
 #define CHECK(cond)                                                                  \
@@ -234,6 +237,19 @@ static void check_same(const core_event *a, const core_event *b)
     CHECK(a->prompt_len == b->prompt_len && a->response_len == b->response_len);
 }
 
+/* The event's binary tuple, rendered as text, is its text row. */
+static void check_copy(const core_event *ev)
+{
+    coll_buf text = {0}, bin = {0}, back = {0};
+    CHECK(coll_copy_row(&text, ev) == 0 && coll_copy_row_bin(&bin, ev) == 0);
+    CHECK(coll_copy_bin_to_text(bin.data, bin.len, &back) == 0);
+    CHECK(back.len == text.len && memcmp(back.data, text.data, text.len) == 0);
+    CHECK(bin.len < 2 || coll_copy_bin_to_text(bin.data, bin.len - 1, &back) < 0);
+    coll_buf_free(&text);
+    coll_buf_free(&bin);
+    coll_buf_free(&back);
+}
+
 static void run(const coll_limits *lim, const uint8_t *data, size_t size, coll_decoded *out)
 {
     core_event ev;
@@ -244,6 +260,7 @@ static void run(const coll_limits *lim, const uint8_t *data, size_t size, coll_d
     CHECK(coll_decode(&coll_decoder_native, lim, data, size, out, err2, sizeof err2) == rc);
     if (rc == 0) {
         check_event(&ev, lim);
+        check_copy(&ev);
         CHECK(is_json(data, size));
         CHECK(out->n == 1);
         check_same(&ev, &out->evs[0]);

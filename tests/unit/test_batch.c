@@ -1,4 +1,5 @@
-/* Batching: COPY text rows (escaping, NULLs, times) and dead letters. */
+/* Batching: COPY text rows (escaping, NULLs, times), COPY binary tuples
+ * (their bytes, and read back as the text rows) and dead letters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,11 +136,65 @@ static void test_keep_event_moves_ownership(void **state)
     coll_batch_free(b); /* frees the kept events too (ASan checks) */
 }
 
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The bytes PostgreSQL's binary COPY expects: field count, then length and
+ * value per column in network byte order, -1 for NULL. */
+static void test_binary_tuple_bytes(void **state)
+{
+    (void)state;
+    assert_memory_equal(coll_copy_bin_header(), "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+    assert_memory_equal(coll_copy_bin_trailer(), "\377\377", 2);
+    core_event ev;
+    decode_ok("{\"event_id\":\"e1\",\"ts\":\"2000-01-01T00:00:01Z\",\"api_key_id\":\"k\","
+              "\"model\":\"m\",\"model_version\":\"v\",\"client_ip\":\"10.1.2.3\","
+              "\"status\":-2,\"latency_ms\":1.5,\"attrs\":{\"a\":1}}", &ev);
+    coll_buf b = {0};
+    assert_int_equal(coll_copy_row_bin(&b, &ev), 0);
+    const unsigned char *p = (const unsigned char *)b.data;
+    assert_int_equal(be(p, 2), 25);
+    p += 2;
+    assert_int_equal(be(p, 4), 8); /* ts: microseconds since 2000-01-01 */
+    assert_int_equal(be(p + 4, 8), 1000000);
+    p += 12;
+    assert_int_equal(be(p, 4), 2); /* event_id */
+    assert_memory_equal(p + 4, "e1", 2);
+    p += 6;
+    for (int i = 0; i < 3; i++) /* api_key_id, model, model_version */
+        p += 4 + be(p, 4);
+    for (int i = 0; i < 3; i++, p += 4) /* tenant, user_id, session_id */
+        assert_int_equal(be(p, 4), 0xffffffffu);
+    assert_int_equal(be(p, 4), 8); /* inet: family 2, 32 bits, not cidr, 4 bytes */
+    assert_memory_equal(p + 4, "\2\40\0\4\12\1\2\3", 8);
+    coll_buf text = {0}, want = {0};
+    assert_int_equal(coll_copy_bin_to_text(b.data, b.len, &text), 0);
+    assert_int_equal(coll_copy_row(&want, &ev), 0);
+    assert_int_equal(text.len, want.len);
+    assert_memory_equal(text.data, want.data, want.len);
+    /* a cut or padded tuple is refused, the output left as it was */
+    size_t had = text.len;
+    assert_int_equal(coll_copy_bin_to_text(b.data, b.len - 3, &text), -1);
+    assert_int_equal(coll_buf_add(&b, "x", 1), 0);
+    assert_int_equal(coll_copy_bin_to_text(b.data, b.len, &text), -1);
+    assert_int_equal(text.len, had);
+    coll_buf_free(&b);
+    coll_buf_free(&text);
+    coll_buf_free(&want);
+    core_event_clear(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_row_has_nulls),
         cmocka_unit_test(test_text_is_escaped),
+        cmocka_unit_test(test_binary_tuple_bytes),
         cmocka_unit_test(test_reject_keeps_coordinates_and_caps_raw),
         cmocka_unit_test(test_keep_event_moves_ownership),
     };
