@@ -134,8 +134,15 @@ try {
   // ---- live over SSE: a new incident arrives while a row is selected,
   // the page scrolled and a search half-typed; nothing of that moves ----
   page = await t.newPage('analyst');
+  // The queue reads its first page, then once more when its stream opens
+  // (what changed before): both answered before the scene is set, so that
+  // the scroll below is not made while the page is still settling.
+  let pages = 0;
+  page.on('response', (r) => { if (r.url().includes('/api/v1/incidents?')) pages++; });
   await t.signin(page, 'analyst');
   await page.waitForSelector('#live[data-mode=stream]');
+  for (let i = 0; i < 100 && pages < 2; i++) await page.waitForTimeout(100);
+  check(pages >= 2, `the queue read its page again when the stream opened (${pages} reads)`);
   check(true, 'the queue is live on the stream (EventSource on /api/v1/stream)');
   // the test's own listener on the same stream: the event is on the wire
   await page.evaluate(() => {
@@ -151,7 +158,9 @@ try {
   await page.click(`tr[data-incident-id="${pick}"] td:nth-child(3)`); // the keyboard's row
   await page.focus('#search');
   await page.keyboard.type('half typed');
+  await page.waitForFunction(() => document.activeElement.value === 'half typed');
   await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => window.scrollTo(0, r.getBoundingClientRect().top + window.scrollY - 300));
+  await page.waitForFunction(() => window.scrollY > 0, null, { timeout: 5000 }).catch(() => {});
   const y0 = await page.$eval(`tr[data-incident-id="${pick}"]`, (r) => r.getBoundingClientRect().top);
   check(await page.evaluate(() => window.scrollY > 0), 'the queue is scrolled');
   sql(`INSERT INTO incidents (incident_id, type, severity, status, api_key_id, first_seen, detected_at, last_seen,
