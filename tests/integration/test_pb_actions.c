@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/db.h"
+#include "tests/lib/db_fixture.h"
 #include "playbooks/pb_store.h"
 #include "playbooks/playbooks.h"
 
@@ -36,32 +37,14 @@ static void text(const char *sql, char *out, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    char err[1024], sql[160];
-    PGconn *admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
-    if (!admin)
-        fail_msg("needs a PostgreSQL server (PGHOST/PGPORT): %s", err);
-    snprintf(g_name, sizeof g_name, "custos_t_pb_actions_%d", (int)getpid());
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_name);
-    if (core_db_exec(admin, sql, err, sizeof err) < 0)
-        fail_msg("%s", err);
-    PQfinish(admin);
-    snprintf(g_dsn, sizeof g_dsn, "dbname=%s", g_name);
-    g_db = core_db_connect(g_dsn, 10, err, sizeof err);
-    if (!g_db || core_db_migrate(g_db, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    g_db = t_db_create("pb_actions", g_name, sizeof g_name, g_dsn, sizeof g_dsn);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char err[1024], sql[160];
-    PQfinish(g_db);
-    PGconn *admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_name);
-    if (admin)
-        core_db_exec(admin, sql, err, sizeof err);
-    PQfinish(admin);
+    t_db_drop(g_db, g_name);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "collector/collector.h"
 #include "collector/store.h"
 #include "core/db.h"
+#include "tests/lib/db_fixture.h"
 
 static PGconn *g_db;
 static char g_name[64];
@@ -32,34 +33,14 @@ static long long q(const char *sql)
 static int setup(void **state)
 {
     (void)state;
-    char err[1024];
-    PGconn *admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
-    if (!admin)
-        fail_msg("needs a PostgreSQL server (PGHOST/PGPORT): %s", err);
-    snprintf(g_name, sizeof g_name, "custos_t_store_%d", (int)getpid());
-    char sql[160];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_name);
-    if (core_db_exec(admin, sql, err, sizeof err) < 0)
-        fail_msg("%s", err);
-    PQfinish(admin);
-    char dsn[160];
-    snprintf(dsn, sizeof dsn, "dbname=%s", g_name);
-    g_db = core_db_connect(dsn, 10, err, sizeof err);
-    if (!g_db || core_db_migrate(g_db, err, sizeof err) < 0)
-        fail_msg("%s", err);
+    g_db = t_db_create("store", g_name, sizeof g_name, NULL, 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char err[1024], sql[160];
-    PQfinish(g_db);
-    PGconn *admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_name);
-    if (admin)
-        core_db_exec(admin, sql, err, sizeof err);
-    PQfinish(admin);
+    t_db_drop(g_db, g_name);
     return 0;
 }
 
