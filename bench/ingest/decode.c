@@ -19,40 +19,8 @@
 #include "collector/collector.h"
 #include "collector/decode_map.h"
 #include "tools/gen_format.h"
+#include "bench/ingest/bench_util.h"
 
-typedef struct {
-    char **p;
-    size_t *n;
-    size_t count, cap;
-} msgs;
-
-static void add(msgs *m, const void *p, size_t n)
-{
-    if (m->count == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 1024;
-        m->p = realloc(m->p, m->cap * sizeof *m->p);
-        m->n = realloc(m->n, m->cap * sizeof *m->n);
-    }
-    m->p[m->count] = malloc(n ? n : 1);
-    memcpy(m->p[m->count], p, n);
-    m->n[m->count++] = n;
-}
-
-/* This thread's CPU time: the decode cost itself, not the time the thread
- * waited for a core on a busy machine. */
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double wall_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* One pass over m with d (read_only: the protobuf reader alone); returns
  * the events decoded, adds the CPU and wall seconds it took. */

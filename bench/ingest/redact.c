@@ -16,32 +16,8 @@
 
 #include "collector/collector.h"
 #include "collector/redact_event.h"
+#include "bench/ingest/bench_util.h"
 
-static double cpu_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-typedef struct {
-    char **p;
-    size_t *n;
-    size_t count, cap;
-} msgs;
-
-static void add(msgs *m, const char *p, size_t n)
-{
-    if (m->count == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 1024;
-        m->p = realloc(m->p, m->cap * sizeof *m->p);
-        m->n = realloc(m->n, m->cap * sizeof *m->n);
-    }
-    m->p[m->count] = malloc(n + 1);
-    memcpy(m->p[m->count], p, n);
-    m->p[m->count][n] = '\0';
-    m->n[m->count++] = n;
-}
 
 static core_event *decode_all(const msgs *m)
 {
