@@ -20,15 +20,7 @@
 static PGconn *g_db;
 static char g_name[64];
 
-static long long q(const char *sql)
-{
-    PGresult *r = PQexec(g_db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(g_db));
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+static long long q(const char *sql) { return t_db_int(g_db, sql); }
 
 static int setup(void **state)
 {

@@ -238,15 +238,7 @@ static void binary_rows_read_back_equal_to_text_rows(void **state)
     coll_batch_free(bb);
 }
 
-static long long q(const char *sql)
-{
-    PGresult *r = PQexec(g_db, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(g_db));
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return v;
-}
+static long long q(const char *sql) { return t_db_int(g_db, sql); }
 
 /* An inet no decoder would hand over: the whole batch's COPY is refused,
  * the rows go one by one, the bad one becomes a dead letter at its offset

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/db.h"
@@ -45,6 +46,18 @@ static inline void t_db_drop(PGconn *c, const char *name)
     if (admin)
         core_db_exec(admin, sql, err, sizeof err);
     PQfinish(admin);
+}
+
+/* The first column of the first row of sql, as a number; fails the test
+ * when the query fails. */
+static inline long long t_db_int(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
 }
 
 #endif
