@@ -51,10 +51,15 @@ DB=custos_bench_console_${INCIDENTS}_${INTERACTIONS}
 DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$DB"
 export CUSTOS_POSTGRES_DSN=$DSN
 if [ "${BENCH_REGEN:-0}" = 1 ]; then dropdb --if-exists "$DB"; fi
+fresh=0
 if ! psql -X -d "$DB" -Atqc "SELECT 1 FROM web_users WHERE username = 'analyst'" 2>/dev/null | grep -q 1; then
     dropdb --if-exists "$DB"
     createdb "$DB"
-    "$B" migrate --log-level warn
+    fresh=1
+fi
+# a kept database may be older than this custos: migrations are idempotent
+"$B" migrate --log-level warn
+if [ "$fresh" = 1 ]; then
     log "generating $INCIDENTS incidents and $INTERACTIONS interactions"
     start=$SECONDS
     psql -X -q -d "$DB" -v incidents="$INCIDENTS" -v interactions="$INTERACTIONS" \
