@@ -50,6 +50,9 @@ PGPORT_BENCH=${BENCH_PG_PORT:-55452}
 WORK=$(mktemp -d /tmp/custos-bench.XXXXXX)
 KEEP=${BENCH_KEEP:-0}
 
+# the CPU-use helpers (bench_cpu_mark, bench_busy_since); log and die are
+# this script's own, defined below
+. "$ROOT/bench/lib.sh"
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -138,17 +141,6 @@ q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(dsn "$1")" -c "$2"; }
 # cpu_ticks PID: user + system clock ticks of PID so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# cpu_mark: "busy total" jiffies of all cores so far (/proc/stat).
-cpu_mark() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
-# load_since MARK: "busy% load1": the machine's CPU use since MARK, and the
-# 1-minute load average now.
-load_since() {
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$1"
-    read -r b1 t1 <<<"$(cpu_mark)"
-    awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
-        'BEGIN {printf "%.0f%% %s", (t > 0 ? 100 * b / t : 0), l}'
-}
 
 # hwm_list TOPIC: "partition high_watermark" lines from the broker.
 hwm_list() {
@@ -207,7 +199,7 @@ run_step() {
     log "step $TOPIC_NO: offering $rate ev/s for ${secs}s ($n events of $(basename "$file"), topic $topic)"
     local cpu0 t_start mark
     cpu0=$(cpu_ticks "$coll")
-    mark=$(cpu_mark)
+    mark=$(bench_cpu_mark)
     t_start=$(date +%s.%N)
     local prc=0
     "$B" produce --rate "$rate" --count "$n" --topic "$topic" --linger-ms "$LINGER_MS" \
@@ -223,7 +215,7 @@ run_step() {
         sleep 0.2
     done
     S_DRAIN=$((SECONDS - t_done))
-    S_LOAD=$(load_since "$mark")
+    S_LOAD=$(bench_busy_since "$mark")
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
     S_RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$coll/status" 2>/dev/null || echo 0)
@@ -311,7 +303,7 @@ ceiling_sample() {
     local label=$1 mark t0 t1 single par got
     q bench_ceiling "TRUNCATE interactions" >/dev/null
     psql -X -q -d "$(dsn bench_ceiling)" -c "CHECKPOINT" >/dev/null
-    mark=$(cpu_mark)
+    mark=$(bench_cpu_mark)
     t0=$(date +%s.%N)
     psql -X -q -v ON_ERROR_STOP=1 -d "$(dsn bench_ceiling)" -c "\\copy interactions ($COLS) FROM '$WORK/rows.copy'"
     t1=$(date +%s.%N)
@@ -333,7 +325,7 @@ ceiling_sample() {
     par=$(awk -v n="$CEIL_ROWS" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
     CEIL_SINGLE+=("$single")
     CEIL_PAR+=("$par")
-    printf '%-8s %9s %9s %6s %6s\n' "$label" "$single" "$par" $(load_since "$mark") | tee -a "$WORK/ceilings.txt" >&2
+    printf '%-8s %9s %9s %6s %6s\n' "$label" "$single" "$par" $(bench_busy_since "$mark") | tee -a "$WORK/ceilings.txt" >&2
 }
 
 # stats V...: "median min max spread_pct" of the values.
