@@ -178,24 +178,31 @@ const char *core_config_mask_dsn(const char *dsn, char *buf, size_t size)
                strcmp(o->val, "****") != 0;
     PQconninfoFree(back);
     if (leak) {
-        size_t n = 0;
+        /* as a URI whose query holds every option, percent-encoded: a
+         * value libpq decoded from %XX may be any byte, which the
+         * keyword='value' form (and a YAML file) could not carry */
+        static const char hex[] = "0123456789ABCDEF";
+        size_t n = put_n(buf, size, 0, "postgresql://", 13);
+        char sep = '?';
         for (PQconninfoOption *o = opts; o->keyword; o++) {
             if (!o->val)
                 continue;
-            if (n)
-                n = put_n(buf, size, n, " ", 1);
+            n = put_n(buf, size, n, &sep, 1);
+            sep = '&';
             n = put_n(buf, size, n, o->keyword, strlen(o->keyword));
+            n = put_n(buf, size, n, "=", 1);
             if (o->dispchar && o->dispchar[0] == '*') {
-                n = put_n(buf, size, n, "=****", 5);
+                n = put_n(buf, size, n, "****", 4);
                 continue;
             }
-            n = put_n(buf, size, n, "='", 2);
-            for (const char *v = o->val; *v; v++) {
-                if (*v == '\'' || *v == '\\')
-                    n = put_n(buf, size, n, "\\", 1);
-                n = put_n(buf, size, n, v, 1);
+            for (const unsigned char *v = (const unsigned char *)o->val; *v; v++) {
+                if (isalnum(*v) || *v == '-' || *v == '.' || *v == '_' || *v == '~') {
+                    n = put_n(buf, size, n, (const char *)v, 1);
+                } else {
+                    char e[3] = {'%', hex[*v >> 4], hex[*v & 15]};
+                    n = put_n(buf, size, n, e, 3);
+                }
             }
-            n = put_n(buf, size, n, "'", 1);
         }
     }
     PQconninfoFree(opts);
