@@ -65,7 +65,7 @@ static const command g_commands[] = {
     {"config", cmd_config, NULL, 0, "config check [FILE] | reference: validate, document"},
     {"analyze", NULL, an_cmd_analyze, 0,
      "run the detectors over JSON-lines event files, print incidents"},
-    {"incidents", NULL, inc_cmd_incidents, 0,
+    {"incidents", inc_cmd_incidents, NULL, CORE_CMD_SCHEMA,
      "list | show ID | close ID --disposition D --reason R | serious | report-filed | report | "
      "deadlines: the analyst's queue, Art. 73"},
     {"playbook", NULL, pb_cmd_playbook, 0, "test FILE --incident F | check | reload | apply | serve"},

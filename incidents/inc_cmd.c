@@ -3,11 +3,9 @@
  * close decides an incident, audited as cli:$USER. Prompts and responses
  * are attacker-written text: control characters are printed escaped, so
  * they cannot drive the terminal. */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "audit/audit.h"
 #include "core/cli.h"
@@ -30,20 +28,6 @@ static void usage(FILE *out)
             "options: --config FILE, --log-level LEVEL\n"
             "dispositions: true_positive, false_positive, benign, duplicate\n"
             "times: RFC 3339 (2026-11-21T13:04:00Z); exit 0 ok, 1 failure, 2 usage, 3 config\n");
-}
-
-static const char *actor_of(char *buf, size_t n)
-{
-    const char *u = getenv("USER");
-    if (!u || !*u) {
-        struct passwd *pw = getpwuid(getuid());
-        u = pw ? pw->pw_name : "unknown";
-    }
-    snprintf(buf, n, "cli:%.100s", u);
-    for (char *p = buf; *p; p++) /* an identifier: no control characters */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    return buf;
 }
 
 /* Prints s with C0 controls, DEL and backslash escaped (newlines kept when
@@ -382,10 +366,10 @@ static int check_usage(opts *o, bool list, bool show, bool close)
     return 0;
 }
 
-int inc_cmd_incidents(int argc, char **argv)
+int inc_cmd_incidents(core_cmd_ctx *x, int argc, char **argv)
 {
     if (argc > 1 && inc_serious_is_cmd(argv[1]))
-        return inc_serious_cmd(argc, argv);
+        return inc_serious_cmd(x, argc, argv);
     opts o = {0};
     int p = parse(argc, argv, &o);
     if (p)
@@ -398,27 +382,14 @@ int inc_cmd_incidents(int argc, char **argv)
          close = strcmp(o.pos[0], "close") == 0;
     if (check_usage(&o, list, show, close) < 0)
         return CORE_EXIT_USAGE;
-    core_config cfg;
-    char abuf[128];
-    const char *actor = actor_of(abuf, sizeof abuf);
-    int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    if (core_cli_config(&cfg, NULL, NULL) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    db = core_cli_db(&cfg, "incidents", true);
+    char actor[128];
+    core_cli_actor(actor, sizeof actor);
+    PGconn *db = core_cmd_db(x);
     if (!db)
-        goto done;
+        return CORE_EXIT_FAIL;
     if (list)
-        rc = cmd_list(db, &o);
-    else if (show)
-        rc = cmd_show(db, &o, actor);
-    else
-        rc = cmd_close(db, &o, actor);
-done:
-    if (db)
-        PQfinish(db);
-    core_config_free(&cfg);
-    return rc;
+        return cmd_list(db, &o);
+    if (show)
+        return cmd_show(db, &o, actor);
+    return cmd_close(db, &o, actor);
 }

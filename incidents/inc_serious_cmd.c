@@ -223,24 +223,18 @@ done:
     return rc;
 }
 
-int inc_serious_cmd(int argc, char **argv)
+int inc_serious_cmd(core_cmd_ctx *x, int argc, char **argv)
 {
     opts o = {0};
     int p = parse(argc, argv, &o);
     if (p)
         return p > 0 ? CORE_EXIT_OK : CORE_EXIT_USAGE;
-    core_config cfg;
     char actor[128];
     core_cli_actor(actor, sizeof actor);
     int rc = CORE_EXIT_FAIL;
-    PGconn *db = NULL;
-    if (core_cli_config(&cfg, NULL, NULL) < 0) {
-        rc = CORE_EXIT_CONFIG;
-        goto done;
-    }
-    db = core_cli_db(&cfg, "incidents", true);
+    PGconn *db = core_cmd_db(x);
     if (!db)
-        goto done;
+        return CORE_EXIT_FAIL;
     if (strcmp(o.cmd, "serious") == 0) {
         rc = cmd_mark(db, &o, actor);
     } else if (strcmp(o.cmd, "report-filed") == 0) {
@@ -250,7 +244,7 @@ int inc_serious_cmd(int argc, char **argv)
     } else {
         int notified = 0, escalated = 0;
         char err[1024];
-        if (inc_serious_check(db, cfg.inc_serious_notify_before_ms, &notified, &escalated, err,
+        if (inc_serious_check(db, x->cfg->inc_serious_notify_before_ms, &notified, &escalated, err,
                               sizeof err) < 0) {
             fprintf(stderr, "%s\n", err);
         } else {
@@ -258,9 +252,5 @@ int inc_serious_cmd(int argc, char **argv)
             rc = CORE_EXIT_OK;
         }
     }
-done:
-    if (db)
-        PQfinish(db);
-    core_config_free(&cfg);
     return rc;
 }

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/cli.h"
+
 /* ---- vocabulary (the one definition) ---- */
 
 typedef enum {
@@ -305,9 +307,9 @@ char *inc_serious_report_md(const cJSON *report);
 /* ---- the analyst's CLI ---- */
 
 /* custos incidents list | show ID | close ID --disposition D --reason R */
-int inc_cmd_incidents(int argc, char **argv);
+int inc_cmd_incidents(core_cmd_ctx *x, int argc, char **argv);
 /* custos incidents serious | report-filed | report | deadlines (inc_serious_cmd.c) */
-int inc_serious_cmd(int argc, char **argv);
+int inc_serious_cmd(core_cmd_ctx *x, int argc, char **argv);
 /* Its lines of the usage text. */
 void inc_serious_usage(FILE *out);
 /* True for the subcommand words inc_serious_cmd takes. */
