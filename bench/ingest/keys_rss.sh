@@ -17,25 +17,10 @@ RATE=${BENCH_KEYS_RATE:-12000}
 PARTS=16
 PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-keys-pg}
 PGPORT_BENCH=${BENCH_PG_PORT:-55454}
-WORK=$(mktemp -d /tmp/custos-bench-keys.XXXXXX)
-PIDS=()
-PG_STARTED=0
-log() { printf '[keys %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-cleanup() {
-    set +e
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ "$PG_STARTED" = 1 ] && pg_stop "$PGDIR" >/dev/null 2>&1
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-. "$ROOT/scripts/pg.sh"
-exec 9>"$PGDIR.lock"
-flock -n 9 || die "another run is using $PGDIR"
-PG_STARTED=1
-pg_start "$PGDIR" "$PGPORT_BENCH" >/dev/null || die "cannot start PostgreSQL"
-export PGUSER=postgres
+BENCH_NAME=keys
+. "$ROOT/bench/lib.sh"
+bench_setup
+bench_pg "$PGDIR" "$PGPORT_BENCH"
 DSN="host=$PGDIR port=$PGPORT_BENCH user=postgres dbname=bench_keys"
 dropdb --if-exists bench_keys 2>/dev/null || true
 createdb bench_keys
