@@ -17,14 +17,22 @@
 #include <string.h>
 #include <time.h>
 
-/* The last OpenSSL error as text (for messages), and the queue cleared. */
+/* The last OpenSSL error as text (for messages), with the text OpenSSL
+ * attached to it (such as "Verify error:certificate is not yet valid"),
+ * and the queue cleared. */
 static const char *ssl_reason(char *buf, size_t len)
 {
-    unsigned long e = ERR_peek_last_error();
-    if (e)
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e = ERR_peek_last_error_data(&data, &flags);
+    if (e) {
         ERR_error_string_n(e, buf, len);
-    else
+        size_t n = strlen(buf);
+        if (data && *data && (flags & ERR_TXT_STRING) && n + 4 < len)
+            snprintf(buf + n, len - n, " (%s)", data);
+    } else {
         snprintf(buf, len, "no further detail");
+    }
     ERR_clear_error();
     return buf;
 }
@@ -314,7 +322,7 @@ int forensics_tsa_check(const unsigned char *tsr, size_t len, const unsigned cha
     if (TS_RESP_verify_response(vc, resp) != 1) {
         snprintf(what, whatlen,
                  "timestamp token signature does not verify with the TSA CA %s (signed by "
-                 "another authority, or altered): %s",
+                 "another authority, altered, or by a certificate not valid at the token's time): %s",
                  ca_file, ssl_reason(why, sizeof why));
         goto done;
     }

@@ -164,6 +164,65 @@ for f in "$T_DIR"/v-token_*.out; do printf '%s: %s\n' "$(basename "$f" .out)" "$
 [ "$failed" = 0 ] || t_fail "a timestamp check gave the wrong answer"
 # The other CA's bundle is whole otherwise: its token verifies with its CA.
 "$C" evidence verify "$T_DIR/other.tar" --pubkey "$T_DIR/pub.txt" --tsa-ca "$A/other-ca.pem" >/dev/null || t_fail "the other CA's bundle does not verify with its CA"
+
+# ---- the TSA's certificate is judged as of the token's time, not now ----
+# A TSA certificate under the same CA that becomes valid a few seconds
+# after it signs a token (openssl ts -reply signs with it anyway): once its
+# notBefore has passed it is valid now, but it was not when the token was
+# made, so the token must be refused. openssl ts -verify, which checks as
+# of now, takes it: the contrast shows which time each reader uses.
+cat >"$A/ca.cnf" <<X
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+dir = $A
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/ca.serial
+default_md = sha256
+policy = any_cn
+unique_subject = no
+[ any_cn ]
+commonName = supplied
+X
+mkdir -p "$A/newcerts" && : >"$A/index.txt" && echo 1000 >"$A/ca.serial"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=custos test late-tsa" \
+    -keyout "$A/late-tsa.key" -out "$A/late-tsa.csr" 2>/dev/null
+# a token made before the certificate's notBefore: the margin grows when
+# this machine was too slow to export within it
+margin=4 late_ok=0
+for _ in 1 2 3 4; do
+    nb=$(($(date +%s) + margin))
+    openssl ca -batch -config "$A/ca.cnf" -cert "$A/ca.pem" -keyfile "$A/ca.key" -in "$A/late-tsa.csr" \
+        -out "$A/late-tsa.pem" -startdate "$(date -u -d "@$nb" +%Y%m%d%H%M%SZ)" \
+        -enddate "$(date -u -d "@$((nb + 86400))" +%Y%m%d%H%M%SZ)" -extfile "$A/tsa.ext" -notext >/dev/null 2>&1 \
+        || t_fail "making the late TSA certificate"
+    rm -f "$T_DIR/late.tar"
+    CUSTOS_FORENSICS_TSA_URL="$TSA/late" CUSTOS_FORENSICS_TSA_CA_FILE= "$C" evidence export --incident inc-fx-1 \
+        -o "$T_DIR/late.tar" >"$T_DIR/late.out" || t_fail "the export stamped by the late TSA failed"
+    ttime=$(sed -nE 's/^timestamp token from the TSA at ([0-9T:-]+Z) .*/\1/p' "$T_DIR/late.out")
+    [ -n "$ttime" ] || t_fail "the late export said: $(cat "$T_DIR/late.out")"
+    if [ "$(date -u -d "$ttime" +%s)" -lt "$nb" ]; then late_ok=1; break; fi
+    margin=$((margin * 2))
+done
+[ "$late_ok" = 1 ] || t_fail "no token made before the late certificate's notBefore, with margins up to $margin s"
+deadline=$((SECONDS + 120))
+while [ "$(date +%s)" -le "$nb" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || t_fail "the clock did not pass $nb"
+    sleep 0.2
+done
+mkdir "$T_DIR/late" && tar -xf "$T_DIR/late.tar" -C "$T_DIR/late"
+lsha=$(sha256sum "$T_DIR/late/manifest.json" | cut -d' ' -f1)
+openssl ts -verify -in "$T_DIR/late/timestamp.tsr" -digest "$lsha" -CAfile "$A/ca.pem" >"$T_DIR/ossl-late.out" 2>&1 \
+    || t_fail "openssl (as of now) refused the late token: $(cat "$T_DIR/ossl-late.out")"
+set +e
+"$C" evidence verify "$T_DIR/late.tar" --pubkey "$T_DIR/pub.txt" --tsa-ca "$A/ca.pem" >"$T_DIR/v-late.out" 2>&1; rc=$?
+set -e
+[ "$rc" = 1 ] && grep -qF "timestamp token signature does not verify with the TSA CA $A/ca.pem" "$T_DIR/v-late.out" \
+    && grep -qi "not yet valid" "$T_DIR/v-late.out" \
+    || t_fail "a token signed before its TSA certificate was valid: rc $rc, $(cat "$T_DIR/v-late.out")"
+t_log "refused as it should (token $ttime, certificate valid from $(date -u -d "@$nb" +%H:%M:%SZ)): $(grep -m1 'timestamp' "$T_DIR/v-late.out")"
+
 set +e
 "$C" evidence verify "$B" --tsa-ca "$T_DIR/nonexistent.pem" >/dev/null 2>"$T_DIR/err.txt"; rc=$?
 set -e
@@ -231,4 +290,4 @@ w_expect 500
 w_stop
 
 "$C" audit verify >/dev/null || t_fail "the audit chain does not verify"
-t_log "ok: stamped bundle verified by custos and openssl; 3 bad tokens caught; 4 TSA failures refused, one allowed; the same over HTTP"
+t_log "ok: stamped bundle verified by custos and openssl; 4 bad tokens caught (one signed before its certificate was valid); 4 TSA failures refused, one allowed; the same over HTTP"

@@ -5,7 +5,9 @@ TimeStampReq (application/timestamp-query) with `openssl ts -reply`.
 usage: tsa_responder.py DIR PORTFILE
 DIR holds tsa.cnf (the `openssl ts` configuration, section tsa_config1) and
 the signer files it names; also other-tsa.pem/other-tsa.key (a TSA of
-another CA). Paths: /tsa signs with the TSA, /other with the other CA's TSA,
+another CA) and, once the test made them, late-tsa.pem/late-tsa.key (a TSA
+whose certificate is not valid yet). Paths: /tsa signs with the TSA, /other
+with the other CA's TSA, /late with the not-yet-valid one,
 /hang reads the request and never answers, /big answers more bytes than any
 cap, /notts answers 200 with bytes that are no time-stamp response. The
 port it listens on (loopback, chosen by the kernel) is written to PORTFILE.
@@ -40,9 +42,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             open(q, "wb").write(body)
             cmd = ["openssl", "ts", "-reply", "-config", os.path.join(DIR, "tsa.cnf"),
                    "-section", "tsa_config1", "-queryfile", q, "-out", r]
-            if self.path == "/other":
-                cmd += ["-signer", os.path.join(DIR, "other-tsa.pem"),
-                        "-inkey", os.path.join(DIR, "other-tsa.key")]
+            if self.path in ("/other", "/late"):
+                name = self.path[1:] + "-tsa"
+                cmd += ["-signer", os.path.join(DIR, name + ".pem"),
+                        "-inkey", os.path.join(DIR, name + ".key")]
             p = subprocess.run(cmd, cwd=DIR, capture_output=True)
             if p.returncode != 0:
                 sys.stderr.write(p.stderr.decode())
