@@ -375,11 +375,18 @@ void core_config_print(const core_config *cfg, FILE *out)
         }
         if (s->type == T_STR || s->type == T_ENUM) {
             const char *v = *core_cfg_str(c, s);
-            char masked[1024];
-            if (s->secret && s->off == OFF(pg_dsn))
-                v = core_config_mask_dsn(v, masked, sizeof masked);
-            else if (s->secret && v && *v)
+            char *masked = NULL;
+            if (s->secret && s->off == OFF(pg_dsn) && v) {
+                /* room for the whole masked DSN, so that the print is never
+                 * cut (a cut one would not load back, or load as another
+                 * DSN): percent-encoding at most triples a value, and the
+                 * option names libpq spells out add less than 1 KiB */
+                size_t size = 3 * strlen(v) + 1024;
+                masked = malloc(size);
+                v = masked ? core_config_mask_dsn(v, masked, size) : "(out of memory: not shown)";
+            } else if (s->secret && v && *v) {
                 v = "****";
+            }
             fputs("  ", out);
             fputs(s->key, out);
             fputs(": \"", out);
@@ -406,6 +413,7 @@ void core_config_print(const core_config *cfg, FILE *out)
                 }
             }
             fputs("\"", out);
+            free(masked);
         } else {
             fprintf(out, "  %s: %lld", s->key, (long long)*core_cfg_i64(c, s));
         }

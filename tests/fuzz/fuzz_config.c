@@ -95,7 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *again = print_cfg(&back);
     core_config_free(&back);
-    CHECK(strcmp(printed, again) == 0);
+    if (strcmp(printed, again) != 0) {
+        fprintf(stderr, "the printed config prints differently when loaded:\n%s\n---\n%s\n", printed,
+                again);
+        abort();
+    }
     free(printed);
     free(again);
     return 0;

@@ -628,6 +628,50 @@ static void print_escapes_control_characters(void **state)
     core_config_free(&back);
 }
 
+/* Found by fuzz_config: a DSN whose masked print (libpq's options,
+ * percent-encoded) was longer than the print's 1 KiB buffer was cut in the
+ * middle of an escape, and the print did not load back. */
+static void print_long_dsn_whole(void **state)
+{
+    (void)state;
+    char yaml[4096], dsn[2048];
+    int n = snprintf(dsn, sizeof dsn, "postgresql://u?a@h/db?application_name=");
+    for (int i = 0; i < 300; i++)
+        n += snprintf(dsn + n, sizeof dsn - (size_t)n, "x%%0A");
+    snprintf(yaml, sizeof yaml, "postgres:\n  dsn: \"%s&sslpassword=hunter2\"\n", dsn);
+    core_config cfg, back;
+    char err[512] = "";
+    if (core_config_load(&cfg, write_file("long-dsn.yaml", yaml), err, sizeof err) != 0)
+        fail_msg("%s", err);
+    char *printed = print_config(&cfg);
+    assert_null(strstr(printed, "hunter2"));
+    if (core_config_load(&back, write_file("long-dsn-back.yaml", printed), err, sizeof err) != 0)
+        fail_msg("the print does not load: %s", err);
+    char *again = print_config(&back);
+    assert_string_equal(printed, again);
+    /* libpq reads the printed DSN as the same application_name */
+    PQconninfoOption *a = PQconninfoParse(cfg.pg_dsn, NULL), *b = PQconninfoParse(back.pg_dsn, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    const char *va = NULL, *vb = NULL;
+    for (PQconninfoOption *o = a; o->keyword; o++)
+        if (!strcmp(o->keyword, "application_name"))
+            va = o->val;
+    for (PQconninfoOption *o = b; o->keyword; o++)
+        if (!strcmp(o->keyword, "application_name"))
+            vb = o->val;
+    assert_non_null(va);
+    assert_non_null(vb);
+    assert_int_equal(strlen(va), 600);
+    assert_string_equal(va, vb);
+    PQconninfoFree(a);
+    PQconninfoFree(b);
+    free(printed);
+    free(again);
+    core_config_free(&cfg);
+    core_config_free(&back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +690,7 @@ int main(void)
         cmocka_unit_test_setup(misspelled_environment_is_an_error, setup),
         cmocka_unit_test_setup(dsn_secrets_masked_per_libpq, setup),
         cmocka_unit_test_setup(print_escapes_control_characters, setup),
+        cmocka_unit_test_setup(print_long_dsn_whole, setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
