@@ -67,7 +67,9 @@ for input in $inputs; do
         fi ;;
     1.1k-unique)
         if [ ! -s "$ev_uniq" ]; then
-            LC_ALL=C awk '{ sub(/"prompt":"/, "\"prompt\":\"" NR " ") } 1' "$events" >"$ev_uniq.tmp"
+            LC_ALL=C awk '{ i = index($0, "\"prompt\":\"")
+                            if (i) $0 = substr($0, 1, i + 9) NR " " substr($0, i + 10) } 1' \
+                "$events" >"$ev_uniq.tmp"
             mv "$ev_uniq.tmp" "$ev_uniq"
         fi ;;
     1.1k) ;;
