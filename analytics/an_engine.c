@@ -10,6 +10,7 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_learned.h"
+#include "analytics/an_pcache.h"
 #include "analytics/an_rephrase.h"
 #include "core/log.h"
 #include "core/share.h"
@@ -58,6 +59,10 @@ an_engine *an_engine_new(const core_config *cfg, const an_callbacks *cb, char *e
             snprintf(err, errlen, "out of memory");
             goto error;
         }
+    }
+    if (cfg->an_prompt_memo > 0 && !(e->pcache = an_pcache_new((size_t)cfg->an_prompt_memo))) {
+        snprintf(err, errlen, "out of memory");
+        goto error;
     }
     e->nbuckets = 1024;
     e->buckets = calloc(e->nbuckets, sizeof *e->buckets);
@@ -120,6 +125,7 @@ void an_engine_free(an_engine *e)
     an_incidents_free(e->inc);
     an_learned_free(e->learned);
     free(e->lscratch);
+    an_pcache_free(e->pcache);
     an_rules_free(e->rules);
     free(e);
 }
@@ -229,8 +235,21 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
     float learned = -INFINITY;
     uint8_t level = 0;
     char top[1024] = "";
-    if (e->learned && ev->prompt)
+    /* what the prompt's text alone decides, remembered (an_pcache.h) */
+    const an_pcache_val *pv = NULL;
+    uint64_t ph = 0;
+    if (e->pcache && ev->prompt) {
+        ph = an_pcache_hash(ev->prompt, ev->prompt_len);
+        pv = an_pcache_get(e->pcache, ph, ev->prompt, ev->prompt_len);
+    }
+    if (pv) {
+        learned = pv->learned;
+        level = pv->level;
+        if (pv->top)
+            snprintf(top, sizeof top, "%s", pv->top);
+    } else if (e->learned && ev->prompt) {
         learned = learned_score(e, ev, &level, top, sizeof top);
+    }
     size_t nsc = ev->n_scores < AN_OBS_SCORES_MAX ? ev->n_scores : AN_OBS_SCORES_MAX;
     size_t extra = slen(ev->event_id) + slen(ev->api_key_id) + slen(ev->tenant) +
                    slen(ev->model) + slen(ev->model_version) + slen(ev->finish_reason);
@@ -271,11 +290,26 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
         o->score_name[i] = put(&p, ev->scores[i].name);
         o->score_val[i] = ev->scores[i].value;
     }
-    if (ev->prompt) {
+    if (pv) {
+        o->simhash = pv->simhash;
+        o->prefix_hash = pv->prefix_hash;
+    } else if (ev->prompt) {
         o->simhash = an_simhash(ev->prompt, ev->prompt_len);
         o->prefix_hash = an_prefix_hash(ev->prompt, ev->prompt_len);
     }
-    if (an_rules_scan(e->rules, ev, o, (int)e->cfg->an_lk_bulk_min) < 0) {
+    an_pcache_val nv;
+    bool keep = e->pcache && ev->prompt && !pv;
+    int src = an_rules_scan_memo(e->rules, ev, o, (int)e->cfg->an_lk_bulk_min,
+                                 pv ? &pv->rules : NULL, keep ? &nv.rules : NULL);
+    if (keep && src == 0) {
+        nv.learned = learned;
+        nv.level = level;
+        nv.simhash = o->simhash;
+        nv.prefix_hash = o->prefix_hash;
+        nv.top = level ? top : NULL;
+        an_pcache_put(e->pcache, ph, ev->prompt, ev->prompt_len, &nv);
+    }
+    if (src < 0) {
         static core_log_limit rl;
         int64_t sup = core_log_limit_check(&rl, e->cfg->log_error_interval_ms);
         if (sup >= 0)
@@ -789,4 +823,5 @@ void an_engine_stats_get(const an_engine *e, an_engine_stats *st)
     st->keys = e->nkeys;
     st->incidents = an_incidents_count(e->inc);
     st->key_state_bytes = e->st.key_state_bytes;
+    an_pcache_counts(e->pcache, &st->memo_hits, &st->memo_lookups);
 }

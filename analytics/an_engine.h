@@ -104,6 +104,8 @@ typedef struct {
     /* events more than analytics.key_idle_ms ahead of the clock that no
      * second such event confirmed: processed, but the clock stayed */
     uint64_t clock_outliers;
+    /* prompts looked up in the prompt memo (analytics.prompt_memo), and found */
+    uint64_t memo_lookups, memo_hits;
 } an_engine_stats;
 void an_engine_stats_get(const an_engine *e, an_engine_stats *st);
 

@@ -44,6 +44,7 @@ struct an_engine {
     bool rd_keyed;                                  /* false: no key set (all-zero key) */
     an_learned_model *learned; /* NULL: analytics.learned off */
     an_learned_scratch *lscratch;
+    struct an_pcache *pcache; /* NULL: analytics.prompt_memo 0 */
     void *det_state[AN_DETECTORS_MAX]; /* each detector's own state (an_detectors[i]) */
     an_incidents *inc;
     /* reorder heap */

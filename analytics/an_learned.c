@@ -150,10 +150,14 @@ static inline __attribute__((always_inline)) void emit(an_learned_scratch *s, ac
     uint64_t word = s->seen[bit >> 6], mask = 1ULL << (bit & 63);
     s->seen[bit >> 6] = word | mask;
     if (fw) { /* scoring only: add the weight, keep nothing */
-        int v = fw[h >> shift];
-        uint32_t isnew = (word & mask) == 0;
-        a->fsum += isnew ? ((h & 1) ? -v : v) : 0;
-        a->nf = nf + isnew;
+        /* in arithmetic, not a condition: whether a gram is new and its sign
+         * (the hash's low bit) are coin flips the branch predictor loses,
+         * which cost more than the rest of the featurizer together */
+        int64_t v = fw[h >> shift];
+        int64_t neg = -(int64_t)(h & 1);            /* 0 or -1 */
+        int64_t keep = (int64_t)((word & mask) != 0) - 1; /* -1 when new, else 0 */
+        a->fsum += ((v ^ neg) - neg) & keep;
+        a->nf = nf + (uint32_t)(keep & 1);
         return;
     }
     s->h[nf] = h;
@@ -305,7 +309,11 @@ uint32_t an_learned_featurize(const an_learned_model *m, an_learned_scratch *s, 
 double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, const char *text,
                              size_t n)
 {
-    featurize(m, s, text, n, m->w, 32 - m->bits);
+    const int8_t *w = m->w;
+    if (!w) /* never (an_learned_new allocates it): tells the compiler the
+             * scoring branch of emit() is always taken */
+        __builtin_unreachable();
+    featurize(m, s, text, n, w, 32 - m->bits);
     double z = m->bias + (double)s->fsum * m->scale * an_learned_norm(s->nf);
     for (int d = 0; d < AN_LEARNED_NDENSE; d++)
         z += m->dense_w[d] * s->dense[d];

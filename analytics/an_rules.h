@@ -48,4 +48,23 @@ const an_rule *an_rules_get(const an_rules *r, size_t i);
  * leak, n_emails, n_phones, encoded). Not thread-safe (one scratch). */
 int an_rules_scan(an_rules *r, const core_event *ev, an_obs *o, int bulk_min);
 
+/* What the prompt's pass alone put into an observation: a function of the
+ * prompt's bytes (and the rules), so it may be remembered per prompt. */
+typedef struct an_rules_prompt {
+    float probe_score;
+    bool encoded;
+    int refusal; /* a refusal rule matched the prompt */
+    uint8_t n_rules;
+    uint16_t rules[AN_OBS_RULES_MAX];
+    uint32_t leak;
+    uint16_t n_emails, n_phones;
+} an_rules_prompt;
+
+/* an_rules_scan, with the prompt's pass taken from *in instead of scanned
+ * when in is not NULL, and what the prompt's pass gave written to *out when
+ * out is not NULL (in and out may be NULL; o starts zeroed as for
+ * an_rules_scan). The same observation either way. */
+int an_rules_scan_memo(an_rules *r, const core_event *ev, an_obs *o, int bulk_min,
+                       const an_rules_prompt *in, an_rules_prompt *out);
+
 #endif

@@ -177,11 +177,40 @@ static void reset(an_rules *r)
 
 int an_rules_scan(an_rules *r, const core_event *ev, an_obs *o, int bulk_min)
 {
+    return an_rules_scan_memo(r, ev, o, bulk_min, NULL, NULL);
+}
+
+int an_rules_scan_memo(an_rules *r, const core_event *ev, an_obs *o, int bulk_min,
+                       const an_rules_prompt *in, an_rules_prompt *out)
+{
     scan_ctx c = {r, NULL, false};
     int detected_refusal = 0;
+    if (out)
+        memset(out, 0, sizeof *out);
     for (int pass = 0; pass < 2; pass++) {
         const char *t = pass ? ev->response : ev->prompt;
         size_t n = pass ? ev->response_len : ev->prompt_len;
+        if (pass == 1 && out) { /* the prompt's pass is over: what it gave */
+            out->probe_score = o->probe_score;
+            out->encoded = o->encoded;
+            out->refusal = detected_refusal;
+            out->n_rules = o->n_rules;
+            memcpy(out->rules, o->rules, sizeof out->rules);
+            out->leak = o->leak;
+            out->n_emails = o->n_emails;
+            out->n_phones = o->n_phones;
+        }
+        if (pass == 0 && in) { /* the observation starts zeroed: the pass's result is *in */
+            o->probe_score = in->probe_score;
+            o->encoded = in->encoded;
+            detected_refusal = in->refusal;
+            o->n_rules = in->n_rules;
+            memcpy(o->rules, in->rules, sizeof o->rules);
+            o->leak = in->leak;
+            o->n_emails = in->n_emails;
+            o->n_phones = in->n_phones;
+            continue;
+        }
         if (!t || n == 0)
             continue;
         c.text = t;

@@ -274,14 +274,15 @@ int an_cmd_analyze(int argc, char **argv)
     core_log(CORE_LOG_INFO, "analytics", "analyze done",
              "lines=%llu events=%llu skipped=%llu incidents=%llu alerts=%llu alerts_only=%llu late=%llu "
              "keys=%llu key_state_bytes_avg=%.0f seconds=%.3f events_per_s=%.0f "
-             "clock_outliers=%llu",
+             "clock_outliers=%llu prompt_memo_hit_pct=%.1f",
              (unsigned long long)nlines, (unsigned long long)st.events, (unsigned long long)bad,
              (unsigned long long)oc.printed, (unsigned long long)st.alerts,
              (unsigned long long)st.alerts_only,
              (unsigned long long)st.late, (unsigned long long)st.keys,
              st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0, dt / 1e6,
              dt > 0 ? (double)st.events * 1e6 / (double)dt : 0.0,
-             (unsigned long long)st.clock_outliers);
+             (unsigned long long)st.clock_outliers,
+             st.memo_lookups ? 100.0 * (double)st.memo_hits / (double)st.memo_lookups : 0.0);
     if (bad > 20)
         fprintf(stderr, "custos analyze: %llu lines skipped in all\n", (unsigned long long)bad);
     rc = CORE_EXIT_OK;

@@ -67,6 +67,7 @@ typedef struct core_config {
     char *an_rules_cache_dir;
     char *an_learned;       /* on|off */
     char *an_learned_model; /* empty: <share>/models/learned.bin */
+    int64_t an_prompt_memo; /* speed: prompts remembered (an_pcache.c); 0 off */
     char *an_snapshots;     /* on|off (h-analytics: snapshots) */
     int64_t an_snapshot_interval_ms;
     int64_t an_snapshot_wait_ms;

@@ -170,6 +170,11 @@ const setting core_cfg_settings[] = {
     {"analytics", "learned_model", T_STR, OFF(an_learned_model), "", 0, 0, NULL, false, false,
      "model file of the learned detector (analytics/train_learned.c writes it); empty: the shipped "
      "model, <share>/models/learned.bin"},
+    /* speed: the prompt memo (issue 12) */
+    {"analytics", "prompt_memo", T_INT, OFF(an_prompt_memo), "4096", 0, 1048576, NULL, false,
+     false, "prompts (of at most 2 KB) whose learned score and sketches are remembered, so that "
+     "a prompt sent again is not featurized again (the same results; 0: off; about 3 KB each "
+     "at most)"},
     /* h-analytics: snapshots of the analytics state (docs/analytics.md) */
     {"analytics", "snapshots", T_ENUM, OFF(an_snapshots), "on", 0, 0, "on|off", false, false,
      "live: the per-key and per-model baselines are saved to PostgreSQL per Kafka partition and "
