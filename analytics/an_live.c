@@ -513,7 +513,8 @@ static void flusher_wait_idle(an_live *al)
 
 /* Hands what the engine produced to the flusher (analytics thread).
  * sync: wait until it is written (or failed), as before a partition's
- * state is read or saved. Otherwise, when the flusher is still busy the
+ * state is read or saved (a sync call waits for the flusher to be idle,
+ * then respects the back-off too). Otherwise, when the flusher is still busy the
  * rows wait for the next call, unless they reach FLUSH_ROWS: then this
  * thread waits (back-pressure on the analytics, never a drop). Backing off
  * after a failure, the rows wait (bounded by PENDING_MAX). */
@@ -531,7 +532,7 @@ static void flush_db(an_live *al, bool sync)
         flusher_wait_idle(al);
     }
     /* idle: fl (what failed last time, if anything) is this thread's */
-    if (!sync && al->retry_at_ms && core_mono_ms() < al->retry_at_ms) {
+    if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms) {
         pthread_mutex_unlock(&al->mu);
         return; /* backing off; the rows wait (bounded) */
     }
@@ -825,8 +826,11 @@ static void *run(void *arg)
             struct timespec ts = {al->last_delay_ms / 1000, (al->last_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
+        pthread_mutex_lock(&al->mu); /* the flusher idle: its back-off is ours to clear */
+        flusher_wait_idle(al);
         al->retry_at_ms = 0;
-        flush_db(al, true); /* the flusher idle after it: fl is this thread's */
+        pthread_mutex_unlock(&al->mu);
+        flush_db(al, true);
     }
     if (al->cur.nincs || al->cur.nalerts || al->fl.nincs || al->fl.nalerts)
         core_log(CORE_LOG_ERROR, "analytics", "incidents not stored at stop",
