@@ -74,17 +74,27 @@ typedef struct {
     size_t n;
 } snap_row;
 
+/* What one flush writes: incidents (newest state each), alerts, snapshot rows. */
+typedef struct {
+    struct inc_row_s *incs;
+    size_t nincs, capincs;
+    struct alert_row_s *alerts;
+    size_t nalerts, capalerts;
+    snap_row *srows;
+    size_t nsrows, capsrows;
+} row_set;
+
 #define SNAP_TOPICS 4096 /* partitions whose topic is remembered (the engine's sources) */
 
 /* An incident's newest state in this batch, in the record incidents/ takes
  * (rec's strings point into the owned copies below). */
-typedef struct {
+typedef struct inc_row_s {
     inc_record rec;
     char *incident_id, *api_key_id, *model, *model_version, *tenant, *summary, *atlas, *owasp,
         *doc;
 } inc_row;
 
-typedef struct {
+typedef struct alert_row_s {
     inc_alert a;
     char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
     int64_t arrival_us; /* when its event reached the analytics (committed) */
@@ -103,11 +113,18 @@ struct an_live {
     uint64_t events, batches, db_errors, dropped, published, kafka_errors;
     _Atomic uint64_t waits;
     core_incident_sink incident_sink; /* where incidents go (the playbooks) */
-    /* produced by the engine callbacks during one batch */
-    inc_row *incs;
-    size_t nincs, capincs;
-    alert_row *alerts;
-    size_t nalerts, capalerts;
+    /* the rows the engine callbacks produce (cur, this thread's) and the
+     * rows the flusher thread is writing or failed to write (fl): the
+     * engine goes on while a transaction is in flight */
+    row_set cur, fl;
+    pthread_t flusher;
+    bool flusher_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool fl_busy, fl_quit; /* under mu: fl handed to the flusher; the flusher to end */
+    uint64_t flush_waits;  /* times the analytics waited for the flusher (back-pressure) */
+    _Atomic size_t fl_alerts; /* alerts in fl (for PENDING_MAX) */
+    core_log_limit rl_drop;
     core_hdr *lat; /* committed event -> alert/incident rows committed, us */
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
@@ -118,8 +135,6 @@ struct an_live {
      * topic of each assigned partition, and what they cost */
     bool snaps;
     char *group;
-    snap_row *srows;
-    size_t nsrows, capsrows;
     struct {
         int32_t partition;
         char *topic;
@@ -185,14 +200,14 @@ static void on_incident(void *ud, const an_incident_view *v)
 {
     an_live *al = ud;
     size_t i;
-    for (i = 0; i < al->nincs && strcmp(al->incs[i].incident_id, v->incident_id); i++)
+    for (i = 0; i < al->cur.nincs && strcmp(al->cur.incs[i].incident_id, v->incident_id); i++)
         ;
-    if (i == al->nincs) {
-        if (core_grow(&al->incs, &al->capincs, al->nincs, sizeof *al->incs, 64) < 0)
+    if (i == al->cur.nincs) {
+        if (core_grow(&al->cur.incs, &al->cur.capincs, al->cur.nincs, sizeof *al->cur.incs, 64) < 0)
             return;
-        memset(&al->incs[al->nincs++], 0, sizeof *al->incs);
+        memset(&al->cur.incs[al->cur.nincs++], 0, sizeof *al->cur.incs);
     }
-    inc_row *r = &al->incs[i];
+    inc_row *r = &al->cur.incs[i];
     inc_row_free(r);
     r->incident_id = dupz(v->incident_id);
     r->api_key_id = dupz(v->api_key_id);
@@ -253,14 +268,18 @@ static void on_incident(void *ud, const an_incident_view *v)
 static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
 {
     an_live *al = ud;
-    if (al->nalerts >= PENDING_MAX) {
+    if (al->cur.nalerts + atomic_load(&al->fl_alerts) >= PENDING_MAX) {
+        /* only while PostgreSQL refuses the writes: counted and logged */
         al->dropped++;
         core_metric_add(&an_m_dropped, 1);
+        if (core_log_limit_check(&al->rl_drop, al->cfg.log_error_interval_ms) >= 0)
+            core_log(CORE_LOG_ERROR, "analytics", "alert dropped: too many waiting for PostgreSQL",
+                     "pending_max=%d dropped=%llu", PENDING_MAX, (unsigned long long)al->dropped);
         return;
     }
-    if (core_grow(&al->alerts, &al->capalerts, al->nalerts, sizeof *al->alerts, 256) < 0)
+    if (core_grow(&al->cur.alerts, &al->cur.capalerts, al->cur.nalerts, sizeof *al->cur.alerts, 256) < 0)
         return;
-    alert_row *r = &al->alerts[al->nalerts++];
+    alert_row *r = &al->cur.alerts[al->cur.nalerts++];
     char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
     *r = (alert_row){
         .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
@@ -286,12 +305,12 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     };
 }
 
-/* The batch's rows through incidents/, in the open transaction. */
+/* The set's rows through incidents/, in the open transaction. */
 /* After the incidents: a new owner that reads the state finds them stored. */
-static int write_snapshots(an_live *al, char *err, size_t errlen)
+static int write_snapshots(an_live *al, const row_set *rs, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < al->nsrows; i++) {
-        const snap_row *r = &al->srows[i];
+    for (size_t i = 0; i < rs->nsrows; i++) {
+        const snap_row *r = &rs->srows[i];
         if (an_snap_db_write(al->pg, al->group, r->topic, r->partition, r->next_offset, r->keys,
                              r->blob, r->n, err, errlen) < 0)
             return -1;
@@ -299,54 +318,119 @@ static int write_snapshots(an_live *al, char *err, size_t errlen)
     return 0;
 }
 
-static int write_rows(an_live *al, char *err, size_t errlen)
+static int write_rows(an_live *al, const row_set *rs, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < al->nincs; i++)
-        if (inc_upsert_detected(al->pg, &al->incs[i].rec, err, errlen) < 0)
+    for (size_t i = 0; i < rs->nincs; i++)
+        if (inc_upsert_detected(al->pg, &rs->incs[i].rec, err, errlen) < 0)
             return -1;
-    if (!al->nalerts)
-        return write_snapshots(al, err, errlen);
+    if (!rs->nalerts)
+        return write_snapshots(al, rs, err, errlen);
     /* the alerts and their evidence links in a few statements, not two per alert */
-    inc_alert *as = malloc(al->nalerts * sizeof *as);
+    inc_alert *as = malloc(rs->nalerts * sizeof *as);
     if (!as) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < al->nalerts; i++)
-        as[i] = al->alerts[i].a;
-    int rc = inc_alerts_insert(al->pg, as, al->nalerts, err, errlen);
+    for (size_t i = 0; i < rs->nalerts; i++)
+        as[i] = rs->alerts[i].a;
+    int rc = inc_alerts_insert(al->pg, as, rs->nalerts, err, errlen);
     free(as);
     if (rc < 0)
         return -1;
-    return write_snapshots(al, err, errlen);
+    return write_snapshots(al, rs, err, errlen);
 }
 
-static void rows_clear(an_live *al)
+static void rows_clear(row_set *rs)
 {
-    for (size_t i = 0; i < al->nincs; i++)
-        inc_row_free(&al->incs[i]);
-    for (size_t i = 0; i < al->nalerts; i++)
-        alert_row_free(&al->alerts[i]);
-    al->nincs = al->nalerts = 0;
-    for (size_t i = 0; i < al->nsrows; i++) {
-        free(al->srows[i].topic);
-        free(al->srows[i].blob);
+    for (size_t i = 0; i < rs->nincs; i++)
+        inc_row_free(&rs->incs[i]);
+    for (size_t i = 0; i < rs->nalerts; i++)
+        alert_row_free(&rs->alerts[i]);
+    rs->nincs = rs->nalerts = 0;
+    for (size_t i = 0; i < rs->nsrows; i++) {
+        free(rs->srows[i].topic);
+        free(rs->srows[i].blob);
     }
-    al->nsrows = 0;
+    rs->nsrows = 0;
 }
 
-/* Writes what the last batch produced in one transaction. On failure the
- * rows stay pending for the next batch (bounded) and the connection is reset.
- * Who may change an incident's status once a playbook or an analyst has
- * moved it is incidents/' rule (inc_upsert_detected). */
-static void flush_db(an_live *al)
+static void rows_free(row_set *rs)
 {
-    if (!al->nincs && !al->nalerts && !al->nsrows)
+    rows_clear(rs);
+    free(rs->incs);
+    free(rs->alerts);
+    free(rs->srows);
+    memset(rs, 0, sizeof *rs);
+}
+
+static bool rows_empty(const row_set *rs) { return !rs->nincs && !rs->nalerts && !rs->nsrows; }
+
+/* Moves src's rows behind dst's (src is newer): an incident or a snapshot
+ * row in both keeps src's state, alerts are appended. src is left empty.
+ * Returns -1 when out of memory (src keeps what was not moved). */
+static int rows_merge(row_set *dst, row_set *src)
+{
+    if (rows_empty(dst)) { /* the common case: swap, no copy */
+        row_set t = *dst;
+        *dst = *src;
+        *src = t;
+        return 0;
+    }
+    if (src->nalerts) {
+        while (dst->capalerts < dst->nalerts + src->nalerts)
+            if (core_grow(&dst->alerts, &dst->capalerts, dst->capalerts, sizeof *dst->alerts,
+                          256) < 0)
+                return -1;
+        memcpy(dst->alerts + dst->nalerts, src->alerts, src->nalerts * sizeof *src->alerts);
+        dst->nalerts += src->nalerts;
+        src->nalerts = 0;
+    }
+    while (src->nincs) {
+        inc_row *r = &src->incs[src->nincs - 1];
+        size_t i;
+        for (i = 0; i < dst->nincs && strcmp(dst->incs[i].incident_id, r->incident_id); i++)
+            ;
+        if (i == dst->nincs) {
+            if (core_grow(&dst->incs, &dst->capincs, dst->nincs, sizeof *dst->incs, 64) < 0)
+                return -1;
+            dst->nincs++;
+        } else {
+            inc_row_free(&dst->incs[i]);
+        }
+        dst->incs[i] = *r; /* the strings move with the record */
+        src->nincs--;
+    }
+    while (src->nsrows) {
+        snap_row *r = &src->srows[src->nsrows - 1];
+        size_t i;
+        for (i = 0; i < dst->nsrows && dst->srows[i].partition != r->partition; i++)
+            ;
+        if (i == dst->nsrows) {
+            if (core_grow(&dst->srows, &dst->capsrows, dst->nsrows, sizeof *dst->srows, 16) < 0)
+                return -1;
+            dst->nsrows++;
+        } else {
+            free(dst->srows[i].topic);
+            free(dst->srows[i].blob);
+        }
+        dst->srows[i] = *r;
+        src->nsrows--;
+    }
+    return 0;
+}
+
+/* Writes the flusher's set in one transaction (the flusher thread, or the
+ * analytics thread at stop when no flusher runs). On failure the rows stay
+ * in the set for the next try (bounded by PENDING_MAX) and the connection
+ * is reset. Who may change an incident's status once a playbook or an
+ * analyst has moved it is incidents/' rule (inc_upsert_detected). */
+static void flush_set(an_live *al)
+{
+    row_set *rs = &al->fl;
+    if (rows_empty(rs))
         return;
     int64_t t0 = core_mono_us();
-    bool with_snaps = al->nsrows > 0;
-    if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms)
-        return; /* backing off; the rows wait (bounded) */
+    bool with_snaps = rs->nsrows > 0;
     char err[512] = "no connection";
     bool in_tx = false;
     if (!al->pg || PQstatus(al->pg) != CONNECTION_OK) {
@@ -360,22 +444,21 @@ static void flush_db(an_live *al)
     if (core_db_begin(al->pg, err, sizeof err) < 0)
         goto fail;
     in_tx = true;
-    if (write_rows(al, err, sizeof err) < 0)
+    if (write_rows(al, rs, err, sizeof err) < 0)
         goto fail;
     in_tx = false; /* a failed COMMIT ends the transaction too */
     if (core_db_commit(al->pg, err, sizeof err) < 0)
         goto fail;
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
-    for (size_t i = 0; i < al->nalerts && al->lat; i++)
-        if (al->alerts[i].arrival_us)
-            core_hdr_observe(al->lat, now - al->alerts[i].arrival_us);
-    al->alerts_stored += al->nalerts;
+    for (size_t i = 0; i < rs->nalerts && al->lat; i++)
+        if (rs->alerts[i].arrival_us)
+            core_hdr_observe(al->lat, now - rs->alerts[i].arrival_us);
+    al->alerts_stored += rs->nalerts;
     al->flushes++;
-    core_metric_add(&an_m_alerts_stored, al->nalerts);
+    core_metric_add(&an_m_alerts_stored, rs->nalerts);
     core_metric_add(&an_m_flushes, 1);
-    al->pending_since_ms = 0;
-    rows_clear(al);
+    rows_clear(rs);
     al->retry_at_ms = 0;
     core_backoff_reset(&al->backoff);
     if (with_snaps) {
@@ -394,8 +477,83 @@ fail:
     al->retry_at_ms = core_mono_ms() + al->last_delay_ms;
     if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
-                 "pending_incidents=%zu pending_alerts=%zu error=%s", al->nincs, al->nalerts,
+                 "pending_incidents=%zu pending_alerts=%zu error=%s", rs->nincs, rs->nalerts,
                  core_log_quote((char[600]){0}, 600, err));
+}
+
+/* The flusher thread: one transaction per hand-over, while the analytics
+ * thread goes on with the next events (a storm's writes no longer stop the
+ * engine, so the collector's queue drains while PostgreSQL works). */
+static void *flusher_main(void *arg)
+{
+    an_live *al = arg;
+    pthread_mutex_lock(&al->mu);
+    for (;;) {
+        while (!al->fl_busy && !al->fl_quit)
+            pthread_cond_wait(&al->cv, &al->mu);
+        if (!al->fl_busy)
+            break; /* quit, nothing handed over */
+        pthread_mutex_unlock(&al->mu);
+        flush_set(al); /* fl and the connection are ours while fl_busy */
+        pthread_mutex_lock(&al->mu);
+        atomic_store(&al->fl_alerts, al->fl.nalerts);
+        al->fl_busy = false;
+        pthread_cond_broadcast(&al->cv);
+    }
+    pthread_mutex_unlock(&al->mu);
+    return NULL;
+}
+
+/* Waits until the flusher holds nothing (mu held). */
+static void flusher_wait_idle(an_live *al)
+{
+    while (al->fl_busy)
+        pthread_cond_wait(&al->cv, &al->mu);
+}
+
+/* Hands what the engine produced to the flusher (analytics thread).
+ * sync: wait until it is written (or failed), as before a partition's
+ * state is read or saved (a sync call waits for the flusher to be idle,
+ * then respects the back-off too). Otherwise, when the flusher is still busy the
+ * rows wait for the next call, unless they reach FLUSH_ROWS: then this
+ * thread waits (back-pressure on the analytics, never a drop). Backing off
+ * after a failure, the rows wait (bounded by PENDING_MAX). */
+static void flush_db(an_live *al, bool sync)
+{
+    if (!sync && rows_empty(&al->cur))
+        return;
+    pthread_mutex_lock(&al->mu);
+    if (al->fl_busy) {
+        if (!sync && al->cur.nalerts < FLUSH_ROWS && al->cur.nincs < FLUSH_ROWS) {
+            pthread_mutex_unlock(&al->mu);
+            return;
+        }
+        al->flush_waits++;
+        flusher_wait_idle(al);
+    }
+    /* idle: fl (what failed last time, if anything) is this thread's */
+    if (al->retry_at_ms && core_mono_ms() < al->retry_at_ms) {
+        pthread_mutex_unlock(&al->mu);
+        return; /* backing off; the rows wait (bounded) */
+    }
+    if (rows_merge(&al->fl, &al->cur) < 0)
+        core_log(CORE_LOG_ERROR, "analytics", "out of memory: rows wait for the next flush", NULL);
+    al->pending_since_ms = rows_empty(&al->cur) ? 0 : core_mono_ms();
+    if (rows_empty(&al->fl)) {
+        pthread_mutex_unlock(&al->mu);
+        return;
+    }
+    if (!al->flusher_started) { /* no thread (it could not start, or at stop) */
+        pthread_mutex_unlock(&al->mu);
+        flush_set(al);
+        return;
+    }
+    atomic_store(&al->fl_alerts, al->fl.nalerts);
+    al->fl_busy = true;
+    pthread_cond_broadcast(&al->cv);
+    if (sync)
+        flusher_wait_idle(al);
+    pthread_mutex_unlock(&al->mu);
 }
 
 /* The engine's running totals into core/metrics (one writer: this thread). */
@@ -458,14 +616,14 @@ static void snap_row_add(void *ud, int32_t source, int64_t next_offset, uint32_t
     if (!topic)
         return;
     size_t i;
-    for (i = 0; i < al->nsrows && al->srows[i].partition != source; i++)
+    for (i = 0; i < al->cur.nsrows && al->cur.srows[i].partition != source; i++)
         ;
-    if (i == al->nsrows) {
-        if (core_grow(&al->srows, &al->capsrows, al->nsrows, sizeof *al->srows, 16) < 0)
+    if (i == al->cur.nsrows) {
+        if (core_grow(&al->cur.srows, &al->cur.capsrows, al->cur.nsrows, sizeof *al->cur.srows, 16) < 0)
             return;
-        al->srows[al->nsrows++] = (snap_row){0};
+        al->cur.srows[al->cur.nsrows++] = (snap_row){0};
     }
-    snap_row *r = &al->srows[i];
+    snap_row *r = &al->cur.srows[i];
     void *copy = malloc(n ? n : 1);
     char *t = strdup(topic);
     if (!copy || !t) {
@@ -562,7 +720,7 @@ static void restore_row(an_live *al, const char *topic, int32_t partition, int64
 static void on_assigned(an_live *al, const qitem *q)
 {
     topic_note(al, q->topic, q->partition);
-    flush_db(al); /* our own last rows first: we may be taking back what we gave */
+    flush_db(al, true); /* our own last rows first: we may be taking back what we gave */
     bool fresh = an_engine_fresh(al->engine);
     /* the partition's row first: waiting for the previous owner's revoke
      * also waits for the shared row it writes in the same transaction */
@@ -580,7 +738,7 @@ static void on_revoked(an_live *al, const qitem *q)
     an_engine_source_committed(al->engine, q->partition, q->next_offset);
     snapshot(al, q->partition);
     an_engine_release(al->engine, q->partition);
-    flush_db(al);
+    flush_db(al, true);
 }
 
 static void on_partition(void *ud, const char *topic, int32_t partition, int64_t next_offset,
@@ -608,7 +766,7 @@ static void idle(an_live *al)
     /* what the idle watermark released counts too: without this the stats
      * kept the totals of the last hand-over for good once traffic stopped */
     publish_stats(al);
-    flush_db(al);
+    flush_db(al, false);
     if (al->rk)
         rd_kafka_poll(al->rk, 0);
 }
@@ -645,11 +803,11 @@ static void *run(void *arg)
         free(q);
         if (al->snaps && core_mono_ms() - al->last_snap_ms >= al->cfg.an_snapshot_interval_ms)
             snapshot(al, AN_SNAP_ALL);
-        if ((al->nincs || al->nalerts || al->nsrows) && !al->pending_since_ms)
+        if ((al->cur.nincs || al->cur.nalerts || al->cur.nsrows) && !al->pending_since_ms)
             al->pending_since_ms = core_mono_ms();
-        if (core_queue_len(al->q) == 0 || al->nalerts >= FLUSH_ROWS || al->nincs >= FLUSH_ROWS ||
+        if (core_queue_len(al->q) == 0 || al->cur.nalerts >= FLUSH_ROWS || al->cur.nincs >= FLUSH_ROWS ||
             (al->pending_since_ms && core_mono_ms() - al->pending_since_ms >= FLUSH_MS))
-            flush_db(al);
+            flush_db(al, false);
         if (al->rk)
             rd_kafka_poll(al->rk, 0);
     }
@@ -662,17 +820,22 @@ static void *run(void *arg)
     an_engine_finish(al->engine);
     /* the last incident states: a few tries past any back-off, then give up
      * (logged with what is lost) */
-    for (int attempt = 0; attempt < 3 && (al->nincs || al->nalerts); attempt++) {
+    for (int attempt = 0; attempt < 3 && !(rows_empty(&al->cur) && rows_empty(&al->fl));
+         attempt++) {
         if (attempt) {
             struct timespec ts = {al->last_delay_ms / 1000, (al->last_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
+        pthread_mutex_lock(&al->mu); /* the flusher idle: its back-off is ours to clear */
+        flusher_wait_idle(al);
         al->retry_at_ms = 0;
-        flush_db(al);
+        pthread_mutex_unlock(&al->mu);
+        flush_db(al, true);
     }
-    if (al->nincs || al->nalerts)
+    if (al->cur.nincs || al->cur.nalerts || al->fl.nincs || al->fl.nalerts)
         core_log(CORE_LOG_ERROR, "analytics", "incidents not stored at stop",
-                 "incidents=%zu alerts=%zu", al->nincs, al->nalerts);
+                 "incidents=%zu alerts=%zu", al->cur.nincs + al->fl.nincs,
+                 al->cur.nalerts + al->fl.nalerts);
     return NULL;
 }
 
@@ -774,6 +937,8 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     al->cfg = *cfg;
+    pthread_mutex_init(&al->mu, NULL);
+    pthread_cond_init(&al->cv, NULL);
     al->dsn = dupz(cfg->pg_dsn);
     al->topic = dupz(cfg->an_incidents_topic);
     al->snaps = strcmp(cfg->an_snapshots, "on") == 0;
@@ -799,6 +964,12 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
         goto error;
     if (!(al->rk = producer(al, cfg, err, errlen)))
         goto error;
+    if (pthread_create(&al->flusher, NULL, flusher_main, al) != 0) {
+        snprintf(err, errlen, "cannot start the analytics' flusher thread");
+        goto error;
+    }
+    al->flusher_started = true;
+    pthread_setname_np(al->flusher, "custos-an-flush");
     if (pthread_create(&al->thread, NULL, run, al) != 0) {
         snprintf(err, errlen, "cannot start the analytics thread");
         goto error;
@@ -822,6 +993,14 @@ void an_live_stop(an_live *al)
         core_queue_close(al->q); /* the thread drains what is queued, then ends */
         pthread_join(al->thread, NULL);
     }
+    if (al->flusher_started) { /* after the thread's last flush (it waited for it) */
+        pthread_mutex_lock(&al->mu);
+        al->fl_quit = true;
+        pthread_cond_broadcast(&al->cv);
+        pthread_mutex_unlock(&al->mu);
+        pthread_join(al->flusher, NULL);
+        al->flusher_started = false;
+    }
     if (al->rk) {
         if (rd_kafka_flush(al->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
             core_log(CORE_LOG_WARN, "analytics", "incidents not all published at stop",
@@ -837,7 +1016,7 @@ void an_live_stop(an_live *al)
         core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
                  "keys=%llu key_state_bytes_avg=%.0f keys_peak=%llu key_state_mb_peak=%.1f "
-                 "queue_full_waits=%llu db_errors=%llu published=%llu kafka_errors=%llu dropped_alerts=%llu "
+                 "queue_full_waits=%llu flush_waits=%llu db_errors=%llu published=%llu kafka_errors=%llu dropped_alerts=%llu "
                  "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
                  "commit_to_incident_p999_ms=%.1f alerts_stored=%llu flushes=%llu "
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
@@ -850,7 +1029,8 @@ void an_live_stop(an_live *al)
                  (unsigned long long)st.keys,
                  st.keys ? (double)st.key_state_bytes / (double)st.keys : 0.0,
                  (unsigned long long)st.keys_peak, (double)st.key_state_bytes_peak / 1048576.0,
-                 (unsigned long long)atomic_load(&al->waits), (unsigned long long)al->db_errors,
+                 (unsigned long long)atomic_load(&al->waits),
+                 (unsigned long long)al->flush_waits, (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
                  (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3,
                  (unsigned long long)al->alerts_stored, (unsigned long long)al->flushes,
@@ -862,14 +1042,14 @@ void an_live_stop(an_live *al)
                  (unsigned long long)al->snap_refused);
     }
     core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
-    rows_clear(al);
-    free(al->incs);
-    free(al->alerts);
+    rows_free(&al->cur);
+    rows_free(&al->fl);
+    pthread_cond_destroy(&al->cv);
+    pthread_mutex_destroy(&al->mu);
     an_engine_free(al->engine);
     if (al->pg)
         PQfinish(al->pg);
     free(al->lat);
-    free(al->srows);
     for (size_t i = 0; i < al->ntopics; i++)
         free(al->topics[i].topic);
     free(al->group);

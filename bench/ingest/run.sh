@@ -240,6 +240,9 @@ run_step() {
     S_CI99=$(field commit_to_incident_p99_ms "$an")
     S_CI999=$(field commit_to_incident_p999_ms "$an")
     S_DROPPED=$(field dropped_alerts "$an")
+    S_ALERTS_STORED=$(field alerts_stored "$an")
+    S_QWAITS=$(field queue_full_waits "$an")
+    S_FWAITS=$(field flush_waits "$an")
     S_GAP_ROWS=$(q "$db" "SELECT count(*) FROM ingest_gaps" 2>/dev/null || echo "-")
     printf '%6s %8s %6s %s\n' "$TOPIC_NO${RUN_BIN:+b}" "$rate" "${S_TX:-?}" "${S_STAGES:-?}" >>"$WORK/stages.txt"
     S_ACHIEVED=$(sed -nE 's/^.* rate=([0-9]+).*$/\1/p' "$dir/producer.log" | tail -n1)
@@ -270,6 +273,12 @@ run_step() {
     [ "$drained" = yes ] || S_WHY+="not drained 60 s after the producer; "
     [ "$S_DRAIN" -le "$MAX_DRAIN_S" ] || S_WHY+="drain took ${S_DRAIN}s; "
     [ "$S_MAXLAG" -le $((rate * MAX_LAG_S)) ] || S_WHY+="lag reached $S_MAXLAG events; "
+    # no alert lost, end to end: every alert raised is stored or counted as dropped
+    [ -z "$S_ALERTS" ] || [ -z "$S_ALERTS_STORED" ] ||
+        [ "$S_ALERTS" = $((S_ALERTS_STORED + ${S_DROPPED:-0})) ] ||
+        S_WHY+="alerts raised $S_ALERTS, stored $S_ALERTS_STORED, dropped ${S_DROPPED:-0}; "
+    [ -n "$S_QWAITS" ] && [ "$S_QWAITS" != 0 ] && [ -n "$S_WHY" ] &&
+        S_WHY+="the collector waited $S_QWAITS times for the analytics (their queue full; they waited ${S_FWAITS:-?} times for their flusher); "
     [ -z "$S_WHY" ] || S_WHY+="most lag on partition $S_WORST (${S_WORST_SHARE:-?} % of the events); "
     S_RESULT=ok
     [ -z "$S_WHY" ] || S_RESULT=FAIL
