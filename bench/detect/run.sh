@@ -15,7 +15,8 @@
 # a restart without saved state did. It also prints how many incident
 # documents the restarts changed against one uninterrupted run (0 and 0:
 # no incident from a restart, none lost to one). PROMPTS=0 skips the
-# prompt-by-prompt part.
+# prompt-by-prompt part; FRESH=0 skips the fresh benign set (prompts.sh
+# fresh: unseen benign text from Debian packages in eight languages).
 # Attack prompts come from the held-back test half of data/prompts unless
 # HALF=tune. Prints the scorer's tables; exits non-zero when a target is missed.
 set -euo pipefail
@@ -73,5 +74,9 @@ rc=0
 if [ "${PROMPTS:-1}" != 0 ]; then
     echo
     bash "$here/prompts.sh" "$build" "$half"
+fi
+if [ "${FRESH:-1}" != 0 ]; then
+    echo
+    bash "$here/prompts.sh" "$build" fresh
 fi
 exit "$rc"
