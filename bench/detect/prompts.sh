@@ -26,7 +26,8 @@ if [ "$half" = fresh ]; then
     fresh=${CUSTOS_FRESH_SET:-$src/data/prompts/fresh/benign_fresh.jsonl}
     "$scengen" --data "${CUSTOS_PROMPTS_DIR:-$src/data/prompts}" --prompts-only 1 --fresh "$fresh" \
         --events "$out/fresh.jsonl" --labels /dev/null 2>/dev/null
-    "$build/custos" analyze --log-level warn "$out/fresh.jsonl" >"$out/fresh-incidents.jsonl"
+    "$build/custos" analyze --log-level info "$out/fresh.jsonl" >"$out/fresh-incidents.jsonl" \
+        2>"$out/fresh-analyze.log"
     # (awk: no incident at all is a result, not an error)
     awk -F'"api_key_id":"' '/"type":"probing"/ { split($2, a, "\""); print a[1] }' \
         "$out/fresh-incidents.jsonl" | sort -u >"$out/fresh-hit.txt"
@@ -52,6 +53,9 @@ if [ "$half" = fresh ]; then
           }
           close("sort")
         }' "$out/fresh-hit.txt" "$out/fresh-keys.txt"
+    # weak signals below an incident: custos analyze's count (all groups together)
+    grep 'msg="analyze done"' "$out/fresh-analyze.log" |
+        sed -n 's/.* events=\([0-9]*\) .* alerts_only=\([0-9]*\).*/alerts without an incident: \2 of \1 events (answered and refused together)/p'
     exit 0
 fi
 "$scengen" --data "${CUSTOS_PROMPTS_DIR:-$src/data/prompts}" --half "$half" --prompts-only 1 \

