@@ -33,7 +33,11 @@ score=${CUSTOS_SCORE:-$build/tools/score}
 for t in "$scengen" "$score"; do
     [ -x "$t" ] || { echo "$t: not built (cmake --build $build)" >&2; exit 2; }
 done
-"$scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 \
+# BENIGN_FROM=FILE: the scenarios' ordinary prompts from FILE (e.g. the fresh
+# set, data/prompts/fresh/benign_fresh.jsonl) instead of the benign sets
+bf=()
+[ -n "${BENIGN_FROM:-}" ] && bf=(--benign-from "$BENIGN_FROM")
+"$scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 "${bf[@]}" \
     --events "$out/events.jsonl" --labels "$out/labels.jsonl"
 if [ -n "${RESTARTS:-}" ]; then
     # pieces by event time (scengen starts at 2026-11-20T00:00:00Z, sorted)

@@ -42,11 +42,12 @@ void push(strs *s, char *x)
     s->v[s->n++] = x;
 }
 
-/* half: 0 = all, 1 = tuning (even hash), 2 = test (odd hash) */
+/* half: 0 = all, 1 = tuning (even hash), 2 = test (odd hash); dir NULL:
+ * file is the path */
 static void load(strs *s, const char *dir, const char *file, int half)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", file);
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "scengen: cannot open %s\n", path);
@@ -381,6 +382,7 @@ typedef struct {
     double hours, restamp;
     int prompts_only;
     const char *fresh; /* --fresh FILE: the unseen benign set (with --prompts-only 1) */
+    const char *benign_from; /* --benign-from FILE: the scenarios' benign prompts from FILE */
     uint64_t seed;
 } opts;
 
@@ -401,6 +403,8 @@ static int parse_args(int argc, char **argv, opts *o)
             o->prompts_only = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--fresh"))
             o->fresh = argv[i + 1];
+        else if (!strcmp(argv[i], "--benign-from"))
+            o->benign_from = argv[i + 1];
         else if (!strcmp(argv[i], "--restamp"))
             o->restamp = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--keys"))
@@ -420,7 +424,8 @@ static int parse_args(int argc, char **argv, opts *o)
     }
     if (!o->dir || !o->evpath || !o->lpath || o->hours < 6 || o->nkeys < 50) {
         fprintf(stderr, "usage: scengen --data DIR --half test|tune [--seed N] [--hours H>=6] "
-                        "[--keys N>=50] [--restamp EPS] [--prompts-only 1 [--fresh FILE]] --events FILE "
+                        "[--keys N>=50] [--restamp EPS] [--prompts-only 1 [--fresh FILE]] "
+                        "[--benign-from FILE] --events FILE "
                         "--labels FILE\n");
         return 2;
     }
@@ -595,6 +600,18 @@ int main(int argc, char **argv)
     for (int i = 0; i < 10; i++)
         rnd();
     load_sets(o.dir, o.half);
+    if (o.benign_from) {
+        /* --benign-from FILE (a JSONL of {"prompt": ...}, e.g. the fresh
+         * set): every scenario's ordinary prompts (benign_prompt) come from
+         * it instead of the benign sets; the draws are the same, so the
+         * traffic's shape is too */
+        g_benign.n = 0;
+        load(&g_benign, NULL, o.benign_from, 0);
+        if (!g_benign.n) {
+            fprintf(stderr, "scengen: %s: no prompts\n", o.benign_from);
+            return 2;
+        }
+    }
     g_labels = fopen(o.lpath, "w");
     if (!g_labels) {
         perror(o.lpath);
