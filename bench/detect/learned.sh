@@ -9,6 +9,9 @@
 #   bench/detect/learned.sh [BUILD_DIR]
 #   LEARNED_MODEL=FILE (default analytics/models/learned.bin)  LEARNED_CORE=C (default 1)
 #   PROMPTS=0 skips the prompts.sh comparison.
+#   FRESH=0 skips the fresh benign set (prompts.sh fresh: unseen text from
+#   Debian packages, data/prompts/fresh) with the signatures alone and with
+#   the learned signal.
 #
 # prompts.sh takes the attack prompts of the held-back half but every benign
 # prompt (both halves: the benign tuning half was trained on), so its benign
@@ -39,4 +42,14 @@ if [ "${PROMPTS:-1}" != 0 ]; then
     echo "## Probing incidents per prompt (prompts.sh), signatures and the learned signal"
     CUSTOS_ANALYTICS_LEARNED=on CUSTOS_ANALYTICS_LEARNED_MODEL="$model" \
         DETECT_OUT="$out/learned-on" bash "$here/prompts.sh" "$build" test
+fi
+
+if [ "${FRESH:-1}" != 0 ]; then
+    echo
+    echo "## The fresh benign set (unseen; prompts.sh fresh), signatures alone: analytics.learned=off"
+    CUSTOS_ANALYTICS_LEARNED=off DETECT_OUT="$out/learned-off" bash "$here/prompts.sh" "$build" fresh
+    echo
+    echo "## The fresh benign set (unseen; prompts.sh fresh), signatures and the learned signal"
+    CUSTOS_ANALYTICS_LEARNED=on CUSTOS_ANALYTICS_LEARNED_MODEL="$model" \
+        DETECT_OUT="$out/learned-on" bash "$here/prompts.sh" "$build" fresh
 fi

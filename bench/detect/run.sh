@@ -15,7 +15,8 @@
 # a restart without saved state did. It also prints how many incident
 # documents the restarts changed against one uninterrupted run (0 and 0:
 # no incident from a restart, none lost to one). PROMPTS=0 skips the
-# prompt-by-prompt part.
+# prompt-by-prompt part; FRESH=0 skips the fresh benign set (prompts.sh
+# fresh: unseen benign text from Debian packages in eight languages).
 # Attack prompts come from the held-back test half of data/prompts unless
 # HALF=tune. Prints the scorer's tables; exits non-zero when a target is missed.
 set -euo pipefail
@@ -32,7 +33,11 @@ score=${CUSTOS_SCORE:-$build/tools/score}
 for t in "$scengen" "$score"; do
     [ -x "$t" ] || { echo "$t: not built (cmake --build $build)" >&2; exit 2; }
 done
-"$scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 \
+# BENIGN_FROM=FILE: the scenarios' ordinary prompts from FILE (e.g. the fresh
+# set, data/prompts/fresh/benign_fresh.jsonl) instead of the benign sets
+bf=()
+[ -n "${BENIGN_FROM:-}" ] && bf=(--benign-from "$BENIGN_FROM")
+"$scengen" --data "$data" --half "$half" --seed "${SEED:-1}" --hours 6 --keys 300 "${bf[@]}" \
     --events "$out/events.jsonl" --labels "$out/labels.jsonl"
 if [ -n "${RESTARTS:-}" ]; then
     # pieces by event time (scengen starts at 2026-11-20T00:00:00Z, sorted)
@@ -73,5 +78,9 @@ rc=0
 if [ "${PROMPTS:-1}" != 0 ]; then
     echo
     bash "$here/prompts.sh" "$build" "$half"
+fi
+if [ "${FRESH:-1}" != 0 ]; then
+    echo
+    bash "$here/prompts.sh" "$build" fresh
 fi
 exit "$rc"

@@ -42,11 +42,12 @@ void push(strs *s, char *x)
     s->v[s->n++] = x;
 }
 
-/* half: 0 = all, 1 = tuning (even hash), 2 = test (odd hash) */
+/* half: 0 = all, 1 = tuning (even hash), 2 = test (odd hash); dir NULL:
+ * file is the path */
 static void load(strs *s, const char *dir, const char *file, int half)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", file);
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "scengen: cannot open %s\n", path);
@@ -380,6 +381,8 @@ typedef struct {
     int half, nkeys;
     double hours, restamp;
     int prompts_only;
+    const char *fresh; /* --fresh FILE: the unseen benign set (with --prompts-only 1) */
+    const char *benign_from; /* --benign-from FILE: the scenarios' benign prompts from FILE */
     uint64_t seed;
 } opts;
 
@@ -398,6 +401,10 @@ static int parse_args(int argc, char **argv, opts *o)
             o->hours = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompts-only")) /* --prompts-only 1 */
             o->prompts_only = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--fresh"))
+            o->fresh = argv[i + 1];
+        else if (!strcmp(argv[i], "--benign-from"))
+            o->benign_from = argv[i + 1];
         else if (!strcmp(argv[i], "--restamp"))
             o->restamp = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--keys"))
@@ -411,9 +418,15 @@ static int parse_args(int argc, char **argv, opts *o)
             return 2;
         }
     }
+    if (o->fresh && !o->prompts_only) {
+        fprintf(stderr, "scengen: --fresh needs --prompts-only 1\n");
+        return 2;
+    }
     if (!o->dir || !o->evpath || !o->lpath || o->hours < 6 || o->nkeys < 50) {
         fprintf(stderr, "usage: scengen --data DIR --half test|tune [--seed N] [--hours H>=6] "
-                        "[--keys N>=50] [--restamp EPS] [--prompts-only 1] --events FILE --labels FILE\n");
+                        "[--keys N>=50] [--restamp EPS] [--prompts-only 1 [--fresh FILE]] "
+                        "[--benign-from FILE] --events FILE "
+                        "--labels FILE\n");
         return 2;
     }
     return 0;
@@ -478,6 +491,74 @@ static void prompts_only(void)
     }
 }
 
+/* Copies the string member name of j into out (cap bytes) if it is a short
+ * word of letters, digits and '_' (it becomes part of a key id); else "x"
+ * (cap >= 2). */
+static void fresh_tag(const cJSON *j, const char *name, char *out, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItem(j, name);
+    char buf[16];
+    if (cJSON_IsNumber(v))
+        snprintf(buf, sizeof buf, "%d", v->valueint);
+    else
+        snprintf(buf, sizeof buf, "%s", cJSON_IsString(v) ? v->valuestring : "");
+    size_t n = strlen(buf);
+    int ok = n > 0 && n < cap;
+    for (size_t i = 0; i < n; i++)
+        ok &= (buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= '0' && buf[i] <= '9') || buf[i] == '_';
+    memcpy(out, ok ? buf : "x", ok ? n + 1 : 2);
+}
+
+/* --prompts-only 1 --fresh FILE: only the prompts of the fresh benign set
+ * (data/prompts/fresh/benign_fresh.jsonl, kept unseen: see
+ * data/prompts/README.md), each as the only event of its own key, answered
+ * and refused. The key id carries the row's tags for the bench's tables:
+ * fresh-ans|ref-LANG-ASK-KIND-SOURCE-TRIGGER-NNNNN. Returns 0, or 2. */
+static int prompts_fresh(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "scengen: cannot open %s\n", path);
+        return 2;
+    }
+    behaviour b = {"m", "v", 200, 0.1, 1, 0, 0};
+    int64_t t = 1795132800LL * 1000000LL;
+    char *line = NULL;
+    size_t cap = 0;
+    int row = 0;
+    while (getline(&line, &cap, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *p = cJSON_GetObjectItem(j, "prompt");
+        if (!cJSON_IsString(p)) {
+            fprintf(stderr, "scengen: %s: line %d has no prompt\n", path, row + 1);
+            cJSON_Delete(j);
+            free(line);
+            fclose(f);
+            return 2;
+        }
+        char lang[4], ask[4], kind[12], src[8], trig[2];
+        fresh_tag(j, "lang", lang, sizeof lang);
+        fresh_tag(j, "ask", ask, sizeof ask);
+        fresh_tag(j, "kind", kind, sizeof kind);
+        fresh_tag(j, "source", src, sizeof src);
+        fresh_tag(j, "trigger", trig, sizeof trig);
+        for (int refused = 0; refused < 2; refused++) {
+            key k = {.mult = 1};
+            snprintf(k.id, sizeof k.id, "fresh-%s-%s-%s-%s-%s-%s-%05d", refused ? "ref" : "ans",
+                     lang, ask, kind, src, trig, row % 100000);
+            snprintf(k.tenant, sizeof k.tenant, "t");
+            emit(t, &k, &b, p->valuestring,
+                 refused ? "I'm sorry, but I can't help with that request." : "OK.", 0, 200, 1);
+            t += 60 * 1000000LL;
+        }
+        cJSON_Delete(j);
+        row++;
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
 /* Sorts the events by time and writes them to evpath. Returns 0 or 2. */
 static int write_events(const char *evpath, double restamp)
 {
@@ -519,12 +600,27 @@ int main(int argc, char **argv)
     for (int i = 0; i < 10; i++)
         rnd();
     load_sets(o.dir, o.half);
+    if (o.benign_from) {
+        /* --benign-from FILE (a JSONL of {"prompt": ...}, e.g. the fresh
+         * set): every scenario's ordinary prompts (benign_prompt) come from
+         * it instead of the benign sets; the draws are the same, so the
+         * traffic's shape is too */
+        g_benign.n = 0;
+        load(&g_benign, NULL, o.benign_from, 0);
+        if (!g_benign.n) {
+            fprintf(stderr, "scengen: %s: no prompts\n", o.benign_from);
+            return 2;
+        }
+    }
     g_labels = fopen(o.lpath, "w");
     if (!g_labels) {
         perror(o.lpath);
         return 2;
     }
-    if (o.prompts_only) {
+    if (o.fresh) {
+        if (prompts_fresh(o.fresh))
+            return 2;
+    } else if (o.prompts_only) {
         prompts_only();
     } else {
         world w;
