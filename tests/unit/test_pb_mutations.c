@@ -27,8 +27,11 @@ static uint64_t rnd(void)
     return g_rng;
 }
 
+/* The instruction cap is what bounds a mutated loop; the deadline is far
+ * past what any run needs, so that a busy machine (a run preempted for a
+ * while) cannot turn an OK or ERROR run into a DEADLINE one. */
 static const pb_sb_limits LIM = {.max_bytes = 4 << 20, .max_instructions = 2000000,
-                                 .deadline_us = 300000};
+                                 .deadline_us = 30000000};
 
 static const char *const TOKENS[] = {
     " end ", " function() ", " while true do ", " return ", "{", "}", "(", ")", "..", " nil ",
