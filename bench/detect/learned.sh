@@ -34,22 +34,16 @@ echo "(hard negatives: bipia clean contexts, xstest safe, notinject trigger word
 echo "awesome/gpteacher roleplay, pap persuasion)"
 taskset -c "$core" "$build/train_learned" --eval "$model" --data "$src/data/prompts"
 
-if [ "${PROMPTS:-1}" != 0 ]; then
+# both_ways TITLE SET: prompts.sh on SET with the signatures alone, then
+# with the signatures and the learned signal
+both_ways() {
     echo
-    echo "## Probing incidents per prompt (prompts.sh), signatures alone: analytics.learned=off"
-    CUSTOS_ANALYTICS_LEARNED=off DETECT_OUT="$out/learned-off" bash "$here/prompts.sh" "$build" test
+    echo "## $1, signatures alone: analytics.learned=off"
+    CUSTOS_ANALYTICS_LEARNED=off DETECT_OUT="$out/learned-off" bash "$here/prompts.sh" "$build" "$2"
     echo
-    echo "## Probing incidents per prompt (prompts.sh), signatures and the learned signal"
+    echo "## $1, signatures and the learned signal"
     CUSTOS_ANALYTICS_LEARNED=on CUSTOS_ANALYTICS_LEARNED_MODEL="$model" \
-        DETECT_OUT="$out/learned-on" bash "$here/prompts.sh" "$build" test
-fi
-
-if [ "${FRESH:-1}" != 0 ]; then
-    echo
-    echo "## The fresh benign set (unseen; prompts.sh fresh), signatures alone: analytics.learned=off"
-    CUSTOS_ANALYTICS_LEARNED=off DETECT_OUT="$out/learned-off" bash "$here/prompts.sh" "$build" fresh
-    echo
-    echo "## The fresh benign set (unseen; prompts.sh fresh), signatures and the learned signal"
-    CUSTOS_ANALYTICS_LEARNED=on CUSTOS_ANALYTICS_LEARNED_MODEL="$model" \
-        DETECT_OUT="$out/learned-on" bash "$here/prompts.sh" "$build" fresh
-fi
+        DETECT_OUT="$out/learned-on" bash "$here/prompts.sh" "$build" "$2"
+}
+[ "${PROMPTS:-1}" = 0 ] || both_ways "Probing incidents per prompt (prompts.sh)" test
+[ "${FRESH:-1}" = 0 ] || both_ways "The fresh benign set (unseen; prompts.sh fresh)" fresh
