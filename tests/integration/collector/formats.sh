@@ -22,9 +22,13 @@ export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s # as replay_equals_live.sh: a load
 # four encodings of 42000 would take minutes on a loaded machine
 head -n 14000 "$T_DIR/scenario.jsonl" >"$T_DIR/in.native"
 N=$(wc -l <"$T_DIR/in.native")
+declare -A GEN
 for f in litellm otlp_json otlp_proto; do
-    "$CUSTOS_BIN" gen --from "$T_DIR/in.native" --format "$f" >"$T_DIR/in.$f" ||
-        t_fail "custos gen --from --format $f failed"
+    "$CUSTOS_BIN" gen --from "$T_DIR/in.native" --format "$f" >"$T_DIR/in.$f" &
+    GEN[$f]=$!
+done
+for f in litellm otlp_json otlp_proto; do
+    wait "${GEN[$f]}" || t_fail "custos gen --from --format $f failed"
 done
 t_log "$N events; bytes: $(wc -c "$T_DIR"/in.* | head -n 4 | awk '{printf "%s=%s ", $2, $1}' | sed "s|$T_DIR/in.||g")"
 
@@ -40,14 +44,21 @@ done
 [ -n "$T_BROKER" ] || t_fail "broker did not start: $(cat "$T_DIR/broker.log")"
 export CUSTOS_KAFKA_BROKERS=$T_BROKER
 
-declare -A DSN
+# The four formats run side by side, each with its own database, consumer
+# group and collector; each topic is paced as if alone (below), so the
+# broker's retention sees the same traffic per topic as one at a time.
+declare -A DSN PID PROD
 for f in native litellm otlp_json otlp_proto; do
     t_db
     DSN[$f]=$T_DSN
     # the topic's format from its kafka.topics entry; collector.format stays native
-    t_start_collector "run.$f" CUSTOS_KAFKA_TOPICS="fmt.$f=$f"
-    pid=$T_LAST_PID
-    t_wait_log "$T_DIR/run.$f.log" 'msg="partition assigned"' 60 "$pid"
+    t_start_collector "run.$f" CUSTOS_KAFKA_TOPICS="fmt.$f=$f" CUSTOS_KAFKA_GROUP="fmt-$f"
+    PID[$f]=$T_LAST_PID
+done
+for f in native litellm otlp_json otlp_proto; do
+    t_wait_log "$T_DIR/run.$f.log" 'msg="partition assigned"' 60 "${PID[$f]}"
+done
+for f in native litellm otlp_json otlp_proto; do
     # messages a second: 700 events/s (an OTLP request holds up to 16).
     # The embedded broker keeps ~5 MiB a partition and drops older data: at
     # 700 events/s the largest encoding (OTLP/JSON, ~2.9 kB an event) is
@@ -58,7 +69,17 @@ for f in native litellm otlp_json otlp_proto; do
     rate=700
     case $f in otlp_*) rate=44 ;; esac
     "$CUSTOS_BIN" produce --rate "$rate" --linger-ms 20 --brokers "$T_BROKER" --topic "fmt.$f" --format "$f" \
-        "$T_DIR/in.$f" 2>"$T_DIR/produce.$f.log" || t_fail "produce $f: $(tail -n 3 "$T_DIR/produce.$f.log")"
+        "$T_DIR/in.$f" 2>"$T_DIR/produce.$f.log" &
+    PROD[$f]=$!
+    T_PIDS+=("$!")
+done
+for f in native litellm otlp_json otlp_proto; do
+    wait "${PROD[$f]}" || t_fail "produce $f: $(tail -n 3 "$T_DIR/produce.$f.log")"
+done
+
+for f in native litellm otlp_json otlp_proto; do
+    T_DSN=${DSN[$f]}
+    pid=${PID[$f]}
     t_wait_count "$N" 300
     t_wait_log "$T_DIR/run.$f.log" 'msg="stats" .* analyzed=[1-9][0-9]* alerts=[1-9][0-9]* incidents=[1-9]' 90 "$pid"
     kill -TERM "$pid"
@@ -66,7 +87,7 @@ for f in native litellm otlp_json otlp_proto; do
     rej=$(t_sql "SELECT count(*) FROM rejected_events")
     [ "$rej" = 0 ] || t_fail "$f: $rej dead letters: $(t_sql "SELECT reason FROM rejected_events LIMIT 2")"
     msgs=$(grep -c . "$T_DIR/in.$f" 2>/dev/null || true)
-    t_check_offsets "fmt.$f" "$PARTS"
+    t_check_offsets "fmt.$f" "$PARTS" "fmt-$f"
     case $f in otlp_proto) ;; *) [ "$T_HWM_SUM" = "$msgs" ] || t_fail "$f: $T_HWM_SUM messages on the broker, $msgs in the file" ;; esac
 
     # replay equals live for this format
