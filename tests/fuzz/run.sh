@@ -7,7 +7,9 @@
 # CUSTOS_FUZZ_FORMAT_SECONDS each (default 20). Exits non-zero when a
 # fuzzer finds a crash, a sanitizer report or a broken promise; the input
 # that caused it is kept under BUILD_DIR/fuzz-artifacts/. Prints each
-# target's run count.
+# target's run count. The targets run CUSTOS_FUZZ_JOBS at a time (default
+# 2, one a core): each still gets its whole -max_total_time, and the
+# reports come out in the order below.
 # Usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]
 set -euo pipefail
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]}
@@ -54,33 +56,52 @@ for f in litellm otlp_json otlp_proto; do
     seed "$f" "$src"/tests/formats/*."$f" "$build/fuzz-formats"/*."$f"
 done
 
-# run TARGET CORPUS SECONDS DICT [OPTIONS...]
-fail=0
+# run TARGET CORPUS SECONDS DICT [OPTIONS...]: one fuzzer; its report goes
+# to $build/TARGET.report, its status to $build/TARGET.status (0 or 1).
 run() {
     local target=$1 corpus=$2 t=$3 dict=$4; shift 4
     local log=$build/$target.log rc=0
-    echo "$target: $(ls "$build/fuzz-corpus/$corpus" | wc -l) corpus inputs, ${t}s" >&2
-    ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
-    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    "$build/tests/fuzz/$target" -max_total_time="$t" -timeout=10 -rss_limit_mb=2048 \
-        -dict="$dict" -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$@" \
-        "$build/fuzz-corpus/$corpus" 2>"$log" || rc=$?
-    grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' \
-        "$log" >&2 || true
-    if [ "$rc" != 0 ]; then
-        echo "$target FAILED (exit $rc); see $log and $artifacts/" >&2
-        grep -E 'ERROR|SUMMARY|==[0-9]+==|promise broken' "$log" | head -n 20 >&2 || true
-        fail=1
-        return 0
-    fi
-    echo "$target: no crash in ${t}s" >&2
+    {
+        echo "$target: $(ls "$build/fuzz-corpus/$corpus" | wc -l) corpus inputs, ${t}s"
+        ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        "$build/tests/fuzz/$target" -max_total_time="$t" -timeout=10 -rss_limit_mb=2048 \
+            -dict="$dict" -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$@" \
+            "$build/fuzz-corpus/$corpus" 2>"$log" || rc=$?
+        grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' \
+            "$log" || true
+        if [ "$rc" != 0 ]; then
+            echo "$target FAILED (exit $rc); see $log and $artifacts/"
+            grep -E 'ERROR|SUMMARY|==[0-9]+==|promise broken' "$log" | head -n 20 || true
+        else
+            echo "$target: no crash in ${t}s"
+        fi
+    } >"$build/$target.report" 2>&1
+    [ "$rc" = 0 ] && echo 0 >"$build/$target.status" || echo 1 >"$build/$target.status"
 }
-run fuzz_decode decode "$secs" "$src/tests/fuzz/decode.dict" -max_len=32768
-run fuzz_config config "$tsecs" "$src/tests/fuzz/config.dict" -max_len=4096
-run fuzz_incident incident "$tsecs" "$src/tests/fuzz/decode.dict" -max_len=16384
-run fuzz_playbook playbook "$tsecs" "$src/tests/fuzz/lua.dict" -max_len=4096
-run fuzz_web web "$tsecs" "$src/tests/fuzz/web.dict" -max_len=8192
-run fuzz_litellm litellm "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
-run fuzz_otlp_json otlp_json "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
-run fuzz_otlp_proto otlp_proto "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+
+# Start each target when fewer than $fjobs run; print reports in order.
+fjobs=${CUSTOS_FUZZ_JOBS:-2}
+order=()
+start() {
+    local target=$1
+    while [ "$(jobs -rp | wc -l)" -ge "$fjobs" ]; do wait -n || true; done
+    rm -f "$build/$target.status" "$build/$target.report"
+    run "$@" &
+    order+=("$target")
+}
+start fuzz_decode decode "$secs" "$src/tests/fuzz/decode.dict" -max_len=32768
+start fuzz_config config "$tsecs" "$src/tests/fuzz/config.dict" -max_len=4096
+start fuzz_incident incident "$tsecs" "$src/tests/fuzz/decode.dict" -max_len=16384
+start fuzz_playbook playbook "$tsecs" "$src/tests/fuzz/lua.dict" -max_len=4096
+start fuzz_web web "$tsecs" "$src/tests/fuzz/web.dict" -max_len=8192
+start fuzz_litellm litellm "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+start fuzz_otlp_json otlp_json "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+start fuzz_otlp_proto otlp_proto "$fsecs" "$src/tests/fuzz/formats.dict" -max_len=32768
+wait
+fail=0
+for target in "${order[@]}"; do
+    cat "$build/$target.report" >&2 2>/dev/null || echo "$target: no report" >&2
+    [ "$(cat "$build/$target.status" 2>/dev/null)" = 0 ] || fail=1
+done
 exit "$fail"
