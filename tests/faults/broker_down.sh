@@ -9,12 +9,14 @@
 # the mock keeps ~5 MiB a partition and the busiest key sends ~20 % of the
 # traffic to one partition, so 10 s of backlog must stay well under that:
 # 800 events/s: 10 s down plus ~5 s to reconnect is ~3 MB on the busiest
-# partition.
+# partition. 36,000 events are 45 s of stream: the outage from 15 s to 25 s,
+# the backlog's burst, then 20 s of traffic to show the same process keeps
+# up after it.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/ingest.sh"
 . "$(dirname "$0")/../lib/faults.sh"
 
-N=${BROKER_DOWN_EVENTS:-56000}
+N=${BROKER_DOWN_EVENTS:-36000}
 RATE=${BROKER_DOWN_RATE:-800}
 DOWN_AT=15
 DOWN_S=10

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../lib/ingest.sh"
 . "$(dirname "$0")/../lib/faults.sh"
 
-N=${TWO_COLLECTORS_EVENTS:-60000}
+N=${TWO_COLLECTORS_EVENTS:-45000}
 RATE=${TWO_COLLECTORS_RATE:-1000}
 KILL_AT=20
 PARTS=16

@@ -21,7 +21,7 @@
 . "$(dirname "$0")/../lib/ingest.sh"
 . "$(dirname "$0")/../lib/faults.sh"
 
-N=${ZOMBIE_EVENTS:-60000}
+N=${ZOMBIE_EVENTS:-45000}
 RATE=${ZOMBIE_RATE:-1000}
 STOP_AT=12
 PARTS=16
