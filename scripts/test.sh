@@ -29,17 +29,40 @@ pg_start "$PGDIR" "$port"
 
 fail=0
 SUMMARY=$(mktemp)
-trap 'pg_stop_all; rm -f "$SUMMARY"' EXIT
+BG=""
+bg_stop() { [ -z "$BG" ] || { kill "$BG" 2>/dev/null; wait "$BG" 2>/dev/null; } || true; }
+trap 'bg_stop; pg_stop_all; rm -f "$SUMMARY"' EXIT
+# bg_build LOG CMD...: runs a build beside the tests, at low priority (the
+# tests wait on I/O and timers much of the time; the build takes what they
+# leave); bg_wait then waits for it and fails the command if it failed.
+bg_build() {
+    local log=$1; shift
+    BG_LOG=$log
+    ( renice -n 10 -p "$BASHPID" >/dev/null; "$@" >"$log" 2>&1 ) &
+    BG=$!
+}
+bg_wait() {
+    local rc=0
+    wait "$BG" || rc=$?
+    BG=""
+    [ "$rc" = 0 ] || { cat "$BG_LOG" >&2; echo "custos: a background build failed (log above)" >&2; exit 1; }
+}
+if [ -z "${CUSTOS_TEST_FAST:-}" ]; then
+    echo "== build with -fsanitize=address,undefined (beside the first ctest)"
+    bg_build build/asan-build.log custos_build build-asan -DCUSTOS_SANITIZE=ON -DCUSTOS_TESTS=ON
+fi
 echo "== ctest: unit, integration, faults, analytics, playbooks"
 ctest --test-dir build --output-on-failure -j2 2>&1 | tee -a "$SUMMARY" || fail=1
 
 if [ -z "${CUSTOS_TEST_FAST:-}" ]; then
-    echo "== build with -fsanitize=address,undefined"
-    custos_build build-asan -DCUSTOS_SANITIZE=ON -DCUSTOS_TESTS=ON
+    bg_wait
+    echo "== the fuzzers' build (clang, beside the sanitizer ctest)"
+    bg_build build/fuzz-build.log bash tests/fuzz/run.sh --build-only
     echo "== ctest under the sanitizers: unit and integration"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j2 -L sanitize 2>&1 |
         tee -a "$SUMMARY" || fail=1
+    bg_wait
     echo "== fuzzing the event decoder (bounded)"
     if bash tests/fuzz/run.sh "${CUSTOS_FUZZ_SECONDS:-60}"; then
         echo "fuzz: 1 passed, 0 failed" >>"$SUMMARY"

@@ -11,8 +11,9 @@
 # 2, one a core): each still gets its whole -max_total_time, and the
 # reports come out in the order below.
 # Usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]
+#        tests/fuzz/run.sh --build-only [BUILD_DIR]   (configure and build, no fuzzing)
 set -euo pipefail
-secs=${1:?usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]}
+secs=${1:?usage: tests/fuzz/run.sh SECONDS|--build-only [BUILD_DIR]}
 tsecs=${CUSTOS_FUZZ_TARGET_SECONDS:-30}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${2:-$src/build-fuzz}
@@ -27,6 +28,7 @@ cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DCUSTOS_FUZZ=ON \
 # shellcheck disable=SC2086
 cmake --build "$build" --target $targets -j "$jobs" >"$build/build.log" 2>&1 ||
     { tail -n 40 "$build/build.log" >&2; exit 1; }
+[ "$secs" != --build-only ] || exit 0
 
 artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts"
