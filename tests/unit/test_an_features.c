@@ -33,6 +33,16 @@ static void simhash_near_for_shared_words_far_for_unrelated(void **state)
              hc = an_simhash(c, strlen(c));
     assert_true(an_hamming(ha, hb) <= 10);
     assert_true(an_hamming(ha, hc) >= 16);
+    /* the inline count is the compiler's, on edges and scattered words */
+    assert_int_equal(an_hamming(0, 0), 0);
+    assert_int_equal(an_hamming(0, ~0ULL), 64);
+    for (uint64_t x = 0x9E3779B97F4A7C15ULL, i = 0; i < 10000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        assert_int_equal(an_hamming(x, x * 3 + i), __builtin_popcountll(x ^ (x * 3 + i)));
+        assert_int_equal(an_hamming(x, 0), __builtin_popcountll(x));
+    }
     /* case and punctuation do not matter */
     assert_int_equal(an_simhash("Hello, World!", 13), an_simhash("hello world", 11));
     /* the template prefix ignores digits and case */
