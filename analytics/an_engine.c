@@ -234,7 +234,8 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
 {
     float learned = -INFINITY;
     uint8_t level = 0;
-    char top[1024] = "";
+    char top[1024]; /* (not = "": that zeroes all of it, every event) */
+    top[0] = '\0';
     /* what the prompt's text alone decides, remembered (an_pcache.h) */
     const an_pcache_val *pv = NULL;
     uint64_t ph = 0;

@@ -131,8 +131,6 @@ uint32_t an_prefix_hash(const char *s, size_t n)
     return (uint32_t)(an_hash(buf, k, 0) >> 32);
 }
 
-int an_hamming(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
-
 /* the checks redaction at ingest uses too (core/redact_scan.c) */
 bool an_luhn(const char *d, size_t n) { return core_luhn(d, n); }
 

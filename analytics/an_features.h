@@ -13,7 +13,17 @@
 uint64_t an_hash(const void *p, size_t n, uint64_t seed); /* FNV-1a 64 */
 uint64_t an_simhash(const char *s, size_t n);
 uint32_t an_prefix_hash(const char *s, size_t n);
-int an_hamming(uint64_t a, uint64_t b);
+/* Bits that differ. Inline, and by shifts and masks: the build targets any
+ * x86-64 (no POPCNT), where __builtin_popcountll is a call into libgcc, and
+ * the detectors compare each prompt with a key's ring of recent ones. */
+static inline int an_hamming(uint64_t a, uint64_t b)
+{
+    uint64_t x = a ^ b;
+    x -= (x >> 1) & 0x5555555555555555ULL;
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
 bool an_luhn(const char *digits, size_t n); /* digits only */
 bool an_iban_valid(const char *s, size_t n); /* letters/digits, spaces allowed */
 double an_entropy(const char *s, size_t n);  /* bits per character */

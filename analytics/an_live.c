@@ -1022,7 +1022,7 @@ void an_live_stop(an_live *al)
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
                  "snapshot_save_ms_avg=%.2f snapshot_save_ms_max=%.2f "
                  "snapshot_write_ms_avg=%.2f snapshot_write_ms_max=%.2f "
-                 "states_restored=%llu states_refused=%llu",
+                 "states_restored=%llu states_refused=%llu prompt_memo_hit_pct=%.1f",
                  (unsigned long long)al->events, (unsigned long long)al->batches,
                  (unsigned long long)st.incidents, (unsigned long long)st.alerts,
                  (unsigned long long)st.late, (unsigned long long)st.forced,
@@ -1039,7 +1039,8 @@ void an_live_stop(an_live *al)
                  al->snap_save_us_max / 1e3,
                  al->snap_count ? al->snap_write_us_sum / 1e3 / (double)al->snap_count : 0.0,
                  al->snap_write_us_max / 1e3, (unsigned long long)al->snap_restored,
-                 (unsigned long long)al->snap_refused);
+                 (unsigned long long)al->snap_refused,
+                 st.memo_lookups ? 100.0 * (double)st.memo_hits / (double)st.memo_lookups : 0.0);
     }
     core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
     rows_free(&al->cur);

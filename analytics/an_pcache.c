@@ -1,10 +1,18 @@
-/* The prompt memo (an_pcache.h): a direct-mapped table of prompts, each
- * entry one allocation holding its values and a copy of the bytes, which a
- * lookup compares in full (a hash collision is a miss, never a wrong value). */
+/* The prompt memo (an_pcache.h): an 8-way set-associative table of prompts,
+ * each entry one allocation holding its values and a copy of the bytes, which
+ * a lookup compares in full (a hash collision is a miss, never a wrong value);
+ * the hashes sit beside the entry pointers, so a set is searched without
+ * reading its entries. A set keeps its entries most recently used first; a
+ * new prompt takes the front and the least recently used one leaves.
+ * (Direct-mapped, prompts that shared a slot pushed each other out: the
+ * bench's 200 000 events, 1 784 distinct prompts in 4 096 slots, missed 14 %
+ * of the time.) */
 #include "analytics/an_pcache.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define WAYS_MAX 8
 
 typedef struct entry {
     uint64_t hash;
@@ -14,8 +22,10 @@ typedef struct entry {
 } entry;
 
 struct an_pcache {
-    entry **slot;
-    size_t mask;
+    entry **slot;   /* set s is slot[s * ways .. s * ways + ways) */
+    uint64_t *hash; /* slot[i]->hash, beside it */
+    size_t mask;  /* sets - 1 */
+    size_t ways;
     uint64_t hits, lookups;
 };
 
@@ -27,11 +37,14 @@ an_pcache *an_pcache_new(size_t entries)
     while (n * 2 <= entries)
         n *= 2;
     an_pcache *c = calloc(1, sizeof *c);
-    if (!c || !(c->slot = calloc(n, sizeof *c->slot))) {
+    if (!c || !(c->slot = calloc(n, sizeof *c->slot)) || !(c->hash = calloc(n, sizeof *c->hash))) {
+        if (c)
+            free(c->slot);
         free(c);
         return NULL;
     }
-    c->mask = n - 1;
+    c->ways = n < WAYS_MAX ? n : WAYS_MAX;
+    c->mask = n / c->ways - 1;
     return c;
 }
 
@@ -39,9 +52,10 @@ void an_pcache_free(an_pcache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i <= c->mask; i++)
+    for (size_t i = 0; i < (c->mask + 1) * c->ways; i++)
         free(c->slot[i]);
     free(c->slot);
+    free(c->hash);
     free(c);
 }
 
@@ -69,11 +83,23 @@ uint64_t an_pcache_hash(const char *text, size_t n)
 const an_pcache_val *an_pcache_get(an_pcache *c, uint64_t h, const char *text, size_t n)
 {
     c->lookups++;
-    const entry *e = c->slot[h & c->mask];
-    if (!e || e->hash != h || e->n != n || memcmp(e->text, text, n) != 0)
-        return NULL;
-    c->hits++;
-    return &e->v;
+    size_t base = (h & c->mask) * c->ways;
+    entry **set = &c->slot[base];
+    uint64_t *hs = &c->hash[base];
+    for (size_t w = 0; w < c->ways && set[w]; w++) {
+        if (hs[w] != h)
+            continue;
+        entry *e = set[w];
+        if (e->n != n || memcmp(e->text, text, n) != 0)
+            continue;
+        memmove(set + 1, set, w * sizeof *set); /* to the front */
+        memmove(hs + 1, hs, w * sizeof *hs);
+        set[0] = e;
+        hs[0] = h;
+        c->hits++;
+        return &e->v;
+    }
+    return NULL;
 }
 
 void an_pcache_put(an_pcache *c, uint64_t h, const char *text, size_t n, const an_pcache_val *v)
@@ -92,9 +118,14 @@ void an_pcache_put(an_pcache *c, uint64_t h, const char *text, size_t n, const a
         memcpy(e->text + n, v->top, top);
         e->v.top = e->text + n;
     }
-    entry **s = &c->slot[h & c->mask];
-    free(*s);
-    *s = e;
+    size_t base = (h & c->mask) * c->ways;
+    entry **set = &c->slot[base];
+    uint64_t *hs = &c->hash[base];
+    free(set[c->ways - 1]); /* the least recently used leaves */
+    memmove(set + 1, set, (c->ways - 1) * sizeof *set);
+    memmove(hs + 1, hs, (c->ways - 1) * sizeof *hs);
+    set[0] = e;
+    hs[0] = h;
 }
 
 void an_pcache_counts(const an_pcache *c, uint64_t *hits, uint64_t *lookups)

@@ -38,7 +38,8 @@ uint64_t an_pcache_hash(const char *text, size_t n);
  * an_pcache_put. */
 const an_pcache_val *an_pcache_get(an_pcache *c, uint64_t h, const char *text, size_t n);
 
-/* Keeps v for text[0..n) (copied, top too), replacing what had its slot;
+/* Keeps v for text[0..n) (copied, top too) at the front of its set, the
+ * set's least recently used prompt leaving when the set is full;
  * nothing when n > AN_PCACHE_MAX_BYTES or out of memory. */
 void an_pcache_put(an_pcache *c, uint64_t h, const char *text, size_t n, const an_pcache_val *v);
 

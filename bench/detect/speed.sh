@@ -17,13 +17,17 @@
 # With SPEED_BASE_BIN=/path/to/custos (e.g. a build of the commit before the
 # change) every run of this build is followed by one of that binary on the
 # same input and settings (a binary without analytics.prompt_memo runs
-# without that setting), and the ratio of the medians (new/base) is
+# without that setting; one with it takes it, prompt_memo=0 included), and
+# the ratio of the medians (new/base) is
 # printed: on a machine others share, the ratio of interleaved runs means
 # more than either rate. Prints medians of SPEED_RUNS (3) runs beside the
 # target (150k events/s):
 #   - wall: events / elapsed time of the whole command, start-up included;
 #   - steady: the rate in analyze's summary line (first line read to last
-#     incident written).
+#     incident written);
+#   - cpu: events / the CPU time (user + system) of the command, start-up
+#     included: on a machine others share, time spent waiting for the core
+#     is not in it (caches and the core's other hyperthread still are).
 # Before the runs one start compiles the rules into the compiled-rules cache
 # (analytics.rules_cache_dir), as any earlier start would have; the runs say
 # whether they read it.
@@ -77,8 +81,8 @@ for input in $inputs; do
     esac
 done
 
-one() { # bin file variant -> "wall_rate steady_rate startup_source memo_hit_pct"
-    local bin=$1 file=$2 variant=$3 t0 t1 log n
+one() { # bin file variant -> "wall_rate steady_rate startup_source memo_hit_pct cpu_rate"
+    local bin=$1 file=$2 variant=$3 t0 t1 log n cpu TIMEFORMAT='%U %S'
     local learned=on layout=per_field memo=4096
     case $variant in
     memo0) memo=0 ;;
@@ -91,18 +95,23 @@ one() { # bin file variant -> "wall_rate steady_rate startup_source memo_hit_pct
     # the baseline binary may predate analytics.prompt_memo (it then has no
     # memo, and refuses the unknown setting)
     local memo_env=(CUSTOS_ANALYTICS_PROMPT_MEMO=$memo)
-    [ "$bin" = "$base" ] && memo_env=()
-    env CUSTOS_ANALYTICS_LEARNED=$learned CUSTOS_ANALYTICS_RULES_DB=$layout "${memo_env[@]}" \
-        taskset -c "$core" "$bin" analyze "$file" >/dev/null 2>"$log"
+    [ "$bin" = "$base" ] && [ "$base_memo" = 0 ] && memo_env=()
+    cpu=$( { time env CUSTOS_ANALYTICS_LEARNED=$learned CUSTOS_ANALYTICS_RULES_DB=$layout \
+        "${memo_env[@]}" taskset -c "$core" "$bin" analyze "$file" >/dev/null 2>"$log"; } 2>&1)
     t1=$(date +%s.%N)
-    awk -v n="$n" -v t0="$t0" -v t1="$t1" '
+    awk -v n="$n" -v t0="$t0" -v t1="$t1" -v cpu="$cpu" '
         /msg="signature rules ready"/ { for (i = 1; i <= NF; i++) if ($i ~ /^source=/) src = substr($i, 8) }
         /msg="analyze done"/ { for (i = 1; i <= NF; i++) {
             if ($i ~ /^events_per_s=/) steady = substr($i, 14)
             if ($i ~ /^prompt_memo_hit_pct=/) memo = substr($i, 21) } }
-        END { printf "%.0f %s %s %s\n", n / (t1 - t0), steady, src, memo == "" ? "-" : memo }' "$log"
+        END { split(cpu, c, " ")
+              printf "%.0f %s %s %s %.0f\n", n / (t1 - t0), steady, src, memo == "" ? "-" : memo,
+                     n / (c[1] + c[2] > 0 ? c[1] + c[2] : 1e-9) }' "$log"
     rm -f "$log"
 }
+base_memo=0 # does the baseline binary take analytics.prompt_memo?
+[ -n "$base" ] && CUSTOS_ANALYTICS_PROMPT_MEMO=0 "$base" analyze --log-level error /dev/null \
+    >/dev/null 2>&1 && base_memo=1
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 variants="default memo0"
@@ -123,19 +132,22 @@ for input in $inputs; do
     printf ' %s: %d events of %d bytes (%s)\n' "$input" "$n" "$(($(wc -c <"$file") / n))" "$file"
     cat "$file" >/dev/null # in the page cache: the disk is not what is measured
     for v in $vs; do
-        walls=() steadies=() bwalls=() bsteadies=()
+        walls=() steadies=() cpus=() bwalls=() bsteadies=() bcpus=()
         for _ in $(seq "$runs"); do
-            read -r w s c m < <(one "$custos" "$file" "$v")
+            read -r w s c m u < <(one "$custos" "$file" "$v")
             walls+=("$w")
             steadies+=("$s")
+            cpus+=("$u")
             if [ -n "$base" ]; then
-                read -r bw bs _ _ < <(one "$base" "$file" "$v")
+                read -r bw bs _ _ bu < <(one "$base" "$file" "$v")
                 bwalls+=("$bw")
                 bsteadies+=("$bs")
+                bcpus+=("$bu")
             fi
         done
         wall=$(printf '%s\n' "${walls[@]}" | median)
         steady=$(printf '%s\n' "${steadies[@]}" | median)
+        cpu=$(printf '%s\n' "${cpus[@]}" | median)
         verdict="NOT met"
         [ "$wall" -ge 150000 ] && verdict=met
         case $v in
@@ -144,14 +156,15 @@ for input in $inputs; do
         learned_off) label="learned=off" ;;
         single) label="rules_db=single" ;;
         esac
-        printf '  %-16s wall %7d ev/s, steady %7d ev/s (runs: %s; rules from %s; memo hits %s %%)  target >= 150000: %s\n' \
-            "$label" "$wall" "$steady" "${walls[*]}" "$c" "$m" "$verdict"
+        printf '  %-16s wall %7d ev/s, steady %7d ev/s, cpu %7d ev/s (runs: %s; rules from %s; memo hits %s %%)  target >= 150000: %s\n' \
+            "$label" "$wall" "$steady" "$cpu" "${walls[*]}" "$c" "$m" "$verdict"
         if [ -n "$base" ]; then
             bwall=$(printf '%s\n' "${bwalls[@]}" | median)
             bsteady=$(printf '%s\n' "${bsteadies[@]}" | median)
-            printf '  %-16s wall %7d ev/s, steady %7d ev/s (runs: %s)  new/base: wall %.2f, steady %.2f\n' \
-                "  base" "$bwall" "$bsteady" "${bwalls[*]}" "$(echo "$wall / $bwall" | bc -l)" \
-                "$(echo "$steady / $bsteady" | bc -l)"
+            bcpu=$(printf '%s\n' "${bcpus[@]}" | median)
+            printf '  %-16s wall %7d ev/s, steady %7d ev/s, cpu %7d ev/s (runs: %s)  new/base: wall %.2f, steady %.2f, cpu %.2f\n' \
+                "  base" "$bwall" "$bsteady" "$bcpu" "${bwalls[*]}" "$(echo "$wall / $bwall" | bc -l)" \
+                "$(echo "$steady / $bsteady" | bc -l)" "$(echo "$cpu / $bcpu" | bc -l)"
         fi
     done
 done

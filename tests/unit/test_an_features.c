@@ -33,6 +33,16 @@ static void simhash_near_for_shared_words_far_for_unrelated(void **state)
              hc = an_simhash(c, strlen(c));
     assert_true(an_hamming(ha, hb) <= 10);
     assert_true(an_hamming(ha, hc) >= 16);
+    /* the inline count is the compiler's, on edges and scattered words */
+    assert_int_equal(an_hamming(0, 0), 0);
+    assert_int_equal(an_hamming(0, ~0ULL), 64);
+    for (uint64_t x = 0x9E3779B97F4A7C15ULL, i = 0; i < 10000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        assert_int_equal(an_hamming(x, x * 3 + i), __builtin_popcountll(x ^ (x * 3 + i)));
+        assert_int_equal(an_hamming(x, 0), __builtin_popcountll(x));
+    }
     /* case and punctuation do not matter */
     assert_int_equal(an_simhash("Hello, World!", 13), an_simhash("hello world", 11));
     /* the template prefix ignores digits and case */
@@ -390,6 +400,48 @@ static void prompt_memo_gives_what_a_full_scan_gives(void **state)
     an_rules_free(r);
 }
 
+/* Prompts whose hashes pick the same set all stay, up to the set's eight
+ * ways; a ninth pushes out the least recently used, and a lookup counts as a
+ * use. Two prompts of one hash are two entries. (The hashes are made up to
+ * share a set: 128 entries are 16 sets.) */
+static void prompt_memo_keeps_eight_prompts_a_set_least_recently_used_leaves(void **state)
+{
+    (void)state;
+    an_pcache *c = an_pcache_new(128);
+    assert_non_null(c);
+    static const char *const p[] = {"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"};
+    for (int i = 0; i < 8; i++)
+        an_pcache_put(c, (uint64_t)i * 16, p[i], 2, &(an_pcache_val){.level = (uint8_t)i});
+    for (int i = 0; i < 8; i++) {
+        const an_pcache_val *v = an_pcache_get(c, (uint64_t)i * 16, p[i], 2);
+        assert_non_null(v);
+        assert_int_equal(v->level, i);
+    }
+    /* used last: p7 ... p1, p0; p0 again, then a ninth: p1 leaves */
+    assert_non_null(an_pcache_get(c, 0, p[0], 2));
+    an_pcache_put(c, 8 * 16, p[8], 2, &(an_pcache_val){.level = 8});
+    assert_null(an_pcache_get(c, 16, p[1], 2));
+    for (int i = 0; i < 9; i++)
+        if (i != 1)
+            assert_int_equal(an_pcache_get(c, (uint64_t)i * 16, p[i], 2)->level, i);
+    /* another set is untouched by all that; one hash, two prompts */
+    an_pcache_put(c, 1, "one", 3, &(an_pcache_val){.level = 9});
+    an_pcache_put(c, 1, "uno", 3, &(an_pcache_val){.level = 10});
+    assert_int_equal(an_pcache_get(c, 1, "one", 3)->level, 9);
+    assert_int_equal(an_pcache_get(c, 1, "uno", 3)->level, 10);
+    assert_null(an_pcache_get(c, 1, "eins", 4));
+    an_pcache_free(c);
+    /* fewer entries than ways: one set of that many */
+    c = an_pcache_new(2);
+    an_pcache_put(c, 5, p[0], 2, &(an_pcache_val){0});
+    an_pcache_put(c, 6, p[1], 2, &(an_pcache_val){0});
+    an_pcache_put(c, 7, p[2], 2, &(an_pcache_val){0});
+    assert_null(an_pcache_get(c, 5, p[0], 2));
+    assert_non_null(an_pcache_get(c, 6, p[1], 2));
+    assert_non_null(an_pcache_get(c, 7, p[2], 2));
+    an_pcache_free(c);
+}
+
 /* The database layouts give the same matches (one database per field, or
  * one for both fields with the rule's field filtering). */
 static void shipped_rules_match_the_same_per_field_or_in_one_database(void **state)
@@ -411,6 +463,7 @@ int main(void)
         cmocka_unit_test(compiled_rules_are_cached_privately_and_reread),
         cmocka_unit_test(shipped_rules_match_the_same_per_field_or_in_one_database),
         cmocka_unit_test(prompt_memo_gives_what_a_full_scan_gives),
+        cmocka_unit_test(prompt_memo_keeps_eight_prompts_a_set_least_recently_used_leaves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -464,11 +464,46 @@ static void events_at_the_edges(void **state)
     core_event_clear(&ev);
 }
 
+/* An identifier's control check reads printable ASCII eight bytes a step:
+ * each kind of control character at every position of a 40-byte identifier
+ * (in every place of a step and in the tail) is refused, and printable
+ * non-ASCII there is not. */
+static void control_characters_anywhere_in_a_long_identifier(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"\\u0001", "\\u001f", "\\u007f", "\\u0085", "\\u009f",
+                                      "\\u2028", "\\u2029", "\\t", "\\n", "\x7f", "\xc2\x80",
+                                      "\xc2\x9f", "\xe2\x80\xa8", "\xe2\x80\xa9"};
+    static const char *const good[] = {" ", "~", "\\u00a0", "\xc2\xa0", "\xc3\xa9",
+                                       "\xe2\x80\xa7", "\xe2\x80\xaa", "\xf0\x9f\x98\x80"};
+    char id[128], json[320];
+    for (size_t at = 0; at < 40; at++) {
+        for (size_t k = 0; k < sizeof bad / sizeof *bad + sizeof good / sizeof *good; k++) {
+            bool is_bad = k < sizeof bad / sizeof *bad;
+            const char *c = is_bad ? bad[k] : good[k - sizeof bad / sizeof *bad];
+            snprintf(id, sizeof id, "%.*s%s%.*s", (int)at,
+                     "ak_0123456789abcdefghijklmnopqrstuvwxyz", c, (int)(39 - at),
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd");
+            snprintf(json, sizeof json,
+                     "{\"event_id\":\"e\",\"ts\":0,\"api_key_id\":\"%s\",\"model\":\"m\","
+                     "\"model_version\":\"v\"}",
+                     id);
+            if (is_bad) {
+                decode_bad(json, "field api_key_id holds a control character");
+            } else {
+                core_event ev;
+                decode_ok(json, &ev);
+                core_event_clear(&ev);
+            }
+        }
+    }
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(all_fields),
+        cmocka_unit_test(control_characters_anywhere_in_a_long_identifier),
         cmocka_unit_test(required_fields_only),
         cmocka_unit_test(null_optional_fields_are_absent),
         cmocka_unit_test(unknown_fields_are_ignored),

@@ -59,6 +59,9 @@ t_wait_log "$T_DIR/collector.log" \
 kill -TERM "$COLL"
 wait "$COLL" || t_fail "custos run exited $? after SIGTERM: $(tail -n 5 "$T_DIR/collector.log")"
 grep 'msg="live analytics stopped"' "$T_DIR/collector.log" >&2 || t_fail "no stop summary"
+# the prompt memo's hit rate, as custos analyze prints it (analytics.prompt_memo)
+grep -q 'msg="live analytics stopped".* prompt_memo_hit_pct=[0-9][0-9.]*$' "$T_DIR/collector.log" ||
+    t_fail "no prompt_memo_hit_pct in the stop summary"
 
 # The replay's documents next to the stored ones, compared as jsonb.
 t_sql "CREATE TABLE replay (doc jsonb NOT NULL)"
