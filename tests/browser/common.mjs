@@ -22,6 +22,10 @@ export function harness({ base, pw, art, dsn }) {
   };
   t.newPage = async (role) => {
     const ctx = await t.browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'Europe/Paris' });
+    // Generous deadlines: on a loaded machine a sign-in (Argon2id) or a page
+    // can take longer than playwright's 30 s default; a wait still ends on
+    // the condition, not on the clock.
+    ctx.setDefaultTimeout(120000);
     const page = await ctx.newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') t.problems.push(`${role} console ${m.type()}: ${m.text()}`); });
     page.on('pageerror', (e) => t.problems.push(`${role} page error: ${e.message}`));

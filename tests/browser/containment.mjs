@@ -69,7 +69,7 @@ try {
        VALUES ('inc-b01', 'throttle-probing', 'throttle_key', 'key-3', '{"key_id":"key-3","rps":0.5,"reason":"probing"}', 'live-1',
                'pending_approval', true, now() + interval '1 hour', 'playbook:throttle-probing')`);
   const live = sql("SELECT id FROM actions WHERE params_key = 'live-1'");
-  await page.waitForSelector(`#approval-rows tr[data-action-id="${live}"]`, { timeout: 15000 });
+  await page.waitForSelector(`#approval-rows tr[data-action-id="${live}"]`, { timeout: 60000 });
   check((await rowIds(page, '#approval-rows tr', 'data-action-id')).at(-1) === live, 'a new pending action arrives live, last (the newest)');
 
   // ---- the keys: the list, one key, restore and revoke ----

@@ -15,6 +15,7 @@ const problems = [];
 let page = null;
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  ctx.setDefaultTimeout(120000); // generous: a loaded machine (see common.mjs)
   page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
   page.on('pageerror', (e) => problems.push(e.message));
