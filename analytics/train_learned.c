@@ -59,7 +59,10 @@ static size_t g_nex, g_capex;
 
 static const char *const g_hard[] = {"benign_bipia_clean_contexts",     "benign_xstest_safe",
                                      "benign_notinject_trigger_words",  "benign_awesome_chatgpt_roleplay",
-                                     "benign_gpteacher_roleplay",       "benign_pap_persuasion_examples"};
+                                     "benign_gpteacher_roleplay",       "benign_pap_persuasion_examples",
+                                     /* benign text in the multilingual set's languages
+                                      * (data/prompts/make_l10n.py) */
+                                     "benign_l10n_debian"};
 
 /* The tool stops on an allocation that fails: there is nothing to fall back to. */
 static void *need(void *p)
