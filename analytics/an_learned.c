@@ -409,9 +409,9 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     s->dense[5] = (float)(sent_imp > 3 ? 3 : sent_imp) / 3.0f;
     /* featurizer 3: harm done to a person */
     s->dense[6] = (float)(harm_person > 2 ? 2 : harm_person) / 2.0f;
-    /* and a sentence after the last row of a table followed by one more, the
-     * prompt's last (the user's question goes last; a task planted after the
-     * rows comes before it) */
+    /* and exactly two prose lines after the last row of a table: a task
+     * planted after the rows, then the user's question (one alone is the
+     * question; a schema explained after its rows is more than two) */
     s->dense[7] = table_lines >= 2 && pending == 2 ? 1.0f : 0.0f;
     s->nf = a.nf;
     s->fsum = a.fsum;
