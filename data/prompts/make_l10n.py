@@ -37,7 +37,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import make_fresh  # noqa: E402  (man_passages, debref_passages, clean)
+import make_fresh  # noqa: E402  (man_passages, debref_passages, weighted_kind)
 
 # MultiJail's non-English languages; catalog folders per language
 LANGS = {"zh": ["zh_CN"], "it": ["it"], "vi": ["vi"], "ar": ["ar"], "ko": ["ko"],
@@ -198,16 +198,6 @@ def wrap(rng, kind, lang, item):
     return qlang, rng.choice(forms).replace("{cmd}", cmd).replace("{p}", item["p"])
 
 
-def pick_kind(rng, source):
-    ks = KINDS[source]
-    r = rng.random() * sum(w for _, w in ks)
-    for k, w in ks:
-        r -= w
-        if r < 0:
-            return k
-    return ks[-1][0]
-
-
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -254,7 +244,7 @@ def main():
             if it["p"] in seen:
                 continue
             seen.add(it["p"])
-            kind = pick_kind(rng, it["source"])
+            kind = make_fresh.weighted_kind(rng, KINDS[it["source"]])
             qlang, prompt = wrap(rng, kind, lang, it)
             rows.append({"prompt": prompt, "lang": lang, "ask": qlang, "kind": kind,
                          "source": it["source"], "package": it["package"]})
