@@ -17,7 +17,7 @@
 
 static const char *const g_dense_name[AN_LEARNED_NDENSE] = {
     "lm_worst_window", "lm_mean", "ctx_imperatives", "prose_in_table", "ctx_to_answer",
-    "ctx_sentence_imperatives"};
+    "ctx_sentence_imperatives", "harm_to_person", "prose_after_table"};
 static const char *const g_kind_name[] = {"char", "word", "word2", "ctx", "line"};
 
 static inline uint32_t hmix(uint64_t x, uint64_t kind)
@@ -91,6 +91,106 @@ static int in_list(const char *const *list, size_t nlist, const unsigned char *w
 static int imperative(const unsigned char *w, size_t n)
 {
     return n <= 9 && IN_LIST(g_imperative, w, n);
+}
+
+/* Featurizer 3: harm done to a person ("poison my neighbour", "stab
+ * someone", "kidnap a child"): a verb of violence or abuse followed within
+ * three words by a word for a person. XSTest's safe twins name a thing or a
+ * figure of speech ("kill a Python process", "explode with laughter"), so
+ * the verb alone says little. Looked up by the FNV-1a 64 hash of the word
+ * the featurizer computes anyway, in a table built once with the verbs'
+ * inflections (-s, -ed, -ing, the final e dropped, the final consonant
+ * doubled). */
+static const char *const g_harm_verb[] = {
+    "kill",     "murder",  "poison",  "stab",     "shoot",    "hurt",     "harm",
+    "attack",   "beat",    "strangle", "kidnap",  "rape",     "stalk",    "torture",
+    "drown",    "choke",   "punch",   "slap",     "bully",    "threaten", "blackmail",
+    "rob",      "abuse",   "assault", "molest",   "harass",   "humiliate", "manipulate",
+    "drug",     "smother", "suffocate", "sedate", "intimidate", "terrorize", "terrorise",
+    "burn",     "starve",  "injure",  "maim",     "assassinate", "abduct", "traffic",
+    "scam",     "defraud", "groom",   "spy",      "dox",      "doxx",     "frame",
+    "torment",  "lynch",   "execute", "mutilate", "disfigure", "hit",     "kick",
+    "trip",     "shove",   "push",    "scare",    "frighten", "exploit",  "gaslight",
+    "hang",     "cut"};
+static const char *const g_person[] = {
+    "someone",  "somebody", "anyone",  "anybody",  "people",   "person",   "persons",
+    "him",      "her",      "them",    "wife",     "husband",  "girlfriend", "boyfriend",
+    "partner",  "neighbor", "neighbour", "neighbors", "neighbours", "boss", "coworker",
+    "coworkers", "colleague", "colleagues", "teacher", "student", "classmate", "child",
+    "children", "kid",      "kids",    "baby",     "babies",   "son",      "daughter",
+    "mom",      "mother",   "dad",     "father",   "brother",  "sister",   "friend",
+    "friends",  "roommate", "ex",      "family",   "cousin",   "uncle",    "aunt",
+    "grandma",  "grandmother", "grandpa", "grandfather", "man", "woman",  "men",
+    "women",    "girl",     "girls",   "boy",      "boys",     "guy",      "toddler",
+    "teen",     "teenager", "victim",  "spouse",   "fiance",   "employee", "employees",
+    "customer", "stranger", "strangers", "enemy",  "rival",    "nephew",   "niece",
+    "parents",  "elderly",  "officer", "cop",      "senator",  "president", "mayor",
+    "myself",   "yourself", "himself", "herself",  "everyone", "dog",      "dogs",
+    "cat",      "cats",     "pet",     "pets",     "puppy",    "kitten",   "animal",
+    "animals",  "horse"};
+
+#define HARM_SLOTS 2048 /* a power of two, over four times the entries */
+static uint64_t g_harm_hash[HARM_SLOTS];
+static uint8_t g_harm_kind[HARM_SLOTS]; /* 1 verb, 2 person */
+
+static uint64_t fnv1a(const char *w, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t j = 0; j < n; j++)
+        h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
+    return h;
+}
+
+static void harm_add(const char *w, size_t n, uint8_t kind)
+{
+    uint64_t h = fnv1a(w, n);
+    size_t k = (size_t)(h >> 40) & (HARM_SLOTS - 1);
+    while (g_harm_kind[k] && g_harm_hash[k] != h)
+        k = (k + 1) & (HARM_SLOTS - 1);
+    g_harm_hash[k] = h;
+    g_harm_kind[k] |= kind;
+}
+
+static int harm_kind(uint64_t h)
+{
+    size_t k = (size_t)(h >> 40) & (HARM_SLOTS - 1);
+    for (; g_harm_kind[k]; k = (k + 1) & (HARM_SLOTS - 1))
+        if (g_harm_hash[k] == h)
+            return g_harm_kind[k];
+    return 0;
+}
+
+__attribute__((constructor)) static void harm_init(void)
+{
+    char b[40];
+    for (size_t i = 0; i < sizeof g_harm_verb / sizeof g_harm_verb[0]; i++) {
+        const char *v = g_harm_verb[i];
+        size_t n = strlen(v);
+        const char *suf[] = {"", "s", "es", "ed", "d", "ing"};
+        for (size_t q = 0; q < sizeof suf / sizeof suf[0]; q++) {
+            int k = snprintf(b, sizeof b, "%s%s", v, suf[q]);
+            harm_add(b, (size_t)k, 1);
+        }
+        if (v[n - 1] == 'e') { /* choke: choking */
+            int k = snprintf(b, sizeof b, "%.*sing", (int)(n - 1), v);
+            harm_add(b, (size_t)k, 1);
+        }
+        if (v[n - 1] == 'y') { /* bully: bullies, bullied */
+            int k = snprintf(b, sizeof b, "%.*sies", (int)(n - 1), v);
+            harm_add(b, (size_t)k, 1);
+            k = snprintf(b, sizeof b, "%.*sied", (int)(n - 1), v);
+            harm_add(b, (size_t)k, 1);
+        }
+        if (!strchr("aeiouwxy", v[n - 1]) && n >= 2 && strchr("aeiou", v[n - 2])) {
+            /* stab: stabbed, stabbing; kidnap: kidnapped */
+            int k = snprintf(b, sizeof b, "%s%ced", v, v[n - 1]);
+            harm_add(b, (size_t)k, 1);
+            k = snprintf(b, sizeof b, "%s%cing", v, v[n - 1]);
+            harm_add(b, (size_t)k, 1);
+        }
+    }
+    for (size_t i = 0; i < sizeof g_person / sizeof g_person[0]; i++)
+        harm_add(g_person[i], strlen(g_person[i]), 2);
 }
 
 an_learned_scratch *an_learned_scratch_new(void) { return calloc(1, sizeof(an_learned_scratch)); }
@@ -196,8 +296,8 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     /* sentences of carried content (after the first line: a colon inside
      * the user's own request, "answer with one of these options: ...", is
      * not content); a sentence opens at a line start or after . ! ? : | */
-    int sent_start = 1, sent_imp = 0, to_answer = 0;
-    long wi = 0, your_at = -10;
+    int sent_start = 1, sent_imp = 0, to_answer = 0, harm_person = 0;
+    long wi = 0, your_at = -10, harm_at = -10;
     for (size_t i = 0; i <= len;) {
         if (i == len || t[i] == '\n') {
             /* a line ends */
@@ -259,6 +359,18 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
                        IN_LIST(g_answer_noun, t + b, i - b - 2)))) /* "your answer's" */
                 to_answer++;
         }
+        /* a verb of harm, then a person within three words */
+        int hk = i - b <= 14 ? harm_kind(wh) : 0;
+        if (!hk && i - b > 3 && t[i - 2] == '\'' && t[i - 1] == 's') { /* "neighbor's" */
+            uint64_t ph = 1469598103934665603ULL;
+            for (size_t j = b; j < i - 2; j++)
+                ph = (ph ^ t[j]) * 1099511628211ULL;
+            hk = harm_kind(ph) & 2;
+        }
+        if (hk & 1)
+            harm_at = wi;
+        else if ((hk & 2) && wi - harm_at <= 3)
+            harm_person++;
         sent_start = 0;
         wi++;
         line_word++;
@@ -295,6 +407,12 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
      * response/reply/answer ..." and sentences opening with an edit verb */
     s->dense[4] = (float)(to_answer > 2 ? 2 : to_answer) / 2.0f;
     s->dense[5] = (float)(sent_imp > 3 ? 3 : sent_imp) / 3.0f;
+    /* featurizer 3: harm done to a person */
+    s->dense[6] = (float)(harm_person > 2 ? 2 : harm_person) / 2.0f;
+    /* and exactly two prose lines after the last row of a table: a task
+     * planted after the rows, then the user's question (one alone is the
+     * question; a schema explained after its rows is more than two) */
+    s->dense[7] = table_lines >= 2 && pending == 2 ? 1.0f : 0.0f;
     s->nf = a.nf;
     s->fsum = a.fsum;
     return s->nf;

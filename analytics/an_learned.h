@@ -2,7 +2,7 @@
  * word 1-2 grams and character 3-5 grams plus a few dense features (a
  * character-bigram language model's worst windowed perplexity, instructions
  * at the start of lines inside carried content, instructions about the
- * answer inside its sentences), and a logistic regression
+ * answer inside its sentences, harm done to a person), and a logistic regression
  * over them. The training tool (tools/train_learned.c) and the engine call
  * the same featurizer, so a prompt gets the same features in both.
  *
@@ -20,12 +20,12 @@
 #include <stdint.h>
 
 #define AN_LEARNED_FORMAT 1
-#define AN_LEARNED_FEAT_VERSION 2
+#define AN_LEARNED_FEAT_VERSION 3
 /* Longer prompts keep their head and their tail (an injection planted at
  * the end of a document is in the tail). */
 #define AN_LEARNED_MAX_BYTES 8192
 #define AN_LEARNED_HEAD 6144
-#define AN_LEARNED_NDENSE 6
+#define AN_LEARNED_NDENSE 8
 #define AN_LEARNED_LM_BYTES 65536 /* bigram table: 256 x 256 NLL, 1/16 nat units */
 #define AN_LEARNED_CMD_MAX 1024
 #define AN_LEARNED_TOP 5

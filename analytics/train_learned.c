@@ -59,7 +59,10 @@ static size_t g_nex, g_capex;
 
 static const char *const g_hard[] = {"benign_bipia_clean_contexts",     "benign_xstest_safe",
                                      "benign_notinject_trigger_words",  "benign_awesome_chatgpt_roleplay",
-                                     "benign_gpteacher_roleplay",       "benign_pap_persuasion_examples"};
+                                     "benign_gpteacher_roleplay",       "benign_pap_persuasion_examples",
+                                     /* benign text in the multilingual set's languages
+                                      * (data/prompts/make_l10n.py) */
+                                     "benign_l10n_debian"};
 
 /* The tool stops on an allocation that fails: there is nothing to fall back to. */
 static void *need(void *p)
@@ -744,9 +747,9 @@ static void report(an_learned_model *m, an_learned_scratch *s, const train_opts 
     printf("\ntrain %zu prompts (%zu attacks), 2^%u buckets (%zu non-zero), %d epochs, %.1f s\n",
            ntr, npos, bits, nz, epochs, now_s() - t0);
     printf("dense weights: lm_worst_window %.3f lm_mean %.3f ctx_imperatives %.3f prose_in_table %.3f "
-           "ctx_to_answer %.3f ctx_sentence_imperatives %.3f; bias %.3f\n",
+           "ctx_to_answer %.3f ctx_sentence_imperatives %.3f harm_to_person %.3f prose_after_table %.3f; bias %.3f\n",
            m->dense_w[0], m->dense_w[1], m->dense_w[2], m->dense_w[3], m->dense_w[4],
-           m->dense_w[5], m->bias);
+           m->dense_w[5], m->dense_w[6], m->dense_w[7], m->bias);
     printf("validation benign: %zu prompts; threshold logit %.3f (pooled FP <= %.2f%%, hard-negative "
            "sets <= %.1f%%), strong %.3f (every validation benign + %.1f)\n",
            nb, m->threshold, 100 * target_fp, 100 * hard_fp, m->strong, STRONG_MARGIN);

@@ -344,10 +344,8 @@ def wrap(rng, kind, lang, item):
     return qlang, form.replace("{to}", to).replace("{cmd}", item.get("cmd", "")).replace("{p}", item["p"])
 
 
-def pick_kind(rng, source, item):
-    if item.get("code"):
-        return "explain_cmd"
-    ks = KINDS[source]
+def weighted_kind(rng, ks):
+    """One kind of ks [(kind, weight), ...], drawn by weight (one rng.random())."""
     total = sum(w for _, w in ks)
     r = rng.random() * total
     for k, w in ks:
@@ -355,6 +353,12 @@ def pick_kind(rng, source, item):
         if r < 0:
             return k
     return ks[-1][0]
+
+
+def pick_kind(rng, source, item):
+    if item.get("code"):
+        return "explain_cmd"
+    return weighted_kind(rng, KINDS[source])
 
 
 def main():
