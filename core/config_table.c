@@ -98,8 +98,9 @@ const setting core_cfg_settings[] = {
      "same values new tokens"},
     /* the write path's pacing (collector/collector.c: seal_idle, flow_control) */
     {"collector", "batch_min_ms", T_MS, OFF(coll_batch_min_ms), "50ms", 1, 60000, NULL, false,
-     false, "... or, while its writer has nothing to store, once its oldest event has waited "
-     "this long (so an idle writer starts at once instead of waiting for batch_max_ms)"},
+     false, "a partition's batch is also committed, while its writer has nothing to store, "
+     "once its oldest event has waited this long (an idle writer starts at once rather than "
+     "after batch_max_ms)"},
     {"collector", "inflight_hold_ms", T_MS, OFF(coll_inflight_hold_ms), "10s", 0, 600000, NULL,
      false, false, "at max_inflight_bytes the consumer stops taking messages (librdkafka keeps "
      "what it prefetched, within its bound) for at most this long, then pauses the partitions, "
