@@ -101,10 +101,12 @@ const setting core_cfg_settings[] = {
      false, "a partition's batch is also committed, while its writer has nothing to store, "
      "once its oldest event has waited this long (an idle writer starts at once rather than "
      "after batch_max_ms)"},
-    {"collector", "inflight_hold_ms", T_MS, OFF(coll_inflight_hold_ms), "10s", 0, 600000, NULL,
+    {"collector", "inflight_hold_ms", T_MS, OFF(coll_inflight_hold_ms), "10s", 0, 120000, NULL,
      false, false, "at max_inflight_bytes the consumer stops taking messages (librdkafka keeps "
      "what it prefetched, within its bound) for at most this long, then pauses the partitions, "
-     "dropping the prefetch, until half the cap is free; 0: pause at once"},
+     "dropping the prefetch, until half the cap is free; 0: pause at once (at most 2 min: a "
+     "consumer that does not poll for librdkafka's max.poll.interval.ms, 5 min, leaves the "
+     "group)"},
 
     /* otel: the OTLP decoders (docs/formats.md) */
     {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,

@@ -56,7 +56,7 @@ stop_collector() {
 
 # ---- (a) held, not paused ------------------------------------------------------
 
-t_start_collector run1 CUSTOS_COLLECTOR_INFLIGHT_HOLD_MS=600s
+t_start_collector run1 CUSTOS_COLLECTOR_INFLIGHT_HOLD_MS=120s
 C=$T_LAST_PID
 t_wait_log "$T_DIR/run1.log" 'msg="partition assigned"' 60 "$C"
 lock_table
@@ -65,7 +65,7 @@ produce "$T_DIR/a.jsonl"
 t_wait_log "$T_DIR/run1.log" 'msg="stats".* holds=[1-9]' 90 "$C"
 [ "$(t_count)" = 0 ] || t_fail "rows stored while interactions was locked"
 if grep -q 'consumption paused' "$T_DIR/run1.log"; then
-    t_fail "paused although inflight_hold_ms (600 s) had not passed: $(grep 'consumption paused' "$T_DIR/run1.log")"
+    t_fail "paused although inflight_hold_ms (120 s) had not passed: $(grep 'consumption paused' "$T_DIR/run1.log")"
 fi
 t_log "held at the cap: $(grep 'msg="stats"' "$T_DIR/run1.log" | tail -n1 | grep -oE 'inflight_bytes=[0-9]+ .*holds=[0-9]+ pauses=[0-9]+')"
 unlock_table
