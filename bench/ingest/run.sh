@@ -575,9 +575,11 @@ stage_table() {
         printf '%-46s %-34s %-10s %s\n' "baseline binary: sustained (steps marked b)" "$BASE_SUST ev/s" "" "$BASE_BIN"
         printf '%-46s %-34s %-10s %s\n' "baseline / single ceiling" \
             "$(ratio "$BASE_SUST" "$C_MED") [$(ratio "$BASE_SUST" "$C_MAX")..$(ratio "$BASE_SUST" "$C_MIN")]" "" ""
-        read -r BB_LO BB_HI BB_SP BB_BEFORE BB_AFTER BB_VERDICT <<<"$(bracket_judge "$BASE_SUST" "$BASE_SUST_T")"
-        printf '%-46s %-34s %-10s %s\n' "baseline / its bracket (step ${BASE_SUST_T}b)" \
-            "[$BB_LO..$BB_HI] of $BB_BEFORE / $BB_AFTER rows/s" "" "$BB_VERDICT"
+        if [ "$BASE_SUST_T" -gt 0 ]; then
+            read -r BB_LO BB_HI BB_SP BB_BEFORE BB_AFTER BB_VERDICT <<<"$(bracket_judge "$BASE_SUST" "$BASE_SUST_T")"
+            printf '%-46s %-34s %-10s %s\n' "baseline / its bracket (step ${BASE_SUST_T}b)" \
+                "[$BB_LO..$BB_HI] of $BB_BEFORE / $BB_AFTER rows/s" "" "$BB_VERDICT"
+        fi
         printf '%-46s %-34s %-10s %s\n' "this / baseline, same run" "$(ratio "$SUSTAINED" "$BASE_SUST")" "" ""
     fi
     printf '%-46s %-34s %-10s %s\n' "broker ceiling: bare librdkafka (kcat)" "$BARE_RATE msg/s" "" \
