@@ -309,9 +309,9 @@ echo "$HEADER" >&2
 #
 # CEIL_ROWS is the prep step's rows, exported once; each sample loads them
 # into the emptied table of one migrated database, after a CHECKPOINT, with
-# one session, then with two sessions in parallel on halves.
+# one session (CEIL_REPEAT times), then with two sessions in parallel on halves.
 
-CEIL_SINGLE=() CEIL_PAR=() CEIL_SEQ=() CEIL_LABEL=()
+CEIL_SINGLE=() CEIL_PAR=() CEIL_SEQ=()
 # copy_once: one single-session \copy of the prep rows into the emptied
 # table; prints rows/s.
 copy_once() {
@@ -353,7 +353,6 @@ ceiling_sample() {
     CEIL_SINGLE+=("$single")
     CEIL_PAR+=("$par")
     CEIL_SEQ+=("$TOPIC_NO")
-    CEIL_LABEL+=("$label")
     printf '%-8s %9s %9s %6s %6s  %s\n' "$label" "$single" "$par" $(bench_busy_since "$mark") "$all" |
         tee -a "$WORK/ceilings.txt" >&2
 }
