@@ -25,7 +25,8 @@ typedef struct coll_part {
     struct coll_part *next;
     char *topic;
     int32_t partition;
-    int writer;               /* the writer thread that stores its batches, for good */
+    int writer;               /* the writer that stores its batches; changes only while
+                               * none is pending (the least loaded one), so they stay in order */
     bool assigned;
     uint64_t gen;             /* bumped on every assignment and revocation */
     int64_t next_expected;    /* stored offset once every sealed batch commits */
@@ -49,6 +50,10 @@ typedef struct {
     pthread_cond_t cv_work; /* batches queued, or stop/abort */
     coll_batch *qhead, *qtail;
     size_t qlen;
+    size_t qbytes;    /* COPY bytes queued (under mu) */
+    size_t busybytes; /* COPY bytes of the transaction in progress (under mu) */
+    _Atomic bool idle; /* waiting for work with an empty queue: its partitions' open
+                        * batches are sealed from collector.batch_min_ms */
     bool failing; /* its last attempt failed (see collector.db_ok) */
 } coll_writer;
 
@@ -61,6 +66,7 @@ typedef struct collector {
     PGconn *db; /* main thread: assignment offsets, partitions upkeep */
     coll_part *parts;
     bool paused;
+    int64_t held_since_ms; /* at the in-flight cap since then, taking nothing (0: not) */
     uint64_t seal_seq;
     int64_t grace_deadline_ms; /* set once stopping */
 
@@ -86,6 +92,12 @@ extern core_log_limit coll_db_rl;
  * each, then finishes them (frees them, lowers the in-flight bytes, wakes
  * waiters on cv_done). coll_writer_main takes its coll_writer. */
 void coll_writer_enqueue(collector *co, coll_batch *b);
+/* The same for several batches at once, so an idle writer wakes to all of
+ * them in one transaction rather than to the first alone. */
+void coll_writer_enqueue_many(collector *co, coll_batch **bs, size_t n);
+/* The writer with the fewest COPY bytes queued and in progress (current
+ * when none has strictly fewer than it). */
+int coll_writer_least_loaded(collector *co, int current);
 void coll_writer_finish(collector *co, coll_batch *b);
 void *coll_writer_main(void *arg);
 

@@ -23,7 +23,9 @@ CORE_METRIC_DEFINE(coll_m_db_errors, CORE_COUNTER, "custos_postgres_errors_total
 CORE_METRIC_DEFINE(coll_m_kafka_errors, CORE_COUNTER, "custos_kafka_errors_total",
                    "Kafka errors seen")
 CORE_METRIC_DEFINE(coll_m_pauses, CORE_COUNTER, "custos_consumer_pauses_total",
-                   "pauses on the in-flight byte cap")
+                   "pauses on the in-flight byte cap (held past collector.inflight_hold_ms)")
+CORE_METRIC_DEFINE(coll_m_holds, CORE_COUNTER, "custos_consumer_holds_total",
+                   "times the consumer stopped taking messages at the in-flight byte cap")
 CORE_METRIC_DEFINE(coll_m_rebalances, CORE_COUNTER, "custos_rebalances_total",
                    "assignments and revocations")
 CORE_METRIC_DEFINE(coll_m_inflight_bytes, CORE_GAUGE, "custos_inflight_bytes",

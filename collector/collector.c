@@ -67,17 +67,28 @@ static coll_part *part_get(collector *co, const char *topic, int32_t partition, 
 
 /* ---- batching -------------------------------------------------------- */
 
-static void seal(collector *co, coll_part *p)
+/* Takes p's open batch for its writer: the partition's writer, or, when none
+ * of its batches is pending (so order cannot suffer), the least loaded one. */
+static coll_batch *seal_take(collector *co, coll_part *p)
 {
     coll_batch *b = p->open;
     if (!b)
-        return;
+        return NULL;
     p->open = NULL;
     p->next_expected = b->next_offset;
     b->part_topic = p->topic;
     b->part_partition = p->partition;
     b->seq = ++co->seal_seq;
-    coll_writer_enqueue(co, b);
+    if (co->nwriters > 1 && atomic_load(&p->pending) == 0)
+        p->writer = coll_writer_least_loaded(co, p->writer);
+    return b;
+}
+
+static void seal(collector *co, coll_part *p)
+{
+    coll_batch *b = seal_take(co, p);
+    if (b)
+        coll_writer_enqueue(co, b);
 }
 
 /* Waits until the writer has finished every sealed batch of the parts for
@@ -186,6 +197,38 @@ static void seal_expired(collector *co, int64_t now_ms)
     for (coll_part *p = co->parts; p; p = p->next)
         if (p->open && now_ms - p->open->opened_ms >= co->cfg->coll_batch_max_ms)
             seal(co, p);
+}
+
+/* A writer with nothing to store should not wait for batch_max_ms: the open
+ * batches it would take (its partitions', and those with nothing pending,
+ * which go to the least loaded writer) are sealed once batch_min_ms old,
+ * all at once, so that it stores them in one transaction. Under load the
+ * writers are never idle and batches grow while the previous transaction
+ * runs; when they are idle this keeps events from waiting for nothing (and
+ * the in-flight bytes, which count that wait, low). */
+static void seal_idle(collector *co, int64_t now_ms)
+{
+    bool any_idle = false;
+    for (int i = 0; i < co->nwriters && !any_idle; i++)
+        any_idle = atomic_load(&co->w[i].idle);
+    if (!any_idle)
+        return;
+    coll_batch *bs[64];
+    size_t n = 0;
+    for (coll_part *p = co->parts; p; p = p->next) {
+        if (!p->open || now_ms - p->open->opened_ms < co->cfg->coll_batch_min_ms)
+            continue;
+        bool go = atomic_load(&p->pending) == 0 ? true : atomic_load(&co->w[p->writer].idle);
+        if (!go)
+            continue;
+        bs[n++] = seal_take(co, p);
+        if (n == sizeof bs / sizeof *bs) {
+            coll_writer_enqueue_many(co, bs, n);
+            n = 0;
+        }
+    }
+    if (n)
+        coll_writer_enqueue_many(co, bs, n);
 }
 
 /* ---- rebalancing ----------------------------------------------------- */
@@ -356,34 +399,72 @@ static void reseek_fenced(collector *co)
 
 /* ---- flow control and upkeep ----------------------------------------- */
 
-static void flow_control(collector *co)
+/* Pauses (or resumes) every assigned partition. */
+static void pause_all(collector *co, bool pause, int64_t inflight)
 {
-    int64_t inflight = atomic_load(&co->inflight);
-    int64_t cap = co->cfg->coll_max_inflight_bytes;
-    bool want_pause = inflight >= cap;
-    bool want_resume = co->paused && inflight < cap / 2;
-    if (!want_pause && !want_resume)
-        return;
-    if (want_pause && co->paused)
-        return;
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(co->rk, &l) || !l)
         return;
-    if (want_pause) {
-        /* Seal what is open so that the writer can make room. */
-        for (coll_part *p = co->parts; p; p = p->next)
-            seal(co, p);
+    if (pause) {
         rd_kafka_pause_partitions(co->rk, l);
         co->paused = true;
         core_metric_add(&coll_m_pauses, 1);
         core_log(CORE_LOG_INFO, MOD, "consumption paused: in-flight cap reached",
-                 "inflight_bytes=%" PRId64 " cap=%" PRId64, inflight, cap);
+                 "inflight_bytes=%" PRId64 " cap=%" PRId64 " held_ms=%" PRId64, inflight,
+                 co->cfg->coll_max_inflight_bytes, co->cfg->coll_inflight_hold_ms);
     } else {
         rd_kafka_resume_partitions(co->rk, l);
         co->paused = false;
         core_log(CORE_LOG_INFO, MOD, "consumption resumed", "inflight_bytes=%" PRId64, inflight);
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The in-flight cap. Past it the consumer first holds: it takes no message
+ * (returns false) while the writers make room, and librdkafka keeps its
+ * prefetched messages and goes on fetching within its own bound
+ * (queued.max.messages.kbytes): a pause would drop that prefetch and
+ * fetch it again from the broker, which by then may have deleted it (a hot
+ * partition of the mock broker holds well under a second of traffic).
+ * Held longer than collector.inflight_hold_ms (PostgreSQL down), it pauses
+ * the partitions as before, so that polling goes on (rebalances are served)
+ * and the prefetch is freed, and resumes once half the cap is free. */
+static bool flow_control(collector *co, int64_t now)
+{
+    int64_t inflight = atomic_load(&co->inflight);
+    int64_t cap = co->cfg->coll_max_inflight_bytes;
+    if (co->paused) {
+        if (inflight < cap / 2)
+            pause_all(co, false, inflight);
+        return true; /* paused partitions deliver nothing; polling serves callbacks */
+    }
+    if (inflight < cap) {
+        co->held_since_ms = 0;
+        return true;
+    }
+    if (!co->held_since_ms) {
+        co->held_since_ms = now;
+        core_metric_add(&coll_m_holds, 1);
+        /* Seal what is open so that the writers can make room. */
+        for (coll_part *p = co->parts; p; p = p->next)
+            seal(co, p);
+    }
+    if (now - co->held_since_ms < co->cfg->coll_inflight_hold_ms)
+        return false;
+    co->held_since_ms = 0;
+    pause_all(co, true, inflight);
+    return true;
+}
+
+/* Waits up to ms for a writer to finish a batch while at the in-flight cap. */
+static void wait_room(collector *co, int64_t ms)
+{
+    pthread_mutex_lock(&co->mu);
+    if (atomic_load(&co->inflight) >= co->cfg->coll_max_inflight_bytes) {
+        struct timespec ts = coll_deadline_in(ms);
+        pthread_cond_timedwait(&co->cv_done, &co->mu, &ts);
+    }
+    pthread_mutex_unlock(&co->mu);
 }
 
 static void update_lag(collector *co)
@@ -429,7 +510,7 @@ static void log_stats(const char *msg)
     core_log(CORE_LOG_INFO, MOD, msg,
              "consumed=%" PRIu64 " stored=%" PRIu64 " rejected=%" PRIu64 " batches=%" PRIu64
              " retries=%" PRIu64 " fenced=%" PRIu64 " inflight_bytes=%" PRIu64
-             " gaps=%" PRIu64 " gap_messages=%" PRIu64
+             " gaps=%" PRIu64 " gap_messages=%" PRIu64 " holds=%" PRIu64 " pauses=%" PRIu64
              " latency_p50_ms=%.1f latency_p99_ms=%.1f latency_p999_ms=%.1f latency_max_ms=%.1f"
              " analyzed=%" PRIu64 " alerts=%" PRIu64
              " incidents=%" PRIu64 " transactions=%" PRIu64 " stage_ms=%s",
@@ -437,6 +518,7 @@ static void log_stats(const char *msg)
              core_metric_get(&coll_m_batches), core_metric_get(&coll_m_batch_retries),
              core_metric_get(&coll_m_fenced), core_metric_get(&coll_m_inflight_bytes),
              core_metric_get(&coll_m_offset_gaps), core_metric_get(&coll_m_gap_messages),
+             core_metric_get(&coll_m_holds), core_metric_get(&coll_m_pauses),
              (double)core_hdr_quantile(&coll_latency_hdr, 0.50) / 1000.0,
              (double)core_hdr_quantile(&coll_latency_hdr, 0.99) / 1000.0,
              (double)core_hdr_quantile(&coll_latency_hdr, 0.999) / 1000.0,
@@ -533,20 +615,24 @@ static int consume(collector *co)
 {
     int64_t last_stats = core_mono_ms(), last_lag = 0, last_parts = core_mono_ms();
     while (!*co->stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(co->rk, 20);
-        if (m) {
-            int rc = 0;
-            if (m->err)
-                handle_kafka_error(co, m);
-            else if (take_message(co, m) < 0)
-                rc = -1;
-            rd_kafka_message_destroy(m);
-            if (rc < 0)
-                return -1;
+        if (flow_control(co, core_mono_ms())) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(co->rk, 20);
+            if (m) {
+                int rc = 0;
+                if (m->err)
+                    handle_kafka_error(co, m);
+                else if (take_message(co, m) < 0)
+                    rc = -1;
+                rd_kafka_message_destroy(m);
+                if (rc < 0)
+                    return -1;
+            }
+        } else {
+            wait_room(co, 20); /* holding at the in-flight cap */
         }
         int64_t now = core_mono_ms();
         seal_expired(co, now);
-        flow_control(co);
+        seal_idle(co, now);
         reseek_fenced(co);
         if (now - last_lag >= 1000) {
             update_lag(co);

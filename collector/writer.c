@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,11 @@
 #include "core/log.h"
 #include "core/util.h"
 
-void coll_writer_enqueue(collector *co, coll_batch *b)
+/* Queues b on its partition's writer; co->mu held. */
+static void push_locked(collector *co, coll_batch *b)
 {
     atomic_fetch_add(&b->part->pending, 1);
     coll_writer *w = &co->w[b->part->writer];
-    pthread_mutex_lock(&co->mu);
     b->next = NULL;
     if (w->qtail)
         w->qtail->next = b;
@@ -29,8 +30,40 @@ void coll_writer_enqueue(collector *co, coll_batch *b)
         w->qhead = b;
     w->qtail = b;
     w->qlen++;
-    pthread_cond_signal(&w->cv_work);
+    w->qbytes += b->copy.len;
+}
+
+void coll_writer_enqueue(collector *co, coll_batch *b)
+{
+    coll_writer_enqueue_many(co, &b, 1);
+}
+
+void coll_writer_enqueue_many(collector *co, coll_batch **bs, size_t n)
+{
+    pthread_mutex_lock(&co->mu);
+    for (size_t i = 0; i < n; i++) {
+        push_locked(co, bs[i]);
+        atomic_store(&co->w[bs[i]->part->writer].idle, false);
+    }
+    for (size_t i = 0; i < n; i++)
+        pthread_cond_signal(&co->w[bs[i]->part->writer].cv_work);
     pthread_mutex_unlock(&co->mu);
+}
+
+int coll_writer_least_loaded(collector *co, int current)
+{
+    pthread_mutex_lock(&co->mu);
+    int best = current;
+    size_t load = co->w[current].qbytes + co->w[current].busybytes;
+    for (int i = 0; i < co->nwriters; i++) {
+        size_t l = co->w[i].qbytes + co->w[i].busybytes;
+        if (l < load) { /* strictly less: a tie keeps the partition where it is */
+            load = l;
+            best = i;
+        }
+    }
+    pthread_mutex_unlock(&co->mu);
+    return best;
 }
 
 void coll_writer_finish(collector *co, coll_batch *b)
@@ -224,8 +257,12 @@ void *coll_writer_main(void *arg)
     PGconn *db = NULL;
     for (;;) {
         pthread_mutex_lock(&co->mu);
+        w->busybytes = 0;
+        if (!w->qhead)
+            atomic_store(&w->idle, true); /* the consumer seals for it (seal_idle) */
         while (!w->qhead && !co->writer_stop && !co->writer_abort)
             pthread_cond_wait(&w->cv_work, &co->mu);
+        atomic_store(&w->idle, false);
         if (co->writer_abort || (!w->qhead && co->writer_stop)) {
             pthread_mutex_unlock(&co->mu);
             break;
@@ -242,6 +279,8 @@ void *coll_writer_main(void *arg)
         }
         if (!w->qhead)
             w->qtail = NULL;
+        w->qbytes -= bytes;
+        w->busybytes = bytes;
         pthread_mutex_unlock(&co->mu);
         store_group(w, &db, bs, n);
     }
@@ -259,6 +298,7 @@ void *coll_writer_main(void *arg)
     }
     w->qtail = NULL;
     w->qlen = 0;
+    w->qbytes = w->busybytes = 0;
     pthread_mutex_unlock(&co->mu);
     if (left)
         core_log(CORE_LOG_WARN, MOD, "batches left uncommitted; they will be read again",

@@ -52,6 +52,8 @@ typedef struct core_config {
     char *coll_redact_personal; /* off|mask|pseudonymise */
     char *coll_redact_key;      /* path of the pseudonym key file ("": none) */
     char *coll_copy_format;  /* binary|text: the COPY format of the rows */
+    int64_t coll_batch_min_ms;     /* seal at this age when the writer is idle */
+    int64_t coll_inflight_hold_ms; /* stop taking messages this long, then pause */
 
     /* otel: the OTLP decoders (collector/decode_otel.c) */
     char *otel_api_key_attribute;

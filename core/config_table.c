@@ -46,7 +46,8 @@ const setting core_cfg_settings[] = {
      true, "... or when its oldest event has waited this long"},
     {"collector", "max_inflight_bytes", T_BYTES, OFF(coll_max_inflight_bytes), "64MiB", 1 << 20,
      (int64_t)16 << 30, NULL, false, false,
-     "bytes of events read but not yet committed; past it consumption pauses"},
+     "bytes of events read but not yet committed; past it the consumer holds, then pauses "
+     "(inflight_hold_ms)"},
     {"collector", "max_message_bytes", T_BYTES, OFF(coll_max_message_bytes), "1MiB", 1024,
      64 << 20, NULL, false, true, "larger Kafka messages are rejected as dead letters"},
     {"collector", "prompt_max_bytes", T_BYTES, OFF(coll_prompt_max_bytes), "32KiB", 0, 16 << 20,
@@ -72,8 +73,9 @@ const setting core_cfg_settings[] = {
     {"collector", "analytics", T_ENUM, OFF(coll_analytics), "on", 0, 0, "on|off", false, false,
      "hand committed events to the detectors (off: ingest only)"},
     {"collector", "writers", T_INT, OFF(coll_writers), "2", 1, 8, NULL, false, false,
-     "writer threads, each with its own PostgreSQL connection; a partition's batches always go "
-     "to the same one (in order, fenced as with one)"},
+     "writer threads, each with its own PostgreSQL connection; a partition's batches go to one "
+     "writer at a time, the least loaded when none of them is in flight (in order, fenced as "
+     "with one)"},
     {"collector", "copy_format", T_ENUM, OFF(coll_copy_format), "binary", 0, 0, "binary|text",
      false, false, "how rows go to PostgreSQL: COPY binary (the values in their send formats, "
      "less parsing in the server) or COPY text; the same rows either way"},
@@ -94,6 +96,17 @@ const setting core_cfg_settings[] = {
      "file of the pseudonym key (64 hex digits, mode 0600), made at first start when missing; "
      "also keys the hashes of leaked values in leakage evidence. Keep it: a new key gives the "
      "same values new tokens"},
+    /* the write path's pacing (collector/collector.c: seal_idle, flow_control) */
+    {"collector", "batch_min_ms", T_MS, OFF(coll_batch_min_ms), "50ms", 1, 60000, NULL, false,
+     false, "a partition's batch is also committed, while its writer has nothing to store, "
+     "once its oldest event has waited this long (an idle writer starts at once rather than "
+     "after batch_max_ms)"},
+    {"collector", "inflight_hold_ms", T_MS, OFF(coll_inflight_hold_ms), "10s", 0, 120000, NULL,
+     false, false, "at max_inflight_bytes the consumer stops taking messages (librdkafka keeps "
+     "what it prefetched, within its bound) for at most this long, then pauses the partitions, "
+     "dropping the prefetch, until half the cap is free; 0: pause at once (at most 2 min: a "
+     "consumer that does not poll for librdkafka's max.poll.interval.ms, 5 min, leaves the "
+     "group)"},
 
     /* otel: the OTLP decoders (docs/formats.md) */
     {"otel", "api_key_attribute", T_STR, OFF(otel_api_key_attribute), "custos.api_key_id", 0, 0,
