@@ -104,13 +104,6 @@ rd_kafka_conf_t *coll_kafka_conf(const core_config *cfg, bool consumer, char *er
         snprintf(num, sizeof num, "%" PRId64, cfg->kafka_fetch_wait_max_ms);
         if (coll_kafka_set(conf, "fetch.wait.max.ms", num, err, errlen))
             goto fail;
-        /* librdkafka < 2.1 postpones a partition's next fetch by this much
-         * (default 500 ms) also when its prefetch queue is full, and a
-         * broker that keeps less than a second of a hot partition (the mock
-         * keeps ~5 MiB) has deleted the next offset by then: an offset reset
-         * and a gap, however fast the collector is. */
-        if (coll_kafka_set(conf, "fetch.error.backoff.ms", "50", err, errlen))
-            goto fail;
         snprintf(num, sizeof num, "%" PRId64, cfg->kafka_session_timeout_ms);
         if (coll_kafka_set(conf, "session.timeout.ms", num, err, errlen))
             goto fail;
