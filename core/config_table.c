@@ -186,6 +186,12 @@ const setting core_cfg_settings[] = {
     {"analytics", "snapshot_wait_ms", T_MS, OFF(an_snapshot_wait_ms), "10s", 0, 600000, NULL,
      false, false, "live: on assignment, how long to wait for the previous owner's snapshot to "
      "reach the partition's stored offset before going on with the one there is"},
+    /* alert storms (analytics/an_live.c, docs/analytics.md "Alert storms") */
+    {"analytics", "alert_rows_per_incident", T_INT, OFF(an_alert_rows_per_incident), "100", 0,
+     1000000, NULL, false, false, "live: the first this many alerts of an incident are stored as "
+     "a row and an evidence link each; past them, the alerts of one incident that one flush "
+     "writes are one coalesced row with their count, first and last time (docs/analytics.md, "
+     "Alert storms)"},
     {"analytics", "probing_rephrase_min", T_INT, OFF(an_pr_rephrase_min), "5", 2, 255, NULL,
      false, false, "refused prompts of a key within the hour that are rephrasings of one request "
      "(near-duplicates by their content words) before they are an attempt (persuasion-style "

@@ -116,8 +116,35 @@ int inc_link_event(PGconn *c, const char *incident_id, const char *event_id, int
                    const char *api_key_id, char *err, size_t errlen);
 /* n alerts, and the evidence link of each that went to an incident, in the
  * caller's transaction, a few statements in all (inc_write_many.c): what
- * inc_alert_insert and inc_link_event do for one, for a whole flush. */
-int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, char *err, size_t errlen);
+ * inc_alert_insert and inc_link_event do for one, for a whole flush. The
+ * i-th alert is at (const char *)as + i * stride (sizeof (inc_alert) for an
+ * array of them; a larger record that begins with one for the caller's own). */
+int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, size_t stride, char *err,
+                      size_t errlen);
+
+/* Many alerts of one incident as ONE row (docs/analytics.md, "Alert
+ * storms"): count of them, the incident's alert numbers first_seq..last_seq
+ * (1 = its first alert), the earliest event time and the latest, the first
+ * alert's event, summary and evidence, the highest severity. No evidence
+ * link: the incident's key (or model version, drift) over its span finds
+ * the events. */
+typedef struct {
+    const char *incident_id;
+    inc_type type;
+    inc_severity severity;
+    int64_t first_ts_us, last_ts_us;
+    int64_t count, first_seq, last_seq;
+    const char *event_id, *api_key_id, *model, *model_version;
+    const char *summary;
+    const char *evidence_json;
+} inc_alert_group;
+
+/* n coalesced rows (at most one per incident in a call, numbers of an
+ * incident in rising order from call to call), in the caller's transaction,
+ * stride as for inc_alerts_insert. A row whose numbers are already stored
+ * (a flush replayed after a crash) stores only those past them, or nothing. */
+int inc_alert_groups_insert(PGconn *c, const inc_alert_group *gs, size_t n, size_t stride,
+                            char *err, size_t errlen);
 
 /* ---- changes by playbooks and analysts (the one status rule) ---- */
 
