@@ -460,6 +460,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
         .model_version = r->model_version,
         .summary = r->summary,
         .evidence_json = r->evidence,
+        .seq = v ? v->n_alerts : 0,
     };
 }
 
@@ -478,9 +479,10 @@ static int write_snapshots(an_live *al, const row_set *rs, char *err, size_t err
 
 static int write_rows(an_live *al, const row_set *rs, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < rs->nincs; i++)
-        if (inc_upsert_detected(al->pg, &rs->incs[i].rec, err, errlen) < 0)
-            return -1;
+    /* the incidents in a few statements, not two round trips each */
+    if (rs->nincs && inc_upsert_detected_many(al->pg, &rs->incs[0].rec, rs->nincs,
+                                              sizeof *rs->incs, err, errlen) < 0)
+        return -1;
     /* the alerts and their evidence links in a few statements, not two per
      * alert, read in place (each row begins with its record) */
     if (rs->nalerts &&

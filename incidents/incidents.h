@@ -98,6 +98,12 @@ typedef struct {
  * detector's upward (never lower than what is stored), so that the column
  * and doc agree. Returns 0 or -1 with err. */
 int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen);
+/* The same for n incidents (at most one record per incident) in a few
+ * statements (inc_write_many.c): the stored rows read and locked at once, the
+ * rule applied to each, one INSERT for the new ones and one UPDATE for the
+ * others. The i-th record is at (const char *)rs + i * stride. */
+int inc_upsert_detected_many(PGconn *c, const inc_record *rs, size_t n, size_t stride,
+                             char *err, size_t errlen);
 
 typedef struct {
     const char *incident_id; /* NULL: an alert that opened no incident */
@@ -107,6 +113,7 @@ typedef struct {
     const char *event_id, *api_key_id, *model, *model_version;
     const char *summary;
     const char *evidence_json;
+    int64_t seq; /* the incident's alert number (1 = its first); 0: none (and for an alert alone) */
 } inc_alert;
 
 /* In the caller's transaction; a repeated alert is ignored. */
@@ -124,7 +131,7 @@ int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, size_t stride, c
 
 /* Many alerts of one incident as ONE row (docs/analytics.md, "Alert
  * storms"): count of them, the incident's alert numbers first_seq..last_seq
- * (1 = its first alert), the earliest event time and the latest, the first
+ * (1 = its first alert; the numbers of inc_alert.seq), the earliest event time and the latest, the first
  * alert's event, summary and evidence, the highest severity. No evidence
  * link: the incident's key (or model version, drift) over its span finds
  * the events. */

@@ -1,29 +1,36 @@
 -- custos schema 16: coalesced alerts (docs/analytics.md, "Alert storms").
--- The first analytics.alert_rows_per_incident alerts of an incident keep a
--- row and an evidence link each, as before. Past them, the alerts of one
--- incident that one flush writes become ONE row that stands for all of them
--- (Elastic's "alert suppression"): count alerts, the first of them at ts with
--- its event_id, summary and evidence, the last at last_ts, and the
--- incident's alert numbers first_seq..last_seq (1 = the incident's first
--- alert) it covers. So no alert is lost: the counts of an incident's rows add
--- up to incidents.alerts, and a flush replayed after a crash stores only
--- the alert numbers no row covers yet. A row of one alert has count 1 and
--- NULL last_ts, first_seq, last_seq.
+-- The live analytics number an incident's alerts as they raise them
+-- (first_seq, last_seq: 1 = the incident's first alert). The first
+-- analytics.alert_rows_per_incident alerts of an incident keep a row and an
+-- evidence link each, as before (first_seq = last_seq, count 1, last_ts
+-- NULL). Past them, the alerts of one incident that one flush writes become
+-- ONE row that stands for all of them (Elastic's "alert suppression"):
+-- count alerts, the first of them at ts with its event_id, summary and
+-- evidence, the last at last_ts, the incident's alert numbers
+-- first_seq..last_seq. So no alert is lost: the counts of an incident's rows
+-- add up to incidents.alerts, and a flush replayed after a crash stores
+-- only the alert numbers no row covers yet. Rows written before this
+-- migration, and by inc_alert_insert, have no numbers (NULL).
 ALTER TABLE alerts
     ADD COLUMN count integer NOT NULL DEFAULT 1 CHECK (count >= 1),
     ADD COLUMN last_ts timestamptz,
     ADD COLUMN first_seq integer,
     ADD COLUMN last_seq integer,
-    ADD CONSTRAINT alerts_coalesced_shape CHECK (
+    ADD CONSTRAINT alerts_seq_shape CHECK (
         (first_seq IS NULL AND last_seq IS NULL AND last_ts IS NULL AND count = 1)
         OR (first_seq >= 1 AND last_seq >= first_seq AND incident_id IS NOT NULL
-            AND last_ts IS NOT NULL AND last_ts >= ts AND count <= last_seq - first_seq + 1));
+            AND count <= last_seq - first_seq + 1
+            AND (last_ts IS NOT NULL OR (last_seq = first_seq AND count = 1))
+            AND (last_ts IS NULL OR last_ts >= ts)));
 
--- One alert per (incident, event, type) among the single rows, as before; a
--- coalesced row is identified by its incident and first alert number.
+-- Rows without numbers: one alert per (incident, event, type), as before.
+-- Numbered rows: one per incident and first number (an event may raise two
+-- alerts of one type; each is counted, as the incident counts it).
 ALTER TABLE alerts DROP CONSTRAINT alerts_incident_id_event_id_type_key;
-CREATE UNIQUE INDEX alerts_single ON alerts (incident_id, event_id, type) WHERE first_seq IS NULL;
-CREATE UNIQUE INDEX alerts_coalesced ON alerts (incident_id, first_seq) WHERE first_seq IS NOT NULL;
+CREATE UNIQUE INDEX alerts_unnumbered ON alerts (incident_id, event_id, type)
+    WHERE first_seq IS NULL;
+CREATE UNIQUE INDEX alerts_numbered ON alerts (incident_id, first_seq)
+    WHERE first_seq IS NOT NULL;
 
 -- The auditors' view expanded alerts' columns when it was made: again, with
 -- the new ones (appended, so the view's columns keep their order).
