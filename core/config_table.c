@@ -187,7 +187,7 @@ const setting core_cfg_settings[] = {
      false, false, "live: on assignment, how long to wait for the previous owner's snapshot to "
      "reach the partition's stored offset before going on with the one there is"},
     /* alert storms (analytics/an_live.c, docs/analytics.md "Alert storms") */
-    {"analytics", "alert_rows_per_incident", T_INT, OFF(an_alert_rows_per_incident), "100", 0,
+    {"analytics", "alert_rows_per_incident", T_INT, OFF(an_alert_rows_per_incident), "20", 0,
      1000000, NULL, false, false, "live: the first this many alerts of an incident are stored as "
      "a row and an evidence link each; past them, the alerts of one incident that one flush "
      "writes are one coalesced row with their count, first and last time (docs/analytics.md, "

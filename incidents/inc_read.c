@@ -330,7 +330,8 @@ static const char *SQL_INCIDENT =
 /* A coalesced row (past the incident's first analytics.alert_rows_per_incident
  * alerts) stands for count alerts, the first at at (its event_id, summary
  * and evidence), the last at last_at, the incident's alert numbers
- * first_seq..last_seq; a single alert has count 1 and null last_at. */
+ * first_seq..last_seq; a single alert has count 1, null last_at and its
+ * number in both (null before schema 16). */
 static const char *SQL_ALERTS =
     "SELECT coalesce(json_agg(a ORDER BY a.ts, a.id), '[]')::text FROM (SELECT id, type, "
     "severity, " TS("ts") " AS at, ts, event_id, api_key_id, model, model_version, summary, "
@@ -376,7 +377,7 @@ static const char *SQL_TIMELINE =
     "actor, type || ' ' || severity || ': ' || summary AS what FROM incidents WHERE "
     "incident_id = $1 "
     "UNION ALL SELECT ts, 1, id, 'alert', 'detector', severity || ': ' || summary || CASE WHEN "
-    "first_seq IS NOT NULL THEN ' (' || count || ' alerts, ' || " TS("ts") " || ' .. ' || "
+    "last_ts IS NOT NULL AND count > 1 THEN ' (' || count || ' alerts, ' || " TS("ts") " || ' .. ' || "
     TS("last_ts") " || ')' ELSE '' END FROM alerts WHERE incident_id = $1 "
     "UNION ALL SELECT created_at, 2, id, 'action_proposed', actor, kind || ' ' || subject || "
     "' (action ' || id || ')' FROM actions WHERE incident_id = $1 "
