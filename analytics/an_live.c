@@ -102,18 +102,22 @@ typedef struct inc_row_s {
         *doc;
 } inc_row;
 
-typedef struct alert_row_s {
-    inc_alert a;
+/* An alert's strings, owned (the records below point into them). */
+typedef struct {
     char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
     int64_t arrival_us; /* when its event reached the analytics (committed) */
+} alert_strs;
+
+typedef struct alert_row_s {
+    inc_alert a;
+    alert_strs s;
 } alert_row;
 
 /* The alerts of one incident past its first alert_rows_per_incident in this
- * flush: one row (g's strings point into the owned copies, the first alert's). */
+ * flush: one row (the strings and arrival time are its first alert's). */
 typedef struct alert_group_s {
     inc_alert_group g;
-    char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
-    int64_t arrival_us; /* when its first alert's event reached the analytics */
+    alert_strs s;
 } alert_group;
 
 struct an_live {
@@ -174,7 +178,16 @@ static void inc_row_free(inc_row *r)
     }
 }
 
-static void alert_row_free(alert_row *r)
+/* An alert that memory could not hold: counted and logged as dropped
+ * (raised = stored + dropped, end to end). */
+static void drop_oom(an_live *al)
+{
+    al->dropped++;
+    core_metric_add(&an_m_dropped, 1);
+    core_log(CORE_LOG_ERROR, "analytics", "out of memory: alert dropped", NULL);
+}
+
+static void alert_strs_free(alert_strs *r)
 {
     char **f[] = {&r->incident_id, &r->event_id, &r->api_key_id, &r->model,
                   &r->model_version, &r->summary, &r->evidence};
@@ -184,14 +197,28 @@ static void alert_row_free(alert_row *r)
     }
 }
 
-static void alert_group_free(alert_group *r)
+/* Copies a's strings (incident_id NULL: an alert alone); -1 when out of
+ * memory (what was copied is freed, the alert counted as dropped). */
+static int alert_strs_fill(an_live *al, alert_strs *r, const char *incident_id,
+                           const an_alert *a)
 {
-    char **f[] = {&r->incident_id, &r->event_id, &r->api_key_id, &r->model,
-                  &r->model_version, &r->summary, &r->evidence};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
+    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
+    *r = (alert_strs){
+        .incident_id = dupz(incident_id),
+        .event_id = dupz(a->trigger->event_id),
+        .api_key_id = dupz(a->trigger->api_key_id),
+        .model = dupz(a->trigger->model),
+        .model_version = dupz(a->trigger->model_version),
+        .summary = dupz(a->summary ? a->summary : ""),
+        .evidence = ev ? ev : strdup("{}"),
+        .arrival_us = a->trigger->arrival_us,
+    };
+    if ((incident_id && !r->incident_id) || !r->event_id || !r->summary || !r->evidence) {
+        alert_strs_free(r);
+        drop_oom(al);
+        return -1;
     }
+    return 0;
 }
 
 /* The slot of incident id in rs's incidents: the row there, or a new
@@ -226,7 +253,7 @@ static ssize_t group_find(const row_set *rs, const char *id)
         uint32_t v = rs->gidx[k];
         if (!v)
             return -1;
-        if (!strcmp(rs->groups[v - 1].incident_id, id))
+        if (!strcmp(rs->groups[v - 1].s.incident_id, id))
             return (ssize_t)v - 1;
     }
 }
@@ -243,13 +270,13 @@ static int group_index(row_set *rs, size_t i)
         rs->gidx = t;
         rs->ngidx = n;
         for (size_t j = 0; j < i; j++) {
-            size_t k = id_hash(rs->groups[j].incident_id) & (n - 1);
+            size_t k = id_hash(rs->groups[j].s.incident_id) & (n - 1);
             while (t[k])
                 k = (k + 1) & (n - 1);
             t[k] = (uint32_t)j + 1;
         }
     }
-    size_t k = id_hash(rs->groups[i].incident_id) & (rs->ngidx - 1);
+    size_t k = id_hash(rs->groups[i].s.incident_id) & (rs->ngidx - 1);
     while (rs->gidx[k])
         k = (k + 1) & (rs->ngidx - 1);
     rs->gidx[k] = (uint32_t)i + 1;
@@ -387,28 +414,22 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
             g->severity = a->severity;
         return;
     }
-    if (!row_room(al) ||
-        core_grow(&rs->groups, &rs->capgroups, rs->ngroups, sizeof *rs->groups, 64) < 0)
+    if (!row_room(al))
         return;
+    if (core_grow(&rs->groups, &rs->capgroups, rs->ngroups, sizeof *rs->groups, 64) < 0) {
+        drop_oom(al);
+        return;
+    }
     alert_group *r = &rs->groups[rs->ngroups];
-    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
-    *r = (alert_group){
-        .incident_id = dupz(v->incident_id),
-        .event_id = dupz(a->trigger->event_id),
-        .api_key_id = dupz(a->trigger->api_key_id),
-        .model = dupz(a->trigger->model),
-        .model_version = dupz(a->trigger->model_version),
-        .summary = dupz(a->summary ? a->summary : ""),
-        .evidence = ev ? ev : strdup("{}"),
-        .arrival_us = a->trigger->arrival_us,
-    };
-    if (!r->incident_id || group_index(rs, rs->ngroups) < 0) {
-        alert_group_free(r);
-        core_log(CORE_LOG_ERROR, "analytics", "out of memory: alert not stored", NULL);
+    if (alert_strs_fill(al, &r->s, v->incident_id, a) < 0)
+        return;
+    if (group_index(rs, rs->ngroups) < 0) {
+        alert_strs_free(&r->s);
+        drop_oom(al);
         return;
     }
     r->g = (inc_alert_group){
-        .incident_id = r->incident_id,
+        .incident_id = r->s.incident_id,
         .type = a->type,
         .severity = a->severity,
         .first_ts_us = ts,
@@ -416,12 +437,12 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
         .count = 1,
         .first_seq = v->n_alerts,
         .last_seq = v->n_alerts,
-        .event_id = r->event_id,
-        .api_key_id = r->api_key_id,
-        .model = r->model,
-        .model_version = r->model_version,
-        .summary = r->summary,
-        .evidence_json = r->evidence,
+        .event_id = r->s.event_id,
+        .api_key_id = r->s.api_key_id,
+        .model = r->s.model,
+        .model_version = r->s.model_version,
+        .summary = r->s.summary,
+        .evidence_json = r->s.evidence,
     };
     rs->ngroups++;
 }
@@ -435,31 +456,25 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     }
     if (!row_room(al))
         return;
-    if (core_grow(&al->cur.alerts, &al->cur.capalerts, al->cur.nalerts, sizeof *al->cur.alerts, 256) < 0)
+    if (core_grow(&al->cur.alerts, &al->cur.capalerts, al->cur.nalerts, sizeof *al->cur.alerts, 256) < 0) {
+        drop_oom(al);
         return;
-    alert_row *r = &al->cur.alerts[al->cur.nalerts++];
-    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
-    *r = (alert_row){
-        .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
-        .event_id = dupz(a->trigger->event_id),
-        .api_key_id = dupz(a->trigger->api_key_id),
-        .model = dupz(a->trigger->model),
-        .model_version = dupz(a->trigger->model_version),
-        .summary = dupz(a->summary ? a->summary : ""),
-        .evidence = ev ? ev : strdup("{}"),
-        .arrival_us = a->trigger->arrival_us,
-    };
+    }
+    alert_row *r = &al->cur.alerts[al->cur.nalerts];
+    if (alert_strs_fill(al, &r->s, v ? v->incident_id : NULL, a) < 0) /* NULL: an alert alone */
+        return;
+    al->cur.nalerts++;
     r->a = (inc_alert){
-        .incident_id = r->incident_id,
+        .incident_id = r->s.incident_id,
         .type = a->type,
         .severity = a->severity,
         .ts_us = a->trigger->ts_us,
-        .event_id = r->event_id,
-        .api_key_id = r->api_key_id,
-        .model = r->model,
-        .model_version = r->model_version,
-        .summary = r->summary,
-        .evidence_json = r->evidence,
+        .event_id = r->s.event_id,
+        .api_key_id = r->s.api_key_id,
+        .model = r->s.model,
+        .model_version = r->s.model_version,
+        .summary = r->s.summary,
+        .evidence_json = r->s.evidence,
         .seq = v ? v->n_alerts : 0,
     };
 }
@@ -501,9 +516,9 @@ static void rows_clear(row_set *rs)
     for (size_t i = 0; i < rs->nincs; i++)
         inc_row_free(&rs->incs[i]);
     for (size_t i = 0; i < rs->nalerts; i++)
-        alert_row_free(&rs->alerts[i]);
+        alert_strs_free(&rs->alerts[i].s);
     for (size_t i = 0; i < rs->ngroups; i++)
-        alert_group_free(&rs->groups[i]);
+        alert_strs_free(&rs->groups[i].s);
     if (rs->ngroups)
         memset(rs->gidx, 0, rs->ngidx * sizeof *rs->gidx);
     rs->nincs = rs->nalerts = rs->ngroups = 0;
@@ -552,7 +567,7 @@ static int rows_merge(row_set *dst, row_set *src)
     }
     while (src->ngroups) { /* an incident's newer alerts join its older row */
         alert_group *r = &src->groups[src->ngroups - 1];
-        ssize_t i = group_find(dst, r->incident_id);
+        ssize_t i = group_find(dst, r->s.incident_id);
         if (i >= 0) {
             inc_alert_group *g = &dst->groups[i].g;
             g->count += r->g.count;
@@ -563,7 +578,7 @@ static int rows_merge(row_set *dst, row_set *src)
                 g->last_ts_us = r->g.last_ts_us;
             if (r->g.severity > g->severity)
                 g->severity = r->g.severity;
-            alert_group_free(r);
+            alert_strs_free(&r->s);
         } else {
             if (core_grow(&dst->groups, &dst->capgroups, dst->ngroups, sizeof *dst->groups,
                           64) < 0)
@@ -638,14 +653,14 @@ static void flush_set(an_live *al)
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
     for (size_t i = 0; i < rs->nalerts && al->lat; i++)
-        if (rs->alerts[i].arrival_us)
-            core_hdr_observe(al->lat, now - rs->alerts[i].arrival_us);
+        if (rs->alerts[i].s.arrival_us)
+            core_hdr_observe(al->lat, now - rs->alerts[i].s.arrival_us);
     /* a coalesced row: once, its first (so its oldest) alert's */
     uint64_t coalesced = 0;
     for (size_t i = 0; i < rs->ngroups; i++) {
         coalesced += (uint64_t)rs->groups[i].g.count;
-        if (rs->groups[i].arrival_us && al->lat)
-            core_hdr_observe(al->lat, now - rs->groups[i].arrival_us);
+        if (rs->groups[i].s.arrival_us && al->lat)
+            core_hdr_observe(al->lat, now - rs->groups[i].s.arrival_us);
     }
     al->alerts_stored += rs->nalerts + coalesced;
     al->alerts_coalesced += coalesced;

@@ -121,8 +121,10 @@ const setting core_cfg_settings[] = {
      "user in a directory only it can write are read"},
     {"analytics", "incidents_topic", T_STR, OFF(an_incidents_topic), "custos.incidents", 0, 0,
      NULL, false, false, "Kafka topic the live analytics publish incident JSON to"},
-    {"analytics", "queue_events", T_INT, OFF(an_queue_events), "65536", 16, 16777216, NULL, false,
-     false, "bounded queue between the collector and the analytics; full = back-pressure"},
+    {"analytics", "queue_events", T_INT, OFF(an_queue_events), "16384", 16, 16777216, NULL, false,
+     false, "bounded queue between the collector and the analytics; full = back-pressure. An "
+     "event waiting costs ~1.3 KB of RSS: a storm that outruns the analytics keeps it full "
+     "(at 65536, 85-145 MB more RSS than with it empty)"},
     {"analytics", "reorder_window_ms", T_MS, OFF(an_reorder_window_ms), "100ms", 0, 86400000, NULL,
      false, false, "event-time disorder tolerated within a partition: events are processed in "
      "(ts, event_id) order once the watermark (the least of the partitions' newest event times) "
