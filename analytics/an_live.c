@@ -378,6 +378,25 @@ static void on_incident(void *ud, const an_incident_view *v)
         al->incident_sink.deliver(al->incident_sink.ud, v->json);
 }
 
+/* The record incidents/ takes for alert a (its strings s; seq: its number
+ * in the incident, 0 for an alert alone). */
+static inc_alert alert_record(const alert_strs *s, const an_alert *a, int64_t seq)
+{
+    return (inc_alert){
+        .incident_id = s->incident_id,
+        .type = a->type,
+        .severity = a->severity,
+        .ts_us = a->trigger->ts_us,
+        .event_id = s->event_id,
+        .api_key_id = s->api_key_id,
+        .model = s->model,
+        .model_version = s->model_version,
+        .summary = s->summary,
+        .evidence_json = s->evidence,
+        .seq = seq,
+    };
+}
+
 /* Whether a new row may wait for PostgreSQL (PENDING_MAX); counts and
  * logs the alert dropped when not. */
 static bool row_room(an_live *al)
@@ -406,12 +425,12 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
         inc_alert_group *g = &rs->groups[i].g;
         g->count++;
         g->last_seq = v->n_alerts;
-        if (ts < g->first_ts_us)
-            g->first_ts_us = ts;
+        if (ts < g->a.ts_us)
+            g->a.ts_us = ts;
         if (ts > g->last_ts_us)
             g->last_ts_us = ts;
-        if (a->severity > g->severity)
-            g->severity = a->severity;
+        if (a->severity > g->a.severity)
+            g->a.severity = a->severity;
         return;
     }
     if (!row_room(al))
@@ -429,20 +448,10 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
         return;
     }
     r->g = (inc_alert_group){
-        .incident_id = r->s.incident_id,
-        .type = a->type,
-        .severity = a->severity,
-        .first_ts_us = ts,
+        .a = alert_record(&r->s, a, v->n_alerts),
         .last_ts_us = ts,
         .count = 1,
-        .first_seq = v->n_alerts,
         .last_seq = v->n_alerts,
-        .event_id = r->s.event_id,
-        .api_key_id = r->s.api_key_id,
-        .model = r->s.model,
-        .model_version = r->s.model_version,
-        .summary = r->s.summary,
-        .evidence_json = r->s.evidence,
     };
     rs->ngroups++;
 }
@@ -464,19 +473,7 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     if (alert_strs_fill(al, &r->s, v ? v->incident_id : NULL, a) < 0) /* NULL: an alert alone */
         return;
     al->cur.nalerts++;
-    r->a = (inc_alert){
-        .incident_id = r->s.incident_id,
-        .type = a->type,
-        .severity = a->severity,
-        .ts_us = a->trigger->ts_us,
-        .event_id = r->s.event_id,
-        .api_key_id = r->s.api_key_id,
-        .model = r->s.model,
-        .model_version = r->s.model_version,
-        .summary = r->s.summary,
-        .evidence_json = r->s.evidence,
-        .seq = v ? v->n_alerts : 0,
-    };
+    r->a = alert_record(&r->s, a, v ? v->n_alerts : 0);
 }
 
 /* The set's rows through incidents/, in the open transaction. */
@@ -572,12 +569,12 @@ static int rows_merge(row_set *dst, row_set *src)
             inc_alert_group *g = &dst->groups[i].g;
             g->count += r->g.count;
             g->last_seq = r->g.last_seq;
-            if (r->g.first_ts_us < g->first_ts_us)
-                g->first_ts_us = r->g.first_ts_us;
+            if (r->g.a.ts_us < g->a.ts_us)
+                g->a.ts_us = r->g.a.ts_us;
             if (r->g.last_ts_us > g->last_ts_us)
                 g->last_ts_us = r->g.last_ts_us;
-            if (r->g.severity > g->severity)
-                g->severity = r->g.severity;
+            if (r->g.a.severity > g->a.severity)
+                g->a.severity = r->g.a.severity;
             alert_strs_free(&r->s);
         } else {
             if (core_grow(&dst->groups, &dst->capgroups, dst->ngroups, sizeof *dst->groups,

@@ -158,22 +158,22 @@ static int groups_chunk(PGconn *c, const inc_alert_group *gs, size_t n, size_t s
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
         const inc_alert_group *g = AT(gs, stride, i);
-        if (!g->incident_id || !g->event_id || (unsigned)g->type >= INC_TYPE_COUNT ||
-            (unsigned)g->severity >= INC_SEVERITY_COUNT || g->first_seq < 1 ||
-            g->last_seq < g->first_seq || g->count < 1 ||
-            g->count > g->last_seq - g->first_seq + 1 || g->last_seq > INT32_MAX ||
-            g->last_ts_us < g->first_ts_us) {
+        const inc_alert *x = &g->a;
+        if (!x->incident_id || !x->event_id || (unsigned)x->type >= INC_TYPE_COUNT ||
+            (unsigned)x->severity >= INC_SEVERITY_COUNT || x->seq < 1 ||
+            g->last_seq < x->seq || g->count < 1 || g->count > g->last_seq - x->seq + 1 ||
+            g->last_seq > INT32_MAX || g->last_ts_us < x->ts_us) {
             snprintf(err, errlen, "coalesced alert: missing incident or event id, or a value out of range");
             goto done;
         }
         char ts[40], lt[40];
-        core_ts_format(g->first_ts_us, ts, sizeof ts);
+        core_ts_format(x->ts_us, ts, sizeof ts);
         core_ts_format(g->last_ts_us, lt, sizeof lt);
-        add_common(a, g->incident_id, g->type, g->severity, ts, g->event_id, g->api_key_id,
-                   g->model, g->model_version, g->summary, g->evidence_json);
+        add_common(a, x->incident_id, x->type, x->severity, ts, x->event_id, x->api_key_id,
+                   x->model, x->model_version, x->summary, x->evidence_json);
         core_db_array_add(&a[G_LAST_TS], lt);
         core_db_array_add_i64(&a[G_COUNT], g->count);
-        core_db_array_add_i64(&a[G_FIRST_SEQ], g->first_seq);
+        core_db_array_add_i64(&a[G_FIRST_SEQ], x->seq);
         core_db_array_add_i64(&a[G_LAST_SEQ], g->last_seq);
     }
     const char *v[G_N];

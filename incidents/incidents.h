@@ -130,20 +130,15 @@ int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, size_t stride, c
                       size_t errlen);
 
 /* Many alerts of one incident as ONE row (docs/analytics.md, "Alert
- * storms"): count of them, the incident's alert numbers first_seq..last_seq
- * (1 = its first alert; the numbers of inc_alert.seq), the earliest event time and the latest, the first
- * alert's event, summary and evidence, the highest severity. No evidence
- * link: the incident's key (or model version, drift) over its span finds
- * the events. */
+ * storms"): a, the row as one alert (the first alert's event, summary and
+ * evidence, the earliest event time, the highest severity, a.seq its first
+ * number), and count of them up to the incident's alert number last_seq at
+ * the latest event time last_ts_us. No evidence link: the incident's key
+ * (or model version, drift) over its span finds the events. */
 typedef struct {
-    const char *incident_id;
-    inc_type type;
-    inc_severity severity;
-    int64_t first_ts_us, last_ts_us;
-    int64_t count, first_seq, last_seq;
-    const char *event_id, *api_key_id, *model, *model_version;
-    const char *summary;
-    const char *evidence_json;
+    inc_alert a;
+    int64_t last_ts_us;
+    int64_t count, last_seq;
 } inc_alert_group;
 
 /* n coalesced rows (at most one per incident in a call, numbers of an

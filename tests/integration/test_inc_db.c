@@ -80,6 +80,16 @@ static void upsert(const inc_record *r)
     assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
 }
 
+/* An open probing incident of key, for alerts to belong to. */
+static void seed_incident(const char *id, const char *key)
+{
+    upsert(&(inc_record){.incident_id = id, .type = INC_PROBING, .severity = INC_HIGH,
+                         .status = INC_OPEN, .api_key_id = key, .first_seen_us = 1,
+                         .detected_at_us = 1, .last_seen_us = 2, .alerts = 1,
+                         .atlas_array = "{}", .owasp_array = "{}", .summary = id,
+                         .doc_json = "{}"});
+}
+
 static int change(const inc_change *ch, char *err, size_t errlen)
 {
     assert_int_equal(core_db_begin(g_c, err, errlen), 0);
@@ -331,11 +341,7 @@ static void t_alerts_many(void **state)
 {
     (void)state;
     char err[1024];
-    upsert(&(inc_record){.incident_id = "inc-many", .type = INC_PROBING,
-                         .severity = INC_HIGH, .status = INC_OPEN, .api_key_id = "key-m",
-                         .first_seen_us = 1, .detected_at_us = 1, .last_seen_us = 2,
-                         .alerts = 1, .atlas_array = "{}", .owasp_array = "{}",
-                         .summary = "many", .doc_json = "{}"});
+    seed_incident("inc-many", "key-m");
     enum { N = 4500 };
     static inc_alert as[N + 2];
     static char ids[N][32];
@@ -390,21 +396,18 @@ static void t_alert_groups(void **state)
 {
     (void)state;
     char err[1024];
-    upsert(&(inc_record){.incident_id = "inc-grp", .type = INC_PROBING,
-                         .severity = INC_HIGH, .status = INC_OPEN, .api_key_id = "key-g",
-                         .first_seen_us = 1, .detected_at_us = 1, .last_seen_us = 2,
-                         .alerts = 1, .atlas_array = "{}", .owasp_array = "{}",
-                         .summary = "grp", .doc_json = "{}"});
+    seed_incident("inc-grp", "key-g");
     struct {
         int pad;
         inc_alert_group g;
         char tail[8];
     } rec[2];
     const int64_t t0 = 1700000000000000LL;
-    inc_alert_group base = {.incident_id = "inc-grp", .type = INC_PROBING,
-                            .severity = INC_MEDIUM, .event_id = "ev-g101", .api_key_id = "key-g",
-                            .model = "m", .summary = "jailbreak \"x\"",
-                            .evidence_json = "{\"rule_id\": \"jb\"}"};
+    inc_alert_group base = {.a = {.incident_id = "inc-grp", .type = INC_PROBING,
+                                  .severity = INC_MEDIUM, .event_id = "ev-g101",
+                                  .api_key_id = "key-g", .model = "m",
+                                  .summary = "jailbreak \"x\"",
+                                  .evidence_json = "{\"rule_id\": \"jb\"}"}};
     /* single alerts, numbered: the first of the same event the first group
      * starts at; the second and third both of one event (each counted) */
     inc_alert single[3] = {
@@ -415,8 +418,8 @@ static void t_alert_groups(void **state)
         {.incident_id = "inc-grp", .type = INC_PROBING, .severity = INC_HIGH, .ts_us = t0 + 1,
          .event_id = "ev-dup", .api_key_id = "key-g", .seq = 3}};
     rec[0].g = base;
-    rec[0].g.first_ts_us = t0 + 10, rec[0].g.last_ts_us = t0 + 99;
-    rec[0].g.count = 50, rec[0].g.first_seq = 101, rec[0].g.last_seq = 150;
+    rec[0].g.a.ts_us = t0 + 10, rec[0].g.last_ts_us = t0 + 99;
+    rec[0].g.count = 50, rec[0].g.a.seq = 101, rec[0].g.last_seq = 150;
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
     if (inc_alerts_insert(g_c, single, 3, sizeof single[0], err, sizeof err) < 0 ||
         inc_alerts_insert(g_c, &single[1], 1, sizeof single[0], err, sizeof err) < 0 || /* a replay */
@@ -426,10 +429,10 @@ static void t_alert_groups(void **state)
     /* the replay: numbers 121..180 (121..150 stored) and a row of 151..160
      * stored whole after it */
     rec[0].g = base;
-    rec[0].g.event_id = "ev-g121";
-    rec[0].g.first_ts_us = t0 + 50, rec[0].g.last_ts_us = t0 + 200;
-    rec[0].g.count = 60, rec[0].g.first_seq = 121, rec[0].g.last_seq = 180;
-    rec[0].g.severity = INC_CRITICAL;
+    rec[0].g.a.event_id = "ev-g121";
+    rec[0].g.a.ts_us = t0 + 50, rec[0].g.last_ts_us = t0 + 200;
+    rec[0].g.count = 60, rec[0].g.a.seq = 121, rec[0].g.last_seq = 180;
+    rec[0].g.a.severity = INC_CRITICAL;
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
     if (inc_alert_groups_insert(g_c, &rec[0].g, 1, sizeof rec[0], err, sizeof err) < 0)
         fail_msg("%s", err);
@@ -452,13 +455,13 @@ static void t_alert_groups(void **state)
                         "2");
     /* bad rows refuse the call */
     rec[1].g = base;
-    rec[1].g.first_ts_us = rec[1].g.last_ts_us = t0;
-    rec[1].g.first_seq = 200, rec[1].g.last_seq = 209, rec[1].g.count = 11; /* more than 10 numbers */
+    rec[1].g.a.ts_us = rec[1].g.last_ts_us = t0;
+    rec[1].g.a.seq = 200, rec[1].g.last_seq = 209, rec[1].g.count = 11; /* more than 10 numbers */
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
     assert_int_equal(inc_alert_groups_insert(g_c, &rec[1].g, 1, sizeof rec[1], err, sizeof err), -1);
     core_db_rollback(g_c);
     rec[1].g.count = 10;
-    rec[1].g.incident_id = NULL; /* a coalesced row belongs to an incident */
+    rec[1].g.a.incident_id = NULL; /* a coalesced row belongs to an incident */
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
     assert_int_equal(inc_alert_groups_insert(g_c, &rec[1].g, 1, sizeof rec[1], err, sizeof err), -1);
     core_db_rollback(g_c);
