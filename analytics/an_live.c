@@ -42,6 +42,8 @@ static CORE_METRIC_DEFINE(an_m_published, CORE_COUNTER, "custos_analytics_publis
                           "incident messages delivered to the incidents topic")
 static CORE_METRIC_DEFINE(an_m_alerts_stored, CORE_COUNTER, "custos_analytics_alerts_stored_total",
                           "alerts committed to PostgreSQL (raised = stored + dropped + pending)")
+static CORE_METRIC_DEFINE(an_m_alert_rows, CORE_COUNTER, "custos_analytics_alert_rows_total",
+                          "alert rows committed (a coalesced row stands for many alerts)")
 static CORE_METRIC_DEFINE(an_m_flushes, CORE_COUNTER, "custos_analytics_flushes_total",
                           "transactions that stored incidents and alerts")
 static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_total",
@@ -74,12 +76,18 @@ typedef struct {
     size_t n;
 } snap_row;
 
-/* What one flush writes: incidents (newest state each), alerts, snapshot rows. */
+/* What one flush writes: incidents (newest state each), alerts (one row
+ * each), coalesced alerts (one row per incident, past its first
+ * analytics.alert_rows_per_incident alerts), snapshot rows. */
 typedef struct {
     struct inc_row_s *incs;
     size_t nincs, capincs;
     struct alert_row_s *alerts;
     size_t nalerts, capalerts;
+    struct alert_group_s *groups;
+    size_t ngroups, capgroups;
+    uint32_t *gidx; /* the groups by incident id, open addressing: index + 1, 0 = empty */
+    size_t ngidx;   /* slots: 0, or a power of two >= 2 * ngroups */
     snap_row *srows;
     size_t nsrows, capsrows;
 } row_set;
@@ -94,11 +102,23 @@ typedef struct inc_row_s {
         *doc;
 } inc_row;
 
-typedef struct alert_row_s {
-    inc_alert a;
+/* An alert's strings, owned (the records below point into them). */
+typedef struct {
     char *incident_id, *event_id, *api_key_id, *model, *model_version, *summary, *evidence;
     int64_t arrival_us; /* when its event reached the analytics (committed) */
+} alert_strs;
+
+typedef struct alert_row_s {
+    inc_alert a;
+    alert_strs s;
 } alert_row;
+
+/* The alerts of one incident past its first alert_rows_per_incident in this
+ * flush: one row (the strings and arrival time are its first alert's). */
+typedef struct alert_group_s {
+    inc_alert_group g;
+    alert_strs s;
+} alert_group;
 
 struct an_live {
     core_config cfg; /* shallow copy; strings below are our own */
@@ -123,13 +143,13 @@ struct an_live {
     pthread_cond_t cv;
     bool fl_busy, fl_quit; /* under mu: fl handed to the flusher; the flusher to end */
     uint64_t flush_waits;  /* times the analytics waited for the flusher (back-pressure) */
-    _Atomic size_t fl_alerts; /* alerts in fl (for PENDING_MAX) */
+    _Atomic size_t fl_alerts; /* alert rows in fl (for PENDING_MAX) */
     core_log_limit rl_drop;
     core_hdr *lat; /* committed event -> alert/incident rows committed, us */
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
     int64_t pending_since_ms;        /* rows waiting for a flush since (0: none) */
-    uint64_t alerts_stored, flushes;
+    uint64_t alerts_stored, alert_rows, alerts_coalesced, flushes;
     int64_t retry_at_ms, last_delay_ms; /* when to try again; the delay last waited */
     /* snapshots (analytics.snapshots): rows for the next transaction, the
      * topic of each assigned partition, and what they cost */
@@ -158,7 +178,16 @@ static void inc_row_free(inc_row *r)
     }
 }
 
-static void alert_row_free(alert_row *r)
+/* An alert that memory could not hold: counted and logged as dropped
+ * (raised = stored + dropped, end to end). */
+static void drop_oom(an_live *al)
+{
+    al->dropped++;
+    core_metric_add(&an_m_dropped, 1);
+    core_log(CORE_LOG_ERROR, "analytics", "out of memory: alert dropped", NULL);
+}
+
+static void alert_strs_free(alert_strs *r)
 {
     char **f[] = {&r->incident_id, &r->event_id, &r->api_key_id, &r->model,
                   &r->model_version, &r->summary, &r->evidence};
@@ -167,6 +196,95 @@ static void alert_row_free(alert_row *r)
         *f[i] = NULL;
     }
 }
+
+/* Copies a's strings (incident_id NULL: an alert alone); -1 when out of
+ * memory (what was copied is freed, the alert counted as dropped). */
+static int alert_strs_fill(an_live *al, alert_strs *r, const char *incident_id,
+                           const an_alert *a)
+{
+    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
+    *r = (alert_strs){
+        .incident_id = dupz(incident_id),
+        .event_id = dupz(a->trigger->event_id),
+        .api_key_id = dupz(a->trigger->api_key_id),
+        .model = dupz(a->trigger->model),
+        .model_version = dupz(a->trigger->model_version),
+        .summary = dupz(a->summary ? a->summary : ""),
+        .evidence = ev ? ev : strdup("{}"),
+        .arrival_us = a->trigger->arrival_us,
+    };
+    if ((incident_id && !r->incident_id) || !r->event_id || !r->summary || !r->evidence) {
+        alert_strs_free(r);
+        drop_oom(al);
+        return -1;
+    }
+    return 0;
+}
+
+/* The slot of incident id in rs's incidents: the row there, or a new
+ * zeroed one appended; -1 when out of memory. */
+static ssize_t inc_slot(row_set *rs, const char *id)
+{
+    size_t i;
+    for (i = 0; i < rs->nincs && strcmp(rs->incs[i].incident_id, id); i++)
+        ;
+    if (i == rs->nincs) {
+        if (core_grow(&rs->incs, &rs->capincs, rs->nincs, sizeof *rs->incs, 64) < 0)
+            return -1;
+        memset(&rs->incs[rs->nincs++], 0, sizeof *rs->incs);
+    }
+    return (ssize_t)i;
+}
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The index of incident id's group in rs, or -1. */
+static ssize_t group_find(const row_set *rs, const char *id)
+{
+    if (!rs->ngidx)
+        return -1;
+    for (size_t k = id_hash(id) & (rs->ngidx - 1);; k = (k + 1) & (rs->ngidx - 1)) {
+        uint32_t v = rs->gidx[k];
+        if (!v)
+            return -1;
+        if (!strcmp(rs->groups[v - 1].s.incident_id, id))
+            return (ssize_t)v - 1;
+    }
+}
+
+/* Indexes groups[i] (its incident_id set, not yet indexed); -1 when out of memory. */
+static int group_index(row_set *rs, size_t i)
+{
+    if (2 * (i + 1) > rs->ngidx) { /* grow and rehash */
+        size_t n = rs->ngidx ? 2 * rs->ngidx : 256;
+        uint32_t *t = calloc(n, sizeof *t);
+        if (!t)
+            return -1;
+        free(rs->gidx);
+        rs->gidx = t;
+        rs->ngidx = n;
+        for (size_t j = 0; j < i; j++) {
+            size_t k = id_hash(rs->groups[j].s.incident_id) & (n - 1);
+            while (t[k])
+                k = (k + 1) & (n - 1);
+            t[k] = (uint32_t)j + 1;
+        }
+    }
+    size_t k = id_hash(rs->groups[i].s.incident_id) & (rs->ngidx - 1);
+    while (rs->gidx[k])
+        k = (k + 1) & (rs->ngidx - 1);
+    rs->gidx[k] = (uint32_t)i + 1;
+    return 0;
+}
+
+/* Rows waiting in rs (alerts and coalesced ones): what PENDING_MAX bounds. */
+static size_t alert_rows(const row_set *rs) { return rs->nalerts + rs->ngroups; }
 
 /* A PostgreSQL text[] literal of n ids (each width bytes, NUL-terminated). */
 static char *pg_array(const char *ids, int n, size_t width)
@@ -199,14 +317,9 @@ static char *pg_array(const char *ids, int n, size_t width)
 static void on_incident(void *ud, const an_incident_view *v)
 {
     an_live *al = ud;
-    size_t i;
-    for (i = 0; i < al->cur.nincs && strcmp(al->cur.incs[i].incident_id, v->incident_id); i++)
-        ;
-    if (i == al->cur.nincs) {
-        if (core_grow(&al->cur.incs, &al->cur.capincs, al->cur.nincs, sizeof *al->cur.incs, 64) < 0)
-            return;
-        memset(&al->cur.incs[al->cur.nincs++], 0, sizeof *al->cur.incs);
-    }
+    ssize_t i = inc_slot(&al->cur, v->incident_id);
+    if (i < 0)
+        return;
     inc_row *r = &al->cur.incs[i];
     inc_row_free(r);
     r->incident_id = dupz(v->incident_id);
@@ -265,44 +378,102 @@ static void on_incident(void *ud, const an_incident_view *v)
         al->incident_sink.deliver(al->incident_sink.ud, v->json);
 }
 
-static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
+/* The record incidents/ takes for alert a (its strings s; seq: its number
+ * in the incident, 0 for an alert alone). */
+static inc_alert alert_record(const alert_strs *s, const an_alert *a, int64_t seq)
 {
-    an_live *al = ud;
-    if (al->cur.nalerts + atomic_load(&al->fl_alerts) >= PENDING_MAX) {
-        /* only while PostgreSQL refuses the writes: counted and logged */
-        al->dropped++;
-        core_metric_add(&an_m_dropped, 1);
-        if (core_log_limit_check(&al->rl_drop, al->cfg.log_error_interval_ms) >= 0)
-            core_log(CORE_LOG_ERROR, "analytics", "alert dropped: too many waiting for PostgreSQL",
-                     "pending_max=%d dropped=%llu", PENDING_MAX, (unsigned long long)al->dropped);
-        return;
-    }
-    if (core_grow(&al->cur.alerts, &al->cur.capalerts, al->cur.nalerts, sizeof *al->cur.alerts, 256) < 0)
-        return;
-    alert_row *r = &al->cur.alerts[al->cur.nalerts++];
-    char *ev = a->evidence ? cJSON_PrintUnformatted(a->evidence) : NULL;
-    *r = (alert_row){
-        .incident_id = v ? dupz(v->incident_id) : NULL, /* NULL: an alert alone */
-        .event_id = dupz(a->trigger->event_id),
-        .api_key_id = dupz(a->trigger->api_key_id),
-        .model = dupz(a->trigger->model),
-        .model_version = dupz(a->trigger->model_version),
-        .summary = dupz(a->summary ? a->summary : ""),
-        .evidence = ev ? ev : strdup("{}"),
-        .arrival_us = a->trigger->arrival_us,
-    };
-    r->a = (inc_alert){
-        .incident_id = r->incident_id,
+    return (inc_alert){
+        .incident_id = s->incident_id,
         .type = a->type,
         .severity = a->severity,
         .ts_us = a->trigger->ts_us,
-        .event_id = r->event_id,
-        .api_key_id = r->api_key_id,
-        .model = r->model,
-        .model_version = r->model_version,
-        .summary = r->summary,
-        .evidence_json = r->evidence,
+        .event_id = s->event_id,
+        .api_key_id = s->api_key_id,
+        .model = s->model,
+        .model_version = s->model_version,
+        .summary = s->summary,
+        .evidence_json = s->evidence,
+        .seq = seq,
     };
+}
+
+/* Whether a new row may wait for PostgreSQL (PENDING_MAX); counts and
+ * logs the alert dropped when not. */
+static bool row_room(an_live *al)
+{
+    if (alert_rows(&al->cur) + atomic_load(&al->fl_alerts) < PENDING_MAX)
+        return true;
+    /* only while PostgreSQL refuses the writes: counted and logged */
+    al->dropped++;
+    core_metric_add(&an_m_dropped, 1);
+    if (core_log_limit_check(&al->rl_drop, al->cfg.log_error_interval_ms) >= 0)
+        core_log(CORE_LOG_ERROR, "analytics", "alert dropped: too many waiting for PostgreSQL",
+                 "pending_max=%d dropped=%llu", PENDING_MAX, (unsigned long long)al->dropped);
+    return false;
+}
+
+/* An alert past its incident's first alert_rows_per_incident: into the
+ * incident's coalesced row of this flush (a new one holds this alert's
+ * event, summary and evidence; later ones add their count, number, time
+ * and severity). */
+static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
+{
+    row_set *rs = &al->cur;
+    int64_t ts = a->trigger->ts_us;
+    ssize_t i = group_find(rs, v->incident_id);
+    if (i >= 0) {
+        inc_alert_group *g = &rs->groups[i].g;
+        g->count++;
+        g->last_seq = v->n_alerts;
+        if (ts < g->a.ts_us)
+            g->a.ts_us = ts;
+        if (ts > g->last_ts_us)
+            g->last_ts_us = ts;
+        if (a->severity > g->a.severity)
+            g->a.severity = a->severity;
+        return;
+    }
+    if (!row_room(al))
+        return;
+    if (core_grow(&rs->groups, &rs->capgroups, rs->ngroups, sizeof *rs->groups, 64) < 0) {
+        drop_oom(al);
+        return;
+    }
+    alert_group *r = &rs->groups[rs->ngroups];
+    if (alert_strs_fill(al, &r->s, v->incident_id, a) < 0)
+        return;
+    if (group_index(rs, rs->ngroups) < 0) {
+        alert_strs_free(&r->s);
+        drop_oom(al);
+        return;
+    }
+    r->g = (inc_alert_group){
+        .a = alert_record(&r->s, a, v->n_alerts),
+        .last_ts_us = ts,
+        .count = 1,
+        .last_seq = v->n_alerts,
+    };
+    rs->ngroups++;
+}
+
+static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
+{
+    an_live *al = ud;
+    if (v && v->n_alerts > al->cfg.an_alert_rows_per_incident) {
+        coalesce(al, v, a);
+        return;
+    }
+    if (!row_room(al))
+        return;
+    if (core_grow(&al->cur.alerts, &al->cur.capalerts, al->cur.nalerts, sizeof *al->cur.alerts, 256) < 0) {
+        drop_oom(al);
+        return;
+    }
+    alert_row *r = &al->cur.alerts[al->cur.nalerts];
+    if (alert_strs_fill(al, &r->s, v ? v->incident_id : NULL, a) < 0) /* NULL: an alert alone */
+        return;
+    al->cur.nalerts++;
+    r->a = alert_record(&r->s, a, v ? v->n_alerts : 0);
 }
 
 /* The set's rows through incidents/, in the open transaction. */
@@ -320,22 +491,19 @@ static int write_snapshots(an_live *al, const row_set *rs, char *err, size_t err
 
 static int write_rows(an_live *al, const row_set *rs, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < rs->nincs; i++)
-        if (inc_upsert_detected(al->pg, &rs->incs[i].rec, err, errlen) < 0)
-            return -1;
-    if (!rs->nalerts)
-        return write_snapshots(al, rs, err, errlen);
-    /* the alerts and their evidence links in a few statements, not two per alert */
-    inc_alert *as = malloc(rs->nalerts * sizeof *as);
-    if (!as) {
-        snprintf(err, errlen, "out of memory");
+    /* the incidents in a few statements, not two round trips each */
+    if (rs->nincs && inc_upsert_detected_many(al->pg, &rs->incs[0].rec, rs->nincs,
+                                              sizeof *rs->incs, err, errlen) < 0)
         return -1;
-    }
-    for (size_t i = 0; i < rs->nalerts; i++)
-        as[i] = rs->alerts[i].a;
-    int rc = inc_alerts_insert(al->pg, as, rs->nalerts, err, errlen);
-    free(as);
-    if (rc < 0)
+    /* the alerts and their evidence links in a few statements, not two per
+     * alert, read in place (each row begins with its record) */
+    if (rs->nalerts &&
+        inc_alerts_insert(al->pg, &rs->alerts[0].a, rs->nalerts, sizeof *rs->alerts, err,
+                          errlen) < 0)
+        return -1;
+    if (rs->ngroups &&
+        inc_alert_groups_insert(al->pg, &rs->groups[0].g, rs->ngroups, sizeof *rs->groups, err,
+                                errlen) < 0)
         return -1;
     return write_snapshots(al, rs, err, errlen);
 }
@@ -345,8 +513,12 @@ static void rows_clear(row_set *rs)
     for (size_t i = 0; i < rs->nincs; i++)
         inc_row_free(&rs->incs[i]);
     for (size_t i = 0; i < rs->nalerts; i++)
-        alert_row_free(&rs->alerts[i]);
-    rs->nincs = rs->nalerts = 0;
+        alert_strs_free(&rs->alerts[i].s);
+    for (size_t i = 0; i < rs->ngroups; i++)
+        alert_strs_free(&rs->groups[i].s);
+    if (rs->ngroups)
+        memset(rs->gidx, 0, rs->ngidx * sizeof *rs->gidx);
+    rs->nincs = rs->nalerts = rs->ngroups = 0;
     for (size_t i = 0; i < rs->nsrows; i++) {
         free(rs->srows[i].topic);
         free(rs->srows[i].blob);
@@ -359,11 +531,16 @@ static void rows_free(row_set *rs)
     rows_clear(rs);
     free(rs->incs);
     free(rs->alerts);
+    free(rs->groups);
+    free(rs->gidx);
     free(rs->srows);
     memset(rs, 0, sizeof *rs);
 }
 
-static bool rows_empty(const row_set *rs) { return !rs->nincs && !rs->nalerts && !rs->nsrows; }
+static bool rows_empty(const row_set *rs)
+{
+    return !rs->nincs && !rs->nalerts && !rs->ngroups && !rs->nsrows;
+}
 
 /* Moves src's rows behind dst's (src is newer): an incident or a snapshot
  * row in both keeps src's state, alerts are appended. src is left empty.
@@ -385,18 +562,39 @@ static int rows_merge(row_set *dst, row_set *src)
         dst->nalerts += src->nalerts;
         src->nalerts = 0;
     }
+    while (src->ngroups) { /* an incident's newer alerts join its older row */
+        alert_group *r = &src->groups[src->ngroups - 1];
+        ssize_t i = group_find(dst, r->s.incident_id);
+        if (i >= 0) {
+            inc_alert_group *g = &dst->groups[i].g;
+            g->count += r->g.count;
+            g->last_seq = r->g.last_seq;
+            if (r->g.a.ts_us < g->a.ts_us)
+                g->a.ts_us = r->g.a.ts_us;
+            if (r->g.last_ts_us > g->last_ts_us)
+                g->last_ts_us = r->g.last_ts_us;
+            if (r->g.a.severity > g->a.severity)
+                g->a.severity = r->g.a.severity;
+            alert_strs_free(&r->s);
+        } else {
+            if (core_grow(&dst->groups, &dst->capgroups, dst->ngroups, sizeof *dst->groups,
+                          64) < 0)
+                return -1;
+            dst->groups[dst->ngroups] = *r; /* the strings move with the record */
+            if (group_index(dst, dst->ngroups) < 0)
+                return -1;
+            dst->ngroups++;
+        }
+        src->ngroups--;
+    }
+    if (!src->ngroups && src->ngidx)
+        memset(src->gidx, 0, src->ngidx * sizeof *src->gidx);
     while (src->nincs) {
         inc_row *r = &src->incs[src->nincs - 1];
-        size_t i;
-        for (i = 0; i < dst->nincs && strcmp(dst->incs[i].incident_id, r->incident_id); i++)
-            ;
-        if (i == dst->nincs) {
-            if (core_grow(&dst->incs, &dst->capincs, dst->nincs, sizeof *dst->incs, 64) < 0)
-                return -1;
-            dst->nincs++;
-        } else {
-            inc_row_free(&dst->incs[i]);
-        }
+        ssize_t i = inc_slot(dst, r->incident_id);
+        if (i < 0)
+            return -1;
+        inc_row_free(&dst->incs[i]);
         dst->incs[i] = *r; /* the strings move with the record */
         src->nincs--;
     }
@@ -452,11 +650,21 @@ static void flush_set(an_live *al)
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
     for (size_t i = 0; i < rs->nalerts && al->lat; i++)
-        if (rs->alerts[i].arrival_us)
-            core_hdr_observe(al->lat, now - rs->alerts[i].arrival_us);
-    al->alerts_stored += rs->nalerts;
+        if (rs->alerts[i].s.arrival_us)
+            core_hdr_observe(al->lat, now - rs->alerts[i].s.arrival_us);
+    /* a coalesced row: once, its first (so its oldest) alert's */
+    uint64_t coalesced = 0;
+    for (size_t i = 0; i < rs->ngroups; i++) {
+        coalesced += (uint64_t)rs->groups[i].g.count;
+        if (rs->groups[i].s.arrival_us && al->lat)
+            core_hdr_observe(al->lat, now - rs->groups[i].s.arrival_us);
+    }
+    al->alerts_stored += rs->nalerts + coalesced;
+    al->alerts_coalesced += coalesced;
+    al->alert_rows += alert_rows(rs);
     al->flushes++;
-    core_metric_add(&an_m_alerts_stored, rs->nalerts);
+    core_metric_add(&an_m_alerts_stored, rs->nalerts + coalesced);
+    core_metric_add(&an_m_alert_rows, alert_rows(rs));
     core_metric_add(&an_m_flushes, 1);
     rows_clear(rs);
     al->retry_at_ms = 0;
@@ -477,7 +685,7 @@ fail:
     al->retry_at_ms = core_mono_ms() + al->last_delay_ms;
     if (core_log_limit_check(&al->rl_db, al->cfg.log_error_interval_ms) >= 0)
         core_log(CORE_LOG_ERROR, "analytics", "cannot store incidents, will retry",
-                 "pending_incidents=%zu pending_alerts=%zu error=%s", rs->nincs, rs->nalerts,
+                 "pending_incidents=%zu pending_alert_rows=%zu error=%s", rs->nincs, alert_rows(rs),
                  core_log_quote((char[600]){0}, 600, err));
 }
 
@@ -496,7 +704,7 @@ static void *flusher_main(void *arg)
         pthread_mutex_unlock(&al->mu);
         flush_set(al); /* fl and the connection are ours while fl_busy */
         pthread_mutex_lock(&al->mu);
-        atomic_store(&al->fl_alerts, al->fl.nalerts);
+        atomic_store(&al->fl_alerts, alert_rows(&al->fl));
         al->fl_busy = false;
         pthread_cond_broadcast(&al->cv);
     }
@@ -524,7 +732,7 @@ static void flush_db(an_live *al, bool sync)
         return;
     pthread_mutex_lock(&al->mu);
     if (al->fl_busy) {
-        if (!sync && al->cur.nalerts < FLUSH_ROWS && al->cur.nincs < FLUSH_ROWS) {
+        if (!sync && alert_rows(&al->cur) < FLUSH_ROWS && al->cur.nincs < FLUSH_ROWS) {
             pthread_mutex_unlock(&al->mu);
             return;
         }
@@ -548,7 +756,7 @@ static void flush_db(an_live *al, bool sync)
         flush_set(al);
         return;
     }
-    atomic_store(&al->fl_alerts, al->fl.nalerts);
+    atomic_store(&al->fl_alerts, alert_rows(&al->fl));
     al->fl_busy = true;
     pthread_cond_broadcast(&al->cv);
     if (sync)
@@ -803,9 +1011,10 @@ static void *run(void *arg)
         free(q);
         if (al->snaps && core_mono_ms() - al->last_snap_ms >= al->cfg.an_snapshot_interval_ms)
             snapshot(al, AN_SNAP_ALL);
-        if ((al->cur.nincs || al->cur.nalerts || al->cur.nsrows) && !al->pending_since_ms)
+        if (!rows_empty(&al->cur) && !al->pending_since_ms)
             al->pending_since_ms = core_mono_ms();
-        if (core_queue_len(al->q) == 0 || al->cur.nalerts >= FLUSH_ROWS || al->cur.nincs >= FLUSH_ROWS ||
+        if (core_queue_len(al->q) == 0 || alert_rows(&al->cur) >= FLUSH_ROWS ||
+            al->cur.nincs >= FLUSH_ROWS ||
             (al->pending_since_ms && core_mono_ms() - al->pending_since_ms >= FLUSH_MS))
             flush_db(al, false);
         if (al->rk)
@@ -832,10 +1041,10 @@ static void *run(void *arg)
         pthread_mutex_unlock(&al->mu);
         flush_db(al, true);
     }
-    if (al->cur.nincs || al->cur.nalerts || al->fl.nincs || al->fl.nalerts)
+    if (al->cur.nincs || alert_rows(&al->cur) || al->fl.nincs || alert_rows(&al->fl))
         core_log(CORE_LOG_ERROR, "analytics", "incidents not stored at stop",
-                 "incidents=%zu alerts=%zu", al->cur.nincs + al->fl.nincs,
-                 al->cur.nalerts + al->fl.nalerts);
+                 "incidents=%zu alert_rows=%zu", al->cur.nincs + al->fl.nincs,
+                 alert_rows(&al->cur) + alert_rows(&al->fl));
     return NULL;
 }
 
@@ -1018,7 +1227,8 @@ void an_live_stop(an_live *al)
                  "keys=%llu key_state_bytes_avg=%.0f keys_peak=%llu key_state_mb_peak=%.1f "
                  "queue_full_waits=%llu flush_waits=%llu db_errors=%llu published=%llu kafka_errors=%llu dropped_alerts=%llu "
                  "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
-                 "commit_to_incident_p999_ms=%.1f alerts_stored=%llu flushes=%llu "
+                 "commit_to_incident_p999_ms=%.1f alerts_stored=%llu alert_rows=%llu "
+                 "alerts_coalesced=%llu flushes=%llu "
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
                  "snapshot_save_ms_avg=%.2f snapshot_save_ms_max=%.2f "
                  "snapshot_write_ms_avg=%.2f snapshot_write_ms_max=%.2f "
@@ -1033,7 +1243,8 @@ void an_live_stop(an_live *al)
                  (unsigned long long)al->flush_waits, (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
                  (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3,
-                 (unsigned long long)al->alerts_stored, (unsigned long long)al->flushes,
+                 (unsigned long long)al->alerts_stored, (unsigned long long)al->alert_rows,
+                 (unsigned long long)al->alerts_coalesced, (unsigned long long)al->flushes,
                  (unsigned long long)al->snap_count, al->snap_bytes_last, al->snap_keys_last,
                  al->snap_count ? al->snap_save_us_sum / 1e3 / (double)al->snap_count : 0.0,
                  al->snap_save_us_max / 1e3,

@@ -73,6 +73,7 @@ typedef struct core_config {
     char *an_snapshots;     /* on|off (h-analytics: snapshots) */
     int64_t an_snapshot_interval_ms;
     int64_t an_snapshot_wait_ms;
+    int64_t an_alert_rows_per_incident; /* alerts of an incident stored one row each */
     int64_t an_pr_rephrase_min; /* h-analytics: refused rephrasings */
     char *an_incidents_topic;
     int64_t an_queue_events;

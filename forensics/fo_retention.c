@@ -144,14 +144,18 @@ typedef struct {
     "WITH d AS (DELETE FROM " T " WHERE " TS " < now() - make_interval(days => $1::int) "    \
     "AND NOT " HELD " RETURNING 1) SELECT count(*) FROM d"
 #define REJ_HELD "custos_rejected_held(received_at, kafka_ts)"
-#define ALERT_HELD "custos_alert_held(incident_id, ts, api_key_id)"
+/* a coalesced alert row (migration 0016) spans ts..last_ts: it goes when its
+ * last alert is past retention, and stays while a hold covers any of it */
+#define ALERT_TS "coalesce(last_ts, ts)"
+#define ALERT_HELD "custos_alert_span_held(incident_id, ts, coalesce(last_ts, ts), api_key_id)"
 
 static const trim_spec k_rejected = {
     "rejected_events", "rejected events",
     TRIM_COUNT("rejected_events", "received_at", REJ_HELD),
     TRIM_DELETE("rejected_events", "received_at", REJ_HELD)};
-static const trim_spec k_alerts = {"alerts", "alerts", TRIM_COUNT("alerts", "ts", ALERT_HELD),
-                                   TRIM_DELETE("alerts", "ts", ALERT_HELD)};
+static const trim_spec k_alerts = {"alerts", "alerts",
+                                   TRIM_COUNT("alerts", ALERT_TS, ALERT_HELD),
+                                   TRIM_DELETE("alerts", ALERT_TS, ALERT_HELD)};
 
 /* Deletes (or, dry, counts) the rows of one table older than days and
  * under no hold, in one transaction with its audit row. */

@@ -327,10 +327,16 @@ static const char *SQL_INCIDENT =
     "'close_reason', close_reason, 'created_at', " TS("created_at") ", 'updated_at', "
     TS("updated_at") ", 'doc', doc)::text FROM incidents WHERE incident_id = $1";
 
+/* A coalesced row (past the incident's first analytics.alert_rows_per_incident
+ * alerts) stands for count alerts, the first at at (its event_id, summary
+ * and evidence), the last at last_at, the incident's alert numbers
+ * first_seq..last_seq; a single alert has count 1, null last_at and its
+ * number in both (null before schema 16). */
 static const char *SQL_ALERTS =
     "SELECT coalesce(json_agg(a ORDER BY a.ts, a.id), '[]')::text FROM (SELECT id, type, "
     "severity, " TS("ts") " AS at, ts, event_id, api_key_id, model, model_version, summary, "
-    "evidence FROM alerts WHERE incident_id = $1 ORDER BY ts, id" LIMIT_1001 ") a";
+    "evidence, count, " TS("last_ts") " AS last_at, first_seq, last_seq FROM alerts WHERE "
+    "incident_id = $1 ORDER BY ts, id" LIMIT_1001 ") a";
 
 /* The interactions row is found by (event_id, ts): its daily partition. */
 static const char *SQL_EVENTS =
@@ -370,8 +376,9 @@ static const char *SQL_TIMELINE =
     "SELECT detected_at AS at, 0 AS ord, 0::bigint AS id, 'detected' AS kind, 'detector' AS "
     "actor, type || ' ' || severity || ': ' || summary AS what FROM incidents WHERE "
     "incident_id = $1 "
-    "UNION ALL SELECT ts, 1, id, 'alert', 'detector', severity || ': ' || summary FROM alerts "
-    "WHERE incident_id = $1 "
+    "UNION ALL SELECT ts, 1, id, 'alert', 'detector', severity || ': ' || summary || CASE WHEN "
+    "last_ts IS NOT NULL AND count > 1 THEN ' (' || count || ' alerts, ' || " TS("ts") " || ' .. ' || "
+    TS("last_ts") " || ')' ELSE '' END FROM alerts WHERE incident_id = $1 "
     "UNION ALL SELECT created_at, 2, id, 'action_proposed', actor, kind || ' ' || subject || "
     "' (action ' || id || ')' FROM actions WHERE incident_id = $1 "
     "UNION ALL SELECT decided_at, 3, id, 'action_decided', decided_by, state || ' (action ' || "

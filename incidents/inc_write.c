@@ -181,7 +181,7 @@ int inc_alert_insert(PGconn *c, const inc_alert *a, char *err, size_t errlen)
                                "INSERT INTO alerts (incident_id, type, severity, ts, event_id, "
                                "api_key_id, model, model_version, summary, evidence) VALUES ($1, "
                                "$2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (incident_id, "
-                               "event_id, type) DO NOTHING",
+                               "event_id, type) WHERE first_seq IS NULL DO NOTHING",
                                10, v, "storing the alert", err, errlen) < 0
                ? -1
                : 0;

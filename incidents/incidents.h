@@ -98,6 +98,12 @@ typedef struct {
  * detector's upward (never lower than what is stored), so that the column
  * and doc agree. Returns 0 or -1 with err. */
 int inc_upsert_detected(PGconn *c, const inc_record *r, char *err, size_t errlen);
+/* The same for n incidents (at most one record per incident) in a few
+ * statements (inc_write_many.c): the stored rows read and locked at once, the
+ * rule applied to each, one INSERT for the new ones and one UPDATE for the
+ * others. The i-th record is at (const char *)rs + i * stride. */
+int inc_upsert_detected_many(PGconn *c, const inc_record *rs, size_t n, size_t stride,
+                             char *err, size_t errlen);
 
 typedef struct {
     const char *incident_id; /* NULL: an alert that opened no incident */
@@ -107,6 +113,7 @@ typedef struct {
     const char *event_id, *api_key_id, *model, *model_version;
     const char *summary;
     const char *evidence_json;
+    int64_t seq; /* the incident's alert number (1 = its first); 0: none (and for an alert alone) */
 } inc_alert;
 
 /* In the caller's transaction; a repeated alert is ignored. */
@@ -116,8 +123,30 @@ int inc_link_event(PGconn *c, const char *incident_id, const char *event_id, int
                    const char *api_key_id, char *err, size_t errlen);
 /* n alerts, and the evidence link of each that went to an incident, in the
  * caller's transaction, a few statements in all (inc_write_many.c): what
- * inc_alert_insert and inc_link_event do for one, for a whole flush. */
-int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, char *err, size_t errlen);
+ * inc_alert_insert and inc_link_event do for one, for a whole flush. The
+ * i-th alert is at (const char *)as + i * stride (sizeof (inc_alert) for an
+ * array of them; a larger record that begins with one for the caller's own). */
+int inc_alerts_insert(PGconn *c, const inc_alert *as, size_t n, size_t stride, char *err,
+                      size_t errlen);
+
+/* Many alerts of one incident as ONE row (docs/analytics.md, "Alert
+ * storms"): a, the row as one alert (the first alert's event, summary and
+ * evidence, the earliest event time, the highest severity, a.seq its first
+ * number), and count of them up to the incident's alert number last_seq at
+ * the latest event time last_ts_us. No evidence link: the incident's key
+ * (or model version, drift) over its span finds the events. */
+typedef struct {
+    inc_alert a;
+    int64_t last_ts_us;
+    int64_t count, last_seq;
+} inc_alert_group;
+
+/* n coalesced rows (at most one per incident in a call, numbers of an
+ * incident in rising order from call to call), in the caller's transaction,
+ * stride as for inc_alerts_insert. A row whose numbers are already stored
+ * (a flush replayed after a crash) stores only those past them, or nothing. */
+int inc_alert_groups_insert(PGconn *c, const inc_alert_group *gs, size_t n, size_t stride,
+                            char *err, size_t errlen);
 
 /* ---- changes by playbooks and analysts (the one status rule) ---- */
 

@@ -80,6 +80,16 @@ static void upsert(const inc_record *r)
     assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
 }
 
+/* An open probing incident of key, for alerts to belong to. */
+static void seed_incident(const char *id, const char *key)
+{
+    upsert(&(inc_record){.incident_id = id, .type = INC_PROBING, .severity = INC_HIGH,
+                         .status = INC_OPEN, .api_key_id = key, .first_seen_us = 1,
+                         .detected_at_us = 1, .last_seen_us = 2, .alerts = 1,
+                         .atlas_array = "{}", .owasp_array = "{}", .summary = id,
+                         .doc_json = "{}"});
+}
+
 static int change(const inc_change *ch, char *err, size_t errlen)
 {
     assert_int_equal(core_db_begin(g_c, err, errlen), 0);
@@ -238,6 +248,91 @@ static void t_list_and_counts(void **state)
     }
 }
 
+/* inc_upsert_detected_many leaves each row as inc_upsert_detected does,
+ * one by one: the same steps on twin incidents ("one-X" one by one,
+ * "many-X" in batches) give the same columns: new ones, a later update
+ * with a severity rise, one whose status a playbook moved (the status
+ * stays theirs, the severity follows the detector's up), one closed by the
+ * detector, and records read in place from a larger struct (stride). */
+static void t_upsert_many(void **state)
+{
+    (void)state;
+    char err[1024];
+    enum { K = 4 };
+    const char *names[K] = {"p", "q", "r", "s"};
+    struct {
+        char pad[3];
+        inc_record rec;
+        char one_id[32], many_id[32];
+    } x[K];
+    for (int k = 0; k < K; k++) {
+        snprintf(x[k].one_id, sizeof x[k].one_id, "one-%s", names[k]);
+        snprintf(x[k].many_id, sizeof x[k].many_id, "many-%s", names[k]);
+        x[k].rec = record(x[k].many_id, INC_LOW, INC_OPEN, 1700000000000000LL + k);
+        x[k].rec.tenant = k == 2 ? NULL : "tenant-a";
+    }
+    /* step 1: all new */
+    for (int k = 0; k < K; k++) {
+        inc_record r = x[k].rec;
+        r.incident_id = x[k].one_id;
+        upsert(&r);
+    }
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_upsert_detected_many(g_c, &x[0].rec, K, sizeof x[0], err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    /* a playbook contains q in both */
+    for (int twin = 0; twin < 2; twin++) {
+        inc_change pb = {.incident_id = twin ? x[1].many_id : x[1].one_id,
+                         .actor = "playbook:throttle", .status = INC_CONTAINED, .severity = -1,
+                         .disposition = -1};
+        assert_int_equal(change(&pb, err, sizeof err), 1);
+    }
+    /* step 2: rises, more alerts, s closed by the detector, r's tenant learnt;
+     * p stays out of this flush, and one new incident comes in */
+    for (int k = 0; k < K; k++) {
+        x[k].rec.severity = k == 3 ? INC_MEDIUM : INC_CRITICAL;
+        x[k].rec.alerts = 10 + k;
+        x[k].rec.last_seen_us += 5000000;
+        x[k].rec.summary = "later";
+        x[k].rec.doc_json = "{\"n\": 2}";
+        x[k].rec.tenant = "tenant-b";
+    }
+    x[3].rec.status = INC_CLOSED;
+    x[0].rec = record(x[0].many_id, INC_HIGH, INC_OPEN, 1700000000000009LL);
+    snprintf(x[0].one_id, sizeof x[0].one_id, "one-t");
+    snprintf(x[0].many_id, sizeof x[0].many_id, "many-t");
+    for (int k = 0; k < K; k++) {
+        inc_record r = x[k].rec;
+        r.incident_id = x[k].one_id;
+        upsert(&r);
+    }
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_upsert_detected_many(g_c, &x[0].rec, K, sizeof x[0], err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    const char *cols = "string_agg(concat_ws('|', substr(incident_id, strpos(incident_id, '-') + 1),"
+                       " type, severity, status, status_by, api_key_id, first_seen, detected_at,"
+                       " last_seen, alerts, atlas, owasp, summary, doc, tenant), ';' ORDER BY"
+                       " incident_id)";
+    char q1[1024], q2[1024], a[4096];
+    snprintf(q1, sizeof q1, "SELECT %s FROM incidents WHERE incident_id LIKE 'one-%%'", cols);
+    snprintf(q2, sizeof q2, "SELECT %s FROM incidents WHERE incident_id LIKE 'many-%%'", cols);
+    snprintf(a, sizeof a, "%s", one(q1));
+    assert_string_equal(one(q2), a);
+    assert_string_equal(one("SELECT count(*) FROM incidents WHERE incident_id LIKE 'many-%'"),
+                        "5");
+    assert_string_equal(one("SELECT status || ' ' || severity FROM incidents WHERE"
+                            " incident_id = 'many-q'"),
+                        "contained critical");
+    /* a bad record refuses the call */
+    inc_record bad = x[1].rec;
+    bad.doc_json = NULL;
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_int_equal(inc_upsert_detected_many(g_c, &bad, 1, sizeof bad, err, sizeof err), -1);
+    core_db_rollback(g_c);
+}
+
 /* inc_alerts_insert stores what inc_alert_insert and inc_link_event store
  * one by one: every alert (across the 2,000-row statements), a repeat
  * ignored, alerts alone without a link, text with quotes, backslashes,
@@ -246,11 +341,7 @@ static void t_alerts_many(void **state)
 {
     (void)state;
     char err[1024];
-    upsert(&(inc_record){.incident_id = "inc-many", .type = INC_PROBING,
-                         .severity = INC_HIGH, .status = INC_OPEN, .api_key_id = "key-m",
-                         .first_seen_us = 1, .detected_at_us = 1, .last_seen_us = 2,
-                         .alerts = 1, .atlas_array = "{}", .owasp_array = "{}",
-                         .summary = "many", .doc_json = "{}"});
+    seed_incident("inc-many", "key-m");
     enum { N = 4500 };
     static inc_alert as[N + 2];
     static char ids[N][32];
@@ -266,7 +357,7 @@ static void t_alerts_many(void **state)
     as[N] = as[1];     /* a repeat of an incident's alert */
     as[N + 1] = as[0]; /* a repeat of an alert alone */
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
-    if (inc_alerts_insert(g_c, as, N + 2, err, sizeof err) < 0)
+    if (inc_alerts_insert(g_c, as, N + 2, sizeof *as, err, sizeof err) < 0)
         fail_msg("%s", err);
     assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
     char want[32];
@@ -290,7 +381,89 @@ static void t_alerts_many(void **state)
     inc_alert bad = as[5];
     bad.event_id = NULL;
     assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
-    assert_int_equal(inc_alerts_insert(g_c, &bad, 1, err, sizeof err), -1);
+    assert_int_equal(inc_alerts_insert(g_c, &bad, 1, sizeof bad, err, sizeof err), -1);
+    core_db_rollback(g_c);
+}
+
+/* Numbered and coalesced rows (inc_alert_groups_insert): one row for many
+ * alerts of an incident, read in place from a larger record (stride); a
+ * flush replayed after a crash stores only the alert numbers no row covers
+ * yet (so the counts still add up to the alerts raised), a row wholly
+ * covered nothing, a repeated single alert nothing; two alerts of one
+ * event are both counted; a coalesced row beside a single alert of the same
+ * event is kept; a bad row refuses the call. */
+static void t_alert_groups(void **state)
+{
+    (void)state;
+    char err[1024];
+    seed_incident("inc-grp", "key-g");
+    struct {
+        int pad;
+        inc_alert_group g;
+        char tail[8];
+    } rec[2];
+    const int64_t t0 = 1700000000000000LL;
+    inc_alert_group base = {.a = {.incident_id = "inc-grp", .type = INC_PROBING,
+                                  .severity = INC_MEDIUM, .event_id = "ev-g101",
+                                  .api_key_id = "key-g", .model = "m",
+                                  .summary = "jailbreak \"x\"",
+                                  .evidence_json = "{\"rule_id\": \"jb\"}"}};
+    /* single alerts, numbered: the first of the same event the first group
+     * starts at; the second and third both of one event (each counted) */
+    inc_alert single[3] = {
+        {.incident_id = "inc-grp", .type = INC_PROBING, .severity = INC_HIGH, .ts_us = t0,
+         .event_id = "ev-g101", .api_key_id = "key-g", .seq = 1},
+        {.incident_id = "inc-grp", .type = INC_PROBING, .severity = INC_HIGH, .ts_us = t0 + 1,
+         .event_id = "ev-dup", .api_key_id = "key-g", .seq = 2},
+        {.incident_id = "inc-grp", .type = INC_PROBING, .severity = INC_HIGH, .ts_us = t0 + 1,
+         .event_id = "ev-dup", .api_key_id = "key-g", .seq = 3}};
+    rec[0].g = base;
+    rec[0].g.a.ts_us = t0 + 10, rec[0].g.last_ts_us = t0 + 99;
+    rec[0].g.count = 50, rec[0].g.a.seq = 101, rec[0].g.last_seq = 150;
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_alerts_insert(g_c, single, 3, sizeof single[0], err, sizeof err) < 0 ||
+        inc_alerts_insert(g_c, &single[1], 1, sizeof single[0], err, sizeof err) < 0 || /* a replay */
+        inc_alert_groups_insert(g_c, &rec[0].g, 1, sizeof rec[0], err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    /* the replay: numbers 121..180 (121..150 stored) and a row of 151..160
+     * stored whole after it */
+    rec[0].g = base;
+    rec[0].g.a.event_id = "ev-g121";
+    rec[0].g.a.ts_us = t0 + 50, rec[0].g.last_ts_us = t0 + 200;
+    rec[0].g.count = 60, rec[0].g.a.seq = 121, rec[0].g.last_seq = 180;
+    rec[0].g.a.severity = INC_CRITICAL;
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    if (inc_alert_groups_insert(g_c, &rec[0].g, 1, sizeof rec[0], err, sizeof err) < 0)
+        fail_msg("%s", err);
+    /* and once more, wholly covered */
+    if (inc_alert_groups_insert(g_c, &rec[0].g, 1, sizeof rec[0], err, sizeof err) < 0)
+        fail_msg("%s", err);
+    assert_int_equal(core_db_commit(g_c, err, sizeof err), 0);
+    assert_string_equal(one("SELECT string_agg(concat_ws(' ', first_seq, last_seq, count, severity,"
+                            " event_id), ', ' ORDER BY first_seq NULLS FIRST) FROM alerts"
+                            " WHERE incident_id = 'inc-grp'"),
+                        "1 1 1 high ev-g101, 2 2 1 high ev-dup, 3 3 1 high ev-dup, "
+                        "101 150 50 medium ev-g101, 151 180 30 critical ev-g121");
+    assert_string_equal(one("SELECT sum(count) FROM alerts WHERE incident_id = 'inc-grp'"), "83");
+    assert_string_equal(one("SELECT summary || ' ' || (evidence->>'rule_id') || ' ' ||"
+                            " (last_ts - ts)::text FROM alerts WHERE first_seq = 101"
+                            " AND incident_id = 'inc-grp'"),
+                        "jailbreak \"x\" jb 00:00:00.000089");
+    /* coalesced rows link no evidence: the key over the incident's span finds it */
+    assert_string_equal(one("SELECT count(*) FROM incident_events WHERE incident_id = 'inc-grp'"),
+                        "2");
+    /* bad rows refuse the call */
+    rec[1].g = base;
+    rec[1].g.a.ts_us = rec[1].g.last_ts_us = t0;
+    rec[1].g.a.seq = 200, rec[1].g.last_seq = 209, rec[1].g.count = 11; /* more than 10 numbers */
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_int_equal(inc_alert_groups_insert(g_c, &rec[1].g, 1, sizeof rec[1], err, sizeof err), -1);
+    core_db_rollback(g_c);
+    rec[1].g.count = 10;
+    rec[1].g.a.incident_id = NULL; /* a coalesced row belongs to an incident */
+    assert_int_equal(core_db_begin(g_c, err, sizeof err), 0);
+    assert_int_equal(inc_alert_groups_insert(g_c, &rec[1].g, 1, sizeof rec[1], err, sizeof err), -1);
     core_db_rollback(g_c);
 }
 
@@ -300,7 +473,9 @@ int main(void)
         cmocka_unit_test(t_detector_and_changes),
         cmocka_unit_test(t_comments),
         cmocka_unit_test(t_list_and_counts),
+        cmocka_unit_test(t_upsert_many),
         cmocka_unit_test(t_alerts_many),
+        cmocka_unit_test(t_alert_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -145,10 +145,13 @@ async function pageIncident(main, id) {
     actions.append(item);
   }
 
-  // alerts: why each fired
-  const alerts = h('section', { class: 'panel', id: 'alerts' }, h('h2', {}, `Alerts (${(inc.alerts || []).length})`),
-    (inc.alerts || []).map((a) => h('div', { class: 'alert', 'data-alert-id': a.id },
-      sevBadge(a.severity), ' ', h('b', {}, a.type), ' ', localTime(a.at), h('div', { class: 'why' }, a.summary || ''),
+  // alerts: why each fired; a coalesced row (an alert storm) stands for count alerts, first..last
+  const nAlerts = (inc.alerts || []).reduce((n, a) => n + (a.count || 1), 0);
+  const alerts = h('section', { class: 'panel', id: 'alerts' }, h('h2', {}, `Alerts (${nAlerts})`),
+    (inc.alerts || []).map((a) => h('div', { class: 'alert', 'data-alert-id': a.id, 'data-count': a.count || 1 },
+      sevBadge(a.severity), ' ', h('b', {}, a.type), ' ', localTime(a.at),
+      a.count > 1 ? h('span', { class: 'coalesced' }, ` — ${a.count} alerts, `, localTime(a.at), ' .. ', localTime(a.last_at)) : null,
+      h('div', { class: 'why' }, a.summary || ''),
       a.evidence && a.evidence.rule_id ? h('div', { class: 'muted mono' }, `rule ${a.evidence.rule_id}`) : null)));
 
   // timeline
