@@ -181,9 +181,12 @@ try {
   await page.evaluate(() => window.__es.close());
   await t.shot(page, 'queue-live-stream');
   // the incident page: a change by someone else is announced, not applied under the reader's eyes
+  // the stream's answer is waited for from before the navigation (it can
+  // come before the timeline does)
+  const streamed = page.waitForResponse((r) => r.url().endsWith('/api/v1/stream') && r.status() === 200);
   await page.goto(`${BASE}/incidents/inc-p1`);
   await page.waitForSelector('#timeline');
-  await page.waitForResponse((r) => r.url().endsWith('/api/v1/stream') && r.status() === 200).catch(() => {});
+  await streamed;
   sql("UPDATE incidents SET assignee = 'responder' WHERE incident_id = 'inc-p1'");
   await page.waitForSelector('#inc-changed:not([hidden])');
   check((await page.textContent('#inc-changed')).includes('responder'), 'the incident page says it changed (assigned to responder) and offers to reload');
