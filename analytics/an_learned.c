@@ -1,6 +1,7 @@
 /* The learned prompt detector: featurizer, model file, scoring. See
  * an_learned.h for the file layout and docs/analytics.md for the figures. */
 #include "analytics/an_learned.h"
+#include "analytics/an_features.h"
 
 #include <errno.h>
 #include <math.h>
@@ -133,17 +134,9 @@ static const char *const g_person[] = {
 static uint64_t g_harm_hash[HARM_SLOTS];
 static uint8_t g_harm_kind[HARM_SLOTS]; /* 1 verb, 2 person */
 
-static uint64_t fnv1a(const char *w, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t j = 0; j < n; j++)
-        h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
-    return h;
-}
-
 static void harm_add(const char *w, size_t n, uint8_t kind)
 {
-    uint64_t h = fnv1a(w, n);
+    uint64_t h = an_hash(w, n, 0);
     size_t k = (size_t)(h >> 40) & (HARM_SLOTS - 1);
     while (g_harm_kind[k] && g_harm_hash[k] != h)
         k = (k + 1) & (HARM_SLOTS - 1);
@@ -361,12 +354,8 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
         }
         /* a verb of harm, then a person within three words */
         int hk = i - b <= 14 ? harm_kind(wh) : 0;
-        if (!hk && i - b > 3 && t[i - 2] == '\'' && t[i - 1] == 's') { /* "neighbor's" */
-            uint64_t ph = 1469598103934665603ULL;
-            for (size_t j = b; j < i - 2; j++)
-                ph = (ph ^ t[j]) * 1099511628211ULL;
-            hk = harm_kind(ph) & 2;
-        }
+        if (!hk && i - b > 3 && t[i - 2] == '\'' && t[i - 1] == 's') /* "neighbor's" */
+            hk = harm_kind(an_hash(t + b, i - 2 - b, 0)) & 2;
         if (hk & 1)
             harm_at = wi;
         else if ((hk & 2) && wi - harm_at <= 3)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "analytics/an_engine.h"
+#include "analytics/an_features.h"
 #include "analytics/an_live_snap.h"
 #include "analytics/an_snapshot.h"
 #include "analytics/analytics.h"
@@ -236,13 +237,7 @@ static ssize_t inc_slot(row_set *rs, const char *id)
     return (ssize_t)i;
 }
 
-static uint64_t id_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
+static uint64_t id_hash(const char *s) { return an_hash(s, strlen(s), 0); }
 
 /* The index of incident id's group in rs, or -1. */
 static ssize_t group_find(const row_set *rs, const char *id)
@@ -281,6 +276,35 @@ static int group_index(row_set *rs, size_t i)
         k = (k + 1) & (rs->ngidx - 1);
     rs->gidx[k] = (uint32_t)i + 1;
     return 0;
+}
+
+/* The slot of partition's snapshot row in rs: the row there, or a new
+ * zeroed one appended; -1 when out of memory. */
+static ssize_t snap_slot(row_set *rs, int32_t partition)
+{
+    size_t i;
+    for (i = 0; i < rs->nsrows && rs->srows[i].partition != partition; i++)
+        ;
+    if (i == rs->nsrows) {
+        if (core_grow(&rs->srows, &rs->capsrows, rs->nsrows, sizeof *rs->srows, 16) < 0)
+            return -1;
+        rs->srows[rs->nsrows++] = (snap_row){0};
+    }
+    return (ssize_t)i;
+}
+
+/* Adds o's alerts to g, the same incident's coalesced row: o's alerts are
+ * the newer ones (its last number is the row's now). */
+static void group_absorb(inc_alert_group *g, const inc_alert_group *o)
+{
+    g->count += o->count;
+    g->last_seq = o->last_seq;
+    if (o->a.ts_us < g->a.ts_us)
+        g->a.ts_us = o->a.ts_us;
+    if (o->last_ts_us > g->last_ts_us)
+        g->last_ts_us = o->last_ts_us;
+    if (o->a.severity > g->a.severity)
+        g->a.severity = o->a.severity;
 }
 
 /* Rows waiting in rs (alerts and coalesced ones): what PENDING_MAX bounds. */
@@ -422,15 +446,9 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
     int64_t ts = a->trigger->ts_us;
     ssize_t i = group_find(rs, v->incident_id);
     if (i >= 0) {
-        inc_alert_group *g = &rs->groups[i].g;
-        g->count++;
-        g->last_seq = v->n_alerts;
-        if (ts < g->a.ts_us)
-            g->a.ts_us = ts;
-        if (ts > g->last_ts_us)
-            g->last_ts_us = ts;
-        if (a->severity > g->a.severity)
-            g->a.severity = a->severity;
+        const inc_alert_group one = {.a = {.ts_us = ts, .severity = a->severity},
+                                     .last_ts_us = ts, .count = 1, .last_seq = v->n_alerts};
+        group_absorb(&rs->groups[i].g, &one);
         return;
     }
     if (!row_room(al))
@@ -566,15 +584,7 @@ static int rows_merge(row_set *dst, row_set *src)
         alert_group *r = &src->groups[src->ngroups - 1];
         ssize_t i = group_find(dst, r->s.incident_id);
         if (i >= 0) {
-            inc_alert_group *g = &dst->groups[i].g;
-            g->count += r->g.count;
-            g->last_seq = r->g.last_seq;
-            if (r->g.a.ts_us < g->a.ts_us)
-                g->a.ts_us = r->g.a.ts_us;
-            if (r->g.last_ts_us > g->last_ts_us)
-                g->last_ts_us = r->g.last_ts_us;
-            if (r->g.a.severity > g->a.severity)
-                g->a.severity = r->g.a.severity;
+            group_absorb(&dst->groups[i].g, &r->g);
             alert_strs_free(&r->s);
         } else {
             if (core_grow(&dst->groups, &dst->capgroups, dst->ngroups, sizeof *dst->groups,
@@ -600,18 +610,12 @@ static int rows_merge(row_set *dst, row_set *src)
     }
     while (src->nsrows) {
         snap_row *r = &src->srows[src->nsrows - 1];
-        size_t i;
-        for (i = 0; i < dst->nsrows && dst->srows[i].partition != r->partition; i++)
-            ;
-        if (i == dst->nsrows) {
-            if (core_grow(&dst->srows, &dst->capsrows, dst->nsrows, sizeof *dst->srows, 16) < 0)
-                return -1;
-            dst->nsrows++;
-        } else {
-            free(dst->srows[i].topic);
-            free(dst->srows[i].blob);
-        }
-        dst->srows[i] = *r;
+        ssize_t i = snap_slot(dst, r->partition);
+        if (i < 0)
+            return -1;
+        free(dst->srows[i].topic);
+        free(dst->srows[i].blob);
+        dst->srows[i] = *r; /* the bytes move with the record */
         src->nsrows--;
     }
     return 0;
@@ -823,14 +827,9 @@ static void snap_row_add(void *ud, int32_t source, int64_t next_offset, uint32_t
     const char *topic = source == AN_SNAP_SHARED ? "" : topic_of(al, source);
     if (!topic)
         return;
-    size_t i;
-    for (i = 0; i < al->cur.nsrows && al->cur.srows[i].partition != source; i++)
-        ;
-    if (i == al->cur.nsrows) {
-        if (core_grow(&al->cur.srows, &al->cur.capsrows, al->cur.nsrows, sizeof *al->cur.srows, 16) < 0)
-            return;
-        al->cur.srows[al->cur.nsrows++] = (snap_row){0};
-    }
+    ssize_t i = snap_slot(&al->cur, source);
+    if (i < 0)
+        return;
     snap_row *r = &al->cur.srows[i];
     void *copy = malloc(n ? n : 1);
     char *t = strdup(topic);
