@@ -32,6 +32,17 @@ typedef struct {
 } stored_row;
 
 /* Reads and locks incident_id. Returns 1 found, 0 not, -1 with err. */
+void inc_state_from_row(const PGresult *r, int row, int col, inc_state *st)
+{
+    memset(st, 0, sizeof *st);
+    st->status = inc_status_parse(PQgetvalue(r, row, col));
+    int sev = inc_severity_parse(PQgetvalue(r, row, col + 1));
+    st->severity = sev < 0 ? INC_LOW : (inc_severity)sev;
+    int d = inc_disposition_parse(PQgetvalue(r, row, col + 2));
+    st->disposition = d < 0 ? INC_DISP_NONE : (inc_disposition)d;
+    st->by_detector = PQgetvalue(r, row, col + 3)[0] == 't';
+}
+
 static int read_locked(PGconn *c, const char *incident_id, stored_row *s, char *err, size_t errlen)
 {
     const char *v[] = {incident_id};
@@ -48,12 +59,7 @@ static int read_locked(PGconn *c, const char *incident_id, stored_row *s, char *
     }
     memset(s, 0, sizeof *s);
     snprintf(s->status_word, sizeof s->status_word, "%s", PQgetvalue(r, 0, 0));
-    s->st.status = inc_status_parse(s->status_word);
-    int sev = inc_severity_parse(PQgetvalue(r, 0, 1));
-    s->st.severity = sev < 0 ? INC_LOW : (inc_severity)sev;
-    int d = inc_disposition_parse(PQgetvalue(r, 0, 2));
-    s->st.disposition = d < 0 ? INC_DISP_NONE : (inc_disposition)d;
-    s->st.by_detector = PQgetvalue(r, 0, 3)[0] == 't';
+    inc_state_from_row(r, 0, 0, &s->st);
     s->has_assignee = !PQgetisnull(r, 0, 4);
     if (s->has_assignee)
         snprintf(s->assignee, sizeof s->assignee, "%s", PQgetvalue(r, 0, 4));

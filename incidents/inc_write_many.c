@@ -248,17 +248,6 @@ static int locked_row(PGresult *r, const char *id)
     return -1;
 }
 
-static void state_of(PGresult *r, int row, inc_state *st)
-{
-    memset(st, 0, sizeof *st);
-    st->status = inc_status_parse(PQgetvalue(r, row, 1));
-    int sev = inc_severity_parse(PQgetvalue(r, row, 2));
-    st->severity = sev < 0 ? INC_LOW : (inc_severity)sev;
-    int d = inc_disposition_parse(PQgetvalue(r, row, 3));
-    st->disposition = d < 0 ? INC_DISP_NONE : (inc_disposition)d;
-    st->by_detector = PQgetvalue(r, row, 4)[0] == 't';
-}
-
 static int upsert_chunk(PGconn *c, const inc_record *rs, size_t n, size_t stride, char *err,
                         size_t errlen)
 {
@@ -318,7 +307,7 @@ static int upsert_chunk(PGconn *c, const inc_record *rs, size_t n, size_t stride
             continue;
         }
         inc_state stored;
-        state_of(locked, row, &stored);
+        inc_state_from_row(locked, row, 1, &stored); /* column 0 is the id */
         inc_rule_detected(&stored, r->status, r->severity, &next);
         /* a status outside the vocabulary (a playbook's own word) stays as stored */
         const char *status = next.status >= 0 ? inc_status_name((inc_status)next.status)

@@ -178,6 +178,10 @@ typedef struct {
  * it), so the severity column and the doc agree whoever moved the status. */
 void inc_rule_detected(const inc_state *stored, inc_status status, inc_severity severity,
                        inc_state *next);
+/* The stored state from columns col .. col + 3 of row of r: status, severity,
+ * disposition ('' for none) and whether the status is the detector's ('t');
+ * an unknown severity reads as low, an unknown disposition as none. */
+void inc_state_from_row(const PGresult *r, int row, int col, inc_state *st);
 
 /* The other side (playbooks, analysts): checks ch against stored and fills
  * next. Refused (-1, err says why): an unknown status, severity or
