@@ -313,11 +313,6 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
         free(i->summary);
         i->summary = strdup(a->summary);
     }
-    if (a->evidence) {
-        cJSON_Delete(i->evidence);
-        i->evidence = a->evidence;
-        a->evidence = NULL;
-    }
     for (int k = 0; k < a->n_rules; k++) {
         const an_rule *r = a->rules[k];
         add_str(i->rules, &i->n_rules, INC_MAX_RULES, r->id);
@@ -332,6 +327,13 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
         an_incident_view v;
         fill_view(i, &v, NULL, opened, false);
         g->cb.alert(g->cb.ud, &v, a);
+    }
+    /* the alert's evidence is lent to the callback (its row keeps a copy)
+     * and then becomes the incident's latest */
+    if (a->evidence) {
+        cJSON_Delete(i->evidence);
+        i->evidence = a->evidence;
+        a->evidence = NULL;
     }
     if (opened || rose || ts - i->last_emit_us >= g->cfg->an_incident_update_ms * 1000)
         emit(g, i, false);

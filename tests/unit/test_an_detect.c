@@ -30,6 +30,7 @@ typedef struct {
     int emits;
     char *watch_key[256]; /* alerts that opened no incident, by key */
     int n_watch;
+    int inc_alerts, inc_alerts_bare; /* alerts in an incident; those without evidence */
 } sink;
 
 static void on_incident(void *ud, const an_incident_view *v)
@@ -47,6 +48,10 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
     sink *s = ud;
     if (!v && s->n_watch < 256)
         s->watch_key[s->n_watch++] = strdup(a->api_key_id);
+    if (v) { /* an alert row keeps the evidence of its own event */
+        s->inc_alerts++;
+        s->inc_alerts_bare += !a->evidence || !cJSON_GetObjectItem(a->evidence, "pattern");
+    }
 }
 
 static int watch_count(const sink *s, const char *key)
@@ -545,6 +550,8 @@ static void probing_refusal_rate_without_signatures(void **state)
                             ->valuestring,
                         "refusal rate");
     cJSON_Delete(inc);
+    assert_true(f->out.inc_alerts > 0);
+    assert_int_equal(f->out.inc_alerts_bare, 0);
     assert_int_equal(count(&f->out, "probing", "user", NULL), 0);
     fx_free(f);
 }

@@ -72,6 +72,9 @@ off=$(t_sql "SELECT count(*) FROM incidents i WHERE
 overlap=$(t_sql "SELECT count(*) FROM alerts a JOIN alerts b ON a.incident_id = b.incident_id AND a.id < b.id
                  AND a.first_seq <= b.last_seq AND b.first_seq <= a.last_seq")
 [ "$overlap" = 0 ] || t_fail "$overlap pairs of alert rows cover the same alert numbers"
+# every alert row, single or coalesced, keeps the evidence of the event it names
+bare=$(t_sql "SELECT count(*) FROM alerts WHERE evidence = '{}'::jsonb")
+[ "$bare" = 0 ] || t_fail "$bare alert rows without evidence"
 links=$(t_sql "SELECT count(*) FROM incident_events")
 singles=$(t_sql "SELECT count(*) FROM alerts WHERE last_ts IS NULL AND incident_id IS NOT NULL")
 [ "$links" -le "$singles" ] && [ "$links" -ge 1 ] || t_fail "$links evidence links for $singles single alerts"
