@@ -94,6 +94,10 @@ try {
   check((await page.textContent('[data-chart=requests] .legend')).includes('baseline 2'), 'the baseline is the alert\'s 10 per 5 minutes = 2/min');
   check((await page.$$('[data-chart=novelty] circle.dot')).length === 2, 'novelty: the two values the extraction alerts measured, no more');
   check(!!(await page.$('[data-chart=refusals] path.series')) && !!(await page.$('[data-chart=tokens] path.series')), 'refusal rate and tokens per minute are drawn');
+  const co = await page.$$eval('#alerts .alert .coalesced', (es) => es.map((e) => e.textContent));
+  check(await page.textContent('#alerts h2') === 'Alerts (7)', 'the alerts heading counts what the coalesced rows stand for');
+  check(co.length === 2 && co[0].includes('1 alert coalesced (no. 3)') && co[1].includes('4 alerts coalesced (no. 4–7)') && co[1].includes(', the last at '),
+    `a coalesced row says so, also when it stands for one alert (${co.join(' | ')})`);
   await t.shot(page, 'incident-charts');
 
   await page.goto(`${BASE}/incidents/inc-p2`);

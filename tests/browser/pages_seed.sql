@@ -1,6 +1,7 @@
 -- pages.sh's data beside seed.sql: inc-p1, an extraction from key-7 with
 -- 90 minutes of traffic (a burst in the last 30), refusals, and two
--- alerts whose evidence holds the novelty and the key's baseline; inc-p2,
+-- alerts whose evidence holds the novelty and the key's baseline (and two
+-- coalesced rows standing for five more); inc-p2,
 -- a drift of chat-large@v3 with three alerts' PSI per feature; incident
 -- updates for the times to acknowledge and to resolve.
 INSERT INTO interactions (ts, event_id, api_key_id, model, model_version, tenant, prompt, response,
@@ -13,7 +14,7 @@ WHERE k < CASE WHEN m >= 60 THEN 20 ELSE 2 END;
 INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, model_version,
                        first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc, tenant)
 VALUES ('inc-p1', 'extraction', 'high', 'investigating', 'key-7', NULL, NULL, now() - interval '40 minutes',
-        now() - interval '35 minutes', now() - interval '10 minutes', 2,
+        now() - interval '35 minutes', now() - interval '10 minutes', 7,
         '{AML.T0024.002,AML.T0005.001}', '{LLM10:2025}',
         'systematic harvesting of completions from key-7', '{}', 'acme'),
        ('inc-p2', 'drift', 'medium', 'open', NULL, 'chat-large', 'v3', now() - interval '3 hours', now() - interval '2 hours',
@@ -24,6 +25,13 @@ VALUES ('inc-p1', 'extraction', 'high', now() - interval '35 minutes', 'ev-p1-65
         'key-7 harvests completions', '{"pattern":"harvest","novelty":0.93,"key_baseline_per_5min":10}'),
        ('inc-p1', 'extraction', 'high', now() - interval '20 minutes', 'ev-p1-80-0', 'key-7', 'chat-large', 'v2',
         'key-7 harvests completions', '{"pattern":"harvest","novelty":0.88,"key_baseline_per_5min":10}');
+-- two coalesced rows (an alert storm's shape): one alert, no. 3; four, nos. 4-7
+INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, model_version, summary, evidence,
+                    count, last_ts, first_seq, last_seq)
+VALUES ('inc-p1', 'extraction', 'high', now() - interval '19 minutes', 'ev-p1-81-0', 'key-7', 'chat-large', 'v2',
+        'key-7 harvests completions', '{"pattern":"harvest"}', 1, now() - interval '19 minutes', 3, 3),
+       ('inc-p1', 'extraction', 'high', now() - interval '18 minutes', 'ev-p1-82-0', 'key-7', 'chat-large', 'v2',
+        'key-7 harvests completions', '{"pattern":"harvest"}', 4, now() - interval '15 minutes', 4, 7);
 INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, model_version, summary, evidence)
 SELECT 'inc-p2', 'drift', 'medium', now() - interval '2 hours' + g * interval '20 minutes', 'ev-p2-' || g, NULL,
        'chat-large', 'v3', 'drift window ' || g,

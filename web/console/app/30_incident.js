@@ -150,7 +150,9 @@ async function pageIncident(main, id) {
   const alerts = h('section', { class: 'panel', id: 'alerts' }, h('h2', {}, `Alerts (${nAlerts})`),
     (inc.alerts || []).map((a) => h('div', { class: 'alert', 'data-alert-id': a.id, 'data-count': a.count || 1 },
       sevBadge(a.severity), ' ', h('b', {}, a.type), ' ', localTime(a.at),
-      a.count > 1 ? h('span', { class: 'coalesced' }, ` — ${a.count} alerts, `, localTime(a.at), ' .. ', localTime(a.last_at)) : null,
+      a.last_at ? h('span', { class: 'coalesced' },
+        ` — ${a.count} ${a.count === 1 ? 'alert' : 'alerts'} coalesced${a.first_seq ? ` (no. ${a.first_seq}${a.last_seq > a.first_seq ? `–${a.last_seq}` : ''})` : ''}`,
+        a.count > 1 ? ', the last at ' : '', a.count > 1 ? localTime(a.last_at) : '') : null,
       h('div', { class: 'why' }, a.summary || ''),
       a.evidence && a.evidence.rule_id ? h('div', { class: 'muted mono' }, `rule ${a.evidence.rule_id}`) : null)));
 
