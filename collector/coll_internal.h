@@ -31,6 +31,9 @@ typedef struct coll_part {
     uint64_t gen;             /* bumped on every assignment and revocation */
     int64_t next_expected;    /* stored offset once every sealed batch commits */
     int64_t read_pos;         /* next offset expected from Kafka (-1: unknown) */
+    int64_t stall_pos;        /* read_pos at the last lag tick (the retention watchdog) */
+    int stall_ticks;          /* lag ticks since then with read_pos behind the log's start */
+    int skips;                /* skips ahead since the partition last moved on its own */
     coll_batch *open;
     _Atomic int64_t committed; /* next offset committed by the writer (-1 unknown) */
     _Atomic uint64_t fenced_gen; /* generation whose batches the writer found fenced */
@@ -67,6 +70,7 @@ typedef struct collector {
     coll_part *parts;
     bool paused;
     int64_t held_since_ms; /* at the in-flight cap since then, taking nothing (0: not) */
+    bool held_tick;        /* held or paused at some time since the last lag tick */
     uint64_t seal_seq;
     int64_t grace_deadline_ms; /* set once stopping */
 

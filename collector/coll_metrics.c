@@ -34,6 +34,8 @@ CORE_METRIC_DEFINE(coll_m_log_suppressed, CORE_COUNTER, "custos_log_suppressed_t
                    "log lines dropped by the rate limiter")
 CORE_METRIC_DEFINE(coll_m_offset_gaps, CORE_COUNTER, "custos_offset_gaps_total",
                    "jumps in a partition's offsets: messages gone from the broker")
+CORE_METRIC_DEFINE(coll_m_retention_skips, CORE_COUNTER, "custos_retention_skips_total",
+                   "partitions moved ahead by the retention watchdog (stuck behind the log's start)")
 CORE_METRIC_DEFINE(coll_m_gap_messages, CORE_COUNTER, "custos_ingest_gap_messages_total",
                    "messages recorded in ingest_gaps: gone from the broker before they were read")
 

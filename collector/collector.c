@@ -434,6 +434,7 @@ static bool flow_control(collector *co, int64_t now)
     int64_t inflight = atomic_load(&co->inflight);
     int64_t cap = co->cfg->coll_max_inflight_bytes;
     if (co->paused) {
+        co->held_tick = true;
         if (inflight < cap / 2)
             pause_all(co, false, inflight);
         return true; /* paused partitions deliver nothing; polling serves callbacks */
@@ -449,6 +450,7 @@ static bool flow_control(collector *co, int64_t now)
         for (coll_part *p = co->parts; p; p = p->next)
             seal(co, p);
     }
+    co->held_tick = true;
     if (now - co->held_since_ms < co->cfg->coll_inflight_hold_ms)
         return false;
     co->held_since_ms = 0;
@@ -467,8 +469,56 @@ static void wait_room(collector *co, int64_t ms)
     pthread_mutex_unlock(&co->mu);
 }
 
+/* The retention watchdog, once a lag tick (a second). librdkafka answers
+ * "offset out of range" by going on from the log's start as its last fetch
+ * saw it, after a fetch backoff; a broker that deletes a busy partition's
+ * head continuously (the embedded one keeps ~5 MiB: a third of a second at
+ * 16 MB/s) has deleted that offset again by then, and the partition goes
+ * round that loop for as long as the traffic lasts, taking nothing. So a
+ * partition that took nothing for two ticks while the collector polled
+ * (no hold, no pause) and whose next offset is below the log's start is
+ * moved ahead, seven eighths of the way into what the broker keeps (the
+ * newest part, deleted last), fifteen sixteenths if it is still stuck a
+ * tick later. Nearer the start misses: the embedded broker answers a fetch
+ * whose offset is gone only after kafka.fetch_wait_max_ms, so a round of
+ * seek, fetch and answer takes that plus the fetch backoff, and with a
+ * third of a second kept (live_gap.sh) three quarters of the way in was
+ * deleted before the answer in three runs out of three on a quiet machine. What it skips was going to be lost anyway; its first
+ * message then records the whole gap (ingest_gaps, one log line). A
+ * partition that moves on its own is never touched. */
+static void watch_retention(collector *co, coll_part *p, int64_t lo, int64_t hi, bool held)
+{
+    if (held || p->read_pos < 0 || p->read_pos != p->stall_pos || lo <= p->read_pos ||
+        hi <= lo) {
+        if (p->read_pos != p->stall_pos)
+            p->skips = 0;
+        p->stall_pos = p->read_pos;
+        p->stall_ticks = 0;
+        return;
+    }
+    if (++p->stall_ticks < (p->skips ? 1 : 2))
+        return;
+    int64_t target = lo + (hi - lo) * (p->skips ? 15 : 14) / 16;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = target;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(co->rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    core_metric_add(&coll_m_retention_skips, 1);
+    core_log(CORE_LOG_WARN, MOD, "partition stuck behind the broker's retention: skipping ahead",
+             "topic=%s partition=%d next=%" PRId64 " log_start=%" PRId64 " log_end=%" PRId64
+             " seek_to=%" PRId64 " error=%s",
+             p->topic, (int)p->partition, p->read_pos, lo, hi, target,
+             e ? rd_kafka_error_string(e) : "none");
+    if (e)
+        rd_kafka_error_destroy(e);
+    p->skips++;
+    p->stall_ticks = 0;
+}
+
 static void update_lag(collector *co)
 {
+    bool held = co->held_tick || co->paused || co->held_since_ms;
+    co->held_tick = false;
     for (coll_part *p = co->parts; p; p = p->next) {
         if (!p->assigned)
             continue;
@@ -478,6 +528,7 @@ static void update_lag(collector *co)
         int64_t c = atomic_load(&p->committed);
         if (hi >= 0)
             coll_metrics_set_lag(p->topic, p->partition, hi - (c >= 0 ? c : lo));
+        watch_retention(co, p, lo, hi, held);
     }
 }
 
@@ -536,9 +587,11 @@ static void handle_kafka_error(collector *co, const rd_kafka_message_t *m)
         return;
     core_metric_add(&coll_m_kafka_errors, 1);
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-        /* The stored offset is gone from the broker (retention): librdkafka
-         * goes on from the log's start, and the next message's "offset gap"
-         * line gives the lost range (ingest_gaps records it). */
+        /* Only with librdkafka's auto.offset.reset=error: with earliest or
+         * latest (custos's choices) it resets by itself and says so in its
+         * own log line; the next message's "offset gap" line then gives the
+         * lost range (ingest_gaps records it), and watch_retention moves a
+         * partition that the reset leaves stuck. */
         core_log(CORE_LOG_INFO, MOD, "stored offset no longer on the broker: resuming at the log's start",
                  "topic=%s partition=%d detail=%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
                  (int)m->partition, core_log_quote((char[512]){0}, 512, rd_kafka_message_errstr(m)));

@@ -104,6 +104,15 @@ rd_kafka_conf_t *coll_kafka_conf(const core_config *cfg, bool consumer, char *er
         snprintf(num, sizeof num, "%" PRId64, cfg->kafka_fetch_wait_max_ms);
         if (coll_kafka_set(conf, "fetch.wait.max.ms", num, err, errlen))
             goto fail;
+        /* After an offset reset (retention deleted what the partition was
+         * to read next) librdkafka backs the partition off by this much
+         * before it fetches at the reset offset; longer than the broker
+         * keeps the partition, and the reset offset is gone again: the
+         * partition stalls for as long as traffic keeps coming
+         * (tests/integration/collector/live_gap.sh). */
+        snprintf(num, sizeof num, "%" PRId64, cfg->kafka_fetch_error_backoff_ms);
+        if (coll_kafka_set(conf, "fetch.error.backoff.ms", num, err, errlen))
+            goto fail;
         snprintf(num, sizeof num, "%" PRId64, cfg->kafka_session_timeout_ms);
         if (coll_kafka_set(conf, "session.timeout.ms", num, err, errlen))
             goto fail;

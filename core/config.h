@@ -26,6 +26,7 @@ typedef struct core_config {
     char *kafka_client_id;
     char *kafka_auto_offset_reset;
     int64_t kafka_fetch_wait_max_ms;
+    int64_t kafka_fetch_error_backoff_ms;
     int64_t kafka_session_timeout_ms;
     char *kafka_security_protocol;
     char *kafka_sasl_mechanism;

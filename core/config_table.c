@@ -29,6 +29,11 @@ const setting core_cfg_settings[] = {
      "where to start a partition that has no offset stored in PostgreSQL"},
     {"kafka", "fetch_wait_max_ms", T_MS, OFF(kafka_fetch_wait_max_ms), "100ms", 1, 10000, NULL,
      false, false, "longest time a broker holds a fetch that has no data"},
+    {"kafka", "fetch_error_backoff_ms", T_MS, OFF(kafka_fetch_error_backoff_ms), "50ms", 1, 10000,
+     NULL, false, false,
+     "wait before fetching a partition again after a fetch error, an offset reset included "
+     "(librdkafka's 500 ms let a broker keeping under half a second of a busy partition delete "
+     "the reset offset again, and the partition stalled)"},
     {"kafka", "session_timeout_ms", T_MS, OFF(kafka_session_timeout_ms), "10s", 1000, 300000,
      NULL, false, false, "group session timeout: how soon a dead member's partitions move"},
     {"kafka", "security_protocol", T_ENUM, OFF(kafka_security_protocol), "plaintext", 0, 0,
