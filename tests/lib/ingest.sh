@@ -156,3 +156,27 @@ t_wait_producer() {
 
 # t_rss_hwm PID: peak resident set of PID in kB (VmHWM), or 0 if gone.
 t_rss_hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# t_watermark TOPIC PARTITION WHICH: the broker's log start (-2) or end (-1).
+t_watermark() {
+    kcat -Q -b "$T_BROKER" -t "$1:$2:$3" 2>/dev/null | sed -nE 's/^.* offset (-?[0-9]+)$/\1/p'
+}
+
+# t_stop_collector PID: SIGTERM and wait (it commits what it holds).
+t_stop_collector() {
+    kill -TERM "$1"
+    wait "$1" 2>/dev/null || true
+}
+
+# t_store_first NAME FILE TOPIC OFFSET_SQL N: a collector (log NAME.log)
+# stores FILE's N events (OFFSET_SQL reads N once they are) and stops.
+t_store_first() {
+    local name=$1 file=$2 topic=$3 sql=$4 n=$5 c
+    t_start_collector "$name"
+    c=$T_LAST_PID
+    t_wait_log "$T_DIR/$name.log" 'msg="partition assigned"' 60 "$c"
+    "$CUSTOS_BIN" produce --rate 0 --topic "$topic" "$file" 2>"$T_DIR/$name.produce.log" ||
+        t_fail "producer failed: $(tail -n 3 "$T_DIR/$name.produce.log")"
+    t_wait_sql "$sql" "$n" 60
+    t_stop_collector "$c"
+}

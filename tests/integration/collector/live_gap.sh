@@ -29,18 +29,9 @@ t_db
 t_broker 1 "$TOPIC"
 t_gen "$T_DIR/first.jsonl" 200 41
 offset_sql="SELECT next_offset FROM ingest_offsets WHERE consumer_group = '$CUSTOS_KAFKA_GROUP' AND topic = '$TOPIC' AND kafka_partition = 0"
-watermark() { # WHICH: the broker's log start (-2) or end (-1) of partition 0
-    kcat -Q -b "$T_BROKER" -t "$TOPIC:0:$1" 2>/dev/null | sed -nE 's/^.* offset (-?[0-9]+)$/\1/p'
-}
+watermark() { t_watermark "$TOPIC" 0 "$1"; } # the log start (-2) or end (-1) of partition 0
 
-t_start_collector run1
-C=$T_LAST_PID
-t_wait_log "$T_DIR/run1.log" 'msg="partition assigned"' 60 "$C"
-"$CUSTOS_BIN" produce --rate 0 --topic "$TOPIC" "$T_DIR/first.jsonl" 2>"$T_DIR/p1.log" ||
-    t_fail "producer failed: $(tail -n 3 "$T_DIR/p1.log")"
-t_wait_sql "$offset_sql" 200 60
-kill -TERM "$C"
-wait "$C" 2>/dev/null || true
+t_store_first run1 "$T_DIR/first.jsonl" "$TOPIC" "$offset_sql" 200
 
 # ~8 KB events with unique ids, generated as they are sent
 big() {

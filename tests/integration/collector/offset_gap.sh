@@ -28,25 +28,11 @@ tail -n 100 "$T_DIR/all.jsonl" >"$T_DIR/after.jsonl"
 
 offset_sql="SELECT next_offset FROM ingest_offsets WHERE consumer_group = '$CUSTOS_KAFKA_GROUP' AND topic = '$TOPIC' AND kafka_partition = 0"
 
-# watermark WHICH: the broker's log start (-2) or end (-1) of partition 0.
-watermark() {
-    kcat -Q -b "$T_BROKER" -t "$TOPIC:0:$1" 2>/dev/null | sed -nE 's/^.* offset (-?[0-9]+)$/\1/p'
-}
-# stop_collector PID: SIGTERM and wait (it commits what it holds).
-stop_collector() {
-    kill -TERM "$1"
-    wait "$1" 2>/dev/null || true
-}
+watermark() { t_watermark "$TOPIC" 0 "$1"; } # the log start (-2) or end (-1) of partition 0
 
 # ---- (a) the stored offset overrun by retention ------------------------------------
 
-t_start_collector run1
-C=$T_LAST_PID
-t_wait_log "$T_DIR/run1.log" 'msg="partition assigned"' 60 "$C"
-"$CUSTOS_BIN" produce --rate 0 --topic "$TOPIC" "$T_DIR/first.jsonl" 2>"$T_DIR/p1.log" ||
-    t_fail "producer failed: $(tail -n 3 "$T_DIR/p1.log")"
-t_wait_sql "$offset_sql" 200 60
-stop_collector "$C"
+t_store_first run1 "$T_DIR/first.jsonl" "$TOPIC" "$offset_sql" 200
 
 "$CUSTOS_BIN" produce --rate 0 --topic "$TOPIC" "$T_DIR/bulk.jsonl" 2>"$T_DIR/p2.log" ||
     t_fail "producer failed: $(tail -n 3 "$T_DIR/p2.log")"
@@ -75,7 +61,7 @@ missing=$(t_sql "SELECT count(*) FROM generate_series(200, $((LO - 1))) o
 "$CUSTOS_BIN" produce --rate 0 --topic "$TOPIC" "$T_DIR/after.jsonl" 2>"$T_DIR/p3.log" ||
     t_fail "producer failed: $(tail -n 3 "$T_DIR/p3.log")"
 t_wait_sql "$offset_sql" $((HI + 100)) 60
-stop_collector "$C"
+t_stop_collector "$C"
 lines=$(grep -c 'offset gap' "$T_DIR/run2.log" || true)
 [ "$lines" = 1 ] || t_fail "$lines 'offset gap' lines in the log, want one: $(grep 'offset gap' "$T_DIR/run2.log")"
 grep 'msg="offset gap' "$T_DIR/run2.log" | grep -q "first_missing=200 next_present=$LO " ||
@@ -97,7 +83,7 @@ t_wait_sql "$offset_sql" "$HI" 120
 got=$(t_sql "SELECT consumer_group || ' ' || first_missing || ' ' || next_present FROM ingest_gaps")
 [ "$got" = "gaps-b 0 $LO" ] || t_fail "ingest_gaps holds [$got], want [gaps-b 0 $LO]"
 [ "$(t_count)" = $((HI - LO)) ] || t_fail "stored $(t_count) rows, want $((HI - LO))"
-stop_collector "$C"
+t_stop_collector "$C"
 lines=$(grep -c 'offset gap' "$T_DIR/run3.log" || true)
 [ "$lines" = 1 ] || t_fail "$lines 'offset gap' lines for the fresh group, want one"
 # the first database is untouched by the second group
