@@ -94,7 +94,7 @@ big = [a for a in doc["alerts"] if a["count"] > 1]
 assert big and all(a["last_at"] and a["first_seq"] and a["last_seq"] for a in big), big[:1]
 rows = [t["what"] for t in doc["timeline"] if t["kind"] == "alert"]
 assert len(rows) == len(doc["alerts"]), (len(rows), len(doc["alerts"]))
-assert any(re.search(r"\(\d+ alerts, .* \.\. .*\)$", w) for w in rows), rows[-1:]
+assert any(re.search(r"\(\d+ alerts coalesced, the last at \S+\)$", w) for w in rows), rows[-1:]
 PY
 
 # the evidence bundle: its alerts stand for the incident's alerts, its
