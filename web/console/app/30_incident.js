@@ -145,7 +145,7 @@ async function pageIncident(main, id) {
     actions.append(item);
   }
 
-  // alerts: why each fired; a coalesced row (an alert storm) stands for count alerts, first..last
+  // alerts: why each fired; a coalesced row (an alert storm) stands for count alerts, nos. first_seq..last_seq
   const nAlerts = (inc.alerts || []).reduce((n, a) => n + (a.count || 1), 0);
   const alerts = h('section', { class: 'panel', id: 'alerts' }, h('h2', {}, `Alerts (${nAlerts})`),
     (inc.alerts || []).map((a) => h('div', { class: 'alert', 'data-alert-id': a.id, 'data-count': a.count || 1 },
