@@ -483,9 +483,10 @@ static void wait_room(collector *co, int64_t ms)
  * whose offset is gone only after kafka.fetch_wait_max_ms, so a round of
  * seek, fetch and answer takes that plus the fetch backoff, and with a
  * third of a second kept (live_gap.sh) three quarters of the way in was
- * deleted before the answer in three runs out of three on a quiet machine. What it skips was going to be lost anyway; its first
- * message then records the whole gap (ingest_gaps, one log line). A
- * partition that moves on its own is never touched. */
+ * deleted before the answer in three runs out of three on a quiet machine.
+ * What it skips was going to be lost anyway; its first message then
+ * records the whole gap (ingest_gaps, one log line). A partition that
+ * moves on its own is never touched. */
 static void watch_retention(collector *co, coll_part *p, int64_t lo, int64_t hi, bool held)
 {
     if (held || p->read_pos < 0 || p->read_pos != p->stall_pos || lo <= p->read_pos ||
