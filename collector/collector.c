@@ -518,7 +518,7 @@ static void watch_retention(collector *co, coll_part *p, int64_t lo, int64_t hi,
 
 static void update_lag(collector *co)
 {
-    bool held = co->held_tick || co->paused || co->held_since_ms;
+    bool held = co->held_tick; /* flow_control sets it on every pass while held or paused */
     co->held_tick = false;
     for (coll_part *p = co->parts; p; p = p->next) {
         if (!p->assigned)

@@ -31,7 +31,6 @@ typedef struct {
     bool has_assignee;
 } stored_row;
 
-/* Reads and locks incident_id. Returns 1 found, 0 not, -1 with err. */
 void inc_state_from_row(const PGresult *r, int row, int col, inc_state *st)
 {
     memset(st, 0, sizeof *st);
@@ -43,6 +42,7 @@ void inc_state_from_row(const PGresult *r, int row, int col, inc_state *st)
     st->by_detector = PQgetvalue(r, row, col + 3)[0] == 't';
 }
 
+/* Reads and locks incident_id. Returns 1 found, 0 not, -1 with err. */
 static int read_locked(PGconn *c, const char *incident_id, stored_row *s, char *err, size_t errlen)
 {
     const char *v[] = {incident_id};

@@ -49,10 +49,6 @@ produce() {
     "$CUSTOS_BIN" produce --rate 0 --topic "$TOPIC" "$1" 2>"$T_DIR/produce.log" ||
         t_fail "producer failed: $(tail -n 3 "$T_DIR/produce.log")"
 }
-stop_collector() {
-    kill -TERM "$1"
-    wait "$1" 2>/dev/null || true
-}
 
 # ---- (a) held, not paused ------------------------------------------------------
 
@@ -71,7 +67,7 @@ t_log "held at the cap: $(grep 'msg="stats"' "$T_DIR/run1.log" | tail -n1 | grep
 unlock_table
 t_wait_count 3000 60
 t_check_exactly_once "$T_DIR/a.jsonl"
-stop_collector "$C"
+t_stop_collector "$C"
 stats=$(grep 'msg="collector stopped"' "$T_DIR/run1.log")
 grep -qE ' holds=[1-9][0-9]* pauses=0 ' <<<"$stats" || t_fail "want holds > 0 and no pause: $stats"
 
@@ -90,7 +86,7 @@ t_check_exactly_once "$T_DIR/all.jsonl"
 t_check_offsets "$TOPIC" "$PARTS"
 gaps=$(t_sql "SELECT count(*) FROM ingest_gaps")
 [ "$gaps" = 0 ] || t_fail "$gaps offset gaps recorded"
-stop_collector "$C"
+t_stop_collector "$C"
 
 # ---- (c) an idle writer takes batches from batch_min_ms ---------------------------
 
@@ -102,6 +98,6 @@ s0=$SECONDS
 produce "$T_DIR/c.jsonl"
 t_wait_sql "SELECT count(*) FROM interactions" 6020 40
 t_log "20 events stored $((SECONDS - s0))s after they were sent (batch_max_ms 60 s)"
-stop_collector "$C"
+t_stop_collector "$C"
 t_check_exactly_once "$T_DIR/all.jsonl" "$T_DIR/c.jsonl"
 t_log "ok"
