@@ -94,14 +94,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ok)
         CHECK(strncasecmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0);
     /* The Host allowlist: the defaults, and the header parsed as a list;
-     * an allowed Host is one of the default names (any case) or in it. */
+     * an allowed Host is one of the default names (any case) on port 8440
+     * (the port compared as a number: "08440" is RFC 3986's port 8440). */
     static web_hosts *defaults;
     char herr[256];
     if (!defaults)
         defaults = web_hosts_new("", "127.0.0.1", 8440, "", herr, sizeof herr);
     CHECK(defaults);
-    if (web_hosts_allow(defaults, host))
-        CHECK(strcasecmp(host, "127.0.0.1:8440") == 0 || strcasecmp(host, "localhost:8440") == 0);
+    if (web_hosts_allow(defaults, host)) {
+        char hn[CORE_HOST_MAX + 1];
+        int hp;
+        CHECK(core_hostport_split(host, strlen(host), hn, sizeof hn, &hp) == 0);
+        CHECK(hp == 8440 && (strcasecmp(hn, "127.0.0.1") == 0 || strcasecmp(hn, "localhost") == 0));
+    }
     web_hosts *listed = web_hosts_new(host, "127.0.0.1", 8440, "", herr, sizeof herr);
     if (listed) {
         char d[16384]; /* 32 names of at most 268 bytes */

@@ -28,6 +28,8 @@ static void t_defaults(void **st)
     assert_false(web_hosts_allow(h, "127.0.0.1"));
     assert_false(web_hosts_allow(h, "127.0.0.1:8441"));
     assert_false(web_hosts_allow(h, "127.0.0.1:84400"));
+    /* RFC 3986's port is *DIGIT: a leading zero is the same port. */
+    assert_true(web_hosts_allow(h, "127.0.0.1:08440"));
     assert_false(web_hosts_allow(h, "evil.example:8440"));
     assert_false(web_hosts_allow(h, "127.0.0.1:8440.evil.example"));
     assert_false(web_hosts_allow(h, "127.0.0.1:8440 "));
