@@ -240,7 +240,9 @@ static strs g_benign_set[NBENIGN_SETS];
  * planted in an e-mail, table or code (BIPIA); encoded: cipher jailbreaks
  * (CipherChat); multilingual: harmful requests in ten languages (MultiJail);
  * redteam: first turns of crowd red-teaming (hh-rlhf; noisy); unsafe:
- * XSTest's unsafe twins. Persuasion (PAIR) and adversarial-suffix (GCG)
+ * XSTest's unsafe twins; replay: system-prompt extraction of another style,
+ * asking to repeat the conversation or "all the sentences" of the
+ * instructions (Zhang et al.'s GPT-4-written attacks). Persuasion (PAIR) and adversarial-suffix (GCG)
  * prompts are not in data/prompts: not measured prompt by prompt here;
  * persuasion is measured per key by the iterating attackers
  * (persuasion_prompt). */
@@ -253,9 +255,15 @@ style g_styles[] = {
     {"multilingual", "attack_multijail_multilingual.jsonl", {0}},
     {"redteam", "attack_hh_redteam_first_turn.jsonl", {0}},
     {"unsafe", "attack_xstest_unsafe_contrast.jsonl", {0}},
+    /* after the scenario's styles: measured prompt by prompt only */
+    {"replay", "eval_sysprompt_replay_zhang.jsonl", {0}},
 };
 #define NSTYLES (int)(sizeof g_styles / sizeof g_styles[0])
 const int g_nstyles = NSTYLES;
+/* The scenario's one-jailbreak keys take the first eight styles (six keys
+ * each of 300): replay, added later, is measured by --prompts-only alone, so
+ * that the scenario, and the figures measured on it before, stay the same. */
+const int g_nstyles_scenario = 8;
 
 char *style_prompt(int st, int i)
 {

@@ -66,6 +66,7 @@ typedef struct {
 } style;
 extern style g_styles[];
 extern const int g_nstyles;
+extern const int g_nstyles_scenario; /* the styles of the scenario's keys */
 /* Prompt i of a style (template and DAN placeholders filled). Caller frees. */
 char *style_prompt(int st, int i);
 

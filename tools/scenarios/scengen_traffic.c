@@ -9,7 +9,7 @@
 
 #include "tools/scenarios/scengen.h"
 
-#define NSTYLES g_nstyles
+#define NSTYLES g_nstyles_scenario
 
 void scen_world(world *w, int nkeys, double hours)
 {
