@@ -10,8 +10,9 @@
  * split again by bit 1 of the hash: 0 = train, 1 = validation. Weights are
  * learned on train only; the threshold is chosen on validation only; --eval
  * reports the held-back half only. Sets: attack_*, jailbreak_*, sysprompt_*
- * and harmful_* are positives, benign_* negatives (eval_* and other files are not read). GPTFuzz templates are
- * filled with a GPTFuzz harmful question of the same half, DAN prompts get
+ * and harmful_* are positives, benign_* negatives (eval_* and other files
+ * are not read). GPTFuzz templates are filled with a GPTFuzz harmful
+ * question of the same half, DAN prompts get
  * "ChatGPT". --synth-suffix adds a synthetic adversarial-suffix set (random
  * printable tokens after a harmful request of the same half): there are no
  * GCG prompts in the repo, so this is a stand-in, reported apart. */
