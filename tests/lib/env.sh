@@ -22,7 +22,13 @@ export CUSTOS_COLLECTOR_SHUTDOWN_GRACE_MS
 if [ -z "${PGHOST:-}" ]; then
     # shellcheck source=../../scripts/pg.sh
     . "$CUSTOS_SOURCE_DIR/scripts/pg.sh"
+    # ctest -j runs several of these at once: one of them makes and starts
+    # the cluster, the others wait for it (two initdb in one folder fail)
+    exec 8>/tmp/custos-test-pg.lock
+    flock 8
     pg_start /tmp/custos-test-pg 55432 >/dev/null
+    flock -u 8
+    exec 8>&-
 fi
 export PGUSER=${PGUSER:-postgres}
 
