@@ -549,13 +549,28 @@ typedef struct {
     double lr, l2, target_fp, hard_fp, hard_weight;
 } train_opts;
 
-/* 0, or 2 after a usage message. */
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: train_learned [--data DIR] [--out FILE] [--bits 10..24] "
+               "[--epochs N] [--seed N] [--lr X] [--l2 X] [--target-fp X] "
+               "[--synth-suffix 0|1] [--hard-weight X] [--dump FILE] | --eval FILE [--data DIR]\n"
+               "Trains the learned probing detector on the tuning half of DIR (attack_*, "
+               "jailbreak_*,\nsysprompt_*, harmful_* positives, benign_* negatives) and writes "
+               "the model; --eval\nreports a model on the held-back half. The shipped model's "
+               "command: docs/analytics.md.\n");
+}
+
+/* 0, 1 after --help, or 2 after a usage message. */
 static int parse_args(int argc, char **argv, train_opts *o)
 {
     *o = (train_opts){"data/prompts", "analytics/models/learned.bin", NULL, NULL, 16, 8, 1, 1,
                       0.1, 1e-5, 0.001, 0.005, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
         if (!v) {
             fprintf(stderr, "train_learned: %s needs a value\n", a);
             return 2;
@@ -585,9 +600,8 @@ static int parse_args(int argc, char **argv, train_opts *o)
         else if (!strcmp(a, "--dump"))
             o->dump = v;
         else {
-            fprintf(stderr, "usage: train_learned [--data DIR] [--out FILE] [--bits 10..24] "
-                            "[--epochs N] [--seed N] [--lr X] [--l2 X] [--target-fp X] "
-                            "[--synth-suffix 0|1] [--hard-weight X] [--dump FILE] | --eval FILE [--data DIR]\n");
+            fprintf(stderr, "train_learned: unknown option %s\n", a);
+            usage(stderr);
             return 2;
         }
         i++;
@@ -774,8 +788,9 @@ static void report(an_learned_model *m, an_learned_scratch *s, const train_opts 
 int main(int argc, char **argv)
 {
     train_opts o;
-    if (parse_args(argc, argv, &o) != 0)
-        return 2;
+    int pa = parse_args(argc, argv, &o);
+    if (pa != 0)
+        return pa == 1 ? 0 : 2;
     an_learned_scratch *s = an_learned_scratch_new();
     uint8_t sha[32];
     load_all(o.data, o.synth, sha);
