@@ -166,8 +166,8 @@ static bool sysprompt_echoed(const core_event *ev)
 /* The learned detector's logit of the prompt, while it is at hand; for a
  * prompt at the model's threshold its level and top features (JSON text in
  * top, the caller's cap bytes). */
-static float learned_score(an_engine *e, const core_event *ev, uint8_t *level, char *top,
-                           size_t cap)
+static float learned_score(an_engine *e, const core_event *ev, uint8_t *level,
+                           const char **planted, char *top, size_t cap)
 {
     const an_learned_model *m = e->learned;
     double z = an_learned_logit_fast(m, e->lscratch, ev->prompt, ev->prompt_len);
@@ -175,6 +175,7 @@ static float learned_score(an_engine *e, const core_event *ev, uint8_t *level, c
         return (float)z;
     an_learned_featurize(m, e->lscratch, ev->prompt, ev->prompt_len);
     *level = z >= m->strong ? 2 : 1;
+    *planted = an_learned_planted(e->lscratch);
     an_learned_top t[AN_LEARNED_TOP];
     int n = 0;
     an_learned_logit(m, e->lscratch, t, &n);
@@ -234,6 +235,7 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
 {
     float learned = -INFINITY;
     uint8_t level = 0;
+    const char *planted = NULL;
     char top[1024]; /* (not = "": that zeroes all of it, every event) */
     top[0] = '\0';
     /* what the prompt's text alone decides, remembered (an_pcache.h) */
@@ -246,10 +248,11 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
     if (pv) {
         learned = pv->learned;
         level = pv->level;
+        planted = pv->planted;
         if (pv->top)
             snprintf(top, sizeof top, "%s", pv->top);
     } else if (e->learned && ev->prompt) {
-        learned = learned_score(e, ev, &level, top, sizeof top);
+        learned = learned_score(e, ev, &level, &planted, top, sizeof top);
     }
     size_t nsc = ev->n_scores < AN_OBS_SCORES_MAX ? ev->n_scores : AN_OBS_SCORES_MAX;
     size_t extra = slen(ev->event_id) + slen(ev->api_key_id) + slen(ev->tenant) +
@@ -285,6 +288,7 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
     o->learned = learned;
     o->learned_level = level;
     o->learned_top = level ? put(&p, top) : NULL;
+    o->learned_planted = level ? planted : NULL;
     o->response_len = (uint32_t)(ev->response_size > UINT32_MAX ? UINT32_MAX : ev->response_size);
     o->n_scores = (uint8_t)nsc;
     for (size_t i = 0; i < nsc; i++) {
@@ -305,6 +309,7 @@ static an_obs *make_obs(an_engine *e, const core_event *ev, int32_t source, int6
     if (keep && src == 0) {
         nv.learned = learned;
         nv.level = level;
+        nv.planted = planted;
         nv.simhash = o->simhash;
         nv.prefix_hash = o->prefix_hash;
         nv.top = level ? top : NULL;

@@ -21,6 +21,15 @@ static const char *const g_dense_name[AN_LEARNED_NDENSE] = {
     "ctx_sentence_imperatives", "harm_to_person", "prose_after_table"};
 static const char *const g_kind_name[] = {"char", "word", "word2", "ctx", "line"};
 
+const char *an_learned_planted(const an_learned_scratch *s)
+{
+    static const int k_planted[] = {2, 3, 4, 5, 7}; /* g_dense_name: the structure features */
+    for (size_t i = 0; i < sizeof k_planted / sizeof k_planted[0]; i++)
+        if (s->dense[k_planted[i]] > 0)
+            return g_dense_name[k_planted[i]];
+    return NULL;
+}
+
 static inline uint32_t hmix(uint64_t x, uint64_t kind)
 {
     x ^= (kind + 1) * 0x9E3779B97F4A7C15ULL;

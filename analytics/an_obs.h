@@ -42,6 +42,8 @@ typedef struct an_obs {
     float learned;        /* learned detector's logit (an_learned.c); -INFINITY: not scored */
     uint8_t learned_level; /* 0; 1: at the model's threshold; 2: at its strong threshold */
     const char *learned_top; /* level > 0: JSON array of the top features, else NULL */
+    /* level > 0: an_learned_planted's structure feature (static), else NULL */
+    const char *learned_planted;
     uint8_t n_rules;
     uint16_t rules[AN_OBS_RULES_MAX]; /* matched probe rules (indices) */
     uint32_t leak;                    /* AN_LEAK_* */

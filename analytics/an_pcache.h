@@ -24,6 +24,7 @@ typedef struct an_pcache_val {
     uint32_t prefix_hash;
     an_rules_prompt rules; /* the signature scan's pass over the prompt */
     const char *top; /* level > 0: the top features' JSON (owned by the memo), else NULL */
+    const char *planted; /* an_obs.learned_planted (a static string) */
 } an_pcache_val;
 
 /* A memo of at most entries prompts (rounded down to a power of two; 0 or

@@ -149,6 +149,8 @@ static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, cons
         cJSON *top = o->learned_top ? cJSON_Parse(o->learned_top) : NULL;
         if (top)
             cJSON_AddItemToObject(ev, "learned_top", top);
+        if (o->learned_planted)
+            cJSON_AddStringToObject(ev, "learned_planted", o->learned_planted);
     }
     cJSON *sig = cJSON_AddArrayToObject(ev, "signals");
     for (int j = 0; j < nfired; j++)
@@ -157,6 +159,8 @@ static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, cons
         cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
     if (o->learned_level > 0)
         cJSON_AddItemToArray(sig, cJSON_CreateString("learned score"));
+    if (strcmp(pattern, "learned detector and planted instruction") == 0)
+        cJSON_AddItemToArray(sig, cJSON_CreateString("planted instruction"));
     an_alert a = {
         .type = INC_PROBING,
         .severity = pa->sev,
@@ -187,7 +191,10 @@ static uint32_t req_hour(const an_pr_state *s, uint32_t cur)
 
 /* The learned detector (an_learned.c) on a prompt no signature made an
  * attempt: at its strong threshold an attempt by itself; at its threshold
- * one signal, corroborated by a weak signature on the same prompt, by
+ * one signal, corroborated by a weak signature on the same prompt, by an
+ * instruction its structure features found planted in the prompt's carried
+ * content (an imperative addressed to the assistant inside the e-mail,
+ * document or table the prompt carries: an_learned_planted), by
  * another learned or weak-signature prompt of the key in the hour (when the
  * two are at least probing_weak_share_pct of its requests: a busy key meets
  * them by chance), or by its open incident. The same prompt again (its
@@ -215,6 +222,8 @@ static const char *learned_how(const core_config *cfg, const an_key *k, const an
         return "learned detector";
     if (weak)
         return "learned detector and weak signature";
+    if (o->learned_planted)
+        return "learned detector and planted instruction";
     if (open && !repeat)
         return "learned score, incident open";
     if (other && !repeat && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
@@ -295,6 +304,10 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         size_t nl = strlen(names);
         snprintf(names + nl, sizeof names - nl, "%slearned score %.3f", nl ? " and " : "",
                  1 / (1 + exp(-(double)o->learned)));
+        nl = strlen(names);
+        if (o->learned_planted)
+            snprintf(names + nl, sizeof names - nl, ", an instruction planted in the content it "
+                     "carries (%s)", o->learned_planted);
     }
     if (attempt && (w = rare_of(e, s)))
         w->total_attempts++;

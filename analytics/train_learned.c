@@ -452,7 +452,8 @@ static void score_part(const an_learned_model *m, an_learned_scratch *s, int hel
 }
 
 /* --dump: the tuning half's logits, one prompt a line (part, set, logit,
- * the prompt's start with tabs and line breaks as spaces), to read what the
+ * the dense features separated by commas, the prompt's start with tabs and
+ * line breaks as spaces), to read what the
  * model misses; the held-back half is never written. */
 static int dump_tuning(const char *path)
 {
@@ -466,6 +467,9 @@ static int dump_tuning(const char *path)
         if (e->heldback)
             continue;
         fprintf(f, "%s\t%s\t%.3f\t", e->val ? "val" : "train", g_set[e->set].name, e->score);
+        for (int d = 0; d < AN_LEARNED_NDENSE; d++) /* the dense features, in file order */
+            fprintf(f, "%s%.3g", d ? "," : "", e->dense[d]);
+        fputc('\t', f);
         for (size_t k = 0; k < e->len && k < 300; k++)
             fputc(e->text[k] == '\t' || e->text[k] == '\n' ? ' ' : e->text[k], f);
         fputc('\n', f);

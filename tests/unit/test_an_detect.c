@@ -17,6 +17,7 @@
 #include "analytics/an_engine.h"
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
+#include "analytics/an_learned.h"
 #include "analytics/an_rules.h"
 #include "analytics/an_snapshot.h"
 #include "collector/collector.h"
@@ -650,6 +651,85 @@ static void probing_replay_of_what_the_model_was_given(void **state)
     fx_free(f);
 }
 
+/* The first prompt of the tuning half (even FNV-1a 64) of a data/prompts set
+ * whose logit under the shipped model m is at its threshold but below
+ * strong, with (want_planted) or without an instruction the structure
+ * features find planted in its carried content; NULL if none. Caller frees. */
+static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, const char *set,
+                             bool want_planted)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data/prompts/%s.jsonl", CUSTOS_SOURCE_DIR, set);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL, *found = NULL;
+    size_t cap = 0;
+    while (!found && getline(&line, &cap, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *p = cJSON_GetObjectItem(j, "prompt");
+        if (cJSON_IsString(p)) {
+            uint64_t h = 1469598103934665603ULL;
+            for (const char *c = p->valuestring; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+            size_t n = strlen(p->valuestring);
+            double z = (h & 1) ? -INFINITY : an_learned_logit_fast(m, ls, p->valuestring, n);
+            if (z >= m->threshold && z < m->strong) {
+                an_learned_featurize(m, ls, p->valuestring, n);
+                if ((an_learned_planted(ls) != NULL) == want_planted)
+                    found = strdup(p->valuestring);
+            }
+        }
+        cJSON_Delete(j);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* A prompt the learned detector scores at its threshold (not strong) is an
+ * attempt when its structure features found an instruction planted in the
+ * content it carries (an injected e-mail or table of BIPIA's tuning half),
+ * and an alert without an incident when they did not (a harmful request in
+ * another language, in the same band, matching no signature). The prompts are picked by the shipped model, so the
+ * test holds after a retraining. */
+static void probing_learned_score_and_a_planted_instruction(void **state)
+{
+    (void)state;
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/analytics/models/learned.bin", CUSTOS_SOURCE_DIR);
+    an_learned_model *m = an_learned_load(path, err, sizeof err);
+    if (!m)
+        fail_msg("%s", err);
+    an_learned_scratch *ls = an_learned_scratch_new();
+    char *planted = mid_band_prompt(m, ls, "attack_bipia_indirect_injection", true);
+    char *plain = mid_band_prompt(m, ls, "attack_multijail_multilingual", false);
+    assert_non_null(planted);
+    assert_non_null(plain);
+    fixture *f = fx_new();
+    fx_start(f);
+    push1(f, 10, (evspec){.key = "planted", .prompt = planted});
+    push1(f, 20, (evspec){.key = "plain", .prompt = plain});
+    an_engine_finish(f->e);
+    cJSON *inc = NULL;
+    assert_int_equal(count(&f->out, "probing", "planted", &inc), 1);
+    const cJSON *ev = cJSON_GetObjectItem(inc, "evidence");
+    assert_string_equal(cJSON_GetObjectItem(ev, "pattern")->valuestring,
+                        "learned detector and planted instruction");
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(ev, "learned_planted")));
+    assert_non_null(strstr(cJSON_GetObjectItem(inc, "summary")->valuestring,
+                           "an instruction planted in the content it carries"));
+    cJSON_Delete(inc);
+    cJSON *pl = NULL;
+    if (count(&f->out, "probing", "plain", &pl) != 0)
+        fail_msg("plain: %s (%s)", cJSON_GetObjectItem(pl, "summary")->valuestring, plain);
+    assert_int_equal(watch_count(&f->out, "plain"), 1); /* an alert, no incident */
+    fx_free(f);
+    free(planted);
+    free(plain);
+    free(ls);
+    an_learned_free(m);
+}
+
 /* ---- leakage ---- */
 
 static void leakage_real_secrets_fire_lookalikes_do_not(void **state)
@@ -1183,6 +1263,7 @@ int main(void)
         cmocka_unit_test(probing_refusal_rate_without_signatures),
         cmocka_unit_test(probing_needs_corroboration),
         cmocka_unit_test(probing_replay_of_what_the_model_was_given),
+        cmocka_unit_test(probing_learned_score_and_a_planted_instruction),
         cmocka_unit_test(leakage_real_secrets_fire_lookalikes_do_not),
         cmocka_unit_test(flood_spike_and_error_storm_fire_steady_load_does_not),
         cmocka_unit_test(drift_fires_on_change_not_on_rollout_or_one_odd_key),

@@ -359,12 +359,13 @@ static void prompt_memo_gives_what_a_full_scan_gives(void **state)
         if (i == 2)
             assert_true(rp.encoded);
         uint64_t h = an_pcache_hash(ev.prompt, ev.prompt_len);
-        an_pcache_val v = {1.5f, 1, 0x1234u + i, 77, rp, "[\"top\"]"};
+        an_pcache_val v = {1.5f, 1, 0x1234u + i, 77, rp, "[\"top\"]", "ctx_to_answer"};
         an_pcache_put(c, h, ev.prompt, ev.prompt_len, &v);
         const an_pcache_val *got = an_pcache_get(c, h, ev.prompt, ev.prompt_len);
         assert_non_null(got);
         assert_true(got->learned == 1.5f && got->level == 1 && got->simhash == 0x1234u + i);
         assert_string_equal(got->top, "[\"top\"]");
+        assert_string_equal(got->planted, "ctx_to_answer");
         assert_int_equal(an_rules_scan_memo(r, &ev, &memo, 5, &got->rules, NULL), 0);
         an_obs *o[3] = {&full, &first, &memo};
         for (int k = 1; k < 3; k++) {
