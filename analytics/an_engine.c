@@ -175,7 +175,7 @@ static float learned_score(an_engine *e, const core_event *ev, uint8_t *level,
         return (float)z;
     an_learned_featurize(m, e->lscratch, ev->prompt, ev->prompt_len);
     *level = z >= m->strong ? 2 : 1;
-    *planted = an_learned_planted(e->lscratch);
+    *planted = an_learned_planted(m, e->lscratch);
     an_learned_top t[AN_LEARNED_TOP];
     int n = 0;
     an_learned_logit(m, e->lscratch, t, &n);

@@ -21,13 +21,40 @@ static const char *const g_dense_name[AN_LEARNED_NDENSE] = {
     "ctx_sentence_imperatives", "harm_to_person", "prose_after_table"};
 static const char *const g_kind_name[] = {"char", "word", "word2", "ctx", "line"};
 
-const char *an_learned_planted(const an_learned_scratch *s)
+/* The structure features (indices of g_dense_name) and what each found,
+ * as the probing summary says it. */
+static const struct {
+    int d;
+    const char *text;
+} k_planted[] = {
+    {2, "a line in it opens with an instruction to the assistant"},
+    {3, "a sentence among a table's rows"},
+    {4, "an order about the assistant's answer"},
+    {5, "a sentence in it opens with an edit verb"},
+    {7, "a task written after a table's rows"},
+};
+
+const char *an_learned_planted(const an_learned_model *m, const an_learned_scratch *s)
 {
-    static const int k_planted[] = {2, 3, 4, 5, 7}; /* g_dense_name: the structure features */
-    for (size_t i = 0; i < sizeof k_planted / sizeof k_planted[0]; i++)
-        if (s->dense[k_planted[i]] > 0)
-            return g_dense_name[k_planted[i]];
-    return NULL;
+    const char *best = NULL;
+    double bw = -INFINITY;
+    for (size_t i = 0; i < sizeof k_planted / sizeof k_planted[0]; i++) {
+        int d = k_planted[i].d;
+        double w = m ? m->dense_w[d] * s->dense[d] : s->dense[d];
+        if (s->dense[d] > 0 && w > bw) {
+            bw = w;
+            best = g_dense_name[d];
+        }
+    }
+    return best;
+}
+
+const char *an_learned_planted_text(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof k_planted / sizeof k_planted[0]; i++)
+        if (strcmp(name, g_dense_name[k_planted[i].d]) == 0)
+            return k_planted[i].text;
+    return "an instruction";
 }
 
 static inline uint32_t hmix(uint64_t x, uint64_t kind)

@@ -103,13 +103,16 @@ double an_learned_logit(const an_learned_model *m, const an_learned_scratch *s,
 double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, const char *text,
                              size_t n);
 
-/* After an_learned_featurize or an_learned_logit_fast: the name of the first
- * structure feature that found an instruction planted in the prompt's
- * carried content (ctx_imperatives, prose_in_table, ctx_to_answer,
+/* After an_learned_featurize or an_learned_logit_fast: of the structure
+ * features that found an instruction planted in the prompt's carried
+ * content (ctx_imperatives, prose_in_table, ctx_to_answer,
  * ctx_sentence_imperatives, prose_after_table: an imperative addressed to
- * the assistant, a sentence among or after a table's rows), or NULL. A
- * static string. */
-const char *an_learned_planted(const an_learned_scratch *s);
+ * the assistant, a sentence among or after a table's rows), the name of the
+ * one that adds most to the logit under m (with m NULL: the largest), or
+ * NULL when none fired. A static string. */
+const char *an_learned_planted(const an_learned_model *m, const an_learned_scratch *s);
+/* What a structure feature of that name found, in words (static). */
+const char *an_learned_planted_text(const char *name);
 
 /* Featurize and score: the probability in [0, 1]. */
 float an_learned_score(const an_learned_model *m, an_learned_scratch *s, const char *text,

@@ -25,6 +25,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
+#include "analytics/an_learned.h"
 
 #define BUCKET_US (600LL * 1000000)
 #define NB 6
@@ -306,8 +307,9 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
                  1 / (1 + exp(-(double)o->learned)));
         nl = strlen(names);
         if (o->learned_planted)
-            snprintf(names + nl, sizeof names - nl, ", an instruction planted in the content it "
-                     "carries (%s)", o->learned_planted);
+            snprintf(names + nl, sizeof names - nl,
+                     ", an instruction planted in the content it carries (%s: %s)",
+                     o->learned_planted, an_learned_planted_text(o->learned_planted));
     }
     if (attempt && (w = rare_of(e, s)))
         w->total_attempts++;

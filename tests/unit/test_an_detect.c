@@ -675,7 +675,7 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
             double z = (h & 1) ? -INFINITY : an_learned_logit_fast(m, ls, p->valuestring, n);
             if (z >= m->threshold && z < m->strong) {
                 an_learned_featurize(m, ls, p->valuestring, n);
-                if ((an_learned_planted(ls) != NULL) == want_planted)
+                if ((an_learned_planted(m, ls) != NULL) == want_planted)
                     found = strdup(p->valuestring);
             }
         }
