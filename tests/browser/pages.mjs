@@ -1,4 +1,5 @@
-// The overview, the audit chain and its verify, the incident charts, the
+// The overview, the audit chain and its verify, the incident charts (a
+// key's traffic, a drift's PSI, the learned detector's features), the
 // ATLAS/OWASP names and server-side saved views, in chromium against the
 // server and database pages.sh started. Every wait is on a selector, a URL
 // or a response; every figure is checked against psql. "BROWSER PASS" at
@@ -99,6 +100,22 @@ try {
   check(co.length === 2 && co[0].includes('1 alert coalesced (no. 3)') && co[1].includes('4 alerts coalesced (no. 4–7)') && co[1].includes(', the last at '),
     `a coalesced row says so, also when it stands for one alert (${co.join(' | ')})`);
   await t.shot(page, 'incident-charts');
+
+  // a probing incident of the learned detector: why it fired, feature by feature
+  await page.goto(`${BASE}/incidents/inc-p3`);
+  await page.waitForSelector('#charts [data-chart=learned]');
+  const positive = Number(sql(`SELECT count(*) FROM alerts, jsonb_array_elements(evidence->'learned_top') t
+    WHERE incident_id = 'inc-p3' AND (t->>'weight')::float > 0`));
+  const fbars = await page.$$eval('[data-chart=learned] rect.bar', (es) => es.map((e) => e.querySelector('title').textContent));
+  check(fbars.length === positive && positive === 4, `one bar per feature that raised the score (${fbars.length} of ${positive}; a negative one is not drawn)`);
+  check(fbars[0] === 'dense prose_after_table: +2.412 to the logit', `the largest first, with its exact contribution (${fbars[0]})`);
+  const labels = await page.$$eval('[data-chart=learned] .feat-label', (es) => es.map((e) => e.textContent));
+  check(labels.includes('“your reply”') && labels.includes('“ <b>x</b>”') && !(await page.$('[data-chart=learned] b')), `grams are quoted, as text (${labels.join(' | ')})`);
+  check((await page.textContent('[data-chart=learned] figcaption')).includes('0.981'), 'the caption gives the score');
+  check((await page.textContent('[data-chart=learned] .chart-note')).includes('prose after table'), 'the note names the planted instruction');
+  const sigs = await page.$$eval('#alerts .alert .tag-signal', (es) => es.map((e) => e.textContent));
+  check(sigs.join(',') === 'learned score,planted instruction', `the alert lists its signals (${sigs.join(', ')})`);
+  await t.shot(page, 'incident-learned');
 
   await page.goto(`${BASE}/incidents/inc-p2`);
   await page.waitForSelector('#charts [data-chart=psi]');

@@ -2,7 +2,8 @@
 # The console's overview, audit and chart pages, and server-side saved
 # views, in Debian's chromium (pages.mjs) against `custos web` over the
 # incidents of seed.sql plus pages_seed.sql (an extraction incident with its
-# traffic and novelty, a drift incident with its PSI). Every figure shown is
+# traffic and novelty, a drift incident with its PSI, a probing incident of
+# the learned detector with its top features). Every figure shown is
 # checked against psql. Screenshots at 1280x800 and 1920x1080 in
 # tests/browser/artifacts/pages/.
 . "$(dirname "$0")/../lib/env.sh"

@@ -42,3 +42,20 @@ INSERT INTO incident_updates (incident_id, status, actor, at)
 VALUES ('inc-p1', 'investigating', 'analyst', now() - interval '25 minutes'),
        ('inc-b01', 'resolved', 'analyst', now() - interval '20 minutes');
 UPDATE incidents SET status = 'resolved' WHERE incident_id = 'inc-b01';
+-- inc-p3: a probing incident the learned detector raised with an instruction
+-- planted in the e-mail the prompt carries: its top features and signals
+INSERT INTO incidents (incident_id, type, severity, status, api_key_id, model, model_version,
+                       first_seen, detected_at, last_seen, alerts, atlas, owasp, summary, doc, tenant)
+VALUES ('inc-p3', 'probing', 'low', 'open', 'key-9', 'chat-large', 'v2', now() - interval '50 minutes',
+        now() - interval '50 minutes', now() - interval '50 minutes', 1, '{AML.T0051}', '{LLM01:2025}',
+        'Key key-9 sent 1 jailbreak or prompt-injection attempt in the last hour; learned detector and planted instruction', '{}', 'acme');
+INSERT INTO alerts (incident_id, type, severity, ts, event_id, api_key_id, model, model_version, summary, evidence)
+VALUES ('inc-p3', 'probing', 'low', now() - interval '50 minutes', 'ev-p3-1', 'key-9', 'chat-large', 'v2',
+        'Key key-9 sent 1 jailbreak or prompt-injection attempt in the last hour; learned detector and planted instruction: learned score 0.981, an instruction planted in the content it carries (prose_after_table: a task written after a table''s rows).',
+        '{"pattern":"learned detector and planted instruction","probe_score":0,"learned_score":0.981,
+          "learned_top":[{"feature":"prose_after_table","kind":"dense","weight":2.412},
+                         {"feature":"your reply","kind":"word2","weight":0.734},
+                         {"feature":"append","kind":"ctx","weight":0.351},
+                         {"feature":" <b>x</b>","kind":"char","weight":0.12},
+                         {"feature":"lm_mean","kind":"dense","weight":-0.2}],
+          "learned_planted":"prose_after_table","signals":["learned score","planted instruction"]}');

@@ -154,7 +154,9 @@ async function pageIncident(main, id) {
         ` — ${a.count} ${a.count === 1 ? 'alert' : 'alerts'} coalesced${a.first_seq ? ` (no. ${a.first_seq}${a.last_seq > a.first_seq ? `–${a.last_seq}` : ''})` : ''}`,
         a.count > 1 ? ', the last at ' : '', a.count > 1 ? localTime(a.last_at) : '') : null,
       h('div', { class: 'why' }, a.summary || ''),
-      a.evidence && a.evidence.rule_id ? h('div', { class: 'muted mono' }, `rule ${a.evidence.rule_id}`) : null)));
+      a.evidence && a.evidence.rule_id ? h('div', { class: 'muted mono' }, `rule ${a.evidence.rule_id}`) : null,
+      a.evidence && Array.isArray(a.evidence.signals) && a.evidence.signals.length
+        ? h('div', { class: 'signals' }, a.evidence.signals.map((sg) => h('span', { class: 'tag tag-signal' }, String(sg)))) : null)));
 
   // timeline
   const tl = inc.timeline || [];

@@ -125,6 +125,35 @@ function barChart({ id, title, labels, stacks, note, width = 480 }) {
     h('figcaption', {}, title), svg, legend, note ? h('p', { class: 'chart-note muted' }, note) : null);
 }
 
+// Horizontal bars, one per item [{label, value, title}], in the order given:
+// what each feature added to a score. A table (text at the page's size
+// whatever the column's width), each bar an SVG scaled to its cell.
+function featureChart({ id, title, items, note }) {
+  const top = Math.max(...items.map((it) => it.value), 0.01);
+  return h('figure', { class: 'chart-box', 'data-chart': id, 'data-points': items.length },
+    h('figcaption', {}, title),
+    h('table', { class: 'psi features' }, h('tbody', {}, items.map((it) => h('tr', {},
+      h('th', { scope: 'row', class: 'mono feat-label', title: it.label }, it.label),
+      h('td', { class: 'num' }, `+${fmtNum(it.value)}`),
+      h('td', { class: 'bar-cell' }, s('svg', { viewBox: '0 0 100 8', class: 'psi-bar', role: 'img', 'aria-label': it.title || it.label, preserveAspectRatio: 'none' },
+        s('rect', { x: 0, y: 0, width: Math.max((100 * it.value) / top, 0.5), height: 8, class: 'bar' }, s('title', {}, it.title || `${it.label}: +${it.value}`)))))))),
+    note ? h('p', { class: 'chart-note muted' }, note) : null);
+}
+
+// What the learned detector saw in a probing incident's latest alert that
+// carries its score: its top features (evidence.learned_top), or null.
+function learnedChart(inc) {
+  const a = (inc.alerts || []).filter((x) => x.evidence && typeof x.evidence.learned_score === 'number' && Array.isArray(x.evidence.learned_top) && x.evidence.learned_top.length)
+    .sort((x, y) => (x.at < y.at ? 1 : -1))[0];
+  if (!a) return null;
+  const ev = a.evidence;
+  const items = ev.learned_top.filter((t) => t && typeof t.feature === 'string' && typeof t.weight === 'number' && t.weight > 0)
+    .map((t) => ({ label: t.kind === 'dense' ? t.feature.replace(/_/g, ' ') : `“${t.feature}”`, value: t.weight, title: `${t.kind} ${t.feature}: +${t.weight} to the logit` }));
+  if (!items.length) return null;
+  return featureChart({ id: 'learned', title: `Learned detector: what raised the score (${ev.learned_score.toFixed(3)}, alert of ${hhmm(a.at)})`, items,
+    note: `Each bar is what one feature of the prompt added to the model's logit (word and character grams in quotes, structure features by name)${ev.learned_planted ? `; the instruction planted in the content it carries: ${ev.learned_planted.replace(/_/g, ' ')}` : ''}.` });
+}
+
 // The incident's charts: for a key, its traffic against its baseline, its
 // refusal rate and the novelty the extraction detector measured (GET
 // /api/v1/series over the incident's span); for a model version's drift,
@@ -189,6 +218,8 @@ function incidentCharts(inc) {
         note: 'Measured by the extraction detector when it fired; not stored between alerts.' })
       : h('figure', { class: 'chart-box chart-empty', 'data-chart': 'novelty', 'data-points': 0 }, h('figcaption', {}, 'Prompt novelty'),
         h('p', { class: 'muted' }, 'Not measured here: only the extraction detector\'s alerts carry prompt novelty, and none is in this span.')));
+    const lc = learnedChart(inc);
+    if (lc) charts.unshift(lc);
     draw(...charts);
     Object.assign(box.dataset, { step: String(step), since: iso(t0), until: iso(t1) });
   }, (e) => {
