@@ -668,11 +668,9 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
         cJSON *j = cJSON_Parse(line);
         const cJSON *p = cJSON_GetObjectItem(j, "prompt");
         if (cJSON_IsString(p)) {
-            uint64_t h = 1469598103934665603ULL;
-            for (const char *c = p->valuestring; *c; c++)
-                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
             size_t n = strlen(p->valuestring);
-            double z = (h & 1) ? -INFINITY : an_learned_logit_fast(m, ls, p->valuestring, n);
+            /* the split's hash: FNV-1a 64, even = tuning half */
+            double z = (an_hash(p->valuestring, n, 0) & 1) ? -INFINITY : an_learned_logit_fast(m, ls, p->valuestring, n);
             if (z >= m->threshold && z < m->strong) {
                 an_learned_featurize(m, ls, p->valuestring, n);
                 if ((an_learned_planted(m, ls) != NULL) == want_planted)

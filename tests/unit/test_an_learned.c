@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "analytics/an_features.h"
 #include "analytics/an_learned.h"
 
 static void featurizer_is_deterministic_and_folds_case_and_digits(void **state)
@@ -348,10 +349,8 @@ static double flagged_share(const an_learned_model *m, an_learned_scratch *s, co
         cJSON *j = cJSON_Parse(line);
         const cJSON *p = cJSON_GetObjectItem(j, "prompt");
         if (cJSON_IsString(p)) {
-            uint64_t h = 1469598103934665603ULL;
-            for (const char *c = p->valuestring; *c; c++)
-                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-            if (h & 1) {
+            /* the split's hash, FNV-1a 64: odd = held back */
+            if (an_hash(p->valuestring, strlen(p->valuestring), 0) & 1) {
                 an_learned_featurize(m, s, p->valuestring, strlen(p->valuestring));
                 double z = an_learned_logit(m, s, NULL, NULL);
                 hit += z >= m->threshold;
