@@ -49,7 +49,7 @@ const setting core_cfg_settings[] = {
      false, true, "a partition's batch is committed when it holds this many events"},
     {"collector", "batch_max_ms", T_MS, OFF(coll_batch_max_ms), "200ms", 1, 60000, NULL, false,
      true, "... or when its oldest event has waited this long"},
-    {"collector", "max_inflight_bytes", T_BYTES, OFF(coll_max_inflight_bytes), "64MiB", 1 << 20,
+    {"collector", "max_inflight_bytes", T_BYTES, OFF(coll_max_inflight_bytes), "96MiB", 1 << 20,
      (int64_t)16 << 30, NULL, false, false,
      "bytes of events read but not yet committed; past it the consumer holds, then pauses "
      "(inflight_hold_ms)"},

@@ -100,7 +100,7 @@ static void defaults_load_without_file(void **state)
     assert_int_equal(cfg.coll_max_message_bytes, 1 << 20);
     assert_int_equal(cfg.coll_prompt_max_bytes, 32 << 10);
     assert_int_equal(cfg.coll_response_max_bytes, 64 << 10);
-    assert_int_equal(cfg.coll_max_inflight_bytes, 64 << 20);
+    assert_int_equal(cfg.coll_max_inflight_bytes, 96 << 20);
     assert_int_equal(cfg.kafka_session_timeout_ms, 10000);
     assert_int_equal(cfg.coll_shutdown_grace_ms, 10000);
     assert_string_equal(cfg.coll_format, "native");
