@@ -194,6 +194,8 @@ function incidentCharts(inc) {
   const step = Math.max(60, Math.ceil((t1 - t0) / 240 / 60000) * 60);
   const iso = (ms) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
   const q = new URLSearchParams({ api_key: inc.api_key_id, since: iso(t0), until: iso(t1), step: String(step) });
+  // from the alerts alone: drawn whether or not the key's series loads
+  const lc = learnedChart(inc);
   api('GET', `/api/v1/series?${q}`).then((sr) => {
     const pts = sr.points; const times = pts.map((p) => p.t);
     const perMin = step / 60;
@@ -218,12 +220,13 @@ function incidentCharts(inc) {
         note: 'Measured by the extraction detector when it fired; not stored between alerts.' })
       : h('figure', { class: 'chart-box chart-empty', 'data-chart': 'novelty', 'data-points': 0 }, h('figcaption', {}, 'Prompt novelty'),
         h('p', { class: 'muted' }, 'Not measured here: only the extraction detector\'s alerts carry prompt novelty, and none is in this span.')));
-    const lc = learnedChart(inc);
     if (lc) charts.unshift(lc);
     draw(...charts);
     Object.assign(box.dataset, { step: String(step), since: iso(t0), until: iso(t1) });
   }, (e) => {
-    box.replaceChildren(h('h2', {}, 'Why it fired'), h('p', { class: 'muted' }, `The charts could not be loaded: ${e.message}`));
+    const failed = h('p', { class: 'muted' }, `The key's traffic charts could not be loaded: ${e.message}`);
+    if (lc) draw(lc, failed);
+    else box.replaceChildren(h('h2', {}, 'Why it fired'), failed);
   });
   return box;
 }
