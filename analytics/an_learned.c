@@ -40,7 +40,7 @@ const char *an_learned_planted(const an_learned_model *m, const an_learned_scrat
     double bw = -INFINITY;
     for (size_t i = 0; i < sizeof k_planted / sizeof k_planted[0]; i++) {
         int d = k_planted[i].d;
-        double w = m ? m->dense_w[d] * s->dense[d] : s->dense[d];
+        double w = m->dense_w[d] * s->dense[d];
         if (s->dense[d] > 0 && w > bw) {
             bw = w;
             best = g_dense_name[d];

@@ -108,8 +108,8 @@ double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, c
  * content (ctx_imperatives, prose_in_table, ctx_to_answer,
  * ctx_sentence_imperatives, prose_after_table: an imperative addressed to
  * the assistant, a sentence among or after a table's rows), the name of the
- * one that adds most to the logit under m (with m NULL: the largest), or
- * NULL when none fired. A static string. */
+ * one that adds most to the logit under m, or NULL when none fired. A
+ * static string. */
 const char *an_learned_planted(const an_learned_model *m, const an_learned_scratch *s);
 /* What a structure feature of that name found, in words (static). */
 const char *an_learned_planted_text(const char *name);

