@@ -369,29 +369,36 @@ static const char *SQL_COMMENTS =
     TS("at") " AS at FROM incident_comments WHERE incident_id = $1 ORDER BY at, id"
     LIMIT_1001 ") c";
 
-/* Everything that happened, by time; ties in a fixed order (ord). */
+/* Everything that happened, by time; ties in a fixed order (ord). A
+ * coalesced alert row also gives its count and last_at, so that the console
+ * can show the last time in the reader's time zone (what says it in UTC,
+ * for the CLI and the exports). */
 static const char *SQL_TIMELINE =
-    "SELECT coalesce(json_agg(json_build_object('at', " TS("t.at") ", 'kind', t.kind, "
-    "'actor', t.actor, 'what', t.what) ORDER BY t.at, t.ord, t.id), '[]')::text FROM ("
+    "SELECT coalesce(json_agg(jsonb_build_object('at', " TS("t.at") ", 'kind', t.kind, "
+    "'actor', t.actor, 'what', t.what) || CASE WHEN t.last_at IS NOT NULL THEN "
+    "jsonb_build_object('count', t.count, 'last_at', " TS("t.last_at") ") ELSE '{}'::jsonb "
+    "END ORDER BY t.at, t.ord, t.id), '[]')::text FROM ("
     "SELECT detected_at AS at, 0 AS ord, 0::bigint AS id, 'detected' AS kind, 'detector' AS "
-    "actor, type || ' ' || severity || ': ' || summary AS what FROM incidents WHERE "
-    "incident_id = $1 "
+    "actor, type || ' ' || severity || ': ' || summary AS what, NULL::timestamptz AS last_at, "
+    "NULL::integer AS count FROM incidents WHERE incident_id = $1 "
     "UNION ALL SELECT ts, 1, id, 'alert', 'detector', severity || ': ' || summary || CASE WHEN "
-    "last_ts IS NOT NULL THEN ' (' || CASE WHEN count > 1 THEN count || ' alerts coalesced, the last at ' "
-    "|| " TS("last_ts") " ELSE '1 alert coalesced' END || ')' ELSE '' END FROM alerts WHERE incident_id = $1 "
+    "last_ts IS NOT NULL THEN ' (' || CASE WHEN count > 1 THEN count || ' alerts coalesced, "
+    "the last at ' || " TS("last_ts") " ELSE '1 alert coalesced' END || ')' ELSE '' END, "
+    "CASE WHEN count > 1 THEN last_ts END, CASE WHEN count > 1 THEN count END FROM alerts "
+    "WHERE incident_id = $1 "
     "UNION ALL SELECT created_at, 2, id, 'action_proposed', actor, kind || ' ' || subject || "
-    "' (action ' || id || ')' FROM actions WHERE incident_id = $1 "
+    "' (action ' || id || ')', NULL, NULL FROM actions WHERE incident_id = $1 "
     "UNION ALL SELECT decided_at, 3, id, 'action_decided', decided_by, state || ' (action ' || "
-    "id || ')' || coalesce(': ' || decision_reason, '') FROM actions WHERE incident_id = $1 AND "
-    "decided_at IS NOT NULL "
+    "id || ')' || coalesce(': ' || decision_reason, ''), NULL, NULL FROM actions WHERE "
+    "incident_id = $1 AND decided_at IS NOT NULL "
     "UNION ALL SELECT finished_at, 4, id, 'action_finished', actor, state || ' (action ' || id "
-    "|| ')' || coalesce(': ' || error, '') FROM actions WHERE incident_id = $1 AND finished_at "
-    "IS NOT NULL "
+    "|| ')' || coalesce(': ' || error, ''), NULL, NULL FROM actions WHERE incident_id = $1 AND "
+    "finished_at IS NOT NULL "
     "UNION ALL SELECT at, 5, id, 'update', actor, concat_ws(', ', 'status ' || status, "
-    "'severity ' || severity, 'disposition ' || disposition, 'assignee ' || assignee, note) "
-    "FROM incident_updates WHERE incident_id = $1 "
-    "UNION ALL SELECT at, 6, id, 'comment', actor, body FROM incident_comments WHERE "
-    "incident_id = $1 "
+    "'severity ' || severity, 'disposition ' || disposition, 'assignee ' || assignee, note), "
+    "NULL, NULL FROM incident_updates WHERE incident_id = $1 "
+    "UNION ALL SELECT at, 6, id, 'comment', actor, body, NULL, NULL FROM incident_comments "
+    "WHERE incident_id = $1 "
     "ORDER BY 1, 2, 3 LIMIT 2001) t";
 
 cJSON *inc_get(PGconn *c, const char *incident_id, bool with_content, bool *found, char *err,

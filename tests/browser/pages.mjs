@@ -99,6 +99,12 @@ try {
   check(await page.textContent('#alerts h2') === 'Alerts (7)', 'the alerts heading counts what the coalesced rows stand for');
   check(co.length === 2 && co[0].includes('1 alert coalesced (no. 3)') && co[1].includes('4 alerts coalesced (no. 4–7)') && co[1].includes(', the last at '),
     `a coalesced row says so, also when it stands for one alert (${co.join(' | ')})`);
+  // the timeline's coalesced row gives its last time in the reader's zone
+  // (Europe/Paris here), as the rest of the page does, not the UTC of its text
+  const lastWant = sql(`SELECT to_char(last_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM alerts WHERE incident_id = 'inc-p1' AND count = 4`);
+  const tlRow = await page.$eval('#timeline tr.tl-alert td.what time', (e) => ({ dt: e.getAttribute('datetime'), text: e.closest('td').textContent }));
+  check(tlRow.dt === lastWant && tlRow.text.includes('4 alerts coalesced, the last at ') && !tlRow.text.includes(lastWant),
+    `the timeline's coalesced row shows its last time (${lastWant}) in local time: "${tlRow.text}"`);
   await t.shot(page, 'incident-charts');
 
   // a probing incident of the learned detector: why it fired, feature by feature

@@ -158,7 +158,14 @@ async function pageIncident(main, id) {
       a.evidence && Array.isArray(a.evidence.signals) && a.evidence.signals.length
         ? h('div', { class: 'signals' }, a.evidence.signals.map((sg) => h('span', { class: 'tag tag-signal' }, String(sg)))) : null)));
 
-  // timeline
+  // timeline; a coalesced alert row's text names its last time in UTC (for
+  // the CLI and the exports): shown here in local time, as every other time
+  const timelineWhat = (t) => {
+    const what = t.what || '';
+    const tail = t.last_at ? ` (${t.count} alerts coalesced, the last at ${t.last_at})` : null;
+    if (!tail || !what.endsWith(tail)) return what;
+    return h('span', {}, what.slice(0, -tail.length), ` (${t.count} alerts coalesced, the last at `, localTime(t.last_at), ')');
+  };
   const tl = inc.timeline || [];
   const timeline = h('section', { class: 'panel', id: 'timeline' },
     h('div', { class: 'panel-head' }, h('h2', {}, `Timeline (${tl.length})`),
@@ -168,7 +175,7 @@ async function pageIncident(main, id) {
     h('table', { class: 'grid timeline' }, h('thead', {}, h('tr', {}, ['When', 'What', 'Who', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, tl.map((t) => h('tr', { 'data-kind': t.kind, class: `tl-${t.kind}` },
         h('td', { class: 'when' }, localTime(t.at)), h('td', {}, h('span', { class: 'kind' }, t.kind.replace('_', ' '))),
-        h('td', {}, t.actor || ''), h('td', { class: 'what' }, t.what || ''))))));
+        h('td', {}, t.actor || ''), h('td', { class: 'what' }, timelineWhat(t)))))));
 
   // evidence
   const evidence = h('section', { class: 'panel', id: 'evidence' });
