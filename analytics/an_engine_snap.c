@@ -14,8 +14,9 @@
 #include "core/util.h"
 
 #define SNAP_MAGIC 0x31504e5354535543ull /* "CUSTSNP1" */
-#define SNAP_FORMAT 2 /* 2: key ids inline; extraction's ring and history, probing's signal
-                        * state out of line */
+#define SNAP_FORMAT 3 /* 2: key ids inline; extraction's ring and history, probing's signal
+                        * state out of line; 3: refused prompts sketched bottom-k, not
+                        * MinHash (same size, other meaning) */
 #define SNAP_ID_MAX 4096
 
 /* This build's layout and the rule set (keys hold rule indices). */

@@ -21,7 +21,7 @@
  * over the hour: half an hour holds the one and not the other */
 #define WINDOW_US (1800LL * 1000000)
 #define PR_BUCKET_US (600LL * 1000000) /* an_probing.c's buckets */
-#define NEAR_MIN 4 /* shared minima of 32: estimated Jaccard >= 0.125 */
+#define NEAR_MIN 4 /* an_rephrase_match in 1/32: Jaccard >= 0.125 */
 #define WORDS_MAX 400
 #define SCAN_MAX 8192
 
@@ -78,6 +78,11 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 33);
 }
 
+/* The bottom-k sketch: the AN_RP_SKETCH smallest distinct 16-bit hashes of
+ * the content words, ascending (UINT16_MAX pads). Up to AN_RP_SKETCH
+ * distinct words it is the set itself, so two prompts are compared by their
+ * exact Jaccard; a MinHash of 32 minima estimated it with a spread (sd ~0.07
+ * at 0.18) as wide as the gap between a rephrasing and a stranger. */
 bool an_rephrase_sketch(const char *s, size_t n, uint16_t out[AN_RP_SKETCH])
 {
     if (!g_stop_init) /* the engine's one thread; the table is the same for all */
@@ -86,7 +91,7 @@ bool an_rephrase_sketch(const char *s, size_t n, uint16_t out[AN_RP_SKETCH])
         out[k] = UINT16_MAX;
     if (n > SCAN_MAX)
         n = SCAN_MAX;
-    int words = 0;
+    int words = 0, have = 0;
     char w[32];
     for (size_t i = 0; i < n && words < WORDS_MAX;) {
         size_t len = 0;
@@ -109,23 +114,44 @@ bool an_rephrase_sketch(const char *s, size_t n, uint16_t out[AN_RP_SKETCH])
             len -= 2;
         else if (len > 3 && w[len - 1] == 's' && w[len - 2] != 's')
             len -= 1;
-        uint64_t h = word_hash(w, len);
         words++;
-        for (int k = 0; k < AN_RP_SKETCH; k++) {
-            uint16_t v = (uint16_t)(mix64(h + (uint64_t)(k + 1) * 0x9e3779b97f4a7c15ULL) >> 48);
-            if (v < out[k])
-                out[k] = v;
-        }
+        uint16_t v = (uint16_t)((mix64(word_hash(w, len)) >> 16) % UINT16_MAX); /* < the pad */
+        /* insert into the sorted bottom-k, once */
+        int at = have;
+        while (at > 0 && out[at - 1] > v)
+            at--;
+        if ((at > 0 && out[at - 1] == v) || at >= AN_RP_SKETCH)
+            continue;
+        int last = have < AN_RP_SKETCH ? have : AN_RP_SKETCH - 1;
+        memmove(out + at + 1, out + at, (size_t)(last - at) * sizeof out[0]);
+        out[at] = v;
+        if (have < AN_RP_SKETCH)
+            have++;
     }
     return words >= 3;
 }
 
+/* The Jaccard estimate of two bottom-k sketches, in 1/AN_RP_SKETCH: of the
+ * k smallest hashes of the union, the share both hold (exact when the
+ * union has at most k words; AN_RP_SKETCH only for the same words). */
 int an_rephrase_match(const uint16_t a[AN_RP_SKETCH], const uint16_t b[AN_RP_SKETCH])
 {
-    int m = 0;
-    for (int k = 0; k < AN_RP_SKETCH; k++)
-        m += a[k] == b[k] && a[k] != UINT16_MAX;
-    return m;
+    int i = 0, j = 0, u = 0, both = 0;
+    while (u < AN_RP_SKETCH && (a[i] != UINT16_MAX || b[j] != UINT16_MAX)) {
+        if (a[i] == b[j]) {
+            both++;
+            i++;
+            j++;
+        } else if (a[i] < b[j]) {
+            i++;
+        } else {
+            j++;
+        }
+        u++;
+        if (i == AN_RP_SKETCH || j == AN_RP_SKETCH)
+            break;
+    }
+    return u ? both * AN_RP_SKETCH / u : 0;
 }
 
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
@@ -139,27 +165,44 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         an_engine_key_bytes(e, sizeof *k->rp);
     }
     an_rp_state *s = k->rp;
-    int near = 1; /* this one */
-    int64_t first = o->ts_us;
+    /* the refused prompts of the window, this one last */
+    int idx[AN_RP_RING + 1], nw = 0;
     for (int j = 0; j < s->n; j++) {
         if (o->ts_us - s->ts[j] >= WINDOW_US)
             continue;
-        int m = an_rephrase_match(o->rp, s->mh[j]);
         /* the same words again is a repeat (a favourite question, a retry
          * loop), not a rephrasing: it adds nothing */
-        if (m == AN_RP_SKETCH)
+        if (an_rephrase_match(o->rp, s->mh[j]) == AN_RP_SKETCH)
             return;
-        if (m >= NEAR_MIN) {
-            near++;
-            if (s->ts[j] < first)
-                first = s->ts[j];
-        }
+        idx[nw++] = j;
     }
     memcpy(s->mh[s->i], o->rp, sizeof s->mh[0]);
     s->ts[s->i] = o->ts_us;
+    idx[nw++] = s->i;
     s->i = (uint8_t)((s->i + 1) % AN_RP_RING);
     if (s->n < AN_RP_RING)
         s->n++;
+    /* The goal's cluster: the refused prompts joined to this one by a chain
+     * of near pairs (single linkage). Each rephrasing keeps a few of the
+     * goal's words and wraps them in a frame of its own, so two far-apart
+     * ones can share too few words while both are near a third; counting
+     * only the prompts near the newest missed such a cluster. */
+    bool in[AN_RP_RING + 1] = {0};
+    int stack[AN_RP_RING + 1], top = 0, near = 0;
+    int64_t first = o->ts_us;
+    in[nw - 1] = true;
+    stack[top++] = nw - 1;
+    while (top) {
+        int a = stack[--top];
+        near++;
+        if (s->ts[idx[a]] < first)
+            first = s->ts[idx[a]];
+        for (int b = 0; b < nw; b++)
+            if (!in[b] && an_rephrase_match(s->mh[idx[a]], s->mh[idx[b]]) >= NEAR_MIN) {
+                in[b] = true;
+                stack[top++] = b;
+            }
+    }
     const core_config *cfg = an_engine_cfg(e);
     if (near < cfg->an_pr_rephrase_min)
         return;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AN_RP_SKETCH 32 /* MinHash minima of a prompt's content words */
+#define AN_RP_SKETCH 32 /* the smallest hashes of a prompt's content words (bottom-k) */
 #define AN_RP_RING 8    /* the key's recent refused prompts */
 
 /* The key's recent refused prompts (allocated at its first refused prompt:
@@ -22,10 +22,12 @@ typedef struct an_rp_state {
     int64_t alerted_ts;
 } an_rp_state;
 
-/* The MinHash sketch of the content words of s (stop words out, folded,
- * crude stems): false when it holds fewer than 3 such words. */
+/* The bottom-k sketch of the content words of s (stop words out, folded,
+ * crude stems): their AN_RP_SKETCH smallest distinct 16-bit hashes,
+ * ascending; false when s holds fewer than 3 such words. */
 bool an_rephrase_sketch(const char *s, size_t n, uint16_t out[AN_RP_SKETCH]);
-/* How many minima two sketches share (an estimate of Jaccard x 32). */
+/* The Jaccard similarity of two sketches x AN_RP_SKETCH, rounded down
+ * (exact up to AN_RP_SKETCH distinct words in the two together). */
 int an_rephrase_match(const uint16_t a[AN_RP_SKETCH], const uint16_t b[AN_RP_SKETCH]);
 
 #endif
