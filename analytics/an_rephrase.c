@@ -165,8 +165,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         an_engine_key_bytes(e, sizeof *k->rp);
     }
     an_rp_state *s = k->rp;
-    /* the refused prompts of the window, this one last */
-    int idx[AN_RP_RING + 1], nw = 0;
+    /* the refused prompts of the window, this one last (the ring's oldest,
+     * which this one replaces below, still counts, as it did before) */
+    const uint16_t *sk[AN_RP_RING + 1];
+    int64_t at[AN_RP_RING + 1];
+    int nw = 0;
     for (int j = 0; j < s->n; j++) {
         if (o->ts_us - s->ts[j] >= WINDOW_US)
             continue;
@@ -174,14 +177,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
          * loop), not a rephrasing: it adds nothing */
         if (an_rephrase_match(o->rp, s->mh[j]) == AN_RP_SKETCH)
             return;
-        idx[nw++] = j;
+        sk[nw] = s->mh[j];
+        at[nw++] = s->ts[j];
     }
-    memcpy(s->mh[s->i], o->rp, sizeof s->mh[0]);
-    s->ts[s->i] = o->ts_us;
-    idx[nw++] = s->i;
-    s->i = (uint8_t)((s->i + 1) % AN_RP_RING);
-    if (s->n < AN_RP_RING)
-        s->n++;
+    sk[nw] = o->rp;
+    at[nw++] = o->ts_us;
     /* The goal's cluster: the refused prompts joined to this one by a chain
      * of near pairs (single linkage). Each rephrasing keeps a few of the
      * goal's words and wraps them in a frame of its own, so two far-apart
@@ -193,16 +193,21 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     in[nw - 1] = true;
     stack[top++] = nw - 1;
     while (top) {
-        int a = stack[--top];
+        int x = stack[--top];
         near++;
-        if (s->ts[idx[a]] < first)
-            first = s->ts[idx[a]];
-        for (int b = 0; b < nw; b++)
-            if (!in[b] && an_rephrase_match(s->mh[idx[a]], s->mh[idx[b]]) >= NEAR_MIN) {
-                in[b] = true;
-                stack[top++] = b;
+        if (at[x] < first)
+            first = at[x];
+        for (int y = 0; y < nw; y++)
+            if (!in[y] && an_rephrase_match(sk[x], sk[y]) >= NEAR_MIN) {
+                in[y] = true;
+                stack[top++] = y;
             }
     }
+    memcpy(s->mh[s->i], o->rp, sizeof s->mh[0]);
+    s->ts[s->i] = o->ts_us;
+    s->i = (uint8_t)((s->i + 1) % AN_RP_RING);
+    if (s->n < AN_RP_RING)
+        s->n++;
     const core_config *cfg = an_engine_cfg(e);
     if (near < cfg->an_pr_rephrase_min)
         return;

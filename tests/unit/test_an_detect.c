@@ -1238,6 +1238,24 @@ static void refused_rephrasings_exact_and_chained(void **state)
     assert_int_equal(cJSON_GetObjectItem(ev, "rephrasings_30m")->valueint, 6);
     cJSON_Delete(inc);
     fx_free(f);
+    f = fx_new();
+    fx_start(f);
+    /* four rephrasings are not five, also when the ring is full and the
+     * fourth replaces the oldest entry (it once counted itself twice) */
+    static const char *const other[] = {
+        "Summarise the quarterly sales figures for the northern region.",
+        "Translate this contract clause about liability into German.",
+        "Draft a birthday message for my grandmother turning ninety.",
+        "Recommend three hiking trails near Innsbruck for beginners.",
+        "Compare mortgage rates between fixed and variable loans.",
+    };
+    for (int i = 0; i < 5; i++)
+        push1(f, i * 30, (evspec){.key = "full", .prompt = other[i], .refusal = 1});
+    for (int i = 0; i < 4; i++)
+        push1(f, 200 + i * 30, (evspec){.key = "full", .prompt = drift[i], .refusal = 1});
+    an_engine_finish(f->e);
+    assert_int_equal(count(&f->out, "probing", "full", NULL), 0);
+    fx_free(f);
 }
 
 static void key_state_is_bounded_and_idle_keys_are_evicted(void **state)
