@@ -43,6 +43,10 @@ static inc_severity level(uint32_t attempts)
 
 #define WEAK_MIN 0.3f
 
+/* The pattern of a learned score corroborated by a planted instruction:
+ * learned_how names it, raise_alert adds its signal. */
+static const char k_planted_pattern[] = "learned detector and planted instruction";
+
 static const an_pr_rare k_none; /* what a key that never fired a signal reads */
 
 /* The key's signal state, allocated at its first signal (NULL when out of
@@ -160,7 +164,7 @@ static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, cons
         cJSON_AddItemToArray(sig, cJSON_CreateString("refusal rate"));
     if (o->learned_level > 0)
         cJSON_AddItemToArray(sig, cJSON_CreateString("learned score"));
-    if (strcmp(pattern, "learned detector and planted instruction") == 0)
+    if (strcmp(pattern, k_planted_pattern) == 0)
         cJSON_AddItemToArray(sig, cJSON_CreateString("planted instruction"));
     an_alert a = {
         .type = INC_PROBING,
@@ -224,7 +228,7 @@ static const char *learned_how(const core_config *cfg, const an_key *k, const an
     if (weak)
         return "learned detector and weak signature";
     if (o->learned_planted)
-        return "learned detector and planted instruction";
+        return k_planted_pattern;
     if (open && !repeat)
         return "learned score, incident open";
     if (other && !repeat && 200 >= (uint64_t)req_h * (uint64_t)cfg->an_pr_weak_share_pct)
