@@ -171,11 +171,16 @@ static float learned_score(an_engine *e, const core_event *ev, uint8_t *level,
 {
     const an_learned_model *m = e->learned;
     double z = an_learned_logit_fast(m, e->lscratch, ev->prompt, ev->prompt_len);
-    if (z < m->threshold)
+    /* below the threshold, a sentence planted among a table's rows still
+     * makes it a signal when the model leans to attack (an_learned.h) */
+    bool row = e->lscratch->row_planted && z >= AN_LEARNED_ROW_BAR;
+    if (z < m->threshold && !row)
         return (float)z;
     an_learned_featurize(m, e->lscratch, ev->prompt, ev->prompt_len);
     *level = z >= m->strong ? 2 : 1;
-    *planted = an_learned_planted(m, e->lscratch);
+    *planted = z < m->threshold ? AN_LEARNED_ROW_PLANTED : an_learned_planted(m, e->lscratch);
+    if (!*planted && row)
+        *planted = AN_LEARNED_ROW_PLANTED;
     an_learned_top t[AN_LEARNED_TOP];
     int n = 0;
     an_learned_logit(m, e->lscratch, t, &n);

@@ -51,6 +51,8 @@ const char *an_learned_planted(const an_learned_model *m, const an_learned_scrat
 
 const char *an_learned_planted_text(const char *name)
 {
+    if (name && strcmp(name, AN_LEARNED_ROW_PLANTED) == 0)
+        return "one sentence between a table's rows";
     for (size_t i = 0; name && i < sizeof k_planted / sizeof k_planted[0]; i++)
         if (strcmp(name, g_dense_name[k_planted[i].d]) == 0)
             return k_planted[i].text;
@@ -322,11 +324,17 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
     size_t prev_pos = 0;
     int have_prev = 0, in_ctx = 0, line_word = 0, prose = 0, addressed = 0, imp_first = 0;
     int imperatives = 0, table_lines = 0, before = 0, pending = 0, between = 0;
+    /* row_planted: the cells ('|') of this line and of the last table row,
+     * whether that row closed, and the lines (and sentences) since it */
+    enum { ROW_NONE = -1, ROW_INTRO = -2 };
+    int line_pipes = 0, row_pipes = ROW_NONE, row_closed = 0, gap_lines = 0, gap_prose = 0;
+    uint8_t row_planted = 0;
     /* sentences of carried content (after the first line: a colon inside
      * the user's own request, "answer with one of these options: ...", is
      * not content); a sentence opens at a line start or after . ! ? : | */
     int sent_start = 1, sent_imp = 0, to_answer = 0, harm_person = 0;
     long wi = 0, your_at = -10, harm_at = -10;
+    size_t line_start = 0;
     for (size_t i = 0; i <= len;) {
         if (i == len || t[i] == '\n') {
             /* a line ends */
@@ -334,13 +342,33 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
                 imperatives++;
             /* a line ending in a colon introduces what follows ("The
              * puzzle is:"), it was not planted in it */
-            if (in_ctx && prose && line_word >= 3 && t[i - 1] != ':')
+            int sentence = in_ctx && prose && line_word >= 3 && t[i - 1] != ':';
+            if (sentence)
                 *(table_lines ? &pending : &before) += 1;
+            if (in_ctx && line_start < len && t[line_start] == '|') {
+                /* one sentence (ending . ? or !: not a caption or a
+                 * heading) between two rows of one table, or between the
+                 * line that introduces the table and its first row */
+                if (gap_lines == 1 && gap_prose == 1 && row_closed &&
+                    (line_pipes == row_pipes || row_pipes == ROW_INTRO))
+                    row_planted = 1;
+                row_pipes = line_pipes;
+                row_closed = t[i - 1] == '|';
+                gap_lines = gap_prose = 0;
+            } else if (i > line_start && t[i - 1] == ':') {
+                row_pipes = ROW_INTRO; /* "Here is the table:" */
+                row_closed = 1;
+                gap_lines = gap_prose = 0;
+            } else if (row_pipes != ROW_NONE) {
+                gap_lines++;
+                gap_prose += sentence && (t[i - 1] == '.' || t[i - 1] == '?' || t[i - 1] == '!');
+            }
             if (i == len)
                 break;
             in_ctx = sent_start = 1;
-            line_word = addressed = imp_first = 0;
+            line_word = addressed = imp_first = line_pipes = 0;
             i++;
+            line_start = i;
             prose = i < len && ((t[i] >= 'a' && t[i] <= 'z') || t[i] >= 0x80);
             if (i < len && t[i] == '|') {
                 table_lines++;
@@ -353,6 +381,7 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
             unsigned char c = t[i];
             if (c == '.' || c == '!' || c == '?' || c == ':' || c == '|')
                 sent_start = 1;
+            line_pipes += c == '|';
             i++;
             continue;
         }
@@ -438,6 +467,7 @@ featurize(const an_learned_model *m, an_learned_scratch *s, const char *text, si
      * planted after the rows, then the user's question (one alone is the
      * question; a schema explained after its rows is more than two) */
     s->dense[7] = table_lines >= 2 && pending == 2 ? 1.0f : 0.0f;
+    s->row_planted = row_planted;
     s->nf = a.nf;
     s->fsum = a.fsum;
     return s->nf;

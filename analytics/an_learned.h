@@ -59,6 +59,11 @@ typedef struct an_learned_scratch {
     uint64_t seen[1024]; /* 2^16 bits: grams already emitted */
     int64_t fsum; /* an_learned_logit_fast: the sum of the weights */
     float dense[AN_LEARNED_NDENSE];
+    /* a structure flag beside the model (not a feature it weighs): in the
+     * carried content, exactly one sentence between two rows of one table
+     * (the same number of cells; the row before it closed with its last
+     * '|', so the sentence is not a cell's text continued on a new line) */
+    uint8_t row_planted;
 } an_learned_scratch;
 
 /* A feature that pushed the score up: its text (a gram of the normalised
@@ -111,6 +116,13 @@ double an_learned_logit_fast(const an_learned_model *m, an_learned_scratch *s, c
  * one that adds most to the logit under m, or NULL when none fired. A
  * static string. */
 const char *an_learned_planted(const an_learned_model *m, const an_learned_scratch *s);
+/* The name an_learned_planted's caller gives row_planted (the flag of
+ * an_learned_scratch), and the least logit at which that flag makes a
+ * prompt below the model's threshold a learned signal: 0, the model leaning
+ * to attack (score 0.5). No benign prompt of the tuning half sets the flag
+ * (docs/analytics.md, "A sentence planted among a table's rows"). */
+#define AN_LEARNED_ROW_PLANTED "sentence_between_rows"
+#define AN_LEARNED_ROW_BAR 0.0
 /* What a structure feature of that name found, in words (static). */
 const char *an_learned_planted_text(const char *name);
 

@@ -50,6 +50,7 @@ typedef struct {
     int set, label, heldback, val;
     uint32_t *h, nf;
     float dense[AN_LEARNED_NDENSE];
+    uint8_t row_planted; /* an_learned_scratch.row_planted (not a feature) */
     float score;
 } ex_t;
 
@@ -355,6 +356,7 @@ static void featurize_all(const an_learned_model *m, an_learned_scratch *s, int 
         memcpy(e->h, s->h, s->nf * sizeof *e->h);
         e->nf = s->nf;
         memcpy(e->dense, s->dense, sizeof e->dense);
+        e->row_planted = s->row_planted;
     }
 }
 
@@ -452,7 +454,7 @@ static void score_part(const an_learned_model *m, an_learned_scratch *s, int hel
 }
 
 /* --dump: the tuning half's logits, one prompt a line (part, set, logit,
- * the dense features separated by commas, the prompt's start with tabs and
+ * the dense features separated by commas, row_planted, the prompt's start with tabs and
  * line breaks as spaces), to read what the model misses; the held-back half
  * is never written. */
 static int dump_tuning(const char *path)
@@ -469,7 +471,7 @@ static int dump_tuning(const char *path)
         fprintf(f, "%s\t%s\t%.3f\t", e->val ? "val" : "train", g_set[e->set].name, e->score);
         for (int d = 0; d < AN_LEARNED_NDENSE; d++) /* the dense features, in file order */
             fprintf(f, "%s%.3g", d ? "," : "", e->dense[d]);
-        fputc('\t', f);
+        fprintf(f, "\t%d\t", e->row_planted);
         for (size_t k = 0; k < e->len && k < 300; k++)
             fputc(e->text[k] == '\t' || e->text[k] == '\n' ? ' ' : e->text[k], f);
         fputc('\n', f);

@@ -731,6 +731,111 @@ static void probing_learned_score_and_a_planted_instruction(void **state)
     an_learned_free(m);
 }
 
+/* The first prompt of the tuning half of BIPIA's indirect injections that
+ * the shipped model scores below its threshold but at AN_LEARNED_ROW_BAR or
+ * above, with one sentence planted between two rows of its table
+ * (row_planted), after skip others; in *without, the same prompt with that
+ * line taken out. NULL if none. Caller frees both. */
+static char *row_planted_prompt(const an_learned_model *m, an_learned_scratch *ls, int skip,
+                                char **without)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data/prompts/attack_bipia_indirect_injection.jsonl",
+             CUSTOS_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL, *found = NULL;
+    size_t cap = 0;
+    *without = NULL;
+    while (!found && getline(&line, &cap, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *p = cJSON_GetObjectItem(j, "prompt");
+        const char *t = cJSON_IsString(p) ? p->valuestring : NULL;
+        size_t n = t ? strlen(t) : 0;
+        if (t && !(an_hash(t, n, 0) & 1)) {
+            double z = an_learned_logit_fast(m, ls, t, n);
+            /* a line between two table rows: "|...\nSentence.\n|" */
+            const char *a = strstr(t, "|\n"), *b = NULL;
+            while (a && !b) {
+                const char *e = strchr(a + 2, '\n');
+                if (e && a[2] != '|' && e[1] == '|')
+                    b = e;
+                else
+                    a = strstr(a + 1, "|\n");
+            }
+            if (ls->row_planted && z >= AN_LEARNED_ROW_BAR && z < m->threshold && b &&
+                skip-- == 0) {
+                found = strdup(t);
+                *without = malloc(n + 1);
+                size_t k = (size_t)(a + 2 - t);
+                memcpy(*without, t, k);
+                memcpy(*without + k, b + 1, n - (size_t)(b + 1 - t) + 1);
+            }
+        }
+        cJSON_Delete(j);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* Below the model's threshold, a sentence planted between a table's rows
+ * makes the learned score a signal: an incident that names it; the same
+ * prompt without that line is not one. (The first such prompt that matches
+ * no weak signature: with one the pattern is "learned detector and weak
+ * signature".) */
+static void probing_sentence_planted_among_rows(void **state)
+{
+    (void)state;
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/analytics/models/learned.bin", CUSTOS_SOURCE_DIR);
+    an_learned_model *m = an_learned_load(path, err, sizeof err);
+    if (!m)
+        fail_msg("%s", err);
+    an_learned_scratch *ls = an_learned_scratch_new();
+    char *without = NULL, *planted = NULL;
+    fixture *f = NULL;
+    cJSON *inc = NULL;
+    const cJSON *ev = NULL;
+    for (int skip = 0; skip < 20; skip++) {
+        free(planted);
+        free(without);
+        planted = row_planted_prompt(m, ls, skip, &without);
+        assert_non_null(planted);
+        assert_non_null(without);
+        double z = an_learned_logit_fast(m, ls, without, strlen(without));
+        assert_false(ls->row_planted);
+        assert_true(z < m->threshold);
+        if (f)
+            fx_free(f);
+        f = fx_new();
+        fx_start(f);
+        push1(f, 10, (evspec){.key = "rows", .prompt = planted});
+        push1(f, 20, (evspec){.key = "clean", .prompt = without});
+        an_engine_finish(f->e);
+        cJSON_Delete(inc);
+        inc = NULL;
+        assert_int_equal(count(&f->out, "probing", "rows", &inc), 1);
+        ev = cJSON_GetObjectItem(inc, "evidence");
+        if (strcmp(cJSON_GetObjectItem(ev, "pattern")->valuestring,
+                   "learned detector and weak signature") != 0)
+            break;
+    }
+    assert_string_equal(cJSON_GetObjectItem(ev, "pattern")->valuestring,
+                        "learned detector and planted instruction");
+    assert_string_equal(cJSON_GetObjectItem(ev, "learned_planted")->valuestring,
+                        AN_LEARNED_ROW_PLANTED);
+    assert_non_null(strstr(cJSON_GetObjectItem(inc, "summary")->valuestring,
+                           "one sentence between a table's rows"));
+    cJSON_Delete(inc);
+    assert_int_equal(count(&f->out, "probing", "clean", NULL), 0);
+    fx_free(f);
+    free(planted);
+    free(without);
+    free(ls);
+    an_learned_free(m);
+}
+
 /* ---- leakage ---- */
 
 static void leakage_real_secrets_fire_lookalikes_do_not(void **state)
@@ -1343,6 +1448,7 @@ int main(void)
         cmocka_unit_test(probing_needs_corroboration),
         cmocka_unit_test(probing_replay_of_what_the_model_was_given),
         cmocka_unit_test(probing_learned_score_and_a_planted_instruction),
+        cmocka_unit_test(probing_sentence_planted_among_rows),
         cmocka_unit_test(leakage_real_secrets_fire_lookalikes_do_not),
         cmocka_unit_test(flood_spike_and_error_storm_fire_steady_load_does_not),
         cmocka_unit_test(drift_fires_on_change_not_on_rollout_or_one_odd_key),
