@@ -178,8 +178,8 @@ static float learned_score(an_engine *e, const core_event *ev, uint8_t *level,
         return (float)z;
     an_learned_featurize(m, e->lscratch, ev->prompt, ev->prompt_len);
     *level = z >= m->strong ? 2 : 1;
-    *planted = z < m->threshold ? AN_LEARNED_ROW_PLANTED : an_learned_planted(m, e->lscratch);
-    if (!*planted && row)
+    *planted = z >= m->threshold ? an_learned_planted(m, e->lscratch) : NULL;
+    if (!*planted && row) /* below the threshold, always so */
         *planted = AN_LEARNED_ROW_PLANTED;
     an_learned_top t[AN_LEARNED_TOP];
     int n = 0;

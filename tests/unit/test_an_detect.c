@@ -652,12 +652,23 @@ static void probing_replay_of_what_the_model_was_given(void **state)
     fx_free(f);
 }
 
+/* The shipped model (analytics/models/learned.bin); the test fails when it
+ * does not load. */
+static an_learned_model *shipped_model(void)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/analytics/models/learned.bin", CUSTOS_SOURCE_DIR);
+    an_learned_model *m = an_learned_load(path, err, sizeof err);
+    if (!m)
+        fail_msg("%s", err);
+    return m;
+}
+
 /* The first prompt of the tuning half (even FNV-1a 64) of a data/prompts set
- * whose logit under the shipped model m is at its threshold but below
- * strong, with (want_planted) or without an instruction the structure
- * features find planted in its carried content; NULL if none. Caller frees. */
-static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, const char *set,
-                             bool want_planted)
+ * that pick accepts, after skip others it accepted; NULL if none. Caller
+ * frees. */
+static char *tuning_prompt(const char *set, bool (*pick)(const char *t, size_t n, void *ctx),
+                           void *ctx, int skip)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/data/prompts/%s.jsonl", CUSTOS_SOURCE_DIR, set);
@@ -671,20 +682,41 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
         if (cJSON_IsString(p)) {
             size_t n = strlen(p->valuestring);
             /* the split's hash: FNV-1a 64, even = tuning half */
-            double z = (an_hash(p->valuestring, n, 0) & 1)
-                           ? -INFINITY
-                           : an_learned_logit_fast(m, ls, p->valuestring, n);
-            if (z >= m->threshold && z < m->strong) {
-                an_learned_featurize(m, ls, p->valuestring, n);
-                if ((an_learned_planted(m, ls) != NULL) == want_planted)
-                    found = strdup(p->valuestring);
-            }
+            if (!(an_hash(p->valuestring, n, 0) & 1) && pick(p->valuestring, n, ctx) &&
+                skip-- == 0)
+                found = strdup(p->valuestring);
         }
         cJSON_Delete(j);
     }
     free(line);
     fclose(f);
     return found;
+}
+
+typedef struct {
+    const an_learned_model *m;
+    an_learned_scratch *ls;
+    bool want_planted;
+} band_pick;
+
+/* A logit under the shipped model at its threshold but below strong, with
+ * (want_planted) or without an instruction the structure features find
+ * planted in its carried content. */
+static bool mid_band(const char *t, size_t n, void *ctx)
+{
+    band_pick *b = ctx;
+    double z = an_learned_logit_fast(b->m, b->ls, t, n);
+    if (z < b->m->threshold || z >= b->m->strong)
+        return false;
+    an_learned_featurize(b->m, b->ls, t, n);
+    return (an_learned_planted(b->m, b->ls) != NULL) == b->want_planted;
+}
+
+static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, const char *set,
+                             bool want_planted)
+{
+    band_pick b = {m, ls, want_planted};
+    return tuning_prompt(set, mid_band, &b, 0);
 }
 
 /* A prompt the learned detector scores at its threshold (not strong) is an
@@ -696,11 +728,7 @@ static char *mid_band_prompt(const an_learned_model *m, an_learned_scratch *ls, 
 static void probing_learned_score_and_a_planted_instruction(void **state)
 {
     (void)state;
-    char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/analytics/models/learned.bin", CUSTOS_SOURCE_DIR);
-    an_learned_model *m = an_learned_load(path, err, sizeof err);
-    if (!m)
-        fail_msg("%s", err);
+    an_learned_model *m = shipped_model();
     an_learned_scratch *ls = an_learned_scratch_new();
     char *planted = mid_band_prompt(m, ls, "attack_bipia_indirect_injection", true);
     char *plain = mid_band_prompt(m, ls, "attack_multijail_multilingual", false);
@@ -731,52 +759,51 @@ static void probing_learned_score_and_a_planted_instruction(void **state)
     an_learned_free(m);
 }
 
+/* The line of t between two table rows ("|...\nSentence.\n|"): where it
+ * starts in *a (after the row's "|\n") and the '\n' that ends it in *b;
+ * false when there is none. */
+static bool line_between_rows(const char *t, const char **a, const char **b)
+{
+    for (const char *r = strstr(t, "|\n"); r; r = strstr(r + 1, "|\n")) {
+        const char *e = strchr(r + 2, '\n');
+        if (e && r[2] != '|' && e[1] == '|') {
+            *a = r + 2;
+            *b = e;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Below the shipped model's threshold but at AN_LEARNED_ROW_BAR or above,
+ * with one sentence planted between two rows of its table (row_planted). */
+static bool row_band(const char *t, size_t n, void *ctx)
+{
+    band_pick *b = ctx;
+    const char *x, *y;
+    double z = an_learned_logit_fast(b->m, b->ls, t, n);
+    return b->ls->row_planted && z >= AN_LEARNED_ROW_BAR && z < b->m->threshold &&
+           line_between_rows(t, &x, &y);
+}
+
 /* The first prompt of the tuning half of BIPIA's indirect injections that
- * the shipped model scores below its threshold but at AN_LEARNED_ROW_BAR or
- * above, with one sentence planted between two rows of its table
- * (row_planted), after skip others; in *without, the same prompt with that
- * line taken out. NULL if none. Caller frees both. */
+ * row_band accepts, after skip others; in *without, the same prompt with
+ * that line taken out. NULL if none. Caller frees both. */
 static char *row_planted_prompt(const an_learned_model *m, an_learned_scratch *ls, int skip,
                                 char **without)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/data/prompts/attack_bipia_indirect_injection.jsonl",
-             CUSTOS_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char *line = NULL, *found = NULL;
-    size_t cap = 0;
+    band_pick bp = {m, ls, true};
+    char *t = tuning_prompt("attack_bipia_indirect_injection", row_band, &bp, skip);
+    const char *a, *b;
     *without = NULL;
-    while (!found && getline(&line, &cap, f) > 0) {
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *p = cJSON_GetObjectItem(j, "prompt");
-        const char *t = cJSON_IsString(p) ? p->valuestring : NULL;
-        size_t n = t ? strlen(t) : 0;
-        if (t && !(an_hash(t, n, 0) & 1)) {
-            double z = an_learned_logit_fast(m, ls, t, n);
-            /* a line between two table rows: "|...\nSentence.\n|" */
-            const char *a = strstr(t, "|\n"), *b = NULL;
-            while (a && !b) {
-                const char *e = strchr(a + 2, '\n');
-                if (e && a[2] != '|' && e[1] == '|')
-                    b = e;
-                else
-                    a = strstr(a + 1, "|\n");
-            }
-            if (ls->row_planted && z >= AN_LEARNED_ROW_BAR && z < m->threshold && b &&
-                skip-- == 0) {
-                found = strdup(t);
-                *without = malloc(n + 1);
-                size_t k = (size_t)(a + 2 - t);
-                memcpy(*without, t, k);
-                memcpy(*without + k, b + 1, n - (size_t)(b + 1 - t) + 1);
-            }
-        }
-        cJSON_Delete(j);
+    if (t && line_between_rows(t, &a, &b)) {
+        size_t n = strlen(t), k = (size_t)(a - t);
+        *without = malloc(n + 1);
+        assert_non_null(*without);
+        memcpy(*without, t, k);
+        memcpy(*without + k, b + 1, n - (size_t)(b + 1 - t) + 1);
     }
-    free(line);
-    fclose(f);
-    return found;
+    return t;
 }
 
 /* Below the model's threshold, a sentence planted between a table's rows
@@ -787,11 +814,7 @@ static char *row_planted_prompt(const an_learned_model *m, an_learned_scratch *l
 static void probing_sentence_planted_among_rows(void **state)
 {
     (void)state;
-    char path[4096], err[512];
-    snprintf(path, sizeof path, "%s/analytics/models/learned.bin", CUSTOS_SOURCE_DIR);
-    an_learned_model *m = an_learned_load(path, err, sizeof err);
-    if (!m)
-        fail_msg("%s", err);
+    an_learned_model *m = shipped_model();
     an_learned_scratch *ls = an_learned_scratch_new();
     char *without = NULL, *planted = NULL;
     fixture *f = NULL;
