@@ -223,31 +223,36 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
 {
     const core_config *cfg = d->cfg;
     double psi[NM], maxpsi = 0;
-    int worst = -1;
+    bool judged = false;
     for (int i = 0; i < NM; i++) {
         psi[i] = -1;
         metric *mt = &m->m[i];
         uint32_t n = 0;
-        for (int b = 0; b < mt->nbins; b++)
+        int used = 0; /* the bins a window like the reference can fill */
+        for (int b = 0; b < mt->nbins; b++) {
             n += mt->cnt[b];
+            used += mt->ref_prop[b] > 0;
+        }
         if (mt->ready && n * 2 >= (uint32_t)cfg->an_dr_min_events) {
-            /* minus what sampling alone gives on average, (bins - 1) x
-             * (1/n + 1/n_ref): small windows must not look like drift */
-            psi[i] = an_psi(mt->ref_prop, mt->cnt, mt->nbins) -
-                     (mt->nbins - 1) * (1.0 / n + 1.0 / mt->nref);
+            /* minus what sampling alone gives on average, (k - 1) x
+             * (1/n + 1/n_ref) for the k bins the reference fills: small
+             * windows must not look like drift */
+            psi[i] = an_psi(mt->ref_prop, mt->nref, mt->cnt, mt->nbins) -
+                     (used > 2 ? used - 1 : 1) * (1.0 / n + 1.0 / mt->nref);
             if (psi[i] < 0)
                 psi[i] = 0;
-            if (psi[i] > maxpsi) {
+            judged = true;
+            if (psi[i] > maxpsi)
                 maxpsi = psi[i];
-                worst = i;
-            }
         }
         memset(mt->cnt, 0, sizeof mt->cnt);
     }
     uint32_t n = m->win_n, nkeys = m->win_keys;
     m->win_n = m->win_keys = 0;
-    if (n < (uint32_t)cfg->an_dr_min_events || nkeys < (uint32_t)cfg->an_dr_min_keys || worst < 0)
-        return; /* too few to judge: neither counts for nor against */
+    /* too few to judge: neither counts for nor against (a window judged
+     * with nothing changed does: it ends a run) */
+    if (n < (uint32_t)cfg->an_dr_min_events || nkeys < (uint32_t)cfg->an_dr_min_keys || !judged)
+        return;
     int64_t wstart = m->window * cfg->an_dr_window_ms * 1000;
     if (maxpsi * 1000 < cfg->an_dr_psi_x1000) {
         m->consec = 0;

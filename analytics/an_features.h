@@ -34,8 +34,9 @@ bool an_base64_text(const char *s, size_t n);
 /* Shapiro-Wilk W of x[0..n) (sorted in place), 3 <= n <= 5000, Royston's
  * approximation (AS R94). Returns 1 when the sample has no spread. */
 double an_shapiro_w(double *x, int n);
-/* PSI of observed counts against reference proportions over nbins (with a
- * small floor so that empty bins stay finite). */
-double an_psi(const double *ref_prop, const uint32_t *cnt, int nbins);
+/* PSI of observed counts against reference proportions (from nref
+ * reference values) over nbins; an empty bin counts as half a count of its
+ * sample, and a bin empty in both is left out. */
+double an_psi(const double *ref_prop, uint32_t nref, const uint32_t *cnt, int nbins);
 
 #endif

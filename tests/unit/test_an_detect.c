@@ -132,7 +132,8 @@ static void novel_prompt(fixture *f, char *buf, size_t cap)
 
 typedef struct {
     const char *key, *model, *version, *prompt, *response, *tenant, *event_id;
-    const char *attrs; /* JSON object text or NULL */
+    const char *attrs;  /* JSON object text or NULL */
+    const char *finish; /* NULL: "stop" */
     int64_t ctok;
     int status;
     double latency;
@@ -163,7 +164,7 @@ static void push_ev(fixture *f, double ts_s, evspec s, int32_t source)
     cJSON_AddNumberToObject(o, "prompt_tokens", 30);
     cJSON_AddNumberToObject(o, "status", s.status ? s.status : 200);
     cJSON_AddNumberToObject(o, "latency_ms", s.latency > 0 ? s.latency : 500);
-    cJSON_AddStringToObject(o, "finish_reason", "stop");
+    cJSON_AddStringToObject(o, "finish_reason", s.finish ? s.finish : "stop");
     if (s.refusal >= 0)
         cJSON_AddBoolToObject(o, "refusal", s.refusal == 1);
     if (s.attrs)
@@ -1018,6 +1019,52 @@ static void drift_fires_on_change_not_on_rollout_or_one_odd_key(void **state)
     fx_free(f);
 }
 
+/* Three versions, 20 keys each, 60 events a 4-minute window; one answer in
+ * twenty ends by length, the rest stop. After 40 minutes:
+ *   v3: every other window has no length at all (a 5 % category is missing
+ *       from 60 events about one time in 22: chance, not drift);
+ *   v4: every other window has 30 % length, the windows between are as
+ *       before (a run broken by calm windows);
+ *   v5: 30 % length in every window from minute 90 (drift).
+ * Only v5 drifts. Before, an empty bin counted as a share of 1e-4 (PSI 0.36
+ * for v3's windows) and a window whose PSI was 0 on every metric did not
+ * break a run, so v3 and v4 raised drift too. */
+static void drift_quiet_on_a_rare_category_missing_or_a_broken_run(void **state)
+{
+    (void)state;
+    fixture *f = fx_new();
+    fx_start(f);
+    static const char *const ver[3] = {"v3", "v4", "v5"};
+    unsigned n[3] = {0, 0, 0};
+    char key[32];
+    for (int j = 0; j < 180; j++) /* 4 hours, each key every 80 s */
+        for (int k = 0; k < 20; k++)
+            for (int v = 0; v < 3; v++) {
+                double t = j * 80 + k * 3 + v * 0.1 + 0.5;
+                int win = (int)(t / 240);
+                bool odd = win >= 10 && win % 2;
+                int every = 20; /* one in twenty by length; 0: none */
+                if (v == 0 && odd)
+                    every = 0;
+                else if ((v == 1 && odd) || (v == 2 && t >= 90 * 60))
+                    every = -3; /* three in ten */
+                unsigned c = n[v]++;
+                bool length = every > 0 ? c % 20 == 0 : every < 0 && c % 10 < 3;
+                snprintf(key, sizeof key, "c%02d-%s", k, ver[v]);
+                push1(f, t, (evspec){.key = key, .version = ver[v], .prompt = "q",
+                                      .finish = length ? "length" : "stop"});
+            }
+    an_engine_finish(f->e);
+    assert_int_equal(count(&f->out, "drift", "m/v3", NULL), 0);
+    assert_int_equal(count(&f->out, "drift", "m/v4", NULL), 0);
+    cJSON *inc = NULL;
+    assert_int_equal(count(&f->out, "drift", "m/v5", &inc), 1);
+    assert_true(ts_of(inc, "detected_at") - 90 * 60 <= 20 * 60);
+    assert_non_null(strstr(cJSON_GetObjectItem(inc, "summary")->valuestring, "finish_reason"));
+    cJSON_Delete(inc);
+    fx_free(f);
+}
+
 /* ---- engine ---- */
 
 /* A mixed stream: benign keys, a probe, a leak, a burst of extraction. */
@@ -1475,6 +1522,7 @@ int main(void)
         cmocka_unit_test(leakage_real_secrets_fire_lookalikes_do_not),
         cmocka_unit_test(flood_spike_and_error_storm_fire_steady_load_does_not),
         cmocka_unit_test(drift_fires_on_change_not_on_rollout_or_one_odd_key),
+        cmocka_unit_test(drift_quiet_on_a_rare_category_missing_or_a_broken_run),
         cmocka_unit_test(same_incidents_whatever_the_arrival_order),
         cmocka_unit_test(snapshot_carries_the_state_across_a_cut),
         cmocka_unit_test(refused_rephrasings_are_probing_retries_are_not),

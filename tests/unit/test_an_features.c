@@ -105,9 +105,21 @@ static void psi_zero_for_same_distribution_large_for_shift(void **state)
     uint32_t same[4] = {100, 100, 100, 100};
     uint32_t shifted[4] = {10, 20, 70, 300};
     uint32_t empty[4] = {0, 0, 0, 0};
-    assert_true(an_psi(ref, same, 4) < 1e-9);
-    assert_true(an_psi(ref, shifted, 4) > 0.5);
-    assert_true(an_psi(ref, empty, 4) == 0);
+    assert_true(an_psi(ref, 400, same, 4) < 1e-9);
+    assert_true(an_psi(ref, 400, shifted, 4) > 0.5);
+    assert_true(an_psi(ref, 400, empty, 4) == 0);
+    /* a 5 % category missing from 60 events (chance: one time in 22) is
+     * worth little, not the 0.43 a 1e-4 floor made of it */
+    double ref2[3] = {0.95, 0.05, 0};
+    uint32_t none[3] = {60, 0, 0}, half[3] = {30, 30, 0}, novel[3] = {48, 0, 12};
+    assert_true(an_psi(ref2, 500, none, 3) < 0.1);
+    assert_true(an_psi(ref2, 500, half, 3) > 0.5);
+    /* a category the reference never saw, in a fifth of the window */
+    assert_true(an_psi(ref2, 500, novel, 3) > 0.5);
+    /* bins empty in both say nothing */
+    double ref3[4] = {0.5, 0.5, 0, 0};
+    uint32_t even[4] = {50, 50, 0, 0};
+    assert_true(an_psi(ref3, 500, even, 4) < 1e-9);
 }
 
 static char g_dir[] = "/tmp/custos-test-anrules.XXXXXX";
