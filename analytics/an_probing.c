@@ -8,9 +8,11 @@
  * an alert that opens no incident (a benign question naming GPT-4 matches
  * jb.assistant-meta, and models refuse some of those). Weak hits of at least
  * two different rules, on at least two prompts within the hour, whose
- * weights reach the attempt score together, are independent signals that
- * corroborate each other: an attempt. A weak hit while the key's incident is
- * still open (within the quiet period) joins it as an attempt. Behaviour
+ * weights reach the attempt score together, corroborate each other once the
+ * model refused one of the key's requests in the hour (weak hits alone are
+ * one kind of evidence, which a user's style repeats): an attempt. A weak
+ * hit while the key's incident is still open (within the quiet period)
+ * joins it as an attempt. Behaviour
  * without signatures: a key whose refusal rate over the last hour reaches
  * probing_refusal_pct (with at least probing_refusal_min requests) is
  * probing too. The learned detector (an_learned.c) is one more signal: its
@@ -60,10 +62,11 @@ static an_pr_rare *rare_of(an_engine *e, an_pr_state *s)
 
 /* Records the weak prompt's rules; true when the weak hits of the hour now
  * corroborate each other (>= 2 rules, >= 2 prompts, weights together >= the
- * attempt score). The rules that did are put in out (the caller's). */
+ * attempt score) and refused (the model refused one of the key's requests
+ * in the hour). The rules that did are put in out (the caller's). */
 static bool corroborated(const an_rules *rules, an_pr_rare *s, const an_obs *o, uint32_t cur,
-                         double need, uint32_t req, int64_t share_pct, const an_rule **out,
-                         int *nout, int64_t *first_ts)
+                         double need, uint32_t req, int64_t share_pct, bool refused,
+                         const an_rule **out, int *nout, int64_t *first_ts)
 {
     uint32_t serial = ++s->weak_prompts;
     for (int j = 0; j < o->n_rules; j++) {
@@ -99,7 +102,7 @@ static bool corroborated(const an_rules *rules, an_pr_rare *s, const an_obs *o, 
     /* two rules on two prompts reaching the attempt score together, and
      * not a chance meeting: a busy key's thousand prompts an hour hold a few
      * weak matches anyway (about 1 % of benign prompts match one) */
-    if (nseen < 2 || nprompts < 2 || sum * 100 + 1e-3 < need ||
+    if (!refused || nseen < 2 || nprompts < 2 || sum * 100 + 1e-3 < need ||
         (uint64_t)nprompts * 100 < (uint64_t)req * (uint64_t)share_pct)
         return false;
     *nout = 0;
@@ -184,13 +187,18 @@ static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, cons
     cJSON_Delete(a.evidence);
 }
 
-/* The key's requests in the last hour (the buckets still current). */
-static uint32_t req_hour(const an_pr_state *s, uint32_t cur)
+/* The key's requests in the last hour (the buckets still current), and
+ * (refused non-NULL) how many of them the model refused. */
+static uint32_t req_hour(const an_pr_state *s, uint32_t cur, uint32_t *refused)
 {
-    uint32_t req_h = 0;
+    uint32_t req_h = 0, ref_h = 0;
     for (int j = 0; j < NB; j++)
-        if (s->id[j] + NB > cur && s->id[j] <= cur)
+        if (s->id[j] + NB > cur && s->id[j] <= cur) {
             req_h += s->req[j];
+            ref_h += s->refused[j];
+        }
+    if (refused)
+        *refused = ref_h;
     return req_h;
 }
 
@@ -219,7 +227,7 @@ static const char *learned_how(const core_config *cfg, const an_key *k, const an
         uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
         other = b + NB > cur && b <= cur;
     }
-    uint32_t req_h = req_hour(ps, cur);
+    uint32_t req_h = req_hour(ps, cur, NULL);
     bool repeat = false;
     for (int j = 0; j < k->ex.ring_n && o->has_prompt && !repeat; j++)
         repeat = an_ex_ring_at(&k->ex, j) == o->simhash;
@@ -266,9 +274,14 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     if (weak && (w = rare_of(e, s))) {
         bool open = w->last_incident_alert &&
                     o->ts_us - w->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
-        uint32_t req_h = req_hour(s, cur);
+        uint32_t ref_h, req_h = req_hour(s, cur, &ref_h);
+        /* weak hits on different prompts are one kind of evidence, and they
+         * go together with a user's style (a role-play or coding user meets
+         * role-play and cipher words again and again): they corroborate
+         * each other only once the model refused one of the key's requests
+         * in the hour, a signal of another kind */
         if (corroborated(rules, w, o, cur, cfg->an_pr_attempt_score_pct, req_h,
-                         cfg->an_pr_weak_share_pct, fired, &nfired, &first_ts))
+                         cfg->an_pr_weak_share_pct, ref_h > 0, fired, &nfired, &first_ts))
             how = "corroborated signatures";
         else if (open)
             how = "weak signature, incident open";
