@@ -187,8 +187,8 @@ static void raise_alert(an_engine *e, const an_pr_rare *s, const an_obs *o, cons
     cJSON_Delete(a.evidence);
 }
 
-/* The key's requests in the last hour (the buckets still current), and
- * (refused non-NULL) how many of them the model refused. */
+/* The key's requests in the last hour (the buckets still current), and how
+ * many of them the model refused. */
 static uint32_t req_hour(const an_pr_state *s, uint32_t cur, uint32_t *refused)
 {
     uint32_t req_h = 0, ref_h = 0;
@@ -197,8 +197,7 @@ static uint32_t req_hour(const an_pr_state *s, uint32_t cur, uint32_t *refused)
             req_h += s->req[j];
             ref_h += s->refused[j];
         }
-    if (refused)
-        *refused = ref_h;
+    *refused = ref_h;
     return req_h;
 }
 
@@ -213,10 +212,11 @@ static uint32_t req_hour(const an_pr_state *s, uint32_t cur, uint32_t *refused)
  * them by chance), or by its open incident. The same prompt again (its
  * sketch equal to one of the key's last 16, a retry or a favourite
  * question) is a repeat: neither another learned prompt nor the open
- * incident corroborates it. Returns how the attempt
- * is named, or NULL with *alone set: alone it raises an alert. */
+ * incident corroborates it. req_h: the key's requests in the hour. Returns
+ * how the attempt is named, or NULL with *alone set: alone it raises an
+ * alert. */
 static const char *learned_how(const core_config *cfg, const an_key *k, const an_obs *o,
-                               uint32_t cur, bool weak, bool *alone)
+                               uint32_t cur, uint32_t req_h, bool weak, bool *alone)
 {
     const an_pr_state *ps = &k->pr;
     const an_pr_rare *s = ps->rare ? ps->rare : &k_none;
@@ -227,7 +227,6 @@ static const char *learned_how(const core_config *cfg, const an_key *k, const an
         uint32_t b = (uint32_t)(s->wk_ts[j] / BUCKET_US);
         other = b + NB > cur && b <= cur;
     }
-    uint32_t req_h = req_hour(ps, cur, NULL);
     bool repeat = false;
     for (int j = 0; j < k->ex.ring_n && o->has_prompt && !repeat; j++)
         repeat = an_ex_ring_at(&k->ex, j) == o->simhash;
@@ -270,18 +269,13 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         fired[nfired++] = an_rules_get(rules, o->rules[j]);
     const char *how = attempt ? "signature" : NULL;
     int64_t first_ts = o->ts_us;
+    uint32_t ref, req = req_hour(s, cur, &ref); /* this event counted */
     an_pr_rare *w = NULL; /* the signal state, once a signal needs it */
     if (weak && (w = rare_of(e, s))) {
         bool open = w->last_incident_alert &&
                     o->ts_us - w->last_incident_alert <= cfg->an_incident_quiet_ms * 1000;
-        uint32_t ref_h, req_h = req_hour(s, cur, &ref_h);
-        /* weak hits on different prompts are one kind of evidence, and they
-         * go together with a user's style (a role-play or coding user meets
-         * role-play and cipher words again and again): they corroborate
-         * each other only once the model refused one of the key's requests
-         * in the hour, a signal of another kind */
-        if (corroborated(rules, w, o, cur, cfg->an_pr_attempt_score_pct, req_h,
-                         cfg->an_pr_weak_share_pct, ref_h > 0, fired, &nfired, &first_ts))
+        if (corroborated(rules, w, o, cur, cfg->an_pr_attempt_score_pct, req,
+                         cfg->an_pr_weak_share_pct, ref > 0, fired, &nfired, &first_ts))
             how = "corroborated signatures";
         else if (open)
             how = "weak signature, incident open";
@@ -290,7 +284,7 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
     bool learned_alone = false;
     if (o->learned_level > 0) {
         if (!attempt) {
-            how = learned_how(cfg, k, o, cur, weak, &learned_alone);
+            how = learned_how(cfg, k, o, cur, req, weak, &learned_alone);
             attempt = how != NULL;
         }
         if ((w = rare_of(e, s)))
@@ -306,11 +300,9 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         s->attempts[i]++;
     if (variant && s->variants[i] < UINT16_MAX)
         s->variants[i]++;
-    uint32_t req = 0, ref = 0, att = 0, var = 0;
+    uint32_t att = 0, var = 0;
     for (int j = 0; j < NB; j++)
         if (s->id[j] + NB > cur && s->id[j] <= cur) {
-            req += s->req[j];
-            ref += s->refused[j];
             att += s->attempts[j];
             var += s->variants[j];
         }

@@ -1054,13 +1054,12 @@ static void drift_quiet_on_a_rare_category_missing_or_a_broken_run(void **state)
                 double t = j * 80 + k * 3 + v * 0.1 + 0.5;
                 int win = (int)(t / 240);
                 bool odd = win >= 10 && win % 2;
-                int every = 20; /* one in twenty by length; 0: none */
-                if (v == 0 && odd)
-                    every = 0;
-                else if ((v == 1 && odd) || (v == 2 && t >= 90 * 60))
-                    every = -3; /* three in ten */
                 unsigned c = n[v]++;
-                bool length = every > 0 ? c % 20 == 0 : every < 0 && c % 10 < 3;
+                bool length = c % 20 == 0; /* one in twenty */
+                if (v == 0 && odd)
+                    length = false;
+                else if ((v == 1 && odd) || (v == 2 && t >= 90 * 60))
+                    length = c % 10 < 3; /* three in ten */
                 snprintf(key, sizeof key, "c%02d-%s", k, ver[v]);
                 push1(f, t, (evspec){.key = key, .version = ver[v], .prompt = "q",
                                       .finish = length ? "length" : "stop"});
