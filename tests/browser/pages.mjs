@@ -77,10 +77,22 @@ try {
 
   // ---- the analyst: ids with names, charts, saved views ----
   page = await t.newPage('analyst');
+  let reads = 0;
+  page.on('response', (r) => { if (r.url().includes('/api/v1/incidents?')) reads++; });
   await t.signin(page, 'analyst');
+  // the queue reads its page again when the stream opens: an unchanged row
+  // stays the very element the analyst may be clicking (a replaced one lost
+  // the click below when the re-read landed between mouse down and up)
+  await page.waitForSelector('tr[data-incident-id=inc-p1] a.type');
+  await page.evaluate(() => { window.__p1 = document.querySelector('tr[data-incident-id=inc-p1]'); });
+  await page.waitForSelector('#live[data-mode=stream]');
+  for (let i = 0; i < 100 && reads < 2; i++) await page.waitForTimeout(100);
+  check(reads >= 2, `the queue read its page again when the stream opened (${reads} reads)`);
+  check(await page.evaluate(() => window.__p1 === document.querySelector('tr[data-incident-id=inc-p1]') && window.__p1.isConnected),
+    'an unchanged row is kept, not redrawn, when the queue reads its page again');
   const tip = await page.getAttribute('tr[data-incident-id=inc-p1] .tag-atlas', 'title');
   check(tip === 'MITRE ATLAS AML.T0024.002: Exfiltration via AI Inference API: Extract AI Model', `the queue's ATLAS id has its name on hover (${tip})`);
-  await page.click('tr[data-incident-id=inc-p1] a.type');
+  await Promise.all([page.waitForURL(/\/incidents\/inc-p1$/), page.click('tr[data-incident-id=inc-p1] a.type')]);
   await page.waitForSelector('#charts [data-chart=requests]');
   const names = await page.$$eval('#inc-ids .id-name', (es) => es.map((e) => e.textContent));
   check(names.includes('Unbounded Consumption') && names.includes('Create Proxy AI Model: Replicate AI Model'), `the header names the ids (${names.join(', ')})`);

@@ -58,17 +58,22 @@ function h(tag, attrs, ...kids) {
 const $ = (sel, root = document) => root.querySelector(sel);
 const can = (list) => list.includes(me.role);
 
+// "5 min ago", from now; a <time> that when() made can be brought up to
+// date in place with it (the queue keeps its unchanged rows)
+function relTime(iso) {
+  const d = new Date(iso);
+  const s = Math.round((Date.now() - d.getTime()) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  if (s < 86400 * 30) return `${Math.round(s / 86400)} d ago`;
+  return d.toISOString().slice(0, 10);
+}
+
 function when(iso) {
   if (!iso) return h('span', { class: 'muted' }, '—');
   const d = new Date(iso);
-  const s = Math.round((Date.now() - d.getTime()) / 1000);
-  let rel;
-  if (s < 45) rel = 'just now';
-  else if (s < 3600) rel = `${Math.round(s / 60)} min ago`;
-  else if (s < 86400) rel = `${Math.round(s / 3600)} h ago`;
-  else if (s < 86400 * 30) rel = `${Math.round(s / 86400)} d ago`;
-  else rel = d.toISOString().slice(0, 10);
-  return h('time', { datetime: iso, title: d.toISOString().replace('.000Z', 'Z') + ' UTC' }, rel);
+  return h('time', { datetime: iso, title: d.toISOString().replace('.000Z', 'Z') + ' UTC', class: 'rel' }, relTime(iso));
 }
 
 function localTime(iso) {

@@ -134,9 +134,19 @@ function pageQueue(main) {
     return tr;
   }
 
+  // A row the first page brings again unchanged stays the same element
+  // (only its "min ago" moves): replacing it would drop a click or a hover
+  // the analyst is in the middle of, since every live event reads the page.
+  const sigOf = new WeakMap(); // row -> the incident's JSON it was drawn from
   function put(i, where) {
     const old = rowsById.get(i.incident_id);
+    const sig = JSON.stringify(i);
+    if (old && sigOf.get(old) === sig) {
+      for (const t of old.querySelectorAll('time.rel')) t.textContent = relTime(t.getAttribute('datetime'));
+      return old;
+    }
     const tr = row(i);
+    sigOf.set(tr, sig);
     rowsById.set(i.incident_id, tr);
     if (old) old.replaceWith(tr);
     else if (where === 'top') tbody.prepend(tr);
@@ -286,10 +296,16 @@ function pageQueue(main) {
       live.textContent = streamOpen ? 'live' : 'live: reconnecting (polling)';
       showCounts(page.counts);
       const fresh = page.incidents.filter((i) => !rowsById.has(i.incident_id));
-      const before = document.documentElement.scrollHeight;
+      // rows that arrive on top must not push what the analyst reads down:
+      // the first row in view is held where it is on the screen (by hand,
+      // whether or not the browser anchors the scroll itself)
+      const held = window.scrollY > 0 ? [...tbody.children].find((r) => r.getBoundingClientRect().bottom > 0) : null;
+      const heldId = held && held.dataset.incidentId;
+      const top0 = held ? held.getBoundingClientRect().top : 0;
       for (const i of page.incidents) if (rowsById.has(i.incident_id)) put(i);
       for (const i of fresh.reverse()) put(i, 'top').classList.add('arrived');
-      if (fresh.length && window.scrollY > 0) window.scrollBy(0, document.documentElement.scrollHeight - before);
+      const now = heldId && rowsById.get(heldId);
+      if (now && now.isConnected) window.scrollBy(0, now.getBoundingClientRect().top - top0);
       if (rowsById.size && state.classList.contains('state-empty')) { state.textContent = ''; state.className = 'state'; }
     } catch (e) {
       if (stopped) return;
