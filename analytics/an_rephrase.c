@@ -154,6 +154,56 @@ int an_rephrase_match(const uint16_t a[AN_RP_SKETCH], const uint16_t b[AN_RP_SKE
     return u ? both * AN_RP_SKETCH / u : 0;
 }
 
+static bool holds(const uint16_t sk[AN_RP_SKETCH], uint16_t v)
+{
+    int lo = 0, hi = AN_RP_SKETCH;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (sk[mid] == v)
+            return true;
+        if (sk[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The goal's own words: the newest prompt's words that at least min of the
+ * window's refused prompts hold. A short goal ("steal a watch") in frames
+ * of a dozen words each keeps two rephrasings under the Jaccard bar, but its
+ * words are in every rephrasing and the frames' words are not. Returns how
+ * many of the prompts hold two or more of them (0 with fewer than two such
+ * words), and through *first the earliest of those prompts. */
+static int goal_words(const uint16_t *const sk[], const int64_t at[], int nw, int min,
+                      int64_t *first)
+{
+    const uint16_t *me = sk[nw - 1];
+    uint16_t core[AN_RP_SKETCH];
+    int nc = 0;
+    for (int i = 0; i < AN_RP_SKETCH && me[i] != UINT16_MAX; i++) {
+        int c = 0;
+        for (int y = 0; y < nw; y++)
+            c += holds(sk[y], me[i]);
+        if (c >= min)
+            core[nc++] = me[i];
+    }
+    if (nc < 2)
+        return 0;
+    int n = 0;
+    for (int y = 0; y < nw; y++) {
+        int c = 0;
+        for (int i = 0; i < nc && c < 2; i++)
+            c += holds(sk[y], core[i]);
+        if (c >= 2) {
+            n++;
+            if (at[y] < *first)
+                *first = at[y];
+        }
+    }
+    return n;
+}
+
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
 {
     (void)state;
@@ -203,12 +253,22 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
                 stack[top++] = y;
             }
     }
+    /* or a short goal in long frames (before the ring's oldest, in sk[],
+     * is overwritten below) */
+    const core_config *cfg = an_engine_cfg(e);
+    if (near < cfg->an_pr_rephrase_min) {
+        int64_t f = o->ts_us;
+        int g = goal_words(sk, at, nw, cfg->an_pr_rephrase_min, &f);
+        if (g > near) {
+            near = g;
+            first = f;
+        }
+    }
     memcpy(s->mh[s->i], o->rp, sizeof s->mh[0]);
     s->ts[s->i] = o->ts_us;
     s->i = (uint8_t)((s->i + 1) % AN_RP_RING);
     if (s->n < AN_RP_RING)
         s->n++;
-    const core_config *cfg = an_engine_cfg(e);
     if (near < cfg->an_pr_rephrase_min)
         return;
     /* and not a chance meeting: a busy key has dozens of refusals an hour,
