@@ -19,13 +19,14 @@
 # Prints each round, the medians, and custos / rsyslog beside the target
 # (>= 2.0). Nothing asserts speed: the exit status says whether it ran.
 # Settings: BENCH_PEER_EVENTS (default 160000), BENCH_PEER_PARTITIONS (64),
-# BENCH_PEER_ROUNDS (3), BENCH_PG_DIR, BENCH_PG_PORT, BENCH_KEEP=1.
+# BENCH_PEER_ROUNDS (3), BENCH_PEER_RSYSLOG_WORKERS (2), BENCH_PG_DIR, BENCH_PG_PORT, BENCH_KEEP=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${BENCH_PEER_EVENTS:-160000}
 PARTS=${BENCH_PEER_PARTITIONS:-64}
 ROUNDS=${BENCH_PEER_ROUNDS:-3}
+RS_WORKERS=${BENCH_PEER_RSYSLOG_WORKERS:-2} # ompgsql's action workers (connections)
 PGDIR=${BENCH_PG_DIR:-/tmp/custos-bench-peer-pg}
 PGPORT_BENCH=${BENCH_PG_PORT:-55453}
 TIMEOUT_S=300 # one consumer's whole run, at most
@@ -158,7 +159,7 @@ run_rsyslog() {
         # conninfo may hold no space: the URI form of the same DSN
         echo "  action(type=\"ompgsql\" conninfo=\"postgresql:///$db?host=$PGDIR&port=$PGPORT_BENCH&user=postgres\" template=\"row\""
         echo '         queue.type="LinkedList" queue.size="400000" queue.dequeueBatchSize="1024"'
-        echo '         queue.workerThreads="2" action.resumeRetryCount="-1")'
+        echo '         queue.workerThreads="'"$RS_WORKERS"'" action.resumeRetryCount="-1")'
         echo '}'
     } >"$dir/rsyslog.conf"
     rsyslogd -N1 -f "$dir/rsyslog.conf" >"$dir/rsyslog-check.log" 2>&1 ||
@@ -212,4 +213,4 @@ awk -v c="$MC" -v r="$MR" -v k="$MK" 'BEGIN {
     printf "custos / rsyslog = %.2f (target >= 2.0: %s)\n", c / r, (c / r >= 2 ? "met" : "missed")
     printf "bare librdkafka consumer (kcat -C) from the same broker: %d msgs/s; custos / it = %.2f\n", k, c / k
 }'
-echo "rsyslog $(rsyslogd -v | head -n1 | awk '{print $2}' | tr -d ,): imkafka -> mmjsonparse -> ompgsql, 2 action workers, batches of 1024"
+echo "rsyslog $(rsyslogd -v | head -n1 | awk '{print $2}' | tr -d ,): imkafka -> mmjsonparse -> ompgsql, $RS_WORKERS action workers, batches of 1024"
