@@ -12,6 +12,7 @@
 
 #include "analytics/an_engine.h"
 #include "analytics/an_features.h"
+#include "analytics/an_hold.h"
 #include "analytics/an_live_snap.h"
 #include "analytics/an_snapshot.h"
 #include "analytics/analytics.h"
@@ -56,6 +57,9 @@ static CORE_METRIC_DEFINE(an_m_dropped, CORE_COUNTER, "custos_analytics_dropped_
  * one fsync cover many batches, and the collector never waits for it. */
 #define FLUSH_MS 250
 #define FLUSH_ROWS 20000
+/* Incidents held at most (analytics.incident_hold_ms): a state and a
+ * coalesced row each, a few KiB; past it incidents are written at once. */
+#define HOLD_MAX 65536
 typedef struct {
     core_event *evs;
     size_t n;
@@ -121,6 +125,17 @@ typedef struct alert_group_s {
     alert_strs s;
 } alert_group;
 
+/* An open incident's hold (analytics.incident_hold_ms, wall clock): the
+ * severity it was last written with, its newest state not written yet, and
+ * its coalesced alerts since its last write. */
+typedef struct {
+    an_hold_entry h; /* first: an_hold's part */
+    inc_severity sev;
+    bool has_row, has_grp;
+    inc_row row;
+    alert_group grp;
+} held;
+
 struct an_live {
     core_config cfg; /* shallow copy; strings below are our own */
     char *dsn, *topic;
@@ -146,7 +161,8 @@ struct an_live {
     uint64_t flush_waits;  /* times the analytics waited for the flusher (back-pressure) */
     _Atomic size_t fl_alerts; /* alert rows in fl (for PENDING_MAX) */
     core_log_limit rl_drop;
-    core_hdr *lat; /* committed event -> alert/incident rows committed, us */
+    core_hdr *lat;      /* committed event -> its alert row committed, us (every row) */
+    core_hdr *lat_open; /* the same for an incident's first alert: the incident stored */
     core_log_limit rl_db, rl_kafka;
     core_backoff backoff;            /* PostgreSQL down: the collector's retry settings */
     int64_t pending_since_ms;        /* rows waiting for a flush since (0: none) */
@@ -165,6 +181,11 @@ struct an_live {
     uint64_t snap_count, snap_restored, snap_refused;
     size_t snap_bytes_last, snap_keys_last;
     int64_t snap_save_us_max, snap_write_us_max, snap_save_us_sum, snap_write_us_sum;
+    /* incident updates waiting out their hold, and what the hold saved */
+    an_hold hold;
+    size_t held_groups;     /* coalesced rows waiting there (for PENDING_MAX) */
+    uint64_t updates_held;  /* incident states never written: a newer one came first */
+    uint64_t holds_written; /* written when their hold ended */
 };
 
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
@@ -336,15 +357,28 @@ static char *pg_array(const char *ids, int n, size_t width)
     return o;
 }
 
-/* Engine callback: an incident opened or changed. Keeps the newest state per
- * incident for this batch's transaction, publishes the JSON. */
-static void on_incident(void *ud, const an_incident_view *v)
+/* The incident topic and the playbooks get an incident's JSON. */
+static void publish(an_live *al, const char *incident_id, const char *json)
 {
-    an_live *al = ud;
-    ssize_t i = inc_slot(&al->cur, v->incident_id);
-    if (i < 0)
-        return;
-    inc_row *r = &al->cur.incs[i];
+    if (al->rk) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            al->rk, RD_KAFKA_V_TOPIC(al->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(incident_id, strlen(incident_id)),
+            RD_KAFKA_V_VALUE((void *)json, strlen(json)), RD_KAFKA_V_END);
+        if (e) { /* not even queued; delivered ones are counted in on_delivery */
+            al->kafka_errors++;
+            if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
+                core_log(CORE_LOG_WARN, "analytics", "incident not published", "error=%s",
+                         rd_kafka_err2str(e));
+        }
+    }
+    if (al->incident_sink.deliver)
+        al->incident_sink.deliver(al->incident_sink.ud, json);
+}
+
+/* r (freed or zeroed) holds incident v's state, in the record incidents/ takes. */
+static void row_fill(inc_row *r, const an_incident_view *v)
+{
     inc_row_free(r);
     r->incident_id = dupz(v->incident_id);
     r->api_key_id = dupz(v->api_key_id);
@@ -373,6 +407,131 @@ static void on_incident(void *ud, const an_incident_view *v)
         .summary = r->summary,
         .doc_json = r->doc,
     };
+}
+
+/* Incident v's state into this flush (the newest state per incident), published. */
+static void write_incident(an_live *al, const an_incident_view *v)
+{
+    ssize_t i = inc_slot(&al->cur, v->incident_id);
+    if (i < 0)
+        return;
+    row_fill(&al->cur.incs[i], v);
+    publish(al, v->incident_id, v->json);
+}
+
+/* A held state into this flush, published (r is left empty). */
+static void put_row(an_live *al, inc_row *r)
+{
+    ssize_t i = inc_slot(&al->cur, r->incident_id);
+    if (i >= 0) {
+        inc_row_free(&al->cur.incs[i]);
+        al->cur.incs[i] = *r; /* the strings move with the record */
+        if (r->doc)
+            publish(al, r->incident_id, r->doc);
+        memset(r, 0, sizeof *r);
+    } else {
+        inc_row_free(r); /* the next state of the incident is written in full */
+    }
+}
+
+/* A held coalesced row into this flush, joining the incident's row there
+ * if it has one (g's strings move or are freed). */
+static void put_group(an_live *al, alert_group *g)
+{
+    row_set *rs = &al->cur;
+    ssize_t i = group_find(rs, g->s.incident_id);
+    if (i >= 0) {
+        group_absorb(&rs->groups[i].g, &g->g);
+        alert_strs_free(&g->s);
+        return;
+    }
+    if (core_grow(&rs->groups, &rs->capgroups, rs->ngroups, sizeof *rs->groups, 64) < 0)
+        goto oom;
+    rs->groups[rs->ngroups] = *g;
+    if (group_index(rs, rs->ngroups) < 0)
+        goto oom;
+    rs->ngroups++;
+    return;
+oom: /* the alerts it stands for are counted as dropped */
+    al->dropped += (uint64_t)g->g.count;
+    core_metric_add(&an_m_dropped, (uint64_t)g->g.count);
+    core_log(CORE_LOG_ERROR, "analytics", "out of memory: alerts dropped", "alerts=%lld",
+             (long long)g->g.count);
+    alert_strs_free(&g->s);
+}
+
+/* What e holds, into this flush. */
+static void hold_release(an_live *al, held *e)
+{
+    if (e->has_row) {
+        put_row(al, &e->row);
+        e->has_row = false;
+        al->holds_written++;
+    }
+    if (e->has_grp) {
+        put_group(al, &e->grp);
+        e->has_grp = false;
+        al->held_groups--;
+    }
+}
+
+/* The holds that are over (analytics thread, after each batch and when
+ * idle): what they hold is written, an empty one is forgotten. */
+static void hold_sweep(an_live *al)
+{
+    int64_t now = core_mono_ms(), hold = al->cfg.an_incident_hold_ms;
+    held *e;
+    while ((e = (held *)an_hold_oldest(&al->hold)) && now - e->h.written_ms >= hold) {
+        if (e->has_row || e->has_grp) {
+            hold_release(al, e);
+            an_hold_touch(&al->hold, &e->h, now);
+        } else {
+            an_hold_remove(&al->hold, &e->h);
+            free(e);
+        }
+    }
+}
+
+/* Every hold ends now (before a partition's state is read or saved, and
+ * at stop): what they hold is written with the next flush. */
+static void hold_release_all(an_live *al)
+{
+    held *e;
+    while ((e = (held *)an_hold_oldest(&al->hold))) {
+        hold_release(al, e);
+        an_hold_remove(&al->hold, &e->h);
+        free(e);
+    }
+}
+
+/* The hold of incident id, begun now when it has none (NULL when out of
+ * memory, or HOLD_MAX incidents are held: then they are written at once). */
+static held *hold_of(an_live *al, const char *id, inc_severity sev)
+{
+    held *e = (held *)an_hold_find(&al->hold, id);
+    if (e)
+        return e;
+    if (al->hold.count >= HOLD_MAX || !(e = calloc(1, sizeof *e)))
+        return NULL;
+    snprintf(e->h.id, sizeof e->h.id, "%s", id);
+    e->sev = sev;
+    if (an_hold_add(&al->hold, &e->h, core_mono_ms()) < 0) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Engine callback: an incident opened or changed. Its state is written
+ * (the newest per incident in this flush) and published at once when it
+ * opens, closes or rises in severity, or when analytics.incident_hold_ms
+ * has passed since its last write; otherwise it waits for that, a newer
+ * state replacing it (a storm, or a backlog read faster than its event
+ * time passed, re-published every incident_update_ms of event time, and
+ * each incident update costs PostgreSQL a row version in nine indexes). */
+static void on_incident(void *ud, const an_incident_view *v)
+{
+    an_live *al = ud;
     /* Each incident is logged as it opens (updates only raise the counter):
      * an operator tailing the log sees what was found, for whom. */
     if (v->opened) {
@@ -385,21 +544,38 @@ static void on_incident(void *ud, const an_incident_view *v)
                  core_log_quote(qv, sizeof qv, v->model_version ? v->model_version : "-"),
                  core_log_quote(q, sizeof q, v->summary ? v->summary : ""));
     }
-
-    if (al->rk) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            al->rk, RD_KAFKA_V_TOPIC(al->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(v->incident_id, strlen(v->incident_id)),
-            RD_KAFKA_V_VALUE((void *)v->json, strlen(v->json)), RD_KAFKA_V_END);
-        if (e) { /* not even queued; delivered ones are counted in on_delivery */
-            al->kafka_errors++;
-            if (core_log_limit_check(&al->rl_kafka, al->cfg.log_error_interval_ms) >= 0)
-                core_log(CORE_LOG_WARN, "analytics", "incident not published", "error=%s",
-                         rd_kafka_err2str(e));
-        }
+    if (al->cfg.an_incident_hold_ms <= 0) {
+        write_incident(al, v);
+        return;
     }
-    if (al->incident_sink.deliver)
-        al->incident_sink.deliver(al->incident_sink.ud, v->json);
+    int64_t now = core_mono_ms();
+    held *e = (held *)an_hold_find(&al->hold, v->incident_id);
+    if (e && !v->final && v->severity == e->sev &&
+        now - e->h.written_ms < al->cfg.an_incident_hold_ms) { /* it waits */
+        if (e->has_row)
+            al->updates_held++;
+        row_fill(&e->row, v);
+        e->has_row = true;
+        return;
+    }
+    write_incident(al, v);
+    if (!e && !v->final)
+        e = hold_of(al, v->incident_id, v->severity);
+    if (!e)
+        return;
+    if (e->has_row) { /* an older state, never to be written */
+        inc_row_free(&e->row);
+        e->has_row = false;
+        al->updates_held++;
+    }
+    hold_release(al, e); /* its coalesced alerts go with it */
+    if (v->final) {
+        an_hold_remove(&al->hold, &e->h);
+        free(e);
+        return;
+    }
+    e->sev = v->severity;
+    an_hold_touch(&al->hold, &e->h, now);
 }
 
 /* The record incidents/ takes for alert a (its strings s; seq: its number
@@ -425,7 +601,7 @@ static inc_alert alert_record(const alert_strs *s, const an_alert *a, int64_t se
  * logs the alert dropped when not. */
 static bool row_room(an_live *al)
 {
-    if (alert_rows(&al->cur) + atomic_load(&al->fl_alerts) < PENDING_MAX)
+    if (alert_rows(&al->cur) + atomic_load(&al->fl_alerts) + al->held_groups < PENDING_MAX)
         return true;
     /* only while PostgreSQL refuses the writes: counted and logged */
     al->dropped++;
@@ -444,10 +620,33 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
 {
     row_set *rs = &al->cur;
     int64_t ts = a->trigger->ts_us;
+    const inc_alert_group one = {.a = {.ts_us = ts, .severity = a->severity},
+                                 .last_ts_us = ts, .count = 1, .last_seq = v->n_alerts};
+    /* held: the row waits with the incident's state (a storm's incident
+     * writes one coalesced row per hold, not one per flush); an incident
+     * with no hold begins one and this row goes now */
+    held *e = NULL;
+    if (al->cfg.an_incident_hold_ms > 0 && !(e = (held *)an_hold_find(&al->hold, v->incident_id)))
+        hold_of(al, v->incident_id, v->severity);
+    if (e && e->has_grp) {
+        group_absorb(&e->grp.g, &one);
+        return;
+    }
+    if (e) {
+        if (!row_room(al) || alert_strs_fill(al, &e->grp.s, v->incident_id, a) < 0)
+            return;
+        e->grp.g = (inc_alert_group){
+            .a = alert_record(&e->grp.s, a, v->n_alerts),
+            .last_ts_us = ts,
+            .count = 1,
+            .last_seq = v->n_alerts,
+        };
+        e->has_grp = true;
+        al->held_groups++;
+        return;
+    }
     ssize_t i = group_find(rs, v->incident_id);
     if (i >= 0) {
-        const inc_alert_group one = {.a = {.ts_us = ts, .severity = a->severity},
-                                     .last_ts_us = ts, .count = 1, .last_seq = v->n_alerts};
         group_absorb(&rs->groups[i].g, &one);
         return;
     }
@@ -654,8 +853,11 @@ static void flush_set(an_live *al)
     /* committed event -> its alert and incident rows committed */
     int64_t now = core_mono_us();
     for (size_t i = 0; i < rs->nalerts && al->lat; i++)
-        if (rs->alerts[i].s.arrival_us)
+        if (rs->alerts[i].s.arrival_us) {
             core_hdr_observe(al->lat, now - rs->alerts[i].s.arrival_us);
+            if (rs->alerts[i].a.seq == 1 && al->lat_open) /* the incident opened */
+                core_hdr_observe(al->lat_open, now - rs->alerts[i].s.arrival_us);
+        }
     /* a coalesced row: once, its first (so its oldest) alert's */
     uint64_t coalesced = 0;
     for (size_t i = 0; i < rs->ngroups; i++) {
@@ -732,6 +934,8 @@ static void flusher_wait_idle(an_live *al)
  * after a failure, the rows wait (bounded by PENDING_MAX). */
 static void flush_db(an_live *al, bool sync)
 {
+    if (sync)
+        hold_release_all(al);
     if (!sync && rows_empty(&al->cur))
         return;
     pthread_mutex_lock(&al->mu);
@@ -973,6 +1177,7 @@ static void idle(an_live *al)
     /* what the idle watermark released counts too: without this the stats
      * kept the totals of the last hand-over for good once traffic stopped */
     publish_stats(al);
+    hold_sweep(al);
     flush_db(al, false);
     if (al->rk)
         rd_kafka_poll(al->rk, 0);
@@ -1010,6 +1215,7 @@ static void *run(void *arg)
         free(q);
         if (al->snaps && core_mono_ms() - al->last_snap_ms >= al->cfg.an_snapshot_interval_ms)
             snapshot(al, AN_SNAP_ALL);
+        hold_sweep(al);
         if (!rows_empty(&al->cur) && !al->pending_since_ms)
             al->pending_since_ms = core_mono_ms();
         if (core_queue_len(al->q) == 0 || alert_rows(&al->cur) >= FLUSH_ROWS ||
@@ -1026,6 +1232,7 @@ static void *run(void *arg)
         snapshot(al, AN_SNAP_ALL);
     }
     an_engine_finish(al->engine);
+    hold_release_all(al); /* what waits out a hold goes with the last flush */
     /* the last incident states: a few tries past any back-off, then give up
      * (logged with what is lost) */
     for (int attempt = 0; attempt < 3 && !(rows_empty(&al->cur) && rows_empty(&al->fl));
@@ -1153,9 +1360,10 @@ an_live *an_live_start(const core_config *cfg, char *err, size_t errlen)
     al->group = dupz(cfg->kafka_group);
     al->q = core_queue_new((size_t)cfg->an_queue_events);
     al->lat = calloc(1, sizeof *al->lat);
+    al->lat_open = calloc(1, sizeof *al->lat_open);
     /* the collector's back-off settings, doubling up to retry_max_ms */
     core_backoff_init(&al->backoff, cfg->coll_retry_min_ms, cfg->coll_retry_max_ms);
-    if (!al->dsn || !al->topic || !al->lat || !al->q || !al->group) {
+    if (!al->dsn || !al->topic || !al->lat || !al->lat_open || !al->q || !al->group) {
         snprintf(err, errlen, "out of memory");
         goto error;
     }
@@ -1218,16 +1426,20 @@ void an_live_stop(an_live *al)
     if (al->started) {
         an_engine_stats st;
         an_engine_stats_get(al->engine, &st);
-        int64_t p50 = al->lat ? core_hdr_quantile(al->lat, 0.50) : 0;
-        int64_t p99 = al->lat ? core_hdr_quantile(al->lat, 0.99) : 0;
-        int64_t p999 = al->lat ? core_hdr_quantile(al->lat, 0.999) : 0;
+        int64_t p50 = al->lat_open ? core_hdr_quantile(al->lat_open, 0.50) : 0;
+        int64_t p99 = al->lat_open ? core_hdr_quantile(al->lat_open, 0.99) : 0;
+        int64_t p999 = al->lat_open ? core_hdr_quantile(al->lat_open, 0.999) : 0;
+        int64_t a50 = al->lat ? core_hdr_quantile(al->lat, 0.50) : 0;
+        int64_t a99 = al->lat ? core_hdr_quantile(al->lat, 0.99) : 0;
         core_log(CORE_LOG_INFO, "analytics", "live analytics stopped",
                  "events=%llu batches=%llu incidents=%llu alerts=%llu late=%llu forced=%llu "
                  "keys=%llu key_state_bytes_avg=%.0f keys_peak=%llu key_state_mb_peak=%.1f "
                  "queue_full_waits=%llu flush_waits=%llu db_errors=%llu published=%llu kafka_errors=%llu dropped_alerts=%llu "
                  "commit_to_incident_p50_ms=%.1f commit_to_incident_p99_ms=%.1f "
-                 "commit_to_incident_p999_ms=%.1f alerts_stored=%llu alert_rows=%llu "
-                 "alerts_coalesced=%llu flushes=%llu "
+                 "commit_to_incident_p999_ms=%.1f commit_to_alert_p50_ms=%.1f "
+                 "commit_to_alert_p99_ms=%.1f alerts_stored=%llu alert_rows=%llu "
+                 "alerts_coalesced=%llu flushes=%llu incident_updates_held=%llu "
+                 "incident_updates_after_hold=%llu "
                  "snapshots=%llu snapshot_bytes_last=%zu snapshot_keys_last=%zu "
                  "snapshot_save_ms_avg=%.2f snapshot_save_ms_max=%.2f "
                  "snapshot_write_ms_avg=%.2f snapshot_write_ms_max=%.2f "
@@ -1241,9 +1453,11 @@ void an_live_stop(an_live *al)
                  (unsigned long long)atomic_load(&al->waits),
                  (unsigned long long)al->flush_waits, (unsigned long long)al->db_errors,
                  (unsigned long long)al->published, (unsigned long long)al->kafka_errors,
-                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3,
+                 (unsigned long long)al->dropped, p50 / 1e3, p99 / 1e3, p999 / 1e3, a50 / 1e3,
+                 a99 / 1e3,
                  (unsigned long long)al->alerts_stored, (unsigned long long)al->alert_rows,
                  (unsigned long long)al->alerts_coalesced, (unsigned long long)al->flushes,
+                 (unsigned long long)al->updates_held, (unsigned long long)al->holds_written,
                  (unsigned long long)al->snap_count, al->snap_bytes_last, al->snap_keys_last,
                  al->snap_count ? al->snap_save_us_sum / 1e3 / (double)al->snap_count : 0.0,
                  al->snap_save_us_max / 1e3,
@@ -1253,6 +1467,15 @@ void an_live_stop(an_live *al)
                  st.memo_lookups ? 100.0 * (double)st.memo_hits / (double)st.memo_lookups : 0.0);
     }
     core_queue_free(al->q, qitem_free); /* items are left only when the thread never ran */
+    for (held *e; (e = (held *)an_hold_oldest(&al->hold));) { /* empty once the thread ran */
+        if (e->has_row)
+            inc_row_free(&e->row);
+        if (e->has_grp)
+            alert_strs_free(&e->grp.s);
+        an_hold_remove(&al->hold, &e->h);
+        free(e);
+    }
+    an_hold_free(&al->hold);
     rows_free(&al->cur);
     rows_free(&al->fl);
     pthread_cond_destroy(&al->cv);
@@ -1261,6 +1484,7 @@ void an_live_stop(an_live *al)
     if (al->pg)
         PQfinish(al->pg);
     free(al->lat);
+    free(al->lat_open);
     for (size_t i = 0; i < al->ntopics; i++)
         free(al->topics[i].topic);
     free(al->group);

@@ -85,6 +85,7 @@ typedef struct core_config {
     int64_t an_max_keys;
     int64_t an_incident_quiet_ms;
     int64_t an_incident_update_ms;
+    int64_t an_incident_hold_ms; /* live: wall-clock time between an incident's written updates */
     int64_t an_ex_fast_min;
     int64_t an_ex_slow_min;
     int64_t an_ex_baseline_mult;

@@ -207,6 +207,11 @@ const setting core_cfg_settings[] = {
      false, false, "live: on assignment, how long to wait for the previous owner's snapshot to "
      "reach the partition's stored offset before going on with the one there is"},
     /* alert storms (analytics/an_live.c, docs/analytics.md "Alert storms") */
+    {"analytics", "incident_hold_ms", T_MS, OFF(an_incident_hold_ms), "5s", 0, 600000, NULL, false,
+     false, "live: an open incident's row is written and published again only after this much "
+     "wall-clock time, its newest state and its coalesced alerts waiting meanwhile; an incident "
+     "that opens, closes or rises in severity is written at once (0: every update at once; "
+     "docs/analytics.md, Alert storms)"},
     {"analytics", "alert_rows_per_incident", T_INT, OFF(an_alert_rows_per_incident), "20", 0,
      1000000, NULL, false, false, "live: the first this many alerts of an incident are stored as "
      "a row and an evidence link each; past them, the alerts of one incident that one flush "

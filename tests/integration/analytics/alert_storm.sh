@@ -8,13 +8,18 @@
 # count, their alert numbers 1..alerts each exactly once; the API document
 # (`custos incidents show --json`) counts them and its timeline says "N
 # alerts"; the evidence bundle's alerts.ndjson sums to the same and its
-# events.ndjson holds every event any alert row names.
+# events.ndjson holds every event any alert row names. With every alert
+# changing its incident (analytics.incident_update_ms 0), the hold
+# (analytics.incident_hold_ms, 5 s) writes and publishes an incident at most
+# once per 5 s of wall time besides its opening and closing, and the last
+# state each incident published is the one PostgreSQL stores.
 . "$(dirname "$0")/../../lib/env.sh"
 . "$(dirname "$0")/../../lib/ingest.sh"
 
 TOPIC=custos.interactions
 ROWS=5
 export CUSTOS_ANALYTICS_PARTITION_IDLE_MS=10s CUSTOS_ANALYTICS_ALERT_ROWS_PER_INCIDENT=$ROWS
+export CUSTOS_ANALYTICS_INCIDENT_UPDATE_MS=0 CUSTOS_ANALYTICS_INCIDENT_HOLD_MS=5s
 export CUSTOS_AUDIT_SIGNING_KEY="$T_DIR/signing.key"
 
 # 3,000 events of 4 keys, each prompt prefixed by an instruction override
@@ -33,6 +38,7 @@ N=$(wc -l <"$T_DIR/events.jsonl")
 t_db
 "$CUSTOS_BIN" keys init >/dev/null
 t_broker 4 "$TOPIC"
+started=$SECONDS
 t_start_collector collector
 COLL=$T_LAST_PID
 t_wait_log "$T_DIR/collector.log" 'msg="partition assigned"' 60 "$COLL"
@@ -41,6 +47,7 @@ t_wait_log "$T_DIR/collector.log" 'msg="partition assigned"' 60 "$COLL"
 t_wait_count "$N" 300
 kill -TERM "$COLL"
 wait "$COLL" || t_fail "custos run exited $? after SIGTERM: $(tail -n 5 "$T_DIR/collector.log")"
+elapsed=$((SECONDS - started + 1))
 
 stop=$(grep 'msg="live analytics stopped"' "$T_DIR/collector.log") || t_fail "no stop summary"
 field() { sed -nE "s/^.* $1=([0-9]+).*\$/\\1/p" <<<"$stop"; }
@@ -50,6 +57,7 @@ rows=$(field alert_rows) coalesced=$(field alerts_coalesced)
 # attacks make differently
 [ "$raised" -ge $((N * 9 / 10)) ] || t_fail "only $raised alerts for $N storm events"
 [ "$stored" = "$raised" ] && [ "$dropped" = 0 ] || t_fail "raised $raised, stored $stored, dropped $dropped"
+published=$(field published) held=$(field incident_updates_held)
 
 # the rows in PostgreSQL stand for every alert, and are far fewer
 sum=$(t_sql "SELECT sum(count) FROM alerts")
@@ -78,6 +86,32 @@ bare=$(t_sql "SELECT count(*) FROM alerts WHERE evidence = '{}'::jsonb")
 links=$(t_sql "SELECT count(*) FROM incident_events")
 singles=$(t_sql "SELECT count(*) FROM alerts WHERE last_ts IS NULL AND incident_id IS NOT NULL")
 [ "$links" -le "$singles" ] && [ "$links" -ge 1 ] || t_fail "$links evidence links for $singles single alerts"
+
+# the hold: every alert changed its incident, yet each incident was
+# published at its opening, its closing, as its severity rose (three steps
+# at most: low to critical) and at most once per 5 s between (the run took
+# $elapsed s, so the bound grows with a slow machine)
+[ "$published" -le $((incs * (2 + 3 + elapsed / 5 + 1))) ] && [ "$held" -gt 0 ] ||
+    t_fail "$published incident messages for $incs incidents in ${elapsed}s ($held updates held)"
+kcat -C -b "$T_BROKER" -t custos.incidents -e -q -f '%k\t%s\n' >"$T_DIR/topic.tsv" 2>"$T_DIR/kcat.log" ||
+    t_fail "cannot read the incidents topic: $(tail -n 3 "$T_DIR/kcat.log")"
+[ "$(wc -l <"$T_DIR/topic.tsv")" = "$published" ] ||
+    t_fail "the topic holds $(wc -l <"$T_DIR/topic.tsv") messages, $published were published"
+t_sql "SELECT incident_id || E'\t' || doc::text FROM incidents" >"$T_DIR/stored.tsv"
+python3 - "$T_DIR/topic.tsv" "$T_DIR/stored.tsv" <<'PY' || t_fail "the last published state is not the stored one"
+import json, sys
+last = {}
+for line in open(sys.argv[1]):
+    k, v = line.rstrip("\n").split("\t", 1)
+    last[k] = json.loads(v)
+stored = {}
+for line in open(sys.argv[2]):
+    k, v = line.rstrip("\n").split("\t", 1)
+    stored[k] = json.loads(v)
+assert set(last) == set(stored), (sorted(set(last) ^ set(stored)))[:3]
+for k in stored:
+    assert last[k] == stored[k], (k, last[k].get("evidence", {}).get("alerts"), stored[k].get("evidence", {}).get("alerts"))
+PY
 
 # the API document: the counts add up, the timeline says so
 ID=$(t_sql "SELECT incident_id FROM incidents ORDER BY alerts DESC, incident_id LIMIT 1")
@@ -110,4 +144,4 @@ assert sum(a["count"] for a in alerts) == int(sys.argv[2])
 missing = {a["event_id"] for a in alerts} - events
 assert not missing, sorted(missing)[:3]
 PY
-t_log "$raised alerts of $incs incidents in $nrows rows ($coalesced coalesced), $links links; incident $ID: $want alerts"
+t_log "$raised alerts of $incs incidents in $nrows rows ($coalesced coalesced), $links links; incident $ID: $want alerts; $published incident messages in ${elapsed}s ($held updates held)"
