@@ -534,7 +534,7 @@ with open(src) as f, open(dst, "w") as out:
         out.write(json.dumps(ev, separators=(",", ":")) + "\n")
 PY
     ceiling_sample storm
-    for pct in 100 90 80; do
+    for pct in 100 90 80 70 60; do
         sr=$((SUSTAINED * pct / 100 / 100 * 100))
         log "storm at $pct % of the sustained rate: $sr ev/s"
         if run_step "$sr" "$STEP_S" "$WORK/storm.jsonl"; then STORM_OK=$sr; fi
@@ -545,7 +545,7 @@ PY
         [ "$STORM_OK" = 0 ] || break
     done
     BASE_STORM_OK=0
-    for pct in 100 90 80; do
+    for pct in 100 90 80 70 60; do
         [ -n "$BASE_BIN" ] && [ "$BASE_SUST" -gt 0 ] || break
         sr=$((BASE_SUST * pct / 100 / 100 * 100))
         log "baseline storm at $pct % of its sustained rate: $sr ev/s"
