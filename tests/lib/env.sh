@@ -40,6 +40,14 @@ T_AT_EXIT=()
 
 t_log() { printf '[%s %s] %s\n' "$T_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 t_fail() { printf '[%s] FAIL: %s\n' "$T_NAME" "$*" >&2; exit 1; }
+# t_now: whole seconds of a monotonic clock (/proc/uptime), for deadlines:
+# bash's SECONDS follows the wall clock, and a step of the machine's clock
+# once ended a 60 s wait after 2.75 s (CI, redact.sh, 2026-12-03).
+t_now() {
+    local up _
+    read -r up _ </proc/uptime
+    echo "${up%.*}"
+}
 
 # The EXIT trap. It must run to the end whatever failed, so errexit is off
 # inside it and the exit status is kept aside: a test never leaves a process,
@@ -126,8 +134,8 @@ t_start() {
 # t_wait_sql SQL EXPECTED SECONDS: polls until the query returns EXPECTED.
 t_wait_sql() {
     local sql=$1 want=$2 secs=$3 got=""
-    local deadline=$((SECONDS + secs))
-    while [ "$SECONDS" -lt "$deadline" ]; do
+    local deadline=$(($(t_now) + secs))
+    while [ "$(t_now)" -lt "$deadline" ]; do
         got=$(t_sql "$sql" 2>/dev/null || true)
         [ "$got" = "$want" ] && return 0
         sleep 0.5

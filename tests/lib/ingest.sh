@@ -70,8 +70,8 @@ t_start_collector() {
 # PATTERN (grep -E); fails early if PID exits.
 t_wait_log() {
     local file=$1 pat=$2 secs=$3 pid=${4:-}
-    local deadline=$((SECONDS + secs))
-    while [ "$SECONDS" -lt "$deadline" ]; do
+    local deadline=$(($(t_now) + secs))
+    while [ "$(t_now)" -lt "$deadline" ]; do
         grep -qE "$pat" "$file" 2>/dev/null && return 0
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
             t_fail "process $pid exited while waiting for /$pat/ in $file: $(tail -n 5 "$file")"
@@ -85,13 +85,14 @@ t_wait_log() {
 # if it holds more, and when no row was added for SECS seconds (progress, not
 # a clock: a slow machine is slow, not failed).
 t_wait_count() {
-    local want=$1 secs=$2 got=0 last=-1 since=$SECONDS
+    local want=$1 secs=$2 got=0 last=-1 since
+    since=$(t_now)
     while :; do
         got=$(t_count)
         [ "$got" -gt "$want" ] && t_fail "interactions holds $got rows, more than the $want sent"
         [ "$got" = "$want" ] && return 0
-        if [ "$got" != "$last" ]; then last=$got; since=$SECONDS; fi
-        [ $((SECONDS - since)) -lt "$secs" ] ||
+        if [ "$got" != "$last" ]; then last=$got; since=$(t_now); fi
+        [ $(($(t_now) - since)) -lt "$secs" ] ||
             t_fail "no row stored for ${secs}s: want $want rows in interactions, have $got"
         sleep 0.5
     done
