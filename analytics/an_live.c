@@ -618,7 +618,6 @@ static bool row_room(an_live *al)
  * and severity). */
 static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
 {
-    row_set *rs = &al->cur;
     int64_t ts = a->trigger->ts_us;
     const inc_alert_group one = {.a = {.ts_us = ts, .severity = a->severity},
                                  .last_ts_us = ts, .count = 1, .last_seq = v->n_alerts};
@@ -632,45 +631,25 @@ static void coalesce(an_live *al, const an_incident_view *v, const an_alert *a)
         group_absorb(&e->grp.g, &one);
         return;
     }
-    if (e) {
-        if (!row_room(al) || alert_strs_fill(al, &e->grp.s, v->incident_id, a) < 0)
+    if (!e) {
+        ssize_t i = group_find(&al->cur, v->incident_id);
+        if (i >= 0) {
+            group_absorb(&al->cur.groups[i].g, &one);
             return;
-        e->grp.g = (inc_alert_group){
-            .a = alert_record(&e->grp.s, a, v->n_alerts),
-            .last_ts_us = ts,
-            .count = 1,
-            .last_seq = v->n_alerts,
-        };
+        }
+    }
+    alert_group g;
+    if (!row_room(al) || alert_strs_fill(al, &g.s, v->incident_id, a) < 0)
+        return;
+    g.g = one;
+    g.g.a = alert_record(&g.s, a, v->n_alerts);
+    if (e) {
+        e->grp = g;
         e->has_grp = true;
         al->held_groups++;
-        return;
+    } else {
+        put_group(al, &g); /* a new row of this flush */
     }
-    ssize_t i = group_find(rs, v->incident_id);
-    if (i >= 0) {
-        group_absorb(&rs->groups[i].g, &one);
-        return;
-    }
-    if (!row_room(al))
-        return;
-    if (core_grow(&rs->groups, &rs->capgroups, rs->ngroups, sizeof *rs->groups, 64) < 0) {
-        drop_oom(al);
-        return;
-    }
-    alert_group *r = &rs->groups[rs->ngroups];
-    if (alert_strs_fill(al, &r->s, v->incident_id, a) < 0)
-        return;
-    if (group_index(rs, rs->ngroups) < 0) {
-        alert_strs_free(&r->s);
-        drop_oom(al);
-        return;
-    }
-    r->g = (inc_alert_group){
-        .a = alert_record(&r->s, a, v->n_alerts),
-        .last_ts_us = ts,
-        .count = 1,
-        .last_seq = v->n_alerts,
-    };
-    rs->ngroups++;
 }
 
 static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)

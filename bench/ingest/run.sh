@@ -154,7 +154,7 @@ cpu_parts() {
     {
         for t in /proc/"$1"/task/*; do
             read -r comm <"$t/comm" || continue
-            echo "custos:${comm//[0-9]/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+            echo "custos:${comm//[0-9]/} $(cpu_ticks "$1/task/${t##*/}")"
         done
         echo "broker $(cpu_ticks "$BROKER_PID")"
         for t in $pm $(pgrep -P "$pm"); do echo "postgres $(cpu_ticks "$t")"; done
