@@ -66,10 +66,20 @@ typedef struct {
     size_t errlen;
 } decoder;
 
-/* The compact JSON of object v into *out, refused when larger than max. */
+/* The compact JSON of object v into *out, refused when larger than max.
+ * Mostly the message holds it in that form already (v->esc is false): its
+ * text is copied. */
 static int get_json(decoder *D, core_event *ev, const core_json_val *v, const char *field,
                     size_t max, const char **out)
 {
+    if (!v->esc) {
+        if (v->len > max)
+            return core_errf(D->err, D->errlen, "field %s is %zu bytes of JSON, larger than %zu",
+                             field, v->len, max);
+        if (!(*out = core_event_strdup(ev, (const char *)v->p, v->len)))
+            return core_errf(D->err, D->errlen, "out of memory");
+        return 0;
+    }
     core_json_buf b;
     core_json_buf_init(&b);
     core_json_emit(&b, &D->scratch, v->p, D->end);
@@ -187,18 +197,29 @@ static int get_scores(decoder *D, core_event *ev)
     ev->scores = n ? core_event_alloc(ev, n * sizeof *ev->scores) : NULL;
     if (n && !ev->scores)
         return core_errf(D->err, D->errlen, "out of memory");
+    /* a compact form unlike the text (v->esc) is written here, as
+     * core_json_emit would, unless a name holds an escape (then by it) */
+    core_json_buf out;
+    bool build = v->esc;
+    core_json_buf_init(&out);
+    core_json_buf_put(&out, "{", 1);
+    int rc = 0;
     size_t k = 0;
-    for (const unsigned char *p = next_member(D, v->p); p; p = next_member(D, p), k++) {
+    for (const unsigned char *p = next_member(D, v->p); p && !rc; p = next_member(D, p), k++) {
         core_json_val key, val;
         size_t nl;
         p = core_json_scan_string(p, D->end, &key);
         p = core_json_skip_ws(core_json_skip_ws(p, D->end) + 1, D->end);
         const char *name = core_json_str_bytes(&D->scratch, &key, false, &nl);
-        if (!name)
-            return core_errf(D->err, D->errlen, "out of memory");
-        if (nl == 0 || nl > 64 || has_control(name, nl))
-            return core_errf(D->err, D->errlen, "score name \"%.*s\" must be 1-64 printable bytes",
-                             nl < 64 ? (int)nl : 64, name);
+        if (!name) {
+            rc = core_errf(D->err, D->errlen, "out of memory");
+            break;
+        }
+        if (nl == 0 || nl > 64 || has_control(name, nl)) {
+            rc = core_errf(D->err, D->errlen, "score name \"%.*s\" must be 1-64 printable bytes",
+                           nl < 64 ? (int)nl : 64, name);
+            break;
+        }
         switch (*p) {
         case '"': val.type = COLL_J_STR; break;
         case '{': val.type = COLL_J_OBJ; break;
@@ -208,16 +229,43 @@ static int get_scores(decoder *D, core_event *ev)
         case 'n': val.type = COLL_J_NULL; break;
         default: val.type = COLL_J_NUM;
         }
-        if (val.type != COLL_J_NUM)
-            return core_errf(D->err, D->errlen, "score \"%.*s\" must be a number, got %s",
-                             nl < 64 ? (int)nl : 64, name, core_json_type_name(val.type));
+        if (val.type != COLL_J_NUM) {
+            rc = core_errf(D->err, D->errlen, "score \"%.*s\" must be a number, got %s",
+                           nl < 64 ? (int)nl : 64, name, core_json_type_name(val.type));
+            break;
+        }
         ev->scores[k].name = core_event_strdup(ev, name, nl);
+        const unsigned char *q = p;
         p = core_json_scan_number(p, D->end, &ev->scores[k].value);
-        if (!ev->scores[k].name || isnan(ev->scores[k].value))
-            return core_errf(D->err, D->errlen, "out of memory");
+        if (!ev->scores[k].name || isnan(ev->scores[k].value)) {
+            rc = core_errf(D->err, D->errlen, "out of memory");
+            break;
+        }
+        build = build && !key.esc;
+        if (build) {
+            if (k)
+                core_json_buf_put(&out, ",", 1);
+            core_json_buf_put(&out, "\"", 1);
+            core_json_buf_put(&out, name, nl);
+            core_json_buf_put(&out, "\":", 2);
+            core_json_emit_number(&out, q, p, ev->scores[k].value);
+        }
     }
-    ev->n_scores = n;
-    return get_json(D, ev, v, "scores", 1 << 16, &ev->scores_json);
+    if (!rc) {
+        ev->n_scores = n;
+        core_json_buf_put(&out, "}", 1);
+        if (!build)
+            rc = get_json(D, ev, v, "scores", 1 << 16, &ev->scores_json);
+        else if (out.oom)
+            rc = core_errf(D->err, D->errlen, "out of memory");
+        else if (out.n > 1 << 16)
+            rc = core_errf(D->err, D->errlen,
+                           "field scores is %zu bytes of JSON, larger than %d", out.n, 1 << 16);
+        else if (!(ev->scores_json = core_event_strdup(ev, out.p, out.n)))
+            rc = core_errf(D->err, D->errlen, "out of memory");
+    }
+    core_json_buf_free(&out);
+    return rc;
 }
 
 /* True when s (n bytes) is a dotted quad that inet_pton() takes: four

@@ -6,10 +6,12 @@
 #include <math.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/json_scan.h"
 
 /* The n decoded bytes s as a JSON string. */
-static void jb_string(core_json_buf *b, const char *s, size_t n)
+void core_json_put_string(core_json_buf *b, const char *s, size_t n)
 {
     core_json_buf_put(b, "\"", 1);
     const char *run = s, *end = s + n;
@@ -170,6 +172,38 @@ static int significant_digits(const unsigned char *q, const unsigned char *e)
     return n;
 }
 
+void core_json_emit_number(core_json_buf *b, const unsigned char *q, const unsigned char *e,
+                           double d)
+{
+    if (significant_digits(q, e) > 15)
+        core_json_buf_put(b, (const char *)q, (size_t)(e - q)); /* a double would round it */
+    else if (!put_number_text(b, q, e, d))
+        jb_number(b, d);
+}
+
+bool core_json_number_compact(const unsigned char *q, const unsigned char *e, double d)
+{
+    if (significant_digits(q, e) > 15)
+        return true; /* kept as written */
+    if (d == 0) /* jb_number: "0" or "-0" */
+        return (e - q == 1 && q[0] == '0') || (e - q == 2 && q[0] == '-' && q[1] == '0');
+    /* put_number_text with nothing to drop: no exponent, at most 15 digits,
+     * no trailing zero after the point and fewer than 10 digits there */
+    const unsigned char *dot = NULL;
+    int digits = 0;
+    if (fabs(d) < 1e-4)
+        return false;
+    for (const unsigned char *p = q; p < e; p++) {
+        if (*p == '.')
+            dot = p;
+        else if (core_json_is_digit(*p))
+            digits++;
+        else if (*p != '-')
+            return false;
+    }
+    return digits <= 15 && (!dot || (e[-1] != '0' && e - dot - 1 < 10));
+}
+
 /* Recurses once per nesting level: at most CORE_JSON_MAX_DEPTH. */
 const unsigned char *core_json_emit(core_json_buf *b, core_json_buf *scratch,
                                     const unsigned char *p, const unsigned char *end)
@@ -214,7 +248,7 @@ const unsigned char *core_json_emit(core_json_buf *b, core_json_buf *scratch,
         if (!s)
             b->oom = true;
         else
-            jb_string(b, s, n);
+            core_json_put_string(b, s, n);
         return p;
     }
     case 't':
@@ -231,12 +265,71 @@ const unsigned char *core_json_emit(core_json_buf *b, core_json_buf *scratch,
         p = core_json_scan_number(q, end, &v.d);
         if (isnan(v.d))
             b->oom = true;
-        else if (significant_digits(q, p) > 15)
-            core_json_buf_put(b, (const char *)q, (size_t)(p - q)); /* a double would round it */
-        else if (!put_number_text(b, q, p, v.d))
-            jb_number(b, v.d);
+        else
+            core_json_emit_number(b, q, p, v.d);
         return p;
     }
     }
 }
 
+
+/* ---- cJSON trees ---- */
+
+int core_json_print_cjson(core_json_buf *b, const cJSON *item)
+{
+    switch (item->type & 0xFF) {
+    case cJSON_NULL: core_json_buf_put(b, "null", 4); return 0;
+    case cJSON_False: core_json_buf_put(b, "false", 5); return 0;
+    case cJSON_True: core_json_buf_put(b, "true", 4); return 0;
+    case cJSON_Number: jb_number(b, item->valuedouble); return 0;
+    case cJSON_Raw:
+        if (!item->valuestring)
+            return -1;
+        core_json_buf_put(b, item->valuestring, strlen(item->valuestring));
+        return 0;
+    case cJSON_String: {
+        const char *v = item->valuestring ? item->valuestring : "";
+        core_json_put_string(b, v, strlen(v));
+        return 0;
+    }
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool obj = (item->type & 0xFF) == cJSON_Object;
+        core_json_buf_put(b, obj ? "{" : "[", 1);
+        for (const cJSON *c = item->child; c; c = c->next) {
+            if (c != item->child)
+                core_json_buf_put(b, ",", 1);
+            if (obj) {
+                const char *k = c->string ? c->string : "";
+                core_json_put_string(b, k, strlen(k));
+                core_json_buf_put(b, ":", 1);
+            }
+            if (core_json_print_cjson(b, c) < 0)
+                return -1;
+        }
+        core_json_buf_put(b, obj ? "}" : "]", 1);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+char *core_json_print_unformatted(const cJSON *item)
+{
+    if (!item)
+        return NULL;
+    core_json_buf b;
+    core_json_buf_init(&b);
+    char *out = NULL;
+    if (core_json_print_cjson(&b, item) == 0 && !b.oom) {
+        b.p[b.n] = '\0';
+        if (b.p == b.local) {
+            out = strdup(b.p);
+        } else {
+            out = b.p; /* handed over */
+            b.p = b.local;
+        }
+    }
+    core_json_buf_free(&b);
+    return out;
+}

@@ -231,8 +231,10 @@ const char *core_json_str_copy(core_json_buf *scratch, const core_json_val *v, s
  * strtod() in the locale's decimal point. Returns the byte after it, or NULL
  * when there is no number there. *d is NaN, which no JSON number reads as,
  * when out of memory. */
-const unsigned char *core_json_scan_number(const unsigned char *q, const unsigned char *end,
-                                           double *d)
+/* core_json_scan_number(), and in *loose whether the text is not its
+ * compact form (core_json_number_compact: false only when that is sure). */
+static const unsigned char *scan_number(const unsigned char *q, const unsigned char *end,
+                                        double *d, unsigned *loose)
 {
     static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -258,6 +260,9 @@ const unsigned char *core_json_scan_number(const unsigned char *q, const unsigne
         !(p < end && (core_json_is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E'))) {
         double v = fd ? (double)m / p10[fd] : (double)m;
         *d = neg ? -v : v;
+        /* compact: what put_number_text() writes as it is (fewer than 10
+         * digits after the point, the last not 0, |d| >= 1e-4), or 0 or -0 */
+        *loose = m ? (fd && p[-1] == '0') | (fd >= 10) | (v < 1e-4) : nd != 1 || fd != 0;
         return p;
     }
     /* anything else: checked by the grammar, read by strtod() */
@@ -276,7 +281,15 @@ const unsigned char *core_json_scan_number(const unsigned char *q, const unsigne
     *d = strtod(buf, NULL);
     if (buf != local)
         free(buf);
+    *loose = !core_json_number_compact(q, q + k, *d);
     return q + k;
+}
+
+const unsigned char *core_json_scan_number(const unsigned char *q, const unsigned char *end,
+                                           double *d)
+{
+    unsigned loose;
+    return scan_number(q, end, d, &loose);
 }
 
 
@@ -490,13 +503,17 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
 static const unsigned char *parse_container(parser *P, const unsigned char *q, int depth,
                                             long where, core_json_val *v)
 {
-    const unsigned char *end = P->end, *p;
+    const unsigned char *end = P->end, *p, *w;
     bool obj = *q == '{';
     unsigned char close = obj ? '}' : ']';
     size_t first_key = P->n_keys, kbuf_n = P->kbuf.n, n = 0;
+    /* the text is not its compact form: some whitespace, a value written
+     * otherwise (core_json_val); or-ed, not branched on */
+    unsigned loose;
     if (depth + 1 > CORE_JSON_MAX_DEPTH)
         return NULL;
     p = core_json_skip_ws(q + 1, end);
+    loose = p != q + 1;
     if (p < end && *p == close) {
         p++;
         goto done;
@@ -510,10 +527,12 @@ static const unsigned char *parse_container(parser *P, const unsigned char *q, i
                 return NULL;
             if ((key = push_key(P, &kv)) < 0)
                 return NULL;
-            p = core_json_skip_ws(p, end);
-            if (p >= end || *p != ':')
+            w = core_json_skip_ws(p, end);
+            if (w >= end || *w != ':')
                 return NULL;
-            p = core_json_skip_ws(p + 1, end);
+            loose |= kv.esc | (w != p);
+            p = core_json_skip_ws(w + 1, end);
+            loose |= p != w + 1;
             if (depth == 0 && P->field_of) { /* a field's value goes to P->f (null: absent) */
                 const pkey *k = &P->keys[key];
                 int f = P->field_of((const char *)key_bytes(P, k), k->n);
@@ -524,9 +543,13 @@ static const unsigned char *parse_container(parser *P, const unsigned char *q, i
         if (!(p = parse_value(P, p, depth + 1, key, dst)))
             return NULL;
         n++;
-        p = core_json_skip_ws(p, end);
+        w = core_json_skip_ws(p, end);
+        loose |= dst->esc | (w != p);
+        p = w;
         if (p < end && *p == ',') {
-            p = core_json_skip_ws(p + 1, end);
+            w = core_json_skip_ws(p + 1, end);
+            loose |= w != p + 1;
+            p = w;
             continue;
         }
         if (p < end && *p == close) {
@@ -541,8 +564,10 @@ done:
     P->n_keys = first_key;
     P->kbuf.n = kbuf_n;
     v->type = obj ? COLL_J_OBJ : COLL_J_ARR;
+    v->esc = loose;
     v->p = q;
     v->n = n;
+    v->len = (size_t)(p - q);
     return P->oom ? NULL : p;
 }
 
@@ -560,23 +585,28 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
         return core_json_scan_string(p, end, v);
     case 't':
         v->type = COLL_J_TRUE;
+        v->esc = false;
         return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
     case 'f':
         v->type = COLL_J_FALSE;
+        v->esc = false;
         return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
     case 'n':
         v->type = COLL_J_NULL;
+        v->esc = false;
         return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    default:
+    default: {
         if (*p != '-' && !core_json_is_digit(*p))
             return NULL;
+        unsigned loose;
         v->type = COLL_J_NUM;
-        if (!(p = core_json_scan_number(p, end, &v->d)))
+        if (!(p = scan_number(p, end, &v->d, &loose)))
             return NULL;
         if (isnan(v->d)) {
             P->oom = true;
             return NULL;
         }
+        v->esc = loose;
         if (!isfinite(v->d) && !P->tree_err) {
             const pkey *k = &P->keys[where];
             P->tree_err = true;
@@ -584,6 +614,7 @@ static const unsigned char *parse_value(parser *P, const unsigned char *p, int d
                       (const char *)key_bytes(P, k));
         }
         return p;
+    }
     }
 }
 

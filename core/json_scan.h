@@ -121,12 +121,17 @@ enum { COLL_J_NULL, COLL_J_FALSE, COLL_J_TRUE, COLL_J_NUM, COLL_J_STR, COLL_J_AR
 
 /* Where a value lies in the message. A string is the raw bytes between its
  * quotes (p, n), esc when they hold an escape; a number is its value d; an
- * object or array is p at its opening bracket and n members or items. */
+ * object or array is p at its opening bracket, n members or items, and len
+ * bytes of text up to its closing bracket. For an object or array the
+ * parser sets esc when its text is not already its compact form (what
+ * core_json_emit writes): some whitespace, a string with an escape, or a
+ * number written otherwise than compactly (core_json_number_compact). So
+ * when esc is false the text itself is the compact form. */
 typedef struct {
     int type;
     bool esc;
     const unsigned char *p;
-    size_t n;
+    size_t n, len;
     double d;
 } core_json_val;
 
@@ -190,6 +195,29 @@ void core_json_explain_refusal(const unsigned char *s, size_t len, char *err, si
  * Returns the byte after the value. out->oom tells of a failure. */
 const unsigned char *core_json_emit(core_json_buf *out, core_json_buf *scratch,
                                     const unsigned char *p, const unsigned char *end);
+
+/* cJSON_PrintUnformatted, byte for byte, written here: cJSON prints each
+ * number with sprintf and reads it back with sscanf, which was most of the
+ * cost of writing an incident. core_json_print_cjson appends item's JSON to
+ * out (-1: an item cJSON would not print either; out->oom: out of memory);
+ * core_json_print_unformatted returns it malloc'd (NULL on either). */
+struct cJSON;
+int core_json_print_cjson(core_json_buf *out, const struct cJSON *item);
+char *core_json_print_unformatted(const struct cJSON *item);
+
+/* Writes the n bytes s as a JSON string, quotes included, escaped as
+ * cJSON_PrintUnformatted escapes them (quote, backslash, control bytes). */
+void core_json_put_string(core_json_buf *out, const char *s, size_t n);
+
+/* Writes the compact form of the number text q..e, whose value is d (not
+ * NaN), as core_json_emit does. */
+void core_json_emit_number(core_json_buf *out, const unsigned char *q, const unsigned char *e,
+                           double d);
+
+/* True when core_json_emit writes the number text q..e (whose value is d)
+ * as it is. False may be said of some that it does write as they are (the
+ * parser then emits them): never true of one it writes otherwise. */
+bool core_json_number_compact(const unsigned char *q, const unsigned char *e, double d);
 
 /* Checks that buf[0..len) is one JSON object by the decoders' rules: valid
  * UTF-8, no NUL (raw or \\u0000), no raw control character in a string, no

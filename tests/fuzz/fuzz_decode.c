@@ -22,12 +22,30 @@
 
 #include "collector/batch.h"
 #include "collector/collector.h"
+#include "core/json_scan.h"
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
         if (!(cond))                                                                 \
             abort();                                                                 \
     } while (0)
+
+/* Compact JSON (attrs, scores) is what core_json_emit writes of it: the
+ * decoder copies a message's own text when the parser judged it compact,
+ * and this catches a judgement that let something else through. */
+static void check_compact(const char *s)
+{
+    if (!s)
+        return;
+    size_t n = strlen(s);
+    core_json_buf out, scratch;
+    core_json_buf_init(&out);
+    core_json_buf_init(&scratch);
+    core_json_emit(&out, &scratch, (const unsigned char *)s, (const unsigned char *)s + n);
+    CHECK(out.oom || (out.n == n && memcmp(out.p, s, n) == 0));
+    core_json_buf_free(&out);
+    core_json_buf_free(&scratch);
+}
 
 static void check_str(const char *s, size_t max)
 {
@@ -72,6 +90,8 @@ static void check_event(const core_event *ev, const coll_limits *lim)
         check_str(ev->scores[i].name, 64);
     if (ev->attrs_json)
         CHECK(strlen(ev->attrs_json) <= lim->attrs_max_bytes && ev->attrs_json[0] == '{');
+    check_compact(ev->attrs_json);
+    check_compact(ev->scores_json);
 }
 
 /* ---- an independent, strict JSON validator (the oracle) ---- */

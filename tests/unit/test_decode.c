@@ -331,6 +331,32 @@ static void parser_reads_what_cjson_read(void **state)
                                        "\"h\":\"/\\u0001\xf0\x9f\x98\x80\\\"\"}");
     core_event_clear(&ev);
 
+    /* attrs already in compact form are taken as written; one value written
+     * otherwise anywhere inside, or any whitespace, and they are rewritten */
+    static const char *const forms[][2] = {
+        {"{\"a\":[1,{\"b\":\"x\"}],\"c\":-0,\"d\":0,\"e\":true,\"f\":null,\"g\":0.25}",
+         "{\"a\":[1,{\"b\":\"x\"}],\"c\":-0,\"d\":0,\"e\":true,\"f\":null,\"g\":0.25}"},
+        {"{\"a\":[1,[2.50]]}", "{\"a\":[1,[2.5]]}"},
+        {"{\"a\":{\"b\":0.0}}", "{\"a\":{\"b\":0}}"},
+        {"{\"a\":-0.0}", "{\"a\":-0}"},
+        {"{\"a\":1e5}", "{\"a\":100000}"},
+        {"{\"a\":0.00001}", "{\"a\":1e-05}"},
+        {"{\"a\":[\"\\/\"]}", "{\"a\":[\"/\"]}"},
+        {"{\"\\u0061\":1}", "{\"a\":1}"},
+        {"{\"a\":[1 ]}", "{\"a\":[1]}"},
+        {"{\"a\" :1}", "{\"a\":1}"},
+        {"{\"a\":1,\n\"b\":2}", "{\"a\":1,\"b\":2}"},
+        {"{ }", "{}"},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "{" REQ ",\"attrs\":%s,\"scores\":{\"s\":1.50}}", forms[i][0]);
+        decode_ok(msg, &ev);
+        assert_string_equal(ev.attrs_json, forms[i][1]);
+        assert_string_equal(ev.scores_json, "{\"s\":1.5}");
+        core_event_clear(&ev);
+    }
+
     /* more than 64 keys: the least duplicate in strcmp order is named */
     char json[4096];
     size_t o = (size_t)snprintf(json, sizeof json, "{" REQ ",\"attrs\":{");
