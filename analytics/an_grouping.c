@@ -10,6 +10,7 @@
 #include "analytics/an_features.h"
 #include "analytics/an_grouping.h"
 #include "analytics/an_snapshot.h"
+#include "core/json_scan.h"
 
 #define INC_MAX_IDS 8
 #define INC_MAX_EVENTS 16
@@ -134,43 +135,102 @@ static void add_str(char **arr, int *n, int max, const char *s)
         (*n)++;
 }
 
+static void put_lit(core_json_buf *b, const char *s) { core_json_buf_put(b, s, strlen(s)); }
+static void put_str(core_json_buf *b, const char *s) { core_json_put_string(b, s, strlen(s)); }
+
+static void put_str_array(core_json_buf *b, const char *s, size_t width, int n)
+{
+    core_json_buf_put(b, "[", 1);
+    for (int k = 0; k < n; k++) {
+        if (k)
+            core_json_buf_put(b, ",", 1);
+        put_str(b, s + (size_t)k * width);
+    }
+    core_json_buf_put(b, "]", 1);
+}
+
+/* The incident's JSON (malloc'd), or NULL when out of memory. Written
+ * directly, byte for byte what cJSON_PrintUnformatted wrote of the tree this
+ * was built as before (the fields below in this order, the incident's
+ * counts appended to a copy of its evidence): an incident is written at each
+ * update, and building, copying and freeing that tree was most of a storm's
+ * analytics. */
 static char *json_of(const inc *i)
 {
-    char ts[40];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "incident_id", i->id);
-    cJSON_AddStringToObject(o, "type", inc_type_name(i->type));
-    cJSON_AddStringToObject(o, "severity", inc_severity_name(i->sev));
-    if (i->api_key_id)
-        cJSON_AddStringToObject(o, "api_key_id", i->api_key_id);
-    if (i->model)
-        cJSON_AddStringToObject(o, "model", i->model);
-    if (i->model_version)
-        cJSON_AddStringToObject(o, "model_version", i->model_version);
-    cJSON_AddStringToObject(o, "first_seen", core_ts_format(i->first_us, ts, sizeof ts));
-    cJSON_AddStringToObject(o, "detected_at", core_ts_format(i->detected_us, ts, sizeof ts));
-    cJSON *atlas = cJSON_AddArrayToObject(o, "atlas");
-    for (int k = 0; k < i->n_atlas; k++)
-        cJSON_AddItemToArray(atlas, cJSON_CreateString(i->atlas[k]));
-    cJSON *owasp = cJSON_AddArrayToObject(o, "owasp");
-    for (int k = 0; k < i->n_owasp; k++)
-        cJSON_AddItemToArray(owasp, cJSON_CreateString(i->owasp[k]));
-    cJSON_AddStringToObject(o, "summary", i->summary ? i->summary : "");
-    cJSON *ev = i->evidence ? cJSON_Duplicate(i->evidence, 1) : cJSON_CreateObject();
-    cJSON_AddNumberToObject(ev, "alerts", i->n_alerts);
-    cJSON_AddStringToObject(ev, "last_seen", core_ts_format(i->last_us, ts, sizeof ts));
-    if (i->n_rules) {
-        cJSON *r = cJSON_AddArrayToObject(ev, "rules");
-        for (int k = 0; k < i->n_rules; k++)
-            cJSON_AddItemToArray(r, cJSON_CreateString(i->rules[k]));
+    char ts[40], num[16];
+    char *ev = i->evidence ? core_json_print_unformatted(i->evidence) : NULL;
+    if (i->evidence && !ev)
+        return NULL;
+    core_json_buf b;
+    core_json_buf_init(&b);
+    put_lit(&b, "{\"incident_id\":");
+    put_str(&b, i->id);
+    put_lit(&b, ",\"type\":");
+    put_str(&b, inc_type_name(i->type));
+    put_lit(&b, ",\"severity\":");
+    put_str(&b, inc_severity_name(i->sev));
+    if (i->api_key_id) {
+        put_lit(&b, ",\"api_key_id\":");
+        put_str(&b, i->api_key_id);
     }
-    cJSON *e = cJSON_AddArrayToObject(ev, "event_ids");
-    for (int k = 0; k < i->n_events; k++)
-        cJSON_AddItemToArray(e, cJSON_CreateString(i->events[k]));
-    cJSON_AddItemToObject(o, "evidence", ev);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    if (i->model) {
+        put_lit(&b, ",\"model\":");
+        put_str(&b, i->model);
+    }
+    if (i->model_version) {
+        put_lit(&b, ",\"model_version\":");
+        put_str(&b, i->model_version);
+    }
+    put_lit(&b, ",\"first_seen\":");
+    put_str(&b, core_ts_format(i->first_us, ts, sizeof ts));
+    put_lit(&b, ",\"detected_at\":");
+    put_str(&b, core_ts_format(i->detected_us, ts, sizeof ts));
+    put_lit(&b, ",\"atlas\":");
+    put_str_array(&b, i->atlas[0], sizeof i->atlas[0], i->n_atlas);
+    put_lit(&b, ",\"owasp\":");
+    put_str_array(&b, i->owasp[0], sizeof i->owasp[0], i->n_owasp);
+    put_lit(&b, ",\"summary\":");
+    put_str(&b, i->summary ? i->summary : "");
+    /* the evidence object, then what the incident adds to it */
+    put_lit(&b, ",\"evidence\":");
+    size_t evn = ev ? strlen(ev) : 0;
+    if (evn > 2) {
+        core_json_buf_put(&b, ev, evn - 1); /* without its closing brace */
+        core_json_buf_put(&b, ",", 1);
+    } else {
+        core_json_buf_put(&b, "{", 1);
+    }
+    free(ev);
+    snprintf(num, sizeof num, "%d", i->n_alerts);
+    put_lit(&b, "\"alerts\":");
+    put_lit(&b, num);
+    put_lit(&b, ",\"last_seen\":");
+    put_str(&b, core_ts_format(i->last_us, ts, sizeof ts));
+    if (i->n_rules) {
+        put_lit(&b, ",\"rules\":[");
+        for (int k = 0; k < i->n_rules; k++) {
+            if (k)
+                core_json_buf_put(&b, ",", 1);
+            put_str(&b, i->rules[k]);
+        }
+        core_json_buf_put(&b, "]", 1);
+    }
+    put_lit(&b, ",\"event_ids\":[");
+    for (int k = 0; k < i->n_events; k++) {
+        if (k)
+            core_json_buf_put(&b, ",", 1);
+        put_str(&b, i->events[k]);
+    }
+    put_lit(&b, "]}}");
+    char *out = NULL;
+    if (!b.oom) {
+        b.p[b.n] = '\0';
+        out = b.p == b.local ? strdup(b.p) : b.p;
+        if (out == b.p)
+            b.p = b.local; /* handed over */
+    }
+    core_json_buf_free(&b);
+    return out;
 }
 
 static void fill_view(const inc *i, an_incident_view *v, const char *json, bool opened,
@@ -389,7 +449,7 @@ void an_incidents_save(const an_incidents *g, an_snap_w *(*route)(void *ud, cons
         an_snap_put_str(w, i->model_version);
         an_snap_put_str(w, i->summary);
         an_snap_put_str(w, i->tenant);
-        char *ev = i->evidence ? cJSON_PrintUnformatted(i->evidence) : NULL;
+        char *ev = i->evidence ? core_json_print_unformatted(i->evidence) : NULL;
         if (i->evidence && !ev)
             w->oom = true;
         an_snap_put_str(w, ev);
@@ -449,7 +509,8 @@ int an_incidents_load(an_incidents *g, an_snap_r *r)
         for (int k = 0; k < f.n_events; k++)
             if ((i->events[i->n_events] = an_snap_get_str(r, SNAP_STR_MAX)))
                 i->n_events++;
-        if (ev && !(i->evidence = cJSON_Parse(ev)))
+        /* evidence is an object (json_of() writes into it) */
+        if (ev && (!(i->evidence = cJSON_Parse(ev)) || !cJSON_IsObject(i->evidence)))
             r->bad = true;
         /* a key-scoped incident names its key, a model-scoped one its model */
         ok = !r->bad && i->n_rules == f.n_rules && i->n_events == f.n_events &&

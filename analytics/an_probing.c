@@ -113,14 +113,29 @@ static bool corroborated(const an_rules *rules, an_pr_rare *s, const an_obs *o, 
     return true;
 }
 
-/* "a, b and c" of the rules' ids into buf. */
+/* s at buf + *k as snprintf(buf + *k, cap - *k, "%s", s) writes it (cut
+ * to the room left), *k moved on by its whole length. */
+static void put_cut(char *buf, size_t cap, size_t *k, const char *s)
+{
+    size_t n = strlen(s), room = cap - *k - 1;
+    memcpy(buf + *k, s, n < room ? n : room);
+    buf[*k + (n < room ? n : room)] = '\0';
+    *k += n;
+}
+
+/* "a, b and c" of the rules' ids into buf (a storm raises this per event:
+ * by hand, not printf). */
 static void rule_list(char *buf, size_t cap, const an_rule *const *r, int n)
 {
     size_t k = 0;
     buf[0] = '\0';
-    for (int j = 0; j < n && k + 1 < cap; j++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%s", j == 0 ? "" : j == n - 1 ? " and " : ", ",
-                              r[j]->id);
+    for (int j = 0; j < n && k + 1 < cap; j++) {
+        put_cut(buf, cap, &k, j == 0 ? "" : j == n - 1 ? " and " : ", ");
+        if (k + 1 < cap)
+            put_cut(buf, cap, &k, r[j]->id);
+        else
+            k += strlen(r[j]->id);
+    }
 }
 
 /* What one probing alert says. */

@@ -108,8 +108,24 @@ const char *core_ts_format(int64_t ts_us, char *buf, size_t size)
     int y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d, (int)(sod / 3600),
-             (int)(sod / 60 % 60), (int)(sod % 60), (int)us);
+    if (y < 0 || y > 9999 || size < 28) {
+        snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d, (int)(sod / 3600),
+                 (int)(sod / 60 % 60), (int)(sod % 60), (int)us);
+        return buf;
+    }
+    /* the same, by hand: incidents and alerts write several a row */
+    unsigned v[] = {(unsigned)y, m, d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
+                    (unsigned)(sod % 60), (unsigned)us};
+    static const unsigned width[] = {4, 2, 2, 2, 2, 2, 6};
+    static const char after[] = "--T::.Z";
+    char *w = buf;
+    for (int f = 0; f < 7; f++) {
+        for (unsigned k = width[f], x = v[f]; k > 0; k--, x /= 10)
+            w[k - 1] = (char)('0' + x % 10);
+        w += width[f];
+        *w++ = after[f];
+    }
+    *w = '\0';
     return buf;
 }
 

@@ -166,6 +166,13 @@ static void ts_format_known_values(void **state)
                         "2000-02-29T00:00:00.000000Z");
     assert_string_equal(core_ts_format(INT64_C(253402300799999999), buf, sizeof buf),
                         "9999-12-31T23:59:59.999999Z");
+    /* past the digits written by hand: as printf writes them */
+    assert_string_equal(core_ts_format(INT64_C(253402300800000000), buf, sizeof buf),
+                        "10000-01-01T00:00:00.000000Z");
+    assert_string_equal(core_ts_format(INT64_C(-62167219200000001), buf, sizeof buf),
+                        "-001-12-31T23:59:59.999999Z");
+    char small[12];
+    assert_string_equal(core_ts_format(0, small, sizeof small), "1970-01-01T");
 }
 
 static void ts_format_parse_round_trip(void **state)
