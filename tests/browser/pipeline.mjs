@@ -41,11 +41,15 @@ try {
   const id = sql(`SELECT i.incident_id FROM incidents i WHERE EXISTS (SELECT 1 FROM incident_events e JOIN interactions x USING (event_id, ts)
                   WHERE e.incident_id = i.incident_id AND x.prompt IS NOT NULL) ORDER BY detected_at DESC, incident_id DESC LIMIT 1`);
   check(id !== '', `an incident with stored evidence (${id})`);
-  await page.goto(`${BASE}/incidents/${id}`);
+  // The page asks for the incident while it loads: wait for that response
+  // from before the navigation, not after goto() returns (by then it may
+  // have come and gone: CI on ecf4ed1 timed out so, the request served
+  // in 31 ms).
   const [res] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith(`/api/v1/incidents/${id}`) && r.request().method() === 'GET'),
-    page.waitForSelector('#timeline'),
+    page.goto(`${BASE}/incidents/${id}`),
   ]);
+  await page.waitForSelector('#timeline');
   const api = await res.json();
   const rows = await page.$$eval('#timeline tbody tr', (rs) => rs.map((r) => [r.dataset.kind, r.querySelector('.what').textContent]));
   check(JSON.stringify(rows) === JSON.stringify(api.timeline.map((t) => [t.kind, t.what ?? ''])), `the timeline shows the incident's ${rows.length} rows, in order`);
