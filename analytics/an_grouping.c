@@ -138,16 +138,22 @@ static void add_str(char **arr, int *n, int max, const char *s)
 static void put_lit(core_json_buf *b, const char *s) { core_json_buf_put(b, s, strlen(s)); }
 static void put_str(core_json_buf *b, const char *s) { core_json_put_string(b, s, strlen(s)); }
 
-static void put_str_array(core_json_buf *b, const char *s, size_t width, int n)
+/* A JSON array of the n strings str(arr, k). */
+static void put_str_array(core_json_buf *b, const void *arr, int n,
+                          const char *(*str)(const void *arr, int k))
 {
     core_json_buf_put(b, "[", 1);
     for (int k = 0; k < n; k++) {
         if (k)
             core_json_buf_put(b, ",", 1);
-        put_str(b, s + (size_t)k * width);
+        put_str(b, str(arr, k));
     }
     core_json_buf_put(b, "]", 1);
 }
+
+static const char *atlas_at(const void *arr, int k) { return ((const char(*)[24])arr)[k]; }
+static const char *owasp_at(const void *arr, int k) { return ((const char(*)[16])arr)[k]; }
+static const char *ptr_at(const void *arr, int k) { return ((char *const *)arr)[k]; }
 
 /* The incident's JSON (malloc'd), or NULL when out of memory. Written
  * directly, byte for byte what cJSON_PrintUnformatted wrote of the tree this
@@ -186,9 +192,9 @@ static char *json_of(const inc *i)
     put_lit(&b, ",\"detected_at\":");
     put_str(&b, core_ts_format(i->detected_us, ts, sizeof ts));
     put_lit(&b, ",\"atlas\":");
-    put_str_array(&b, i->atlas[0], sizeof i->atlas[0], i->n_atlas);
+    put_str_array(&b, i->atlas, i->n_atlas, atlas_at);
     put_lit(&b, ",\"owasp\":");
-    put_str_array(&b, i->owasp[0], sizeof i->owasp[0], i->n_owasp);
+    put_str_array(&b, i->owasp, i->n_owasp, owasp_at);
     put_lit(&b, ",\"summary\":");
     put_str(&b, i->summary ? i->summary : "");
     /* the evidence object, then what the incident adds to it */
@@ -207,28 +213,13 @@ static char *json_of(const inc *i)
     put_lit(&b, ",\"last_seen\":");
     put_str(&b, core_ts_format(i->last_us, ts, sizeof ts));
     if (i->n_rules) {
-        put_lit(&b, ",\"rules\":[");
-        for (int k = 0; k < i->n_rules; k++) {
-            if (k)
-                core_json_buf_put(&b, ",", 1);
-            put_str(&b, i->rules[k]);
-        }
-        core_json_buf_put(&b, "]", 1);
+        put_lit(&b, ",\"rules\":");
+        put_str_array(&b, i->rules, i->n_rules, ptr_at);
     }
-    put_lit(&b, ",\"event_ids\":[");
-    for (int k = 0; k < i->n_events; k++) {
-        if (k)
-            core_json_buf_put(&b, ",", 1);
-        put_str(&b, i->events[k]);
-    }
-    put_lit(&b, "]}}");
-    char *out = NULL;
-    if (!b.oom) {
-        b.p[b.n] = '\0';
-        out = b.p == b.local ? strdup(b.p) : b.p;
-        if (out == b.p)
-            b.p = b.local; /* handed over */
-    }
+    put_lit(&b, ",\"event_ids\":");
+    put_str_array(&b, i->events, i->n_events, ptr_at);
+    put_lit(&b, "}}");
+    char *out = core_json_buf_take(&b);
     core_json_buf_free(&b);
     return out;
 }

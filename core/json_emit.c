@@ -118,38 +118,38 @@ static void jb_number(core_json_buf *b, double d)
 }
 
 
-/* Writes the number text q..e, whose value is d, as jb_number() would,
- * when that is its own text: no exponent, at most 15 digits (so it reads
- * back exactly), fewer than 10 after the point, and 1e-4 <= |d|. Then the
- * digits jb_number() finds are the text's (no shorter decimal of at most 15
- * digits reads as the same double), and it writes them with the fraction's
- * trailing zeros, and a point left bare, dropped. Returns false otherwise. */
-static bool put_number_text(core_json_buf *b, const unsigned char *q, const unsigned char *e, double d)
+/* Where the number text q..e, whose value is d, ends as jb_number() would
+ * write it, when that is its own text less the fraction's trailing zeros
+ * (and a point left bare): no exponent, at most 15 digits (so it reads back
+ * exactly), fewer than 10 after the point once those are dropped, and
+ * 1e-4 <= |d|. Then the digits jb_number() finds are the text's (no shorter
+ * decimal of at most 15 digits reads as the same double). NULL otherwise. */
+static const unsigned char *number_text_end(const unsigned char *q, const unsigned char *e,
+                                            double d)
 {
     const unsigned char *dot = NULL;
     int digits = 0;
     if (d == 0 || fabs(d) < 1e-4)
-        return false;
+        return NULL;
     for (const unsigned char *p = q; p < e; p++) {
         if (*p == '.')
             dot = p;
         else if (core_json_is_digit(*p))
             digits++;
         else if (*p != '-')
-            return false; /* an exponent */
+            return NULL; /* an exponent */
     }
     if (digits > 15)
-        return false;
+        return NULL;
     if (dot) {
         while (e[-1] == '0')
             e--;
         if (e[-1] == '.')
             e--;
         else if (e - dot - 1 >= 10)
-            return false;
+            return NULL;
     }
-    core_json_buf_put(b, (const char *)q, (size_t)(e - q));
-    return true;
+    return e;
 }
 
 /* The significant digits of the mantissa of the number text q..e (leading
@@ -175,9 +175,12 @@ static int significant_digits(const unsigned char *q, const unsigned char *e)
 void core_json_emit_number(core_json_buf *b, const unsigned char *q, const unsigned char *e,
                            double d)
 {
+    const unsigned char *w;
     if (significant_digits(q, e) > 15)
         core_json_buf_put(b, (const char *)q, (size_t)(e - q)); /* a double would round it */
-    else if (!put_number_text(b, q, e, d))
+    else if ((w = number_text_end(q, e, d)))
+        core_json_buf_put(b, (const char *)q, (size_t)(w - q));
+    else
         jb_number(b, d);
 }
 
@@ -187,21 +190,7 @@ bool core_json_number_compact(const unsigned char *q, const unsigned char *e, do
         return true; /* kept as written */
     if (d == 0) /* jb_number: "0" or "-0" */
         return (e - q == 1 && q[0] == '0') || (e - q == 2 && q[0] == '-' && q[1] == '0');
-    /* put_number_text with nothing to drop: no exponent, at most 15 digits,
-     * no trailing zero after the point and fewer than 10 digits there */
-    const unsigned char *dot = NULL;
-    int digits = 0;
-    if (fabs(d) < 1e-4)
-        return false;
-    for (const unsigned char *p = q; p < e; p++) {
-        if (*p == '.')
-            dot = p;
-        else if (core_json_is_digit(*p))
-            digits++;
-        else if (*p != '-')
-            return false;
-    }
-    return digits <= 15 && (!dot || (e[-1] != '0' && e - dot - 1 < 10));
+    return number_text_end(q, e, d) == e; /* written as it is, nothing dropped */
 }
 
 /* Recurses once per nesting level: at most CORE_JSON_MAX_DEPTH. */
@@ -320,16 +309,7 @@ char *core_json_print_unformatted(const cJSON *item)
         return NULL;
     core_json_buf b;
     core_json_buf_init(&b);
-    char *out = NULL;
-    if (core_json_print_cjson(&b, item) == 0 && !b.oom) {
-        b.p[b.n] = '\0';
-        if (b.p == b.local) {
-            out = strdup(b.p);
-        } else {
-            out = b.p; /* handed over */
-            b.p = b.local;
-        }
-    }
+    char *out = core_json_print_cjson(&b, item) == 0 ? core_json_buf_take(&b) : NULL;
     core_json_buf_free(&b);
     return out;
 }

@@ -230,9 +230,9 @@ const char *core_json_str_copy(core_json_buf *scratch, const core_json_val *v, s
 /* Reads the number at q (RFC 8259 grammar) into *d, as cJSON does: with
  * strtod() in the locale's decimal point. Returns the byte after it, or NULL
  * when there is no number there. *d is NaN, which no JSON number reads as,
- * when out of memory. */
-/* core_json_scan_number(), and in *loose whether the text is not its
- * compact form (core_json_number_compact: false only when that is sure). */
+ * when out of memory. Also sets *loose when the text is not its compact
+ * form (as core_json_number_compact judges it) unless it returns NULL or
+ * NaN. */
 static const unsigned char *scan_number(const unsigned char *q, const unsigned char *end,
                                         double *d, unsigned *loose)
 {

@@ -63,6 +63,21 @@ static inline char *core_json_buf_room(core_json_buf *b, size_t n)
     return b->p + b->n;
 }
 
+/* b's bytes as a malloc'd NUL-terminated string (b's own memory when it
+ * has grown, a copy of the local buffer else), or NULL when b ran out of
+ * memory or the copy does; b can be freed after either. */
+static inline char *core_json_buf_take(core_json_buf *b)
+{
+    if (b->oom)
+        return NULL;
+    b->p[b->n] = '\0'; /* room: buf_room keeps one byte */
+    if (b->p == b->local)
+        return strdup(b->p);
+    char *s = b->p;
+    b->p = b->local;
+    return s;
+}
+
 static inline void core_json_buf_put(core_json_buf *b, const char *s, size_t n)
 {
     char *w = core_json_buf_room(b, n);
