@@ -21,6 +21,7 @@
 #include "collector/store.h"
 #include "core/db.h"
 #include "tests/lib/db_fixture.h"
+#include "tests/lib/rng.h"
 
 #define N_EVENTS 400
 
@@ -42,13 +43,7 @@ static int teardown(void **state)
 }
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+static uint64_t rnd(void) { return t_xorshift64(&g_rng); }
 static int pick(int n) { return (int)(rnd() % (uint64_t)n); }
 
 /* A random text: plain words, COPY text's escaped characters, quotes,

@@ -22,6 +22,7 @@
 #include "analytics/an_rules.h"
 #include "analytics/an_snapshot.h"
 #include "collector/collector.h"
+#include "tests/lib/rng.h"
 
 #define T0 1795132800LL /* 2026-11-20T00:00:00Z, seconds */
 
@@ -108,13 +109,7 @@ static void fx_free(fixture *f)
     free(f);
 }
 
-static uint64_t rnd(fixture *f)
-{
-    f->rng ^= f->rng << 13;
-    f->rng ^= f->rng >> 7;
-    f->rng ^= f->rng << 17;
-    return f->rng;
-}
+static uint64_t rnd(fixture *f) { return t_xorshift64(&f->rng); }
 static double urand(fixture *f) { return (double)(rnd(f) >> 11) / 9007199254740992.0; }
 
 /* A prompt of unrelated made-up words: every one novel to the last. */

@@ -19,6 +19,7 @@
 #include "analytics/an_grouping.h"
 #include "analytics/an_pcache.h"
 #include "analytics/an_rules.h"
+#include "tests/lib/rng.h"
 
 static void simhash_near_for_shared_words_far_for_unrelated(void **state)
 {
@@ -37,9 +38,7 @@ static void simhash_near_for_shared_words_far_for_unrelated(void **state)
     assert_int_equal(an_hamming(0, 0), 0);
     assert_int_equal(an_hamming(0, ~0ULL), 64);
     for (uint64_t x = 0x9E3779B97F4A7C15ULL, i = 0; i < 10000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        t_xorshift64(&x);
         assert_int_equal(an_hamming(x, x * 3 + i), __builtin_popcountll(x ^ (x * 3 + i)));
         assert_int_equal(an_hamming(x, 0), __builtin_popcountll(x));
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "collector/decode_map.h"
+#include "tests/lib/rng.h"
 
 /* coll_map_print(v) equals cJSON_PrintUnformatted(v). */
 static void same_as_cjson(const cJSON *v)
@@ -52,9 +53,9 @@ static void numbers(void **state)
     }
     /* decimals of 0 to 8 places and doubles in between, around the short
      * path's edges (10^-4, 10^9, 6 places) and across it */
-    unsigned long long r = 88172645463325252ULL;
+    uint64_t r = 88172645463325252ULL;
     for (int i = 0; i < 200000; i++) {
-        r ^= r << 13, r ^= r >> 7, r ^= r << 17; /* xorshift64 */
+        t_xorshift64(&r);
         double x;
         int places = (int)(r % 9);
         long long m = (long long)(r >> 20) % 100000000000LL;

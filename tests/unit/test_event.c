@@ -11,6 +11,7 @@
 
 #include "core/event.h"
 #include "core/log.h"
+#include "tests/lib/rng.h"
 
 #define T_2026_11_21_130400 INT64_C(1795266240000000)
 
@@ -187,10 +188,7 @@ static void ts_format_parse_round_trip(void **state)
             t = (int64_t)(i / 2) * INT64_C(86400000000) + (i % 2 ? -1 : 0) +
                 INT64_C(946684800000000); /* from 2000-01-01 */
         else {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            t = (int64_t)(x % UINT64_C(253402300800000000));
+            t = (int64_t)(t_xorshift64(&x) % UINT64_C(253402300800000000));
         }
         core_ts_format(t, buf, sizeof buf);
         int64_t back = -1;

@@ -15,16 +15,11 @@
 #include <cjson/cJSON.h>
 
 #include "core/json_scan.h"
+#include "tests/lib/rng.h"
 
 static uint64_t g_x = 0x9E3779B97F4A7C15ull;
 
-static uint64_t rnd(void)
-{
-    g_x ^= g_x << 13;
-    g_x ^= g_x >> 7;
-    g_x ^= g_x << 17;
-    return g_x;
-}
+static uint64_t rnd(void) { return t_xorshift64(&g_x); }
 
 static void same(const cJSON *item)
 {

@@ -17,15 +17,10 @@
 
 #include "core/log.h"
 #include "playbooks/pb.h"
+#include "tests/lib/rng.h"
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+static uint64_t rnd(void) { return t_xorshift64(&g_rng); }
 
 /* The instruction cap is what bounds a mutated loop; the deadline is far
  * past what any run needs, so that a busy machine (a run preempted for a
