@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analytics/an_live_snap.h"
+#include "core/db.h"
 
 int an_snap_db_write(PGconn *c, const char *group, const char *topic, int32_t partition,
                      int64_t next_offset, uint32_t keys, const void *blob, size_t n, char *err,
@@ -21,14 +22,14 @@ int an_snap_db_write(PGconn *c, const char *group, const char *topic, int32_t pa
         snprintf(err, errlen, "snapshot of partition %d too large (%zu bytes)", (int)partition, n);
         return -1;
     }
-    PGresult *r = PQexecParams(
+    PGresult *r = core_db_exec_stmt(
         c,
         "INSERT INTO analytics_snapshots AS s (consumer_group, topic, kafka_partition, "
         "next_offset, keys, state) VALUES ($1, $2, $3, $4, $5, $6) "
         "ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET "
         "next_offset = EXCLUDED.next_offset, keys = EXCLUDED.keys, state = EXCLUDED.state, "
         "saved_at = now() WHERE EXCLUDED.next_offset >= s.next_offset OR s.kafka_partition = -1",
-        6, NULL, vals, lens, fmts, 0);
+        6, vals, lens, fmts);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "storing the snapshot of partition %d: %s", (int)partition,

@@ -27,10 +27,10 @@ int64_t coll_store_read_offset(PGconn *c, const char *group, const char *topic,
     char part[16];
     snprintf(part, sizeof part, "%d", (int)partition);
     const char *p[] = {group, topic, part};
-    PGresult *r = PQexecParams(c,
+    PGresult *r = core_db_exec_stmt(c,
                                "SELECT next_offset FROM ingest_offsets WHERE consumer_group = $1"
                                " AND topic = $2 AND kafka_partition = $3",
-                               3, NULL, p, NULL, NULL, 0);
+                               3, p, NULL, NULL);
     int64_t v = -2;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         core_db_error(c, "reading stored offset", err, errlen);
@@ -73,12 +73,12 @@ static int read_offsets(PGconn *c, const char *group, coll_batch **bs, const siz
         goto done;
     }
     for (int round = 0; round < 2; round++) {
-        PGresult *r = PQexecParams(
+        PGresult *r = core_db_exec_stmt(
             c,
             "SELECT v.i, o.next_offset FROM unnest($2::text[], $3::int[]) WITH ORDINALITY"
             " AS v(topic, part, i) LEFT JOIN ingest_offsets o ON o.consumer_group = $1"
             " AND o.topic = v.topic AND o.kafka_partition = v.part",
-            3, NULL, p, NULL, NULL, 0);
+            3, p, NULL, NULL);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != k) {
             core_db_error(c, "reading stored offsets", err, errlen);
             PQclear(r);
@@ -101,11 +101,11 @@ static int read_offsets(PGconn *c, const char *group, coll_batch **bs, const siz
         }
         if (round == 1)
             break;
-        r = PQexecParams(c,
+        r = core_db_exec_stmt(c,
                          "INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition,"
                          " next_offset) SELECT $1, topic, part, -1 FROM unnest($2::text[],"
                          " $3::int[]) AS v(topic, part) ON CONFLICT DO NOTHING",
-                         3, NULL, p, NULL, NULL, 0);
+                         3, p, NULL, NULL);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             core_db_error(c, "creating offset rows", err, errlen);
             PQclear(r);
@@ -202,13 +202,13 @@ static int insert_rejected(PGconn *c, const char *group, const char *topic, cons
     int fmts[] = {0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0};
     if (!key || !key_len)
         vals[5] = NULL;
-    PGresult *r = PQexecParams(
+    PGresult *r = core_db_exec_stmt(
         c,
         "INSERT INTO rejected_events (consumer_group, topic, kafka_partition, kafka_offset,"
         " kafka_ts, kafka_key, reason, raw, raw_size, raw_truncated, event_index)"
         " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision), $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT DO NOTHING",
-        11, NULL, vals, lens, fmts, 0);
+        11, vals, lens, fmts);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         core_db_error(c, "inserting dead letter", err, errlen);

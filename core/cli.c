@@ -43,6 +43,7 @@ int core_cli_config(core_config *cfg, const char *path, const char *log_level_ov
         return -1;
     }
     core_log_set_level((core_log_level)l);
+    core_db_set_prepared(strcmp(cfg->pg_prepared, "off") != 0);
     return 0;
 }
 

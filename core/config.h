@@ -18,6 +18,7 @@ typedef struct core_config {
     char *pg_dsn;
     int64_t pg_connect_timeout_s;
     int64_t pg_partitions_ahead_days;
+    char *pg_prepared; /* on|off: postgres.prepared_statements */
 
     /* kafka */
     char *kafka_brokers;

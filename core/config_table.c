@@ -14,6 +14,12 @@ const setting core_cfg_settings[] = {
      false, "seconds to wait for a connection"},
     {"postgres", "partitions_ahead_days", T_INT, OFF(pg_partitions_ahead_days), "7", 1, 366, NULL,
      false, true, "daily partitions of interactions kept created ahead of today"},
+    {"postgres", "prepared_statements", T_ENUM, OFF(pg_prepared), "on", 0, 0, "on|off", false,
+     false,
+     "prepare each statement custos repeats once per connection, so that the server parses and "
+     "plans it once (off: every statement parsed and planned at every call, for a connection "
+     "pooler that gives each transaction another server session and keeps no prepared "
+     "statement, such as PgBouncer before 1.21 in transaction mode)"},
 
     {"kafka", "brokers", T_STR, OFF(kafka_brokers), "localhost:9092", 0, 0, NULL, false, false,
      "bootstrap servers, comma-separated host:port"},

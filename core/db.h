@@ -60,6 +60,18 @@ void core_db_error(PGconn *c, const char *what, char *err, size_t errlen);
 PGresult *core_db_query(PGconn *c, const char *sql, int n, const char *const *params,
                         const char *what, char *err, size_t errlen);
 
+/* PQexecParams through the connection's statement cache (core/db_stmt.c):
+ * the first call of a text on a connection prepares it, later ones only
+ * bind and execute it. Same arguments and result as PQexecParams (text
+ * results); the caller PQclear()s the result. */
+#define CORE_DB_STMT_MAX 256
+PGresult *core_db_exec_stmt(PGconn *c, const char *sql, int n, const char *const *params,
+                            const int *lengths, const int *formats);
+/* postgres.prepared_statements: off runs every statement unprepared. */
+void core_db_set_prepared(bool on);
+/* Statements prepared on c (for tests). */
+int core_db_stmt_count(PGconn *c);
+
 /* Runs a statement; returns the number of rows it affected (0 when it says
  * none), or -1 with err. */
 long long core_db_exec_params(PGconn *c, const char *sql, int n, const char *const *params,

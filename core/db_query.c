@@ -10,7 +10,7 @@
 PGresult *core_db_query(PGconn *c, const char *sql, int n, const char *const *params,
                         const char *what, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = core_db_exec_stmt(c, sql, n, params, NULL, NULL);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         core_db_error(c, what, err, errlen);

@@ -137,7 +137,7 @@ fx_rc fx_db_exec(PGconn *db, const char *sql, int n, const char *const *v, const
                  char *err, size_t errlen)
 {
     /* Not core_db_query: the failed result's SQLSTATE decides the retry. */
-    PGresult *r = PQexecParams(db, sql, n, NULL, v, NULL, NULL, 0);
+    PGresult *r = core_db_exec_stmt(db, sql, n, v, NULL, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         return fx_db_fail(db, r, what, err, errlen);
     PQclear(r);
