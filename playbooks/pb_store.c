@@ -72,15 +72,23 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     snprintf(exp, sizeof exp, "%" PRId64, expiry_ms);
     if (core_db_begin(c, err, errlen) < 0)
         return -1;
+    /* Stored in its first state at once: the audit chain below records the
+     * proposal and the move to that state, as two events of one
+     * transaction (no one outside it ever saw the row as 'proposed'), and
+     * the change feed gets one row for it, not two. */
     const char *v[] = {incident_id, playbook, pb_kinds[kind], subject, params_json, key,
                        dry_run ? "t" : "f", approval_required ? "t" : "f",
-                       ttl_s > 0 ? ttl : NULL, revert_of > 0 ? rev : NULL, actor};
+                       ttl_s > 0 ? ttl : NULL, revert_of > 0 ? rev : NULL, actor,
+                       first_state, exp, result_json};
     r = core_db_query(c,
             "INSERT INTO actions (incident_id, playbook, kind, subject, params, params_key, state, "
-            "dry_run, approval_required, ttl_s, revert_of, actor) VALUES ($1, $2, $3, $4, "
-            "$5::jsonb, $6, 'proposed', $7::boolean, $8::boolean, $9::bigint, $10::bigint, $11) "
+            "dry_run, approval_required, ttl_s, revert_of, actor, expires_at, finished_at, "
+            "result) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $12, $7::boolean, $8::boolean, "
+            "$9::bigint, $10::bigint, $11, CASE WHEN $12 = 'pending_approval' THEN now() + "
+            "$13::bigint * interval '1 millisecond' END, CASE WHEN $12 = 'dry_run' THEN now() "
+            "END, $14::jsonb) "
             "ON CONFLICT (incident_id, kind, params_key) DO NOTHING RETURNING id",
-            11, v, "recording the action", err, errlen);
+            14, v, "recording the action", err, errlen);
     if (!r)
         goto done;
     if (PQntuples(r) == 0) {
@@ -117,17 +125,6 @@ int pb_store_propose(PGconn *c, const char *incident_id, const char *playbook, p
     detail = cJSON_PrintUnformatted(d);
     cJSON_Delete(d);
     if (!detail || audit_append(c, actor, "proposed", *id, incident_id, detail, err, errlen) < 0)
-        goto done;
-    char ids[32];
-    snprintf(ids, sizeof ids, "%" PRId64, *id);
-    const char *v3[] = {ids, first_state, exp, result_json};
-    r = core_db_query(c,
-            "UPDATE actions SET state = $2, updated_at = now(), expires_at = CASE WHEN $2 = "
-            "'pending_approval' THEN now() + $3::bigint * interval '1 millisecond' END, "
-            "finished_at = CASE WHEN $2 = 'dry_run' THEN now() END, result = $4::jsonb "
-            "WHERE id = $1::bigint",
-            4, v3, "moving the new action", err, errlen);
-    if (!r)
         goto done;
     detail2 = audit_detail_transition("proposed", first_state, NULL, result_json, NULL);
     if (!detail2 ||
