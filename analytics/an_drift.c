@@ -21,6 +21,7 @@
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
 #include "analytics/an_snapshot.h"
+#include "core/json_scan.h"
 
 #define NB 6 /* sextiles: with windows of tens of events, ten bins are mostly noise */
 #define REF_MAX 4000
@@ -299,10 +300,11 @@ static void judge(an_drift *d, an_engine *e, dmodel *m, const an_obs *o)
         .model = m->model,
         .model_version = m->version,
         .summary = summary,
-        .evidence = ev,
+        .evidence = core_json_print_unformatted(ev), /* NULL when out of memory: none */
     };
     an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    free(a.evidence);
+    cJSON_Delete(ev);
 }
 
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)

@@ -27,7 +27,9 @@ typedef struct an_engine an_engine;
 typedef struct an_key an_key;
 
 /* An alert a detector raises: it opens or updates the incident of its type
- * and subject. evidence is owned by the alert and moves into the incident. */
+ * and subject. evidence is owned by the alert and moves into the incident:
+ * it is only ever written out (the incident, its alert rows, snapshots), so
+ * it is kept as text. */
 typedef struct {
     inc_type type;
     inc_severity severity;
@@ -38,7 +40,8 @@ typedef struct {
     const char *summary;
     const an_rule *rules[AN_OBS_RULES_MAX]; /* probing: the rules that matched */
     int n_rules;
-    cJSON *evidence;
+    char *evidence; /* a JSON object's compact text (malloc'd; NULL: none), as
+                     * cJSON_PrintUnformatted writes it */
     bool alert_only; /* a signal that alone opens no incident (and joins none) */
 } an_alert;
 

@@ -21,6 +21,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
+#include "core/json_scan.h"
 
 #define BUCKET_US (300LL * 1000000)
 #define SLOW_BUCKETS 6
@@ -281,10 +282,11 @@ static void raise_alert(an_engine *e, an_key *k, const an_obs *o, const ex_verdi
         .model = o->model,
         .model_version = o->model_version,
         .summary = summary,
-        .evidence = ev,
+        .evidence = core_json_print_unformatted(ev), /* NULL when out of memory: none */
     };
     an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    free(a.evidence);
+    cJSON_Delete(ev);
 }
 
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)

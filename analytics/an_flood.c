@@ -13,6 +13,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
+#include "core/json_scan.h"
 
 #define MIN_US (60LL * 1000000)
 #define ALPHA 0.1
@@ -73,10 +74,11 @@ static void alert(an_engine *e, const an_obs *o, an_fl_state *s, const char *wha
         .model = o->model,
         .model_version = o->model_version,
         .summary = summary,
-        .evidence = ev,
+        .evidence = core_json_print_unformatted(ev), /* NULL when out of memory: none */
     };
     an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    free(a.evidence);
+    cJSON_Delete(ev);
 }
 
 static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)

@@ -25,7 +25,7 @@ typedef struct inc {
     int64_t first_us, detected_us, last_us, last_emit_us;
     int n_alerts;
     bool dirty, opened_emitted;
-    cJSON *evidence;
+    char *evidence; /* the latest alert's (an_alert.evidence) */
     char atlas[INC_MAX_IDS][24], owasp[INC_MAX_IDS][16];
     int n_atlas, n_owasp;
     char *rules[INC_MAX_RULES];
@@ -76,7 +76,7 @@ static void inc_free(inc *i)
     free(i->model_version);
     free(i->summary);
     free(i->tenant);
-    cJSON_Delete(i->evidence);
+    free(i->evidence);
     for (int k = 0; k < i->n_rules; k++)
         free(i->rules[k]);
     for (int k = 0; k < i->n_events; k++)
@@ -164,9 +164,7 @@ static const char *ptr_at(const void *arr, int k) { return ((char *const *)arr)[
 static char *json_of(const inc *i)
 {
     char ts[40], num[16];
-    char *ev = i->evidence ? core_json_print_unformatted(i->evidence) : NULL;
-    if (i->evidence && !ev)
-        return NULL;
+    const char *ev = i->evidence;
     core_json_buf b;
     core_json_buf_init(&b);
     put_lit(&b, "{\"incident_id\":");
@@ -206,7 +204,6 @@ static char *json_of(const inc *i)
     } else {
         core_json_buf_put(&b, "{", 1);
     }
-    free(ev);
     snprintf(num, sizeof num, "%d", i->n_alerts);
     put_lit(&b, "\"alerts\":");
     put_lit(&b, num);
@@ -317,7 +314,7 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
             size_t nc = g->capopen ? g->capopen * 2 : 64;
             inc **no = realloc(g->open, nc * sizeof *no);
             if (!no) {
-                cJSON_Delete(a->evidence);
+                free(a->evidence);
                 a->evidence = NULL;
                 return;
             }
@@ -326,7 +323,7 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
         }
         i = calloc(1, sizeof *i);
         if (!i) {
-            cJSON_Delete(a->evidence);
+            free(a->evidence);
             a->evidence = NULL;
             return;
         }
@@ -382,7 +379,7 @@ void an_incidents_alert(an_incidents *g, an_alert *a)
     /* the alert's evidence is lent to the callback (its row keeps a copy)
      * and then becomes the incident's latest */
     if (a->evidence) {
-        cJSON_Delete(i->evidence);
+        free(i->evidence);
         i->evidence = a->evidence;
         a->evidence = NULL;
     }
@@ -440,11 +437,7 @@ void an_incidents_save(const an_incidents *g, an_snap_w *(*route)(void *ud, cons
         an_snap_put_str(w, i->model_version);
         an_snap_put_str(w, i->summary);
         an_snap_put_str(w, i->tenant);
-        char *ev = i->evidence ? core_json_print_unformatted(i->evidence) : NULL;
-        if (i->evidence && !ev)
-            w->oom = true;
-        an_snap_put_str(w, ev);
-        free(ev);
+        an_snap_put_str(w, i->evidence);
         for (int r = 0; r < i->n_rules; r++)
             an_snap_put_str(w, i->rules[r]);
         for (int r = 0; r < i->n_events; r++)
@@ -500,9 +493,14 @@ int an_incidents_load(an_incidents *g, an_snap_r *r)
         for (int k = 0; k < f.n_events; k++)
             if ((i->events[i->n_events] = an_snap_get_str(r, SNAP_STR_MAX)))
                 i->n_events++;
-        /* evidence is an object (json_of() writes into it) */
-        if (ev && (!(i->evidence = cJSON_Parse(ev)) || !cJSON_IsObject(i->evidence)))
-            r->bad = true;
+        /* evidence is an object (json_of() writes into it), kept as the
+         * compact text it was saved as */
+        if (ev) {
+            cJSON *t = cJSON_Parse(ev);
+            if (!t || !cJSON_IsObject(t) || !(i->evidence = core_json_print_unformatted(t)))
+                r->bad = true;
+            cJSON_Delete(t);
+        }
         /* a key-scoped incident names its key, a model-scoped one its model */
         ok = !r->bad && i->n_rules == f.n_rules && i->n_events == f.n_events &&
              (i->api_key_id || (i->model && i->model_version));

@@ -13,6 +13,7 @@
 
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
+#include "core/json_scan.h"
 
 static const struct {
     uint32_t bit;
@@ -72,10 +73,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         .model = o->model,
         .model_version = o->model_version,
         .summary = summary,
-        .evidence = ev,
+        .evidence = core_json_print_unformatted(ev), /* NULL when out of memory: none */
     };
     an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    free(a.evidence);
+    cJSON_Delete(ev);
 }
 
 const an_detector an_detector_leakage = {

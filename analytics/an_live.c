@@ -225,7 +225,7 @@ static void alert_strs_free(alert_strs *r)
 static int alert_strs_fill(an_live *al, alert_strs *r, const char *incident_id,
                            const an_alert *a)
 {
-    char *ev = a->evidence ? core_json_print_unformatted(a->evidence) : NULL;
+    char *ev = a->evidence ? strdup(a->evidence) : NULL;
     *r = (alert_strs){
         .incident_id = dupz(incident_id),
         .event_id = dupz(a->trigger->event_id),

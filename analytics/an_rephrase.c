@@ -15,6 +15,7 @@
 #include "analytics/an_detectors.h"
 #include "analytics/an_features.h"
 #include "analytics/an_rephrase.h"
+#include "core/json_scan.h"
 
 /* PAIR's iterations come seconds to a minute apart (attacker, target and
  * judge calls); a benign user's refused questions of one session come back
@@ -306,10 +307,11 @@ static void observe(void *state, an_engine *e, an_key *k, const an_obs *o)
         .model = o->model,
         .model_version = o->model_version,
         .summary = summary,
-        .evidence = ev,
+        .evidence = core_json_print_unformatted(ev), /* NULL when out of memory: none */
     };
     an_engine_alert(e, &a);
-    cJSON_Delete(a.evidence);
+    free(a.evidence);
+    cJSON_Delete(ev);
 }
 
 const an_detector an_detector_rephrase = {

@@ -55,7 +55,7 @@ static bool same_double(double a, double b) /* cJSON's compare_double */
     return fabs(a - b) <= m * DBL_EPSILON;
 }
 
-static void jb_number(core_json_buf *b, double d)
+void core_json_put_number(core_json_buf *b, double d)
 {
     static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
     char buf[32], *end = buf + sizeof buf, *s;
@@ -118,11 +118,11 @@ static void jb_number(core_json_buf *b, double d)
 }
 
 
-/* Where the number text q..e, whose value is d, ends as jb_number() would
+/* Where the number text q..e, whose value is d, ends as core_json_put_number() would
  * write it, when that is its own text less the fraction's trailing zeros
  * (and a point left bare): no exponent, at most 15 digits (so it reads back
  * exactly), fewer than 10 after the point once those are dropped, and
- * 1e-4 <= |d|. Then the digits jb_number() finds are the text's (no shorter
+ * 1e-4 <= |d|. Then the digits core_json_put_number() finds are the text's (no shorter
  * decimal of at most 15 digits reads as the same double). NULL otherwise. */
 static const unsigned char *number_text_end(const unsigned char *q, const unsigned char *e,
                                             double d)
@@ -181,7 +181,7 @@ void core_json_emit_number(core_json_buf *b, const unsigned char *q, const unsig
     else if ((w = number_text_end(q, e, d)))
         core_json_buf_put(b, (const char *)q, (size_t)(w - q));
     else
-        jb_number(b, d);
+        core_json_put_number(b, d);
 }
 
 bool core_json_number_compact(const unsigned char *q, const unsigned char *e, double d)
@@ -270,7 +270,7 @@ int core_json_print_cjson(core_json_buf *b, const cJSON *item)
     case cJSON_NULL: core_json_buf_put(b, "null", 4); return 0;
     case cJSON_False: core_json_buf_put(b, "false", 5); return 0;
     case cJSON_True: core_json_buf_put(b, "true", 4); return 0;
-    case cJSON_Number: jb_number(b, item->valuedouble); return 0;
+    case cJSON_Number: core_json_put_number(b, item->valuedouble); return 0;
     case cJSON_Raw:
         if (!item->valuestring)
             return -1;

@@ -220,6 +220,9 @@ struct cJSON;
 int core_json_print_cjson(core_json_buf *out, const struct cJSON *item);
 char *core_json_print_unformatted(const struct cJSON *item);
 
+/* Writes the number d as cJSON_PrintUnformatted writes a cJSON number. */
+void core_json_put_number(core_json_buf *out, double d);
+
 /* Writes the n bytes s as a JSON string, quotes included, escaped as
  * cJSON_PrintUnformatted escapes them (quote, backslash, control bytes). */
 void core_json_put_string(core_json_buf *out, const char *s, size_t n);

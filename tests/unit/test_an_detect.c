@@ -53,7 +53,9 @@ static void on_alert(void *ud, const an_incident_view *v, const an_alert *a)
         s->watch_key[s->n_watch++] = strdup(a->api_key_id);
     if (v) { /* an alert row keeps the evidence of its own event */
         s->inc_alerts++;
-        s->inc_alerts_bare += !a->evidence || !cJSON_GetObjectItem(a->evidence, "pattern");
+        cJSON *ev = a->evidence ? cJSON_Parse(a->evidence) : NULL;
+        s->inc_alerts_bare += !ev || !cJSON_GetObjectItem(ev, "pattern");
+        cJSON_Delete(ev);
     }
 }
 
