@@ -81,6 +81,15 @@ t_wait_log() {
     t_fail "waited ${secs}s for /$pat/ in $file: $(tail -n 5 "$file" 2>/dev/null)"
 }
 
+# t_extra_rows: which events interactions holds more than once, with their
+# Kafka coordinates: one event at two offsets is a message the broker holds
+# twice (a producer's retry); one offset stored twice would be custos's.
+t_extra_rows() {
+    t_sql "SELECT coalesce(string_agg(x, '; '), 'no event id twice') FROM (SELECT event_id || ' at '
+             || string_agg(kafka_topic || ':' || kafka_partition || ':' || kafka_offset, ', ' ORDER BY kafka_offset)
+             AS x FROM interactions GROUP BY event_id HAVING count(*) > 1 LIMIT 5) d" 2>&1 | head -c 1500
+}
+
 # t_wait_count N SECS: waits until interactions holds N rows; fails at once
 # if it holds more, and when no row was added for SECS seconds (progress, not
 # a clock: a slow machine is slow, not failed).
@@ -89,7 +98,7 @@ t_wait_count() {
     since=$(t_now)
     while :; do
         got=$(t_count)
-        [ "$got" -gt "$want" ] && t_fail "interactions holds $got rows, more than the $want sent"
+        [ "$got" -gt "$want" ] && t_fail "interactions holds $got rows, more than the $want sent: $(t_extra_rows)"
         [ "$got" = "$want" ] && return 0
         if [ "$got" != "$last" ]; then last=$got; since=$(t_now); fi
         [ $(($(t_now) - since)) -lt "$secs" ] ||
