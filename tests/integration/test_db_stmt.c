@@ -15,35 +15,22 @@
 #include <unistd.h>
 
 #include "core/db.h"
+#include "tests/lib/db_fixture.h"
 
-static PGconn *g_admin, *g_c;
+static PGconn *g_c;
 static char g_db[96];
 
 static int setup(void **state)
 {
     (void)state;
-    char err[1024], sql[200], dsn[200];
-    g_admin = core_db_connect("dbname=postgres", 10, err, sizeof err);
-    if (!g_admin)
-        fail_msg("needs a PostgreSQL server (PGHOST/PGPORT): %s", err);
-    snprintf(g_db, sizeof g_db, "custos_t_db_stmt_%d", (int)getpid());
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", g_db);
-    if (core_db_exec(g_admin, sql, err, sizeof err) < 0)
-        fail_msg("%s", err);
-    snprintf(dsn, sizeof dsn, "dbname=%s", g_db);
-    if (!(g_c = core_db_connect(dsn, 10, err, sizeof err)))
-        fail_msg("%s", err);
+    g_c = t_db_create("db_stmt", g_db, sizeof g_db, NULL, 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char err[1024], sql[200];
-    PQfinish(g_c);
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", g_db);
-    core_db_exec(g_admin, sql, err, sizeof err);
-    PQfinish(g_admin);
+    t_db_drop(g_c, g_db);
     return 0;
 }
 
